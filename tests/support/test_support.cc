@@ -1,0 +1,60 @@
+#include "test_support.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "core/assets.h"
+
+namespace duq::test {
+
+std::filesystem::path assets_dir() { return duq::assets_dir(); }
+
+std::filesystem::path cli_path() { return std::filesystem::path(DUQ_BINARY_DIR) / "duquant"; }
+
+std::filesystem::path temp_dir(const std::string& name) {
+  auto p = std::filesystem::path(DUQ_BINARY_DIR) / "test_tmp" / name;
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
+
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read " + p.string());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void write_bytes(const std::filesystem::path& p, const std::string& bytes) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!f) throw std::runtime_error("cannot write " + p.string());
+}
+
+CommandResult run_command(const std::string& cmdline) {
+  static int counter = 0;
+  auto dir = std::filesystem::path(DUQ_BINARY_DIR) / "test_tmp";
+  std::filesystem::create_directories(dir);
+  auto errp = dir / ("stderr_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::string full = cmdline + " 2>" + errp.string();
+  CommandResult r;
+  FILE* pipe = ::popen(full.c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
+  int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.err = read_text(errp);
+  std::filesystem::remove(errp);
+  return r;
+}
+
+}  // namespace duq::test

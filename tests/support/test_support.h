@@ -1,0 +1,26 @@
+// Shared helpers for the test binaries: where the assets and the built CLI are, temp dirs, running commands.
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace duq::test {
+
+// ../shared/assets (or $DUQUANT_ASSETS); a test that needs assets calls GTEST_SKIP only if this is missing.
+std::filesystem::path assets_dir();
+// build/duquant
+std::filesystem::path cli_path();
+// A fresh empty directory under the build tree, removed by nothing (inspect after a failure).
+std::filesystem::path temp_dir(const std::string& name);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs a shell command line, capturing stdout and stderr separately.
+CommandResult run_command(const std::string& cmdline);
+
+std::string read_text(const std::filesystem::path& p);
+void write_bytes(const std::filesystem::path& p, const std::string& bytes);
+
+}  // namespace duq::test
