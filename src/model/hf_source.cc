@@ -1,0 +1,262 @@
+#include "model/hf_source.h"
+
+#include <charconv>
+#include <climits>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "formats/json_file.h"
+#include "formats/safetensors.h"
+
+namespace duq::model {
+
+namespace fs = std::filesystem;
+using formats::DType;
+using formats::TensorStore;
+
+namespace {
+
+std::string layer_name(int l, const char* what) {
+  return "model.layers." + std::to_string(l) + "." + what + ".weight";
+}
+
+int to_int(int64_t v, const char* key, const std::string& source) {
+  if (v < INT_MIN || v > INT_MAX) fail(source, ": field '", key, "' = ", v, " is out of range");
+  return static_cast<int>(v);
+}
+
+// bos/eos ids are an int, a list of ints (Llama 3 lists several eos ids: we stop on the first) or null.
+int token_id(const nlohmann::json& j, const char* key, int dflt, const std::string& source) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return dflt;
+  if (it->is_array()) {
+    if (it->empty()) return dflt;
+    return to_int(formats::json_int(nlohmann::json{{key, (*it)[0]}}, key, source), key, source);
+  }
+  return to_int(formats::json_int(j, key, source), key, source);
+}
+
+// A float written with the fewest digits that read back to the same float: 1e-05, not 9.99999974738e-06.
+double shortest(float f) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, f);
+  return std::stod(std::string(buf, r.ptr));
+}
+
+class HfSource : public WeightSource {
+ public:
+  explicit HfSource(const std::string& dir) : dir_(dir) {
+    const fs::path cfg_path = fs::path(dir) / "config.json";
+    const nlohmann::json j = formats::read_json_file(cfg_path);
+    cfg_ = parse_hf_config(j.dump(), cfg_path.string());
+    store_ = TensorStore::open(dir);
+    check_all_shapes();
+  }
+
+  const ModelConfig& config() const override { return cfg_; }
+  std::string description() const override { return "Hugging Face model " + dir_; }
+
+  Mat embedding() const override { return store_.to_f32("model.embed_tokens.weight", cfg_.vocab_size, cfg_.dim); }
+
+  LayerWeights layer(int l) const override {
+    DUQ_CHECK(l >= 0 && l < cfg_.n_layers, "layer ", l);
+    const int64_t D = cfg_.dim, H = cfg_.hidden_dim, Q = cfg_.q_dim(), K = cfg_.kv_dim();
+    LayerWeights w;
+    w.attn_norm = store_.to_vec(layer_name(l, "input_layernorm"), D);
+    w.wq = store_.to_f32(layer_name(l, "self_attn.q_proj"), Q, D);
+    w.wk = store_.to_f32(layer_name(l, "self_attn.k_proj"), K, D);
+    w.wv = store_.to_f32(layer_name(l, "self_attn.v_proj"), K, D);
+    w.wo = store_.to_f32(layer_name(l, "self_attn.o_proj"), D, Q);
+    w.ffn_norm = store_.to_vec(layer_name(l, "post_attention_layernorm"), D);
+    w.w_gate = store_.to_f32(layer_name(l, "mlp.gate_proj"), H, D);
+    w.w_up = store_.to_f32(layer_name(l, "mlp.up_proj"), H, D);
+    w.w_down = store_.to_f32(layer_name(l, "mlp.down_proj"), D, H);
+    return w;
+  }
+
+  Vec final_norm() const override { return store_.to_vec("model.norm.weight", cfg_.dim); }
+
+  Mat lm_head() const override {
+    if (cfg_.tied_embeddings) return Mat();
+    return store_.to_f32("lm_head.weight", cfg_.vocab_size, cfg_.dim);
+  }
+
+ private:
+  // Every tensor present with the shape config.json implies, before any block is read.
+  void check_all_shapes() const {
+    const int64_t D = cfg_.dim, H = cfg_.hidden_dim, Q = cfg_.q_dim(), K = cfg_.kv_dim(), V = cfg_.vocab_size;
+    auto need = [&](const std::string& name, std::vector<int64_t> shape) {
+      if (!store_.has(name))
+        fail(store_.source(), ": missing tensor '", name, "' (expected shape ", formats::shape_str(shape), ")");
+      store_.check_shape(name, shape);
+      const auto& t = store_.get(name);
+      if (!formats::dtype_is_float(t.dtype))
+        fail(t.file, ": tensor '", name, "' has dtype ", formats::dtype_name(t.dtype), ", expected a float type");
+    };
+    need("model.embed_tokens.weight", {V, D});
+    for (int l = 0; l < cfg_.n_layers; ++l) {
+      need(layer_name(l, "input_layernorm"), {D});
+      need(layer_name(l, "self_attn.q_proj"), {Q, D});
+      need(layer_name(l, "self_attn.k_proj"), {K, D});
+      need(layer_name(l, "self_attn.v_proj"), {K, D});
+      need(layer_name(l, "self_attn.o_proj"), {D, Q});
+      need(layer_name(l, "post_attention_layernorm"), {D});
+      need(layer_name(l, "mlp.gate_proj"), {H, D});
+      need(layer_name(l, "mlp.up_proj"), {H, D});
+      need(layer_name(l, "mlp.down_proj"), {D, H});
+    }
+    need("model.norm.weight", {D});
+    if (!cfg_.tied_embeddings) need("lm_head.weight", {V, D});
+    if (store_.has(layer_name(cfg_.n_layers, "input_layernorm")))
+      fail(store_.source(), ": has tensors for layer ", cfg_.n_layers, " but config.json says num_hidden_layers = ",
+           cfg_.n_layers);
+  }
+
+  std::string dir_;
+  ModelConfig cfg_;
+  TensorStore store_;
+};
+
+}  // namespace
+
+ModelConfig parse_hf_config(const std::string& json_text, const std::string& source) {
+  using namespace formats;
+  const nlohmann::json j = parse_json(json_text, source);
+  if (!j.is_object()) fail(source, ": expected a JSON object");
+
+  // Which architecture: LLaMA and Mistral share the block (Mistral's sliding window handled below).
+  bool supported = false;
+  if (auto a = j.find("architectures"); a != j.end() && !a->is_null()) {
+    if (!a->is_array()) fail(source, ": field 'architectures' must be a list");
+    for (const auto& name : *a)
+      if (name == "LlamaForCausalLM" || name == "MistralForCausalLM") supported = true;
+    if (!supported)
+      fail(source, ": architectures ", a->dump(), " not supported (duquant reads LlamaForCausalLM, MistralForCausalLM)");
+  } else {
+    const auto mt = json_opt_string(j, "model_type", source);
+    if (!mt) fail(source, ": missing field 'architectures' (or 'model_type'): cannot tell the model family");
+    if (*mt != "llama" && *mt != "mistral")
+      fail(source, ": model_type '", *mt, "' not supported (duquant reads llama, mistral)");
+  }
+  if (auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null())
+    fail(source, ": rope_scaling ", rs->dump(), " is not supported (only plain RoPE)");
+  if (auto act = json_opt_string(j, "hidden_act", source); act && *act != "silu")
+    fail(source, ": hidden_act '", *act, "' not supported (LLaMA uses silu)");
+  for (const char* bias : {"attention_bias", "mlp_bias"})
+    if (json_opt_bool(j, bias, source).value_or(false))
+      fail(source, ": ", bias, " = true is not supported (LLaMA linears have no bias)");
+
+  ModelConfig c;
+  c.dim = to_int(json_int(j, "hidden_size", source), "hidden_size", source);
+  c.hidden_dim = to_int(json_int(j, "intermediate_size", source), "intermediate_size", source);
+  c.n_layers = to_int(json_int(j, "num_hidden_layers", source), "num_hidden_layers", source);
+  c.n_heads = to_int(json_int(j, "num_attention_heads", source), "num_attention_heads", source);
+  c.n_kv_heads = to_int(json_opt_int(j, "num_key_value_heads", source).value_or(c.n_heads), "num_key_value_heads",
+                        source);
+  c.vocab_size = to_int(json_int(j, "vocab_size", source), "vocab_size", source);
+  c.max_seq_len = to_int(json_int(j, "max_position_embeddings", source), "max_position_embeddings", source);
+  // Within its window sliding-window attention is full attention: cap the context instead of refusing.
+  if (auto sw = json_opt_int(j, "sliding_window", source); sw && *sw > 0 && *sw < c.max_seq_len)
+    c.max_seq_len = static_cast<int>(*sw);
+  c.rope_theta = static_cast<float>(json_opt_float(j, "rope_theta", source).value_or(10000.0));
+  c.rms_eps = static_cast<float>(json_float(j, "rms_norm_eps", source));
+  c.tied_embeddings = json_opt_bool(j, "tie_word_embeddings", source).value_or(false);
+  c.bos_id = token_id(j, "bos_token_id", 1, source);
+  c.eos_id = token_id(j, "eos_token_id", 2, source);
+  c.rope_layout = RopeLayout::RotateHalf;
+  if (auto rl = json_opt_string(j, "duquant_rope_layout", source)) {
+    if (*rl == "interleaved")
+      c.rope_layout = RopeLayout::Interleaved;
+    else if (*rl != "rotate_half")
+      fail(source, ": duquant_rope_layout '", *rl, "' must be 'interleaved' or 'rotate_half'");
+  }
+  c.validate(source);
+  if (auto hd = json_opt_int(j, "head_dim", source); hd && *hd != c.head_dim())
+    fail(source, ": head_dim ", *hd, " differs from hidden_size / num_attention_heads = ", c.head_dim(),
+         " (not supported)");
+  if (c.bos_id < 0 || c.bos_id >= c.vocab_size || c.eos_id < 0 || c.eos_id >= c.vocab_size)
+    fail(source, ": bos_token_id ", c.bos_id, " / eos_token_id ", c.eos_id, " outside the vocabulary of ",
+         c.vocab_size);
+  return c;
+}
+
+std::string hf_config_json(const ModelConfig& c, DType dtype) {
+  const char* torch_dtype = dtype == DType::BF16 ? "bfloat16" : dtype == DType::F16 ? "float16" : "float32";
+  nlohmann::ordered_json j;
+  j["architectures"] = {"LlamaForCausalLM"};
+  j["model_type"] = "llama";
+  j["hidden_size"] = c.dim;
+  j["intermediate_size"] = c.hidden_dim;
+  j["num_hidden_layers"] = c.n_layers;
+  j["num_attention_heads"] = c.n_heads;
+  j["num_key_value_heads"] = c.n_kv_heads;
+  j["vocab_size"] = c.vocab_size;
+  j["max_position_embeddings"] = c.max_seq_len;
+  j["rope_theta"] = shortest(c.rope_theta);
+  j["rope_scaling"] = nullptr;
+  j["rms_norm_eps"] = shortest(c.rms_eps);
+  j["hidden_act"] = "silu";
+  j["tie_word_embeddings"] = c.tied_embeddings;
+  j["bos_token_id"] = c.bos_id;
+  j["eos_token_id"] = c.eos_id;
+  j["torch_dtype"] = torch_dtype;
+  // Not a Hugging Face field: transformers ignores it and would apply rotate-half RoPE to these weights.
+  if (c.rope_layout == RopeLayout::Interleaved) j["duquant_rope_layout"] = "interleaved";
+  return j.dump(2) + "\n";
+}
+
+void write_hf_model(const std::string& dir, const ModelConfig& c, const ModelWeights& w, DType dtype, bool force) {
+  c.validate("model to write to " + dir);
+  if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
+    fail(dir, ": cannot write weights as ", formats::dtype_name(dtype), " (use F32, F16 or BF16)");
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) fail(dir, ": exists and is not a directory");
+    if (!fs::is_empty(dir, ec) && !force) fail(dir, ": directory exists and is not empty (use --force to overwrite)");
+    // A stale index would make readers look for shards instead of the model.safetensors written now.
+    fs::remove(fs::path(dir) / "model.safetensors.index.json", ec);
+  } else if (!fs::create_directories(dir, ec)) {
+    fail(dir, ": cannot create directory: ", ec.message());
+  }
+
+  const int64_t D = c.dim, H = c.hidden_dim, Q = c.q_dim(), K = c.kv_dim(), V = c.vocab_size;
+  std::vector<formats::TensorToWrite> t;
+  auto mat = [&](const std::string& name, const Mat& m, int64_t rows, int64_t cols) {
+    if (m.rows() != rows || m.cols() != cols)
+      fail(dir, ": weight '", name, "' is [", m.rows(), ", ", m.cols(), "], config expects [", rows, ", ", cols, "]");
+    t.push_back({name, dtype, {rows, cols}, m.flat()});
+  };
+  auto vec = [&](const std::string& name, const Vec& v, int64_t n) {
+    if (static_cast<int64_t>(v.size()) != n)
+      fail(dir, ": weight '", name, "' has ", v.size(), " values, config expects ", n);
+    t.push_back({name, dtype, {n}, std::span<const float>(v.data(), v.size())});
+  };
+  if (static_cast<int64_t>(w.layers.size()) != c.n_layers)
+    fail(dir, ": weights have ", w.layers.size(), " layers, config says ", c.n_layers);
+  mat("model.embed_tokens.weight", w.embed, V, D);
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& L = w.layers[static_cast<size_t>(l)];
+    vec(layer_name(l, "input_layernorm"), L.attn_norm, D);
+    mat(layer_name(l, "self_attn.q_proj"), L.wq, Q, D);
+    mat(layer_name(l, "self_attn.k_proj"), L.wk, K, D);
+    mat(layer_name(l, "self_attn.v_proj"), L.wv, K, D);
+    mat(layer_name(l, "self_attn.o_proj"), L.wo, D, Q);
+    vec(layer_name(l, "post_attention_layernorm"), L.ffn_norm, D);
+    mat(layer_name(l, "mlp.gate_proj"), L.w_gate, H, D);
+    mat(layer_name(l, "mlp.up_proj"), L.w_up, H, D);
+    mat(layer_name(l, "mlp.down_proj"), L.w_down, D, H);
+  }
+  vec("model.norm.weight", w.final_norm, D);
+  if (!c.tied_embeddings) mat("lm_head.weight", w.lm_head, V, D);
+
+  // Weights first: a directory whose config.json is present always has its weights complete.
+  formats::write_safetensors(fs::path(dir) / "model.safetensors", t, {{"format", "pt"}});
+  write_file_atomic(fs::path(dir) / "config.json", hf_config_json(c, dtype));
+}
+
+std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir) { return std::make_unique<HfSource>(dir); }
+
+}  // namespace duq::model

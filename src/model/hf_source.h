@@ -1,0 +1,35 @@
+// Hugging Face LLaMA-family model directories: config.json + model.safetensors (or sharded
+// model-0000x-of-0000n.safetensors with model.safetensors.index.json).
+// Tensor names (PyTorch layout W [out × in], as ModelWeights):
+//   model.embed_tokens.weight [V×D]
+//   model.layers.{i}.input_layernorm.weight [D], .self_attn.{q,k,v,o}_proj.weight, .post_attention_layernorm.weight,
+//   model.layers.{i}.mlp.{gate,up,down}_proj.weight
+//   model.norm.weight [D], lm_head.weight [V×D] (absent when tie_word_embeddings)
+// Hugging Face rotates RoPE halves, so configs read from here have rope_layout = RotateHalf unless
+// config.json carries our own field "duquant_rope_layout": "interleaved" (written for models whose q/k rows
+// are still in llama2.c order).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "formats/dtype.h"
+#include "model/weights.h"
+
+namespace duq::model {
+
+// Opens `dir`; reads config.json and checks every tensor's presence and shape against it up front.
+// Throws duq::Error naming the file (config.json field, tensor + expected vs got shape).
+std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir);
+
+// config.json text → ModelConfig. `source` names the file in errors. Rejects architectures other than
+// LLaMA/Mistral, rope_scaling, biases, activations other than SiLU and head_dim ≠ hidden/heads.
+ModelConfig parse_hf_config(const std::string& json_text, const std::string& source);
+// ModelConfig → config.json text that parse_hf_config reads back to the same config.
+std::string hf_config_json(const ModelConfig& c, formats::DType dtype);
+
+// Writes config.json and model.safetensors (each atomically) into `dir`, creating it. Refuses a
+// directory that exists and is not empty unless `force`. dtype: F32, F16 or BF16.
+void write_hf_model(const std::string& dir, const ModelConfig& c, const ModelWeights& w, formats::DType dtype,
+                    bool force = false);
+
+}  // namespace duq::model
