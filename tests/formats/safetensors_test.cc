@@ -2,7 +2,10 @@
 // directories via model.safetensors.index.json.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "formats/safetensors.h"
@@ -72,6 +75,22 @@ TEST(Safetensors, RoundTripsF32F16Bf16) {
   std::memcpy(&n, bytes.data(), 8);
   EXPECT_EQ((8 + n) % 8, 0u);
   EXPECT_EQ(bytes[8], '{');
+  // Raw layout, read without TensorStore: header JSON names offsets into the data section, and the
+  // bytes there are the little-endian values (F32 as is, BF16 as the upper halves).
+  const auto header = nlohmann::json::parse(bytes.substr(8, n));
+  EXPECT_EQ(header["w32"]["dtype"], "F32");
+  EXPECT_EQ(header["w32"]["shape"], nlohmann::json::array({6, 5}));
+  const uint64_t b32 = header["w32"]["data_offsets"][0], bbf = header["wbf"]["data_offsets"][0];
+  EXPECT_EQ(header["w32"]["data_offsets"][1].get<uint64_t>() - b32, 120u);
+  float first;
+  std::memcpy(&first, bytes.data() + 8 + n + b32, 4);
+  EXPECT_EQ(first, w[0]);
+  uint16_t first_bf;
+  std::memcpy(&first_bf, bytes.data() + 8 + n + bbf, 2);
+  uint32_t w0bits;
+  std::memcpy(&w0bits, &w[0], 4);
+  EXPECT_EQ(first_bf, f32_to_bf16(w[0]));
+  EXPECT_LE(std::abs(static_cast<int>(first_bf) - static_cast<int>(w0bits >> 16)), 1);
 
   const TensorStore s = TensorStore::open(p);
   EXPECT_EQ(s.metadata().at("note"), "duquant test");
