@@ -11,13 +11,25 @@
 namespace duq::transform::detail {
 
 void Extremes::merge_row(const float* y, int64_t b, int64_t flat0) {
-  for (int64_t c = 0; c < b; ++c) {
-    const float v = y[c];
-    const int64_t at = flat0 + c;
-    if (v > max || (v == max && at < max_at)) max = v, max_at = at;
-    if (v < min || (v == min && at < min_at)) min = v, min_at = at;
-    const float a = std::fabs(v);
-    if (a > amax || (a == amax && at < amax_at)) amax = a, amax_at = at;
+  // Branch-free row max/min first (vectorisable); positions are only searched for when the row can win.
+  float rmax = y[0], rmin = y[0];
+  for (int64_t c = 1; c < b; ++c) {
+    rmax = y[c] > rmax ? y[c] : rmax;
+    rmin = y[c] < rmin ? y[c] : rmin;
+  }
+  if (rmax > max || (rmax == max && flat0 < max_at)) {
+    const int64_t c = std::find(y, y + b, rmax) - y;  // first occurrence in the row
+    if (rmax > max || flat0 + c < max_at) max = rmax, max_at = flat0 + c;
+  }
+  if (rmin < min || (rmin == min && flat0 < min_at)) {
+    const int64_t c = std::find(y, y + b, rmin) - y;
+    if (rmin < min || flat0 + c < min_at) min = rmin, min_at = flat0 + c;
+  }
+  const float ramax = std::max(rmax, -rmin);
+  if (ramax > amax || (ramax == amax && flat0 < amax_at)) {
+    int64_t c = 0;
+    while (std::fabs(y[c]) != ramax) ++c;
+    if (ramax > amax || flat0 + c < amax_at) amax = ramax, amax_at = flat0 + c;
   }
 }
 
