@@ -1,0 +1,160 @@
+// Weight packing for the integer GEMMs, the int64 fallback epilogue, and the one dispatch point that picks
+// the ISA path (kernels::active_isa()).
+#include "kernels/int_gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/int_kernels_internal.h"
+
+namespace duq::kernels {
+
+namespace detail {
+
+static int64_t byte_offset(int bits, int64_t k_pad, int64_t n, int64_t k, int* shift) {
+  const int64_t panel = n / kPanelRows, lane = n % kPanelRows;
+  if (bits == 8) {
+    *shift = 0;
+    return panel * kPanelRows * k_pad + (k / 4) * 64 + lane * 4 + (k % 4);
+  }
+  const int64_t r = k % 8;
+  *shift = (r & 1) ? 4 : 0;
+  return panel * kPanelRows * k_pad / 2 + (k / 8) * 64 + lane * 4 + r / 2;
+}
+
+uint8_t weight_code(const uint8_t* data, int bits, int64_t k_pad, int64_t n, int64_t k) {
+  int shift;
+  const uint8_t b = data[byte_offset(bits, k_pad, n, k, &shift)];
+  return bits == 8 ? static_cast<uint8_t>(b ^ 0x80) : static_cast<uint8_t>((b >> shift) & 0xF);
+}
+
+void epilogue_wide(const GemmArgs& a, int kind, int64_t m, int64_t n0, int64_t cnt, const int32_t* acc) {
+  const int64_t sx = a.xsum[m], zx = a.xz[m];
+  const int64_t o = a.wbits == 8 ? 128 : 8;
+  const int64_t oa = a.abits == 8 ? 128 : 0;
+  for (int64_t i = 0; i < cnt; ++i) {
+    const int64_t n = n0 + i;
+    const int64_t zw = a.wz[n], sw = a.wsum[n];
+    const int64_t corr = sw - a.k * zw;  // Σ_k (q − zw), exact
+    int64_t t = acc[i];
+    if (kind == 0) t += (o - zw) * sx - zx * corr;
+    else t += oa * sw - zw * sx - zx * corr;
+    a.y[m * a.ldy + n] = static_cast<float>(t) * (a.xs[m] * a.ws[n]);
+  }
+}
+
+}  // namespace detail
+
+PackedWeights pack_weights(const uint8_t* codes, int64_t ld, int64_t n, int64_t k, int bits, const float* scale,
+                           const int32_t* zero) {
+  DUQ_CHECK(bits == 4 || bits == 8, "pack_weights: bits must be 4 or 8, got ", bits);
+  DUQ_CHECK(n >= 1 && k >= 1 && k <= kMaxGemmK, "pack_weights: bad shape ", n, "x", k);
+  DUQ_CHECK(ld >= k);
+  PackedWeights w;
+  w.bits = bits;
+  w.rows = n;
+  w.cols = k;
+  w.rows_pad = (n + kPanelRows - 1) / kPanelRows * kPanelRows;
+  w.cols_pad = (k + kWeightKAlign - 1) / kWeightKAlign * kWeightKAlign;
+  const int64_t panels = w.rows_pad / kPanelRows;
+  // code 0 everywhere (int8 stores q − 128, so code 0 is byte 0x80)
+  w.data.assign(static_cast<size_t>(panels * w.panel_bytes()), bits == 8 ? 0x80 : 0x00);
+  w.scale.assign(static_cast<size_t>(w.rows_pad), 0.f);
+  w.zero.assign(static_cast<size_t>(w.rows_pad), 0);
+  w.sum.assign(static_cast<size_t>(w.rows_pad), 0);
+  w.corr.assign(static_cast<size_t>(w.rows_pad), 0);
+  const int qmax = (1 << bits) - 1;
+  for (int64_t r = 0; r < n; ++r) {
+    const uint8_t* src = codes + r * ld;
+    const int32_t z = zero[r];
+    DUQ_CHECK(z >= -kZeroPointLimit && z <= kZeroPointLimit, "pack_weights: zero point ", z, " out of range");
+    int64_t s = 0;
+    for (int64_t c = 0; c < k; ++c) {
+      const int q = src[c];
+      DUQ_CHECK(q <= qmax, "pack_weights: code ", q, " exceeds ", bits, " bits");
+      int shift;
+      uint8_t& b = w.data[static_cast<size_t>(detail::byte_offset(bits, w.cols_pad, r, c, &shift))];
+      if (bits == 8) b = static_cast<uint8_t>(q ^ 0x80);
+      else b = static_cast<uint8_t>(b | (q << shift));
+      s += q;
+    }
+    w.scale[r] = scale[r];
+    w.zero[r] = z;
+    w.sum[r] = static_cast<int32_t>(s);
+    w.corr[r] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(s - k * static_cast<int64_t>(z))));
+    w.max_dev = std::max<int64_t>(w.max_dev, std::max<int64_t>(std::abs(static_cast<int64_t>(z)),
+                                                               std::abs(static_cast<int64_t>(qmax) - z)));
+  }
+  return w;
+}
+
+PackedWeights quantize_pack_weights(ConstMatView w, int bits, float clip) {
+  DUQ_CHECK(w.rows >= 1 && w.cols >= 1);
+  std::vector<uint8_t> codes(static_cast<size_t>(w.rows * w.cols));
+  std::vector<float> scale(static_cast<size_t>(w.rows));
+  std::vector<int32_t> zero(static_cast<size_t>(w.rows));
+  for (int64_t r = 0; r < w.rows; ++r)
+    detail::quantize_weight_row(w.row(r), w.cols, bits, clip, codes.data() + r * w.cols, &scale[r], &zero[r]);
+  return pack_weights(codes.data(), w.cols, w.rows, w.cols, bits, scale.data(), zero.data());
+}
+
+void unpack_weight_codes(const PackedWeights& w, uint8_t* codes) {
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < w.cols; ++c)
+      codes[r * w.cols + c] = detail::weight_code(w.data.data(), w.bits, w.cols_pad, r, c);
+}
+
+Mat dequantize_weights(const PackedWeights& w) {
+  Mat out(w.rows, w.cols);
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < w.cols; ++c)
+      out(r, c) = static_cast<float>(static_cast<int32_t>(detail::weight_code(w.data.data(), w.bits, w.cols_pad, r, c)) -
+                                     w.zero[r]) *
+                  w.scale[r];
+  return out;
+}
+
+void int_gemm(const QuantActs& x, const PackedWeights& w, MatView y) {
+  DUQ_CHECK(x.cols == w.cols, "int_gemm: activation K ", x.cols, " != weight K ", w.cols);
+  DUQ_CHECK(y.rows == x.rows && y.cols == w.rows, "int_gemm: output shape");
+  DUQ_CHECK(x.cols_pad == w.cols_pad, "int_gemm: padded K differs");
+  if (x.rows == 0) return;
+  detail::GemmArgs a;
+  a.xq = x.codes.data();
+  a.m = x.rows;
+  a.k = x.cols;
+  a.k_pad = x.cols_pad;
+  a.abits = x.bits;
+  a.xs = x.scale.data();
+  a.xz = x.zero.data();
+  a.xsum = x.sum.data();
+  a.wq = w.data.data();
+  a.wbits = w.bits;
+  a.n = w.rows;
+  a.n_pad = w.rows_pad;
+  a.ws = w.scale.data();
+  a.wz = w.zero.data();
+  a.wsum = w.sum.data();
+  a.wcorr = w.corr.data();
+  a.y = y.data;
+  a.ldy = y.ld;
+  const int64_t qmax = (int64_t{1} << x.bits) - 1;
+  int64_t xdev = 0;
+  for (int64_t m = 0; m < x.rows; ++m)
+    xdev = std::max(xdev, std::max(std::abs(static_cast<int64_t>(x.zero[m])), std::abs(qmax - x.zero[m])));
+  a.wide = x.cols * xdev * w.max_dev > std::numeric_limits<int32_t>::max();
+  thread_local AlignedVector<uint8_t> scratch;
+  const size_t need = detail::gemm_scratch_bytes(a.k_pad);
+  if (scratch.size() < need) scratch.resize(need);
+  a.scratch = scratch.data();
+  switch (active_isa()) {
+    case Isa::Avx512Vnni: detail::int_gemm_avx512(a); break;
+    case Isa::Avx2: detail::int_gemm_avx2(a); break;
+    default: detail::int_gemm_ref(a); break;
+  }
+}
+
+}  // namespace duq::kernels

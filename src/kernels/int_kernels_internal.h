@@ -1,0 +1,90 @@
+// Private to src/kernels: the per-ISA entry points behind int_gemm.h and act_quant.h, and the plain-data
+// argument blocks they take. The x86/ files see only raw pointers (no std containers, no templates shared
+// with baseline code), so no AVX instruction can leak into a baseline caller through an ODR-merged inline.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace duq::kernels::detail {
+
+struct GemmArgs {
+  // activations: codes [m × k_pad] u8, per row scale / zero / Σq
+  const uint8_t* xq = nullptr;
+  int64_t m = 0, k = 0, k_pad = 0;
+  int abits = 8;
+  const float* xs = nullptr;
+  const int32_t* xz = nullptr;
+  const int32_t* xsum = nullptr;
+  // weights (PackedWeights fields)
+  const uint8_t* wq = nullptr;
+  int wbits = 4;
+  int64_t n = 0, n_pad = 0;
+  const float* ws = nullptr;
+  const int32_t* wz = nullptr;
+  const int32_t* wsum = nullptr;
+  const int32_t* wcorr = nullptr;
+  // output y [m × n], row stride ldy
+  float* y = nullptr;
+  int64_t ldy = 0;
+  bool wide = false;  // |T| may exceed int32: use epilogue_wide
+  // scratch, 64-byte aligned, at least gemm_scratch_bytes(k_pad)
+  uint8_t* scratch = nullptr;
+};
+inline size_t gemm_scratch_bytes(int64_t k_pad) { return static_cast<size_t>(96 * k_pad + 16384); }
+
+// Representation used by the kernel that produced acc (see int_gemm.h):
+//   kind 0: acc = Σ qx·(q − o), o = 8 / 128;  kind 1 (W4 GEMV): acc = Σ q·(qx − oa).
+// Writes y[n0 .. n0+cnt) of row m from acc[0 .. cnt) with T computed in int64. Baseline ISA.
+void epilogue_wide(const GemmArgs& a, int kind, int64_t m, int64_t n0, int64_t cnt, const int32_t* acc);
+
+// Exact T from acc for the fast path is (wrapping int32):
+//   kind 0: T = acc + (o − zw)·sx − zx·corr;   kind 1: T = acc + oa·Σq − zw·sx − zx·corr
+// then y = float(T) · (Δx·Δw).
+
+void int_gemm_ref(const GemmArgs& a);
+void int_gemm_avx2(const GemmArgs& a);
+void int_gemm_avx512(const GemmArgs& a);
+
+struct ActQuantArgs {
+  const float* x = nullptr;  // [m × k], row stride ldx
+  int64_t m = 0, k = 0, ldx = 0;
+  int bits = 8;
+  float clip = 1.f;
+  // transform (all null / block 0: plain quantization)
+  bool transform = false;
+  int64_t block = 0;
+  const float* inv_scale = nullptr;
+  const float* r1 = nullptr;
+  const float* r1_tail = nullptr;
+  const int32_t* perm = nullptr;
+  const float* r2 = nullptr;
+  const float* r2_tail = nullptr;
+  // outputs: codes [m × k_pad] (padding zeroed by the kernel), scale/zero/sum [m]; or, when fout is set,
+  // only the transformed floats [m × k] (row stride ldf) and no quantization.
+  uint8_t* codes = nullptr;
+  int64_t k_pad = 0;
+  float* scale = nullptr;
+  int32_t* zero = nullptr;
+  int32_t* sum = nullptr;
+  float* fout = nullptr;
+  int64_t ldf = 0;
+  // scratch floats, 64-byte aligned, at least act_scratch_floats(k)
+  float* scratch = nullptr;
+};
+inline constexpr int64_t kActTile = 8;  // tokens transformed together (R rows reused from L1/L2)
+inline size_t act_scratch_floats(int64_t k) { return static_cast<size_t>(2 * kActTile * (k + 16) + 64); }
+
+void act_quant_ref(const ActQuantArgs& a);
+void act_quant_avx2(const ActQuantArgs& a);
+void act_quant_avx512(const ActQuantArgs& a);
+
+// The §3 quantizer's per-row parameters from the row's raw min/max (shared by every path so they agree
+// bit for bit). Baseline ISA.
+void quant_params(float rmin, float rmax, int bits, float clip, float* delta, int32_t* zero);
+// The §3 quantizer on one weight row w [k] (codes [k], no padding). Baseline ISA.
+void quantize_weight_row(const float* w, int64_t k, int bits, float clip, uint8_t* codes, float* delta,
+                         int32_t* zero);
+// Code q[n, k] read back from the packed layout of int_gemm.h (data = PackedWeights::data). Baseline ISA.
+uint8_t weight_code(const uint8_t* data, int bits, int64_t k_pad, int64_t n, int64_t k);
+
+}  // namespace duq::kernels::detail

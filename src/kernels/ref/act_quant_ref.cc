@@ -1,0 +1,106 @@
+// Scalar reference for per-token activation quantization and the fused activation transform.
+// Obviously correct first, fast never: one token at a time, the textbook loops of act_quant.h.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/int_kernels_internal.h"
+
+namespace duq::kernels::detail {
+
+void quant_params(float rmin, float rmax, int bits, float clip, float* delta, int32_t* zero) {
+  const float qmax = static_cast<float>((1 << bits) - 1);
+  const float xmin = rmin * clip, xmax = rmax * clip;
+  float d = (xmax - xmin) / qmax;
+  d = std::min(std::max(d, 1e-5f), 1e4f);
+  float zf = -xmin / d;
+  const float lim = static_cast<float>(1 << 22);
+  zf = std::min(std::max(zf, -lim), lim);
+  *delta = d;
+  *zero = static_cast<int32_t>(std::nearbyint(zf));
+}
+
+namespace {
+
+// out[c + j] = Σ_i in[c + i]·R[i][j] per block, sequential in i (first term a product, then fma).
+void block_rotate_ref(const float* in, float* out, int64_t k, int64_t b, const float* r, const float* rt) {
+  const int64_t nb = k / b, t = k - nb * b;
+  auto rot = [&](int64_t c, int64_t w, const float* m) {
+    for (int64_t j = 0; j < w; ++j) {
+      float acc = in[c] * m[j];
+      for (int64_t i = 1; i < w; ++i) acc = std::fma(in[c + i], m[i * w + j], acc);
+      out[c + j] = acc;
+    }
+  };
+  for (int64_t blk = 0; blk < nb; ++blk) rot(blk * b, b, r);
+  if (t > 0) {
+    if (rt) rot(nb * b, t, rt);
+    else std::memcpy(out + nb * b, in + nb * b, static_cast<size_t>(t) * sizeof(float));
+  }
+}
+
+void quantize_row_ref(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes, float* delta,
+                      int32_t* zero, int32_t* sum) {
+  float mn = x[0], mx = x[0];
+  for (int64_t j = 1; j < k; ++j) {
+    mn = std::min(mn, x[j]);
+    mx = std::max(mx, x[j]);
+  }
+  float d;
+  int32_t z;
+  quant_params(mn, mx, bits, clip, &d, &z);
+  const float qmax = static_cast<float>((1 << bits) - 1), zf = static_cast<float>(z);
+  int32_t s = 0;
+  for (int64_t j = 0; j < k; ++j) {
+    const float v = std::min(std::max(std::nearbyint(x[j] / d) + zf, 0.f), qmax);
+    const int32_t q = static_cast<int32_t>(v);
+    codes[j] = static_cast<uint8_t>(q);
+    s += q;
+  }
+  for (int64_t j = k; j < k_pad; ++j) codes[j] = 0;
+  *delta = d;
+  *zero = z;
+  *sum = s;
+}
+
+}  // namespace
+
+void act_quant_ref(const ActQuantArgs& a) {
+  float* buf0 = a.scratch;
+  float* buf1 = a.scratch + a.k;
+  for (int64_t m = 0; m < a.m; ++m) {
+    const float* x = a.x + m * a.ldx;
+    const float* row = x;
+    if (a.transform) {
+      float* cur = buf0;
+      float* oth = buf1;
+      for (int64_t j = 0; j < a.k; ++j) cur[j] = a.inv_scale ? x[j] * a.inv_scale[j] : x[j];
+      if (a.r1) {
+        block_rotate_ref(cur, oth, a.k, a.block, a.r1, a.r1_tail);
+        std::swap(cur, oth);
+      }
+      if (a.perm) {
+        for (int64_t j = 0; j < a.k; ++j) oth[j] = cur[a.perm[j]];
+        std::swap(cur, oth);
+      }
+      if (a.r2) {
+        block_rotate_ref(cur, oth, a.k, a.block, a.r2, a.r2_tail);
+        std::swap(cur, oth);
+      }
+      row = cur;
+    }
+    if (a.fout) {
+      std::memcpy(a.fout + m * a.ldf, row, static_cast<size_t>(a.k) * sizeof(float));
+      continue;
+    }
+    quantize_row_ref(row, a.k, a.k_pad, a.bits, a.clip, a.codes + m * a.k_pad, a.scale + m, a.zero + m, a.sum + m);
+  }
+}
+
+void quantize_weight_row(const float* w, int64_t k, int bits, float clip, uint8_t* codes, float* delta,
+                         int32_t* zero) {
+  int32_t s;
+  quantize_row_ref(w, k, k, bits, clip, codes, delta, zero, &s);
+}
+
+}  // namespace duq::kernels::detail

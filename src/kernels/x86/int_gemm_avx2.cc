@@ -1,0 +1,221 @@
+// AVX2 integer GEMM/GEMV. Same layouts, same exact T and the same float epilogue as the VNNI path
+// (int_gemm.h); products via vpmaddubsw (u8 × s8 → int16 pairs) + vpmaddwd(·, 1) → int32.
+// vpmaddubsw saturates at ±32767: a pair sum is at most 2·(2^a − 1)·2^(w−1), safe for every combination
+// except W8A8 (2·255·128 = 65280). W8A8 therefore widens both operands to int16 and uses vpmaddwd
+// directly (2 products per lane, no saturation possible): the weight panel is widened once per panel into
+// scratch [Kp/2 pairs][16 rows][2 × int16] and reused by all M rows.
+// GEMM: per 16-row panel (W4: unpacked to int8 q − 8 in scratch), micro-tiles of 4 rows × 16 outputs.
+// GEMV (M = 1, W4): streams each packed panel once, nibbles unsigned (u8 operand) × activations s8.
+// GCC 12 warns inside its own intrinsic headers (_mm512_undefined_* at -O3, GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/int_kernels_internal.h"
+
+namespace duq::kernels::detail {
+namespace {
+
+constexpr int kMR = 4;
+
+inline __m256i bcast4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+inline __m256i mask8(int64_t cnt) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(cnt)), idx);
+}
+
+inline void epilogue8(const GemmArgs& a, int kind, int64_t m, int64_t n0, __m256i acc) {
+  const int64_t cnt = a.n - n0 < 8 ? a.n - n0 : 8;
+  if (cnt <= 0) return;
+  if (a.wide) {
+    alignas(32) int32_t tmp[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), acc);
+    epilogue_wide(a, kind, m, n0, cnt, tmp);
+    return;
+  }
+  const __m256i zw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.wz + n0));
+  const __m256i corr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.wcorr + n0));
+  const __m256i sx = _mm256_set1_epi32(a.xsum[m]);
+  const __m256i zx = _mm256_set1_epi32(a.xz[m]);
+  __m256i t;
+  if (kind == 0) {
+    const __m256i ew = _mm256_sub_epi32(_mm256_set1_epi32(a.wbits == 8 ? 128 : 8), zw);
+    t = _mm256_add_epi32(acc, _mm256_mullo_epi32(ew, sx));
+  } else {
+    t = acc;
+    if (a.abits == 8)
+      t = _mm256_add_epi32(t, _mm256_mullo_epi32(_mm256_set1_epi32(128),
+                                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.wsum + n0))));
+    t = _mm256_sub_epi32(t, _mm256_mullo_epi32(zw, sx));
+  }
+  t = _mm256_sub_epi32(t, _mm256_mullo_epi32(zx, corr));
+  const __m256 s = _mm256_mul_ps(_mm256_set1_ps(a.xs[m]), _mm256_loadu_ps(a.ws + n0));
+  const __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(t), s);
+  _mm256_maskstore_ps(a.y + m * a.ldy + n0, mask8(cnt), y);
+}
+
+// W4 panel → int8 (q − 8) [Kp/4 quads][16][4] (see the AVX-512 file for the shuffle sequence).
+void unpack_w4_panel(const uint8_t* src, int64_t k_pad, int8_t* dst) {
+  const __m256i lo_mask = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
+  for (int64_t j = 0; j < k_pad / 8; ++j)
+    for (int h = 0; h < 2; ++h) {  // rows 0-7, 8-15
+      const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(src + j * 64 + h * 32));
+      const __m256i ev = _mm256_and_si256(v, lo_mask);
+      const __m256i od = _mm256_and_si256(_mm256_srli_epi16(v, 4), lo_mask);
+      const __m256i a = _mm256_shuffle_epi32(_mm256_unpacklo_epi8(ev, od), 0xD8);
+      const __m256i b = _mm256_shuffle_epi32(_mm256_unpackhi_epi8(ev, od), 0xD8);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(dst + (2 * j) * 64 + h * 32),
+                         _mm256_sub_epi8(_mm256_unpacklo_epi64(a, b), eight));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(dst + (2 * j + 1) * 64 + h * 32),
+                         _mm256_sub_epi8(_mm256_unpackhi_epi64(a, b), eight));
+    }
+}
+
+// int8 panel [quads][16][4] → int16 [pairs][16][2]: lanes (rows) in order, columns 2i, 2i+1 per lane.
+void widen_w8_panel(const int8_t* src, int64_t k_pad, int16_t* dst) {
+  const __m256i perm = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  for (int64_t q = 0; q < k_pad / 4; ++q)
+    for (int h = 0; h < 2; ++h) {  // rows 0-7, 8-15
+      const int8_t* s = src + q * 64 + h * 32;
+      // rows r..r+3: dwords [r:p0 r:p1 r+1:p0 ...] → [p0 of r..r+3 | p1 of r..r+3]
+      const __m256i a = _mm256_permutevar8x32_epi32(
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s))), perm);
+      const __m256i b = _mm256_permutevar8x32_epi32(
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16))), perm);
+      int16_t* d0 = dst + (2 * q) * 32 + h * 16;  // pair 2q: columns 4q, 4q+1
+      int16_t* d1 = dst + (2 * q + 1) * 32 + h * 16;
+      _mm256_store_si256(reinterpret_cast<__m256i*>(d0), _mm256_permute2x128_si256(a, b, 0x20));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(d1), _mm256_permute2x128_si256(a, b, 0x31));
+    }
+}
+
+template <int R>
+void tile_ubs(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t m0, int64_t n0) {
+  __m256i c[R][2];
+  for (int r = 0; r < R; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int64_t nq = a.k_pad / 4;
+  for (int64_t q = 0; q < nq; ++q) {
+    const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + q * 64));
+    const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + q * 64 + 32));
+    for (int r = 0; r < R; ++r) {
+      const __m256i xa = bcast4(x + r * a.k_pad + q * 4);
+      c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(xa, w0), ones));
+      c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(xa, w1), ones));
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    epilogue8(a, 0, m0 + r, n0, c[r][0]);
+    epilogue8(a, 0, m0 + r, n0 + 8, c[r][1]);
+  }
+}
+
+template <int R>
+void tile_i16(const GemmArgs& a, const uint8_t* x, const int16_t* w, int64_t m0, int64_t n0) {
+  __m256i c[R][2];
+  for (int r = 0; r < R; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
+  const int64_t np = a.k_pad / 2;
+  for (int64_t i = 0; i < np; ++i) {
+    const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + i * 32));
+    const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + i * 32 + 16));
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* xr = x + r * a.k_pad + 2 * i;
+      const __m256i xa = _mm256_set1_epi32(static_cast<int32_t>(xr[0]) | (static_cast<int32_t>(xr[1]) << 16));
+      c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(xa, w0));
+      c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(xa, w1));
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    epilogue8(a, 0, m0 + r, n0, c[r][0]);
+    epilogue8(a, 0, m0 + r, n0 + 8, c[r][1]);
+  }
+}
+
+void gemm(const GemmArgs& a) {
+  const int64_t panels = a.n_pad / 16;
+  const int64_t pstride = 16 * a.k_pad;
+  const bool wide16 = a.wbits == 8 && a.abits == 8;
+  int8_t* buf8 = reinterpret_cast<int8_t*>(a.scratch);
+  int16_t* buf16 = reinterpret_cast<int16_t*>(a.scratch);
+  for (int64_t p = 0; p < panels; ++p) {
+    const int8_t* w8 = nullptr;
+    if (a.wbits == 4) {
+      unpack_w4_panel(a.wq + p * (pstride / 2), a.k_pad, buf8);
+      w8 = buf8;
+    } else if (!wide16) {
+      w8 = reinterpret_cast<const int8_t*>(a.wq) + p * pstride;
+    } else {
+      widen_w8_panel(reinterpret_cast<const int8_t*>(a.wq) + p * pstride, a.k_pad, buf16);
+    }
+    for (int64_t m0 = 0; m0 < a.m; m0 += kMR) {
+      const int r = static_cast<int>(a.m - m0 < kMR ? a.m - m0 : kMR);
+      const uint8_t* x = a.xq + m0 * a.k_pad;
+      if (w8) {
+        switch (r) {
+          case 1: tile_ubs<1>(a, x, w8, m0, p * 16); break;
+          case 2: tile_ubs<2>(a, x, w8, m0, p * 16); break;
+          case 3: tile_ubs<3>(a, x, w8, m0, p * 16); break;
+          default: tile_ubs<4>(a, x, w8, m0, p * 16); break;
+        }
+      } else {
+        switch (r) {
+          case 1: tile_i16<1>(a, x, buf16, m0, p * 16); break;
+          case 2: tile_i16<2>(a, x, buf16, m0, p * 16); break;
+          case 3: tile_i16<3>(a, x, buf16, m0, p * 16); break;
+          default: tile_i16<4>(a, x, buf16, m0, p * 16); break;
+        }
+      }
+    }
+  }
+}
+
+// W4 GEMV: acc = Σ q·(qx − oa), nibbles unsigned (|pair| ≤ 2·15·128, and two pairs summed ≤ 7680).
+void gemv_w4(const GemmArgs& a, int64_t m) {
+  const uint8_t* x = a.xq + m * a.k_pad;
+  int8_t* xs = reinterpret_cast<int8_t*>(a.scratch);
+  const int oa = a.abits == 8 ? 128 : 0;
+  for (int64_t j = 0; j < a.k_pad / 8; ++j)
+    for (int t = 0; t < 4; ++t) {
+      xs[8 * j + t] = static_cast<int8_t>(x[8 * j + 2 * t] - oa);
+      xs[8 * j + 4 + t] = static_cast<int8_t>(x[8 * j + 2 * t + 1] - oa);
+    }
+  const uint8_t* xb = reinterpret_cast<const uint8_t*>(xs);
+  const int64_t noct = a.k_pad / 8, panels = a.n_pad / 16;
+  const __m256i lo = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  for (int64_t p = 0; p < panels; ++p) {
+    const uint8_t* w = a.wq + p * 8 * a.k_pad;
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+    for (int64_t j = 0; j < noct; ++j) {
+      const __m256i xe = bcast4(xb + 8 * j), xo = bcast4(xb + 8 * j + 4);
+      const __m256i v0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 64 * j));
+      const __m256i v1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 64 * j + 32));
+      const __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v0, lo), xe),
+                                          _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v0, 4), lo), xo));
+      const __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v1, lo), xe),
+                                          _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v1, 4), lo), xo));
+      c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(s0, ones));
+      c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(s1, ones));
+    }
+    epilogue8(a, 1, m, p * 16, c0);
+    epilogue8(a, 1, m, p * 16 + 8, c1);
+  }
+}
+
+}  // namespace
+
+void int_gemm_avx2(const GemmArgs& a) {
+  if (a.m == 1 && a.wbits == 4) {
+    gemv_w4(a, 0);
+    return;
+  }
+  gemm(a);
+}
+
+}  // namespace duq::kernels::detail

@@ -1,0 +1,200 @@
+// AVX-512 VNNI integer GEMM/GEMV (vpdpbusd: u8 × s8, 4 products summed into each int32 lane).
+// Layouts and the exact-T algebra: int_gemm.h. Everything here has internal linkage except the entry
+// point, and touches only raw pointers (see int_kernels_internal.h).
+//
+// GEMM (M ≥ 2): for each group of up to 3 weight panels (48 outputs) the panels are made int8 (q − o)
+// in [quad][16 rows][4] order — a copy-free view for W8, an unpack into an L2-resident scratch panel
+// for W4 (48·Kp bytes, 192 KiB at K = 4096, reused by all M rows) — then micro-tiles of 8 activation rows
+// × 48 outputs run over the whole K: 24 zmm accumulators, per k-quad 3 weight loads and 8 embedded
+// 4-byte broadcasts of the activation rows. The epilogue turns the int32 tile into floats in registers.
+// GEMV (M = 1): streams each packed panel once. W4 keeps the nibbles unsigned (v & 0x0F and v & 0xF0,
+// the latter = 16·q, so no shift is needed) as the u8 operand and uses the activation codes (minus 128
+// for A8) as s8, pre-split into even/odd columns per 8-column group to match the nibble order.
+// GCC 12 warns inside its own intrinsic headers (_mm512_undefined_* at -O3, GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/int_kernels_internal.h"
+
+namespace duq::kernels::detail {
+namespace {
+
+constexpr int kMR = 8;  // activation rows per micro-tile
+constexpr int kNV = 3;  // 16-row panels per micro-tile
+
+inline __m512i bcast4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// y[m, n0 .. n0+16) from the int32 dot products acc (kind: see int_kernels_internal.h).
+inline void epilogue16(const GemmArgs& a, int kind, int64_t m, int64_t n0, __m512i acc) {
+  const int64_t cnt = a.n - n0 < 16 ? a.n - n0 : 16;
+  if (cnt <= 0) return;
+  if (a.wide) {
+    alignas(64) int32_t tmp[16];
+    _mm512_store_si512(tmp, acc);
+    epilogue_wide(a, kind, m, n0, cnt, tmp);
+    return;
+  }
+  const __m512i zw = _mm512_loadu_si512(a.wz + n0);
+  const __m512i corr = _mm512_loadu_si512(a.wcorr + n0);
+  const __m512i sx = _mm512_set1_epi32(a.xsum[m]);
+  const __m512i zx = _mm512_set1_epi32(a.xz[m]);
+  __m512i t;
+  if (kind == 0) {
+    const __m512i ew = _mm512_sub_epi32(_mm512_set1_epi32(a.wbits == 8 ? 128 : 8), zw);
+    t = _mm512_add_epi32(acc, _mm512_mullo_epi32(ew, sx));
+  } else {
+    t = acc;
+    if (a.abits == 8)
+      t = _mm512_add_epi32(t, _mm512_mullo_epi32(_mm512_set1_epi32(128), _mm512_loadu_si512(a.wsum + n0)));
+    t = _mm512_sub_epi32(t, _mm512_mullo_epi32(zw, sx));
+  }
+  t = _mm512_sub_epi32(t, _mm512_mullo_epi32(zx, corr));
+  const __m512 s = _mm512_mul_ps(_mm512_set1_ps(a.xs[m]), _mm512_loadu_ps(a.ws + n0));
+  const __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(t), s);
+  const __mmask16 mask = static_cast<__mmask16>((1u << cnt) - 1u);
+  _mm512_mask_storeu_ps(a.y + m * a.ldy + n0, mask, y);
+}
+
+// One W4 panel [Kp/8 octets][16][4] nibbles → int8 (q − 8) [Kp/4 quads][16][4], natural column order.
+void unpack_w4_panel(const uint8_t* src, int64_t k_pad, int8_t* dst) {
+  const __m512i lo_mask = _mm512_set1_epi8(0x0F);
+  const __m512i eight = _mm512_set1_epi8(8);
+  for (int64_t j = 0; j < k_pad / 8; ++j) {
+    const __m512i v = _mm512_loadu_si512(src + j * 64);
+    const __m512i ev = _mm512_and_si512(v, lo_mask);                         // q[8j + 2t]
+    const __m512i od = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo_mask);   // q[8j + 2t + 1]
+    // per 128-bit lane (rows r..r+3, 4 bytes each): interleave → [r:q0-3, r:q4-7, r+1:q0-3, r+1:q4-7]
+    const __m512i a = _mm512_shuffle_epi32(_mm512_unpacklo_epi8(ev, od), _MM_PERM_DBCA);  // [r0 r1 | r0' r1']
+    const __m512i b = _mm512_shuffle_epi32(_mm512_unpackhi_epi8(ev, od), _MM_PERM_DBCA);  // rows r+2, r+3
+    const __m512i q0 = _mm512_sub_epi8(_mm512_unpacklo_epi64(a, b), eight);
+    const __m512i q1 = _mm512_sub_epi8(_mm512_unpackhi_epi64(a, b), eight);
+    _mm512_store_si512(dst + (2 * j) * 64, q0);
+    _mm512_store_si512(dst + (2 * j + 1) * 64, q1);
+  }
+}
+
+// acc[r][v] = Σ_quads x[r]·w[v] over nq quads; x rows ldx apart, panels wstride bytes apart.
+template <int R, int V>
+void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t wstride, int64_t m0, int64_t p0) {
+  __m512i c[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) c[r][v] = _mm512_setzero_si512();
+  const int64_t nq = a.k_pad / 4, ldx = a.k_pad;
+  for (int64_t q = 0; q < nq; ++q) {
+    __m512i b[V];
+    for (int v = 0; v < V; ++v) b[v] = _mm512_load_si512(w + v * wstride + q * 64);
+    for (int r = 0; r < R; ++r) {
+      const __m512i xa = bcast4(x + r * ldx + q * 4);
+      for (int v = 0; v < V; ++v) c[r][v] = _mm512_dpbusd_epi32(c[r][v], xa, b[v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) epilogue16(a, 0, m0 + r, (p0 + v) * 16, c[r][v]);
+}
+
+using TileFn = void (*)(const GemmArgs&, const uint8_t*, const int8_t*, int64_t, int64_t, int64_t);
+
+template <int R>
+constexpr TileFn tile_for(int v) {
+  return v == 1 ? &micro_tile<R, 1> : v == 2 ? &micro_tile<R, 2> : &micro_tile<R, 3>;
+}
+
+TileFn pick_tile(int r, int v) {
+  switch (r) {
+    case 1: return tile_for<1>(v);
+    case 2: return tile_for<2>(v);
+    case 3: return tile_for<3>(v);
+    case 4: return tile_for<4>(v);
+    case 5: return tile_for<5>(v);
+    case 6: return tile_for<6>(v);
+    case 7: return tile_for<7>(v);
+    default: return tile_for<8>(v);
+  }
+}
+
+void gemm(const GemmArgs& a) {
+  const int64_t panels = a.n_pad / 16;
+  const int64_t pstride = 16 * a.k_pad;  // bytes per int8 panel
+  int8_t* buf = reinterpret_cast<int8_t*>(a.scratch);
+  for (int64_t p0 = 0; p0 < panels; p0 += kNV) {
+    const int v = static_cast<int>(panels - p0 < kNV ? panels - p0 : kNV);
+    const int8_t* w;
+    if (a.wbits == 8) {
+      w = reinterpret_cast<const int8_t*>(a.wq) + p0 * pstride;
+    } else {
+      for (int i = 0; i < v; ++i) unpack_w4_panel(a.wq + (p0 + i) * (pstride / 2), a.k_pad, buf + i * pstride);
+      w = buf;
+    }
+    for (int64_t m0 = 0; m0 < a.m; m0 += kMR) {
+      const int r = static_cast<int>(a.m - m0 < kMR ? a.m - m0 : kMR);
+      pick_tile(r, v)(a, a.xq + m0 * a.k_pad, w, pstride, m0, p0);
+    }
+  }
+}
+
+// W8 GEMV: acc = Σ qx·(q − 128), weights s8 as stored.
+void gemv_w8(const GemmArgs& a, int64_t m) {
+  const uint8_t* x = a.xq + m * a.k_pad;
+  const int64_t nq = a.k_pad / 4, panels = a.n_pad / 16;
+  for (int64_t p = 0; p < panels; ++p) {
+    const uint8_t* w = a.wq + p * 16 * a.k_pad;
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+    for (int64_t q = 0; q < nq; q += 4) {
+      c0 = _mm512_dpbusd_epi32(c0, bcast4(x + 4 * q), _mm512_load_si512(w + 64 * q));
+      c1 = _mm512_dpbusd_epi32(c1, bcast4(x + 4 * q + 4), _mm512_load_si512(w + 64 * q + 64));
+      c2 = _mm512_dpbusd_epi32(c2, bcast4(x + 4 * q + 8), _mm512_load_si512(w + 64 * q + 128));
+      c3 = _mm512_dpbusd_epi32(c3, bcast4(x + 4 * q + 12), _mm512_load_si512(w + 64 * q + 192));
+    }
+    epilogue16(a, 0, m, p * 16, _mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3)));
+  }
+}
+
+// W4 GEMV: acc = Σ q·(qx − oa), q the unsigned nibble (u8 operand), activations s8.
+void gemv_w4(const GemmArgs& a, int64_t m) {
+  const uint8_t* x = a.xq + m * a.k_pad;
+  int8_t* xs = reinterpret_cast<int8_t*>(a.scratch);  // [Kp/8][even quad, odd quad]
+  const int oa = a.abits == 8 ? 128 : 0;
+  for (int64_t j = 0; j < a.k_pad / 8; ++j)
+    for (int t = 0; t < 4; ++t) {
+      xs[8 * j + t] = static_cast<int8_t>(x[8 * j + 2 * t] - oa);
+      xs[8 * j + 4 + t] = static_cast<int8_t>(x[8 * j + 2 * t + 1] - oa);
+    }
+  const uint8_t* xb = reinterpret_cast<const uint8_t*>(xs);
+  const int64_t noct = a.k_pad / 8, panels = a.n_pad / 16;
+  const __m512i lo = _mm512_set1_epi8(0x0F), hi = _mm512_set1_epi8(static_cast<char>(0xF0));
+  for (int64_t p = 0; p < panels; ++p) {
+    const uint8_t* w = a.wq + p * 8 * a.k_pad;
+    __m512i e0 = _mm512_setzero_si512(), e1 = e0, o0 = e0, o1 = e0;
+    for (int64_t j = 0; j < noct; j += 2) {
+      const __m512i v0 = _mm512_load_si512(w + 64 * j);
+      const __m512i v1 = _mm512_load_si512(w + 64 * j + 64);
+      e0 = _mm512_dpbusd_epi32(e0, _mm512_and_si512(v0, lo), bcast4(xb + 8 * j));
+      o0 = _mm512_dpbusd_epi32(o0, _mm512_and_si512(v0, hi), bcast4(xb + 8 * j + 4));
+      e1 = _mm512_dpbusd_epi32(e1, _mm512_and_si512(v1, lo), bcast4(xb + 8 * j + 8));
+      o1 = _mm512_dpbusd_epi32(o1, _mm512_and_si512(v1, hi), bcast4(xb + 8 * j + 12));
+    }
+    // the odd sums were taken on 16·q: exact multiples of 16, so the arithmetic shift is exact
+    const __m512i acc = _mm512_add_epi32(_mm512_add_epi32(e0, e1), _mm512_srai_epi32(_mm512_add_epi32(o0, o1), 4));
+    epilogue16(a, 1, m, p * 16, acc);
+  }
+}
+
+}  // namespace
+
+void int_gemm_avx512(const GemmArgs& a) {
+  if (a.m == 1) {
+    if (a.wbits == 8) gemv_w8(a, 0);
+    else gemv_w4(a, 0);
+    return;
+  }
+  gemm(a);
+}
+
+}  // namespace duq::kernels::detail
