@@ -19,7 +19,7 @@ void Progress::update(long done, const std::string& extra) {
   if (!enabled_) return;
   auto now = std::chrono::steady_clock::now();
   double since = std::chrono::duration<double>(now - last_).count();
-  if (done < total_ && since < (tty_ ? 0.2 : 5.0)) return;
+  if (since < (tty_ ? 0.2 : 5.0)) return;  // finish() always prints the last line
   last_ = now;
   double el = std::chrono::duration<double>(now - start_).count();
   std::fprintf(stderr, "%s%s: %ld/%ld (%.1f s)%s%s%s", tty_ ? "\r" : "", what_.c_str(), done, total_, el,
@@ -29,6 +29,7 @@ void Progress::update(long done, const std::string& extra) {
 
 void Progress::finish(const std::string& extra) {
   if (!enabled_ || finished_) return;
+  last_ = std::chrono::steady_clock::time_point{};  // force the final line out
   update(total_, extra);
   if (tty_) std::fputc('\n', stderr);
   finished_ = true;

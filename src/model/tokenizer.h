@@ -25,3 +25,8 @@ class Tokenizer {
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
 }  // namespace duq::model
+
+namespace duq::model {
+// SentencePiece .model through libsentencepiece (defined in sp_tokenizer.cc).
+std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string& path);
+}  // namespace duq::model

@@ -1,0 +1,93 @@
+#include "kernels/nn_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace duq::kernels {
+
+void rmsnorm(ConstMatView x, std::span<const float> w, float eps, MatView y) {
+  DUQ_CHECK(x.cols == static_cast<int64_t>(w.size()) && y.rows == x.rows && y.cols == x.cols);
+  for (int64_t t = 0; t < x.rows; ++t) {
+    const float* xr = x.row(t);
+    float* yr = y.row(t);
+    double ss = 0;
+    for (int64_t j = 0; j < x.cols; ++j) ss += static_cast<double>(xr[j]) * xr[j];
+    const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(x.cols) + eps));
+    for (int64_t j = 0; j < x.cols; ++j) yr[j] = xr[j] * inv * w[static_cast<size_t>(j)];
+  }
+}
+
+// Compiled for three ISAs, chosen at load time by the ifunc resolver (the loops vectorise per ISA).
+#define DUQ_MULTI_ISA __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+DUQ_MULTI_ISA void softmax(std::span<float> x, float scale) {
+  if (x.empty()) return;
+  float* v = x.data();
+  const size_t n = x.size();
+  float mx = v[0];
+  for (size_t i = 1; i < n; ++i) mx = v[i] > mx ? v[i] : mx;
+  // softmax(scale·x): scale > 0 keeps the argmax, so subtracting scale·max keeps exponents ≤ 0.
+  for (size_t i = 0; i < n; ++i) v[i] = exp_approx((v[i] - mx) * scale);
+  // 8 partial sums: a fixed, vectorisable summation order (no -ffast-math needed).
+  float part[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) part[k] += v[i + static_cast<size_t>(k)];
+  float sum = 0;
+  for (; i < n; ++i) sum += v[i];
+  for (float p : part) sum += p;
+  const float inv = 1.f / sum;
+  for (size_t j = 0; j < n; ++j) v[j] *= inv;
+}
+
+void softmax_rows(MatView x, int64_t n_valid_from_row0, bool causal_offset, float scale) {
+  for (int64_t t = 0; t < x.rows; ++t) {
+    int64_t n = causal_offset ? std::min<int64_t>(x.cols, n_valid_from_row0 + t) : x.cols;
+    float* r = x.row(t);
+    softmax({r, static_cast<size_t>(n)}, scale);
+    std::fill(r + n, r + x.cols, 0.f);
+  }
+}
+
+DUQ_MULTI_ISA void swiglu(ConstMatView gate, ConstMatView up, MatView out) {
+  DUQ_CHECK(gate.rows == up.rows && gate.cols == up.cols && out.rows == gate.rows && out.cols == gate.cols);
+  for (int64_t t = 0; t < gate.rows; ++t) {
+    const float* g = gate.row(t);
+    const float* u = up.row(t);
+    float* o = out.row(t);
+    for (int64_t j = 0; j < gate.cols; ++j) o[j] = g[j] / (1.f + exp_approx(-g[j])) * u[j];
+  }
+}
+
+RopeTable::RopeTable(int max_pos, int hd, float theta) : head_dim(hd), cos(max_pos, hd / 2), sin(max_pos, hd / 2) {
+  for (int p = 0; p < max_pos; ++p)
+    for (int i = 0; i < hd / 2; ++i) {
+      const double freq = std::pow(static_cast<double>(theta), -2.0 * i / hd);
+      const double a = p * freq;
+      cos(p, i) = static_cast<float>(std::cos(a));
+      sin(p, i) = static_cast<float>(std::sin(a));
+    }
+}
+
+void rope(MatView x, int n_heads, int pos0, const RopeTable& table, bool interleaved) {
+  const int hd = table.head_dim, half = hd / 2;
+  DUQ_CHECK(x.cols == static_cast<int64_t>(n_heads) * hd);
+  DUQ_CHECK(pos0 + x.rows <= table.cos.rows(), "position beyond the RoPE table");
+  for (int64_t t = 0; t < x.rows; ++t) {
+    const float* c = table.cos.row(pos0 + t);
+    const float* s = table.sin.row(pos0 + t);
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x.row(t) + static_cast<int64_t>(h) * hd;
+      for (int i = 0; i < half; ++i) {
+        const int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+        const float v0 = v[a], v1 = v[b];
+        v[a] = v0 * c[i] - v1 * s[i];
+        v[b] = v0 * s[i] + v1 * c[i];
+      }
+    }
+  }
+}
+
+}  // namespace duq::kernels

@@ -1,0 +1,37 @@
+// The llama2.c tokenizer (tokenizer.bin) with exactly llama2.c's encode semantics:
+//   1. optional BOS; a dummy-prefix " " token when the text is non-empty;
+//   2. each UTF-8 codepoint (up to 4 bytes) looked up as a piece, else its bytes as <0xHH> = byte + 3;
+//   3. repeatedly merge the adjacent pair whose concatenation is a piece with the highest score
+//      (ties: the leftmost pair), until no pair merges.
+// Step 3 uses a max-heap of candidate pairs over a linked list with lazy invalidation: O(n log n)
+// instead of run.c's O(n²) rescans, with the identical merge order.
+#pragma once
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/tokenizer.h"
+
+namespace duq::model {
+
+class BpeTokenizer : public Tokenizer {
+ public:
+  BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source);
+  static std::unique_ptr<BpeTokenizer> load(const std::string& path);
+
+  std::vector<int> encode(const std::string& text, bool bos, bool eos) const override;
+  std::string decode(int prev, int token) const override;
+  int vocab_size() const override { return static_cast<int>(pieces_.size()); }
+  int bos_id() const override { return 1; }
+  int eos_id() const override { return 2; }
+  const std::string& piece(int id) const { return pieces_.at(static_cast<size_t>(id)); }
+
+ private:
+  int lookup(const std::string& s) const;
+  std::vector<std::string> pieces_;
+  std::vector<float> scores_;
+  std::unordered_map<std::string, int> index_;
+  std::string source_;
+};
+
+}  // namespace duq::model

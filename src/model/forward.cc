@@ -1,0 +1,144 @@
+#include "model/forward.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/gemm_f32.h"
+
+namespace duq::model {
+
+using kernels::matmul;
+using kernels::matmul_xwt;
+
+const char* site_name(Site s) {
+  switch (s) {
+    case Site::AttnIn: return "attn_in";
+    case Site::AttnOut: return "attn_out";
+    case Site::FfnIn: return "ffn_in";
+    case Site::DownIn: return "down_in";
+  }
+  return "?";
+}
+
+KVCache::KVCache(const ModelConfig& c, int cap) : capacity(cap) {
+  for (int l = 0; l < c.n_layers; ++l) {
+    k.emplace_back(cap, c.kv_dim());
+    v.emplace_back(cap, c.kv_dim());
+  }
+}
+
+void FloatLinears::attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const {
+  matmul_xwt(xn, w_.wq, q);
+  matmul_xwt(xn, w_.wk, k);
+  matmul_xwt(xn, w_.wv, v);
+}
+void FloatLinears::attn_out(ConstMatView att, MatView y) const { matmul_xwt(att, w_.wo, y); }
+void FloatLinears::ffn_in(ConstMatView xn, MatView gate, MatView up) const {
+  matmul_xwt(xn, w_.w_gate, gate);
+  matmul_xwt(xn, w_.w_up, up);
+}
+void FloatLinears::down(ConstMatView act, MatView y) const { matmul_xwt(act, w_.w_down, y); }
+
+void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
+                   std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0, Mat& k_cache,
+                   Mat& v_cache, const kernels::RopeTable& rope, ForwardHooks* hooks) {
+  const int64_t T = x.rows, D = c.dim, hd = c.head_dim(), Q = c.q_dim(), K = c.kv_dim(), H = c.hidden_dim;
+  const int64_t n_ctx = pos0 + T;
+  DUQ_CHECK(x.cols == D && n_ctx <= k_cache.rows(), "block_forward: context beyond the KV cache");
+  const bool interleaved = c.rope_layout == RopeLayout::Interleaved;
+
+  // --- attention ---
+  Mat xn(T, D), q(T, Q), k(T, K), v(T, K), att(T, Q), y(T, D);
+  kernels::rmsnorm(x, attn_norm, c.rms_eps, xn);
+  if (hooks) hooks->linear_input(layer, Site::AttnIn, xn);
+  lin.attn_in(xn, q, k, v);
+  kernels::rope(q, c.n_heads, pos0, rope, interleaved);
+  kernels::rope(k, c.n_kv_heads, pos0, rope, interleaved);
+  if (hooks) {
+    hooks->qk(layer, q, k);
+    hooks->v(layer, v);
+  }
+  std::memcpy(k_cache.row(pos0), k.data(), sizeof(float) * static_cast<size_t>(T * K));
+  std::memcpy(v_cache.row(pos0), v.data(), sizeof(float) * static_cast<size_t>(T * K));
+
+  const int group = c.n_heads / c.n_kv_heads;
+  const float scale = 1.f / std::sqrt(static_cast<float>(hd));
+  Mat scores(T, n_ctx);
+  for (int h = 0; h < c.n_heads; ++h) {
+    const int64_t kvh = h / group;
+    ConstMatView qh = q.view().cols_slice(h * hd, hd);
+    ConstMatView kh = k_cache.view().rows_slice(0, n_ctx).cols_slice(kvh * hd, hd);
+    ConstMatView vh = v_cache.view().rows_slice(0, n_ctx).cols_slice(kvh * hd, hd);
+    matmul_xwt(qh, kh, scores);
+    kernels::softmax_rows(scores, pos0 + 1, /*causal_offset=*/true, scale);
+    matmul(scores, vh, att.view().cols_slice(h * hd, hd));
+  }
+  if (hooks) hooks->linear_input(layer, Site::AttnOut, att);
+  lin.attn_out(att, y);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t j = 0; j < D; ++j) x(t, j) += y(t, j);
+
+  // --- feed-forward (SwiGLU) ---
+  kernels::rmsnorm(x, ffn_norm, c.rms_eps, xn);
+  if (hooks) hooks->linear_input(layer, Site::FfnIn, xn);
+  Mat gate(T, H), up(T, H);
+  lin.ffn_in(xn, gate, up);
+  kernels::swiglu(gate, up, gate);
+  if (hooks) hooks->linear_input(layer, Site::DownIn, gate);
+  lin.down(gate, y);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t j = 0; j < D; ++j) x(t, j) += y(t, j);
+}
+
+Model::Model(ModelConfig c, ModelWeights w)
+    : cfg_(c), w_(std::move(w)), rope_(c.max_seq_len, c.head_dim(), c.rope_theta), linears_(c.n_layers) {
+  DUQ_CHECK(static_cast<int>(w_.layers.size()) == c.n_layers);
+}
+
+Model Model::load(const std::string& path) {
+  auto src = open_weights(path);
+  return Model(src->config(), src->load_all());
+}
+
+Mat Model::embed(std::span<const int> tokens) const {
+  Mat x(static_cast<int64_t>(tokens.size()), cfg_.dim);
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const int id = tokens[t];
+    if (id < 0 || id >= cfg_.vocab_size)
+      fail("token id ", id, " at position ", t, " is outside the model's vocabulary (", cfg_.vocab_size, ")");
+    std::memcpy(x.row(static_cast<int64_t>(t)), w_.embed.row(id), sizeof(float) * static_cast<size_t>(cfg_.dim));
+  }
+  return x;
+}
+
+Mat Model::logits(ConstMatView x) const {
+  Mat xn(x.rows, cfg_.dim), out(x.rows, cfg_.vocab_size);
+  kernels::rmsnorm(x, w_.final_norm, cfg_.rms_eps, xn);
+  matmul_xwt(xn, w_.classifier(), out);
+  return out;
+}
+
+Mat Model::forward(std::span<const int> tokens, int pos0, KVCache& cache, ForwardHooks* hooks,
+                   bool last_only) const {
+  const int T = static_cast<int>(tokens.size());
+  if (pos0 + T > cache.capacity || pos0 + T > cfg_.max_seq_len)
+    fail("context of ", pos0 + T, " tokens exceeds the model's maximum of ",
+         std::min(cache.capacity, cfg_.max_seq_len));
+  Mat x = embed(tokens);
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    const auto& lw = w_.layers[static_cast<size_t>(l)];
+    FloatLinears flin(lw);
+    const BlockLinears& lin = linears_[static_cast<size_t>(l)] ? *linears_[static_cast<size_t>(l)] : flin;
+    block_forward(cfg_, l, lw.attn_norm, lw.ffn_norm, lin, x, pos0, cache.k[static_cast<size_t>(l)],
+                  cache.v[static_cast<size_t>(l)], rope_, hooks);
+  }
+  if (last_only) return logits(x.view().rows_slice(T - 1, 1));
+  return logits(x);
+}
+
+void Model::set_block_linears(int l, std::shared_ptr<const BlockLinears> lin) {
+  linears_.at(static_cast<size_t>(l)) = std::move(lin);
+}
+
+}  // namespace duq::model

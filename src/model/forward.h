@@ -1,0 +1,101 @@
+// The float32 LLaMA forward pass. Shape legend (per block):
+//   x      [T×D]   residual stream, one row per token (positions pos0 … pos0+T−1)
+//   xn     [T×D]   RMSNorm(x)                          → site AttnIn  → q [T×Q], k [T×K], v [T×K]
+//   att    [T×Q]   softmax(q·kᵀ/√hd, causal)·v per head → site AttnOut → wo → x += [T×D]
+//   xn     [T×D]   RMSNorm(x)                          → site FfnIn   → gate, up [T×H]
+//   act    [T×H]   silu(gate) ⊙ up                      → site DownIn  → w_down → x += [T×D]
+// Q = n_heads·hd, K = n_kv_heads·hd; query head h reads KV head h / (n_heads / n_kv_heads) (GQA).
+// Hooks see (and may rewrite in place) the input of every linear layer and q/k/v after RoPE: calibration
+// observes through them, simulated quantization transforms and fake-quantizes through them.
+#pragma once
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/nn_ops.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace duq::model {
+
+enum class Site { AttnIn = 0, AttnOut = 1, FfnIn = 2, DownIn = 3 };
+constexpr int kNumSites = 4;
+const char* site_name(Site s);
+
+class ForwardHooks {
+ public:
+  virtual ~ForwardHooks() = default;
+  virtual void linear_input(int layer, Site site, MatView x) {}
+  virtual void qk(int layer, MatView q, MatView k) {}  // after RoPE, before scores and the cache
+  virtual void v(int layer, MatView v) {}              // before the cache
+};
+
+// Keys and values of every layer for positions 0 … capacity−1: k[l], v[l] are [capacity × K].
+struct KVCache {
+  KVCache(const ModelConfig& c, int capacity);
+  int capacity;
+  std::vector<Mat> k, v;
+};
+
+// The linear layers of one block. The float engine multiplies by LayerWeights; a quantized engine
+// substitutes its own (integer kernels) without touching the attention or norms.
+class BlockLinears {
+ public:
+  virtual ~BlockLinears() = default;
+  // y = x·Wᵀ for the weights consuming `site`: AttnIn → q, k, v; AttnOut → o; FfnIn → gate, up; DownIn → down.
+  virtual void attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const = 0;
+  virtual void attn_out(ConstMatView att, MatView y) const = 0;
+  virtual void ffn_in(ConstMatView xn, MatView gate, MatView up) const = 0;
+  virtual void down(ConstMatView act, MatView y) const = 0;
+};
+
+// BlockLinears over float weights (BLAS sgemm).
+class FloatLinears : public BlockLinears {
+ public:
+  explicit FloatLinears(const LayerWeights& w) : w_(w) {}
+  void attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const override;
+  void attn_out(ConstMatView att, MatView y) const override;
+  void ffn_in(ConstMatView xn, MatView gate, MatView up) const override;
+  void down(ConstMatView act, MatView y) const override;
+
+ private:
+  const LayerWeights& w_;
+};
+
+// Runs decoder block `layer` on x [T×D] in place; writes k/v rows pos0… into the cache matrices
+// ([capacity × K]) and attends over 0 … pos0+T−1.
+void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
+                   std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0, Mat& k_cache,
+                   Mat& v_cache, const kernels::RopeTable& rope, ForwardHooks* hooks);
+
+class Model {
+ public:
+  Model(ModelConfig c, ModelWeights w);
+  // Loads a llama2.c checkpoint or Hugging Face directory fully into memory.
+  static Model load(const std::string& path);
+
+  const ModelConfig& config() const { return cfg_; }
+  ModelWeights& weights() { return w_; }
+  const ModelWeights& weights() const { return w_; }
+  const kernels::RopeTable& rope() const { return rope_; }
+
+  // x [T×D]: embedding rows of the tokens (ids checked against the vocabulary).
+  Mat embed(std::span<const int> tokens) const;
+  // logits [T×V] = classifier(RMSNorm(x)) for the rows of x [T×D].
+  Mat logits(ConstMatView x) const;
+  // Full forward of tokens at positions pos0…; returns logits [T×V] (or only the last row if last_only).
+  Mat forward(std::span<const int> tokens, int pos0, KVCache& cache, ForwardHooks* hooks = nullptr,
+              bool last_only = false) const;
+
+  // Replaces the linear layers of block l (quantized engines); nullptr restores the float weights.
+  void set_block_linears(int l, std::shared_ptr<const BlockLinears> lin);
+
+ private:
+  ModelConfig cfg_;
+  ModelWeights w_;
+  kernels::RopeTable rope_;
+  std::vector<std::shared_ptr<const BlockLinears>> linears_;
+};
+
+}  // namespace duq::model

@@ -1,0 +1,69 @@
+// duquant generate: stream a continuation of a prompt (or of BOS) from a model.
+#include <cstdio>
+
+#include "core/progress.h"
+#include "model/sampler.h"
+#include "tools/commands.h"
+#include "tools/model_args.h"
+
+namespace duq::tools {
+namespace {
+
+struct GenerateOpts {
+  ModelArgs m;
+  std::string prompt;
+  int max_tokens = 256;
+  float temperature = 1.0f;
+  float top_p = 0.9f;
+  uint64_t seed = 0;
+};
+
+void run_generate(const GenerateOpts& o) {
+  model::Model mdl = model::Model::load(o.m.model);
+  const auto& cfg = mdl.config();
+  auto tok = load_tokenizer_for(o.m, cfg);
+  std::vector<int> prompt = tok->encode(o.prompt, /*bos=*/true, /*eos=*/false);
+  if (o.max_tokens < 1) fail("--max-tokens must be at least 1 (got ", o.max_tokens, ")");
+  const int steps = std::min(cfg.max_seq_len, static_cast<int>(prompt.size()) - 1 + o.max_tokens);
+  if (static_cast<int>(prompt.size()) > cfg.max_seq_len)
+    fail("the prompt has ", prompt.size(), " tokens, more than the model's context of ", cfg.max_seq_len);
+  model::Sampler sampler(o.temperature, o.top_p, o.seed);
+  model::KVCache cache(cfg, cfg.max_seq_len);
+
+  // Prefill all prompt tokens but the last in one batch, then decode one token at a time.
+  Timer timer;
+  const int n_prompt = static_cast<int>(prompt.size());
+  if (n_prompt > 1) mdl.forward(std::span<const int>(prompt.data(), n_prompt - 1), 0, cache);
+  std::fputs(o.prompt.c_str(), stdout);
+  int token = prompt.back();
+  int generated = 0;
+  Timer decode_timer;
+  for (int pos = n_prompt - 1; pos < steps; ++pos) {
+    Mat logits = mdl.forward(std::span<const int>(&token, 1), pos, cache, nullptr, /*last_only=*/true);
+    int next = sampler.sample(logits.flat());
+    if (next == tok->bos_id() || next == tok->eos_id()) break;
+    std::string piece = tok->decode(token, next);
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    token = next;
+    ++generated;
+  }
+  std::fputc('\n', stdout);
+  const double s = decode_timer.seconds();
+  std::fprintf(stderr, "generated %d tokens in %.2f s: %.1f tokens/s\n", generated, s,
+               generated / std::max(s, 1e-9));
+}
+
+DUQ_REGISTER_COMMAND({"generate", "generate text from a prompt (or from BOS)", [](CLI::App& app) {
+                        auto o = std::make_shared<GenerateOpts>();
+                        o->m.add(app);
+                        app.add_option("-p,--prompt", o->prompt, "prompt text (default: start from BOS)");
+                        app.add_option("-n,--max-tokens", o->max_tokens, "tokens to generate")->capture_default_str();
+                        app.add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
+                        app.add_option("--top-p", o->top_p, "nucleus sampling mass")->capture_default_str();
+                        app.add_option("--seed", o->seed, "sampling seed")->capture_default_str();
+                        app.callback([o] { run_generate(*o); });
+                      }});
+
+}  // namespace
+}  // namespace duq::tools

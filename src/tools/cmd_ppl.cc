@@ -1,0 +1,67 @@
+// duquant ppl: perplexity of a model on a text file (paper protocol by default).
+#include <nlohmann/json.hpp>
+#include <cstdio>
+
+#include "eval/perplexity.h"
+#include "tools/commands.h"
+#include "tools/model_args.h"
+
+namespace duq::tools {
+namespace {
+
+struct PplOpts {
+  ModelArgs m;
+  std::string text;
+  int ctx = 0;
+  int max_windows = 0;
+  bool json = false;
+  std::string protocol = "paper";
+};
+
+void run_ppl(const PplOpts& o) {
+  model::Model mdl = model::Model::load(o.m.model);
+  const auto& cfg = mdl.config();
+  auto tok = load_tokenizer_for(o.m, cfg);
+  const int ctx = o.ctx > 0 ? o.ctx : std::min(cfg.max_seq_len, 2048);
+  if (ctx > cfg.max_seq_len)
+    fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len, " tokens");
+  const std::string text = read_text_file(o.text);
+  std::vector<int> tokens = tok->encode(text, /*bos=*/true, /*eos=*/false);
+  eval::PplOptions po;
+  po.ctx = ctx;
+  po.max_windows = o.max_windows;
+  po.protocol = o.protocol == "llamacpp" ? eval::Protocol::LlamaCpp : eval::Protocol::Paper;
+  model::KVCache cache(cfg, ctx);
+  auto r = eval::perplexity(
+      tokens, tok->bos_id(), [&](std::span<const int> w) { return mdl.forward(w, 0, cache); }, po);
+  if (o.json) {
+    nlohmann::json j = {{"ppl", r.ppl},         {"ppl_stderr", r.ppl_stderr}, {"nll", r.nll},
+                        {"scored", r.scored},   {"windows", r.windows},       {"tokens_total", r.tokens_total},
+                        {"ctx", ctx},           {"protocol", o.protocol},     {"seconds", r.seconds},
+                        {"tokens_per_second", r.tokens_per_second}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("perplexity %.4f ± %.4f  (nll %.5f; %ld tokens scored in %ld windows of %d; %ld tokens in text; "
+                "%s protocol; %.0f tokens/s)\n",
+                r.ppl, r.ppl_stderr, r.nll, r.scored, r.windows, ctx, r.tokens_total, o.protocol.c_str(),
+                r.tokens_per_second);
+  }
+}
+
+DUQ_REGISTER_COMMAND({"ppl", "perplexity on a text file", [](CLI::App& app) {
+                        auto o = std::make_shared<PplOpts>();
+                        o->m.add(app);
+                        app.add_option("--text", o->text, "text file to evaluate")->required();
+                        app.add_option("--ctx", o->ctx, "window length in tokens (default: min(model max, 2048))");
+                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (0 = all)");
+                        app.add_option("--protocol", o->protocol,
+                                       "paper: BOS once, every prediction scored; llamacpp: BOS per window, "
+                                       "second half scored")
+                            ->check(CLI::IsMember({"paper", "llamacpp"}))
+                            ->capture_default_str();
+                        app.add_flag("--json", o->json, "print one JSON object");
+                        app.callback([o] { run_ppl(*o); });
+                      }});
+
+}  // namespace
+}  // namespace duq::tools
