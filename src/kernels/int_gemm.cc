@@ -147,7 +147,7 @@ void int_gemm(const QuantActs& x, const PackedWeights& w, MatView y) {
     xdev = std::max(xdev, std::max(std::abs(static_cast<int64_t>(x.zero[m])), std::abs(qmax - x.zero[m])));
   a.wide = x.cols * xdev * w.max_dev > std::numeric_limits<int32_t>::max();
   thread_local AlignedVector<uint8_t> scratch;
-  const size_t need = detail::gemm_scratch_bytes(a.k_pad);
+  const size_t need = detail::gemm_scratch_bytes(a.k_pad, a.m);
   if (scratch.size() < need) scratch.resize(need);
   a.scratch = scratch.data();
   switch (active_isa()) {

@@ -27,10 +27,14 @@ struct GemmArgs {
   float* y = nullptr;
   int64_t ldy = 0;
   bool wide = false;  // |T| may exceed int32: use epilogue_wide
-  // scratch, 64-byte aligned, at least gemm_scratch_bytes(k_pad)
+  // scratch, 64-byte aligned, at least gemm_scratch_bytes(k_pad, m): weight panels unpacked for the
+  // current group (≤ 64·k_pad bytes), then an int32 accumulator block [m × 64]
   uint8_t* scratch = nullptr;
 };
-inline size_t gemm_scratch_bytes(int64_t k_pad) { return static_cast<size_t>(96 * k_pad + 16384); }
+inline size_t gemm_scratch_bytes(int64_t k_pad, int64_t m) {
+  return static_cast<size_t>(64 * k_pad + 256 * (m + 16) + 16384);
+}
+inline size_t gemm_acc_offset(int64_t k_pad) { return static_cast<size_t>(64 * k_pad + 4096); }
 
 // Representation used by the kernel that produced acc (see int_gemm.h):
 //   kind 0: acc = Σ qx·(q − o), o = 8 / 128;  kind 1 (W4 GEMV): acc = Σ q·(qx − oa).

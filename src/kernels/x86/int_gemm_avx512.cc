@@ -80,14 +80,17 @@ void unpack_w4_panel(const uint8_t* src, int64_t k_pad, int8_t* dst) {
   }
 }
 
-// acc[r][v] = Σ_quads x[r]·w[v] over nq quads; x rows ldx apart, panels wstride bytes apart.
+// One micro-tile over the k-quads [kq0, kq0 + nk): R activation rows (ldx apart) × V panels (wstride bytes
+// apart). Partial sums live in cbuf [R][64] int32 between K blocks; the last block runs the epilogue.
 template <int R, int V>
-void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t wstride, int64_t m0, int64_t p0) {
+void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t wstride, int64_t nk, int32_t* cbuf,
+                bool first, bool last, int64_t m0, int64_t p0) {
   __m512i c[R][V];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) c[r][v] = _mm512_setzero_si512();
-  const int64_t nq = a.k_pad / 4, ldx = a.k_pad;
-  for (int64_t q = 0; q < nq; ++q) {
+    for (int v = 0; v < V; ++v)
+      c[r][v] = first ? _mm512_setzero_si512() : _mm512_load_si512(cbuf + r * 64 + v * 16);
+  const int64_t ldx = a.k_pad;
+  for (int64_t q = 0; q < nk; ++q) {
     __m512i b[V];
     for (int v = 0; v < V; ++v) b[v] = _mm512_load_si512(w + v * wstride + q * 64);
     for (int r = 0; r < R; ++r) {
@@ -95,15 +98,74 @@ void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t ws
       for (int v = 0; v < V; ++v) c[r][v] = _mm512_dpbusd_epi32(c[r][v], xa, b[v]);
     }
   }
+  if (!last) {
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < V; ++v) _mm512_store_si512(cbuf + r * 64 + v * 16, c[r][v]);
+    return;
+  }
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) epilogue16(a, 0, m0 + r, (p0 + v) * 16, c[r][v]);
 }
 
-using TileFn = void (*)(const GemmArgs&, const uint8_t*, const int8_t*, int64_t, int64_t, int64_t);
+// The full-width case (3 panels) with named accumulators: GCC 12 keeps an array of 24 zmm accumulators
+// in memory (stores every iteration), named variables stay in registers. Rows ≥ R are compiled out.
+template <int R>
+void micro_tile3(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t wstride, int64_t nk, int32_t* cbuf,
+                 bool first, bool last, int64_t m0, int64_t p0) {
+  const __m512i z = _mm512_setzero_si512();
+#define DUQ_DECL(r) __m512i c##r##0 = z, c##r##1 = z, c##r##2 = z;
+  DUQ_DECL(0) DUQ_DECL(1) DUQ_DECL(2) DUQ_DECL(3) DUQ_DECL(4) DUQ_DECL(5) DUQ_DECL(6) DUQ_DECL(7)
+#undef DUQ_DECL
+#define DUQ_LOAD(r)                                              \
+  if constexpr (R > r) {                                         \
+    c##r##0 = _mm512_load_si512(cbuf + r * 64);                  \
+    c##r##1 = _mm512_load_si512(cbuf + r * 64 + 16);             \
+    c##r##2 = _mm512_load_si512(cbuf + r * 64 + 32);             \
+  }
+  if (!first) {
+    DUQ_LOAD(0) DUQ_LOAD(1) DUQ_LOAD(2) DUQ_LOAD(3) DUQ_LOAD(4) DUQ_LOAD(5) DUQ_LOAD(6) DUQ_LOAD(7)
+  }
+#undef DUQ_LOAD
+  const int64_t ldx = a.k_pad;
+  const int8_t* w1 = w + wstride;
+  const int8_t* w2 = w + 2 * wstride;
+  for (int64_t q = 0; q < nk; ++q) {
+    const __m512i b0 = _mm512_load_si512(w + q * 64);
+    const __m512i b1 = _mm512_load_si512(w1 + q * 64);
+    const __m512i b2 = _mm512_load_si512(w2 + q * 64);
+    const uint8_t* xq = x + q * 4;
+#define DUQ_ROW(r)                                      \
+  if constexpr (R > r) {                                \
+    const __m512i xa = bcast4(xq + r * ldx);            \
+    c##r##0 = _mm512_dpbusd_epi32(c##r##0, xa, b0);     \
+    c##r##1 = _mm512_dpbusd_epi32(c##r##1, xa, b1);     \
+    c##r##2 = _mm512_dpbusd_epi32(c##r##2, xa, b2);     \
+  }
+    DUQ_ROW(0) DUQ_ROW(1) DUQ_ROW(2) DUQ_ROW(3) DUQ_ROW(4) DUQ_ROW(5) DUQ_ROW(6) DUQ_ROW(7)
+#undef DUQ_ROW
+  }
+#define DUQ_FIN(r)                                                 \
+  if constexpr (R > r) {                                           \
+    if (!last) {                                                   \
+      _mm512_store_si512(cbuf + r * 64, c##r##0);                  \
+      _mm512_store_si512(cbuf + r * 64 + 16, c##r##1);             \
+      _mm512_store_si512(cbuf + r * 64 + 32, c##r##2);             \
+    } else {                                                       \
+      epilogue16(a, 0, m0 + r, p0 * 16, c##r##0);                  \
+      epilogue16(a, 0, m0 + r, p0 * 16 + 16, c##r##1);             \
+      epilogue16(a, 0, m0 + r, p0 * 16 + 32, c##r##2);             \
+    }                                                              \
+  }
+  DUQ_FIN(0) DUQ_FIN(1) DUQ_FIN(2) DUQ_FIN(3) DUQ_FIN(4) DUQ_FIN(5) DUQ_FIN(6) DUQ_FIN(7)
+#undef DUQ_FIN
+}
+
+using TileFn = void (*)(const GemmArgs&, const uint8_t*, const int8_t*, int64_t, int64_t, int32_t*, bool, bool,
+                        int64_t, int64_t);
 
 template <int R>
 constexpr TileFn tile_for(int v) {
-  return v == 1 ? &micro_tile<R, 1> : v == 2 ? &micro_tile<R, 2> : &micro_tile<R, 3>;
+  return v == 1 ? &micro_tile<R, 1> : v == 2 ? &micro_tile<R, 2> : &micro_tile3<R>;
 }
 
 TileFn pick_tile(int r, int v) {
@@ -119,10 +181,16 @@ TileFn pick_tile(int r, int v) {
   }
 }
 
+// Loop nest (GotoBLAS-like): panel group (48 outputs; W4 unpacked once into scratch) → K block of kKCQ quads
+// (the group's 48 × 4·kKCQ bytes of weights stay in L1 while every activation row-tile passes over them)
+// → row tiles of 8.
+constexpr int64_t kKCQ = 128;  // quads per K block: 512 columns, 24 KiB of int8 weights per group
+
 void gemm(const GemmArgs& a) {
-  const int64_t panels = a.n_pad / 16;
+  const int64_t panels = a.n_pad / 16, nq = a.k_pad / 4;
   const int64_t pstride = 16 * a.k_pad;  // bytes per int8 panel
   int8_t* buf = reinterpret_cast<int8_t*>(a.scratch);
+  int32_t* cbuf = reinterpret_cast<int32_t*>(a.scratch + gemm_acc_offset(a.k_pad));
   for (int64_t p0 = 0; p0 < panels; p0 += kNV) {
     const int v = static_cast<int>(panels - p0 < kNV ? panels - p0 : kNV);
     const int8_t* w;
@@ -132,9 +200,14 @@ void gemm(const GemmArgs& a) {
       for (int i = 0; i < v; ++i) unpack_w4_panel(a.wq + (p0 + i) * (pstride / 2), a.k_pad, buf + i * pstride);
       w = buf;
     }
-    for (int64_t m0 = 0; m0 < a.m; m0 += kMR) {
-      const int r = static_cast<int>(a.m - m0 < kMR ? a.m - m0 : kMR);
-      pick_tile(r, v)(a, a.xq + m0 * a.k_pad, w, pstride, m0, p0);
+    for (int64_t kq0 = 0; kq0 < nq; kq0 += kKCQ) {
+      const int64_t nk = nq - kq0 < kKCQ ? nq - kq0 : kKCQ;
+      const bool first = kq0 == 0, last = kq0 + nk == nq;
+      for (int64_t m0 = 0; m0 < a.m; m0 += kMR) {
+        const int r = static_cast<int>(a.m - m0 < kMR ? a.m - m0 : kMR);
+        pick_tile(r, v)(a, a.xq + m0 * a.k_pad + kq0 * 4, w + kq0 * 64, pstride, nk, cbuf + m0 * 64, first, last,
+                        m0, p0);
+      }
     }
   }
 }
