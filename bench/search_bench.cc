@@ -8,7 +8,9 @@
 // massive tokens shows the case where few rows can be skipped.
 //
 // Run: build/bench/bench_search [--benchmark_filter=...]. The straightforward search runs one
-// iteration (about a minute per rotation pair on one core).
+// iteration (about two minutes per rotation pair on one core).
+// Measured on the shared 2-core dev box (CPU time, load ~3): massive 117 s → 0.86 s (~136×);
+// channels only 116 s → 60 s (~1.9×).
 #include <benchmark/benchmark.h>
 
 #include "core/rng.h"
