@@ -75,8 +75,8 @@ struct ActQuantArgs {
   // scratch floats, 64-byte aligned, at least act_scratch_floats(k)
   float* scratch = nullptr;
 };
-inline constexpr int64_t kActTile = 8;  // tokens transformed together (R rows reused from L1/L2)
-inline size_t act_scratch_floats(int64_t k) { return static_cast<size_t>(2 * kActTile * (k + 16) + 64); }
+inline constexpr int64_t kActTile = 24;  // tokens transformed together (each chunk of R reused from L1)
+inline size_t act_scratch_floats(int64_t k) { return static_cast<size_t>(2 * kActTile * (k + 32) + 64); }
 
 void act_quant_ref(const ActQuantArgs& a);
 void act_quant_avx2(const ActQuantArgs& a);

@@ -157,7 +157,7 @@ void act_quant_avx2(const ActQuantArgs& a) {
                    a.sum + m);
     return;
   }
-  const int64_t ld = (a.k + 15) / 16 * 16;
+  const int64_t ld = (a.k + 15) / 16 * 16 + 16;  // +16: rows not 4 KiB-aliased in L1
   float* bufa = a.scratch;
   float* bufb = a.scratch + kActTile * ld;
   for (int64_t m0 = 0; m0 < a.m; m0 += kActTile) {

@@ -1,6 +1,6 @@
 // AVX-512 per-token activation quantization and the fused transform (act_quant.h).
-// Transform: tiles of up to kActTile tokens; each block rotation is a small GEMM, 4 tokens × 64 columns
-// (16 zmm accumulators) per pass over the block's rows of R, so each R row is loaded once per 4 tokens.
+// Transform: tiles of up to kActTile tokens; each block rotation is a small GEMM, 6 tokens × 64 columns
+// (24 zmm accumulators) per pass over a 64-column chunk of R, which stays in L1 for all token groups.
 // Every output is the same sequential chain as the reference (product, then fma over increasing i), so
 // results are bit-identical to ref/ and x86/*_avx2.cc.
 // GCC 12 warns inside its own intrinsic headers (_mm512_undefined_* at -O3, GCC bug 105593).
@@ -54,42 +54,107 @@ void rot_chunk(const float* in, float* out, int64_t ld, const float* r, int64_t 
     for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(out + g * ld + c + j0 + 16 * v, mk[v], acc[g][v]);
 }
 
+// Full 64-column chunk for up to 6 tokens with named accumulators (GCC 12 keeps an accumulator array in
+// memory, storing it every iteration); tokens ≥ G are compiled out. Same operation order as rot_chunk.
 template <int G>
-void rot_block(const float* in, float* out, int64_t ld, const float* r, int64_t w, int64_t c) {
-  for (int64_t j0 = 0; j0 < w; j0 += 64) {
-    const int64_t cols = w - j0 < 64 ? w - j0 : 64;
-    switch ((cols + 15) / 16) {
-      case 1: rot_chunk<G, 1>(in, out, ld, r, w, c, j0, cols); break;
-      case 2: rot_chunk<G, 2>(in, out, ld, r, w, c, j0, cols); break;
-      case 3: rot_chunk<G, 3>(in, out, ld, r, w, c, j0, cols); break;
-      default: rot_chunk<G, 4>(in, out, ld, r, w, c, j0, cols); break;
+void rot_chunk64(const float* in, float* out, int64_t ld, const float* r, int64_t w, int64_t c, int64_t j0) {
+  const float* rr = r + j0;
+  __m512 r0 = _mm512_loadu_ps(rr), r1 = _mm512_loadu_ps(rr + 16), r2 = _mm512_loadu_ps(rr + 32),
+         r3 = _mm512_loadu_ps(rr + 48);
+  const float* x = in + c;
+#define DUQ_DECL(g) __m512 a##g##0, a##g##1, a##g##2, a##g##3;
+  DUQ_DECL(0) DUQ_DECL(1) DUQ_DECL(2) DUQ_DECL(3) DUQ_DECL(4) DUQ_DECL(5)
+#undef DUQ_DECL
+#define DUQ_FIRST(g)                                 \
+  if constexpr (G > g) {                             \
+    const __m512 xb = _mm512_set1_ps(x[g * ld]);     \
+    a##g##0 = _mm512_mul_ps(xb, r0);                 \
+    a##g##1 = _mm512_mul_ps(xb, r1);                 \
+    a##g##2 = _mm512_mul_ps(xb, r2);                 \
+    a##g##3 = _mm512_mul_ps(xb, r3);                 \
+  }
+  DUQ_FIRST(0) DUQ_FIRST(1) DUQ_FIRST(2) DUQ_FIRST(3) DUQ_FIRST(4) DUQ_FIRST(5)
+#undef DUQ_FIRST
+  for (int64_t i = 1; i < w; ++i) {
+    rr += w;
+    r0 = _mm512_loadu_ps(rr);
+    r1 = _mm512_loadu_ps(rr + 16);
+    r2 = _mm512_loadu_ps(rr + 32);
+    r3 = _mm512_loadu_ps(rr + 48);
+#define DUQ_STEP(g)                                      \
+  if constexpr (G > g) {                                 \
+    const __m512 xb = _mm512_set1_ps(x[g * ld + i]);     \
+    a##g##0 = _mm512_fmadd_ps(xb, r0, a##g##0);          \
+    a##g##1 = _mm512_fmadd_ps(xb, r1, a##g##1);          \
+    a##g##2 = _mm512_fmadd_ps(xb, r2, a##g##2);          \
+    a##g##3 = _mm512_fmadd_ps(xb, r3, a##g##3);          \
+  }
+    DUQ_STEP(0) DUQ_STEP(1) DUQ_STEP(2) DUQ_STEP(3) DUQ_STEP(4) DUQ_STEP(5)
+#undef DUQ_STEP
+  }
+  float* o = out + c + j0;
+#define DUQ_STORE(g)                               \
+  if constexpr (G > g) {                           \
+    _mm512_storeu_ps(o + g * ld, a##g##0);         \
+    _mm512_storeu_ps(o + g * ld + 16, a##g##1);    \
+    _mm512_storeu_ps(o + g * ld + 32, a##g##2);    \
+    _mm512_storeu_ps(o + g * ld + 48, a##g##3);    \
+  }
+  DUQ_STORE(0) DUQ_STORE(1) DUQ_STORE(2) DUQ_STORE(3) DUQ_STORE(4) DUQ_STORE(5)
+#undef DUQ_STORE
+}
+
+// Columns [j0, j0 + cols) of one block for `tokens` rows, in groups of up to 6 tokens.
+void rot_columns(const float* in, float* out, int64_t ld, int64_t tokens, const float* r, int64_t w, int64_t c,
+                 int64_t j0, int64_t cols) {
+  for (int64_t g0 = 0; g0 < tokens; g0 += 6) {
+    const int64_t gn = tokens - g0 < 6 ? tokens - g0 : 6;
+    const float* i0 = in + g0 * ld;
+    float* o0 = out + g0 * ld;
+    if (cols == 64) {
+      switch (gn) {
+        case 1: rot_chunk64<1>(i0, o0, ld, r, w, c, j0); break;
+        case 2: rot_chunk64<2>(i0, o0, ld, r, w, c, j0); break;
+        case 3: rot_chunk64<3>(i0, o0, ld, r, w, c, j0); break;
+        case 4: rot_chunk64<4>(i0, o0, ld, r, w, c, j0); break;
+        case 5: rot_chunk64<5>(i0, o0, ld, r, w, c, j0); break;
+        default: rot_chunk64<6>(i0, o0, ld, r, w, c, j0); break;
+      }
+      continue;
+    }
+    // narrow chunk (block width not a multiple of 64): generic masked kernel, 3 tokens at a time
+    for (int64_t g1 = 0; g1 < gn; g1 += 3) {
+      const int64_t gm = gn - g1 < 3 ? gn - g1 : 3;
+      const float* i1 = i0 + g1 * ld;
+      float* o1 = o0 + g1 * ld;
+      const int nv = static_cast<int>((cols + 15) / 16);
+#define DUQ_NV(G)                                                     \
+  switch (nv) {                                                       \
+    case 1: rot_chunk<G, 1>(i1, o1, ld, r, w, c, j0, cols); break;    \
+    case 2: rot_chunk<G, 2>(i1, o1, ld, r, w, c, j0, cols); break;    \
+    case 3: rot_chunk<G, 3>(i1, o1, ld, r, w, c, j0, cols); break;    \
+    default: rot_chunk<G, 4>(i1, o1, ld, r, w, c, j0, cols); break;   \
+  }
+      if (gm == 1) { DUQ_NV(1) } else if (gm == 2) { DUQ_NV(2) } else { DUQ_NV(3) }
+#undef DUQ_NV
     }
   }
 }
 
-// out = in · blockdiag(R, …, R, Rt) for `tokens` rows ld apart.
+// out = in · blockdiag(R, …, R, Rt) for `tokens` rows ld apart. Loop order block → 64-column chunk →
+// token groups, so the chunk of R (w × 64 floats, 32 KiB at b = 128) is reused from L1 by every group.
 void block_rotate(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b, const float* r,
                   const float* rt) {
   const int64_t nb = k / b, t = k - nb * b;
-  for (int64_t g0 = 0; g0 < tokens; g0 += 4) {
-    const int64_t gn = tokens - g0 < 4 ? tokens - g0 : 4;
-    const float* i0 = in + g0 * ld;
-    float* o0 = out + g0 * ld;
-    auto blk = [&](const float* m, int64_t w, int64_t c) {
-      switch (gn) {
-        case 1: rot_block<1>(i0, o0, ld, m, w, c); break;
-        case 2: rot_block<2>(i0, o0, ld, m, w, c); break;
-        case 3: rot_block<3>(i0, o0, ld, m, w, c); break;
-        default: rot_block<4>(i0, o0, ld, m, w, c); break;
-      }
-    };
-    for (int64_t bi = 0; bi < nb; ++bi) blk(r, b, bi * b);
-    if (t > 0) {
-      if (rt) blk(rt, t, nb * b);
-      else
-        for (int64_t g = 0; g < gn; ++g)
-          std::memcpy(o0 + g * ld + nb * b, i0 + g * ld + nb * b, static_cast<size_t>(t) * sizeof(float));
-    }
+  auto blk = [&](const float* m, int64_t w, int64_t c) {
+    for (int64_t j0 = 0; j0 < w; j0 += 64) rot_columns(in, out, ld, tokens, m, w, c, j0, w - j0 < 64 ? w - j0 : 64);
+  };
+  for (int64_t bi = 0; bi < nb; ++bi) blk(r, b, bi * b);
+  if (t > 0) {
+    if (rt) blk(rt, t, nb * b);
+    else
+      for (int64_t g = 0; g < tokens; ++g)
+        std::memcpy(out + g * ld + nb * b, in + g * ld + nb * b, static_cast<size_t>(t) * sizeof(float));
   }
 }
 
@@ -132,7 +197,7 @@ void act_quant_avx512(const ActQuantArgs& a) {
                    a.sum + m);
     return;
   }
-  const int64_t ld = (a.k + 15) / 16 * 16;
+  const int64_t ld = (a.k + 15) / 16 * 16 + 16;  // +16: rows not 4 KiB-aliased in L1
   float* bufa = a.scratch;
   float* bufb = a.scratch + kActTile * ld;
   for (int64_t m0 = 0; m0 < a.m; m0 += kActTile) {
