@@ -1,0 +1,68 @@
+#include "calib/options.h"
+
+#include <sstream>
+
+#include "core/error.h"
+
+namespace duq::calib {
+
+namespace {
+void check_bits(const char* what, int b) {
+  if (b != kNoQuant && (b < 2 || b > 8)) fail(what, " must be between 2 and 8, or 16 for none (got ", b, ")");
+}
+void check_clip(const char* what, float c) {
+  if (!(c > 0.f && c <= 1.f)) fail(what, " must be in (0, 1] (got ", c, ")");
+}
+}  // namespace
+
+void QuantOptions::validate() const {
+  check_bits("--wbits", wbits);
+  check_bits("--abits", abits);
+  check_bits("--kv-bits", kv());
+  check_clip("--lac", lac);
+  check_clip("--swc", swc);
+  check_clip("--qk-clip", qk_clip_ratio());
+  if (!(smoothing_alpha() >= 0.f && smoothing_alpha() <= 1.f)) fail("--alpha must be in [0, 1] (got ", alpha, ")");
+  if (steps < 0) fail("--steps must be >= 0 (got ", steps, ")");
+  if (block < 1) fail("--block must be >= 1 (got ", block, ")");
+  if (rounds < 0) fail("--rounds must be >= 0 (got ", rounds, ")");
+  if (nsamples < 1) fail("--nsamples must be >= 1 (got ", nsamples, ")");
+  if (calib_ctx < 2) fail("--calib-ctx must be >= 2 (got ", calib_ctx, ")");
+}
+
+std::string QuantOptions::describe() const {
+  std::ostringstream os;
+  os << method_name(method) << " W" << wbits << "A" << abits << " (kv " << kv() << ", lac " << lac << ", swc " << swc
+     << ", qk clip " << qk_clip_ratio();
+  if (method == Method::SmoothQuant || (method == Method::DuQuant && smooth)) os << ", alpha " << smoothing_alpha();
+  if (method == Method::DuQuant)
+    os << ", block " << block << ", steps " << steps << ", rounds " << (permute ? rounds : 0)
+       << (variant == transform::SearchVariant::kPaper ? ", paper variant" : "") << (smooth ? "" : ", no smoothing");
+  if (method == Method::DuQuant || method == Method::Rotation) os << ", seed " << seed;
+  os << (qk_rotate() ? ", qk hadamard" : "") << ")";
+  return os.str();
+}
+
+Method parse_method(const std::string& name) {
+  if (name == "fp") return Method::Fp;
+  if (name == "rtn") return Method::Rtn;
+  if (name == "smoothquant") return Method::SmoothQuant;
+  if (name == "rotation") return Method::Rotation;
+  if (name == "duquant") return Method::DuQuant;
+  fail("unknown method '", name, "' (choose from fp, rtn, smoothquant, rotation, duquant)");
+}
+
+std::string method_name(Method m) {
+  switch (m) {
+    case Method::Fp: return "fp";
+    case Method::Rtn: return "rtn";
+    case Method::SmoothQuant: return "smoothquant";
+    case Method::Rotation: return "rotation";
+    case Method::DuQuant: return "duquant";
+  }
+  return "?";
+}
+
+std::vector<std::string> method_names() { return {"fp", "rtn", "smoothquant", "rotation", "duquant"}; }
+
+}  // namespace duq::calib

@@ -1,0 +1,271 @@
+#include "calib/pipeline.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "calib/smoothing_fold.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "kernels/gemm_f32.h"
+#include "transform/block_rotation.h"
+#include "transform/smoothing.h"
+
+namespace duq::calib {
+
+using model::Site;
+
+namespace {
+
+// Collects per-channel max |x| at the four linear inputs of one block (FP statistics).
+class AbsMaxHook : public model::ForwardHooks {
+ public:
+  std::array<std::vector<float>, model::kNumSites> absmax;
+  void linear_input(int, Site site, MatView x) override {
+    auto& m = absmax[static_cast<size_t>(site)];
+    if (m.empty()) m.assign(static_cast<size_t>(x.cols), 0.f);
+    for (int64_t t = 0; t < x.rows; ++t)
+      for (int64_t j = 0; j < x.cols; ++j) m[static_cast<size_t>(j)] = std::max(m[static_cast<size_t>(j)], std::fabs(x(t, j)));
+  }
+};
+
+std::vector<float> column_absmax(ConstMatView x) {
+  std::vector<float> m(static_cast<size_t>(x.cols), 0.f);
+  for (int64_t t = 0; t < x.rows; ++t)
+    for (int64_t j = 0; j < x.cols; ++j) m[static_cast<size_t>(j)] = std::max(m[static_cast<size_t>(j)], std::fabs(x(t, j)));
+  return m;
+}
+
+// The consumers of each site, in ModelWeights order.
+std::vector<Mat*> consumers(model::LayerWeights& w, Site s) {
+  switch (s) {
+    case Site::AttnIn: return {&w.wq, &w.wk, &w.wv};
+    case Site::AttnOut: return {&w.wo};
+    case Site::FfnIn: return {&w.w_gate, &w.w_up};
+    case Site::DownIn: return {&w.w_down};
+  }
+  return {};
+}
+std::vector<std::optional<quant::QuantizedMat>*> code_slots(LayerCodes& c, Site s) {
+  switch (s) {
+    case Site::AttnIn: return {&c.wq, &c.wk, &c.wv};
+    case Site::AttnOut: return {&c.wo};
+    case Site::FfnIn: return {&c.w_gate, &c.w_up};
+    case Site::DownIn: return {&c.w_down};
+  }
+  return {};
+}
+
+double frob(ConstMatView a) {
+  double s = 0;
+  for (int64_t i = 0; i < a.rows; ++i)
+    for (int64_t j = 0; j < a.cols; ++j) s += double(a(i, j)) * a(i, j);
+  return std::sqrt(s);
+}
+
+// During the calibration forward of one block: at the first sight of each linear input, search its
+// transform, fold it into the consumers and quantize them; then behave as the runtime hooks.
+class BlockCalibrator : public model::ForwardHooks {
+ public:
+  BlockCalibrator(const model::ModelConfig& cfg, const QuantOptions& opts, SimQuantHooks& rt, model::LayerWeights& w,
+                  LayerCodes& codes, std::array<SiteReport, model::kNumSites>& rep)
+      : cfg_(cfg), opts_(opts), rt_(rt), w_(w), codes_(codes), rep_(rep) {}
+
+  void linear_input(int layer, Site site, MatView x) override {
+    SiteTransform& st = rt_.sites()[static_cast<size_t>(layer)][static_cast<size_t>(site)];
+    SiteReport& rep = rep_[static_cast<size_t>(site)];
+    auto cons = consumers(w_, site);
+    // Reference output of the float layers on this input (x·Wᵀ is unchanged by any folded smoothing).
+    std::vector<Mat> ref;
+    for (Mat* wm : cons) {
+      ref.emplace_back(x.rows, wm->rows());
+      kernels::matmul_xwt(x, *wm, ref.back());
+    }
+    // The search sees the input after online smoothing (GQA o input), as the transform will.
+    Mat xin(x);
+    if (!st.smooth.empty())
+      for (int64_t t = 0; t < xin.rows(); ++t)
+        for (int64_t j = 0; j < xin.cols(); ++j) xin(t, j) /= st.smooth[static_cast<size_t>(j)];
+    rep.absmax_before = column_absmax(xin);
+    search(layer, site, xin, st);
+    for (Mat* wm : cons) st.fold_weight(*wm);  // W·Λ·R₁·P·R₂ (Λ only when smoothing stays online)
+    quantize_weights(site);
+    rt_.linear_input(layer, site, x);  // x ← Q(x·G)
+    {
+      Mat xg(xin);  // for the report: transformed, unquantized
+      SiteTransform no_smooth = st;
+      no_smooth.smooth.clear();
+      no_smooth.apply(xg);
+      rep.absmax_after = column_absmax(xg);
+    }
+    double num = 0, den = 0;
+    for (size_t i = 0; i < cons.size(); ++i) {
+      Mat y(x.rows, cons[i]->rows());
+      kernels::matmul_xwt(x, *cons[i], y);
+      for (int64_t k = 0; k < y.size(); ++k) {
+        const double d = double(y.data()[k]) - ref[i].data()[k];
+        num += d * d;
+      }
+      den += frob(ref[i]) * frob(ref[i]);
+    }
+    rep.output_rel_error = den > 0 ? std::sqrt(num / den) : 0.0;
+  }
+  void qk(int layer, MatView q, MatView k) override { rt_.qk(layer, q, k); }
+  void v(int layer, MatView v) override { rt_.v(layer, v); }
+
+ private:
+  void search(int layer, Site site, ConstMatView x, SiteTransform& st) {
+    const int64_t D = x.cols;
+    const uint64_t stream = static_cast<uint64_t>(layer) * model::kNumSites + static_cast<uint64_t>(site);
+    if (opts_.method == Method::DuQuant) {
+      transform::DuQuantOptions o;
+      o.block = opts_.block_explicit ? opts_.block : std::min<int64_t>(opts_.block, D);
+      if (o.block > D)
+        fail("--block ", opts_.block, " is larger than the ", D, "-wide input of layer ", layer, " ",
+             model::site_name(site), " (choose at most ", D, ")");
+      o.steps = opts_.steps;
+      o.rounds = opts_.permute ? opts_.rounds : 0;
+      o.variant = opts_.variant;
+      o.seed = transform::derive_seed(opts_.seed, stream);
+      st.duquant = transform::duquant_search(x, o);
+    } else if (opts_.method == Method::Rotation) {
+      st.hadamard = std::make_shared<transform::RandomizedHadamard>(D, transform::derive_seed(opts_.seed, stream));
+    }
+  }
+
+  void quantize_weights(Site site) {
+    if (opts_.wbits == kNoQuant) return;
+    quant::QuantSpec spec;
+    spec.bits = opts_.wbits;
+    spec.clip = opts_.swc;
+    auto cons = consumers(w_, site);
+    auto slots = code_slots(codes_, site);
+    for (size_t i = 0; i < cons.size(); ++i) {
+      *slots[i] = quant::quantize(*cons[i], spec);
+      quant::dequantize(**slots[i], *cons[i]);
+    }
+  }
+
+  const model::ModelConfig& cfg_;
+  const QuantOptions& opts_;
+  SimQuantHooks& rt_;
+  model::LayerWeights& w_;
+  LayerCodes& codes_;
+  std::array<SiteReport, model::kNumSites>& rep_;
+};
+
+bool uses_smoothing(const QuantOptions& o) {
+  return o.method == Method::SmoothQuant || (o.method == Method::DuQuant && o.smooth);
+}
+
+// Smoothing factors of every site of a block from FP activation maxima and the (original) weights, folded.
+void smooth_block(const model::ModelConfig& cfg, const QuantOptions& opts,
+                  const std::array<std::vector<float>, model::kNumSites>& act_max, model::LayerWeights& w,
+                  SiteTransforms& sites) {
+  const bool all_consumers = opts.method == Method::SmoothQuant;  // SmoothQuant: max over all consumers
+  for (int s = 0; s < model::kNumSites; ++s) {
+    const Site site = static_cast<Site>(s);
+    std::vector<float> wmax;
+    switch (site) {
+      case Site::AttnIn: wmax = all_consumers ? weight_column_absmax({&w.wq, &w.wk, &w.wv}) : weight_column_absmax({&w.wq}); break;
+      case Site::AttnOut: wmax = weight_column_absmax({&w.wo}); break;
+      case Site::FfnIn: wmax = all_consumers ? weight_column_absmax({&w.w_gate, &w.w_up}) : weight_column_absmax({&w.w_up}); break;
+      case Site::DownIn: wmax = weight_column_absmax({&w.w_down}); break;
+    }
+    std::vector<float> sm = transform::smoothing_factors(act_max[static_cast<size_t>(s)], wmax, opts.smoothing_alpha());
+    if (!fold_smoothing(cfg, site, sm, w)) sites[static_cast<size_t>(s)].smooth = sm;  // GQA o input: online
+  }
+}
+
+}  // namespace
+
+Mat QuantizedModel::forward(std::span<const int> tokens, int pos0, model::KVCache& cache, bool last_only) const {
+  return model->forward(tokens, pos0, cache, hooks.get(), last_only);
+}
+
+QuantizedModel float_model(const model::WeightSource& src) {
+  QuantizedModel qm;
+  qm.cfg = src.config();
+  qm.opts.method = Method::Fp;
+  qm.opts.wbits = qm.opts.abits = kNoQuant;
+  qm.model = std::make_unique<model::Model>(qm.cfg, src.load_all());
+  return qm;
+}
+
+QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<std::vector<int>>& windows,
+                              const QuantOptions& opts) {
+  opts.validate();
+  if (opts.method == Method::Fp) return float_model(src);
+  if (windows.empty()) fail("quantization needs calibration windows");
+  Timer timer;
+  const model::ModelConfig& cfg = src.config();
+  const int L = static_cast<int>(windows.front().size());
+  const int64_t D = cfg.dim;
+  QuantizedModel qm;
+  qm.cfg = cfg;
+  qm.opts = opts;
+  qm.hooks = std::make_unique<SimQuantHooks>(cfg, opts);
+  qm.codes.resize(static_cast<size_t>(cfg.n_layers));
+  qm.report.resize(static_cast<size_t>(cfg.n_layers));
+
+  model::ModelWeights out;
+  out.embed = src.embedding();
+  model::check_finite(out.embed.flat(), src.description() + ": token embedding");
+  out.final_norm = src.final_norm();
+  out.lm_head = src.lm_head();
+
+  // Block-0 inputs: each window's embeddings, and their mean (the search sequence).
+  const bool need_fp = uses_smoothing(opts);
+  std::vector<Mat> x_fp;
+  Mat x_search(L, D);
+  for (const auto& win : windows) {
+    if (static_cast<int>(win.size()) != L) fail("calibration windows must have equal lengths");
+    Mat e(L, D);
+    for (int t = 0; t < L; ++t) {
+      const int id = win[static_cast<size_t>(t)];
+      if (id < 0 || id >= cfg.vocab_size) fail("calibration token ", id, " is outside the vocabulary");
+      for (int64_t j = 0; j < D; ++j) e(t, j) = out.embed(id, j);
+    }
+    for (int64_t i = 0; i < e.size(); ++i) x_search.data()[i] += e.data()[i] / static_cast<float>(windows.size());
+    if (need_fp) x_fp.push_back(std::move(e));
+  }
+
+  kernels::RopeTable rope(L, cfg.head_dim(), cfg.rope_theta);
+  Mat kc(L, cfg.kv_dim()), vc(L, cfg.kv_dim());
+  Progress prog("quantizing " + method_name(opts.method) + " W" + std::to_string(opts.wbits) + "A" +
+                    std::to_string(opts.abits),
+                cfg.n_layers, opts.progress);
+  for (int l = 0; l < cfg.n_layers; ++l) {
+    model::LayerWeights w = src.layer(l);
+    const std::string where = src.description() + ": layer " + std::to_string(l);
+    for (const Mat* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) model::check_finite(m->flat(), where);
+    auto& rep = qm.report[static_cast<size_t>(l)];
+    SiteTransforms& sites = qm.hooks->sites()[static_cast<size_t>(l)];
+
+    if (need_fp) {
+      // 1. FP statistics over all windows; the windows advance to the next block's input.
+      AbsMaxHook stats;
+      model::FloatLinears lin(w);
+      for (Mat& x : x_fp) model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, rope, &stats);
+      for (int s = 0; s < model::kNumSites; ++s) {
+        model::check_finite(stats.absmax[static_cast<size_t>(s)], where + " calibration activations at " +
+                                                                    model::site_name(static_cast<Site>(s)));
+        rep[static_cast<size_t>(s)].absmax_fp = stats.absmax[static_cast<size_t>(s)];
+      }
+      // 2. smoothing folded into norms / weights.
+      smooth_block(cfg, opts, stats.absmax, w, sites);
+    }
+    // 3. search, fold, quantize while the search sequence runs through the block.
+    BlockCalibrator cal(cfg, opts, *qm.hooks, w, qm.codes[static_cast<size_t>(l)], rep);
+    model::FloatLinears lin(w);
+    model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x_search, 0, kc, vc, rope, &cal);
+    model::check_finite(x_search.flat(), where + " output of the quantized block");
+    out.layers.push_back(std::move(w));
+    prog.update(l + 1);
+  }
+  prog.finish();
+  qm.model = std::make_unique<model::Model>(cfg, std::move(out));
+  qm.calib_seconds = timer.seconds();
+  return qm;
+}
+
+}  // namespace duq::calib

@@ -1,0 +1,64 @@
+// The block-by-block quantization pipeline (spec §2, §4), for every method:
+//   for each block l, in model order, with only block l's weights in memory:
+//     1. FP statistics: the calibration windows, propagated through the float model, give the per-channel
+//        max |x| at each of the block's four linear inputs (for smoothing);
+//     2. smoothing (SmoothQuant, DuQuant): s from those maxima and the weights, folded into norms/weights;
+//     3. one forward of the search sequence (the mean of the calibration windows' embeddings, propagated
+//        through the already-quantized blocks): at each linear input in turn the transform is searched on
+//        the input it actually sees (upstream weights and activations already quantized), folded into the
+//        consumer weights (W·G⁻ᵀ), the weights quantized per output channel, and the input transformed and
+//        quantized before the forward continues.
+//   The result runs through SimQuantHooks (simulated quantization) and keeps the integer weight codes
+//   for packing.
+#pragma once
+#include <array>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "calib/options.h"
+#include "calib/sim_quant.h"
+#include "model/forward.h"
+#include "model/weights.h"
+#include "quant/uniform.h"
+
+namespace duq::calib {
+
+// Integer codes of a block's seven linear weights (after the transform), in ModelWeights order.
+struct LayerCodes {
+  std::optional<quant::QuantizedMat> wq, wk, wv, wo, w_gate, w_up, w_down;
+};
+
+// What calibration saw at one linear input (for reports): per-channel max |x| of the search sequence
+// before any transform and after the full transform, and the relative output error of the quantized
+// linear layers on that input.
+struct SiteReport {
+  std::vector<float> absmax_fp;        // FP model, all calibration windows (empty when not collected)
+  std::vector<float> absmax_before;    // search input as seen (after upstream quantization), before G
+  std::vector<float> absmax_after;     // after G, before activation quantization
+  double output_rel_error = 0;         // ‖Q(xG)·Q(WG⁻ᵀ)ᵀ − x·Wᵀ‖ / ‖x·Wᵀ‖ over the site's consumers
+};
+
+struct QuantizedModel {
+  model::ModelConfig cfg;
+  QuantOptions opts;
+  std::unique_ptr<model::Model> model;  // weights = dequantized W·G⁻ᵀ (or float for fp / W16)
+  std::unique_ptr<SimQuantHooks> hooks;  // null for the float model
+  std::vector<LayerCodes> codes;         // [n_layers] when weights are quantized
+  std::vector<std::array<SiteReport, model::kNumSites>> report;  // [n_layers]
+  double calib_seconds = 0;
+
+  // logits [T×V] with simulated quantization.
+  Mat forward(std::span<const int> tokens, int pos0, model::KVCache& cache, bool last_only = false) const;
+};
+
+// Quantizes the model from `src` with `opts` on calibration windows (token ids, equal lengths).
+QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<std::vector<int>>& windows,
+                              const QuantOptions& opts);
+
+// The float model wrapped as a QuantizedModel (method fp).
+QuantizedModel float_model(const model::WeightSource& src);
+
+}  // namespace duq::calib

@@ -1,0 +1,51 @@
+#include "calib/sim_quant.h"
+
+#include "core/error.h"
+#include "quant/uniform.h"
+
+namespace duq::calib {
+
+SimQuantHooks::SimQuantHooks(const model::ModelConfig& cfg, const QuantOptions& opts)
+    : cfg_(cfg), opts_(opts), sites_(static_cast<size_t>(cfg.n_layers)) {
+  if (opts_.qk_rotate()) head_hadamard_ = std::make_unique<transform::Hadamard>(cfg.head_dim(), opts.seed);
+}
+
+void SimQuantHooks::quantize_activation(MatView x) const {
+  if (opts_.abits == kNoQuant) return;
+  quant::QuantSpec spec;
+  spec.bits = opts_.abits;
+  spec.clip = opts_.lac;
+  quant::fake_quant(x, spec);
+}
+
+void SimQuantHooks::linear_input(int layer, model::Site site, MatView x) {
+  sites_[static_cast<size_t>(layer)][static_cast<size_t>(site)].apply(x);
+  quantize_activation(x);
+}
+
+void quantize_heads(MatView x, int head_dim, int bits, float clip) {
+  if (bits == kNoQuant) return;
+  DUQ_CHECK(x.contiguous() && x.cols % head_dim == 0);
+  quant::QuantSpec spec;
+  spec.bits = bits;
+  spec.clip = clip;
+  quant::fake_quant(MatView(x.data, x.rows * (x.cols / head_dim), head_dim), spec);
+}
+
+void rotate_heads(MatView x, int head_dim, const transform::Hadamard& h) {
+  DUQ_CHECK(x.contiguous() && x.cols % head_dim == 0);
+  h.apply_rows(MatView(x.data, x.rows * (x.cols / head_dim), head_dim));
+}
+
+void SimQuantHooks::qk(int layer, MatView q, MatView k) {
+  if (head_hadamard_) {
+    rotate_heads(q, cfg_.head_dim(), *head_hadamard_);
+    rotate_heads(k, cfg_.head_dim(), *head_hadamard_);
+  }
+  quantize_heads(q, cfg_.head_dim(), opts_.abits, opts_.qk_clip_ratio());
+  quantize_heads(k, cfg_.head_dim(), opts_.kv(), opts_.qk_clip_ratio());
+}
+
+void SimQuantHooks::v(int layer, MatView v) { quantize_heads(v, cfg_.head_dim(), opts_.kv(), 1.f); }
+
+}  // namespace duq::calib

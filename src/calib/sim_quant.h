@@ -1,0 +1,46 @@
+// Simulated quantization of a LLaMA model through the forward hooks (what the reference code does):
+// at each linear input x ← Q_a(x·G) per token; Q and K after RoPE optionally rotated by a normalised
+// Hadamard over head_dim (cancels in q·kᵀ) and quantized per (head, token); V quantized per (head, token).
+// The weights themselves are already W·G⁻ᵀ, fake-quantized per output channel, in the model.
+#pragma once
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "calib/options.h"
+#include "calib/site_transform.h"
+#include "model/forward.h"
+#include "quant/quant_spec.h"
+#include "transform/hadamard.h"
+
+namespace duq::calib {
+
+using SiteTransforms = std::array<SiteTransform, model::kNumSites>;
+
+class SimQuantHooks : public model::ForwardHooks {
+ public:
+  SimQuantHooks(const model::ModelConfig& cfg, const QuantOptions& opts);
+  void linear_input(int layer, model::Site site, MatView x) override;
+  void qk(int layer, MatView q, MatView k) override;
+  void v(int layer, MatView v) override;
+
+  std::vector<SiteTransforms>& sites() { return sites_; }
+  const std::vector<SiteTransforms>& sites() const { return sites_; }
+  const QuantOptions& options() const { return opts_; }
+  // The per-token activation quantizer of the linear inputs (bits 16 = none).
+  void quantize_activation(MatView x) const;
+
+ private:
+  model::ModelConfig cfg_;
+  QuantOptions opts_;
+  std::vector<SiteTransforms> sites_;  // [n_layers]
+  std::unique_ptr<transform::Hadamard> head_hadamard_;
+};
+
+// Per (head, token) fake quantization of x [T × n_heads·hd] (rows of hd values); bits 16 = none.
+void quantize_heads(MatView x, int head_dim, int bits, float clip);
+
+// Normalised Hadamard over each head of x [T × n_heads·hd].
+void rotate_heads(MatView x, int head_dim, const transform::Hadamard& h);
+
+}  // namespace duq::calib

@@ -1,0 +1,26 @@
+// The online part of one linear input's transform, as the quantized model applies it at run time:
+//   x ← x·Λ⁻¹ (smoothing that could not be folded into a norm or a weight, e.g. the o-projection input
+//   under GQA), then either the DuQuant rotations/permutations R₁·P₁·R₂… or a randomized Hadamard.
+// fold_weight applies the matching W ← W·G⁻ᵀ to a consumer weight [O×D], so (x·G)(W·G⁻ᵀ)ᵀ = x·Wᵀ.
+#pragma once
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/tensor.h"
+#include "transform/duquant_transform.h"
+#include "transform/hadamard.h"
+
+namespace duq::calib {
+
+struct SiteTransform {
+  std::vector<float> smooth;                             // online Λ = diag(s); empty = none
+  std::optional<transform::DuQuantTransform> duquant;    // rotations + permutations (its own smooth empty)
+  std::shared_ptr<const transform::RandomizedHadamard> hadamard;
+
+  bool identity() const { return smooth.empty() && !duquant && !hadamard; }
+  void apply(MatView x) const;        // x [T×D] ← x·G
+  void fold_weight(MatView w) const;  // w [O×D] ← w·G⁻ᵀ
+};
+
+}  // namespace duq::calib

@@ -1,0 +1,159 @@
+// duquant compare: quantize a model with several methods × bit settings on the same calibration data and
+// report perplexity and KL divergence to the float model on the same evaluation windows, one table.
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "calib/pipeline.h"
+#include "core/error.h"
+#include "eval/compare.h"
+#include "tools/commands.h"
+#include "tools/model_args.h"
+#include "tools/quant_args.h"
+
+namespace duq::tools {
+namespace {
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+struct CompareOpts {
+  ModelArgs m;
+  QuantArgs q;
+  std::string text;
+  std::string methods = "fp,rtn,smoothquant,rotation,duquant";
+  std::string bits = "W4A4,W4A8,W6A6,W8A8";
+  std::string seeds;  // extra seeds for methods with random draws (rotation, duquant)
+  std::string seed_bits = "W4A4";
+  int ctx = 0, max_windows = 0;
+  bool json = false;
+};
+
+struct Row {
+  std::string method;
+  int wbits, abits;
+  uint64_t seed;
+  bool seeded;
+  double calib_seconds;
+};
+
+void run_compare(const CompareOpts& o, const CLI::App& app) {
+  auto src = model::open_weights(o.m.model);
+  const auto& cfg = src->config();
+  auto tok = load_tokenizer_for(o.m, cfg);
+  calib::QuantOptions base = o.q.resolve(app, cfg.max_seq_len);
+  const int ctx = o.ctx > 0 ? o.ctx : std::min(cfg.max_seq_len, 2048);
+  if (ctx > cfg.max_seq_len) fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len);
+
+  std::vector<calib::Method> methods;
+  for (auto& name : split(o.methods)) methods.push_back(calib::parse_method(name));
+  std::vector<std::pair<int, int>> bits;
+  for (auto& b : split(o.bits)) bits.push_back(parse_bits(b));
+  std::vector<uint64_t> seeds = {base.seed};
+  for (auto& s : split(o.seeds)) {
+    uint64_t v = std::stoull(s);
+    if (v != base.seed) seeds.push_back(v);
+  }
+  const auto seed_bits = parse_bits(o.seed_bits);
+
+  auto windows = calibration_windows(o.q, base, *tok);
+  const std::string text = read_text_file(o.text);
+  std::vector<int> tokens = tok->encode(text, true, false);
+
+  calib::QuantizedModel fp = calib::float_model(*src);
+  std::vector<calib::QuantizedModel> quantized;
+  std::vector<Row> rows;
+  for (auto method : methods) {
+    if (method == calib::Method::Fp) continue;
+    for (auto [wb, ab] : bits) {
+      const bool random = method == calib::Method::DuQuant || method == calib::Method::Rotation;
+      for (uint64_t seed : seeds) {
+        if (seed != base.seed && (!random || std::make_pair(wb, ab) != seed_bits)) continue;
+        calib::QuantOptions q = base;
+        q.method = method;
+        q.wbits = wb;
+        q.abits = ab;
+        q.seed = seed;
+        q.validate();
+        if (base.progress) std::fprintf(stderr, "%s\n", q.describe().c_str());
+        quantized.push_back(calib::quantize_model(*src, windows, q));
+        rows.push_back({calib::method_name(method), wb, ab, seed, random, quantized.back().calib_seconds});
+      }
+    }
+  }
+
+  eval::PplOptions po;
+  po.ctx = ctx;
+  po.max_windows = o.max_windows;
+  po.progress = base.progress;
+  model::KVCache cache(cfg, ctx);
+  std::vector<eval::WindowLogitsFn> fns;
+  for (auto& qm : quantized) fns.push_back([&qm, &cache](std::span<const int> w) { return qm.forward(w, 0, cache); });
+  auto res = eval::compare_models(
+      tokens, tok->bos_id(), [&](std::span<const int> w) { return fp.forward(w, 0, cache); }, fns, po);
+
+  if (o.json) {
+    nlohmann::json j;
+    j["model"] = o.m.model;
+    j["calib"] = o.q.calib_file;
+    j["text"] = o.text;
+    j["ctx"] = ctx;
+    j["windows"] = res[0].scored / std::max(1, ctx - 1);
+    j["scored"] = res[0].scored;
+    j["settings"] = base.describe();
+    j["rows"].push_back({{"method", "fp"}, {"wbits", 16}, {"abits", 16}, {"ppl", res[0].ppl}, {"ppl_stderr", res[0].ppl_stderr},
+                         {"kld", 0.0}, {"top1", 1.0}, {"calib_seconds", 0.0}});
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = res[i + 1];
+      nlohmann::json row = {{"method", rows[i].method}, {"wbits", rows[i].wbits}, {"abits", rows[i].abits},
+                            {"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"kld", r.kld}, {"top1", r.top1_agree},
+                            {"calib_seconds", rows[i].calib_seconds}};
+      if (rows[i].seeded) row["seed"] = rows[i].seed;
+      j["rows"].push_back(row);
+    }
+    std::printf("%s\n", j.dump(1).c_str());
+    return;
+  }
+  std::printf("%s on %s: ctx %d, %ld tokens scored; calibration %zu × %d tokens from %s\n", o.m.model.c_str(),
+              o.text.c_str(), ctx, res[0].scored, windows.size(), base.calib_ctx, o.q.calib_file.c_str());
+  std::printf("%-12s %-6s %5s %10s %9s %9s %7s %9s\n", "method", "bits", "seed", "ppl", "±", "kld", "top1", "calib s");
+  std::printf("%-12s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f\n", "fp", "W16A16", "", res[0].ppl, res[0].ppl_stderr, 0.0,
+              1.0, 0.0);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = res[i + 1];
+    std::string b = "W" + std::to_string(rows[i].wbits) + "A" + std::to_string(rows[i].abits);
+    std::string sd = rows[i].seeded ? std::to_string(rows[i].seed) : "";
+    std::printf("%-12s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f\n", rows[i].method.c_str(), b.c_str(), sd.c_str(), r.ppl,
+                r.ppl_stderr, r.kld, r.top1_agree, rows[i].calib_seconds);
+  }
+  std::printf("settings: %s\n", base.describe().c_str());
+}
+
+DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; perplexity and KL divergence table",
+                      [](CLI::App& app) {
+                        auto o = std::make_shared<CompareOpts>();
+                        o->m.add(app);
+                        o->q.add(app);
+                        app.add_option("--text", o->text, "evaluation text")->required();
+                        app.add_option("--methods", o->methods, "comma-separated methods")->capture_default_str();
+                        app.add_option("--bits", o->bits, "comma-separated bit settings")->capture_default_str();
+                        app.add_option("--seeds", o->seeds,
+                                       "more seeds for rotation/duquant at --seed-bits, e.g. 3,4 (rows per seed)");
+                        app.add_option("--seed-bits", o->seed_bits, "bit setting the extra seeds apply to")
+                            ->capture_default_str();
+                        app.add_option("--ctx", o->ctx, "evaluation window (default: min(model max, 2048))");
+                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows");
+                        app.add_flag("--json", o->json, "print JSON {\"rows\": [...]}");
+                        app.callback([o, &app] { run_compare(*o, app); });
+                      }});
+
+}  // namespace
+}  // namespace duq::tools
