@@ -70,7 +70,9 @@ void unpack_weight_codes(const PackedWeights& w, uint8_t* codes);
 // Ŵ [N×K]
 Mat dequantize_weights(const PackedWeights& w);
 
-// y [M×N] = X̂ · Ŵᵀ with x.cols == w.cols. M == 1 (and 2) take the weight-streaming GEMV path.
+// y [M×N] = X̂ · Ŵᵀ with x.cols == w.cols (y may be a strided view). M == 1 takes the weight-streaming
+// GEMV path (every packed weight byte read once); M ≥ 2 the cache-blocked GEMM. Single-threaded: to
+// parallelise, pack row blocks of W separately and let each thread write its column slice of y.
 void int_gemm(const QuantActs& x, const PackedWeights& w, MatView y);
 
 }  // namespace duq::kernels

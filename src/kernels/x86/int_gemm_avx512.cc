@@ -4,9 +4,11 @@
 //
 // GEMM (M ≥ 2): for each group of up to 3 weight panels (48 outputs) the panels are made int8 (q − o)
 // in [quad][16 rows][4] order — a copy-free view for W8, an unpack into an L2-resident scratch panel
-// for W4 (48·Kp bytes, 192 KiB at K = 4096, reused by all M rows) — then micro-tiles of 8 activation rows
-// × 48 outputs run over the whole K: 24 zmm accumulators, per k-quad 3 weight loads and 8 embedded
-// 4-byte broadcasts of the activation rows. The epilogue turns the int32 tile into floats in registers.
+// for W4 (48·Kp bytes, 192 KiB at K = 4096, reused by all M rows). K is then cut into blocks of 512
+// columns (24 KiB of the group's weights, L1-resident) and every 8-row activation tile passes over the
+// block: 24 zmm accumulators in registers, per k-quad 3 weight loads and 8 4-byte broadcasts of the
+// activation rows, 24 vpdpbusd. Partial sums go to an int32 [M × 64] scratch between K blocks; the last
+// block converts the tile to floats in registers (epilogue16).
 // GEMV (M = 1): streams each packed panel once. W4 keeps the nibbles unsigned (v & 0x0F and v & 0xF0,
 // the latter = 16·q, so no shift is needed) as the u8 operand and uses the activation codes (minus 128
 // for A8) as s8, pre-split into even/odd columns per 8-column group to match the nibble order.
