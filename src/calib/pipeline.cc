@@ -9,6 +9,7 @@
 #include "kernels/gemm_f32.h"
 #include "transform/block_rotation.h"
 #include "transform/smoothing.h"
+#include "transform/zigzag.h"
 
 namespace duq::calib {
 
@@ -86,17 +87,15 @@ class BlockCalibrator : public model::ForwardHooks {
       for (int64_t t = 0; t < xin.rows(); ++t)
         for (int64_t j = 0; j < xin.cols(); ++j) xin(t, j) /= st.smooth[static_cast<size_t>(j)];
     rep.absmax_before = column_absmax(xin);
+    // The smoothing alone, undone, for the "before smoothing" picture: x·Λ (folded Λ is not in x any more).
+    rep.absmax_raw = rep.absmax_before;
+    const auto& sm = st.smooth.empty() ? smooth_[static_cast<size_t>(site)] : st.smooth;
+    for (size_t j = 0; j < sm.size(); ++j) rep.absmax_raw[j] *= sm[j];
     search(layer, site, xin, st);
     for (Mat* wm : cons) st.fold_weight(*wm);  // W·Λ·R₁·P·R₂ (Λ only when smoothing stays online)
     quantize_weights(site);
+    record_stages(site, xin, st, rep);
     rt_.linear_input(layer, site, x);  // x ← Q(x·G)
-    {
-      Mat xg(xin);  // for the report: transformed, unquantized
-      SiteTransform no_smooth = st;
-      no_smooth.smooth.clear();
-      no_smooth.apply(xg);
-      rep.absmax_after = column_absmax(xg);
-    }
     double num = 0, den = 0;
     for (size_t i = 0; i < cons.size(); ++i) {
       Mat y(x.rows, cons[i]->rows());
@@ -111,8 +110,36 @@ class BlockCalibrator : public model::ForwardHooks {
   }
   void qk(int layer, MatView q, MatView k) override { rt_.qk(layer, q, k); }
   void v(int layer, MatView v) override { rt_.v(layer, v); }
+  // Smoothing factors folded into the block's weights, per site (empty when none), for the report.
+  std::array<std::vector<float>, model::kNumSites> smooth_;
 
  private:
+  // absmax after each stage of G on the (smoothed) search input xin.
+  static void record_stages(Site site, ConstMatView xin, const SiteTransform& st, SiteReport& rep) {
+    Mat cur(xin);
+    if (st.duquant) {
+      const auto& dq = *st.duquant;
+      for (size_t i = 0; i < dq.rotations.size(); ++i) {
+        dq.rotations[i].apply_rows(cur);
+        if (i == 0) rep.absmax_rot1 = column_absmax(cur);
+        if (i < dq.perms.size()) {
+          transform::permute_columns(cur, dq.perms[i]);
+          if (i == 0) rep.absmax_perm = column_absmax(cur);
+        }
+      }
+    } else if (st.hadamard) {
+      st.hadamard->apply_rows(cur);
+      rep.absmax_rot1 = column_absmax(cur);
+    }
+    rep.absmax_after = column_absmax(cur);
+    if (site == Site::DownIn) {
+      rep.abs_before = Mat(xin);
+      rep.abs_after = std::move(cur);
+      for (float& v : rep.abs_before.flat()) v = std::fabs(v);
+      for (float& v : rep.abs_after.flat()) v = std::fabs(v);
+    }
+  }
+
   void search(int layer, Site site, ConstMatView x, SiteTransform& st) {
     const int64_t D = x.cols;
     const uint64_t stream = static_cast<uint64_t>(layer) * model::kNumSites + static_cast<uint64_t>(site);
@@ -160,7 +187,7 @@ bool uses_smoothing(const QuantOptions& o) {
 // Smoothing factors of every site of a block from FP activation maxima and the (original) weights, folded.
 void smooth_block(const model::ModelConfig& cfg, const QuantOptions& opts,
                   const std::array<std::vector<float>, model::kNumSites>& act_max, model::LayerWeights& w,
-                  SiteTransforms& sites) {
+                  SiteTransforms& sites, std::array<std::vector<float>, model::kNumSites>* folded) {
   const bool all_consumers = opts.method == Method::SmoothQuant;  // SmoothQuant: max over all consumers
   for (int s = 0; s < model::kNumSites; ++s) {
     const Site site = static_cast<Site>(s);
@@ -173,6 +200,7 @@ void smooth_block(const model::ModelConfig& cfg, const QuantOptions& opts,
     }
     std::vector<float> sm = transform::smoothing_factors(act_max[static_cast<size_t>(s)], wmax, opts.smoothing_alpha());
     if (!fold_smoothing(cfg, site, sm, w)) sites[static_cast<size_t>(s)].smooth = sm;  // GQA o input: online
+    else if (folded) (*folded)[static_cast<size_t>(s)] = sm;
   }
 }
 
@@ -240,6 +268,7 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     for (const Mat* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) model::check_finite(m->flat(), where);
     auto& rep = qm.report[static_cast<size_t>(l)];
     SiteTransforms& sites = qm.hooks->sites()[static_cast<size_t>(l)];
+    std::array<std::vector<float>, model::kNumSites> fp_absmax;
 
     if (need_fp) {
       // 1. FP statistics over all windows; the windows advance to the next block's input.
@@ -251,11 +280,12 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
                                                                     model::site_name(static_cast<Site>(s)));
         rep[static_cast<size_t>(s)].absmax_fp = stats.absmax[static_cast<size_t>(s)];
       }
-      // 2. smoothing folded into norms / weights.
-      smooth_block(cfg, opts, stats.absmax, w, sites);
+      fp_absmax = stats.absmax;
     }
     // 3. search, fold, quantize while the search sequence runs through the block.
     BlockCalibrator cal(cfg, opts, *qm.hooks, w, qm.codes[static_cast<size_t>(l)], rep);
+    // 2. smoothing folded into norms / weights (before the search forward sees the block).
+    if (need_fp) smooth_block(cfg, opts, fp_absmax, w, sites, &cal.smooth_);
     model::FloatLinears lin(w);
     model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x_search, 0, kc, vc, rope, &cal);
     model::check_finite(x_search.flat(), where + " output of the quantized block");

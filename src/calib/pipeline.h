@@ -31,13 +31,17 @@ struct LayerCodes {
   std::optional<quant::QuantizedMat> wq, wk, wv, wo, w_gate, w_up, w_down;
 };
 
-// What calibration saw at one linear input (for reports): per-channel max |x| of the search sequence
-// before any transform and after the full transform, and the relative output error of the quantized
-// linear layers on that input.
+// What calibration saw at one linear input (for reports and `duquant inspect`). Per-channel max |x| of
+// the search sequence at each stage of the transform (stages that the method lacks are empty), and the
+// relative output error of the quantized linear layers on that input.
 struct SiteReport {
-  std::vector<float> absmax_fp;        // FP model, all calibration windows (empty when not collected)
-  std::vector<float> absmax_before;    // search input as seen (after upstream quantization), before G
-  std::vector<float> absmax_after;     // after G, before activation quantization
+  std::vector<float> absmax_fp;        // FP model over all calibration windows, before smoothing (if collected)
+  std::vector<float> absmax_raw;       // search input before smoothing (x·Λ undone), after upstream quantization
+  std::vector<float> absmax_before;    // search input after smoothing = the input of the rotation search
+  std::vector<float> absmax_rot1;      // after R₁ (DuQuant) or the randomized Hadamard (rotation)
+  std::vector<float> absmax_perm;      // after R₁·P (DuQuant with permutation)
+  std::vector<float> absmax_after;     // after the whole G, before activation quantization
+  Mat abs_before, abs_after;           // |x| [T×D] before / after G — kept for the down-projection input only
   double output_rel_error = 0;         // ‖Q(xG)·Q(WG⁻ᵀ)ᵀ − x·Wᵀ‖ / ‖x·Wᵀ‖ over the site's consumers
 };
 
