@@ -155,7 +155,8 @@ class BlockCalibrator : public model::ForwardHooks {
       o.seed = transform::derive_seed(opts_.seed, stream);
       st.duquant = transform::duquant_search(x, o);
     } else if (opts_.method == Method::Rotation) {
-      st.hadamard = std::make_shared<transform::RandomizedHadamard>(D, transform::derive_seed(opts_.seed, stream));
+      st.hadamard_seed = transform::derive_seed(opts_.seed, stream);
+      st.hadamard = std::make_shared<transform::RandomizedHadamard>(D, st.hadamard_seed);
     }
   }
 

@@ -1,13 +1,14 @@
 #include "calib/sim_quant.h"
 
 #include "core/error.h"
+#include "kernels/gemm_f32.h"
 #include "quant/uniform.h"
 
 namespace duq::calib {
 
 SimQuantHooks::SimQuantHooks(const model::ModelConfig& cfg, const QuantOptions& opts)
     : cfg_(cfg), opts_(opts), sites_(static_cast<size_t>(cfg.n_layers)) {
-  if (opts_.qk_rotate()) head_hadamard_ = std::make_unique<transform::Hadamard>(cfg.head_dim(), opts.seed);
+  if (opts_.qk_rotate()) head_rot_ = transform::Hadamard(cfg.head_dim(), opts.seed).matrix();
 }
 
 void SimQuantHooks::quantize_activation(MatView x) const {
@@ -32,15 +33,17 @@ void quantize_heads(MatView x, int head_dim, int bits, float clip) {
   quant::fake_quant(MatView(x.data, x.rows * (x.cols / head_dim), head_dim), spec);
 }
 
-void rotate_heads(MatView x, int head_dim, const transform::Hadamard& h) {
-  DUQ_CHECK(x.contiguous() && x.cols % head_dim == 0);
-  h.apply_rows(MatView(x.data, x.rows * (x.cols / head_dim), head_dim));
+void rotate_heads(MatView x, int head_dim, const Mat& r) {
+  DUQ_CHECK(x.contiguous() && x.cols % head_dim == 0 && r.rows() == head_dim && r.cols() == head_dim);
+  MatView heads(x.data, x.rows * (x.cols / head_dim), head_dim);
+  Mat tmp(heads);
+  kernels::matmul(tmp, r, heads);
 }
 
 void SimQuantHooks::qk(int layer, MatView q, MatView k) {
-  if (head_hadamard_) {
-    rotate_heads(q, cfg_.head_dim(), *head_hadamard_);
-    rotate_heads(k, cfg_.head_dim(), *head_hadamard_);
+  if (head_rot_.size()) {
+    rotate_heads(q, cfg_.head_dim(), head_rot_);
+    rotate_heads(k, cfg_.head_dim(), head_rot_);
   }
   quantize_heads(q, cfg_.head_dim(), opts_.abits, opts_.qk_clip_ratio());
   quantize_heads(k, cfg_.head_dim(), opts_.kv(), opts_.qk_clip_ratio());

@@ -27,6 +27,9 @@ class SimQuantHooks : public model::ForwardHooks {
   std::vector<SiteTransforms>& sites() { return sites_; }
   const std::vector<SiteTransforms>& sites() const { return sites_; }
   const QuantOptions& options() const { return opts_; }
+  // The Q/K head rotation H [hd×hd] (q ← q·H per head; empty when off), as stored in model files.
+  const Mat& head_rotation() const { return head_rot_; }
+  void set_head_rotation(const Mat& r) { head_rot_ = r; }
   // The per-token activation quantizer of the linear inputs (bits 16 = none).
   void quantize_activation(MatView x) const;
 
@@ -34,13 +37,13 @@ class SimQuantHooks : public model::ForwardHooks {
   model::ModelConfig cfg_;
   QuantOptions opts_;
   std::vector<SiteTransforms> sites_;  // [n_layers]
-  std::unique_ptr<transform::Hadamard> head_hadamard_;
+  Mat head_rot_;
 };
 
 // Per (head, token) fake quantization of x [T × n_heads·hd] (rows of hd values); bits 16 = none.
 void quantize_heads(MatView x, int head_dim, int bits, float clip);
 
-// Normalised Hadamard over each head of x [T × n_heads·hd].
-void rotate_heads(MatView x, int head_dim, const transform::Hadamard& h);
+// Each head of x [T × n_heads·hd] multiplied by r [hd×hd] (x_h ← x_h·r).
+void rotate_heads(MatView x, int head_dim, const Mat& r);
 
 }  // namespace duq::calib

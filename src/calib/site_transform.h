@@ -17,6 +17,7 @@ struct SiteTransform {
   std::vector<float> smooth;                             // online Λ = diag(s); empty = none
   std::optional<transform::DuQuantTransform> duquant;    // rotations + permutations (its own smooth empty)
   std::shared_ptr<const transform::RandomizedHadamard> hadamard;
+  uint64_t hadamard_seed = 0;  // the seed `hadamard` was built with (stored in model files)
 
   bool identity() const { return smooth.empty() && !duquant && !hadamard; }
   void apply(MatView x) const;        // x [T×D] ← x·G

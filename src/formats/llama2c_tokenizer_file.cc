@@ -9,8 +9,10 @@ namespace duq::formats {
 
 Llama2cVocab read_llama2c_tokenizer(const std::string& path) {
   MappedFile f(path);
-  const uint8_t* p = f.data();
-  const size_t n = f.size();
+  return parse_llama2c_tokenizer(f.data(), f.size(), path);
+}
+
+Llama2cVocab parse_llama2c_tokenizer(const uint8_t* p, size_t n, const std::string& path) {
   Llama2cVocab v;
   if (n < 4) fail(path, ": too short for a llama2.c tokenizer (", n, " bytes)");
   std::memcpy(&v.max_token_length, p, 4);

@@ -18,6 +18,15 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> pieces, std::vector<float> s
 
 std::unique_ptr<BpeTokenizer> BpeTokenizer::load(const std::string& path) {
   auto v = formats::read_llama2c_tokenizer(path);
+  return from_vocab(std::move(v), path);
+}
+
+std::unique_ptr<BpeTokenizer> BpeTokenizer::from_bytes(const std::string& bytes, const std::string& source) {
+  auto v = formats::parse_llama2c_tokenizer(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), source);
+  return from_vocab(std::move(v), source);
+}
+
+std::unique_ptr<BpeTokenizer> BpeTokenizer::from_vocab(formats::Llama2cVocab v, const std::string& path) {
   if (v.pieces.size() < 3 + 256)
     fail(path, ": llama2.c tokenizer has ", v.pieces.size(),
          " tokens; need at least 259 (3 specials + 256 byte pieces)");

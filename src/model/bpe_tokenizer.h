@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "formats/llama2c_tokenizer_file.h"
 #include "model/tokenizer.h"
 
 namespace duq::model {
@@ -18,6 +19,8 @@ class BpeTokenizer : public Tokenizer {
  public:
   BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source);
   static std::unique_ptr<BpeTokenizer> load(const std::string& path);
+  // From the bytes of a tokenizer.bin held in memory; `source` names it in errors.
+  static std::unique_ptr<BpeTokenizer> from_bytes(const std::string& bytes, const std::string& source);
 
   std::vector<int> encode(const std::string& text, bool bos, bool eos) const override;
   std::string decode(int prev, int token) const override;
@@ -27,6 +30,7 @@ class BpeTokenizer : public Tokenizer {
   const std::string& piece(int id) const { return pieces_.at(static_cast<size_t>(id)); }
 
  private:
+  static std::unique_ptr<BpeTokenizer> from_vocab(formats::Llama2cVocab v, const std::string& path);
   int lookup(const std::string& s) const;
   std::vector<std::string> pieces_;
   std::vector<float> scores_;

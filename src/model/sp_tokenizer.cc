@@ -13,10 +13,11 @@ namespace {
 
 class SpTokenizer : public Tokenizer {
  public:
-  explicit SpTokenizer(const std::string& path) : path_(path) {
+  // bytes == nullptr: load the file `path`; otherwise parse the serialized model (path names it in errors).
+  SpTokenizer(const std::string& path, const std::string* bytes) : path_(path) {
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) fail(path, ": tokenizer file not found");
-    const auto st = sp_.Load(path);
+    if (!bytes && !std::filesystem::is_regular_file(path, ec)) fail(path, ": tokenizer file not found");
+    const auto st = bytes ? sp_.LoadFromSerializedProto(*bytes) : sp_.Load(path);
     if (!st.ok()) fail(path, ": not a SentencePiece model (", st.ToString(), ")");
     const int n = sp_.GetPieceSize();
     if (n <= 0) fail(path, ": SentencePiece model has an empty vocabulary");
@@ -89,7 +90,11 @@ class SpTokenizer : public Tokenizer {
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string& path) {
-  return std::make_unique<SpTokenizer>(path);
+  return std::make_unique<SpTokenizer>(path, nullptr);
+}
+
+std::unique_ptr<Tokenizer> sentencepiece_tokenizer_from_bytes(const std::string& bytes, const std::string& source) {
+  return std::make_unique<SpTokenizer>(source, &bytes);
 }
 
 }  // namespace duq::model

@@ -14,5 +14,7 @@ namespace duq::model {
 // equals SentencePieceProcessor::DecodeIds whenever the byte pieces form valid UTF-8 (SentencePiece
 // replaces invalid sequences with U+FFFD; a per-token decoder cannot see the whole sequence).
 std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string& path);
+// The same from a serialized model held in memory (e.g. inside a quantized model file); `source` names it.
+std::unique_ptr<Tokenizer> sentencepiece_tokenizer_from_bytes(const std::string& bytes, const std::string& source);
 
 }  // namespace duq::model

@@ -5,6 +5,7 @@
 #include "model/sampler.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
+#include "tools/runner.h"
 
 namespace duq::tools {
 namespace {
@@ -16,12 +17,13 @@ struct GenerateOpts {
   float temperature = 1.0f;
   float top_p = 0.9f;
   uint64_t seed = 0;
+  bool simulate = false;
 };
 
 void run_generate(const GenerateOpts& o) {
-  model::Model mdl = model::Model::load(o.m.model);
-  const auto& cfg = mdl.config();
-  auto tok = load_tokenizer_for(o.m, cfg);
+  Runner run = load_runner(o.m, o.simulate);
+  const auto& cfg = run.cfg;
+  const auto& tok = run.tok;
   std::vector<int> prompt = tok->encode(o.prompt, /*bos=*/true, /*eos=*/false);
   if (o.max_tokens < 1) fail("--max-tokens must be at least 1 (got ", o.max_tokens, ")");
   const int steps = std::min(cfg.max_seq_len, static_cast<int>(prompt.size()) - 1 + o.max_tokens);
@@ -33,13 +35,13 @@ void run_generate(const GenerateOpts& o) {
   // Prefill all prompt tokens but the last in one batch, then decode one token at a time.
   Timer timer;
   const int n_prompt = static_cast<int>(prompt.size());
-  if (n_prompt > 1) mdl.forward(std::span<const int>(prompt.data(), n_prompt - 1), 0, cache);
+  if (n_prompt > 1) run.forward(std::span<const int>(prompt.data(), n_prompt - 1), 0, cache, true);
   std::fputs(o.prompt.c_str(), stdout);
   int token = prompt.back();
   int generated = 0;
   Timer decode_timer;
   for (int pos = n_prompt - 1; pos < steps; ++pos) {
-    Mat logits = mdl.forward(std::span<const int>(&token, 1), pos, cache, nullptr, /*last_only=*/true);
+    Mat logits = run.forward(std::span<const int>(&token, 1), pos, cache, /*last_only=*/true);
     int next = sampler.sample(logits.flat());
     if (next == tok->bos_id() || next == tok->eos_id()) break;
     std::string piece = tok->decode(token, next);
@@ -50,8 +52,8 @@ void run_generate(const GenerateOpts& o) {
   }
   std::fputc('\n', stdout);
   const double s = decode_timer.seconds();
-  std::fprintf(stderr, "generated %d tokens in %.2f s: %.1f tokens/s\n", generated, s,
-               generated / std::max(s, 1e-9));
+  std::fprintf(stderr, "generated %d tokens in %.2f s: %.1f tokens/s (%s)\n", generated, s,
+               generated / std::max(s, 1e-9), run.kind.c_str());
 }
 
 DUQ_REGISTER_COMMAND({"generate", "generate text from a prompt (or from BOS)", [](CLI::App& app) {
@@ -62,6 +64,8 @@ DUQ_REGISTER_COMMAND({"generate", "generate text from a prompt (or from BOS)", [
                         app.add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
                         app.add_option("--top-p", o->top_p, "nucleus sampling mass")->capture_default_str();
                         app.add_option("--seed", o->seed, "sampling seed")->capture_default_str();
+                        app.add_flag("--simulate", o->simulate,
+                                     "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
                         app.callback([o] { run_generate(*o); });
                       }});
 

@@ -5,6 +5,7 @@
 #include "eval/perplexity.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
+#include "tools/runner.h"
 
 namespace duq::tools {
 namespace {
@@ -16,12 +17,13 @@ struct PplOpts {
   int max_windows = 0;
   bool json = false;
   std::string protocol = "paper";
+  bool simulate = false;
 };
 
 void run_ppl(const PplOpts& o) {
-  model::Model mdl = model::Model::load(o.m.model);
-  const auto& cfg = mdl.config();
-  auto tok = load_tokenizer_for(o.m, cfg);
+  Runner run = load_runner(o.m, o.simulate);
+  const auto& cfg = run.cfg;
+  const auto& tok = run.tok;
   const int ctx = o.ctx > 0 ? o.ctx : std::min(cfg.max_seq_len, 2048);
   if (ctx > cfg.max_seq_len)
     fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len, " tokens");
@@ -33,18 +35,18 @@ void run_ppl(const PplOpts& o) {
   po.protocol = o.protocol == "llamacpp" ? eval::Protocol::LlamaCpp : eval::Protocol::Paper;
   model::KVCache cache(cfg, ctx);
   auto r = eval::perplexity(
-      tokens, tok->bos_id(), [&](std::span<const int> w) { return mdl.forward(w, 0, cache); }, po);
+      tokens, tok->bos_id(), [&](std::span<const int> w) { return run.forward(w, 0, cache, false); }, po);
   if (o.json) {
     nlohmann::json j = {{"ppl", r.ppl},         {"ppl_stderr", r.ppl_stderr}, {"nll", r.nll},
                         {"scored", r.scored},   {"windows", r.windows},       {"tokens_total", r.tokens_total},
                         {"ctx", ctx},           {"protocol", o.protocol},     {"seconds", r.seconds},
-                        {"tokens_per_second", r.tokens_per_second}};
+                        {"tokens_per_second", r.tokens_per_second}, {"engine", run.kind}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("perplexity %.4f ± %.4f  (nll %.5f; %ld tokens scored in %ld windows of %d; %ld tokens in text; "
-                "%s protocol; %.0f tokens/s)\n",
+                "%s protocol; %.0f tokens/s; %s)\n",
                 r.ppl, r.ppl_stderr, r.nll, r.scored, r.windows, ctx, r.tokens_total, o.protocol.c_str(),
-                r.tokens_per_second);
+                r.tokens_per_second, run.kind.c_str());
   }
 }
 
@@ -60,6 +62,8 @@ DUQ_REGISTER_COMMAND({"ppl", "perplexity on a text file", [](CLI::App& app) {
                             ->check(CLI::IsMember({"paper", "llamacpp"}))
                             ->capture_default_str();
                         app.add_flag("--json", o->json, "print one JSON object");
+                        app.add_flag("--simulate", o->simulate,
+                                     "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
                         app.callback([o] { run_ppl(*o); });
                       }});
 

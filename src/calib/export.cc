@@ -1,0 +1,154 @@
+#include "calib/export.h"
+
+#include "core/error.h"
+
+namespace duq::calib {
+
+namespace {
+
+model::OnlineTransform to_online(const SiteTransform& st) {
+  model::OnlineTransform t;
+  t.smooth = st.smooth;
+  if (st.duquant) {
+    t.kind = model::OnlineTransform::Kind::DuQuant;
+    for (const auto& r : st.duquant->rotations) t.rotations.push_back({r.block, r.full, r.tail});
+    for (const auto& p : st.duquant->perms) t.perms.emplace_back(p.begin(), p.end());
+  } else if (st.hadamard) {
+    t.kind = model::OnlineTransform::Kind::Hadamard;
+    t.hadamard_seed = st.hadamard_seed;
+  }
+  return t;
+}
+
+SiteTransform from_online(const model::OnlineTransform& t, int64_t width) {
+  SiteTransform st;
+  st.smooth = t.smooth;
+  if (t.kind == model::OnlineTransform::Kind::DuQuant) {
+    transform::DuQuantTransform dq;
+    for (const auto& r : t.rotations) {
+      transform::BlockRotation br;
+      br.dim = width;
+      br.block = r.block;
+      br.full = r.full;
+      br.tail = r.tail;
+      dq.rotations.push_back(std::move(br));
+    }
+    for (const auto& p : t.perms) dq.perms.emplace_back(p.begin(), p.end());
+    st.duquant = std::move(dq);
+  } else if (t.kind == model::OnlineTransform::Kind::Hadamard) {
+    st.hadamard_seed = t.hadamard_seed;
+    st.hadamard = std::make_shared<transform::RandomizedHadamard>(width, t.hadamard_seed);
+  }
+  return st;
+}
+
+kernels::PackedWeights pack(const std::optional<quant::QuantizedMat>& q, const char* name) {
+  DUQ_CHECK(q.has_value(), "missing weight codes for ", name);
+  const auto& m = *q;
+  DUQ_CHECK(m.spec.axis == quant::Axis::kRow && m.groups_per_line == 1, "per-row codes expected for ", name);
+  std::vector<float> scale;
+  std::vector<int32_t> zero;
+  for (const auto& p : m.params) {
+    scale.push_back(p.scale);
+    zero.push_back(p.zero);
+  }
+  return kernels::pack_weights(m.codes.data(), m.cols, m.rows, m.cols, m.spec.bits <= 4 ? 4 : 8, scale.data(),
+                               zero.data());
+}
+
+std::array<int64_t, model::kNumSites> site_widths(const model::ModelConfig& c) {
+  return {c.dim, c.q_dim(), c.dim, c.hidden_dim};
+}
+
+}  // namespace
+
+model::QuantModelData to_file_data(const QuantizedModel& qm, const std::string& tokenizer_kind,
+                                   std::string tokenizer_bytes) {
+  const QuantOptions& o = qm.opts;
+  if (o.method == Method::Fp || o.wbits == kNoQuant)
+    fail("a quantized model file needs quantized weights (got ", o.describe(), ")");
+  model::QuantModelData d;
+  d.cfg = qm.cfg;
+  d.q.method = method_name(o.method);
+  d.q.wbits = o.wbits;
+  d.q.abits = o.abits;
+  d.q.kv_bits = o.kv();
+  d.q.lac = o.lac;
+  d.q.qk_clip = o.qk_clip_ratio();
+  d.q.swc = o.swc;
+  d.q.description = o.describe();
+  const model::ModelWeights& w = qm.model->weights();
+  d.embed = w.embed;
+  d.final_norm = w.final_norm;
+  d.lm_head = w.lm_head;
+  d.qk_rotation = qm.hooks->head_rotation();
+  for (int l = 0; l < qm.cfg.n_layers; ++l) {
+    const auto& lw = w.layers[static_cast<size_t>(l)];
+    const auto& c = qm.codes[static_cast<size_t>(l)];
+    model::QuantLayer L;
+    L.attn_norm = lw.attn_norm;
+    L.ffn_norm = lw.ffn_norm;
+    for (int s = 0; s < model::kNumSites; ++s)
+      L.sites[static_cast<size_t>(s)] = to_online(qm.hooks->sites()[static_cast<size_t>(l)][static_cast<size_t>(s)]);
+    L.wq = pack(c.wq, "wq");
+    L.wk = pack(c.wk, "wk");
+    L.wv = pack(c.wv, "wv");
+    L.wo = pack(c.wo, "wo");
+    L.w_gate = pack(c.w_gate, "w_gate");
+    L.w_up = pack(c.w_up, "w_up");
+    L.w_down = pack(c.w_down, "w_down");
+    d.layers.push_back(std::move(L));
+  }
+  d.tokenizer_kind = tokenizer_kind;
+  d.tokenizer_bytes = std::move(tokenizer_bytes);
+  return d;
+}
+
+QuantizedModel simulated_from_file(const model::QuantModelData& d) {
+  QuantizedModel qm;
+  qm.cfg = d.cfg;
+  QuantOptions& o = qm.opts;
+  o.method = parse_method(d.q.method);
+  o.wbits = d.q.wbits;
+  o.abits = d.q.abits;
+  o.kv_bits = d.q.kv_bits;
+  o.lac = d.q.lac;
+  o.qk_clip = d.q.qk_clip;
+  o.swc = d.q.swc;
+  o.qk_hadamard = 0;  // the stored rotation is installed below
+  qm.hooks = std::make_unique<SimQuantHooks>(d.cfg, o);
+  if (d.qk_rotation.size()) qm.hooks->set_head_rotation(d.qk_rotation);
+  model::ModelWeights w;
+  w.embed = d.embed;
+  w.final_norm = d.final_norm;
+  w.lm_head = d.lm_head;
+  const auto widths = site_widths(d.cfg);
+  for (int l = 0; l < d.cfg.n_layers; ++l) {
+    const auto& L = d.layers[static_cast<size_t>(l)];
+    model::LayerWeights lw;
+    lw.attn_norm = L.attn_norm;
+    lw.ffn_norm = L.ffn_norm;
+    lw.wq = kernels::dequantize_weights(L.wq);
+    lw.wk = kernels::dequantize_weights(L.wk);
+    lw.wv = kernels::dequantize_weights(L.wv);
+    lw.wo = kernels::dequantize_weights(L.wo);
+    lw.w_gate = kernels::dequantize_weights(L.w_gate);
+    lw.w_up = kernels::dequantize_weights(L.w_up);
+    lw.w_down = kernels::dequantize_weights(L.w_down);
+    for (int s = 0; s < model::kNumSites; ++s)
+      qm.hooks->sites()[static_cast<size_t>(l)][static_cast<size_t>(s)] =
+          from_online(L.sites[static_cast<size_t>(s)], widths[static_cast<size_t>(s)]);
+    w.layers.push_back(std::move(lw));
+  }
+  qm.model = std::make_unique<model::Model>(d.cfg, std::move(w));
+  return qm;
+}
+
+model::TransformFactory transform_factory() {
+  return [](const model::OnlineTransform& t, int64_t width) -> std::function<void(MatView)> {
+    auto h = std::make_shared<transform::RandomizedHadamard>(width, t.hadamard_seed);
+    return [h](MatView x) { h->apply_rows(x); };
+  };
+}
+
+}  // namespace duq::calib

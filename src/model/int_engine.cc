@@ -1,0 +1,152 @@
+#include "model/int_engine.h"
+
+#include "core/error.h"
+#include "kernels/gemm_f32.h"
+
+namespace duq::model {
+
+SiteQuantizer::SiteQuantizer(const OnlineTransform& t, int64_t width, int bits, float clip,
+                             const TransformFactory& factory)
+    : bits_(bits), clip_(clip), t_(&t) {
+  if (!t.smooth.empty()) {
+    DUQ_CHECK(static_cast<int64_t>(t.smooth.size()) == width);
+    for (float s : t.smooth) inv_scale_.push_back(1.f / s);
+  }
+  if (t.kind == OnlineTransform::Kind::Hadamard) {
+    if (!factory) fail("this quantized model uses a randomized Hadamard transform, which needs a transform factory");
+    generic_ = factory(t, width);
+  }
+  // DuQuant rounds as a chain of {scale?, R, P, R'} steps: R₁ P₁ R₂ | P₂ R₃ | …
+  kernels::ActTransform first;
+  first.inv_scale = inv_scale_.empty() ? nullptr : inv_scale_.data();
+  if (t.kind == OnlineTransform::Kind::DuQuant) {
+    const auto& R = t.rotations;
+    first.block = R[0].block;
+    first.r1 = R[0].full.data();
+    first.r1_tail = R[0].tail.size() ? R[0].tail.data() : nullptr;
+    if (R.size() >= 2) {
+      first.perm = t.perms[0].data();
+      // r2 must share r1's block size inside one ActTransform; different sizes go to the next step.
+      if (R[1].block == R[0].block) {
+        first.r2 = R[1].full.data();
+        first.r2_tail = R[1].tail.size() ? R[1].tail.data() : nullptr;
+      }
+    }
+    chain_.push_back(first);
+    size_t next = first.r2 ? 2 : 1;
+    for (size_t i = next; i < R.size(); ++i) {
+      kernels::ActTransform step;
+      step.block = R[i].block;
+      step.perm = (i == next && !first.r2) ? nullptr : t.perms[i - 1].data();
+      step.r2 = R[i].full.data();
+      step.r2_tail = R[i].tail.size() ? R[i].tail.data() : nullptr;
+      chain_.push_back(step);
+    }
+  } else {
+    chain_.push_back(first);  // smoothing only, or nothing
+  }
+}
+
+void SiteQuantizer::quantize(ConstMatView x, kernels::QuantActs& out) const {
+  if (generic_ || chain_.size() > 1) {
+    Mat tmp(x), tmp2;
+    if (generic_) {
+      if (!inv_scale_.empty())
+        for (int64_t i = 0; i < tmp.rows(); ++i)
+          for (int64_t j = 0; j < tmp.cols(); ++j) tmp(i, j) *= inv_scale_[static_cast<size_t>(j)];
+      generic_(tmp);
+      kernels::quantize_acts(tmp, bits_, clip_, out);
+      return;
+    }
+    for (size_t i = 0; i + 1 < chain_.size(); ++i) {
+      tmp2.resize(tmp.rows(), tmp.cols());
+      kernels::apply_act_transform(tmp, chain_[i], tmp2);
+      std::swap(tmp, tmp2);
+    }
+    kernels::transform_quantize_acts(tmp, chain_.back(), bits_, clip_, out);
+    return;
+  }
+  const auto& t = chain_.front();
+  if (!t.inv_scale && !t.r1 && !t.perm && !t.r2) kernels::quantize_acts(x, bits_, clip_, out);
+  else kernels::transform_quantize_acts(x, t, bits_, clip_, out);
+}
+
+IntLinears::IntLinears(const ModelConfig& c, const QuantLayer& layer, const QuantSettings& q,
+                       const TransformFactory& factory)
+    : L_(layer) {
+  const int64_t widths[kNumSites] = {c.dim, c.q_dim(), c.dim, c.hidden_dim};
+  for (int s = 0; s < kNumSites; ++s)
+    sites_.emplace_back(layer.sites[static_cast<size_t>(s)], widths[s], q.abits == 16 ? 8 : q.abits, q.lac, factory);
+}
+
+void IntLinears::attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const {
+  sites_[0].quantize(xn, acts_);
+  kernels::int_gemm(acts_, L_.wq, q);
+  kernels::int_gemm(acts_, L_.wk, k);
+  kernels::int_gemm(acts_, L_.wv, v);
+}
+void IntLinears::attn_out(ConstMatView att, MatView y) const {
+  sites_[1].quantize(att, acts_);
+  kernels::int_gemm(acts_, L_.wo, y);
+}
+void IntLinears::ffn_in(ConstMatView xn, MatView gate, MatView up) const {
+  sites_[2].quantize(xn, acts_);
+  kernels::int_gemm(acts_, L_.w_gate, gate);
+  kernels::int_gemm(acts_, L_.w_up, up);
+}
+void IntLinears::down(ConstMatView act, MatView y) const {
+  sites_[3].quantize(act, acts_);
+  kernels::int_gemm(acts_, L_.w_down, y);
+}
+
+void fake_quant_rows(MatView x, int64_t width, int bits, float clip) {
+  if (bits >= 16) return;
+  DUQ_CHECK(x.contiguous() && x.cols % width == 0);
+  MatView rows(x.data, x.rows * (x.cols / width), width);
+  kernels::QuantActs q;
+  kernels::quantize_acts(rows, bits, clip, q);
+  Mat back = kernels::dequantize_acts(q);
+  for (int64_t i = 0; i < rows.rows; ++i)
+    for (int64_t j = 0; j < width; ++j) rows(i, j) = back(i, j);
+}
+
+AttentionQuantHooks::AttentionQuantHooks(const ModelConfig& c, const QuantSettings& q, const Mat& qk_rotation)
+    : hd_(c.head_dim()), q_(q), rot_(qk_rotation) {}
+
+void AttentionQuantHooks::qk(int, MatView q, MatView k) {
+  for (MatView x : {q, k}) {
+    if (rot_.size()) {
+      MatView heads(x.data, x.rows * (x.cols / hd_), hd_);
+      Mat tmp(heads);
+      kernels::matmul(tmp, rot_, heads);
+    }
+  }
+  fake_quant_rows(q, hd_, q_.abits, q_.qk_clip);
+  fake_quant_rows(k, hd_, q_.kv_bits, q_.qk_clip);
+}
+
+void AttentionQuantHooks::v(int, MatView v) { fake_quant_rows(v, hd_, q_.kv_bits, 1.f); }
+
+IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory) {
+  if (data->q.abits == 16) fail("weight-only models (A16) run through --simulate");
+  IntModel m;
+  const ModelConfig& c = data->cfg;
+  ModelWeights w;
+  w.embed = data->embed;
+  w.final_norm = data->final_norm;
+  w.lm_head = data->lm_head;
+  for (const auto& L : data->layers) {
+    LayerWeights lw;
+    lw.attn_norm = L.attn_norm;
+    lw.ffn_norm = L.ffn_norm;
+    w.layers.push_back(std::move(lw));
+  }
+  m.model = std::make_unique<Model>(c, std::move(w));
+  for (int l = 0; l < c.n_layers; ++l)
+    m.model->set_block_linears(l, std::make_shared<IntLinears>(c, data->layers[static_cast<size_t>(l)], data->q, factory));
+  m.hooks = std::make_unique<AttentionQuantHooks>(c, data->q, data->qk_rotation);
+  m.data = std::move(data);
+  return m;
+}
+
+}  // namespace duq::model

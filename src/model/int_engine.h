@@ -1,0 +1,75 @@
+// The integer engine: a QuantModelData run with real integer arithmetic. Per linear input the online
+// transform x·G and the per-token quantization run fused (kernels::transform_quantize_acts) once, and
+// every consumer multiplies the shared int8/int4 codes with its packed weights (kernels::int_gemm).
+// Q/K are rotated by the stored head rotation and quantized per (head, token), V per (head, token).
+#pragma once
+#include <functional>
+#include <memory>
+
+#include "kernels/act_quant.h"
+#include "model/forward.h"
+#include "model/quant_model.h"
+
+namespace duq::model {
+
+// Builds x ↦ x·G for transforms the model layer cannot rebuild itself (the randomized Hadamard, whose
+// construction lives in transform/): given the transform and its width, returns an in-place function.
+using TransformFactory = std::function<std::function<void(MatView)>(const OnlineTransform&, int64_t width)>;
+
+// One linear input's run-time path: transform + per-token quantization into shared codes.
+class SiteQuantizer {
+ public:
+  SiteQuantizer(const OnlineTransform& t, int64_t width, int bits, float clip, const TransformFactory& factory);
+  void quantize(ConstMatView x, kernels::QuantActs& out) const;
+
+ private:
+  int bits_;
+  float clip_;
+  std::vector<kernels::ActTransform> chain_;  // all but the last applied in float, the last fused
+  std::vector<float> inv_scale_;
+  std::function<void(MatView)> generic_;      // Hadamard kind
+  const OnlineTransform* t_;
+};
+
+class IntLinears : public BlockLinears {
+ public:
+  IntLinears(const ModelConfig& c, const QuantLayer& layer, const QuantSettings& q, const TransformFactory& factory);
+  void attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const override;
+  void attn_out(ConstMatView att, MatView y) const override;
+  void ffn_in(ConstMatView xn, MatView gate, MatView up) const override;
+  void down(ConstMatView act, MatView y) const override;
+
+ private:
+  const QuantLayer& L_;
+  std::vector<SiteQuantizer> sites_;
+  mutable kernels::QuantActs acts_;
+};
+
+// Q/K head rotation and per-(head, token) quantization of Q, K and V.
+class AttentionQuantHooks : public ForwardHooks {
+ public:
+  AttentionQuantHooks(const ModelConfig& c, const QuantSettings& q, const Mat& qk_rotation);
+  void qk(int layer, MatView q, MatView k) override;
+  void v(int layer, MatView v) override;
+
+ private:
+  int hd_;
+  QuantSettings q_;
+  const Mat& rot_;
+};
+
+// A ready-to-run quantized model: owns the data, the Model with IntLinears in every block and the hooks.
+struct IntModel {
+  std::unique_ptr<QuantModelData> data;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<AttentionQuantHooks> hooks;
+  Mat forward(std::span<const int> tokens, int pos0, KVCache& cache, bool last_only = false) const {
+    return model->forward(tokens, pos0, cache, hooks.get(), last_only);
+  }
+};
+IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory);
+
+// Per-row fake quantization with the kernels' activation quantizer (x ← x̂), for rows of `width` values.
+void fake_quant_rows(MatView x, int64_t width, int bits, float clip);
+
+}  // namespace duq::model

@@ -1,0 +1,306 @@
+#include "model/quant_model.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "core/error.h"
+#include "formats/gguf.h"
+
+namespace duq::model {
+
+namespace {
+
+using formats::GgmlType;
+using formats::GgufFile;
+using formats::GgufWriter;
+
+const char* kLinearNames[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+const char* kSiteNames[kNumSites] = {"attn_in", "attn_out", "ffn_in", "down_in"};
+
+std::array<kernels::PackedWeights*, 7> linears(QuantLayer& L) {
+  return {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
+}
+std::array<const kernels::PackedWeights*, 7> linears(const QuantLayer& L) {
+  return {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
+}
+// Logical [N×K] of each linear, from the config.
+std::array<std::pair<int64_t, int64_t>, 7> linear_shapes(const ModelConfig& c) {
+  const int64_t D = c.dim, H = c.hidden_dim, Q = c.q_dim(), K = c.kv_dim();
+  return {{{Q, D}, {K, D}, {K, D}, {D, Q}, {H, D}, {H, D}, {D, H}}};
+}
+std::array<int64_t, kNumSites> site_widths(const ModelConfig& c) { return {c.dim, c.q_dim(), c.dim, c.hidden_dim}; }
+
+std::string blk(int l, const std::string& rest) { return "blk." + std::to_string(l) + "." + rest; }
+
+// Tensor bytes views for the writer (the data must outlive write()).
+template <class T>
+std::span<const uint8_t> bytes_of(const T* p, size_t n) {
+  return {reinterpret_cast<const uint8_t*>(p), n * sizeof(T)};
+}
+
+struct Owned {  // storage for converted arrays that the writer references
+  std::vector<std::vector<float>> f;
+  std::vector<std::vector<int32_t>> i;
+};
+
+void add_mat(GgufWriter& w, const std::string& name, const Mat& m) {
+  w.add_tensor(name, GgmlType::F32, {static_cast<uint64_t>(m.cols()), static_cast<uint64_t>(m.rows())},
+               bytes_of(m.data(), static_cast<size_t>(m.size())));
+}
+void add_vec(GgufWriter& w, const std::string& name, const float* p, size_t n) {
+  w.add_tensor(name, GgmlType::F32, {n}, bytes_of(p, n));
+}
+
+// --- reading helpers ---
+Mat read_mat(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols) {
+  const uint64_t dims[2] = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
+  const auto& t = f.tensor(name, GgmlType::F32, dims);
+  Mat m(rows, cols);
+  std::memcpy(m.data(), t.data, static_cast<size_t>(t.nbytes));
+  for (float v : m.flat())
+    if (!std::isfinite(v)) fail(f.path(), ": tensor ", name, " holds NaN or Inf");
+  return m;
+}
+std::vector<float> read_fvec(const GgufFile& f, const std::string& name, int64_t n) {
+  const uint64_t dims[1] = {static_cast<uint64_t>(n)};
+  const auto& t = f.tensor(name, GgmlType::F32, dims);
+  std::vector<float> v(static_cast<size_t>(n));
+  std::memcpy(v.data(), t.data, static_cast<size_t>(t.nbytes));
+  for (float x : v)
+    if (!std::isfinite(x)) fail(f.path(), ": tensor ", name, " holds NaN or Inf");
+  return v;
+}
+std::vector<int32_t> read_ivec(const GgufFile& f, const std::string& name, int64_t n) {
+  const uint64_t dims[1] = {static_cast<uint64_t>(n)};
+  const auto& t = f.tensor(name, GgmlType::I32, dims);
+  std::vector<int32_t> v(static_cast<size_t>(n));
+  std::memcpy(v.data(), t.data, static_cast<size_t>(t.nbytes));
+  return v;
+}
+Vec to_vec(const std::vector<float>& v) { return Vec(v.begin(), v.end()); }
+
+kernels::PackedWeights read_packed(const GgufFile& f, const std::string& base, int64_t n, int64_t k, int wbits) {
+  auto blob = f.blob(base + ".q");
+  const int bits = wbits <= 4 ? 4 : 8;
+  const std::string want_layout = bits == 4 ? "duquant.w4.panel16.v1" : "duquant.w8.panel16.v1";
+  if (blob.layout != want_layout)
+    fail(f.path(), ": tensor ", base, ".q has layout '", blob.layout, "', expected '", want_layout, "' for ", wbits,
+         "-bit weights");
+  if (blob.shape.size() != 2 || blob.shape[0] != static_cast<uint64_t>(n) || blob.shape[1] != static_cast<uint64_t>(k))
+    fail(f.path(), ": tensor ", base, ".q has the wrong logical shape (expected [", n, ", ", k, "])");
+  kernels::PackedWeights p;
+  p.bits = bits;
+  p.rows = n;
+  p.cols = k;
+  p.rows_pad = (n + kernels::kPanelRows - 1) / kernels::kPanelRows * kernels::kPanelRows;
+  p.cols_pad = (k + kernels::kWeightKAlign - 1) / kernels::kWeightKAlign * kernels::kWeightKAlign;
+  if (blob.bytes.size() != static_cast<size_t>(p.panel_bytes() * (p.rows_pad / kernels::kPanelRows)))
+    fail(f.path(), ": tensor ", base, ".q has ", blob.bytes.size(), " bytes, expected ",
+         p.panel_bytes() * (p.rows_pad / kernels::kPanelRows), " for packed ", bits, "-bit [", n, " × ", k, "]");
+  p.data.assign(blob.bytes.begin(), blob.bytes.end());
+  auto scale = read_fvec(f, base + ".scale", n);
+  auto zero = read_ivec(f, base + ".zero", n);
+  for (int32_t z : zero)
+    if (z < -kernels::kZeroPointLimit || z > kernels::kZeroPointLimit)
+      fail(f.path(), ": tensor ", base, ".zero holds an out-of-range zero point ", z);
+  p.scale.assign(static_cast<size_t>(p.rows_pad), 0.f);
+  p.zero.assign(static_cast<size_t>(p.rows_pad), 0);
+  std::copy(scale.begin(), scale.end(), p.scale.begin());
+  std::copy(zero.begin(), zero.end(), p.zero.begin());
+  // Re-pack from the codes so that every derived sum is computed here, never trusted from the file.
+  std::vector<uint8_t> codes(static_cast<size_t>(n * k));
+  kernels::unpack_weight_codes(p, codes.data());
+  if (bits == 8 && wbits < 8)
+    for (uint8_t c : codes)
+      if (c >= (1u << wbits)) fail(f.path(), ": tensor ", base, ".q holds code ", int(c), " beyond ", wbits, " bits");
+  return kernels::pack_weights(codes.data(), k, n, k, bits, scale.data(), zero.data());
+}
+
+}  // namespace
+
+bool is_gguf_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char m[4] = {};
+  return f.read(m, 4) && std::memcmp(m, "GGUF", 4) == 0;
+}
+
+void write_quant_model(const std::string& path, const QuantModelData& m) {
+  const ModelConfig& c = m.cfg;
+  GgufWriter w;
+  w.add_kv("general.architecture", "llama");
+  w.add_kv("general.name", "duquant " + m.q.method);
+  w.add_kv("duquant.format_version", kQuantFormatVersion);
+  w.add_kv("duquant.method", m.q.method);
+  w.add_kv("duquant.settings", m.q.description);
+  w.add_kv("duquant.wbits", static_cast<uint32_t>(m.q.wbits));
+  w.add_kv("duquant.abits", static_cast<uint32_t>(m.q.abits));
+  w.add_kv("duquant.kv_bits", static_cast<uint32_t>(m.q.kv_bits));
+  w.add_kv("duquant.lac", m.q.lac);
+  w.add_kv("duquant.qk_clip", m.q.qk_clip);
+  w.add_kv("duquant.swc", m.q.swc);
+  w.add_kv("duquant.config.dim", static_cast<uint32_t>(c.dim));
+  w.add_kv("duquant.config.hidden_dim", static_cast<uint32_t>(c.hidden_dim));
+  w.add_kv("duquant.config.n_layers", static_cast<uint32_t>(c.n_layers));
+  w.add_kv("duquant.config.n_heads", static_cast<uint32_t>(c.n_heads));
+  w.add_kv("duquant.config.n_kv_heads", static_cast<uint32_t>(c.n_kv_heads));
+  w.add_kv("duquant.config.vocab_size", static_cast<uint32_t>(c.vocab_size));
+  w.add_kv("duquant.config.max_seq_len", static_cast<uint32_t>(c.max_seq_len));
+  w.add_kv("duquant.config.rope_theta", c.rope_theta);
+  w.add_kv("duquant.config.rms_eps", c.rms_eps);
+  w.add_kv("duquant.config.tied_embeddings", c.tied_embeddings);
+  w.add_kv("duquant.config.rope_layout", c.rope_layout == RopeLayout::Interleaved ? "interleaved" : "rotate_half");
+  w.add_kv("duquant.config.bos_id", static_cast<uint32_t>(c.bos_id));
+  w.add_kv("duquant.config.eos_id", static_cast<uint32_t>(c.eos_id));
+  w.add_kv("duquant.tokenizer.kind", m.tokenizer_kind);
+
+  Owned own;
+  add_mat(w, "token_embd.weight", m.embed);
+  add_vec(w, "output_norm.weight", m.final_norm.data(), m.final_norm.size());
+  if (!c.tied_embeddings) add_mat(w, "output.weight", m.lm_head);
+  if (m.qk_rotation.size()) add_mat(w, "duquant.qk_rotation", m.qk_rotation);
+  w.add_blob("duquant.tokenizer", m.tokenizer_kind, {m.tokenizer_bytes.size()},
+             bytes_of(reinterpret_cast<const uint8_t*>(m.tokenizer_bytes.data()), m.tokenizer_bytes.size()));
+  for (int l = 0; l < c.n_layers; ++l) {
+    const QuantLayer& L = m.layers[static_cast<size_t>(l)];
+    add_vec(w, blk(l, "attn_norm.weight"), L.attn_norm.data(), L.attn_norm.size());
+    add_vec(w, blk(l, "ffn_norm.weight"), L.ffn_norm.data(), L.ffn_norm.size());
+    auto lins = linears(L);
+    for (int i = 0; i < 7; ++i) {
+      const auto& p = *lins[static_cast<size_t>(i)];
+      const std::string base = blk(l, kLinearNames[i]);
+      w.add_blob(base + ".q", p.bits == 4 ? "duquant.w4.panel16.v1" : "duquant.w8.panel16.v1",
+                 {static_cast<uint64_t>(p.rows), static_cast<uint64_t>(p.cols)}, bytes_of(p.data.data(), p.data.size()));
+      add_vec(w, base + ".scale", p.scale.data(), static_cast<size_t>(p.rows));
+      w.add_tensor(base + ".zero", GgmlType::I32, {static_cast<uint64_t>(p.rows)},
+                   bytes_of(p.zero.data(), static_cast<size_t>(p.rows)));
+    }
+    for (int s = 0; s < kNumSites; ++s) {
+      const OnlineTransform& t = L.sites[static_cast<size_t>(s)];
+      const std::string base = blk(l, kSiteNames[s]);
+      w.add_kv("duquant." + base + ".kind", static_cast<uint32_t>(t.kind));
+      if (!t.smooth.empty()) add_vec(w, base + ".smooth", t.smooth.data(), t.smooth.size());
+      w.add_kv("duquant." + base + ".has_smooth", !t.smooth.empty());
+      if (t.kind == OnlineTransform::Kind::DuQuant) {
+        w.add_kv("duquant." + base + ".rotations", static_cast<uint32_t>(t.rotations.size()));
+        std::vector<uint32_t> blocks;
+        for (size_t i = 0; i < t.rotations.size(); ++i) {
+          const auto& r = t.rotations[i];
+          blocks.push_back(static_cast<uint32_t>(r.block));
+          add_mat(w, base + ".rot" + std::to_string(i), r.full);
+          if (r.tail.size()) add_mat(w, base + ".rot" + std::to_string(i) + "t", r.tail);
+        }
+        w.add_kv("duquant." + base + ".blocks", blocks);
+        for (size_t i = 0; i < t.perms.size(); ++i)
+          w.add_tensor(base + ".perm" + std::to_string(i), GgmlType::I32, {t.perms[i].size()},
+                       bytes_of(t.perms[i].data(), t.perms[i].size()));
+      } else if (t.kind == OnlineTransform::Kind::Hadamard) {
+        w.add_kv("duquant." + base + ".hadamard_seed", t.hadamard_seed);
+      }
+    }
+  }
+  w.write(path);
+}
+
+QuantModelData read_quant_model(const std::string& path) {
+  GgufFile f = GgufFile::open(path);
+  const uint32_t ver = f.get<uint32_t>("duquant.format_version");
+  if (ver > kQuantFormatVersion)
+    fail(path, ": duquant model format version ", ver, " was written by a newer duquant; this build reads version ",
+         kQuantFormatVersion);
+  if (ver < 1) fail(path, ": bad duquant model format version ", ver);
+  QuantModelData m;
+  ModelConfig& c = m.cfg;
+  auto u = [&](const char* k) { return static_cast<int>(f.get<uint32_t>(k)); };
+  c.dim = u("duquant.config.dim");
+  c.hidden_dim = u("duquant.config.hidden_dim");
+  c.n_layers = u("duquant.config.n_layers");
+  c.n_heads = u("duquant.config.n_heads");
+  c.n_kv_heads = u("duquant.config.n_kv_heads");
+  c.vocab_size = u("duquant.config.vocab_size");
+  c.max_seq_len = u("duquant.config.max_seq_len");
+  c.rope_theta = f.get<float>("duquant.config.rope_theta");
+  c.rms_eps = f.get<float>("duquant.config.rms_eps");
+  c.tied_embeddings = f.get<bool>("duquant.config.tied_embeddings");
+  const std::string layout = f.get<std::string>("duquant.config.rope_layout");
+  if (layout != "interleaved" && layout != "rotate_half") fail(path, ": unknown rope layout '", layout, "'");
+  c.rope_layout = layout == "interleaved" ? RopeLayout::Interleaved : RopeLayout::RotateHalf;
+  c.bos_id = u("duquant.config.bos_id");
+  c.eos_id = u("duquant.config.eos_id");
+  c.validate(path);
+  m.q.method = f.get<std::string>("duquant.method");
+  m.q.description = f.get<std::string>("duquant.settings");
+  m.q.wbits = u("duquant.wbits");
+  m.q.abits = u("duquant.abits");
+  m.q.kv_bits = u("duquant.kv_bits");
+  m.q.lac = f.get<float>("duquant.lac");
+  m.q.qk_clip = f.get<float>("duquant.qk_clip");
+  m.q.swc = f.get<float>("duquant.swc");
+  auto bits_ok = [](int b) { return (b >= 2 && b <= 8) || b == 16; };
+  if (!bits_ok(m.q.wbits) || !bits_ok(m.q.abits) || !bits_ok(m.q.kv_bits))
+    fail(path, ": unsupported bit widths W", m.q.wbits, "A", m.q.abits, " KV", m.q.kv_bits);
+  if (m.q.wbits == 16) fail(path, ": float weights (W16) are not stored in quantized model files");
+
+  m.embed = read_mat(f, "token_embd.weight", c.vocab_size, c.dim);
+  m.final_norm = to_vec(read_fvec(f, "output_norm.weight", c.dim));
+  if (!c.tied_embeddings) m.lm_head = read_mat(f, "output.weight", c.vocab_size, c.dim);
+  if (f.find_tensor("duquant.qk_rotation")) m.qk_rotation = read_mat(f, "duquant.qk_rotation", c.head_dim(), c.head_dim());
+  m.tokenizer_kind = f.get<std::string>("duquant.tokenizer.kind");
+  auto tb = f.blob("duquant.tokenizer");
+  m.tokenizer_bytes.assign(reinterpret_cast<const char*>(tb.bytes.data()), tb.bytes.size());
+
+  const auto shapes = linear_shapes(c);
+  const auto widths = site_widths(c);
+  for (int l = 0; l < c.n_layers; ++l) {
+    QuantLayer L;
+    L.attn_norm = to_vec(read_fvec(f, blk(l, "attn_norm.weight"), c.dim));
+    L.ffn_norm = to_vec(read_fvec(f, blk(l, "ffn_norm.weight"), c.dim));
+    auto lins = linears(L);
+    for (int i = 0; i < 7; ++i)
+      *lins[static_cast<size_t>(i)] = read_packed(f, blk(l, kLinearNames[i]), shapes[static_cast<size_t>(i)].first,
+                                                  shapes[static_cast<size_t>(i)].second, m.q.wbits);
+    for (int s = 0; s < kNumSites; ++s) {
+      OnlineTransform& t = L.sites[static_cast<size_t>(s)];
+      const std::string base = blk(l, kSiteNames[s]);
+      const int64_t D = widths[static_cast<size_t>(s)];
+      const uint32_t kind = f.get<uint32_t>("duquant." + base + ".kind");
+      if (kind > 2) fail(path, ": ", base, " has unknown transform kind ", kind);
+      t.kind = static_cast<OnlineTransform::Kind>(kind);
+      if (f.get<bool>("duquant." + base + ".has_smooth")) {
+        t.smooth = read_fvec(f, base + ".smooth", D);
+        for (float x : t.smooth)
+          if (!(x > 0)) fail(path, ": ", base, ".smooth holds a non-positive factor");
+      }
+      if (t.kind == OnlineTransform::Kind::DuQuant) {
+        const auto& blocks = f.get_array<uint32_t>("duquant." + base + ".blocks");
+        const uint32_t nrot = f.get<uint32_t>("duquant." + base + ".rotations");
+        if (nrot == 0 || blocks.size() != nrot) fail(path, ": ", base, ": inconsistent rotation count");
+        for (uint32_t i = 0; i < nrot; ++i) {
+          BlockRotationData r;
+          r.block = blocks[i];
+          if (r.block < 1 || r.block > D) fail(path, ": ", base, ": rotation block ", r.block, " outside 1..", D);
+          const std::string rn = base + ".rot" + std::to_string(i);
+          r.full = read_mat(f, rn, r.block, r.block);
+          if (D % r.block) r.tail = read_mat(f, rn + "t", D % r.block, D % r.block);
+          t.rotations.push_back(std::move(r));
+        }
+        for (uint32_t i = 0; i + 1 < nrot; ++i) {
+          auto p = read_ivec(f, base + ".perm" + std::to_string(i), D);
+          std::vector<char> seen(static_cast<size_t>(D), 0);
+          for (int32_t j : p) {
+            if (j < 0 || j >= D || seen[static_cast<size_t>(j)])
+              fail(path, ": ", base, ".perm", i, " is not a permutation of 0..", D - 1);
+            seen[static_cast<size_t>(j)] = 1;
+          }
+          t.perms.push_back(std::move(p));
+        }
+      } else if (t.kind == OnlineTransform::Kind::Hadamard) {
+        t.hadamard_seed = f.get<uint64_t>("duquant." + base + ".hadamard_seed");
+      }
+    }
+    m.layers.push_back(std::move(L));
+  }
+  return m;
+}
+
+}  // namespace duq::model

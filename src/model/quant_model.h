@@ -1,0 +1,76 @@
+// A quantized model as the integer engine runs it, and its file: GGUF v3 with the duquant.* metadata
+// namespace (docs/quantized-format.md describes every key and tensor).
+//
+// Per block: folded RMSNorm weights (smoothing absorbed), the seven linear weights W·G⁻ᵀ packed for the
+// integer kernels (kernels/int_gemm.h layout, 4-bit storage for ≤ 4-bit codes, 8-bit otherwise), and per
+// linear input the online transform x ↦ x·G applied before per-token quantization:
+//   none | DuQuant: x·Λ⁻¹ (only when not foldable) · R₁ · P₁ · R₂ … (R block-diagonal: a shared b×b R̂ plus
+//   a trailing-block rotation) | Hadamard: the randomized Hadamard of the rotation baseline (rebuilt from
+//   its size and seed by transform::RandomizedHadamard — the model layer only stores the seed).
+// Q and K are multiplied by qk_rotation [hd×hd] (a normalised Hadamard; empty = none) and quantized per
+// (head, token); V per (head, token). Embedding, final norm and classifier stay float32.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/int_gemm.h"
+#include "model/config.h"
+#include "model/forward.h"
+
+namespace duq::model {
+
+inline constexpr uint32_t kQuantFormatVersion = 1;
+
+struct BlockRotationData {
+  int64_t block = 0;
+  Mat full;  // R̂ [b×b]
+  Mat tail;  // [t×t], t = D mod b (empty when 0)
+};
+
+struct OnlineTransform {
+  enum class Kind : uint32_t { None = 0, DuQuant = 1, Hadamard = 2 };
+  Kind kind = Kind::None;
+  std::vector<float> smooth;                  // online Λ (empty = none or folded)
+  std::vector<BlockRotationData> rotations;   // DuQuant: R₁ … R_{rounds+1}
+  std::vector<std::vector<int32_t>> perms;    // DuQuant: P₁ … P_rounds (x_new[:, j] = x[:, perm[j]])
+  uint64_t hadamard_seed = 0;                 // Hadamard: RandomizedHadamard(D, seed)
+};
+
+struct QuantLayer {
+  Vec attn_norm, ffn_norm;
+  std::array<OnlineTransform, kNumSites> sites;
+  kernels::PackedWeights wq, wk, wv, wo, w_gate, w_up, w_down;
+};
+
+struct QuantSettings {
+  std::string method;         // "duquant", "rtn", ...
+  int wbits = 4, abits = 4, kv_bits = 4;
+  float lac = 0.9f, qk_clip = 0.9f, swc = 0.8f;
+  std::string description;    // the full settings line (calib::QuantOptions::describe)
+};
+
+struct QuantModelData {
+  ModelConfig cfg;
+  QuantSettings q;
+  Mat embed;
+  Vec final_norm;
+  Mat lm_head;      // empty when tied
+  Mat qk_rotation;  // [hd×hd] or empty
+  std::vector<QuantLayer> layers;
+  // The tokenizer file as it came (tokenizer.bin or tokenizer.model), so the file needs nothing else.
+  std::string tokenizer_kind;   // "llama2c" or "sentencepiece"
+  std::string tokenizer_bytes;
+};
+
+// Writes atomically (temporary file, then rename). Throws duq::Error naming the path.
+void write_quant_model(const std::string& path, const QuantModelData& m);
+// Reads and validates everything (format version, every tensor's presence, type and size, transform
+// shapes, permutations being bijections, packed sizes). Throws duq::Error naming the file and the tensor.
+QuantModelData read_quant_model(const std::string& path);
+// True when the file starts with the GGUF magic.
+bool is_gguf_file(const std::string& path);
+
+}  // namespace duq::model

@@ -1,0 +1,76 @@
+// duquant quantize: calibrate and quantize a float model, write the quantized model file (.gguf).
+#include <cstdio>
+#include <filesystem>
+
+#include "calib/export.h"
+#include "calib/pipeline.h"
+#include "core/error.h"
+#include "model/quant_model.h"
+#include "tools/commands.h"
+#include "tools/model_args.h"
+#include "tools/quant_args.h"
+#include "tools/runner.h"
+
+namespace duq::tools {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct QuantizeOpts {
+  ModelArgs m;
+  QuantArgs q;
+  std::string method = "duquant";
+  int wbits = 4, abits = 4;
+  std::string out;
+  bool force = false;
+};
+
+void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
+  // Output checks first: never start an hour of work that cannot be saved, never touch the input.
+  if (fs::exists(o.out)) {
+    std::error_code ec;
+    if (fs::equivalent(o.out, o.m.model, ec)) fail(o.out, ": refusing to overwrite the input model");
+    if (fs::is_directory(o.out)) fail(o.out, ": is a directory; give a file name such as model-w4a4.gguf");
+    if (!o.force) fail(o.out, ": already exists (pass --force to replace it)");
+  }
+  const fs::path parent = fs::absolute(o.out).parent_path();
+  if (!fs::is_directory(parent)) fail(o.out, ": output folder ", parent.string(), " does not exist");
+
+  auto src = model::open_weights(o.m.model);
+  const auto& cfg = src->config();
+  auto tok = load_tokenizer_for(o.m, cfg);
+  auto [tok_kind, tok_bytes] = tokenizer_file_for(o.m, cfg);
+  calib::QuantOptions opts = o.q.resolve(app, cfg.max_seq_len);
+  opts.method = calib::parse_method(o.method);
+  opts.wbits = o.wbits;
+  opts.abits = o.abits;
+  opts.validate();
+  if (opts.method == calib::Method::Fp) fail("--method fp has nothing to quantize");
+  if (opts.wbits == calib::kNoQuant) fail("--wbits 16 keeps float weights: nothing to store in a quantized file");
+  std::fprintf(stderr, "%s: %s\n", o.m.model.c_str(), cfg.summary().c_str());
+  std::fprintf(stderr, "settings: %s\n", opts.describe().c_str());
+  auto windows = calibration_windows(o.q, opts, *tok);
+  calib::QuantizedModel qm = calib::quantize_model(*src, windows, opts);
+  model::QuantModelData data = calib::to_file_data(qm, tok_kind, std::move(tok_bytes));
+  model::write_quant_model(o.out, data);
+  const auto size = fs::file_size(o.out);
+  std::printf("wrote %s (%.2f MB): %s, calibrated on %zu × %d tokens in %.1f s\n", o.out.c_str(), size / 1e6,
+              opts.describe().c_str(), windows.size(), opts.calib_ctx, qm.calib_seconds);
+}
+
+DUQ_REGISTER_COMMAND({"quantize", "calibrate and quantize a model; write a quantized .gguf", [](CLI::App& app) {
+                        auto o = std::make_shared<QuantizeOpts>();
+                        o->m.add(app);
+                        o->q.add(app);
+                        app.add_option("--method", o->method, "rtn, smoothquant, rotation or duquant")
+                            ->capture_default_str();
+                        app.add_option("--wbits", o->wbits, "weight bits (2–8)")->capture_default_str();
+                        app.add_option("--abits", o->abits, "activation bits (2–8, 16 = weight-only)")
+                            ->capture_default_str();
+                        app.add_option("-o,--out", o->out, "output file (.gguf)")->required();
+                        app.add_flag("--force", o->force, "replace an existing output file");
+                        app.callback([o, &app] { run_quantize(*o, app); });
+                      }});
+
+}  // namespace
+}  // namespace duq::tools
