@@ -1,5 +1,6 @@
 // duquant ppl: perplexity of a model on a text file (paper protocol by default).
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <cstdio>
 
 #include "eval/perplexity.h"
@@ -18,6 +19,7 @@ struct PplOpts {
   bool json = false;
   std::string protocol = "paper";
   bool simulate = false;
+  bool check_simulated = false;
 };
 
 void run_ppl(const PplOpts& o) {
@@ -36,6 +38,24 @@ void run_ppl(const PplOpts& o) {
   model::KVCache cache(cfg, ctx);
   auto r = eval::perplexity(
       tokens, tok->bos_id(), [&](std::span<const int> w) { return run.forward(w, 0, cache, false); }, po);
+  if (o.check_simulated) {
+    // The same windows through the simulated path: how far the integer kernels are from the simulation.
+    Runner sim = load_runner(o.m, /*simulate=*/true);
+    model::KVCache cache2(cfg, ctx);
+    po.progress = false;
+    auto rs = eval::perplexity(
+        tokens, tok->bos_id(), [&](std::span<const int> w) { return sim.forward(w, 0, cache2, false); }, po);
+    const double rel = std::fabs(r.ppl - rs.ppl) / rs.ppl;
+    if (o.json) {
+      nlohmann::json j = {{"ppl", r.ppl}, {"engine", run.kind}, {"ppl_simulated", rs.ppl}, {"relative_difference", rel},
+                          {"scored", r.scored}, {"windows", r.windows}, {"tokens_total", r.tokens_total}, {"nll", r.nll}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("perplexity %.4f (%s) vs %.4f (%s): relative difference %.3f%% over %ld tokens\n", r.ppl,
+                  run.kind.c_str(), rs.ppl, sim.kind.c_str(), 100 * rel, r.scored);
+    }
+    return;
+  }
   if (o.json) {
     nlohmann::json j = {{"ppl", r.ppl},         {"ppl_stderr", r.ppl_stderr}, {"nll", r.nll},
                         {"scored", r.scored},   {"windows", r.windows},       {"tokens_total", r.tokens_total},
@@ -62,6 +82,8 @@ DUQ_REGISTER_COMMAND({"ppl", "perplexity on a text file", [](CLI::App& app) {
                             ->check(CLI::IsMember({"paper", "llamacpp"}))
                             ->capture_default_str();
                         app.add_flag("--json", o->json, "print one JSON object");
+                        app.add_flag("--check-simulated", o->check_simulated,
+                                     "quantized .gguf: also run the simulated path and print both perplexities");
                         app.add_flag("--simulate", o->simulate,
                                      "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
                         app.callback([o] { run_ppl(*o); });

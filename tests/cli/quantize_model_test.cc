@@ -1,0 +1,165 @@
+// `duquant quantize` on stories260K: the written .gguf runs through the integer kernels within 0.5% of
+// the simulated perplexity (W4A4, W8A8); the output-file rules; tampered files give clear errors.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.h"
+#include "model/quant_model.h"
+#include "test_support.h"
+
+namespace duq {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct QuantSetup {
+  fs::path a = test::assets_dir();
+  std::string model = (a / "models/stories260K/stories260K.bin").string();
+  std::string calib = (a / "text/tinystories/calib.txt").string();
+  std::string eval = (a / "text/tinystories/eval.txt").string();
+  std::string cli = test::cli_path().string();
+  bool ok() const { return fs::exists(model); }
+  // Quantizes once per bit setting per test run; returns the file.
+  fs::path quantized(const std::string& bits_flags, const std::string& name) const {
+    auto dir = test::temp_dir("quantize_" + name);
+    auto out = dir / (name + ".gguf");
+    auto r = test::run_command(cli + " quantize --model " + model + " --calib " + calib +
+                               " --nsamples 8 --calib-ctx 128 --block 64 --steps 64 --quiet " + bits_flags +
+                               " --out " + out.string());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return out;
+  }
+};
+
+void expect_error(const test::CommandResult& r, const std::string& must) {
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find(must), std::string::npos) << r.err;
+}
+
+TEST(QuantizeStories260K, IntegerMatchesSimulatedW4A4AndW8A8) {
+  QuantSetup s;
+  if (!s.ok()) GTEST_SKIP();
+  for (auto [flags, name] : {std::pair{"--wbits 4 --abits 4", "w4a4"}, std::pair{"--wbits 8 --abits 8", "w8a8"}}) {
+    auto f = s.quantized(flags, name);
+    auto r = test::run_command(s.cli + " ppl --model " + f.string() + " --text " + s.eval +
+                               " --ctx 512 --max-windows 12 --check-simulated --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_LT(j["relative_difference"].get<double>(), 0.005) << name << ": " << r.out;
+    EXPECT_NE(j["engine"].get<std::string>().find("integer"), std::string::npos);
+    // The quantized model is worse than float but still a language model (float ≈ 4).
+    EXPECT_GT(j["ppl"].get<double>(), 3.5);
+    EXPECT_LT(j["ppl"].get<double>(), name == std::string("w8a8") ? 8.0 : 30.0);
+  }
+}
+
+TEST(QuantizeStories260K, GenerateRunsFromTheFileAlone) {
+  QuantSetup s;
+  if (!s.ok()) GTEST_SKIP();
+  auto f = s.quantized("--wbits 8 --abits 8 --swc 1 --lac 1", "w8a8_gen");
+  // No --tokenizer: the tokenizer travels inside the file.
+  auto r = test::run_command(s.cli + " generate --model " + f.string() + " --temperature 0 --max-tokens 40");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("Once upon a time", 0), 0u) << r.out;  // the float model's greedy start
+  EXPECT_NE(r.err.find("integer W8A8"), std::string::npos) << r.err;
+}
+
+TEST(QuantizeOutputRules, NoOverwriteWithoutForceAndNeverTheInput) {
+  QuantSetup s;
+  if (!s.ok()) GTEST_SKIP();
+  auto dir = test::temp_dir("quantize_rules");
+  auto existing = dir / "existing.gguf";
+  test::write_bytes(existing, "precious");
+  std::string base = s.cli + " quantize --model " + s.model + " --calib " + s.calib + " --nsamples 2 --calib-ctx 64 --quiet";
+  expect_error(test::run_command(base + " --out " + existing.string()), "--force");
+  EXPECT_EQ(test::read_text(existing), "precious");
+  expect_error(test::run_command(base + " --out " + s.model + " --force"), "input model");
+  expect_error(test::run_command(base + " --out /no/such/dir/x.gguf"), "/no/such/dir");
+}
+
+TEST(QuantizeBadInput, ClearErrors) {
+  QuantSetup s;
+  if (!s.ok()) GTEST_SKIP();
+  auto dir = test::temp_dir("quantize_bad");
+  std::string base = s.cli + " quantize --model " + s.model + " --quiet --out " + (dir / "x.gguf").string();
+  expect_error(test::run_command(base + " --calib " + s.calib + " --wbits 9"), "between 2 and 8");
+  expect_error(test::run_command(base + " --calib " + s.calib + " --method gptz"), "unknown method 'gptz'");
+  expect_error(test::run_command(base + " --calib " + s.calib + " --block 100 --nsamples 2 --calib-ctx 64"),
+               "--block 100 is larger than the 64-wide input");
+  test::write_bytes(dir / "short.txt", "Once upon a time there was a cat.");
+  expect_error(test::run_command(base + " --calib " + (dir / "short.txt").string()), "short.txt");
+  EXPECT_FALSE(fs::exists(dir / "x.gguf"));
+}
+
+// --- tampered files: each a clear error naming the file and the problem ---
+
+class TamperedFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!s_.ok()) GTEST_SKIP();
+    static fs::path good = s_.quantized("--wbits 4 --abits 4", "tamper_src");
+    good_ = good;
+    dir_ = test::temp_dir("tampered");
+  }
+  std::string read_error(const fs::path& p) {
+    try {
+      model::read_quant_model(p.string());
+    } catch (const Error& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no error for " << p;
+    return "";
+  }
+  QuantSetup s_;
+  fs::path good_, dir_;
+};
+
+TEST_F(TamperedFile, BadMagic) {
+  std::string b = test::read_text(good_);
+  b[0] = 'X';
+  test::write_bytes(dir_ / "magic.gguf", b);
+  EXPECT_NE(read_error(dir_ / "magic.gguf").find("magic"), std::string::npos);
+}
+
+TEST_F(TamperedFile, NewerFormatVersion) {
+  std::string b = test::read_text(good_);
+  const std::string key = "duquant.format_version";
+  size_t at = b.find(key);
+  ASSERT_NE(at, std::string::npos);
+  const uint32_t v = 99;  // key, then u32 type (4 bytes), then the u32 value
+  std::memcpy(&b[at + key.size() + 4], &v, 4);
+  test::write_bytes(dir_ / "version.gguf", b);
+  std::string e = read_error(dir_ / "version.gguf");
+  EXPECT_NE(e.find("newer"), std::string::npos) << e;
+  EXPECT_NE(e.find("version.gguf"), std::string::npos) << e;
+}
+
+TEST_F(TamperedFile, TruncatedTensorPastTheEnd) {
+  std::string b = test::read_text(good_);
+  test::write_bytes(dir_ / "cut.gguf", b.substr(0, b.size() - 1000));
+  std::string e = read_error(dir_ / "cut.gguf");
+  EXPECT_NE(e.find("cut.gguf"), std::string::npos) << e;
+}
+
+TEST_F(TamperedFile, WrongPackedSizeAndMissingTransform) {
+  model::QuantModelData d = model::read_quant_model(good_.string());
+  model::QuantModelData short_w = d;
+  short_w.layers[1].w_up.data.resize(short_w.layers[1].w_up.data.size() - 16);
+  model::write_quant_model((dir_ / "packed.gguf").string(), short_w);
+  std::string e = read_error(dir_ / "packed.gguf");
+  EXPECT_NE(e.find("blk.1.ffn_up.q"), std::string::npos) << e;
+  EXPECT_NE(e.find("bytes, expected"), std::string::npos) << e;
+
+  model::QuantModelData no_perm = d;
+  ASSERT_EQ(no_perm.layers[2].sites[3].kind, model::OnlineTransform::Kind::DuQuant);
+  no_perm.layers[2].sites[3].perms.clear();
+  model::write_quant_model((dir_ / "perm.gguf").string(), no_perm);
+  e = read_error(dir_ / "perm.gguf");
+  EXPECT_NE(e.find("blk.2.down_in.perm0"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace duq
