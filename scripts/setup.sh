@@ -12,17 +12,24 @@ packages=(
   libbenchmark-dev         # bench/
   libdnnl-dev              # oneDNN s8 matmul: the integer-GEMM peer in benchmarks
 )
+# Node.js + npm: the independent GGUF reader (tools/gguf-check) that tests check our files with.
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#packages[@]} packages already installed"
-  exit 0
-fi
-echo "setup: installing ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} Debian packages already installed"
+else
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The npm packages of the GGUF checker, pinned by its package-lock.json (skipped when already there).
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -f "$here/tools/gguf-check/package-lock.json" ] && [ ! -d "$here/tools/gguf-check/node_modules/@huggingface" ]; then
+  (cd "$here/tools/gguf-check" && npm ci --no-audit --no-fund --loglevel=error) || echo "setup: npm ci failed; the independent GGUF check will be skipped"
+fi

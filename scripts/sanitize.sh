@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer: configures build-asan with
+# -DDUQ_SANITIZE=ON (GCC; benchmarks off), builds the test binaries and the CLI the CLI tests run, and
+# runs `ctest -L unit` there. Any ASan/UBSan report aborts the test that triggered it (UBSan does not
+# recover), so a green run means no finding. Extra arguments go to ctest (e.g. -R Safetensors).
+# JOBS (default 2) sets build and test parallelism; BUILD_DIR overrides build-asan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B="${BUILD_DIR:-build-asan}"
+J="${JOBS:-2}"
+cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDUQ_SANITIZE=ON -DDUQ_BUILD_BENCH=OFF >/dev/null
+# halt_on_error + abort: a finding is a test failure, never a warning in a log nobody reads.
+# detect_leaks=1: LeakSanitizer runs at exit of each test binary.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+cmake --build "$B" -j"$J"
+ctest --test-dir "$B" -L unit --output-on-failure -j"$J" "$@"
