@@ -28,17 +28,26 @@ void QuantOptions::validate() const {
   if (rounds < 0) fail("--rounds must be >= 0 (got ", rounds, ")");
   if (nsamples < 1) fail("--nsamples must be >= 1 (got ", nsamples, ")");
   if (calib_ctx < 2) fail("--calib-ctx must be >= 2 (got ", calib_ctx, ")");
+  if (group_size < 0) fail("--group-size must be >= 0 (got ", group_size, ")");
+  if (!(gptq_damp >= 0)) fail("--gptq-damp must be >= 0 (got ", gptq_damp, ")");
+  if (gptq_block < 1) fail("--gptq-block must be >= 1 (got ", gptq_block, ")");
+  if (lwc_epochs < 0) fail("--lwc-epochs must be >= 0 (got ", lwc_epochs, ")");
+  if (!(lwc_lr > 0)) fail("--lwc-lr must be > 0 (got ", lwc_lr, ")");
+  if (uses_lwc() && group_size != 0) fail("duquant+lwc learns one clip per output row: --group-size must be 0");
 }
 
 std::string QuantOptions::describe() const {
   std::ostringstream os;
   os << method_name(method) << " W" << wbits << "A" << abits << " (kv " << kv() << ", lac " << lac << ", swc " << swc
      << ", qk clip " << qk_clip_ratio();
-  if (method == Method::SmoothQuant || (method == Method::DuQuant && smooth)) os << ", alpha " << smoothing_alpha();
-  if (method == Method::DuQuant)
+  if (method == Method::SmoothQuant || (duquant_transform() && smooth)) os << ", alpha " << smoothing_alpha();
+  if (duquant_transform())
     os << ", block " << block << ", steps " << steps << ", rounds " << (permute ? rounds : 0)
        << (variant == transform::SearchVariant::kPaper ? ", paper variant" : "") << (smooth ? "" : ", no smoothing");
-  if (method == Method::DuQuant || method == Method::Rotation) os << ", seed " << seed;
+  if (duquant_transform() || rotation_transform()) os << ", seed " << seed;
+  if (group_size > 0) os << ", group " << group_size;
+  if (uses_gptq()) os << ", gptq damp " << gptq_damp << (act_order ? " act-order" : "");
+  if (uses_lwc()) os << ", lwc " << lwc_epochs << " epochs lr " << lwc_lr;
   os << (qk_rotate() ? ", qk hadamard" : "") << ")";
   return os.str();
 }
@@ -49,7 +58,15 @@ Method parse_method(const std::string& name) {
   if (name == "smoothquant") return Method::SmoothQuant;
   if (name == "rotation") return Method::Rotation;
   if (name == "duquant") return Method::DuQuant;
-  fail("unknown method '", name, "' (choose from fp, rtn, smoothquant, rotation, duquant)");
+  if (name == "rotation+gptq") return Method::RotationGptq;
+  if (name == "duquant+gptq") return Method::DuQuantGptq;
+  if (name == "duquant+lwc") return Method::DuQuantLwc;
+  if (name == "gptq") return Method::Gptq;
+  if (name == "adadim") return Method::AdaDim;
+  if (name == "adadim+gptq") return Method::AdaDimGptq;
+  std::string all;
+  for (const auto& m : method_names()) all += (all.empty() ? "" : ", ") + m;
+  fail("unknown method '", name, "' (choose from ", all, ")");
 }
 
 std::string method_name(Method m) {
@@ -59,10 +76,19 @@ std::string method_name(Method m) {
     case Method::SmoothQuant: return "smoothquant";
     case Method::Rotation: return "rotation";
     case Method::DuQuant: return "duquant";
+    case Method::RotationGptq: return "rotation+gptq";
+    case Method::DuQuantGptq: return "duquant+gptq";
+    case Method::DuQuantLwc: return "duquant+lwc";
+    case Method::Gptq: return "gptq";
+    case Method::AdaDim: return "adadim";
+    case Method::AdaDimGptq: return "adadim+gptq";
   }
   return "?";
 }
 
-std::vector<std::string> method_names() { return {"fp", "rtn", "smoothquant", "rotation", "duquant"}; }
+std::vector<std::string> method_names() {
+  return {"fp", "rtn", "smoothquant", "rotation", "duquant", "rotation+gptq", "duquant+gptq", "duquant+lwc", "gptq",
+          "adadim", "adadim+gptq"};
+}
 
 }  // namespace duq::calib

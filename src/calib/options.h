@@ -11,7 +11,11 @@
 
 namespace duq::calib {
 
-enum class Method { Fp, Rtn, SmoothQuant, Rotation, DuQuant };
+// Baselines and DuQuant (spec §8). The "+gptq" / "+lwc" variants keep the method's transforms and change how
+// the transformed weights are rounded: GPTQ with the Hessian of the transformed, quantized-propagated inputs;
+// LWC with per-row clipping learned on the block's output (spec §5). gptq / adadim / adadim+gptq have no
+// transform (weight-only baselines; adadim chooses per-IC or per-OC groups per layer, simulated only).
+enum class Method { Fp, Rtn, SmoothQuant, Rotation, DuQuant, RotationGptq, DuQuantGptq, DuQuantLwc, Gptq, AdaDim, AdaDimGptq };
 
 struct QuantOptions {
   Method method = Method::DuQuant;
@@ -34,12 +38,32 @@ struct QuantOptions {
   int calib_ctx = 2048;    // tokens per calibration window (clamped to the model's context)
   uint64_t calib_seed = 2; // which windows
   bool progress = true;
+  // Weight rounding (GPTQ / AdaDim / LWC methods).
+  int group_size = 0;        // weight group size along the grouping axis; 0 = whole row (per channel)
+  double gptq_damp = 0.01;   // GPTQ damping λ = damp · mean(diag H)
+  int gptq_block = 128;      // GPTQ lazy-update block (columns)
+  bool act_order = false;    // GPTQ: columns by decreasing H_jj
+  int lwc_epochs = 20;       // LWC epochs over the calibration windows
+  float lwc_lr = 1e-2f;      // LWC AdamW learning rate (no weight decay)
 
   int kv() const { return kv_bits > 0 ? kv_bits : abits; }
   float qk_clip_ratio() const { return qk_clip >= 0 ? qk_clip : lac; }
   float smoothing_alpha() const { return alpha >= 0 ? alpha : (method == Method::SmoothQuant ? 0.5f : 0.6f); }
+  // Which transform the method searches / draws, and how it rounds the weights.
+  bool duquant_transform() const {
+    return method == Method::DuQuant || method == Method::DuQuantGptq || method == Method::DuQuantLwc;
+  }
+  bool rotation_transform() const { return method == Method::Rotation || method == Method::RotationGptq; }
+  bool uses_gptq() const {
+    return method == Method::RotationGptq || method == Method::DuQuantGptq || method == Method::Gptq ||
+           method == Method::AdaDimGptq;
+  }
+  bool uses_adadim() const { return method == Method::AdaDim || method == Method::AdaDimGptq; }
+  bool uses_lwc() const { return method == Method::DuQuantLwc; }
+  // Per-site Hessians from all calibration windows are needed (GPTQ rounding or the AdaDim choice).
+  bool needs_hessians() const { return uses_gptq() || uses_adadim(); }
   bool qk_rotate() const {
-    return qk_hadamard >= 0 ? qk_hadamard == 1 : (method == Method::Rotation || method == Method::DuQuant);
+    return qk_hadamard >= 0 ? qk_hadamard == 1 : (rotation_transform() || duquant_transform());
   }
   // Throws duq::Error on bits outside 2–8 (8 for "off" is allowed as 16 = no quantization), clip ratios
   // outside (0, 1], alpha outside [0, 1], steps/block/rounds/nsamples < 1.
@@ -48,7 +72,8 @@ struct QuantOptions {
   std::string describe() const;
 };
 
-// "fp", "rtn", "smoothquant", "rotation", "duquant" (throws on anything else, listing the choices).
+// "fp", "rtn", "smoothquant", "rotation", "duquant", "rotation+gptq", "duquant+gptq", "duquant+lwc", "gptq",
+// "adadim", "adadim+gptq" (throws on anything else, listing the choices).
 Method parse_method(const std::string& name);
 std::string method_name(Method m);
 std::vector<std::string> method_names();
