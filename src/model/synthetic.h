@@ -1,6 +1,7 @@
 // Random LLaMA weights for tests and benchmarks: deterministic for a seed on every platform (duq::Rng).
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "model/config.h"
 #include "model/weights.h"
@@ -14,5 +15,22 @@ namespace duq::model {
 // Each tensor draws from its own stream (seed, tensor index), so one tensor's values do not depend on the
 // shapes of the others.
 ModelWeights random_weights(const ModelConfig& c, uint64_t seed);
+
+// A WeightSource over weights held in memory (synthetic models fed to the block-by-block pipeline).
+class MemoryWeights : public WeightSource {
+ public:
+  MemoryWeights(ModelConfig c, ModelWeights w) : c_(std::move(c)), w_(std::move(w)) {}
+  const ModelConfig& config() const override { return c_; }
+  std::string description() const override { return "in-memory model"; }
+  Mat embedding() const override { return w_.embed; }
+  LayerWeights layer(int l) const override { return w_.layers.at(static_cast<size_t>(l)); }
+  Vec final_norm() const override { return w_.final_norm; }
+  Mat lm_head() const override { return w_.lm_head; }
+  const ModelWeights& weights() const { return w_; }
+
+ private:
+  ModelConfig c_;
+  ModelWeights w_;
+};
 
 }  // namespace duq::model

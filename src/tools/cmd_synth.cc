@@ -1,5 +1,6 @@
 // duquant synth: a Hugging Face LLaMA directory with random weights (for tests, benchmarks and trying
-// the pipeline on shapes no bundled model has).
+// the pipeline on shapes no bundled model has). Optionally with planted normal and massive activation outliers
+// (model/outliers.h), deterministic for the seed.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -8,6 +9,7 @@
 #include "core/progress.h"
 #include "formats/dtype.h"
 #include "model/hf_source.h"
+#include "model/outliers.h"
 #include "model/synthetic.h"
 #include "tools/commands.h"
 
@@ -21,6 +23,11 @@ struct SynthOpts {
   uint64_t seed = 0;
   bool force = false;
   bool tied = false;
+  // Planted outliers (model/outliers.h).
+  int outlier_channels = 0;
+  float outlier_scale = 20.f, outlier_gamma = 0.f;
+  std::string massive_tokens;
+  float massive_scale = 300.f;
 };
 
 void run_synth(const SynthOpts& o) {
@@ -52,7 +59,33 @@ void run_synth(const SynthOpts& o) {
     fail("--dtype must be f32, bf16 or f16 (got '", o.dtype, "')");
 
   Timer t;
-  const model::ModelWeights w = model::random_weights(c, o.seed);
+  model::ModelWeights w = model::random_weights(c, o.seed);
+  model::OutlierSpec spec;
+  spec.channels = o.outlier_channels;
+  spec.scale = o.outlier_scale;
+  spec.weight_compensation = o.outlier_gamma;
+  if (!o.massive_tokens.empty()) spec.massive_tokens = model::parse_id_list(o.massive_tokens, "--massive-tokens");
+  spec.massive_scale = o.massive_scale;
+  spec.seed = o.seed;
+  if (spec.any()) {
+    const model::OutlierPlan plan = model::plant_outliers(c, w, spec);
+    std::printf("planted outliers: %s\n", spec.describe().c_str());
+    if (!plan.residual_channels.empty()) {
+      std::printf("  normal outlier channels: residual");
+      for (int j : plan.residual_channels) std::printf(" %d", j);
+      std::printf("; v rows");
+      for (int j : plan.v_rows) std::printf(" %d", j);
+      std::printf("; hidden");
+      for (int j : plan.hidden_channels) std::printf(" %d", j);
+      std::printf("\n");
+    }
+    if (plan.massive_channel >= 0) {
+      std::printf("  massive: residual channel %d (xn_c ~ %.1f), gate/up ~ %.2f, median |act| ~ %.3f, hidden h* per layer",
+                  plan.massive_channel, plan.xi, plan.gate_value, plan.median_act);
+      for (int h : plan.massive_hidden) std::printf(" %d", h);
+      std::printf("\n");
+    }
+  }
   model::write_hf_model(o.out, c, w, dt, o.force);
   const auto bytes = std::filesystem::file_size(std::filesystem::path(o.out) / "model.safetensors");
   std::printf("wrote %s: %lld parameters (%.2f M), model.safetensors %.2f MB as %s, seed %llu, %.1f s\n",
@@ -73,6 +106,18 @@ DUQ_REGISTER_COMMAND({"synth", "write a Hugging Face LLaMA directory with random
                         app.add_option("--dtype", o->dtype, "storage type: f32, bf16 or f16")->capture_default_str();
                         app.add_option("--seed", o->seed, "random seed")->capture_default_str();
                         app.add_flag("--tied", o->tied, "share the embedding matrix with the classifier");
+                        app.add_option("--outlier-channels", o->outlier_channels,
+                                       "normal outliers: channels k times larger in every token at each linear input")
+                            ->capture_default_str();
+                        app.add_option("--outlier-scale", o->outlier_scale, "normal outliers: k")->capture_default_str();
+                        app.add_option("--outlier-gamma", o->outlier_gamma,
+                                       "normal outliers: consumer columns times k^-gamma (0 none, 1 function-preserving)")
+                            ->capture_default_str();
+                        app.add_option("--massive-tokens", o->massive_tokens,
+                                       "massive outliers: trigger token ids, comma-separated (e.g. 1,13)");
+                        app.add_option("--massive-scale", o->massive_scale,
+                                       "massive outliers: value at the down-projection input / its median")
+                            ->capture_default_str();
                         app.add_flag("--force", o->force, "overwrite a non-empty output directory");
                         app.callback([o] { run_synth(*o); });
                       }});

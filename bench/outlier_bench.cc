@@ -1,0 +1,156 @@
+// The paper's ordering at LLaMA-2-7B block shapes (dim 4096, hidden 11008, 32 heads; vocab 1000, 2 blocks)
+// with planted normal and massive outliers (model/outliers.h), W4A4: per method the relative output error of
+// each linear input's consumers (SiteReport::output_rel_error, on the search sequence) — the down projection
+// above all — and the KL divergence / top-1 agreement to the float model (eval::compare_models) on random-token
+// windows containing the trigger tokens; plus max |x| at the down-projection input before and after each
+// method's transform.
+//
+// Not a Google Benchmark timing loop: one run printing a table. Options as key=value arguments:
+//   dim=4096 hidden=11008 heads=32 layers=2 vocab=1000 channels=8 scale=20 gamma=0 massive=500 rate=0.02
+//   calib=16 ctx=256 evalw=4 evalctx=512 steps=256 block=128 lac=0.9 swc=0.8 seed=1 threads=1
+//   methods=rtn,smoothquant,rotation,duquant
+// Run: OPENBLAS_CORETYPE=SkylakeX build/bench/bench_outlier_bench [key=value ...]
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "calib/pipeline.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "eval/compare.h"
+#include "kernels/gemm_f32.h"
+#include "model/outliers.h"
+#include "model/synthetic.h"
+
+namespace duq::bench {
+namespace {
+
+struct Args {
+  std::map<std::string, std::string> kv;
+  double num(const std::string& k, double def) const {
+    auto it = kv.find(k);
+    return it == kv.end() ? def : std::atof(it->second.c_str());
+  }
+  std::string str(const std::string& k, const std::string& def) const {
+    auto it = kv.find(k);
+    return it == kv.end() ? def : it->second;
+  }
+};
+
+float max_of(const std::vector<float>& v) {
+  float m = 0;
+  for (float x : v) m = std::max(m, x);
+  return m;
+}
+
+int run(const Args& a) {
+  kernels::set_blas_threads(static_cast<int>(a.num("threads", 1)));
+  model::ModelConfig c;
+  c.dim = static_cast<int>(a.num("dim", 4096));
+  c.hidden_dim = static_cast<int>(a.num("hidden", 11008));
+  c.n_heads = c.n_kv_heads = static_cast<int>(a.num("heads", 32));
+  c.n_layers = static_cast<int>(a.num("layers", 2));
+  c.vocab_size = static_cast<int>(a.num("vocab", 1000));
+  c.max_seq_len = 2048;
+  c.tied_embeddings = false;
+  c.rope_layout = model::RopeLayout::RotateHalf;
+  const uint64_t seed = static_cast<uint64_t>(a.num("seed", 1));
+
+  Timer t0;
+  model::ModelWeights w = model::random_weights(c, seed);
+  model::OutlierSpec spec;
+  spec.channels = static_cast<int>(a.num("channels", 8));
+  spec.scale = static_cast<float>(a.num("scale", 20));
+  spec.weight_compensation = static_cast<float>(a.num("gamma", 0));
+  spec.massive_scale = static_cast<float>(a.num("massive", 500));
+  if (spec.massive_scale > 0) spec.massive_tokens = {1, 13, 29};  // BOS and two "delimiters"
+  spec.seed = seed;
+  const model::OutlierPlan plan = model::plant_outliers(c, w, spec);
+  std::printf("model: %s\noutliers: %s; massive residual channel %d, gate/up %.2f, median |act| %.3f (%.1f s)\n",
+              c.summary().c_str(), spec.describe().c_str(), plan.massive_channel, plan.gate_value, plan.median_act,
+              t0.seconds());
+  const model::MemoryWeights src(c, std::move(w));
+  const std::vector<int> inner = {13, 29};
+  const double rate = a.num("rate", 0.02);
+  const auto calib = model::trigger_windows(static_cast<int>(a.num("calib", 16)), static_cast<int>(a.num("ctx", 256)),
+                                            c.vocab_size, c.bos_id, inner, rate, 2);
+  const int evalw = static_cast<int>(a.num("evalw", 4)), evalctx = static_cast<int>(a.num("evalctx", 512));
+  std::vector<int> stream;  // windows back to back, each starting with BOS (paper protocol slices them apart)
+  for (const auto& win : model::trigger_windows(evalw, evalctx, c.vocab_size, c.bos_id, inner, rate, 3))
+    stream.insert(stream.end(), win.begin(), win.end());
+
+  const calib::QuantizedModel fp = calib::float_model(src);
+  auto logits_of = [&c](const calib::QuantizedModel& m) {
+    return [&c, &m](std::span<const int> win) {
+      model::KVCache kc(c, static_cast<int>(win.size()));
+      return m.forward(win, 0, kc);
+    };
+  };
+  eval::PplOptions po;
+  po.ctx = evalctx;
+  po.progress = false;
+
+  std::printf("\nW4A4, lac %.2f, swc %.2f, block %d, steps %d, calibration %zu x %zu tokens (trigger rate %.3f), "
+              "eval %d x %d tokens\n",
+              a.num("lac", 0.9), a.num("swc", 0.8), static_cast<int>(a.num("block", 128)),
+              static_cast<int>(a.num("steps", 256)), calib.size(), calib[0].size(), rate, evalw, evalctx);
+  std::printf("%-12s %-6s %9s %9s %9s %9s | %10s %10s | %8s %8s %8s %7s\n", "method", "layer", "AttnIn", "AttnOut",
+              "FfnIn", "DownIn", "down max", "after G", "KLD", "top1", "ppl", "calib s");
+  std::stringstream ms(a.str("methods", "rtn,smoothquant,rotation,duquant"));
+  std::string name;
+  double fp_ppl = 0;
+  while (std::getline(ms, name, ',')) {
+    calib::QuantOptions o;
+    o.method = calib::parse_method(name);
+    o.steps = static_cast<int>(a.num("steps", 256));
+    o.block = static_cast<int>(a.num("block", 128));
+    o.lac = static_cast<float>(a.num("lac", 0.9));
+    o.swc = static_cast<float>(a.num("swc", 0.8));
+    o.progress = false;
+    const calib::QuantizedModel q = calib::quantize_model(src, calib, o);
+    const auto r = eval::compare_models(stream, c.bos_id, logits_of(fp), {logits_of(q)}, po);
+    fp_ppl = r[0].ppl;
+    for (int l = 0; l < c.n_layers; ++l) {
+      const auto& rep = q.report[static_cast<size_t>(l)];
+      const auto& down = rep[static_cast<size_t>(model::Site::DownIn)];
+      std::printf("%-12s %-6d %9.4f %9.4f %9.4f %9.4f | %10.2f %10.2f", name.c_str(), l, rep[0].output_rel_error,
+                  rep[1].output_rel_error, rep[2].output_rel_error, down.output_rel_error, max_of(down.absmax_before),
+                  max_of(down.absmax_after));
+      if (l == 0)
+        std::printf(" | %8.4f %8.3f %8.2f %7.1f\n", r[1].kld, r[1].top1_agree, r[1].ppl, q.calib_seconds);
+      else
+        std::printf("\n");
+    }
+    std::fflush(stdout);
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("float ppl %.2f; peak RSS %.2f GB; total %.1f s\n", fp_ppl, ru.ru_maxrss / 1048576.0, t0.seconds());
+  return 0;
+}
+
+}  // namespace
+}  // namespace duq::bench
+
+int main(int argc, char** argv) {
+  duq::bench::Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string s = argv[i];
+    const auto eq = s.find('=');
+    if (eq == std::string::npos) {
+      std::fprintf(stderr, "usage: %s [key=value ...] (see the header of bench/outlier_bench.cc)\n", argv[0]);
+      return 2;
+    }
+    a.kv[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  try {
+    return duq::bench::run(a);
+  } catch (const duq::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
