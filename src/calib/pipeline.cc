@@ -3,10 +3,14 @@
 #include <cmath>
 #include <cstdio>
 
+#include "calib/gptq_sites.h"
+#include "calib/lwc.h"
 #include "calib/smoothing_fold.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "kernels/gemm_f32.h"
+#include "quant/adadim.h"
+#include "quant/gptq.h"
 #include "transform/block_rotation.h"
 #include "transform/smoothing.h"
 #include "transform/zigzag.h"
@@ -56,6 +60,28 @@ std::vector<std::optional<quant::QuantizedMat>*> code_slots(LayerCodes& c, Site 
   return {};
 }
 
+// The seven linears and their code slots in ModelWeights order (block_grad.h's LinearIndex).
+std::array<Mat*, kNumLinears> linears(model::LayerWeights& w) {
+  return {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down};
+}
+std::array<std::optional<quant::QuantizedMat>*, kNumLinears> linear_codes(LayerCodes& c) {
+  return {&c.wq, &c.wk, &c.wv, &c.wo, &c.w_gate, &c.w_up, &c.w_down};
+}
+// Index of a site's first consumer in LinearIndex order.
+int first_linear(Site s) {
+  constexpr int first[model::kNumSites] = {kLinQ, kLinO, kLinGate, kLinDown};
+  return first[static_cast<int>(s)];
+}
+
+// The weight grid of the method: per output channel (groups of --group-size input channels), clip --swc.
+quant::QuantSpec weight_spec(const QuantOptions& o) {
+  quant::QuantSpec spec;
+  spec.bits = o.wbits;
+  spec.clip = o.swc;
+  spec.group_size = o.group_size;
+  return spec;
+}
+
 double frob(ConstMatView a) {
   double s = 0;
   for (int64_t i = 0; i < a.rows; ++i)
@@ -93,7 +119,7 @@ class BlockCalibrator : public model::ForwardHooks {
     for (size_t j = 0; j < sm.size(); ++j) rep.absmax_raw[j] *= sm[j];
     search(layer, site, xin, st);
     for (Mat* wm : cons) st.fold_weight(*wm);  // W·Λ·R₁·P·R₂ (Λ only when smoothing stays online)
-    quantize_weights(site);
+    quantize_weights(layer, site, st);
     record_stages(site, xin, st, rep);
     rt_.linear_input(layer, site, x);  // x ← Q(x·G)
     double num = 0, den = 0;
@@ -112,6 +138,14 @@ class BlockCalibrator : public model::ForwardHooks {
   void v(int layer, MatView v) override { rt_.v(layer, v); }
   // Smoothing factors folded into the block's weights, per site (empty when none), for the report.
   std::array<std::vector<float>, model::kNumSites> smooth_;
+  // Where GPTQ / AdaDim Hessians come from: all calibration windows at this block's input (quantized-propagated).
+  void set_hessian_windows(const std::vector<Mat>* windows, const kernels::RopeTable* rope) {
+    hwin_ = windows;
+    rope_ = rope;
+  }
+  // LWC: the transformed float weights (W·G⁻ᵀ before rounding), in LinearIndex order.
+  std::array<Mat, kNumLinears> folded_;
+  int adadim_per_ic_ = 0, adadim_linears_ = 0;
 
  private:
   // absmax after each stage of G on the (smoothed) search input xin.
@@ -143,7 +177,7 @@ class BlockCalibrator : public model::ForwardHooks {
   void search(int layer, Site site, ConstMatView x, SiteTransform& st) {
     const int64_t D = x.cols;
     const uint64_t stream = static_cast<uint64_t>(layer) * model::kNumSites + static_cast<uint64_t>(site);
-    if (opts_.method == Method::DuQuant) {
+    if (opts_.duquant_transform()) {
       transform::DuQuantOptions o;
       o.block = opts_.block_explicit ? opts_.block : std::min<int64_t>(opts_.block, D);
       if (o.block > D)
@@ -154,21 +188,42 @@ class BlockCalibrator : public model::ForwardHooks {
       o.variant = opts_.variant;
       o.seed = transform::derive_seed(opts_.seed, stream);
       st.duquant = transform::duquant_search(x, o);
-    } else if (opts_.method == Method::Rotation) {
+    } else if (opts_.rotation_transform()) {
       st.hadamard_seed = transform::derive_seed(opts_.seed, stream);
       st.hadamard = std::make_shared<transform::RandomizedHadamard>(D, st.hadamard_seed);
     }
   }
 
-  void quantize_weights(Site site) {
+  // Rounds the site's (transformed) consumer weights: RTN, GPTQ or AdaDim with the Hessian of the site's
+  // transformed input over all calibration windows, or LWC's starting clip (trained after the block).
+  void quantize_weights(int layer, Site site, const SiteTransform& st) {
     if (opts_.wbits == kNoQuant) return;
-    quant::QuantSpec spec;
-    spec.bits = opts_.wbits;
-    spec.clip = opts_.swc;
+    const quant::QuantSpec spec = weight_spec(opts_);
     auto cons = consumers(w_, site);
     auto slots = code_slots(codes_, site);
+    std::optional<quant::Hessian> h;
+    if (opts_.needs_hessians()) {
+      DUQ_CHECK(hwin_ && rope_, "quantize_weights: no calibration windows for the Hessian");
+      h = site_hessian(cfg_, layer, w_, rt_, site, st, *hwin_, *rope_, /*after_act_quant=*/false);
+    }
+    quant::GptqOptions go;
+    go.damp = opts_.gptq_damp;
+    go.block = opts_.gptq_block;
+    go.act_order = opts_.act_order;
     for (size_t i = 0; i < cons.size(); ++i) {
-      *slots[i] = quant::quantize(*cons[i], spec);
+      if (opts_.uses_lwc()) {
+        folded_[static_cast<size_t>(first_linear(site)) + i] = Mat(*cons[i]);
+        *slots[i] = lwc_quantize(*cons[i], LwcRow(cons[i]->rows()), opts_.wbits);
+      } else if (opts_.uses_adadim()) {
+        quant::AdaDimResult r = quant::adadim_quantize(*cons[i], *h, spec, opts_.uses_gptq(), go);
+        adadim_per_ic_ += r.q.spec.axis == quant::Axis::kColumn;
+        ++adadim_linears_;
+        *slots[i] = std::move(r.q);
+      } else if (opts_.uses_gptq()) {
+        *slots[i] = quant::gptq_quantize(*cons[i], *h, spec, go);
+      } else {
+        *slots[i] = quant::quantize(*cons[i], spec);
+      }
       quant::dequantize(**slots[i], *cons[i]);
     }
   }
@@ -179,10 +234,62 @@ class BlockCalibrator : public model::ForwardHooks {
   model::LayerWeights& w_;
   LayerCodes& codes_;
   std::array<SiteReport, model::kNumSites>& rep_;
+  const std::vector<Mat>* hwin_ = nullptr;
+  const kernels::RopeTable* rope_ = nullptr;
 };
 
 bool uses_smoothing(const QuantOptions& o) {
-  return o.method == Method::SmoothQuant || (o.method == Method::DuQuant && o.smooth);
+  return o.method == Method::SmoothQuant || (o.duquant_transform() && o.smooth);
+}
+
+// LWC of one block after its transforms are fixed: learns the clip of the seven linears on the
+// quantized-propagated inputs x_q against the float block outputs fp_out, then stores the final codes.
+void lwc_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opts, const SimQuantHooks& hooks,
+               const SiteTransforms& sites, std::array<Mat, kNumLinears>& folded, model::LayerWeights& w,
+               LayerCodes& codes, const std::vector<Mat>& x_q, const std::vector<Mat>& fp_out, QuantizedModel& qm) {
+  BlockParams<float> fixed;
+  fixed.attn_norm.assign(w.attn_norm.begin(), w.attn_norm.end());
+  fixed.ffn_norm.assign(w.ffn_norm.begin(), w.ffn_norm.end());
+  for (int s = 0; s < model::kNumSites; ++s) {
+    const SiteTransform& st = sites[static_cast<size_t>(s)];
+    if (st.identity()) continue;
+    const int64_t width = folded[static_cast<size_t>(first_linear(static_cast<Site>(s)))].cols();
+    Mat g(width, width);
+    for (int64_t j = 0; j < width; ++j) g(j, j) = 1.f;
+    st.apply(g);  // rows of I·G
+    MatX<float>& gx = fixed.g[static_cast<size_t>(s)];
+    gx = MatX<float>(width, width);
+    std::copy(g.data(), g.data() + g.size(), gx.data());
+  }
+  const Mat& hr = hooks.head_rotation();
+  if (hr.size() > 0) {
+    fixed.head_rot = MatX<float>(hr.rows(), hr.cols());
+    std::copy(hr.data(), hr.data() + hr.size(), fixed.head_rot.data());
+  }
+  BlockQuantSpec qs;
+  qs.abits = opts.abits;
+  qs.kv_bits = opts.kv();
+  qs.lac = opts.lac;
+  qs.qk_clip = opts.qk_clip_ratio();
+  std::array<const Mat*, kNumLinears> fw;
+  for (int i = 0; i < kNumLinears; ++i) fw[static_cast<size_t>(i)] = &folded[static_cast<size_t>(i)];
+  LwcOptions lo;
+  lo.epochs = opts.lwc_epochs;
+  lo.lr = opts.lwc_lr;
+  lo.wbits = opts.wbits;
+  Timer t;
+  const LwcResult r = lwc_train_block(cfg, qs, fixed, fw, x_q, fp_out, lo);
+  qm.lwc_loss_first += r.loss_first;
+  qm.lwc_loss_last += r.loss_last;
+  if (opts.progress)
+    std::fprintf(stderr, "layer %d LWC: block loss %.5g -> %.5g over %d steps (%.1f s)%s\n", layer, r.loss_first,
+                 r.loss_last, r.steps, t.seconds(), r.nan_restored ? ", non-finite: restored an epoch's start" : "");
+  auto ws = linears(w);
+  auto cs = linear_codes(codes);
+  for (int i = 0; i < kNumLinears; ++i) {
+    *cs[static_cast<size_t>(i)] = lwc_quantize(folded[static_cast<size_t>(i)], r.rows[static_cast<size_t>(i)], opts.wbits);
+    quant::dequantize(**cs[static_cast<size_t>(i)], *ws[static_cast<size_t>(i)]);
+  }
 }
 
 // Smoothing factors of every site of a block from FP activation maxima and the (original) weights, folded.
@@ -242,9 +349,12 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
   out.final_norm = src.final_norm();
   out.lm_head = src.lm_head();
 
-  // Block-0 inputs: each window's embeddings, and their mean (the search sequence).
-  const bool need_fp = uses_smoothing(opts);
-  std::vector<Mat> x_fp;
+  // Block-0 inputs: each window's embeddings, and their mean (the search sequence). x_fp: the windows through
+  // the float model (smoothing statistics, LWC targets); x_q: the windows through the quantized blocks
+  // (GPTQ/AdaDim Hessians, LWC inputs).
+  const bool need_fp = uses_smoothing(opts) || opts.uses_lwc();
+  const bool need_q = opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc());
+  std::vector<Mat> x_fp, x_q;
   Mat x_search(L, D);
   for (const auto& win : windows) {
     if (static_cast<int>(win.size()) != L) fail("calibration windows must have equal lengths");
@@ -255,6 +365,7 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
       for (int64_t j = 0; j < D; ++j) e(t, j) = out.embed(id, j);
     }
     for (int64_t i = 0; i < e.size(); ++i) x_search.data()[i] += e.data()[i] / static_cast<float>(windows.size());
+    if (need_q) x_q.push_back(e);
     if (need_fp) x_fp.push_back(std::move(e));
   }
 
@@ -286,10 +397,22 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     // 3. search, fold, quantize while the search sequence runs through the block.
     BlockCalibrator cal(cfg, opts, *qm.hooks, w, qm.codes[static_cast<size_t>(l)], rep);
     // 2. smoothing folded into norms / weights (before the search forward sees the block).
-    if (need_fp) smooth_block(cfg, opts, fp_absmax, w, sites, &cal.smooth_);
+    if (uses_smoothing(opts)) smooth_block(cfg, opts, fp_absmax, w, sites, &cal.smooth_);
+    if (need_q) cal.set_hessian_windows(&x_q, &rope);
     model::FloatLinears lin(w);
     model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x_search, 0, kc, vc, rope, &cal);
     model::check_finite(x_search.flat(), where + " output of the quantized block");
+    qm.adadim_per_ic += cal.adadim_per_ic_;
+    qm.adadim_linears += cal.adadim_linears_;
+    // 4. LWC: learn the weight clipping of the block with its transforms frozen.
+    if (opts.uses_lwc() && opts.wbits != kNoQuant)
+      lwc_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, qm.codes[static_cast<size_t>(l)], x_q, x_fp, qm);
+    // 5. The windows through the finished quantized block: the next block's quantized-propagated inputs.
+    if (need_q)
+      for (Mat& x : x_q) {
+        model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, rope, qm.hooks.get());
+        model::check_finite(x.flat(), where + " quantized-propagated calibration window");
+      }
     out.layers.push_back(std::move(w));
     prog.update(l + 1);
   }

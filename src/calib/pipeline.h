@@ -53,6 +53,10 @@ struct QuantizedModel {
   std::vector<LayerCodes> codes;         // [n_layers] when weights are quantized
   std::vector<std::array<SiteReport, model::kNumSites>> report;  // [n_layers]
   double calib_seconds = 0;
+  // Weight rounding summary: AdaDim's choices (linears given per-IC groups / all), LWC's block losses summed
+  // over the blocks (mean window loss of the first and of the last epoch).
+  int adadim_per_ic = 0, adadim_linears = 0;
+  double lwc_loss_first = 0, lwc_loss_last = 0;
 
   // logits [T×V] with simulated quantization.
   Mat forward(std::span<const int> tokens, int pos0, model::KVCache& cache, bool last_only = false) const;

@@ -43,7 +43,20 @@ struct Row {
   uint64_t seed;
   bool seeded;
   double calib_seconds;
+  std::string note;  // AdaDim's choices, LWC's loss
 };
+
+std::string rounding_note(const calib::QuantizedModel& qm) {
+  std::string n;
+  if (qm.opts.uses_adadim() && qm.adadim_linears > 0)
+    n = "per-IC groups for " + std::to_string(qm.adadim_per_ic) + " of " + std::to_string(qm.adadim_linears) + " linears";
+  if (qm.opts.uses_lwc() && qm.opts.wbits != calib::kNoQuant) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "LWC block loss (sum over blocks) %.5g -> %.5g", qm.lwc_loss_first, qm.lwc_loss_last);
+    n = buf;
+  }
+  return n;
+}
 
 void run_compare(const CompareOpts& o, const CLI::App& app) {
   auto src = model::open_weights(o.m.model);
@@ -74,7 +87,9 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
   for (auto method : methods) {
     if (method == calib::Method::Fp) continue;
     for (auto [wb, ab] : bits) {
-      const bool random = method == calib::Method::DuQuant || method == calib::Method::Rotation;
+      calib::QuantOptions probe = base;
+      probe.method = method;
+      const bool random = probe.duquant_transform() || probe.rotation_transform();
       for (uint64_t seed : seeds) {
         if (seed != base.seed && (!random || std::make_pair(wb, ab) != seed_bits)) continue;
         calib::QuantOptions q = base;
@@ -85,7 +100,8 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
         q.validate();
         if (base.progress) std::fprintf(stderr, "%s\n", q.describe().c_str());
         quantized.push_back(calib::quantize_model(*src, windows, q));
-        rows.push_back({calib::method_name(method), wb, ab, seed, random, quantized.back().calib_seconds});
+        rows.push_back({calib::method_name(method), wb, ab, seed, random, quantized.back().calib_seconds,
+                        rounding_note(quantized.back())});
       }
     }
   }
@@ -117,6 +133,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
                             {"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"kld", r.kld}, {"top1", r.top1_agree},
                             {"calib_seconds", rows[i].calib_seconds}};
       if (rows[i].seeded) row["seed"] = rows[i].seed;
+      if (!rows[i].note.empty()) row["note"] = rows[i].note;
       j["rows"].push_back(row);
     }
     std::printf("%s\n", j.dump(1).c_str());
@@ -124,15 +141,16 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
   }
   std::printf("%s on %s: ctx %d, %ld tokens scored; calibration %zu × %d tokens from %s\n", o.m.model.c_str(),
               o.text.c_str(), ctx, res[0].scored, windows.size(), base.calib_ctx, o.q.calib_file.c_str());
-  std::printf("%-12s %-6s %5s %10s %9s %9s %7s %9s\n", "method", "bits", "seed", "ppl", "±", "kld", "top1", "calib s");
-  std::printf("%-12s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f\n", "fp", "W16A16", "", res[0].ppl, res[0].ppl_stderr, 0.0,
+  std::printf("%-13s %-6s %5s %10s %9s %9s %7s %9s\n", "method", "bits", "seed", "ppl", "±", "kld", "top1", "calib s");
+  std::printf("%-13s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f\n", "fp", "W16A16", "", res[0].ppl, res[0].ppl_stderr, 0.0,
               1.0, 0.0);
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = res[i + 1];
     std::string b = "W" + std::to_string(rows[i].wbits) + "A" + std::to_string(rows[i].abits);
     std::string sd = rows[i].seeded ? std::to_string(rows[i].seed) : "";
-    std::printf("%-12s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f\n", rows[i].method.c_str(), b.c_str(), sd.c_str(), r.ppl,
-                r.ppl_stderr, r.kld, r.top1_agree, rows[i].calib_seconds);
+    std::printf("%-13s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f%s%s\n", rows[i].method.c_str(), b.c_str(), sd.c_str(), r.ppl,
+                r.ppl_stderr, r.kld, r.top1_agree, rows[i].calib_seconds, rows[i].note.empty() ? "" : "  ",
+                rows[i].note.c_str());
   }
   std::printf("settings: %s\n", base.describe().c_str());
 }
@@ -143,7 +161,17 @@ DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; 
                         o->m.add(app);
                         o->q.add(app);
                         app.add_option("--text", o->text, "evaluation text")->required();
-                        app.add_option("--methods", o->methods, "comma-separated methods")->capture_default_str();
+                        app.add_option("--methods", o->methods,
+                                       "comma-separated methods: fp; rtn; smoothquant; rotation (randomized Hadamard "
+                                       "per linear input); duquant; rotation+gptq (QuaRot-GPTQ: GPTQ on the rotated "
+                                       "weights); duquant+gptq; duquant+lwc (learned weight clipping, --lwc-epochs, "
+                                       "--lwc-lr); gptq (no transform); adadim (per layer per-IC or per-OC groups, RTN); "
+                                       "adadim+gptq. GPTQ/AdaDim use the Hessian of each transformed linear input "
+                                       "over all calibration windows propagated through the quantized blocks. "
+                                       "Weight-only settings: --bits W3A16,W4A16 (A16 = activations and KV not "
+                                       "quantized), --group-size 32 or 0 (per channel). Per-IC (AdaDim) and grouped "
+                                       "weights run simulated only: the integer kernels take per-row grids")
+                            ->capture_default_str();
                         app.add_option("--bits", o->bits, "comma-separated bit settings")->capture_default_str();
                         app.add_option("--seeds", o->seeds,
                                        "more seeds for rotation/duquant at --seed-bits, e.g. 3,4 (rows per seed)");

@@ -30,6 +30,17 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
       ->capture_default_str();
   app.add_option("--qk-hadamard", qk_hadamard, "Hadamard over head_dim on Q/K: 1 on, 0 off (default: on for rotation/duquant)");
   app.add_option("--seed", o.seed, "seed of the random draws in the search / randomized Hadamard")->capture_default_str();
+  app.add_option("--group-size", o.group_size,
+                 "weight group size (0 = per channel); per-OC groups run along the input, AdaDim's per-IC groups "
+                 "along the output channels")
+      ->capture_default_str();
+  app.add_option("--gptq-damp", o.gptq_damp, "GPTQ damping, as a fraction of the mean Hessian diagonal")
+      ->capture_default_str();
+  app.add_option("--gptq-block", o.gptq_block, "GPTQ lazy-update block (columns)")->capture_default_str();
+  app.add_flag("--act-order", o.act_order, "GPTQ: quantize columns in order of decreasing Hessian diagonal");
+  app.add_option("--lwc-epochs", o.lwc_epochs, "LWC epochs over the calibration windows (duquant+lwc)")
+      ->capture_default_str();
+  app.add_option("--lwc-lr", o.lwc_lr, "LWC AdamW learning rate (no weight decay)")->capture_default_str();
   app.add_flag("--quiet", [this](int64_t) { o.progress = false; }, "no progress lines");
 }
 

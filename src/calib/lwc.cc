@@ -1,0 +1,166 @@
+#include "calib/lwc.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace duq::calib {
+
+namespace {
+inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
+inline float clampf(float v, float lo, float hi) { return std::fmin(std::fmax(v, lo), hi); }
+
+quant::QuantSpec row_spec(int bits) {
+  quant::QuantSpec s;
+  s.bits = bits;
+  s.clip = 1.f;
+  return s;
+}
+
+MatX<float> to_matx(ConstMatView m) {
+  MatX<float> r(m.rows, m.cols);
+  for (int64_t i = 0; i < m.rows; ++i)
+    for (int64_t j = 0; j < m.cols; ++j) r(i, j) = m(i, j);
+  return r;
+}
+}  // namespace
+
+quant::GroupParams lwc_grid(float xmin, float xmax, float u, float l, int bits) {
+  const float qmax = static_cast<float>((1 << bits) - 1);
+  const float hi = sigmoid(u) * xmax, lo = sigmoid(l) * xmin;
+  quant::GroupParams p;
+  p.scale = clampf((hi - lo) / qmax, quant::kMinScale, quant::kMaxScale);
+  p.zero = static_cast<int32_t>(std::nearbyint(clampf(-lo / p.scale, -quant::kMaxScale, quant::kMaxScale)));
+  return p;
+}
+
+quant::QuantizedMat lwc_quantize(ConstMatView w, const LwcRow& p, int bits) {
+  DUQ_CHECK(static_cast<int64_t>(p.u.size()) == w.rows && static_cast<int64_t>(p.l.size()) == w.rows);
+  quant::QuantizedMat q;
+  q.rows = w.rows;
+  q.cols = w.cols;
+  q.spec = row_spec(bits);
+  q.group = w.cols;
+  q.groups_per_line = 1;
+  q.codes.resize(static_cast<size_t>(w.rows * w.cols));
+  q.params.resize(static_cast<size_t>(w.rows));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
+    const quant::GroupParams gp = lwc_grid(*mn, *mx, p.u[static_cast<size_t>(r)], p.l[static_cast<size_t>(r)], bits);
+    q.params[static_cast<size_t>(r)] = gp;
+    for (int64_t j = 0; j < w.cols; ++j)
+      q.codes[static_cast<size_t>(r * w.cols + j)] = static_cast<uint8_t>(quant::quantize_value(w(r, j), gp, q.spec));
+  }
+  return q;
+}
+
+void lwc_fake_quant(ConstMatView w, const LwcRow& p, int bits, MatView out) {
+  const quant::QuantSpec spec = row_spec(bits);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
+    const quant::GroupParams gp = lwc_grid(*mn, *mx, p.u[static_cast<size_t>(r)], p.l[static_cast<size_t>(r)], bits);
+    for (int64_t j = 0; j < w.cols; ++j) out(r, j) = quant::dequantize_value(quant::quantize_value(w(r, j), gp, spec), gp);
+  }
+}
+
+void lwc_grad(ConstMatView w, const LwcRow& p, int bits, ConstMatView g, std::span<float> gu, std::span<float> gl) {
+  const float qmax = static_cast<float>((1 << bits) - 1);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
+    const float gam = sigmoid(p.u[static_cast<size_t>(r)]), bet = sigmoid(p.l[static_cast<size_t>(r)]);
+    const float raw = (gam * *mx - bet * *mn) / qmax;
+    gu[static_cast<size_t>(r)] = gl[static_cast<size_t>(r)] = 0.f;
+    if (!(raw > quant::kMinScale && raw < quant::kMaxScale)) continue;  // clamped scale: no gradient
+    const quant::GroupParams gp = lwc_grid(*mn, *mx, p.u[static_cast<size_t>(r)], p.l[static_cast<size_t>(r)], bits);
+    const float z = static_cast<float>(gp.zero);
+    double ds = 0;
+    for (int64_t j = 0; j < w.cols; ++j) {
+      const float uq = w(r, j) / gp.scale;
+      const float c = std::nearbyint(uq) + z;
+      const bool inside = c >= 0.f && c <= qmax;
+      ds += double(g(r, j)) * ((clampf(c, 0.f, qmax) - z) - (inside ? uq : 0.f));
+    }
+    gu[static_cast<size_t>(r)] = static_cast<float>(ds * *mx / qmax * gam * (1 - gam));
+    gl[static_cast<size_t>(r)] = static_cast<float>(-ds * *mn / qmax * bet * (1 - bet));
+  }
+}
+
+LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<float>& fixed,
+                          const std::array<const Mat*, kNumLinears>& w, const std::vector<Mat>& inputs,
+                          const std::vector<Mat>& targets, const LwcOptions& opts) {
+  DUQ_CHECK(inputs.size() == targets.size() && !inputs.empty(), "lwc_train_block: inputs and targets");
+  LwcResult res;
+  for (int i = 0; i < kNumLinears; ++i) res.rows[static_cast<size_t>(i)] = LwcRow(w[static_cast<size_t>(i)]->rows());
+  BlockParams<float> p = fixed;
+  for (int i = 0; i < kNumLinears; ++i) p.w[static_cast<size_t>(i)] = MatX<float>(w[static_cast<size_t>(i)]->rows(), w[static_cast<size_t>(i)]->cols());
+  std::vector<MatX<float>> xs, ts;
+  for (size_t n = 0; n < inputs.size(); ++n) {
+    xs.push_back(to_matx(inputs[n]));
+    ts.push_back(to_matx(targets[n]));
+  }
+  // Adam state, per linear: [u, l] moments.
+  struct Moments {
+    std::vector<float> mu, vu, ml, vl;
+  };
+  std::array<Moments, kNumLinears> mom;
+  for (int i = 0; i < kNumLinears; ++i) {
+    const size_t o = static_cast<size_t>(w[static_cast<size_t>(i)]->rows());
+    mom[static_cast<size_t>(i)] = {std::vector<float>(o), std::vector<float>(o), std::vector<float>(o), std::vector<float>(o)};
+  }
+  const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+  std::array<MatX<float>, kNumLinears> gw;
+  std::vector<float> gu, gl;
+  int64_t step = 0;
+  for (int epoch = 0; epoch < opts.epochs; ++epoch) {
+    const auto start_rows = res.rows;
+    const auto start_mom = mom;
+    double sum = 0;
+    bool bad = false;
+    for (size_t n = 0; n < xs.size() && !bad; ++n) {
+      for (int i = 0; i < kNumLinears; ++i)
+        lwc_fake_quant(*w[static_cast<size_t>(i)], res.rows[static_cast<size_t>(i)], opts.wbits,
+                       p.w[static_cast<size_t>(i)].view());
+      const float loss = block_loss_grad<float>(cfg, qs, p, xs[n], ts[n], nullptr, &gw, nullptr);
+      if (!std::isfinite(loss)) {
+        bad = true;
+        break;
+      }
+      sum += loss;
+      ++step;
+      const float c1 = 1.f - std::pow(b1, static_cast<float>(step)), c2 = 1.f - std::pow(b2, static_cast<float>(step));
+      for (int i = 0; i < kNumLinears; ++i) {
+        const Mat& wi = *w[static_cast<size_t>(i)];
+        LwcRow& r = res.rows[static_cast<size_t>(i)];
+        Moments& m = mom[static_cast<size_t>(i)];
+        gu.assign(static_cast<size_t>(wi.rows()), 0.f);
+        gl.assign(static_cast<size_t>(wi.rows()), 0.f);
+        lwc_grad(wi, r, opts.wbits,
+                 ConstMatView(gw[static_cast<size_t>(i)].data(), wi.rows(), wi.cols()), gu, gl);
+        auto adam = [&](std::vector<float>& x, std::vector<float>& mm, std::vector<float>& vv, const std::vector<float>& g) {
+          for (size_t k = 0; k < x.size(); ++k) {
+            mm[k] = b1 * mm[k] + (1 - b1) * g[k];
+            vv[k] = b2 * vv[k] + (1 - b2) * g[k] * g[k];
+            x[k] -= opts.lr * (mm[k] / c1) / (std::sqrt(vv[k] / c2) + eps);
+            if (!std::isfinite(x[k])) bad = true;
+          }
+        };
+        adam(r.u, m.mu, m.vu, gu);
+        adam(r.l, m.ml, m.vl, gl);
+      }
+    }
+    if (bad) {
+      res.rows = start_rows;
+      mom = start_mom;
+      res.nan_restored = true;
+      break;
+    }
+    const double mean = sum / static_cast<double>(xs.size());
+    if (epoch == 0) res.loss_first = mean;
+    res.loss_last = mean;
+  }
+  res.steps = static_cast<int>(step);
+  return res;
+}
+
+}  // namespace duq::calib
