@@ -21,12 +21,24 @@ const char* site_name(Site s) {
   return "?";
 }
 
-KVCache::KVCache(const ModelConfig& c, int cap) : capacity(cap) {
-  for (int l = 0; l < c.n_layers; ++l) {
-    k.emplace_back(cap, c.kv_dim());
-    v.emplace_back(cap, c.kv_dim());
+KVCache::KVCache(const ModelConfig& c, int cap) : capacity(cap), layers_(c.n_layers), kv_dim_(c.kv_dim()) {}
+
+void KVCache::allocate_float() {
+  if (!k.empty()) return;
+  for (int l = 0; l < layers_; ++l) {
+    k.emplace_back(capacity, kv_dim_);
+    v.emplace_back(capacity, kv_dim_);
   }
 }
+
+namespace {
+// A [rows × cols] view over buf, grown (never shrunk) as needed; contents are whatever was there.
+MatView scratch(AlignedVector<float>& buf, int64_t rows, int64_t cols) {
+  const size_t n = static_cast<size_t>(rows * cols);
+  if (buf.size() < n) buf.resize(n);
+  return MatView(buf.data(), rows, cols);
+}
+}  // namespace
 
 void FloatLinears::attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const {
   matmul_xwt(xn, w_.wq, q);
@@ -40,16 +52,52 @@ void FloatLinears::ffn_in(ConstMatView xn, MatView gate, MatView up) const {
 }
 void FloatLinears::down(ConstMatView act, MatView y) const { matmul_xwt(act, w_.w_down, y); }
 
+void float_attention(const ModelConfig& c, ConstMatView q, ConstMatView k, ConstMatView v, int pos0, Mat& k_cache,
+                     Mat& v_cache, MatView att, AlignedVector<float>& scores_buf) {
+  const int64_t T = q.rows, hd = c.head_dim(), K = c.kv_dim();
+  const int64_t n_ctx = pos0 + T;
+  DUQ_CHECK(n_ctx <= k_cache.rows(), "block_forward: context beyond the KV cache");
+  for (int64_t t = 0; t < T; ++t) {
+    std::memcpy(k_cache.row(pos0 + t), k.row(t), sizeof(float) * static_cast<size_t>(K));
+    std::memcpy(v_cache.row(pos0 + t), v.row(t), sizeof(float) * static_cast<size_t>(K));
+  }
+  const int group = c.n_heads / c.n_kv_heads;
+  const float scale = 1.f / std::sqrt(static_cast<float>(hd));
+  MatView scores = scratch(scores_buf, T, n_ctx);
+  for (int h = 0; h < c.n_heads; ++h) {
+    const int64_t kvh = h / group;
+    ConstMatView qh = q.cols_slice(h * hd, hd);
+    ConstMatView kh = k_cache.view().rows_slice(0, n_ctx).cols_slice(kvh * hd, hd);
+    ConstMatView vh = v_cache.view().rows_slice(0, n_ctx).cols_slice(kvh * hd, hd);
+    matmul_xwt(qh, kh, scores);
+    kernels::softmax_rows(scores, pos0 + 1, /*causal_offset=*/true, scale);
+    matmul(scores, vh, att.cols_slice(h * hd, hd));
+  }
+}
+
 void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
                    std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0, Mat& k_cache,
                    Mat& v_cache, const kernels::RopeTable& rope, ForwardHooks* hooks) {
-  const int64_t T = x.rows, D = c.dim, hd = c.head_dim(), Q = c.q_dim(), K = c.kv_dim(), H = c.hidden_dim;
-  const int64_t n_ctx = pos0 + T;
-  DUQ_CHECK(x.cols == D && n_ctx <= k_cache.rows(), "block_forward: context beyond the KV cache");
+  BlockWorkspace work;
+  block_forward(
+      c, layer, attn_norm, ffn_norm, lin, x, pos0, rope, hooks,
+      [&](MatView q, MatView k, MatView v, MatView att) {
+        float_attention(c, q, k, v, pos0, k_cache, v_cache, att, work.scores);
+      },
+      work);
+}
+
+void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
+                   std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0,
+                   const kernels::RopeTable& rope, ForwardHooks* hooks, const AttendFn& attend,
+                   BlockWorkspace& work) {
+  const int64_t T = x.rows, D = c.dim, Q = c.q_dim(), K = c.kv_dim(), H = c.hidden_dim;
+  DUQ_CHECK(x.cols == D);
   const bool interleaved = c.rope_layout == RopeLayout::Interleaved;
 
   // --- attention ---
-  Mat xn(T, D), q(T, Q), k(T, K), v(T, K), att(T, Q), y(T, D);
+  MatView xn = scratch(work.xn, T, D), q = scratch(work.q, T, Q), k = scratch(work.k, T, K),
+          v = scratch(work.v, T, K), att = scratch(work.att, T, Q), y = scratch(work.y, T, D);
   kernels::rmsnorm(x, attn_norm, c.rms_eps, xn);
   if (hooks) hooks->linear_input(layer, Site::AttnIn, xn);
   lin.attn_in(xn, q, k, v);
@@ -59,21 +107,7 @@ void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_
     hooks->qk(layer, q, k);
     hooks->v(layer, v);
   }
-  std::memcpy(k_cache.row(pos0), k.data(), sizeof(float) * static_cast<size_t>(T * K));
-  std::memcpy(v_cache.row(pos0), v.data(), sizeof(float) * static_cast<size_t>(T * K));
-
-  const int group = c.n_heads / c.n_kv_heads;
-  const float scale = 1.f / std::sqrt(static_cast<float>(hd));
-  Mat scores(T, n_ctx);
-  for (int h = 0; h < c.n_heads; ++h) {
-    const int64_t kvh = h / group;
-    ConstMatView qh = q.view().cols_slice(h * hd, hd);
-    ConstMatView kh = k_cache.view().rows_slice(0, n_ctx).cols_slice(kvh * hd, hd);
-    ConstMatView vh = v_cache.view().rows_slice(0, n_ctx).cols_slice(kvh * hd, hd);
-    matmul_xwt(qh, kh, scores);
-    kernels::softmax_rows(scores, pos0 + 1, /*causal_offset=*/true, scale);
-    matmul(scores, vh, att.view().cols_slice(h * hd, hd));
-  }
+  attend(q, k, v, att);
   if (hooks) hooks->linear_input(layer, Site::AttnOut, att);
   lin.attn_out(att, y);
   for (int64_t t = 0; t < T; ++t)
@@ -82,7 +116,7 @@ void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_
   // --- feed-forward (SwiGLU) ---
   kernels::rmsnorm(x, ffn_norm, c.rms_eps, xn);
   if (hooks) hooks->linear_input(layer, Site::FfnIn, xn);
-  Mat gate(T, H), up(T, H);
+  MatView gate = scratch(work.gate, T, H), up = scratch(work.up, T, H);
   lin.ffn_in(xn, gate, up);
   kernels::swiglu(gate, up, gate);
   if (hooks) hooks->linear_input(layer, Site::DownIn, gate);
@@ -126,12 +160,20 @@ Mat Model::forward(std::span<const int> tokens, int pos0, KVCache& cache, Forwar
     fail("context of ", pos0 + T, " tokens exceeds the model's maximum of ",
          std::min(cache.capacity, cfg_.max_seq_len));
   Mat x = embed(tokens);
+  if (!cache.work) cache.work = std::make_unique<BlockWorkspace>();
+  if (!attention_) cache.allocate_float();
   for (int l = 0; l < cfg_.n_layers; ++l) {
     const auto& lw = w_.layers[static_cast<size_t>(l)];
     FloatLinears flin(lw);
     const BlockLinears& lin = linears_[static_cast<size_t>(l)] ? *linears_[static_cast<size_t>(l)] : flin;
-    block_forward(cfg_, l, lw.attn_norm, lw.ffn_norm, lin, x, pos0, cache.k[static_cast<size_t>(l)],
-                  cache.v[static_cast<size_t>(l)], rope_, hooks);
+    auto attend = [&](MatView q, MatView k, MatView v, MatView att) {
+      if (attention_)
+        attention_->attend(l, q, k, v, pos0, cache, att);
+      else
+        float_attention(cfg_, q, k, v, pos0, cache.k[static_cast<size_t>(l)], cache.v[static_cast<size_t>(l)], att,
+                        cache.work->scores);
+    };
+    block_forward(cfg_, l, lw.attn_norm, lw.ffn_norm, lin, x, pos0, rope_, hooks, attend, *cache.work);
   }
   if (last_only) return logits(x.view().rows_slice(T - 1, 1));
   return logits(x);

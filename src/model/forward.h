@@ -8,6 +8,7 @@
 // Hooks see (and may rewrite in place) the input of every linear layer and q/k/v after RoPE: calibration
 // observes through them, simulated quantization transforms and fake-quantizes through them.
 #pragma once
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -31,12 +32,43 @@ class ForwardHooks {
   virtual void v(int layer, MatView v) {}              // before the cache
 };
 
-// Keys and values of every layer for positions 0 … capacity−1: k[l], v[l] are [capacity × K].
+// Engine-specific state kept with one sequence's cache (e.g. the integer engine's quantized K/V).
+struct KVCacheExtension {
+  virtual ~KVCacheExtension() = default;
+};
+
+// Per-call temporaries of block_forward, kept with the sequence so repeated calls allocate nothing.
+struct BlockWorkspace {
+  AlignedVector<float> xn, q, k, v, att, y, gate, up, scores;
+};
+
+// Keys and values of every layer for positions 0 … capacity−1: k[l], v[l] are [capacity × K], allocated
+// by the float attention on first use (an engine with its own cache keeps it in `ext` instead).
 struct KVCache {
   KVCache(const ModelConfig& c, int capacity);
   int capacity;
   std::vector<Mat> k, v;
+  std::unique_ptr<KVCacheExtension> ext;
+  std::unique_ptr<BlockWorkspace> work;
+  void allocate_float();  // k, v as above (no-op when present)
+
+ private:
+  int layers_ = 0, kv_dim_ = 0;
 };
+
+// Attention of one block over the sequence's cache: q [T×Q], k, v [T×K] after RoPE and the hooks, for
+// positions pos0 … pos0+T−1; stores k/v in `cache` and writes att [T×Q] = softmax(q·kᵀ/√hd, causal)·v.
+// Model runs the float attention over cache.k/v unless an engine sets its own (Model::set_attention).
+class BlockAttention {
+ public:
+  virtual ~BlockAttention() = default;
+  virtual void attend(int layer, MatView q, MatView k, MatView v, int pos0, KVCache& cache, MatView att) const = 0;
+};
+
+// The float attention (per query head: scores by sgemm, causal softmax, ·V) over k_cache/v_cache [cap × K],
+// after storing k/v at rows pos0…; `scores` is scratch (grown as needed).
+void float_attention(const ModelConfig& c, ConstMatView q, ConstMatView k, ConstMatView v, int pos0, Mat& k_cache,
+                     Mat& v_cache, MatView att, AlignedVector<float>& scores);
 
 // The linear layers of one block. The float engine multiplies by LayerWeights; a quantized engine
 // substitutes its own (integer kernels) without touching the attention or norms.
@@ -68,6 +100,12 @@ class FloatLinears : public BlockLinears {
 void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
                    std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0, Mat& k_cache,
                    Mat& v_cache, const kernels::RopeTable& rope, ForwardHooks* hooks);
+// The same with the attention (cache write + attention) supplied by the caller and temporaries in `work`.
+using AttendFn = std::function<void(MatView q, MatView k, MatView v, MatView att)>;
+void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
+                   std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0,
+                   const kernels::RopeTable& rope, ForwardHooks* hooks, const AttendFn& attend,
+                   BlockWorkspace& work);
 
 class Model {
  public:
@@ -90,12 +128,15 @@ class Model {
 
   // Replaces the linear layers of block l (quantized engines); nullptr restores the float weights.
   void set_block_linears(int l, std::shared_ptr<const BlockLinears> lin);
+  // Replaces the attention of every block (quantized KV caches); nullptr restores the float attention.
+  void set_attention(std::shared_ptr<const BlockAttention> att) { attention_ = std::move(att); }
 
  private:
   ModelConfig cfg_;
   ModelWeights w_;
   kernels::RopeTable rope_;
   std::vector<std::shared_ptr<const BlockLinears>> linears_;
+  std::shared_ptr<const BlockAttention> attention_;
 };
 
 }  // namespace duq::model

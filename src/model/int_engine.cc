@@ -1,7 +1,11 @@
 #include "model/int_engine.h"
 
+#include <cmath>
+#include <cstring>
+
 #include "core/error.h"
 #include "kernels/gemm_f32.h"
+#include "model/kv_quant_cache.h"
 
 namespace duq::model {
 
@@ -99,35 +103,113 @@ void IntLinears::down(ConstMatView act, MatView y) const {
   kernels::int_gemm(acts_, L_.w_down, y);
 }
 
-void fake_quant_rows(MatView x, int64_t width, int bits, float clip) {
+void fake_quant_rows(MatView x, int64_t width, int bits, float clip, kernels::QuantActs& q) {
   if (bits >= 16) return;
   DUQ_CHECK(x.contiguous() && x.cols % width == 0);
   MatView rows(x.data, x.rows * (x.cols / width), width);
-  kernels::QuantActs q;
   kernels::quantize_acts(rows, bits, clip, q);
-  Mat back = kernels::dequantize_acts(q);
-  for (int64_t i = 0; i < rows.rows; ++i)
-    for (int64_t j = 0; j < width; ++j) rows(i, j) = back(i, j);
+  // x̂ = (q − z)·Δ, exactly as kernels::dequantize_acts.
+  for (int64_t i = 0; i < rows.rows; ++i) {
+    const uint8_t* c = q.row(i);
+    const float s = q.scale[static_cast<size_t>(i)];
+    const int32_t z = q.zero[static_cast<size_t>(i)];
+    float* r = rows.row(i);
+    for (int64_t j = 0; j < width; ++j) r[j] = static_cast<float>(static_cast<int32_t>(c[j]) - z) * s;
+  }
 }
 
-AttentionQuantHooks::AttentionQuantHooks(const ModelConfig& c, const QuantSettings& q, const Mat& qk_rotation)
-    : hd_(c.head_dim()), q_(q), rot_(qk_rotation) {}
+void fake_quant_rows(MatView x, int64_t width, int bits, float clip) {
+  kernels::QuantActs q;
+  fake_quant_rows(x, width, bits, clip, q);
+}
+
+AttentionQuantHooks::AttentionQuantHooks(const ModelConfig& c, const QuantSettings& q, const Mat& qk_rotation,
+                                         bool quantize_kv)
+    : hd_(c.head_dim()), q_(q), rot_(qk_rotation), quantize_kv_(quantize_kv) {}
 
 void AttentionQuantHooks::qk(int, MatView q, MatView k) {
   for (MatView x : {q, k}) {
     if (rot_.size()) {
       MatView heads(x.data, x.rows * (x.cols / hd_), hd_);
-      Mat tmp(heads);
-      kernels::matmul(tmp, rot_, heads);
+      rot_tmp_.resize(heads.rows, heads.cols);
+      std::memcpy(rot_tmp_.data(), heads.data, sizeof(float) * static_cast<size_t>(heads.rows * heads.cols));
+      kernels::matmul(rot_tmp_, rot_, heads);
     }
   }
-  fake_quant_rows(q, hd_, q_.abits, q_.qk_clip);
-  fake_quant_rows(k, hd_, q_.kv_bits, q_.qk_clip);
+  fake_quant_rows(q, hd_, q_.abits, q_.qk_clip, tmp_);
+  if (quantize_kv_) fake_quant_rows(k, hd_, q_.kv_bits, q_.qk_clip, tmp_);
 }
 
-void AttentionQuantHooks::v(int, MatView v) { fake_quant_rows(v, hd_, q_.kv_bits, 1.f); }
+void AttentionQuantHooks::v(int, MatView v) {
+  if (quantize_kv_) fake_quant_rows(v, hd_, q_.kv_bits, 1.f, tmp_);
+}
 
-IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory) {
+namespace {
+
+// Per-sequence state of IntAttention: the quantized cache and scratch tiles.
+struct IntAttentionState : KVCacheExtension {
+  IntAttentionState(const ModelConfig& c, int capacity, int bits) : kv(c, capacity, bits) {}
+  QuantKVCache kv;
+  AlignedVector<float> kh, vh, qg, scores, og;
+};
+
+MatView tile(AlignedVector<float>& buf, int64_t rows, int64_t cols) {
+  const size_t n = static_cast<size_t>(rows * cols);
+  if (buf.size() < n) buf.resize(n);
+  return MatView(buf.data(), rows, cols);
+}
+
+}  // namespace
+
+IntAttention::IntAttention(const ModelConfig& c, const QuantSettings& q)
+    : c_(c), kv_bits_(q.kv_bits), qk_clip_(q.qk_clip) {}
+
+void IntAttention::attend(int layer, MatView q, MatView k, MatView v, int pos0, KVCache& cache, MatView att) const {
+  if (kv_bits_ >= 16) {
+    if (!cache.work) cache.work = std::make_unique<BlockWorkspace>();
+    cache.allocate_float();
+    float_attention(c_, q, k, v, pos0, cache.k[static_cast<size_t>(layer)], cache.v[static_cast<size_t>(layer)], att,
+                    cache.work->scores);
+    return;
+  }
+  auto* st = dynamic_cast<IntAttentionState*>(cache.ext.get());
+  if (!st) {
+    cache.ext = std::make_unique<IntAttentionState>(c_, cache.capacity, kv_bits_);
+    st = static_cast<IntAttentionState*>(cache.ext.get());
+  }
+  st->kv.store(layer, QuantKVCache::K, k, pos0, qk_clip_);
+  st->kv.store(layer, QuantKVCache::V, v, pos0, 1.f);
+
+  const int64_t T = q.rows, hd = c_.head_dim(), n_ctx = pos0 + T;
+  const int group = c_.n_heads / c_.n_kv_heads;
+  const float scale = 1.f / std::sqrt(static_cast<float>(hd));
+  MatView kh = tile(st->kh, n_ctx, hd), vh = tile(st->vh, n_ctx, hd);
+  for (int g = 0; g < c_.n_kv_heads; ++g) {
+    st->kv.load_head(layer, QuantKVCache::K, g, n_ctx, kh);
+    st->kv.load_head(layer, QuantKVCache::V, g, n_ctx, vh);
+    if (T == 1) {
+      // Decode: the group's query heads share K̂/V̂, so one product each for all of them.
+      MatView qg = tile(st->qg, group, hd), og = tile(st->og, group, hd), sc = tile(st->scores, group, n_ctx);
+      for (int i = 0; i < group; ++i)
+        std::memcpy(qg.row(i), q.row(0) + (g * group + i) * hd, sizeof(float) * static_cast<size_t>(hd));
+      kernels::matmul_xwt(qg, kh, sc);
+      kernels::softmax_rows(sc, n_ctx, /*causal_offset=*/false, scale);
+      kernels::matmul(sc, vh, og);
+      for (int i = 0; i < group; ++i)
+        std::memcpy(att.row(0) + (g * group + i) * hd, og.row(i), sizeof(float) * static_cast<size_t>(hd));
+      continue;
+    }
+    MatView sc = tile(st->scores, T, n_ctx);
+    for (int i = 0; i < group; ++i) {
+      const int64_t h = g * group + i;
+      kernels::matmul_xwt(q.cols_slice(h * hd, hd), kh, sc);
+      kernels::softmax_rows(sc, pos0 + 1, /*causal_offset=*/true, scale);
+      kernels::matmul(sc, vh, att.cols_slice(h * hd, hd));
+    }
+  }
+}
+
+IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory, bool quantized_kv) {
   if (data->q.abits == 16) fail("weight-only models (A16) run through --simulate");
   IntModel m;
   const ModelConfig& c = data->cfg;
@@ -144,7 +226,8 @@ IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFac
   m.model = std::make_unique<Model>(c, std::move(w));
   for (int l = 0; l < c.n_layers; ++l)
     m.model->set_block_linears(l, std::make_shared<IntLinears>(c, data->layers[static_cast<size_t>(l)], data->q, factory));
-  m.hooks = std::make_unique<AttentionQuantHooks>(c, data->q, data->qk_rotation);
+  m.hooks = std::make_unique<AttentionQuantHooks>(c, data->q, data->qk_rotation, /*quantize_kv=*/!quantized_kv);
+  if (quantized_kv) m.model->set_attention(std::make_shared<IntAttention>(c, data->q));
   m.data = std::move(data);
   return m;
 }

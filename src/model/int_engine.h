@@ -45,10 +45,12 @@ class IntLinears : public BlockLinears {
   mutable kernels::QuantActs acts_;
 };
 
-// Q/K head rotation and per-(head, token) quantization of Q, K and V.
+// Q/K head rotation and per-(head, token) quantization of Q (abits) and, with quantize_kv, fake quantization of
+// K and V (kv_bits) before they enter the float cache. Without quantize_kv, K and V are left to the quantized
+// cache of IntAttention, which stores exactly the same x̂.
 class AttentionQuantHooks : public ForwardHooks {
  public:
-  AttentionQuantHooks(const ModelConfig& c, const QuantSettings& q, const Mat& qk_rotation);
+  AttentionQuantHooks(const ModelConfig& c, const QuantSettings& q, const Mat& qk_rotation, bool quantize_kv = true);
   void qk(int layer, MatView q, MatView k) override;
   void v(int layer, MatView v) override;
 
@@ -56,9 +58,28 @@ class AttentionQuantHooks : public ForwardHooks {
   int hd_;
   QuantSettings q_;
   const Mat& rot_;
+  bool quantize_kv_;
+  kernels::QuantActs tmp_;
+  Mat rot_tmp_;
 };
 
-// A ready-to-run quantized model: owns the data, the Model with IntLinears in every block and the hooks.
+// Attention over a KV cache stored quantized per (KV head, token) at kv_bits (QuantKVCache, kept in
+// KVCache::ext): new K/V rows are quantized into it, and each KV head's rows are dequantized (x̂ = (q − z)·Δ,
+// the fake quantizer's values) into a contiguous tile for the score and value products. kv_bits 16: the float
+// cache, unquantized.
+class IntAttention : public BlockAttention {
+ public:
+  IntAttention(const ModelConfig& c, const QuantSettings& q);
+  void attend(int layer, MatView q, MatView k, MatView v, int pos0, KVCache& cache, MatView att) const override;
+
+ private:
+  ModelConfig c_;
+  int kv_bits_;
+  float qk_clip_;
+};
+
+// A ready-to-run quantized model: owns the data, the Model with IntLinears in every block, IntAttention and the
+// hooks.
 struct IntModel {
   std::unique_ptr<QuantModelData> data;
   std::unique_ptr<Model> model;
@@ -67,9 +88,13 @@ struct IntModel {
     return model->forward(tokens, pos0, cache, hooks.get(), last_only);
   }
 };
-IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory);
+// quantized_kv false: the reference path (K/V fake-quantized into the float cache, float attention).
+IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory,
+                        bool quantized_kv = true);
 
 // Per-row fake quantization with the kernels' activation quantizer (x ← x̂), for rows of `width` values.
 void fake_quant_rows(MatView x, int64_t width, int bits, float clip);
+// The same with caller-provided scratch (no allocation once it has grown).
+void fake_quant_rows(MatView x, int64_t width, int bits, float clip, kernels::QuantActs& scratch);
 
 }  // namespace duq::model

@@ -1,0 +1,214 @@
+#include "tools/bench_e2e.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "calib/export.h"
+#include "calib/pipeline.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "formats/dtype.h"
+#include "kernels/cpu_features.h"
+#include "model/hf_source.h"
+#include "model/int_engine.h"
+#include "model/quant_model.h"
+#include "tools/bench_common.h"
+
+namespace duq::tools {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Random weights generated one tensor at a time from (seed, tensor index), so the quantization pipeline can
+// read one block at a time without the whole float model in memory. Uniform with the standard deviations of
+// model::random_weights (speed does not depend on the distribution; uniform is several times faster to draw).
+class SynthSource : public model::WeightSource {
+ public:
+  explicit SynthSource(model::ModelConfig c) : c_(c) {}
+  const model::ModelConfig& config() const override { return c_; }
+  std::string description() const override { return "synthetic " + c_.summary(); }
+  Mat embedding() const override { return draw(c_.vocab_size, c_.dim, 1.0, 0); }
+  model::LayerWeights layer(int l) const override {
+    const int64_t D = c_.dim, H = c_.hidden_dim, Q = c_.q_dim(), K = c_.kv_dim();
+    const double in_d = 1.0 / std::sqrt(double(D)), branch = 1.0 / std::sqrt(2.0 * c_.n_layers);
+    const uint64_t i = 1 + 7 * static_cast<uint64_t>(l);
+    model::LayerWeights w;
+    w.attn_norm.assign(static_cast<size_t>(D), 1.f);
+    w.ffn_norm.assign(static_cast<size_t>(D), 1.f);
+    w.wq = draw(Q, D, in_d, i);
+    w.wk = draw(K, D, in_d, i + 1);
+    w.wv = draw(K, D, in_d, i + 2);
+    w.wo = draw(D, Q, branch / std::sqrt(double(Q)), i + 3);
+    w.w_gate = draw(H, D, in_d, i + 4);
+    w.w_up = draw(H, D, in_d, i + 5);
+    w.w_down = draw(D, H, branch / std::sqrt(double(H)), i + 6);
+    return w;
+  }
+  Vec final_norm() const override { return Vec(static_cast<size_t>(c_.dim), 1.f); }
+  Mat lm_head() const override { return draw(c_.vocab_size, c_.dim, 1.0 / std::sqrt(double(c_.dim)), 1000000); }
+
+ private:
+  static Mat draw(int64_t rows, int64_t cols, double stddev, uint64_t index) {
+    Rng rng(0x5eed + index * 0x9e3779b97f4a7c15ULL);
+    Mat m(rows, cols);
+    const float a = static_cast<float>(stddev * std::sqrt(3.0));  // U(−a, a) has stddev a/√3
+    for (float& v : m.flat()) v = a * static_cast<float>(2.0 * rng.uniform() - 1.0);
+    return m;
+  }
+  model::ModelConfig c_;
+};
+
+std::vector<int> random_tokens(int n, int vocab, uint64_t seed) {
+  Rng r(seed);
+  std::vector<int> t(static_cast<size_t>(n));
+  for (auto& x : t) x = 3 + static_cast<int>(r.below(static_cast<uint64_t>(vocab - 3)));
+  return t;
+}
+
+struct Speed {
+  double prefill_tps = 0, decode_tps = 0;
+};
+
+using ForwardFn = std::function<Mat(std::span<const int>, int, model::KVCache&, bool)>;
+
+Speed measure(const char* name, const model::ModelConfig& c, const ForwardFn& fwd, const E2eBenchOptions& o) {
+  Speed s;
+  const auto prefill = random_tokens(o.prefill, c.vocab_size, 11);
+  const auto seq = random_tokens(o.prompt + o.decode, c.vocab_size, 12);
+  model::KVCache cache(c, std::max(o.prefill, o.prompt + o.decode));
+  std::vector<double> pre, dec;
+  for (int r = 0; r < std::max(1, o.reps); ++r) {
+    Timer t;
+    fwd(prefill, 0, cache, /*last_only=*/true);
+    pre.push_back(t.seconds());
+    std::fprintf(stderr, "  %s prefill %d tokens: %.2f s (%.1f tok/s)\n", name, o.prefill, pre.back(),
+                 o.prefill / pre.back());
+    fwd(std::span<const int>(seq.data(), static_cast<size_t>(o.prompt)), 0, cache, true);
+    Timer td;
+    for (int i = 0; i < o.decode; ++i)
+      fwd(std::span<const int>(&seq[static_cast<size_t>(o.prompt + i)], 1), o.prompt + i, cache, true);
+    dec.push_back(td.seconds());
+    std::fprintf(stderr, "  %s decode %d tokens after a %d-token prompt: %.2f s (%.2f tok/s)\n", name, o.decode,
+                 o.prompt, dec.back(), o.decode / dec.back());
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  };
+  s.prefill_tps = o.prefill / median(pre);
+  s.decode_tps = o.decode / median(dec);
+  return s;
+}
+
+}  // namespace
+
+void run_e2e_bench(const E2eBenchOptions& o) {
+  if (o.layers < 1 || o.prefill < 1 || o.prompt < 1 || o.decode < 1 || o.reps < 1)
+    fail("bench e2e: --layers, --prefill, --prompt, --decode and --reps must be at least 1");
+  const int cpu = pin_single_thread(o.core);
+  model::ModelConfig c;
+  c.dim = o.dim, c.hidden_dim = o.hidden, c.n_layers = o.layers, c.n_heads = o.heads, c.n_kv_heads = o.kv_heads;
+  c.vocab_size = o.vocab, c.max_seq_len = std::max({2048, o.prefill, o.prompt + o.decode});
+  c.tied_embeddings = false;
+  c.rope_layout = model::RopeLayout::RotateHalf;
+  c.validate("bench e2e");
+  const fs::path dir = fs::path(o.tmp.empty() ? fs::temp_directory_path().string() : o.tmp) /
+                       ("duquant-bench-e2e-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path d;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(d, ec);
+    }
+  } cleanup{dir};
+  std::fprintf(stderr, "bench e2e: %s, %.2f B parameters; pinned to CPU %d, one thread, ISA %s\n",
+               c.summary().c_str(), c.n_params() / 1e9, cpu, kernels::isa_name(kernels::active_isa()));
+
+  SynthSource src(c);
+  Speed fp, iq;
+  uintmax_t f32_bytes = 0, gguf_bytes = 0;
+  {
+    Timer t;
+    std::fprintf(stderr, "[1/4] generating float weights ...\n");
+    model::Model m(c, src.load_all());
+    std::fprintf(stderr, "      %.1f s\n[2/4] float engine\n", t.seconds());
+    fp = measure("float", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
+      return m.forward(tk, p, kc, nullptr, last);
+    }, o);
+    Timer tw;
+    model::write_hf_model((dir / "f32").string(), c, m.weights(), formats::DType::F32, /*force=*/true);
+    f32_bytes = fs::file_size(dir / "f32" / "model.safetensors");
+    std::fprintf(stderr, "      wrote f32 safetensors: %.1f MB in %.1f s\n", f32_bytes / 1e6, tw.seconds());
+    fs::remove_all(dir / "f32");
+  }
+
+  calib::QuantOptions q;
+  q.method = calib::parse_method(o.method);
+  q.wbits = 4, q.abits = 4;
+  q.steps = o.steps;
+  q.nsamples = o.calib_windows;
+  q.calib_ctx = o.calib_ctx;
+  q.progress = false;
+  q.validate();
+  std::unique_ptr<model::QuantModelData> data;
+  {
+    Timer t;
+    std::fprintf(stderr, "[3/4] quantizing in memory: %s on %d random-token windows of %d\n", q.describe().c_str(),
+                 o.calib_windows, o.calib_ctx);
+    std::vector<std::vector<int>> windows;
+    for (int i = 0; i < o.calib_windows; ++i) windows.push_back(random_tokens(o.calib_ctx, c.vocab_size, 100 + i));
+    calib::QuantizedModel qm = calib::quantize_model(src, windows, q);
+    data = std::make_unique<model::QuantModelData>(calib::to_file_data(qm, "llama2c", "synthetic model: no tokenizer"));
+    std::fprintf(stderr, "      %.1f s\n", t.seconds());
+  }
+  const fs::path gguf = dir / "model-w4a4.gguf";
+  model::write_quant_model(gguf.string(), *data);
+  gguf_bytes = fs::file_size(gguf);
+  fs::remove(gguf);
+  std::fprintf(stderr, "      wrote W4A4 .gguf: %.1f MB\n[4/4] integer engine (W4A4, KV %d-bit cache)\n", gguf_bytes / 1e6,
+               data->q.kv_bits);
+  {
+    model::IntModel im = model::make_int_model(std::move(data), calib::transform_factory());
+    iq = measure("W4A4", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
+      return im.forward(tk, p, kc, last);
+    }, o);
+  }
+
+  const double r_pre = iq.prefill_tps / fp.prefill_tps, r_dec = iq.decode_tps / fp.decode_tps;
+  const double r_size = static_cast<double>(f32_bytes) / static_cast<double>(gguf_bytes);
+  std::FILE* out = o.json ? stderr : stdout;
+  std::fprintf(out, "\nEnd to end, %s (%s, %d steps), single thread\n", c.summary().c_str(), o.method.c_str(), o.steps);
+  std::fprintf(out, "%-28s %12s %12s %8s %8s\n", "", "float", "W4A4 int", "ratio", "target");
+  std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n", ("prefill tok/s (" + std::to_string(o.prefill) + ")").c_str(),
+               fp.prefill_tps, iq.prefill_tps, r_pre, "2.5x", r_pre >= 2.5 ? "met" : "NOT met");
+  std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n",
+               ("decode tok/s (" + std::to_string(o.decode) + " after " + std::to_string(o.prompt) + ")").c_str(),
+               fp.decode_tps, iq.decode_tps, r_dec, "4x", r_dec >= 4 ? "met" : "NOT met");
+  std::fprintf(out, "%-28s %12.1f %12.1f %7.2fx %7s  %s\n", "file MB (f32 st / W4A4 gguf)", f32_bytes / 1e6,
+               gguf_bytes / 1e6, r_size, "6x", r_size >= 6 ? "met" : "NOT met");
+  if (o.json) {
+    std::printf(
+        "{\"model\": {\"dim\": %d, \"hidden\": %d, \"layers\": %d, \"heads\": %d, \"kv_heads\": %d, \"vocab\": %d, "
+        "\"params\": %lld}, \"method\": \"%s\", \"steps\": %d, "
+        "\"prefill\": {\"tokens\": %d, \"float_tps\": %s, \"w4a4_tps\": %s, \"ratio\": %s}, "
+        "\"decode\": {\"prompt\": %d, \"tokens\": %d, \"float_tps\": %s, \"w4a4_tps\": %s, \"ratio\": %s}, "
+        "\"file_bytes\": {\"f32_safetensors\": %llu, \"w4a4_gguf\": %llu, \"ratio\": %s}}\n",
+        c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.n_params(), o.method.c_str(),
+        o.steps, o.prefill, json_number(fp.prefill_tps).c_str(), json_number(iq.prefill_tps).c_str(),
+        json_number(r_pre).c_str(), o.prompt, o.decode, json_number(fp.decode_tps).c_str(),
+        json_number(iq.decode_tps).c_str(), json_number(r_dec).c_str(), static_cast<unsigned long long>(f32_bytes),
+        static_cast<unsigned long long>(gguf_bytes), json_number(r_size).c_str());
+  }
+}
+
+}  // namespace duq::tools

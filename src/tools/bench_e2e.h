@@ -1,0 +1,24 @@
+// `duquant bench e2e`: end-to-end prefill and decode tokens/s of a synthetic LLaMA-shaped model (TinyLlama-
+// 1.1B shape by default) in the float engine and the W4A4 integer engine, single thread, pinned; and the
+// model file sizes (f32 safetensors vs the W4A4 .gguf).
+#pragma once
+#include <string>
+
+namespace duq::tools {
+
+struct E2eBenchOptions {
+  bool json = false;
+  int layers = 22, dim = 2048, hidden = 5632, heads = 32, kv_heads = 4, vocab = 32000;
+  int prefill = 512;              // prefill tokens
+  int prompt = 64, decode = 64;   // decode: `decode` single-token steps after a `prompt`-token prefill
+  int reps = 1;                   // medians over this many runs per measurement
+  std::string method = "duquant";
+  int steps = 8;                  // greedy steps of the DuQuant search (speed does not depend on it)
+  int calib_windows = 2, calib_ctx = 64;
+  std::string tmp;                // where the model files are written (and removed); default: system temp
+  int core = -1;
+};
+
+void run_e2e_bench(const E2eBenchOptions& o);
+
+}  // namespace duq::tools

@@ -1,0 +1,18 @@
+// `duquant bench gemm`: our integer GEMM/GEMV (W4A4, W4A8, W8A8) beside OpenBLAS fp32 and oneDNN s8 on
+// LLaMA-2-7B linear shapes, single thread, pinned; and the online transform + activation quantization as a
+// share of the W4A4 linear time.
+#pragma once
+
+namespace duq::tools {
+
+struct GemmBenchOptions {
+  bool json = false;   // stdout: {"gemm": [...]} only; the table goes to stderr
+  bool quick = false;  // small shapes, one short repetition (smoke tests)
+  int reps = 5;        // medians over this many repetitions
+  double min_seconds = 0.2;  // per repetition
+  int core = -1;       // CPU to pin to (−1: the first allowed)
+};
+
+void run_gemm_bench(const GemmBenchOptions& o);
+
+}  // namespace duq::tools

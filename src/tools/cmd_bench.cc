@@ -1,0 +1,48 @@
+// duquant bench gemm | e2e: single-thread, pinned speed measurements (see tools/bench_gemm.h, bench_e2e.h).
+#include <memory>
+
+#include "tools/bench_e2e.h"
+#include "tools/bench_gemm.h"
+#include "tools/commands.h"
+
+namespace duq::tools {
+namespace {
+
+DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm), float vs W4A4 engine (e2e)",
+                      [](CLI::App& app) {
+                        app.require_subcommand(1);
+                        auto g = std::make_shared<GemmBenchOptions>();
+                        CLI::App* gemm = app.add_subcommand(
+                            "gemm", "W4A4/W4A8/W8A8 GEMM and GEMV vs OpenBLAS fp32 and oneDNN s8, LLaMA-2-7B shapes");
+                        gemm->add_flag("--json", g->json, "print {\"gemm\": [...]} on stdout (the table on stderr)");
+                        gemm->add_flag("--quick", g->quick, "small shapes, one short run (a smoke test)");
+                        gemm->add_option("--reps", g->reps, "repetitions (median)")->capture_default_str()->check(CLI::Range(1, 1000));
+                        gemm->add_option("--min-time", g->min_seconds, "seconds per repetition")->capture_default_str();
+                        gemm->add_option("--core", g->core, "CPU to pin to (default: the first allowed)");
+                        gemm->callback([g] { run_gemm_bench(*g); });
+
+                        auto e = std::make_shared<E2eBenchOptions>();
+                        CLI::App* e2e = app.add_subcommand(
+                            "e2e", "prefill/decode tokens/s, float vs W4A4 integer engine, and file sizes (synthetic "
+                                   "TinyLlama-1.1B shape)");
+                        e2e->add_flag("--json", e->json, "print a JSON summary on stdout (the table on stderr)");
+                        e2e->add_option("--layers", e->layers, "blocks (fewer for a quick run)")->capture_default_str();
+                        e2e->add_option("--dim", e->dim, "residual width")->capture_default_str();
+                        e2e->add_option("--hidden", e->hidden, "SwiGLU width")->capture_default_str();
+                        e2e->add_option("--heads", e->heads, "query heads")->capture_default_str();
+                        e2e->add_option("--kv-heads", e->kv_heads, "key/value heads")->capture_default_str();
+                        e2e->add_option("--vocab", e->vocab, "vocabulary")->capture_default_str();
+                        e2e->add_option("--prefill", e->prefill, "prefill tokens")->capture_default_str();
+                        e2e->add_option("--prompt", e->prompt, "prompt tokens before decoding")->capture_default_str();
+                        e2e->add_option("--decode", e->decode, "decoded tokens")->capture_default_str();
+                        e2e->add_option("--reps", e->reps, "runs per measurement (median)")->capture_default_str();
+                        e2e->add_option("--method", e->method, "quantization method (duquant, rtn, ...)")
+                            ->capture_default_str();
+                        e2e->add_option("--steps", e->steps, "DuQuant greedy steps")->capture_default_str();
+                        e2e->add_option("--tmp", e->tmp, "folder for the temporary model files");
+                        e2e->add_option("--core", e->core, "CPU to pin to (default: the first allowed)");
+                        e2e->callback([e] { run_e2e_bench(*e); });
+                      }});
+
+}  // namespace
+}  // namespace duq::tools

@@ -1,0 +1,64 @@
+// `duquant bench`: the gemm mode (quick shapes) and the e2e mode (a tiny model) run and print valid JSON with
+// every implementation / field. Speeds are not asserted (shared machines).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "test_support.h"
+
+namespace duq {
+namespace {
+
+TEST(BenchCli, GemmQuickPrintsJsonWithAllImpls) {
+  auto r = test::run_command(test::cli_path().string() + " bench gemm --json --quick");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);  // stdout is the JSON alone
+  ASSERT_TRUE(j.contains("gemm") && j["gemm"].is_array());
+  std::set<std::string> impls, shapes;
+  std::set<int> ms;
+  for (const auto& row : j["gemm"]) {
+    ASSERT_TRUE(row["shape"].is_string() && row["m"].is_number_integer() && row["impl"].is_string() &&
+                row["gops"].is_number())
+        << row.dump();
+    EXPECT_GT(row["gops"].get<double>(), 0.0) << row.dump();
+    impls.insert(row["impl"].get<std::string>());
+    shapes.insert(row["shape"].get<std::string>());
+    ms.insert(row["m"].get<int>());
+  }
+  std::set<std::string> want = {"w4a4", "w4a8", "w8a8", "f32_openblas"};
+  if (r.err.find("without oneDNN") == std::string::npos) want.insert("s8_onednn");
+  EXPECT_EQ(impls, want);
+  EXPECT_EQ(shapes.size(), 3u);
+  EXPECT_TRUE(ms.count(1));
+  EXPECT_EQ(j["gemm"].size(), want.size() * shapes.size() * ms.size());
+  // The table (stderr with --json) reports the transform share per GEMM and per input site.
+  EXPECT_NE(r.err.find("share per site, q/k/v"), std::string::npos) << r.err;
+}
+
+TEST(BenchCli, E2eTinyModelPrintsJson) {
+  auto dir = test::temp_dir("bench_e2e");
+  auto r = test::run_command(test::cli_path().string() +
+                             " bench e2e --json --layers 1 --dim 64 --hidden 160 --heads 4 --kv-heads 2 --vocab 300 "
+                             "--prefill 24 --prompt 8 --decode 4 --steps 2 --tmp " + dir.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  for (const char* k : {"prefill", "decode"}) {
+    EXPECT_GT(j[k]["float_tps"].get<double>(), 0.0);
+    EXPECT_GT(j[k]["w4a4_tps"].get<double>(), 0.0);
+  }
+  EXPECT_GT(j["file_bytes"]["f32_safetensors"].get<double>(), j["file_bytes"]["w4a4_gguf"].get<double>());
+  // The temporary model files are removed.
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << dir;
+}
+
+TEST(BenchCli, BadArgumentsFailCleanly) {
+  auto r = test::run_command(test::cli_path().string() + " bench e2e --layers 0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--layers"), std::string::npos) << r.err;
+  r = test::run_command(test::cli_path().string() + " bench");
+  EXPECT_EQ(r.exit_code, 1);
+}
+
+}  // namespace
+}  // namespace duq
