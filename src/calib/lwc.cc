@@ -86,6 +86,39 @@ void lwc_grad(ConstMatView w, const LwcRow& p, int bits, ConstMatView g, std::sp
   }
 }
 
+BlockParams<float> frozen_block_params(const model::ModelConfig& cfg, const model::LayerWeights& w,
+                                       const SiteTransforms& sites, const Mat& head_rotation) {
+  BlockParams<float> p;
+  p.attn_norm.assign(w.attn_norm.begin(), w.attn_norm.end());
+  p.ffn_norm.assign(w.ffn_norm.begin(), w.ffn_norm.end());
+  const int64_t widths[model::kNumSites] = {cfg.dim, cfg.q_dim(), cfg.dim, cfg.hidden_dim};
+  for (int s = 0; s < model::kNumSites; ++s) {
+    const SiteTransform& st = sites[static_cast<size_t>(s)];
+    if (st.identity()) continue;
+    const int64_t width = widths[s];
+    Mat g(width, width);
+    for (int64_t j = 0; j < width; ++j) g(j, j) = 1.f;
+    st.apply(g);
+    p.g[static_cast<size_t>(s)] = to_matx(g);
+  }
+  if (head_rotation.size() > 0) p.head_rot = to_matx(head_rotation);
+  return p;
+}
+
+void set_block_weights(const model::LayerWeights& w, BlockParams<float>& p) {
+  const Mat* ws[kNumLinears] = {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down};
+  for (int i = 0; i < kNumLinears; ++i) p.w[static_cast<size_t>(i)] = to_matx(*ws[i]);
+}
+
+BlockQuantSpec block_quant_spec(const QuantOptions& o) {
+  BlockQuantSpec qs;
+  qs.abits = o.abits;
+  qs.kv_bits = o.kv();
+  qs.lac = o.lac;
+  qs.qk_clip = o.qk_clip_ratio();
+  return qs;
+}
+
 LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<float>& fixed,
                           const std::array<const Mat*, kNumLinears>& w, const std::vector<Mat>& inputs,
                           const std::vector<Mat>& targets, const LwcOptions& opts) {

@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "calib/block_grad.h"
+#include "calib/sim_quant.h"
 #include "core/tensor.h"
 #include "model/config.h"
+#include "model/weights.h"
 #include "quant/uniform.h"
 
 namespace duq::calib {
@@ -48,6 +50,15 @@ struct LwcResult {
   bool nan_restored = false;
   int steps = 0;
 };
+
+// The frozen part of a quantized block as block_grad sees it: norms of w, each site's online transform as a
+// dense G (rows of I·G), the Q/K head rotation (empty = none); the weights left empty.
+BlockParams<float> frozen_block_params(const model::ModelConfig& cfg, const model::LayerWeights& w,
+                                       const SiteTransforms& sites, const Mat& head_rotation);
+// The quantized block's weights (as the model holds them) put into p.w.
+void set_block_weights(const model::LayerWeights& w, BlockParams<float>& p);
+// The block quantization a QuantOptions simulates.
+BlockQuantSpec block_quant_spec(const QuantOptions& o);
 
 // fixed: norms, site transforms and the head rotation of the block (its w is ignored); w: the seven
 // transformed float weights; inputs: quantized-propagated block inputs [T×D] per window; targets: the float

@@ -247,30 +247,8 @@ bool uses_smoothing(const QuantOptions& o) {
 void lwc_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opts, const SimQuantHooks& hooks,
                const SiteTransforms& sites, std::array<Mat, kNumLinears>& folded, model::LayerWeights& w,
                LayerCodes& codes, const std::vector<Mat>& x_q, const std::vector<Mat>& fp_out, QuantizedModel& qm) {
-  BlockParams<float> fixed;
-  fixed.attn_norm.assign(w.attn_norm.begin(), w.attn_norm.end());
-  fixed.ffn_norm.assign(w.ffn_norm.begin(), w.ffn_norm.end());
-  for (int s = 0; s < model::kNumSites; ++s) {
-    const SiteTransform& st = sites[static_cast<size_t>(s)];
-    if (st.identity()) continue;
-    const int64_t width = folded[static_cast<size_t>(first_linear(static_cast<Site>(s)))].cols();
-    Mat g(width, width);
-    for (int64_t j = 0; j < width; ++j) g(j, j) = 1.f;
-    st.apply(g);  // rows of I·G
-    MatX<float>& gx = fixed.g[static_cast<size_t>(s)];
-    gx = MatX<float>(width, width);
-    std::copy(g.data(), g.data() + g.size(), gx.data());
-  }
-  const Mat& hr = hooks.head_rotation();
-  if (hr.size() > 0) {
-    fixed.head_rot = MatX<float>(hr.rows(), hr.cols());
-    std::copy(hr.data(), hr.data() + hr.size(), fixed.head_rot.data());
-  }
-  BlockQuantSpec qs;
-  qs.abits = opts.abits;
-  qs.kv_bits = opts.kv();
-  qs.lac = opts.lac;
-  qs.qk_clip = opts.qk_clip_ratio();
+  const BlockParams<float> fixed = frozen_block_params(cfg, w, sites, hooks.head_rotation());
+  const BlockQuantSpec qs = block_quant_spec(opts);
   std::array<const Mat*, kNumLinears> fw;
   for (int i = 0; i < kNumLinears; ++i) fw[static_cast<size_t>(i)] = &folded[static_cast<size_t>(i)];
   LwcOptions lo;
