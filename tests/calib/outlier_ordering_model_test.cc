@@ -1,6 +1,6 @@
 // The paper's ordering on a model with planted normal and massive outliers (model/outliers.h), W4A4 with the
-// paper's defaults (lac 0.9, swc 0.8, α 0.6 / SmoothQuant 0.5, block 128; 64 greedy steps instead of 256 to
-// keep the test near a minute on one core): DuQuant < rotation < SmoothQuant < RTN for
+// paper's defaults (lac 0.9, swc 0.8, α 0.6 / SmoothQuant 0.5, block 128, 256 greedy steps; about a minute
+// on one loaded core, mostly DuQuant's search): DuQuant < rotation < SmoothQuant < RTN for
 //   (a) the down projection's relative output error (SiteReport::output_rel_error at DownIn, on the search
 //       sequence, summed over the layers), and
 //   (b) the KL divergence of the next-token distribution to the float model on random-token windows that
@@ -71,7 +71,7 @@ TEST(OutlierOrdering, DuQuantBeatsRotationBeatsSmoothQuantBeatsRtn) {
   for (int i = 0; i < 4; ++i) {
     QuantOptions o;
     o.method = methods[i];
-    o.steps = 64;
+    o.steps = 256;
     o.progress = false;
     const QuantizedModel q = quantize_model(src, calib, o);
     down_err[i] = 0;
