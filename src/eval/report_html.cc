@@ -24,6 +24,7 @@ p{font-size:13.5px;line-height:1.45;margin:6px 0}
 .meta{color:#555;font-size:13px}
 nav{font-size:13px;margin:6px 0}
 nav a{margin-right:10px;color:#1f5fa8}
+summary{font-size:13px;cursor:pointer;color:#1f5fa8;margin:4px 0}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:8px 22px}
 figure{margin:0;padding:6px 0}
 figcaption{font-size:12.5px;color:#444;line-height:1.35;margin-top:2px}
@@ -190,7 +191,8 @@ Rendered render_heat(const InspectReport& r, const SiteHeat& h) {
   if (h.panels.size() >= 2)
     cap += " Largest value " + num(vmax(h.panels.front().abs)) + " → " + num(vmax(h.panels.back().abs)) +
            ratio_html(vmax(h.panels.front().abs), vmax(h.panels.back().abs)) +
-           ": massive outliers (a few tokens, a few channels) are spread over whole rotation blocks.";
+           ". Outliers before the transform (bright spots: a few tokens; stripes: a few channels) end up spread over "
+           "whole rotation blocks.";
   const std::string title = "Block " + std::to_string(h.layer) + " · " + h.title + ": token × channel |x|";
   out.html = figure("chart heat", "heat-" + std::to_string(h.layer) + "-" + h.site, title, svg::heat_chart(ch), cap);
   out.json = {{"layer", h.layer},
@@ -300,8 +302,10 @@ Rendered render_errors(const ErrorTable& e) {
   t += "<tr><th class=\"l\">mean</th><th></th>";
   for (size_t m = 0; m < nm; ++m) t += "<th>" + (rows ? num(sum[m] / double(rows)) : std::string()) + "</th>";
   t += "</tr></table>";
-  out.html += figure("table errors", "errors-table", "Quantization error per block and input", t,
-                     "The numbers the bar charts draw; the lowest error of each row in green.");
+  out.html += "<details><summary>table of the errors</summary>" +
+              figure("table errors", "errors-table", "Quantization error per block and input", t,
+                     "The numbers the bar charts draw; the lowest error of each row in green.") +
+              "</details>";
   out.json = {{"methods", e.methods}, {"sites", e.sites}, {"layers", nl}, {"values", e.values}};
   return out;
 }
@@ -379,7 +383,8 @@ std::string render_report_html(const InspectReport& r) {
   if (!r.stages.empty()) {
     body += "<section id=\"summary\"><h2>Outlier summary</h2><p>Largest |x| at each linear input, on the input as the "
             "model computes it (before smoothing) → after the whole transform, over the calibration search "
-            "sequence. Activations are quantized per token after the transform, so a smaller maximum relative to "
+            "sequence (the mean of the calibration windows' embeddings, propagated through the already-quantized "
+            "blocks: the sequence the transform is searched on). Activations are quantized per token after the transform, so a smaller maximum relative to "
             "the typical value means a finer quantization step.</p>" +
             summary_table(r) + "</section>\n";
   }

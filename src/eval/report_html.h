@@ -81,7 +81,7 @@ struct InspectReport {
   std::optional<CompareTable> compare;
   // Drawing resolution: points per curve and cells per heat map (max-pooled beyond these).
   int64_t max_points = 600;
-  int64_t heat_rows = 128, heat_cols = 256;
+  int64_t heat_rows = 128, heat_cols = 160;  // ≈ 2 px per cell at 1280 px with 3 panels
 };
 
 // The whole HTML document.

@@ -69,7 +69,7 @@ std::string legend(const std::vector<Series>& series, double x0, double x1, doub
   double x = x0;
   int rows = 1;
   for (const auto& s : series) {
-    const double w = 26 + 6.3 * static_cast<double>(s.label.size()) + 14;
+    const double w = 26 + 6.6 * static_cast<double>(s.label.size()) + 16;
     if (x > x0 && x + w > x1) {
       x = x0;
       y += 16;

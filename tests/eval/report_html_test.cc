@@ -275,8 +275,8 @@ TEST(ReportHtml, WideInputsAreMaxPooledNotDropped) {
   EXPECT_EQ(s["stages"][1]["values"].size(), 556u);
   EXPECT_FLOAT_EQ(s["stages"][1]["values"][0].get<float>(), 500.f);  // channel 3 is in the first bucket
   const auto& h = j["heatmaps"][0];
-  EXPECT_EQ(h["cell_cols"], 250);
-  EXPECT_EQ(h["col_step"], 20);
+  EXPECT_EQ(h["cell_cols"], 157);  // ceil(5000 / 32)
+  EXPECT_EQ(h["col_step"], 32);   // ceil(5000 / 160)
   EXPECT_FLOAT_EQ(h["panels"][0]["max"].get<float>(), 500.f);
 }
 
