@@ -399,21 +399,22 @@ std::string render_report_html(const InspectReport& r) {
     j["compare"] = c.json;
   }
   for (int l : layers) {
-    body += "<section id=\"block-" + std::to_string(l) + "\"><h2>Block " + std::to_string(l) + "</h2><div class=\"grid2\">";
-    for (const auto& s : r.stages)
-      if (s.layer == l) {
-        Rendered x = render_stages(r, s);
-        body += x.html;
-        j["sites"].push_back(x.json);
-      }
-    body += "</div>";
+    // The heat map first: where the massive outliers are is the headline of a block.
+    body += "<section id=\"block-" + std::to_string(l) + "\"><h2>Block " + std::to_string(l) + "</h2>";
     for (const auto& h : r.heats)
       if (h.layer == l) {
         Rendered x = render_heat(r, h);
         body += x.html;
         j["heatmaps"].push_back(x.json);
       }
-    body += "</section>\n";
+    body += "<div class=\"grid2\">";
+    for (const auto& s : r.stages)
+      if (s.layer == l) {
+        Rendered x = render_stages(r, s);
+        body += x.html;
+        j["sites"].push_back(x.json);
+      }
+    body += "</div></section>\n";
   }
 
   std::string doc = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
