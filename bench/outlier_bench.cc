@@ -7,7 +7,7 @@
 //
 // Not a Google Benchmark timing loop: one run printing a table. Options as key=value arguments:
 //   dim=4096 hidden=11008 heads=32 layers=2 vocab=1000 channels=8 scale=20 gamma=0 massive=500 rate=0.02
-//   calib=16 ctx=256 evalw=4 evalctx=256 steps=256 block=128 lac=0.9 swc=0.8 seed=1 threads=1
+//   calib=16 ctx=256 evalw=4 evalctx=256 steps=256 block=128 lac=0.9 swc=0.8 wbits=4 abits=4 seed=1 threads=1
 //   methods=rtn,smoothquant,rotation,duquant
 // Run: OPENBLAS_CORETYPE=SkylakeX build/bench/bench_outlier_bench [key=value ...]
 #include <sys/resource.h>
@@ -108,9 +108,9 @@ int run(const Args& a) {
   po.ctx = evalctx;
   po.progress = false;
 
-  std::printf("\nW4A4, lac %.2f, swc %.2f, block %d, steps %d, calibration %zu x %zu tokens (trigger rate %.3f), "
+  std::printf("\nW%dA%d, lac %.2f, swc %.2f, block %d, steps %d, calibration %zu x %zu tokens (trigger rate %.3f), "
               "eval %d x %d tokens\n",
-              a.num("lac", 0.9), a.num("swc", 0.8), static_cast<int>(a.num("block", 128)),
+              static_cast<int>(a.num("wbits", 4)), static_cast<int>(a.num("abits", 4)), a.num("lac", 0.9), a.num("swc", 0.8), static_cast<int>(a.num("block", 128)),
               static_cast<int>(a.num("steps", 256)), calib.size(), calib[0].size(), rate, evalw, evalctx);
   std::printf("%-12s %-6s %9s %9s %9s %9s | %10s %10s | %8s %8s %8s %7s\n", "method", "layer", "AttnIn", "AttnOut",
               "FfnIn", "DownIn", "down max", "after G", "KLD", "top1", "ppl", "calib s");
@@ -124,6 +124,8 @@ int run(const Args& a) {
     o.block = static_cast<int>(a.num("block", 128));
     o.lac = static_cast<float>(a.num("lac", 0.9));
     o.swc = static_cast<float>(a.num("swc", 0.8));
+    o.wbits = static_cast<int>(a.num("wbits", 4));
+    o.abits = static_cast<int>(a.num("abits", 4));
     o.progress = false;
     const calib::QuantizedModel q = calib::quantize_model(src, calib, o);
     const auto r = eval::compare_models(stream, c.bos_id, fp_fn, {logits_of(q)}, po);
