@@ -1,7 +1,10 @@
 #include "model/forward.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+
+#include <cblas.h>
 
 #include "core/error.h"
 #include "kernels/gemm_f32.h"
@@ -63,15 +66,21 @@ void float_attention(const ModelConfig& c, ConstMatView q, ConstMatView k, Const
   }
   const int group = c.n_heads / c.n_kv_heads;
   const float scale = 1.f / std::sqrt(static_cast<float>(hd));
-  MatView scores = scratch(scores_buf, T, n_ctx);
-  for (int h = 0; h < c.n_heads; ++h) {
-    const int64_t kvh = h / group;
-    ConstMatView qh = q.cols_slice(h * hd, hd);
-    ConstMatView kh = k_cache.view().rows_slice(0, n_ctx).cols_slice(kvh * hd, hd);
-    ConstMatView vh = v_cache.view().rows_slice(0, n_ctx).cols_slice(kvh * hd, hd);
-    matmul_xwt(qh, kh, scores);
-    kernels::softmax_rows(scores, pos0 + 1, /*causal_offset=*/true, scale);
-    matmul(scores, vh, att.cols_slice(h * hd, hd));
+  // Queries in chunks of 64 rows: chunk [t0, t1) only sees keys 0 … pos0+t1−1, so the masked upper
+  // triangle is neither multiplied nor exponentiated (half the attention work of a long prefill).
+  constexpr int64_t kChunk = 64;
+  for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
+    const int64_t n = std::min(kChunk, T - t0), keys = pos0 + t0 + n;
+    MatView scores = scratch(scores_buf, n, keys);
+    for (int h = 0; h < c.n_heads; ++h) {
+      const int64_t kvh = h / group;
+      ConstMatView qh = q.rows_slice(t0, n).cols_slice(h * hd, hd);
+      ConstMatView kh = k_cache.view().rows_slice(0, keys).cols_slice(kvh * hd, hd);
+      ConstMatView vh = v_cache.view().rows_slice(0, keys).cols_slice(kvh * hd, hd);
+      matmul_xwt(qh, kh, scores);
+      kernels::softmax_rows(scores, pos0 + t0 + 1, /*causal_offset=*/true, scale);
+      matmul(scores, vh, att.rows_slice(t0, n).cols_slice(h * hd, hd));
+    }
   }
 }
 
@@ -149,7 +158,12 @@ Mat Model::embed(std::span<const int> tokens) const {
 Mat Model::logits(ConstMatView x) const {
   Mat xn(x.rows, cfg_.dim), out(x.rows, cfg_.vocab_size);
   kernels::rmsnorm(x, w_.final_norm, cfg_.rms_eps, xn);
-  matmul_xwt(xn, w_.classifier(), out);
+  const Mat& cls = w_.classifier();
+  if (gemv_logits_ && x.rows == 1)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(cls.rows()), static_cast<int>(cls.cols()), 1.f,
+                cls.data(), static_cast<int>(cls.cols()), xn.data(), 1, 0.f, out.data(), 1);
+  else
+    matmul_xwt(xn, cls, out);
   return out;
 }
 
