@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev  # tests
   libbenchmark-dev         # bench/
   libdnnl-dev              # oneDNN s8 matmul: the integer-GEMM peer in benchmarks
+  chromium                 # headless browser test of the `duquant inspect` HTML report
 )
 # Node.js + npm: the independent GGUF reader (tools/gguf-check) that tests check our files with.
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
