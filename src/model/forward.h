@@ -130,6 +130,10 @@ class Model {
   void set_block_linears(int l, std::shared_ptr<const BlockLinears> lin);
   // Replaces the attention of every block (quantized KV caches); nullptr restores the float attention.
   void set_attention(std::shared_ptr<const BlockAttention> att) { attention_ = std::move(att); }
+  // One-row logits (decode) by sgemv, which streams the classifier once, instead of sgemm (OpenBLAS 0.3.21
+  // packs the whole [V×D] classifier even for M = 1: ~2.3× slower). Off by default, so the float engine's
+  // logits stay bit-identical to what they were; the integer engine turns it on.
+  void set_gemv_logits(bool on) { gemv_logits_ = on; }
 
  private:
   ModelConfig cfg_;
@@ -137,6 +141,7 @@ class Model {
   kernels::RopeTable rope_;
   std::vector<std::shared_ptr<const BlockLinears>> linears_;
   std::shared_ptr<const BlockAttention> attention_;
+  bool gemv_logits_ = false;
 };
 
 }  // namespace duq::model

@@ -1,5 +1,6 @@
 #include "model/int_engine.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -199,12 +200,18 @@ void IntAttention::attend(int layer, MatView q, MatView k, MatView v, int pos0, 
         std::memcpy(att.row(0) + (g * group + i) * hd, og.row(i), sizeof(float) * static_cast<size_t>(hd));
       continue;
     }
-    MatView sc = tile(st->scores, T, n_ctx);
-    for (int i = 0; i < group; ++i) {
-      const int64_t h = g * group + i;
-      kernels::matmul_xwt(q.cols_slice(h * hd, hd), kh, sc);
-      kernels::softmax_rows(sc, pos0 + 1, /*causal_offset=*/true, scale);
-      kernels::matmul(sc, vh, att.cols_slice(h * hd, hd));
+    // Queries in chunks of 64 rows: chunk [t0, t0+n) only sees keys 0 … pos0+t0+n−1, so the masked upper
+    // triangle is neither multiplied nor exponentiated.
+    constexpr int64_t kChunk = 64;
+    for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
+      const int64_t n = std::min(kChunk, T - t0), keys = pos0 + t0 + n;
+      MatView sc = tile(st->scores, n, keys);
+      for (int i = 0; i < group; ++i) {
+        const int64_t h = g * group + i;
+        kernels::matmul_xwt(q.rows_slice(t0, n).cols_slice(h * hd, hd), kh.rows_slice(0, keys), sc);
+        kernels::softmax_rows(sc, pos0 + t0 + 1, /*causal_offset=*/true, scale);
+        kernels::matmul(sc, vh.rows_slice(0, keys), att.rows_slice(t0, n).cols_slice(h * hd, hd));
+      }
     }
   }
 }
@@ -227,6 +234,7 @@ IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFac
   for (int l = 0; l < c.n_layers; ++l)
     m.model->set_block_linears(l, std::make_shared<IntLinears>(c, data->layers[static_cast<size_t>(l)], data->q, factory));
   m.hooks = std::make_unique<AttentionQuantHooks>(c, data->q, data->qk_rotation, /*quantize_kv=*/!quantized_kv);
+  m.model->set_gemv_logits(true);
   if (quantized_kv) m.model->set_attention(std::make_shared<IntAttention>(c, data->q));
   m.data = std::move(data);
   return m;

@@ -1,17 +1,56 @@
 #include "tools/bench_common.h"
 
+#include <cblas.h>
 #include <dlfcn.h>
+#include <unistd.h>
 #include <sched.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <ctime>
 #include <vector>
 
+#include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"
 
 namespace duq::tools {
+
+const char* openblas_core() { return openblas_get_corename(); }
+
+void ensure_openblas_kernels() {
+  if (std::getenv("OPENBLAS_CORETYPE")) return;
+  const std::string core = openblas_get_corename();
+  const kernels::Isa isa = kernels::active_isa();
+  const char* want = isa == kernels::Isa::Avx512Vnni ? "SkylakeX" : isa == kernels::Isa::Avx2 ? "Haswell" : nullptr;
+  if (!want || core == want || core == "SkylakeX" || core == "Cooperlake" || core == "SapphireRapids") return;
+  if (std::string(want) == "Haswell" && (core == "Haswell" || core == "Zen")) return;
+  // The arguments as given, from /proc/self/cmdline (NUL-separated).
+  std::ifstream f("/proc/self/cmdline", std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  for (size_t i = 0; i < all.size();) {
+    const size_t j = all.find('\0', i);
+    args.push_back(all.substr(i, j == std::string::npos ? std::string::npos : j - i));
+    if (j == std::string::npos) break;
+    i = j + 1;
+  }
+  if (args.empty()) return;
+  std::fprintf(stderr, "bench: OpenBLAS chose its %s kernels on this CPU; re-running with OPENBLAS_CORETYPE=%s\n",
+               core.c_str(), want);
+  std::fflush(nullptr);
+  setenv("OPENBLAS_CORETYPE", want, 1);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv("/proc/self/exe", argv.data());
+  std::fprintf(stderr, "bench: re-exec failed; the fp32 baseline runs on OpenBLAS's %s kernels\n", core.c_str());
+}
 
 int pin_single_thread(int core) {
   cpu_set_t allowed;
@@ -39,18 +78,32 @@ int pin_single_thread(int core) {
   return cpu;
 }
 
+namespace {
+bool g_wall = false;
+}
+
+void use_wall_clock(bool wall) { g_wall = wall; }
+bool wall_clock() { return g_wall; }
+const char* clock_name() { return g_wall ? "wall time" : "process CPU time"; }
+
+double bench_now() {
+  if (g_wall) return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 double median_seconds(const std::function<void()>& f, int reps, double min_seconds) {
-  using Clock = std::chrono::steady_clock;
   f();
   std::vector<double> t;
   for (int r = 0; r < std::max(1, reps); ++r) {
-    const auto t0 = Clock::now();
+    const double t0 = bench_now();
     int64_t calls = 0;
     double el = 0;
     do {
       f();
       ++calls;
-      el = std::chrono::duration<double>(Clock::now() - t0).count();
+      el = bench_now() - t0;
     } while (el < min_seconds);
     t.push_back(el / static_cast<double>(calls));
   }

@@ -17,6 +17,7 @@ struct E2eBenchOptions {
   int calib_windows = 2, calib_ctx = 64;
   std::string tmp;                // where the model files are written (and removed); default: system temp
   int core = -1;
+  bool wall = false;              // wall time instead of process CPU time
 };
 
 void run_e2e_bench(const E2eBenchOptions& o);

@@ -111,6 +111,7 @@ const char* kImpls[] = {"w4a4", "w4a8", "w8a8", "f32_openblas", "s8_onednn"};
 }  // namespace
 
 void run_gemm_bench(const GemmBenchOptions& o) {
+  ensure_openblas_kernels();
   const int cpu = pin_single_thread(o.core);
   const std::vector<Shape> shapes = o.quick ? std::vector<Shape>{{512, 512}, {1376, 512}, {512, 1376}}
                                             : std::vector<Shape>{{4096, 4096}, {11008, 4096}, {4096, 11008}};
@@ -118,8 +119,9 @@ void run_gemm_bench(const GemmBenchOptions& o) {
   const int reps = o.quick ? 1 : o.reps;
   const double min_s = o.quick ? 0.0 : o.min_seconds;
   std::FILE* table = o.json ? stderr : stdout;
-  std::fprintf(stderr, "bench gemm: pinned to CPU %d, one thread, ISA %s, median of %d repetitions\n", cpu,
-               k::isa_name(k::active_isa()), reps);
+  use_wall_clock(o.wall);
+  std::fprintf(stderr, "bench gemm: pinned to CPU %d, one thread, ISA %s, OpenBLAS %s, median of %d repetitions, %s\n",
+               cpu, k::isa_name(k::active_isa()), openblas_core(), reps, clock_name());
 
   std::vector<Row> rows;
   std::map<std::string, double> w4a4_seconds;  // "NxK/m" → s

@@ -19,6 +19,7 @@ DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm
                         gemm->add_option("--reps", g->reps, "repetitions (median)")->capture_default_str()->check(CLI::Range(1, 1000));
                         gemm->add_option("--min-time", g->min_seconds, "seconds per repetition")->capture_default_str();
                         gemm->add_option("--core", g->core, "CPU to pin to (default: the first allowed)");
+                        gemm->add_flag("--wall", g->wall, "time by wall clock (default: process CPU time)");
                         gemm->callback([g] { run_gemm_bench(*g); });
 
                         auto e = std::make_shared<E2eBenchOptions>();
@@ -41,6 +42,7 @@ DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm
                         e2e->add_option("--steps", e->steps, "DuQuant greedy steps")->capture_default_str();
                         e2e->add_option("--tmp", e->tmp, "folder for the temporary model files");
                         e2e->add_option("--core", e->core, "CPU to pin to (default: the first allowed)");
+                        e2e->add_flag("--wall", e->wall, "time by wall clock (default: process CPU time)");
                         e2e->callback([e] { run_e2e_bench(*e); });
                       }});
 
