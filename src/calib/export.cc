@@ -45,7 +45,10 @@ SiteTransform from_online(const model::OnlineTransform& t, int64_t width) {
 kernels::PackedWeights pack(const std::optional<quant::QuantizedMat>& q, const char* name) {
   DUQ_CHECK(q.has_value(), "missing weight codes for ", name);
   const auto& m = *q;
-  DUQ_CHECK(m.spec.axis == quant::Axis::kRow && m.groups_per_line == 1, "per-row codes expected for ", name);
+  if (m.spec.axis != quant::Axis::kRow || m.groups_per_line != 1)
+    fail("the quantized model file and the integer kernels hold per-output-channel weights only; ", name,
+         " was quantized per group or per input channel (--group-size / adadim): evaluate it with "
+         "`duquant compare`, which runs it simulated");
   std::vector<float> scale;
   std::vector<int32_t> zero;
   for (const auto& p : m.params) {

@@ -47,6 +47,9 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   opts.validate();
   if (opts.method == calib::Method::Fp) fail("--method fp has nothing to quantize");
   if (opts.wbits == calib::kNoQuant) fail("--wbits 16 keeps float weights: nothing to store in a quantized file");
+  if (opts.group_size > 0 || opts.uses_adadim())
+    fail("grouped or per-input-channel weights (--group-size, adadim) run simulated only: the quantized file and "
+         "the integer kernels hold per-output-channel weights; evaluate them with `duquant compare`");
   std::fprintf(stderr, "%s: %s\n", o.m.model.c_str(), cfg.summary().c_str());
   std::fprintf(stderr, "settings: %s\n", opts.describe().c_str());
   auto windows = calibration_windows(o.q, opts, *tok);
@@ -62,7 +65,8 @@ DUQ_REGISTER_COMMAND({"quantize", "calibrate and quantize a model; write a quant
                         auto o = std::make_shared<QuantizeOpts>();
                         o->m.add(app);
                         o->q.add(app);
-                        app.add_option("--method", o->method, "rtn, smoothquant, rotation or duquant")
+                        app.add_option("--method", o->method,
+                                       "rtn, smoothquant, rotation, duquant, rotation+gptq, duquant+gptq, duquant+lwc, gptq")
                             ->capture_default_str();
                         app.add_option("--wbits", o->wbits, "weight bits (2–8)")->capture_default_str();
                         app.add_option("--abits", o->abits, "activation bits (2–8, 16 = weight-only)")

@@ -66,9 +66,10 @@ void check_all_methods_exact(const model::WeightSource& src, int block, const st
     Mat out = q.forward(probe, 0, c);
     EXPECT_LE(rel_diff(out, ref), 1e-4) << method_name(m);
     // The transform really changed the weights (except RTN, which has none).
-    if (m != Method::Rtn)
+    if (m != Method::Rtn) {
       EXPECT_GT(rel_diff(q.model->weights().layers[0].w_down, fp.model->weights().layers[0].w_down), 1e-3)
           << method_name(m);
+    }
     // ... and quantizing (W4A4) changes the logits.
     o.wbits = o.abits = 4;
     QuantizedModel q4 = quantize_model(src, windows, o);
