@@ -14,6 +14,12 @@
 //   outliers=1 (plant 8 normal outlier channels x20 and massive outliers x500 at ids 1,13,29)
 //   methods=rtn,smoothquant,rotation,duquant
 // Run: OPENBLAS_CORETYPE=SkylakeX build/bench/bench_pipeline_bench [key=value ...]
+//
+// Measured on the shared 2-core dev box (load ~12, so wall times are inflated ~2–4×), defaults with
+// methods=rtn,smoothquant,duquant, 2 blocks bf16 (0.83 GB), 8 × 512 calibration tokens, 256 steps:
+//   rtn 71.6 s, smoothquant 96.9 s, duquant 198.7 s wall; peak RSS 2.96 / 3.02 / 3.04 GB (the output model
+//   holds both blocks dequantized in f32, 1.6 GB, plus one block being worked on); block loads 3–5 s.
+//   By difference: FP statistics 25 s, greedy search + permutation 102 s (4 sites × 2 blocks), the rest 72 s.
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,6 +88,7 @@ double peak_rss_gb() {
 // Quantizes with `method` in a child process; the child prints its line and writes its total time to `pipe`.
 double run_method(const std::string& dir, const std::vector<std::vector<int>>& windows, const std::string& method,
                   int steps) {
+  std::fflush(stdout);  // or the child re-prints the parent's buffered lines
   int fd[2];
   if (pipe(fd) != 0) fail("pipe failed");
   const pid_t pid = fork();
@@ -90,7 +97,6 @@ double run_method(const std::string& dir, const std::vector<std::vector<int>>& w
     close(fd[0]);
     double total = -1;
     try {
-      const double rss0 = peak_rss_gb();
       Timer t;
       auto src = model::open_hf_weights(dir);
       TimedSource timed(*src);
@@ -100,8 +106,8 @@ double run_method(const std::string& dir, const std::vector<std::vector<int>>& w
       o.progress = false;
       const calib::QuantizedModel q = calib::quantize_model(timed, windows, o);
       total = t.seconds();
-      std::printf("%-12s %9.1f %9.1f %9.1f %11.2f %11.2f\n", method.c_str(), total, q.calib_seconds,
-                  timed.load_seconds, peak_rss_gb(), rss0);
+      std::printf("%-12s %9.1f %9.1f %9.1f %11.2f\n", method.c_str(), total, q.calib_seconds, timed.load_seconds,
+                  peak_rss_gb());
       std::fflush(stdout);
     } catch (const Error& e) {
       std::fprintf(stderr, "%s: %s\n", method.c_str(), e.what());
@@ -157,7 +163,7 @@ int run(const Args& a) {
   const auto windows = model::trigger_windows(nwin, ctx, c.vocab_size, c.bos_id, {13, 29}, 0.02, 2);
   std::printf("calibration %d x %d tokens, W4A4, block 128, %d greedy steps (fast exact search), BLAS threads %d\n\n",
               nwin, ctx, steps, threads);
-  std::printf("%-12s %9s %9s %9s %11s %11s\n", "method", "wall s", "pipeline", "load s", "peak RSS GB", "start RSS");
+  std::printf("%-12s %9s %9s %9s %11s\n", "method", "wall s", "pipeline", "load s", "peak RSS GB");
   std::map<std::string, double> secs;
   std::stringstream ms(a.str("methods", "rtn,smoothquant,rotation,duquant"));
   std::string m;
