@@ -27,6 +27,10 @@ const std::filesystem::path& scratch() {
 }
 
 void round_trip(const GgufHeader& h, const uint8_t* base, size_t size) {
+  // The reader accepts any power-of-two general.alignment, and with no tensors never checks that the
+  // padding is in the file: a 117-byte file with alignment 2^30 is valid, and writing it back pads to
+  // 1 GiB (the timeout this target found). Round-trip only alignments a real file uses.
+  if (h.alignment > (1u << 16)) return;
   GgufWriter w(h.alignment);
   try {
     for (const auto& [k, v] : h.metadata)
