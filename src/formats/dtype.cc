@@ -108,6 +108,8 @@ uint16_t f32_to_bf16(float f) {
 }
 
 void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
+  // An empty tensor ([0, 4]) has no storage: dst may be null, and memcpy(null, _, 0) is undefined.
+  if (n == 0 && dtype_is_float(t)) return;
   const auto* p = static_cast<const uint8_t*>(src);
   switch (t) {
     case DType::F32:
@@ -136,6 +138,7 @@ void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
 }
 
 void convert_from_f32(DType t, const float* src, size_t n, void* dst) {
+  if (n == 0 && dtype_is_float(t)) return;  // as above: src / dst of an empty tensor may be null
   auto* p = static_cast<uint8_t*>(dst);
   switch (t) {
     case DType::F32:
