@@ -71,7 +71,8 @@ bool as_bool(const nlohmann::json& v, const std::string& key, const std::string&
 nlohmann::json parse_json(const std::string& text, const std::string& source) {
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error for bad syntax, but out_of_range for a number too large for a double (1e400).
     fail(source, ": invalid JSON: ", strip_exception_tag(e.what()));
   }
 }

@@ -105,7 +105,7 @@ ParsedHeader parse_safetensors(const uint8_t* base, size_t file_size, const std:
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(hp, hp + n);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     fail(file, ": header is not valid JSON (", e.what(), ")");
   }
   if (!header.is_object()) fail(file, ": header is not a JSON object");

@@ -119,5 +119,31 @@ TEST(HostileSafetensors, FuzzEmptyTensorConvertsToAnEmptyMatrix) {
   EXPECT_EQ(m.cols(), 4);
 }
 
+// fuzz_hf_config: a number too large for a double ("...e5555555577777777777777") makes nlohmann throw
+// out_of_range (406), not parse_error, so it escaped parse_json's catch and a config.json holding 1e400
+// aborted the CLI with an uncaught exception. Fixed in json_file.cc: any nlohmann exception is an
+// "invalid JSON" duq::Error naming the source. (The 82-byte crash input, verbatim.)
+TEST(HostileJson, FuzzNumberOverflowIsAnInvalidJsonError) {
+  const std::string crash =
+      "5555555555555555555555555555555555555555555e5555555577777777777777]]]]]]]]]]]4555e";
+  std::string msg;
+  try {
+    parse_json(crash, "fuzz/config.json");
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  EXPECT_HAS(msg, "fuzz/config.json: invalid JSON");
+  EXPECT_HAS(msg, "number overflow");
+  EXPECT_THROW(parse_json(R"({"rope_theta": 1e400})", "c.json"), Error);
+}
+
+// Same class in the safetensors header parser (its own nlohmann::json::parse call): a shape of 1e400.
+TEST(HostileSafetensors, NumberOverflowInHeaderIsInvalidJson) {
+  const std::string b = st_bytes(R"({"t":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})", 4);
+  const std::string msg = fast_error(
+      [&] { parse_safetensors(reinterpret_cast<const uint8_t*>(b.data()), b.size(), "ovf.safetensors"); });
+  EXPECT_HAS(msg, "ovf.safetensors: header is not valid JSON");
+}
+
 }  // namespace
 }  // namespace duq::formats
