@@ -1,5 +1,6 @@
 #include "formats/llama2c_checkpoint.h"
 
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 
@@ -55,6 +56,8 @@ Llama2cCheckpoint::Llama2cCheckpoint(const std::string& path) : file_(path) {
   } else {
     for (int i = 0; i < 7; ++i) raw[i] = read_i32(p + 4 * i);
     h.shared_classifier = raw[5] > 0;
+    if (raw[5] == INT32_MIN)  // has no positive counterpart: negating it overflows
+      fail(path, ": llama2.c header field vocab_size = ", raw[5], " is out of range");
     if (raw[5] < 0) raw[5] = -raw[5];
     data_offset_ = 28;
   }

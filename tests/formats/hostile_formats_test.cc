@@ -145,5 +145,20 @@ TEST(HostileSafetensors, NumberOverflowInHeaderIsInvalidJson) {
   EXPECT_HAS(msg, "ovf.safetensors: header is not valid JSON");
 }
 
+// fuzz_llama2c_checkpoint: legacy header with vocab_size = INT32_MIN (negative means "separate
+// classifier", so the reader negated it: signed overflow, UBSan "negation of -2147483648"). Fixed in
+// llama2c_checkpoint.cc: INT32_MIN is out of range before it is negated. (The 76-byte crash input.)
+TEST(HostileLlama2c, FuzzVocabSizeInt32MinIsOutOfRange) {
+  const char crash[] =
+      "\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80"
+      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+      "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x0c\x00\x00\x00\x01\x00\x00\x00\x02\x00"
+      "\xff\xf5\x01\x00";
+  const fs::path p = test::temp_dir("hostile_llama2c_intmin") / "crash.bin";
+  test::write_bytes(p, std::string(crash, sizeof crash - 1));
+  const std::string msg = fast_error([&] { Llama2cCheckpoint c(p.string()); });
+  EXPECT_HAS(msg, "vocab_size = -2147483648 is out of range");
+}
+
 }  // namespace
 }  // namespace duq::formats
