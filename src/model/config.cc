@@ -1,5 +1,6 @@
 #include "model/config.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "core/error.h"
@@ -23,6 +24,9 @@ void ModelConfig::validate(const std::string& source) const {
     fail(source, ": n_heads ", n_heads, " is not a multiple of n_kv_heads ", n_kv_heads);
   if (head_dim() % 2 != 0) fail(source, ": head size ", head_dim(), " must be even for RoPE");
   if (!(rms_eps > 0.f) || !(rope_theta > 0.f)) fail(source, ": rms_eps and rope_theta must be positive");
+  // 1e300 in config.json becomes +inf as a float: RMSNorm would then scale everything to 0.
+  if (!std::isfinite(rms_eps) || !std::isfinite(rope_theta))
+    fail(source, ": rms_eps = ", rms_eps, " and rope_theta = ", rope_theta, " must be finite (too large for a float?)");
 }
 
 long long ModelConfig::n_params() const {
