@@ -14,5 +14,7 @@ for (const r of j.rows) {
              `${f(100 * r.top1, 1)}% | ${f(r.calib_seconds, 1)} |`);
 }
 lines.push("");
-lines.push(`<sub>${j.scored} tokens scored (ctx ${j.ctx}); settings: ${j.settings}</sub>`);
+// The settings line names the default method and bits of the run; the rows carry their own.
+const settings = String(j.settings).replace(/^\S+ W\d+A\d+ /, "").replace(/kv \d+, /, "kv = abits, ");
+lines.push(`<sub>${j.scored} tokens scored (ctx ${j.ctx}); shared settings: ${settings}</sub>`);
 console.log(lines.join("\n"));
