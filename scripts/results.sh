@@ -2,7 +2,7 @@
 # Regenerates the results tables of README.md from real runs of `duquant compare` on stories260K
 # (the issue's protocol: 32 calibration windows of 256 tokens from calib.txt, evaluation on eval.txt with
 # ctx 512, paper protocol). Writes results/*.json and rewrites the README between the RESULTS markers.
-# Takes ~30 min on one core.  Usage: scripts/results.sh [extra compare flags]
+# Takes ~15 min on an idle 2-core machine (the three runs go side by side).  Usage: scripts/results.sh [extra compare flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A="${DUQUANT_ASSETS:-../shared/assets}"
@@ -11,13 +11,19 @@ DUQ="${DUQ_BIN:-build/duquant}"
 mkdir -p results
 common=(--model "$A/models/stories260K/stories260K.bin" --calib "$A/text/tinystories/calib.txt"
         --text "$A/text/tinystories/eval.txt" --ctx 512 --nsamples 32 --calib-ctx 256 --quiet --json "$@")
+methods=(--methods "${DUQ_METHODS:-fp,rtn,smoothquant,rotation,duquant}")
+# The three runs are independent: run them side by side (one core each is enough for each).
 # 1. The paper's default settings (weight clip 0.8, activation and Q/K clip 0.9, block 128 clamped to
 #    each input's width), DuQuant W4A4 over three seeds.
-"$DUQ" compare "${common[@]}" --bits W4A4,W4A8,W6A6,W8A8 --seeds 3,4 > results/stories260K-paper-defaults.json
+"$DUQ" compare "${common[@]}" "${methods[@]}" --bits W4A4,W4A8,W6A6,W8A8 --seeds 3,4 > results/stories260K-paper-defaults.json &
+p1=$!
 # 2. Clipping that suits this tiny model (spec §10): weight clip 1, Q/K unclipped, activations 0.9.
-"$DUQ" compare "${common[@]}" --bits W4A4,W4A8,W8A8 --swc 1 --qk-clip 1 --seeds 3,4 > results/stories260K-noclip.json
+"$DUQ" compare "${common[@]}" "${methods[@]}" --bits W4A4,W4A8,W8A8 --swc 1 --qk-clip 1 --seeds 3,4 > results/stories260K-noclip.json &
+p2=$!
 # 3. All clipping off at W8A8.
-"$DUQ" compare "${common[@]}" --bits W8A8 --swc 1 --lac 1 > results/stories260K-w8a8-noclip.json
+"$DUQ" compare "${common[@]}" "${methods[@]}" --bits W8A8 --swc 1 --lac 1 > results/stories260K-w8a8-noclip.json &
+p3=$!
+wait "$p1" && wait "$p2" && wait "$p3"  # any failed run stops the script before the README is touched
 
 table() { node scripts/results_table.mjs < "$1"; }
 {
