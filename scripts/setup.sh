@@ -12,6 +12,7 @@ packages=(
   libbenchmark-dev         # bench/
   libdnnl-dev              # oneDNN s8 matmul: the integer-GEMM peer in benchmarks
   chromium                 # headless browser test of the `duquant inspect` HTML report
+  clang libclang-rt-14-dev # libFuzzer targets in fuzz/ (scripts/fuzz.sh)
 )
 # Node.js + npm: the independent GGUF reader (tools/gguf-check) that tests check our files with.
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
