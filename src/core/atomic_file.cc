@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -12,6 +13,39 @@
 #include "core/error.h"
 
 namespace duq {
+
+namespace {
+// Temporary files being written, so that SIGINT/SIGTERM/SIGHUP (Ctrl-C, `kill`) remove them before the
+// process dies: an interrupted run leaves no partial file behind. unlink() is async-signal-safe; the
+// slots are fixed buffers so the handler never allocates. (SIGKILL cannot be caught: its temporary file
+// stays, named *.tmp-XXXXXX, and the target is still untouched.)
+constexpr int kSlots = 8;
+char g_tmp[kSlots][4096];
+volatile std::sig_atomic_t g_used[kSlots];
+
+void on_signal(int sig) {
+  for (int i = 0; i < kSlots; ++i)
+    if (g_used[i]) ::unlink(g_tmp[i]);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+int register_tmp(const std::string& path) {
+  static bool installed = false;
+  if (!installed) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_signal);
+    installed = true;
+  }
+  if (path.size() >= sizeof g_tmp[0]) return -1;
+  for (int i = 0; i < kSlots; ++i)
+    if (!g_used[i]) {
+      std::memcpy(g_tmp[i], path.c_str(), path.size() + 1);
+      g_used[i] = 1;
+      return i;
+    }
+  return -1;
+}
+}  // namespace
 
 AtomicFile::AtomicFile(const std::filesystem::path& target) : target_(target) {
   std::string tmpl = target.string() + ".tmp-XXXXXX";
@@ -21,9 +55,11 @@ AtomicFile::AtomicFile(const std::filesystem::path& target) : target_(target) {
   if (fd_ < 0) fail(target.string(), ": cannot create output file: ", std::strerror(errno));
   tmp_ = buf.data();
   ::fchmod(fd_, 0644);
+  slot_ = register_tmp(tmp_.string());
 }
 
 AtomicFile::~AtomicFile() {
+  if (slot_ >= 0) g_used[slot_] = 0;
   if (fd_ >= 0) ::close(fd_);
   if (!committed_) {
     std::error_code ec;

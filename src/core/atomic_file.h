@@ -1,5 +1,6 @@
 // Writing outputs without ever leaving a partial file: write to "<path>.tmp-XXXX" in the same directory,
-// fsync, then rename over the target. A crash or kill leaves either no new file or the old one intact.
+// fsync, then rename over the target. A crash or kill leaves either no new file or the old one intact;
+// on SIGINT/SIGTERM/SIGHUP the temporary file is removed too.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -26,6 +27,7 @@ class AtomicFile {
   int fd_ = -1;
   uint64_t written_ = 0;
   bool committed_ = false;
+  int slot_ = -1;  // registration for removal on SIGINT/SIGTERM/SIGHUP
 };
 
 // Whole-file convenience: atomically replace `target` with `bytes`.
