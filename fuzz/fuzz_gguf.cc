@@ -71,7 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_REQUIRE(h.data_offset <= size || h.tensors.empty());
   for (const GgufTensor& t : h.tensors) {
     FUZZ_REQUIRE(t.nbytes <= size && (t.nbytes == 0 || (t.data >= data && t.data <= data + size - t.nbytes)));
-    FUZZ_REQUIRE(t.nbytes == t.numel * ggml_type_size(t.type));
+    FUZZ_REQUIRE(t.nbytes == ggml_nbytes(t.type, t.numel) && t.dims[0] % ggml_block_size(t.type) == 0);
   }
   for (const auto& [k, v] : h.metadata) (void)v.to_string();
 

@@ -190,7 +190,7 @@ uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 bool ggml_type_supported(uint32_t code) {
   switch (static_cast<GgmlType>(code)) {
     case GgmlType::F32: case GgmlType::F16: case GgmlType::I8: case GgmlType::I16:
-    case GgmlType::I32: case GgmlType::I64: case GgmlType::F64: case GgmlType::BF16:
+    case GgmlType::I32: case GgmlType::I64: case GgmlType::F64: case GgmlType::BF16: case GgmlType::Q8_0:
       return true;
   }
   return false;
@@ -206,12 +206,16 @@ std::string_view ggml_type_name(GgmlType t) {
     case GgmlType::I64: return "I64";
     case GgmlType::F64: return "F64";
     case GgmlType::BF16: return "BF16";
+    case GgmlType::Q8_0: return "Q8_0";
   }
   return "unknown";
 }
 
+size_t ggml_block_size(GgmlType t) { return t == GgmlType::Q8_0 ? 32 : 1; }
+
 size_t ggml_type_size(GgmlType t) {
   switch (t) {
+    case GgmlType::Q8_0: return 2 + 32;  // f16 scale + 32 int8
     case GgmlType::I8: return 1;
     case GgmlType::F16: case GgmlType::I16: case GgmlType::BF16: return 2;
     case GgmlType::F32: case GgmlType::I32: return 4;
@@ -220,6 +224,8 @@ size_t ggml_type_size(GgmlType t) {
   DUQ_CHECK(false, "unknown ggml type ", static_cast<uint32_t>(t));
   return 0;
 }
+
+uint64_t ggml_nbytes(GgmlType t, uint64_t numel) { return numel / ggml_block_size(t) * ggml_type_size(t); }
 
 std::string gguf_dims_str(std::span<const uint64_t> dims) {
   std::ostringstream os;
@@ -320,10 +326,13 @@ GgufHeader parse_gguf(const uint8_t* base, size_t size, const std::string& file)
       const std::string_view known = ggml_code_name(type);
       c.fail_at(type_at, what, ": ggml type ", type, known.empty() ? "" : " (", known,
                 known.empty() ? "" : ")",
-                " is not supported; this build reads F32, F16, BF16, I8, I16, I32, I64 and F64");
+                " is not supported; this build reads F32, F16, BF16, Q8_0, I8, I16, I32, I64 and F64");
     }
     t.type = static_cast<GgmlType>(type);
-    t.nbytes = numel * ggml_type_size(t.type);  // ≤ 2^43: no overflow
+    if (t.dims[0] % ggml_block_size(t.type) != 0)
+      c.fail_at(type_at, what, ": ", ggml_type_name(t.type), " rows of ", t.dims[0],
+                " values are not a multiple of its block size ", ggml_block_size(t.type));
+    t.nbytes = ggml_nbytes(t.type, numel);  // ≤ 2^43: no overflow
     const size_t offset_at = c.pos();
     t.offset = c.u64(what + " offset");
     if (t.offset % h.alignment != 0)

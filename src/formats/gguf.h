@@ -13,8 +13,11 @@
 //   zero padding to a multiple of `general.alignment` (a uint32 key, default 32; a power of two)
 //   data section: tensor bytes at their offsets.
 //
-// Tensor types: plain element types only (F32, F16, BF16, I8, I16, I32, I64, F64), sized by element.
-// ggml's block-quantized types (Q4_0, Q4_K, ...) are rejected on read: duquant does not use them.
+// Tensor types: the plain element types (F32, F16, BF16, I8, I16, I32, I64, F64) and one ggml block type,
+// Q8_0 (blocks of 32 values along dims[0]: an f16 scale d then 32 int8 q, x ≈ d·q; 34 bytes; codec in
+// formats/q8_0.h), which duquant uses to store the token embedding table compactly. A block type needs
+// dims[0] to be a multiple of its block size. Other block-quantized types (Q4_0, Q4_K, ...) are rejected
+// on read: duquant does not use them.
 //
 // Project-specific packed data ("blobs"), e.g. int4 weights packed two per byte with their scales, are
 // stored so that every standard GGUF reader (ggml, llama.cpp's gguf-py, @huggingface/gguf) still parses
@@ -52,11 +55,17 @@ inline constexpr size_t kGgufMaxTensorName = 63;            // ggml rejects name
 inline constexpr const char* kGgufAlignmentKey = "general.alignment";
 
 // ggml tensor types we read and write, with their ggml enum values.
-enum class GgmlType : uint32_t { F32 = 0, F16 = 1, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, BF16 = 30 };
+enum class GgmlType : uint32_t {
+  F32 = 0, F16 = 1, Q8_0 = 8, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, BF16 = 30
+};
 
 bool ggml_type_supported(uint32_t code);
-std::string_view ggml_type_name(GgmlType t);  // "F32", "BF16", ...
-size_t ggml_type_size(GgmlType t);            // bytes per element
+std::string_view ggml_type_name(GgmlType t);  // "F32", "BF16", "Q8_0", ...
+// As in ggml: values per block (1 for the plain types, 32 for Q8_0) and bytes per block.
+size_t ggml_block_size(GgmlType t);
+size_t ggml_type_size(GgmlType t);
+// Bytes of `numel` values (numel a multiple of the block size; callers check dims[0] first).
+uint64_t ggml_nbytes(GgmlType t, uint64_t numel);
 
 // A tensor as described by the file, with its bytes viewed in the mapping (aligned to the file's alignment).
 struct GgufTensor {

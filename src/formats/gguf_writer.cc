@@ -88,7 +88,10 @@ void GgufWriter::add_tensor(std::string name, GgmlType type, std::vector<uint64_
   for (uint64_t d : dims)
     if (__builtin_mul_overflow(numel, d, &numel) || numel > kGgufMaxElements)
       fail(what, ": dims ", gguf_dims_str(dims), " hold more than 2^40 elements");
-  const uint64_t need = numel * ggml_type_size(type);
+  if (dims[0] % ggml_block_size(type) != 0)
+    fail(what, ": ", ggml_type_name(type), " rows of ", dims[0], " values are not a multiple of its block size ",
+         ggml_block_size(type));
+  const uint64_t need = ggml_nbytes(type, numel);
   if (bytes.size() != need)
     fail(what, ": dims ", gguf_dims_str(dims), " as ", ggml_type_name(type), " need ", need, " bytes, got ",
          bytes.size());

@@ -5,7 +5,9 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "formats/dtype.h"
 #include "formats/gguf.h"
+#include "formats/q8_0.h"
 
 namespace duq::model {
 
@@ -40,9 +42,43 @@ std::span<const uint8_t> bytes_of(const T* p, size_t n) {
 }
 
 struct Owned {  // storage for converted arrays that the writer references
-  std::vector<std::vector<float>> f;
-  std::vector<std::vector<int32_t>> i;
+  std::vector<std::vector<uint8_t>> bytes;
 };
+
+GgmlType ggml_type_of(TableType t) {
+  return t == TableType::F32 ? GgmlType::F32 : t == TableType::F16 ? GgmlType::F16 : GgmlType::Q8_0;
+}
+
+// A V×D table stored as `type`. F16 rounds to nearest even and refuses values beyond ±65504 rather than
+// writing inf; Q8_0 needs D to be a multiple of 32.
+void add_table(GgufWriter& w, Owned& own, const std::string& name, const Mat& m, TableType type) {
+  if (type == TableType::F32) {
+    w.add_tensor(name, GgmlType::F32, {static_cast<uint64_t>(m.cols()), static_cast<uint64_t>(m.rows())},
+                 bytes_of(m.data(), static_cast<size_t>(m.size())));
+    return;
+  }
+  const size_t n = static_cast<size_t>(m.size());
+  std::vector<uint8_t>& out = own.bytes.emplace_back();
+  if (type == TableType::F16) {
+    out.resize(2 * n);
+    for (size_t i = 0; i < n; ++i) {
+      const float x = m.data()[i];
+      const uint16_t h = formats::f32_to_f16(x);
+      if ((h & 0x7c00u) == 0x7c00u)  // rounded to ±inf (or x was not finite)
+        fail("tensor ", name, ": value ", x, " at [", i / static_cast<size_t>(m.cols()), ", ",
+             i % static_cast<size_t>(m.cols()), "] is outside the f16 range (±65504); store it as f32");
+      std::memcpy(out.data() + 2 * i, &h, 2);
+    }
+  } else {
+    if (m.cols() % static_cast<int64_t>(formats::kQ8_0Block) != 0)
+      fail("tensor ", name, ": Q8_0 needs rows of a multiple of ", formats::kQ8_0Block, " values, but dim is ",
+           m.cols(), "; store it as f16 or f32");
+    out.resize(n / formats::kQ8_0Block * formats::kQ8_0BlockBytes);
+    formats::q8_0_encode(m.data(), n, out.data(), ("tensor " + name).c_str());
+  }
+  w.add_tensor(name, ggml_type_of(type), {static_cast<uint64_t>(m.cols()), static_cast<uint64_t>(m.rows())},
+               std::span<const uint8_t>(out.data(), out.size()));
+}
 
 void add_mat(GgufWriter& w, const std::string& name, const Mat& m) {
   w.add_tensor(name, GgmlType::F32, {static_cast<uint64_t>(m.cols()), static_cast<uint64_t>(m.rows())},
@@ -53,6 +89,30 @@ void add_vec(GgufWriter& w, const std::string& name, const float* p, size_t n) {
 }
 
 // --- reading helpers ---
+// A V×D table stored as F32, F16 or Q8_0 (add_table), widened to float32; `type` receives how it was stored.
+Mat read_table(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols, TableType& type) {
+  const auto& t = f.tensor(name);
+  const uint64_t dims[2] = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
+  if (t.type == GgmlType::F32) type = TableType::F32;
+  else if (t.type == GgmlType::F16) type = TableType::F16;
+  else if (t.type == GgmlType::Q8_0) type = TableType::Q8_0;
+  else fail(f.path(), ": tensor ", name, " is ", formats::ggml_type_name(t.type), ", expected F32, F16 or Q8_0");
+  if (!std::equal(t.dims.begin(), t.dims.end(), std::begin(dims), std::end(dims)))
+    fail(f.path(), ": tensor ", name, " is ", formats::ggml_type_name(t.type), " ", formats::gguf_dims_str(t.dims),
+         ", expected ", formats::gguf_dims_str(dims), " (dim × vocab_size)");
+  const uint64_t want = formats::ggml_nbytes(t.type, static_cast<uint64_t>(rows * cols));
+  if (t.nbytes != want)
+    fail(f.path(), ": tensor ", name, " holds ", t.nbytes, " bytes, expected ", want, " for ",
+         formats::ggml_type_name(t.type), " ", formats::gguf_dims_str(dims));
+  Mat m(rows, cols);
+  const size_t n = static_cast<size_t>(m.size());
+  if (type == TableType::F32) std::memcpy(m.data(), t.data, n * sizeof(float));
+  else if (type == TableType::F16) formats::convert_to_f32(formats::DType::F16, t.data, n, m.data());
+  else formats::q8_0_decode(t.data, n, m.data());
+  for (float v : m.flat())
+    if (!std::isfinite(v)) fail(f.path(), ": tensor ", name, " holds NaN or Inf");
+  return m;
+}
 Mat read_mat(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols) {
   const uint64_t dims[2] = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
   const auto& t = f.tensor(name, GgmlType::F32, dims);
@@ -119,6 +179,17 @@ kernels::PackedWeights read_packed(const GgufFile& f, const std::string& base, i
 
 }  // namespace
 
+const char* table_type_name(TableType t) {
+  return t == TableType::F32 ? "f32" : t == TableType::F16 ? "f16" : "q8_0";
+}
+
+TableType parse_table_type(const std::string& s, const std::string& flag) {
+  if (s == "f32") return TableType::F32;
+  if (s == "f16") return TableType::F16;
+  if (s == "q8_0") return TableType::Q8_0;
+  fail(flag, ": unknown storage type '", s, "' (expected f32, f16 or q8_0)");
+}
+
 bool is_gguf_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   char m[4] = {};
@@ -155,9 +226,9 @@ void write_quant_model(const std::string& path, const QuantModelData& m) {
   w.add_kv("duquant.tokenizer.kind", m.tokenizer_kind);
 
   Owned own;
-  add_mat(w, "token_embd.weight", m.embed);
+  add_table(w, own, "token_embd.weight", m.embed, m.embed_type);
   add_vec(w, "output_norm.weight", m.final_norm.data(), m.final_norm.size());
-  if (!c.tied_embeddings) add_mat(w, "output.weight", m.lm_head);
+  if (!c.tied_embeddings) add_table(w, own, "output.weight", m.lm_head, m.lm_head_type);
   if (m.qk_rotation.size()) add_mat(w, "duquant.qk_rotation", m.qk_rotation);
   w.add_blob("duquant.tokenizer", m.tokenizer_kind, {m.tokenizer_bytes.size()},
              bytes_of(reinterpret_cast<const uint8_t*>(m.tokenizer_bytes.data()), m.tokenizer_bytes.size()));
@@ -241,9 +312,10 @@ QuantModelData read_quant_model(const std::string& path) {
     fail(path, ": unsupported bit widths W", m.q.wbits, "A", m.q.abits, " KV", m.q.kv_bits);
   if (m.q.wbits == 16) fail(path, ": float weights (W16) are not stored in quantized model files");
 
-  m.embed = read_mat(f, "token_embd.weight", c.vocab_size, c.dim);
+  m.embed = read_table(f, "token_embd.weight", c.vocab_size, c.dim, m.embed_type);
   m.final_norm = to_vec(read_fvec(f, "output_norm.weight", c.dim));
-  if (!c.tied_embeddings) m.lm_head = read_mat(f, "output.weight", c.vocab_size, c.dim);
+  if (c.tied_embeddings) m.lm_head_type = m.embed_type;  // the one table is the classifier too
+  else m.lm_head = read_table(f, "output.weight", c.vocab_size, c.dim, m.lm_head_type);
   if (f.find_tensor("duquant.qk_rotation")) m.qk_rotation = read_mat(f, "duquant.qk_rotation", c.head_dim(), c.head_dim());
   m.tokenizer_kind = f.get<std::string>("duquant.tokenizer.kind");
   auto tb = f.blob("duquant.tokenizer");

@@ -195,10 +195,13 @@ void run_e2e_bench(const E2eBenchOptions& o) {
     std::fprintf(stderr, "      %.1f s\n", t.seconds());
   }
   const fs::path gguf = dir / "model-w4a4.gguf";
+  // The file as `duquant quantize` writes it by default (embedding Q8_0, classifier F16); Q8_0 needs dim % 32 == 0.
+  if (c.dim % 32 != 0) data->embed_type = model::TableType::F16;
   model::write_quant_model(gguf.string(), *data);
   gguf_bytes = fs::file_size(gguf);
   fs::remove(gguf);
-  std::fprintf(stderr, "      wrote W4A4 .gguf: %.1f MB\n[4/4] integer engine (W4A4, KV %d-bit cache)\n", gguf_bytes / 1e6,
+  std::fprintf(stderr, "      wrote W4A4 .gguf: %.1f MB (embedding %s, classifier %s)\n[4/4] integer engine (W4A4, KV %d-bit cache)\n",
+               gguf_bytes / 1e6, model::table_type_name(data->embed_type), model::table_type_name(data->lm_head_type),
                data->q.kv_bits);
   {
     model::IntModel im = model::make_int_model(std::move(data), calib::transform_factory());

@@ -23,6 +23,10 @@ struct QuantizeOpts {
   int wbits = 4, abits = 4;
   std::string out;
   bool force = false;
+  // Storage of the two float tables (docs/quantized-format.md): the embedding is a lookup table, so Q8_0;
+  // the classifier stays floating point (F16). Both are widened to float32 when the file is read.
+  std::string embed_type = model::table_type_name(model::kDefaultEmbedType);
+  std::string output_type = model::table_type_name(model::kDefaultOutputType);
 };
 
 void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
@@ -40,6 +44,21 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   const auto& cfg = src->config();
   auto tok = load_tokenizer_for(o.m, cfg);
   auto [tok_kind, tok_bytes] = tokenizer_file_for(o.m, cfg);
+  model::TableType embed_type = model::parse_table_type(o.embed_type, "--embed-type");
+  const model::TableType output_type = model::parse_table_type(o.output_type, "--output-type");
+  if (output_type == model::TableType::Q8_0)
+    fail("--output-type: the classifier stays floating point (f32 or f16); q8_0 is for the embedding table");
+  if (cfg.tied_embeddings && app.count("--embed-type") == 0) {
+    // One table is both embedding and classifier: keep it floating point like the classifier.
+    embed_type = output_type;
+    std::fprintf(stderr, "note: tied embeddings: the shared embedding/classifier table is stored as %s "
+                 "(--output-type); pass --embed-type to choose otherwise\n", model::table_type_name(embed_type));
+  }
+  if (embed_type == model::TableType::Q8_0 && cfg.dim % 32 != 0) {
+    embed_type = model::TableType::F16;
+    std::fprintf(stderr, "note: dim %d is not a multiple of 32 (the Q8_0 block): token embedding stored as f16\n",
+                 cfg.dim);
+  }
   calib::QuantOptions opts = o.q.resolve(app, cfg.max_seq_len);
   opts.method = calib::parse_method(o.method);
   opts.wbits = o.wbits;
@@ -55,10 +74,14 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   auto windows = calibration_windows(o.q, opts, *tok);
   calib::QuantizedModel qm = calib::quantize_model(*src, windows, opts);
   model::QuantModelData data = calib::to_file_data(qm, tok_kind, std::move(tok_bytes));
+  data.embed_type = embed_type;
+  data.lm_head_type = output_type;
   model::write_quant_model(o.out, data);
   const auto size = fs::file_size(o.out);
-  std::printf("wrote %s (%.2f MB): %s, calibrated on %zu × %d tokens in %.1f s\n", o.out.c_str(), size / 1e6,
-              opts.describe().c_str(), windows.size(), opts.calib_ctx, qm.calib_seconds);
+  std::printf("wrote %s (%.2f MB; embedding %s, classifier %s): %s, calibrated on %zu × %d tokens in %.1f s\n",
+              o.out.c_str(), size / 1e6, model::table_type_name(embed_type),
+              cfg.tied_embeddings ? "tied" : model::table_type_name(output_type), opts.describe().c_str(),
+              windows.size(), opts.calib_ctx, qm.calib_seconds);
 }
 
 DUQ_REGISTER_COMMAND({"quantize", "calibrate and quantize a model; write a quantized .gguf", [](CLI::App& app) {
@@ -73,6 +96,12 @@ DUQ_REGISTER_COMMAND({"quantize", "calibrate and quantize a model; write a quant
                             ->capture_default_str();
                         app.add_option("-o,--out", o->out, "output file (.gguf)")->required();
                         app.add_flag("--force", o->force, "replace an existing output file");
+                        app.add_option("--embed-type", o->embed_type,
+                                       "token embedding storage: f32, f16 or q8_0 (8-bit blocks of 32; f16 when dim "
+                                       "is not a multiple of 32; tied embeddings default to --output-type)")
+                            ->capture_default_str();
+                        app.add_option("--output-type", o->output_type, "classifier (output.weight) storage: f32 or f16")
+                            ->capture_default_str();
                         app.callback([o, &app] { run_quantize(*o, app); });
                       }});
 

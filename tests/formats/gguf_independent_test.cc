@@ -139,6 +139,8 @@ TEST(GgufIndependent, HuggingFaceReaderAgreesWithWhatWeWrote) {
   const std::vector<int32_t> i32 = {1 << 20, -(1 << 20), 0};
   std::vector<uint8_t> packed(100);
   for (size_t i = 0; i < packed.size(); ++i) packed[i] = static_cast<uint8_t>(i * 7);
+  std::vector<uint8_t> q8(4 * 34);  // Q8_0 [64, 2]: 4 blocks of an f16 scale + 32 int8
+  for (size_t i = 0; i < q8.size(); ++i) q8[i] = static_cast<uint8_t>(i * 13 + 1);
 
   for (uint32_t alignment : {32u, 64u}) {
     SCOPED_TRACE("alignment " + std::to_string(alignment));
@@ -150,6 +152,7 @@ TEST(GgufIndependent, HuggingFaceReaderAgreesWithWhatWeWrote) {
     w.add_tensor("h.i8", GgmlType::I8, {5}, as_bytes(i8));
     w.add_tensor("h.i16", GgmlType::I16, {2, 1, 1}, as_bytes(i16));
     w.add_tensor("h.i32", GgmlType::I32, {1, 1, 1, 3}, as_bytes(i32));
+    w.add_tensor("h.q8_0", GgmlType::Q8_0, {64, 2}, q8);
     w.add_blob("blk.0.attn_q.weight", "w4.test.v1", {20, 10}, packed);
     const fs::path p = duq::test::temp_dir("gguf_independent") / "x.gguf";
     w.write(p);
@@ -180,7 +183,7 @@ TEST(GgufIndependent, HuggingFaceReaderAgreesWithWhatWeWrote) {
 
     // Tensors: same order, names, ggml-order shapes, types, offsets and bytes.
     const nlohmann::json& ts = j.at("tensors");
-    EXPECT_EQ(j.at("tensor_count").get<std::string>(), "7");
+    EXPECT_EQ(j.at("tensor_count").get<std::string>(), "8");
     ASSERT_EQ(ts.size(), f.tensors().size());
     for (size_t i = 0; i < ts.size(); ++i) {
       const GgufTensor& t = f.tensors()[i];
@@ -198,8 +201,11 @@ TEST(GgufIndependent, HuggingFaceReaderAgreesWithWhatWeWrote) {
     }
     // And the bytes are the ones handed to the writer, not merely the ones our reader finds.
     EXPECT_EQ(ts[0].at("data_hex").get<std::string>(), hex(as_bytes(f32)));
-    EXPECT_EQ(ts[6].at("data_hex").get<std::string>(), hex(packed));
-    EXPECT_EQ(ts[6].at("dtype").get<uint32_t>(), 24u);  // I8
+    EXPECT_EQ(ts[6].at("data_hex").get<std::string>(), hex(q8));
+    EXPECT_EQ(ts[6].at("dtype").get<uint32_t>(), 8u);  // Q8_0
+    EXPECT_EQ(ts[6].at("nbytes").get<std::string>(), "136");
+    EXPECT_EQ(ts[7].at("data_hex").get<std::string>(), hex(packed));
+    EXPECT_EQ(ts[7].at("dtype").get<uint32_t>(), 24u);  // I8
   }
 }
 

@@ -22,8 +22,11 @@ if (!file || process.argv.length > 3) {
 }
 
 // Bytes per element of the plain ggml types (ggml.h: GGML_TYPE_F32 = 0, F16 = 1, I8 = 24, I16 = 25,
-// I32 = 26, I64 = 27, F64 = 28, BF16 = 30).
+// I32 = 26, I64 = 27, F64 = 28, BF16 = 30), and [values, bytes] per block of the block types duquant
+// writes (Q8_0 = 8: an f16 scale + 32 int8 per 32 values, per the GGUF spec; the row length, shape[0],
+// must be a multiple of the block).
 const ELEM_BYTES = { 0: 4, 1: 2, 24: 1, 25: 2, 26: 4, 27: 8, 28: 8, 30: 2 };
+const BLOCK = { 8: [32n, 34n] };
 const HEX_LIMIT = 4096;
 
 function plain(v) {
@@ -74,10 +77,14 @@ for (const t of tensorInfos) {
     offset: t.offset.toString(),
   };
   const elem = ELEM_BYTES[t.dtype];
-  if (elem === undefined) {
-    out.problems.push(`tensor ${t.name}: ggml type ${t.dtype} is not a plain element type`);
+  const block = BLOCK[t.dtype];
+  const numel = t.shape.reduce((a, b) => a * b, 1n);
+  if (elem === undefined && block === undefined) {
+    out.problems.push(`tensor ${t.name}: ggml type ${t.dtype} is not a plain element type or Q8_0`);
+  } else if (block !== undefined && BigInt(t.shape[0]) % block[0] !== 0n) {
+    out.problems.push(`tensor ${t.name}: row length ${t.shape[0]} is not a multiple of the block size ${block[0]}`);
   } else {
-    const nbytes = t.shape.reduce((a, b) => a * b, 1n) * BigInt(elem);
+    const nbytes = block !== undefined ? (numel / block[0]) * block[1] : numel * BigInt(elem);
     info.nbytes = nbytes.toString();
     const begin = tensorDataOffset + t.offset;
     if (t.offset % BigInt(out.alignment) !== 0n)
