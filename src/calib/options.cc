@@ -34,17 +34,22 @@ void QuantOptions::validate() const {
   if (lwc_epochs < 0) fail("--lwc-epochs must be >= 0 (got ", lwc_epochs, ")");
   if (!(lwc_lr > 0)) fail("--lwc-lr must be > 0 (got ", lwc_lr, ")");
   if (uses_lwc() && group_size != 0) fail("duquant+lwc learns one clip per output row: --group-size must be 0");
+  if (is_auto() && group_size != 0) fail("duquant-auto chooses one clip per output row: --group-size must be 0");
+  if (auto_rows < 1) fail("--auto-rows must be >= 1 (got ", auto_rows, ")");
 }
 
 std::string QuantOptions::describe() const {
   std::ostringstream os;
-  os << method_name(method) << " W" << wbits << "A" << abits << " (kv " << kv() << ", lac " << lac << ", swc " << swc
-     << ", qk clip " << qk_clip_ratio();
-  if (method == Method::SmoothQuant || (duquant_transform() && smooth)) os << ", alpha " << smoothing_alpha();
-  if (duquant_transform())
+  os << method_name(method) << " W" << wbits << "A" << abits << " (kv " << kv();
+  if (is_auto()) os << ", lac and swc chosen per input / row";
+  else os << ", lac " << lac << ", swc " << swc;
+  os << ", qk clip " << qk_clip_ratio();
+  if (method == Method::SmoothQuant || ((duquant_transform() || is_auto()) && smooth)) os << ", alpha " << smoothing_alpha();
+  if (duquant_transform() || is_auto())
     os << ", block " << block << ", steps " << steps << ", rounds " << (permute ? rounds : 0)
        << (variant == transform::SearchVariant::kPaper ? ", paper variant" : "") << (smooth ? "" : ", no smoothing");
-  if (duquant_transform() || rotation_transform()) os << ", seed " << seed;
+  if (duquant_transform() || rotation_transform() || is_auto()) os << ", seed " << seed;
+  if (is_auto()) os << ", auto rows " << auto_rows << (auto_gptq ? ", gptq rounding" : ", rtn rounding");
   if (group_size > 0) os << ", group " << group_size;
   if (uses_gptq()) os << ", gptq damp " << gptq_damp << (act_order ? " act-order" : "");
   if (uses_lwc()) os << ", lwc " << lwc_epochs << " epochs lr " << lwc_lr;
@@ -64,6 +69,7 @@ Method parse_method(const std::string& name) {
   if (name == "gptq") return Method::Gptq;
   if (name == "adadim") return Method::AdaDim;
   if (name == "adadim+gptq") return Method::AdaDimGptq;
+  if (name == "duquant-auto") return Method::DuQuantAuto;
   std::string all;
   for (const auto& m : method_names()) all += (all.empty() ? "" : ", ") + m;
   fail("unknown method '", name, "' (choose from ", all, ")");
@@ -82,13 +88,14 @@ std::string method_name(Method m) {
     case Method::Gptq: return "gptq";
     case Method::AdaDim: return "adadim";
     case Method::AdaDimGptq: return "adadim+gptq";
+    case Method::DuQuantAuto: return "duquant-auto";
   }
   return "?";
 }
 
 std::vector<std::string> method_names() {
   return {"fp", "rtn", "smoothquant", "rotation", "duquant", "rotation+gptq", "duquant+gptq", "duquant+lwc", "gptq",
-          "adadim", "adadim+gptq"};
+          "adadim", "adadim+gptq", "duquant-auto"};
 }
 
 }  // namespace duq::calib

@@ -15,7 +15,10 @@ namespace duq::calib {
 // the transformed weights are rounded: GPTQ with the Hessian of the transformed, quantized-propagated inputs;
 // LWC with per-row clipping learned on the block's output (spec §5). gptq / adadim / adadim+gptq have no
 // transform (weight-only baselines; adadim chooses per-IC or per-OC groups per layer, simulated only).
-enum class Method { Fp, Rtn, SmoothQuant, Rotation, DuQuant, RotationGptq, DuQuantGptq, DuQuantLwc, Gptq, AdaDim, AdaDimGptq };
+// duquant-auto chooses per linear input the transform (none / smoothing / rotation / DuQuant) and the activation
+// clip, and per output row the weight clip, by output error on the calibration data (calib/auto_select.h).
+enum class Method { Fp, Rtn, SmoothQuant, Rotation, DuQuant, RotationGptq, DuQuantGptq, DuQuantLwc, Gptq, AdaDim, AdaDimGptq,
+                    DuQuantAuto };
 
 struct QuantOptions {
   Method method = Method::DuQuant;
@@ -45,6 +48,8 @@ struct QuantOptions {
   bool act_order = false;    // GPTQ: columns by decreasing H_jj
   int lwc_epochs = 20;       // LWC epochs over the calibration windows
   float lwc_lr = 1e-2f;      // LWC AdamW learning rate (no weight decay)
+  bool auto_gptq = true;      // duquant-auto: GPTQ rounding on the chosen grids where it lowers the layer error
+  int auto_rows = 4096;      // duquant-auto: calibration rows (whole windows) its error evaluation uses per input
 
   int kv() const { return kv_bits > 0 ? kv_bits : abits; }
   float qk_clip_ratio() const { return qk_clip >= 0 ? qk_clip : lac; }
@@ -60,10 +65,11 @@ struct QuantOptions {
   }
   bool uses_adadim() const { return method == Method::AdaDim || method == Method::AdaDimGptq; }
   bool uses_lwc() const { return method == Method::DuQuantLwc; }
+  bool is_auto() const { return method == Method::DuQuantAuto; }
   // Per-site Hessians from all calibration windows are needed (GPTQ rounding or the AdaDim choice).
   bool needs_hessians() const { return uses_gptq() || uses_adadim(); }
   bool qk_rotate() const {
-    return qk_hadamard >= 0 ? qk_hadamard == 1 : (rotation_transform() || duquant_transform());
+    return qk_hadamard >= 0 ? qk_hadamard == 1 : (rotation_transform() || duquant_transform() || is_auto());
   }
   // Throws duq::Error on bits outside 2–8 (8 for "off" is allowed as 16 = no quantization), clip ratios
   // outside (0, 1], alpha outside [0, 1], steps/block/rounds/nsamples < 1.

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "calib/auto_select.h"
 #include "calib/gptq_sites.h"
 #include "calib/lwc.h"
 #include "calib/smoothing_fold.h"
@@ -112,14 +113,25 @@ class BlockCalibrator : public model::ForwardHooks {
     if (!st.smooth.empty())
       for (int64_t t = 0; t < xin.rows(); ++t)
         for (int64_t j = 0; j < xin.cols(); ++j) xin(t, j) /= st.smooth[static_cast<size_t>(j)];
-    rep.absmax_before = column_absmax(xin);
-    // The smoothing alone, undone, for the "before smoothing" picture: x·Λ (folded Λ is not in x any more).
-    rep.absmax_raw = rep.absmax_before;
-    const auto& sm = st.smooth.empty() ? smooth_[static_cast<size_t>(site)] : st.smooth;
-    for (size_t j = 0; j < sm.size(); ++j) rep.absmax_raw[j] *= sm[j];
-    search(layer, site, xin, st);
-    for (Mat* wm : cons) st.fold_weight(*wm);  // W·Λ·R₁·P·R₂ (Λ only when smoothing stays online)
-    quantize_weights(layer, site, st);
+    if (opts_.is_auto()) {
+      // duquant-auto: transform, activation clip and per-row weight clips chosen on the calibration rows;
+      // its smoothing (if chosen) stays online, so the search input is x·Λ⁻¹ only from here on.
+      choose_auto(layer, site, x, st, rep);
+      rep.absmax_raw = column_absmax(x);
+      for (int64_t t = 0; t < xin.rows(); ++t)
+        for (int64_t j = 0; j < xin.cols(); ++j)
+          xin(t, j) = st.smooth.empty() ? x(t, j) : x(t, j) / st.smooth[static_cast<size_t>(j)];
+      rep.absmax_before = column_absmax(xin);
+    } else {
+      rep.absmax_before = column_absmax(xin);
+      // The smoothing alone, undone, for the "before smoothing" picture: x·Λ (folded Λ is not in x any more).
+      rep.absmax_raw = rep.absmax_before;
+      const auto& sm = st.smooth.empty() ? smooth_[static_cast<size_t>(site)] : st.smooth;
+      for (size_t j = 0; j < sm.size(); ++j) rep.absmax_raw[j] *= sm[j];
+      search(layer, site, xin, st);
+      for (Mat* wm : cons) st.fold_weight(*wm);  // W·Λ·R₁·P·R₂ (Λ only when smoothing stays online)
+      quantize_weights(layer, site, st);
+    }
     record_stages(site, xin, st, rep);
     rt_.linear_input(layer, site, x);  // x ← Q(x·G)
     double num = 0, den = 0;
@@ -134,7 +146,10 @@ class BlockCalibrator : public model::ForwardHooks {
     }
     rep.output_rel_error = den > 0 ? std::sqrt(num / den) : 0.0;
   }
-  void qk(int layer, MatView q, MatView k) override { rt_.qk(layer, q, k); }
+  void qk(int layer, MatView q, MatView k) override {
+    if (opts_.is_auto() && (opts_.abits != kNoQuant || opts_.kv() != kNoQuant)) choose_qk_clip_auto(layer);
+    rt_.qk(layer, q, k);
+  }
   void v(int layer, MatView v) override { rt_.v(layer, v); }
   // Smoothing factors folded into the block's weights, per site (empty when none), for the report.
   std::array<std::vector<float>, model::kNumSites> smooth_;
@@ -146,6 +161,8 @@ class BlockCalibrator : public model::ForwardHooks {
   // LWC: the transformed float weights (W·G⁻ᵀ before rounding), in LinearIndex order.
   std::array<Mat, kNumLinears> folded_;
   int adadim_per_ic_ = 0, adadim_linears_ = 0;
+  std::vector<double> qk_clip_errors_;
+  int auto_gptq_kept_ = 0, auto_linears_ = 0;  // duquant-auto: linears whose GPTQ rounding beat RTN / all  // duquant-auto: logit error per Q/K clip of the grid
 
  private:
   // absmax after each stage of G on the (smoothed) search input xin.
@@ -175,9 +192,20 @@ class BlockCalibrator : public model::ForwardHooks {
   }
 
   void search(int layer, Site site, ConstMatView x, SiteTransform& st) {
-    const int64_t D = x.cols;
-    const uint64_t stream = static_cast<uint64_t>(layer) * model::kNumSites + static_cast<uint64_t>(site);
     if (opts_.duquant_transform()) {
+      st.duquant = search_duquant(layer, site, x);
+    } else if (opts_.rotation_transform()) {
+      st.hadamard_seed = transform::derive_seed(opts_.seed, stream(layer, site));
+      st.hadamard = std::make_shared<transform::RandomizedHadamard>(x.cols, st.hadamard_seed);
+    }
+  }
+  static uint64_t stream(int layer, Site site) {
+    return static_cast<uint64_t>(layer) * model::kNumSites + static_cast<uint64_t>(site);
+  }
+  // The greedy rotations + zigzag permutation of this input, searched on x [T×D] (after any smoothing).
+  transform::DuQuantTransform search_duquant(int layer, Site site, ConstMatView x) const {
+    const int64_t D = x.cols;
+    {
       transform::DuQuantOptions o;
       o.block = opts_.block_explicit ? opts_.block : std::min<int64_t>(opts_.block, D);
       if (o.block > D)
@@ -186,11 +214,100 @@ class BlockCalibrator : public model::ForwardHooks {
       o.steps = opts_.steps;
       o.rounds = opts_.permute ? opts_.rounds : 0;
       o.variant = opts_.variant;
-      o.seed = transform::derive_seed(opts_.seed, stream);
-      st.duquant = transform::duquant_search(x, o);
-    } else if (opts_.rotation_transform()) {
-      st.hadamard_seed = transform::derive_seed(opts_.seed, stream);
-      st.hadamard = std::make_shared<transform::RandomizedHadamard>(D, st.hadamard_seed);
+      o.seed = transform::derive_seed(opts_.seed, stream(layer, site));
+      return transform::duquant_search(x, o);
+    }
+  }
+
+  // duquant-auto: this layer's Q/K clip from the logits of the calibration windows (the attention input
+  // already transformed and quantized as chosen).
+  void choose_qk_clip_auto(int layer) {
+    DUQ_CHECK(hwin_ && rope_, "duquant-auto: no calibration windows");
+    std::vector<std::pair<Mat, Mat>> qk;
+    for_each_qk(cfg_, layer, w_, rt_, spaced_windows(*hwin_, opts_.auto_rows), *rope_,
+                [&](MatView q, MatView k) { qk.emplace_back(Mat(q), Mat(k)); });
+    const AutoGrid grid;
+    const QkClipResult r = choose_qk_clip(qk, cfg_.head_dim(), cfg_.n_heads, cfg_.n_kv_heads, opts_.abits, opts_.kv(), grid);
+    rt_.set_qk_clip(layer, r.clip);
+    qk_clip_errors_ = r.rel_error;
+    if (opts_.progress) {
+      std::fprintf(stderr, "layer %d q/k: clip %.2f (logit errors:", layer, r.clip);
+      for (size_t i = 0; i < r.rel_error.size(); ++i) std::fprintf(stderr, " %.2f %.4f", grid.qk_clips[i], r.rel_error[i]);
+      std::fprintf(stderr, ")\n");
+    }
+  }
+
+  // duquant-auto at one input: the four candidate transforms evaluated on the calibration rows that reach
+  // this input (calib/auto_select.h); the winner is installed in st, folded into the consumers, which are
+  // quantized with their per-row clips.
+  void choose_auto(int layer, Site site, ConstMatView x, SiteTransform& st, SiteReport& rep) {
+    DUQ_CHECK(hwin_ && rope_, "duquant-auto: no calibration windows");
+    const Mat rows = site_inputs(cfg_, layer, w_, rt_, site, *hwin_, *rope_, opts_.auto_rows);
+    auto cons = consumers(w_, site);
+    const int64_t D = x.cols;
+    // Smoothing factors from the calibration rows' channel maxima and all consumers' weights.
+    std::vector<float> wmax(static_cast<size_t>(D), 0.f);
+    for (const Mat* m : cons)
+      for (int64_t i = 0; i < m->rows(); ++i)
+        for (int64_t j = 0; j < D; ++j) wmax[static_cast<size_t>(j)] = std::max(wmax[static_cast<size_t>(j)], std::fabs((*m)(i, j)));
+    const std::vector<float> s = transform::smoothing_factors(column_absmax(rows), wmax, opts_.smoothing_alpha());
+    std::vector<AutoCandidate> cand(4);
+    cand[0].name = "none";
+    cand[1].name = "smooth";
+    cand[1].st.smooth = s;
+    cand[2].name = "rotation";
+    cand[2].st.hadamard_seed = transform::derive_seed(opts_.seed, stream(layer, site));
+    cand[2].st.hadamard = std::make_shared<transform::RandomizedHadamard>(D, cand[2].st.hadamard_seed);
+    cand[3].name = "duquant";
+    Mat xs(x);
+    if (opts_.smooth) {
+      cand[3].st.smooth = s;
+      for (int64_t t = 0; t < xs.rows(); ++t)
+        for (int64_t j = 0; j < D; ++j) xs(t, j) /= s[static_cast<size_t>(j)];
+    }
+    cand[3].st.duquant = search_duquant(layer, site, xs);
+    std::vector<const Mat*> ws(cons.begin(), cons.end());
+    AutoResult r = auto_select(rows, ws, cand, opts_.wbits, opts_.abits);
+    for (size_t c = 0; c < cand.size(); ++c)
+      rep.auto_candidates.push_back({cand[c].name, r.rel_error[c], r.best_act_clip[c]});
+    st = std::move(cand[r.chosen].st);
+    st.choice = cand[r.chosen].name;
+    st.act_clip = opts_.abits == kNoQuant ? 0.f : r.act_clip;
+    auto slots = code_slots(codes_, site);
+    std::optional<quant::Hessian> h;
+    if (opts_.auto_gptq && opts_.wbits != kNoQuant)
+      h = site_hessian(cfg_, layer, w_, rt_, site, st, *hwin_, *rope_, /*after_act_quant=*/false);
+    for (size_t i = 0; i < cons.size(); ++i) {
+      st.fold_weight(*cons[i]);
+      if (opts_.wbits == kNoQuant) continue;
+      quant::QuantizedMat q = std::move(r.codes[i]);
+      if (h) {
+        // GPTQ rounding on the chosen per-row grids, kept only where it lowers the layer's output error.
+        quant::GptqOptions go;
+        go.damp = opts_.gptq_damp;
+        go.block = opts_.gptq_block;
+        go.act_order = opts_.act_order;
+        go.row_clip = r.row_clip[i];
+        quant::QuantSpec spec;
+        spec.bits = opts_.wbits;
+        quant::QuantizedMat g = quant::gptq_quantize(*cons[i], *h, spec, go);
+        Mat a(cons[i]->rows(), cons[i]->cols()), b(cons[i]->rows(), cons[i]->cols());
+        quant::dequantize(q, a);
+        quant::dequantize(g, b);
+        const bool better = h->output_error(*cons[i], b) < h->output_error(*cons[i], a);
+        auto_gptq_kept_ += better;
+        ++auto_linears_;
+        if (better) q = std::move(g);
+      }
+      codes_.row_clip[static_cast<size_t>(first_linear(site)) + i] = std::move(r.row_clip[i]);
+      *slots[i] = std::move(q);
+      quant::dequantize(**slots[i], *cons[i]);
+    }
+    if (opts_.progress) {
+      std::fprintf(stderr, "layer %d %s: %s, act clip %.2f (errors:", layer, model::site_name(site), st.choice.c_str(),
+                   st.act_clip);
+      for (const auto& e : rep.auto_candidates) std::fprintf(stderr, " %s %.4f", e.name.c_str(), e.rel_error);
+      std::fprintf(stderr, ")\n");
     }
   }
 
@@ -331,7 +448,7 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
   // the float model (smoothing statistics, LWC targets); x_q: the windows through the quantized blocks
   // (GPTQ/AdaDim Hessians, LWC inputs).
   const bool need_fp = uses_smoothing(opts) || opts.uses_lwc();
-  const bool need_q = opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc());
+  const bool need_q = (opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc())) || opts.is_auto();
   std::vector<Mat> x_fp, x_q;
   Mat x_search(L, D);
   for (const auto& win : windows) {

@@ -29,6 +29,8 @@ namespace duq::calib {
 // Integer codes of a block's seven linear weights (after the transform), in ModelWeights order.
 struct LayerCodes {
   std::optional<quant::QuantizedMat> wq, wk, wv, wo, w_gate, w_up, w_down;
+  // duquant-auto: the weight clip ratio chosen for each output row, per linear in the same order (else empty).
+  std::array<std::vector<float>, 7> row_clip;
 };
 
 // What calibration saw at one linear input (for reports and `duquant inspect`). Per-channel max |x| of
@@ -43,6 +45,14 @@ struct SiteReport {
   std::vector<float> absmax_after;     // after the whole G, before activation quantization
   Mat abs_before, abs_after;           // |x| [T×D] before / after G — kept for the down-projection input only
   double output_rel_error = 0;         // ‖Q(xG)·Q(WG⁻ᵀ)ᵀ − x·Wᵀ‖ / ‖x·Wᵀ‖ over the site's consumers
+  // duquant-auto: each candidate transform's relative output error on the calibration rows at its best
+  // activation clip (name, error, clip), in the order tried.
+  struct AutoCandidateError {
+    std::string name;
+    double rel_error = 0;
+    float act_clip = 1.f;
+  };
+  std::vector<AutoCandidateError> auto_candidates;
 };
 
 struct QuantizedModel {

@@ -7,21 +7,22 @@
 namespace duq::calib {
 
 SimQuantHooks::SimQuantHooks(const model::ModelConfig& cfg, const QuantOptions& opts)
-    : cfg_(cfg), opts_(opts), sites_(static_cast<size_t>(cfg.n_layers)) {
+    : cfg_(cfg), opts_(opts), sites_(static_cast<size_t>(cfg.n_layers)), qk_clip_(static_cast<size_t>(cfg.n_layers), 0.f) {
   if (opts_.qk_rotate()) head_rot_ = transform::Hadamard(cfg.head_dim(), opts.seed).matrix();
 }
 
-void SimQuantHooks::quantize_activation(MatView x) const {
+void SimQuantHooks::quantize_activation(MatView x, float clip) const {
   if (opts_.abits == kNoQuant) return;
   quant::QuantSpec spec;
   spec.bits = opts_.abits;
-  spec.clip = opts_.lac;
+  spec.clip = clip > 0.f ? clip : opts_.lac;
   quant::fake_quant(x, spec);
 }
 
 void SimQuantHooks::linear_input(int layer, model::Site site, MatView x) {
-  sites_[static_cast<size_t>(layer)][static_cast<size_t>(site)].apply(x);
-  quantize_activation(x);
+  const SiteTransform& st = sites_[static_cast<size_t>(layer)][static_cast<size_t>(site)];
+  st.apply(x);
+  quantize_activation(x, st.act_clip);
 }
 
 void quantize_heads(MatView x, int head_dim, int bits, float clip) {
@@ -45,8 +46,8 @@ void SimQuantHooks::qk(int layer, MatView q, MatView k) {
     rotate_heads(q, cfg_.head_dim(), head_rot_);
     rotate_heads(k, cfg_.head_dim(), head_rot_);
   }
-  quantize_heads(q, cfg_.head_dim(), opts_.abits, opts_.qk_clip_ratio());
-  quantize_heads(k, cfg_.head_dim(), opts_.kv(), opts_.qk_clip_ratio());
+  quantize_heads(q, cfg_.head_dim(), opts_.abits, qk_clip(layer));
+  quantize_heads(k, cfg_.head_dim(), opts_.kv(), qk_clip(layer));
 }
 
 void SimQuantHooks::v(int layer, MatView v) { quantize_heads(v, cfg_.head_dim(), opts_.kv(), 1.f); }

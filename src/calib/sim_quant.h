@@ -30,13 +30,20 @@ class SimQuantHooks : public model::ForwardHooks {
   // The Q/K head rotation H [hd×hd] (q ← q·H per head; empty when off), as stored in model files.
   const Mat& head_rotation() const { return head_rot_; }
   void set_head_rotation(const Mat& r) { head_rot_ = r; }
-  // The per-token activation quantizer of the linear inputs (bits 16 = none).
-  void quantize_activation(MatView x) const;
+  // Q/K clip ratio of a layer: its own (duquant-auto chooses one per layer) or the options' qk clip.
+  float qk_clip(int layer) const {
+    const float c = qk_clip_[static_cast<size_t>(layer)];
+    return c > 0.f ? c : opts_.qk_clip_ratio();
+  }
+  void set_qk_clip(int layer, float c) { qk_clip_[static_cast<size_t>(layer)] = c; }
+  // The per-token activation quantizer of the linear inputs (bits 16 = none); clip 0 = the options' lac.
+  void quantize_activation(MatView x, float clip = 0.f) const;
 
  private:
   model::ModelConfig cfg_;
   QuantOptions opts_;
   std::vector<SiteTransforms> sites_;  // [n_layers]
+  std::vector<float> qk_clip_;         // [n_layers], 0 = opts_.qk_clip_ratio()
   Mat head_rot_;
 };
 

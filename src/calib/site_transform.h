@@ -5,6 +5,7 @@
 #pragma once
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -18,6 +19,8 @@ struct SiteTransform {
   std::optional<transform::DuQuantTransform> duquant;    // rotations + permutations (its own smooth empty)
   std::shared_ptr<const transform::RandomizedHadamard> hadamard;
   uint64_t hadamard_seed = 0;  // the seed `hadamard` was built with (stored in model files)
+  float act_clip = 0.f;        // per-token activation clip ratio of this input; 0 = the method's lac
+  std::string choice;          // duquant-auto: which transform it chose ("none", "smooth", ...); else empty
 
   bool identity() const { return smooth.empty() && !duquant && !hadamard; }
   void apply(MatView x) const;        // x [T×D] ← x·G

@@ -84,10 +84,15 @@ QuantizedMat gptq_quantize(ConstMatView w, const Hessian& hs, const QuantSpec& s
   if (O == 0 || D == 0) return q;
 
   // Whole-row grids come from the original rows (the reference finds them before anything else).
+  if (!opts.row_clip.empty() && (!by_row || g < D || static_cast<int64_t>(opts.row_clip.size()) != O))
+    fail("GPTQ: per-row clip ratios need whole-row grids and one ratio per row (", opts.row_clip.size(), " for ", O,
+         " rows)");
   if (by_row && g >= D)
     for (int64_t r = 0; r < O; ++r) {
       const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + D);
-      q.params[static_cast<size_t>(r)] = group_params(*mn, *mx, spec);
+      QuantSpec rs = spec;
+      if (!opts.row_clip.empty()) rs.clip = opts.row_clip[static_cast<size_t>(r)];
+      q.params[static_cast<size_t>(r)] = group_params(*mn, *mx, rs);
     }
 
   std::vector<double> h = hs.data();

@@ -89,7 +89,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
     for (auto [wb, ab] : bits) {
       calib::QuantOptions probe = base;
       probe.method = method;
-      const bool random = probe.duquant_transform() || probe.rotation_transform();
+      const bool random = probe.duquant_transform() || probe.rotation_transform() || probe.is_auto();
       for (uint64_t seed : seeds) {
         if (seed != base.seed && (!random || std::make_pair(wb, ab) != seed_bits)) continue;
         calib::QuantOptions q = base;

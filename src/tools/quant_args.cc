@@ -41,6 +41,11 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
   app.add_option("--lwc-epochs", o.lwc_epochs, "LWC epochs over the calibration windows (duquant+lwc)")
       ->capture_default_str();
   app.add_option("--lwc-lr", o.lwc_lr, "LWC AdamW learning rate (no weight decay)")->capture_default_str();
+  app.add_option("--auto-rows", o.auto_rows,
+                 "duquant-auto: calibration rows (whole windows, evenly spaced) each input's choice is evaluated on")
+      ->capture_default_str();
+  app.add_flag("!--auto-no-gptq", o.auto_gptq,
+               "duquant-auto: round the chosen grids to nearest only (default: GPTQ where it lowers the layer's error)");
   app.add_flag("--quiet", [this](int64_t) { o.progress = false; }, "no progress lines");
 }
 

@@ -1,0 +1,165 @@
+#include "calib/auto_select.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "calib/options.h"
+#include "calib/sim_quant.h"
+#include "core/error.h"
+#include "kernels/gemm_f32.h"
+
+namespace duq::calib {
+
+quant::QuantizedMat quantize_rows_best_clip(ConstMatView w, std::span<const double> col_weight, int bits,
+                                            std::span<const float> grid, std::vector<float>* chosen) {
+  DUQ_CHECK(static_cast<int64_t>(col_weight.size()) == w.cols && !grid.empty());
+  quant::QuantizedMat q;
+  q.rows = w.rows;
+  q.cols = w.cols;
+  q.spec.bits = bits;
+  q.group = w.cols;
+  q.groups_per_line = 1;
+  q.codes.resize(static_cast<size_t>(w.rows * w.cols));
+  q.params.resize(static_cast<size_t>(w.rows));
+  if (chosen) chosen->assign(static_cast<size_t>(w.rows), 1.f);
+  for (int64_t i = 0; i < w.rows; ++i) {
+    float lo = w(i, 0), hi = w(i, 0);
+    for (int64_t k = 1; k < w.cols; ++k) lo = std::min(lo, w(i, k)), hi = std::max(hi, w(i, k));
+    double best = std::numeric_limits<double>::infinity();
+    for (float c : grid) {
+      quant::QuantSpec s = q.spec;
+      s.clip = c;
+      const quant::GroupParams p = quant::group_params(lo, hi, s);
+      double e = 0;
+      for (int64_t k = 0; k < w.cols; ++k) {
+        const double d = double(w(i, k)) - quant::dequantize_value(quant::quantize_value(w(i, k), p, s), p);
+        e += col_weight[static_cast<size_t>(k)] * d * d;
+      }
+      if (e < best) {  // strict: ties keep the larger ratio (earlier in the grid)
+        best = e;
+        q.params[static_cast<size_t>(i)] = p;
+        if (chosen) (*chosen)[static_cast<size_t>(i)] = c;
+      }
+    }
+    const quant::GroupParams p = q.params[static_cast<size_t>(i)];
+    for (int64_t k = 0; k < w.cols; ++k)
+      q.codes[static_cast<size_t>(i * w.cols + k)] = static_cast<uint8_t>(quant::quantize_value(w(i, k), p, q.spec));
+  }
+  return q;
+}
+
+AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, const std::vector<AutoCandidate>& cands,
+                       int wbits, int abits, const AutoGrid& grid) {
+  if (cands.empty()) fail("auto_select: no candidate transforms");
+  DUQ_CHECK(!weights.empty() && x.rows > 0);
+  for (const Mat* w : weights) DUQ_CHECK(w->cols() == x.cols, "auto_select: weight width ", w->cols(), " != input ", x.cols);
+  // Float reference outputs X·W_iᵀ (any transform G cancels in (X·G)(W·G⁻ᵀ)ᵀ).
+  std::vector<Mat> ref;
+  double ref_norm = 0;
+  for (const Mat* w : weights) {
+    ref.emplace_back(x.rows, w->rows());
+    kernels::matmul_xwt(x, *w, ref.back());
+    for (float v : ref.back().flat()) ref_norm += double(v) * v;
+  }
+  ref_norm = std::max(ref_norm, 1e-30);
+  const std::vector<float> one_clip = {1.f};
+  const std::vector<float>& act_grid = abits == kNoQuant ? one_clip : grid.act_clips;
+
+  AutoResult res;
+  double best = std::numeric_limits<double>::infinity();
+  for (size_t c = 0; c < cands.size(); ++c) {
+    const SiteTransform& st = cands[c].st;
+    Mat xc(x);
+    st.apply(xc);
+    std::vector<double> colw(static_cast<size_t>(x.cols), 0.0);  // E[(x·G)_k²]
+    for (int64_t t = 0; t < xc.rows(); ++t)
+      for (int64_t k = 0; k < xc.cols(); ++k) colw[static_cast<size_t>(k)] += double(xc(t, k)) * xc(t, k);
+    std::vector<Mat> wq;
+    std::vector<quant::QuantizedMat> codes;
+    std::vector<std::vector<float>> clips(weights.size());
+    for (size_t i = 0; i < weights.size(); ++i) {
+      wq.emplace_back(*weights[i]);
+      st.fold_weight(wq.back());
+      if (wbits != kNoQuant) {
+        codes.push_back(quantize_rows_best_clip(wq.back(), colw, wbits, grid.weight_clips, &clips[i]));
+        quant::dequantize(codes.back(), wq.back());
+      }
+    }
+    double cand_best = std::numeric_limits<double>::infinity();
+    float cand_clip = 1.f;
+    Mat xq(xc.rows(), xc.cols()), y;
+    for (float ac : act_grid) {
+      std::copy(xc.flat().begin(), xc.flat().end(), xq.flat().begin());
+      if (abits != kNoQuant) {
+        quant::QuantSpec s;
+        s.bits = abits;
+        s.clip = ac;
+        quant::fake_quant(xq, s);
+      }
+      double err = 0;
+      for (size_t i = 0; i < weights.size(); ++i) {
+        y = Mat(xq.rows(), wq[i].rows());
+        kernels::matmul_xwt(xq, wq[i], y);
+        const float* r = ref[i].data();
+        for (int64_t k = 0; k < y.size(); ++k) {
+          const double d = double(y.data()[k]) - r[k];
+          err += d * d;
+        }
+      }
+      if (err < cand_best) cand_best = err, cand_clip = ac;
+    }
+    res.rel_error.push_back(std::sqrt(cand_best / ref_norm));
+    res.best_act_clip.push_back(cand_clip);
+    if (cand_best < best) {
+      best = cand_best;
+      res.chosen = c;
+      res.act_clip = cand_clip;
+      res.codes = std::move(codes);
+      res.row_clip = std::move(clips);
+    }
+  }
+  return res;
+}
+
+QkClipResult choose_qk_clip(const std::vector<std::pair<Mat, Mat>>& qk, int head_dim, int n_heads, int n_kv_heads,
+                            int qbits, int kbits, const AutoGrid& grid) {
+  DUQ_CHECK(!qk.empty() && !grid.qk_clips.empty() && n_heads % n_kv_heads == 0);
+  const int group = n_heads / n_kv_heads;
+  // Σ over causal pairs of (a_t·b_s − ref) or of ref² (when a, b are null).
+  auto logit_error = [&](const Mat& q, const Mat& k, const Mat* qh, const Mat* kh) {
+    double e = 0;
+    for (int h = 0; h < n_heads; ++h) {
+      const int64_t qo = int64_t(h) * head_dim, ko = int64_t(h / group) * head_dim;
+      for (int64_t t = 0; t < q.rows(); ++t)
+        for (int64_t s = 0; s <= t; ++s) {
+          double ref = 0, got = 0;
+          for (int d = 0; d < head_dim; ++d) {
+            ref += double(q(t, qo + d)) * k(s, ko + d);
+            if (qh) got += double((*qh)(t, qo + d)) * (*kh)(s, ko + d);
+          }
+          e += qh ? (got - ref) * (got - ref) : ref * ref;
+        }
+    }
+    return e;
+  };
+  double norm = 0;
+  for (const auto& [q, k] : qk) norm += logit_error(q, k, nullptr, nullptr);
+  norm = std::max(norm, 1e-30);
+  QkClipResult res;
+  double best = std::numeric_limits<double>::infinity();
+  for (float c : grid.qk_clips) {
+    double e = 0;
+    for (const auto& [q, k] : qk) {
+      Mat qh(q), kh(k);
+      quantize_heads(qh, head_dim, qbits, c);
+      quantize_heads(kh, head_dim, kbits, c);
+      e += logit_error(q, k, &qh, &kh);
+    }
+    res.rel_error.push_back(std::sqrt(e / norm));
+    if (e < best) best = e, res.clip = c;
+  }
+  return res;
+}
+
+}  // namespace duq::calib
