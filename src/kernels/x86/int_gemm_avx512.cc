@@ -2,13 +2,17 @@
 // Layouts and the exact-T algebra: int_gemm.h. Everything here has internal linkage except the entry
 // point, and touches only raw pointers (see int_kernels_internal.h).
 //
-// GEMM (M ≥ 2): for each group of up to 3 weight panels (48 outputs) the panels are made int8 (q − o)
-// in [quad][16 rows][4] order — a copy-free view for W8, an unpack into an L2-resident scratch panel
-// for W4 (48·Kp bytes, 192 KiB at K = 4096, reused by all M rows). K is then cut into blocks of 512
-// columns (24 KiB of the group's weights, L1-resident) and every 8-row activation tile passes over the
-// block: 24 zmm accumulators in registers, per k-quad 3 weight loads and 8 4-byte broadcasts of the
-// activation rows, 24 vpdpbusd. Partial sums go to an int32 [M × 64] scratch between K blocks; the last
-// block converts the tile to floats in registers (epilogue16).
+// GEMM (M ≥ 2): the activation codes are first repacked (once per call, thread-local buffer) per K block
+// and 8-row tile as [quad][8 rows][4 bytes], so a micro-tile's broadcasts read one contiguous 32-byte row
+// per quad and a pass over all tiles is one sequential stream (row-strided reads put all 8 rows of a tile
+// in the same L1 sets, evicting the block's weights). Then for each group of up to 3 weight panels
+// (48 outputs) the panels are made int8 (q − o) in [quad][16 rows][4] order — a copy-free view for W8, an
+// unpack into an L2-resident scratch panel for W4 (48·Kp bytes, 192 KiB at K = 4096, reused by all M
+// rows). K is then cut into blocks of 512 columns (24 KiB of the group's weights, L1-resident) and every
+// 8-row activation tile (4 KiB per block) passes over the block: 24 zmm accumulators in registers, per
+// k-quad 3 weight loads and 8 4-byte broadcasts, 24 vpdpbusd (two quads per loop iteration). Partial sums
+// go to an int32 [M × 64] scratch between K blocks; the last block converts the tile to floats in
+// registers (epilogue16).
 // GEMV (M = 1): streams each packed panel once. W4 keeps the nibbles unsigned (v & 0x0F and v & 0xF0,
 // the latter = 16·q, so no shift is needed) as the u8 operand and uses the activation codes (minus 128
 // for A8) as s8, pre-split into even/odd columns per 8-column group to match the nibble order.
@@ -17,7 +21,9 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "kernels/int_kernels_internal.h"
 
@@ -82,7 +88,54 @@ void unpack_w4_panel(const uint8_t* src, int64_t k_pad, int8_t* dst) {
   }
 }
 
-// One micro-tile over the k-quads [kq0, kq0 + nk): R activation rows (ldx apart) × V panels (wstride bytes
+// Activations repacked for the GEMM (once per call, into a thread-local buffer): for each K block (kq0, nk
+// quads) and each 8-row tile t, the tile's codes as [nk quads][8 rows][4 bytes] at xp + 32·(kq0·tiles + t·nk).
+// A micro-tile's broadcasts then come from one contiguous 32-byte row per quad, and a pass of all tiles over
+// a K block reads one sequential stream. Rows past the end of the last tile repeat its last row (never used).
+struct PackBuf {
+  uint8_t* p = nullptr;
+  size_t n = 0;
+  PackBuf() = default;
+  PackBuf(const PackBuf&) = delete;
+  PackBuf& operator=(const PackBuf&) = delete;
+  ~PackBuf() { std::free(p); }
+  uint8_t* get(size_t need) {
+    if (need > n) {
+      std::free(p);
+      n = 0;
+      p = static_cast<uint8_t*>(std::aligned_alloc(64, (need + 63) / 64 * 64));
+      if (p == nullptr) throw std::bad_alloc();
+      n = need;
+    }
+    return p;
+  }
+};
+
+// K block: quads per block (a multiple of 16, so every block but the last is full and all are whole pairs of
+// 16-quad gathers).
+constexpr int64_t kKCQ = 128;  // 512 columns: 24 KiB of int8 weights per group + 4 KiB per activation tile
+
+void pack_acts(const GemmArgs& a, int64_t tiles, uint8_t* xp) {
+  const int64_t nq = a.k_pad / 4;
+  const int32_t qstride = static_cast<int32_t>(nq);  // int32 elements between rows
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int64_t m0 = t * kMR;
+    const int r = static_cast<int>(a.m - m0 < kMR ? a.m - m0 : kMR);
+    // lane l: row min(l mod 8, r − 1), quad +l/8
+    alignas(64) int32_t idx[16];
+    for (int l = 0; l < 16; ++l) idx[l] = ((l & 7) < r ? (l & 7) : r - 1) * qstride + (l >> 3);
+    const __m512i vidx = _mm512_load_si512(idx);
+    const int32_t* x = reinterpret_cast<const int32_t*>(a.xq + m0 * a.k_pad);
+    for (int64_t kq0 = 0; kq0 < nq; kq0 += kKCQ) {
+      const int64_t nk = nq - kq0 < kKCQ ? nq - kq0 : kKCQ;
+      uint8_t* dst = xp + 32 * (kq0 * tiles + t * nk);
+      for (int64_t q = 0; q < nk; q += 2)
+        _mm512_store_si512(dst + 32 * q, _mm512_i32gather_epi32(vidx, x + kq0 + q, 4));
+    }
+  }
+}
+
+// One micro-tile over nk k-quads: R activation rows (packed, 32 bytes per quad) × V panels (wstride bytes
 // apart). Partial sums live in cbuf [R][64] int32 between K blocks; the last block runs the epilogue.
 template <int R, int V>
 void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t wstride, int64_t nk, int32_t* cbuf,
@@ -91,12 +144,11 @@ void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t ws
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v)
       c[r][v] = first ? _mm512_setzero_si512() : _mm512_load_si512(cbuf + r * 64 + v * 16);
-  const int64_t ldx = a.k_pad;
   for (int64_t q = 0; q < nk; ++q) {
     __m512i b[V];
     for (int v = 0; v < V; ++v) b[v] = _mm512_load_si512(w + v * wstride + q * 64);
     for (int r = 0; r < R; ++r) {
-      const __m512i xa = bcast4(x + r * ldx + q * 4);
+      const __m512i xa = bcast4(x + q * 32 + r * 4);
       for (int v = 0; v < V; ++v) c[r][v] = _mm512_dpbusd_epi32(c[r][v], xa, b[v]);
     }
   }
@@ -111,6 +163,7 @@ void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t ws
 
 // The full-width case (3 panels) with named accumulators: GCC 12 keeps an array of 24 zmm accumulators
 // in memory (stores every iteration), named variables stay in registers. Rows ≥ R are compiled out.
+// nk is even (a multiple of 16): the loop does two quads per iteration.
 template <int R>
 void micro_tile3(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t wstride, int64_t nk, int32_t* cbuf,
                  bool first, bool last, int64_t m0, int64_t p0) {
@@ -128,24 +181,30 @@ void micro_tile3(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t w
     DUQ_LOAD(0) DUQ_LOAD(1) DUQ_LOAD(2) DUQ_LOAD(3) DUQ_LOAD(4) DUQ_LOAD(5) DUQ_LOAD(6) DUQ_LOAD(7)
   }
 #undef DUQ_LOAD
-  const int64_t ldx = a.k_pad;
-  const int8_t* w1 = w + wstride;
-  const int8_t* w2 = w + 2 * wstride;
-  for (int64_t q = 0; q < nk; ++q) {
-    const __m512i b0 = _mm512_load_si512(w + q * 64);
-    const __m512i b1 = _mm512_load_si512(w1 + q * 64);
-    const __m512i b2 = _mm512_load_si512(w2 + q * 64);
-    const uint8_t* xq = x + q * 4;
-#define DUQ_ROW(r)                                      \
+  const int8_t* w0 = w;
+  const int8_t* const wend = w + nk * 64;
+  const int64_t ws2 = 2 * wstride;
+#define DUQ_ROW(r, xq)                                  \
   if constexpr (R > r) {                                \
-    const __m512i xa = bcast4(xq + r * ldx);            \
+    const __m512i xa = bcast4(xq + r * 4);              \
     c##r##0 = _mm512_dpbusd_epi32(c##r##0, xa, b0);     \
     c##r##1 = _mm512_dpbusd_epi32(c##r##1, xa, b1);     \
     c##r##2 = _mm512_dpbusd_epi32(c##r##2, xa, b2);     \
   }
-    DUQ_ROW(0) DUQ_ROW(1) DUQ_ROW(2) DUQ_ROW(3) DUQ_ROW(4) DUQ_ROW(5) DUQ_ROW(6) DUQ_ROW(7)
-#undef DUQ_ROW
+#define DUQ_QUAD(off, xq)                                               \
+  {                                                                     \
+    const __m512i b0 = _mm512_load_si512(w0 + (off));                   \
+    const __m512i b1 = _mm512_load_si512(w0 + wstride + (off));         \
+    const __m512i b2 = _mm512_load_si512(w0 + ws2 + (off));             \
+    DUQ_ROW(0, xq) DUQ_ROW(1, xq) DUQ_ROW(2, xq) DUQ_ROW(3, xq)         \
+    DUQ_ROW(4, xq) DUQ_ROW(5, xq) DUQ_ROW(6, xq) DUQ_ROW(7, xq)         \
   }
+  for (; w0 != wend; w0 += 128, x += 64) {
+    DUQ_QUAD(0, x)
+    DUQ_QUAD(64, (x + 32))
+  }
+#undef DUQ_QUAD
+#undef DUQ_ROW
 #define DUQ_FIN(r)                                                 \
   if constexpr (R > r) {                                           \
     if (!last) {                                                   \
@@ -186,11 +245,13 @@ TileFn pick_tile(int r, int v) {
 // Loop nest (GotoBLAS-like): panel group (48 outputs; W4 unpacked once into scratch) → K block of kKCQ quads
 // (the group's 48 × 4·kKCQ bytes of weights stay in L1 while every activation row-tile passes over them)
 // → row tiles of 8.
-constexpr int64_t kKCQ = 128;  // quads per K block: 512 columns, 24 KiB of int8 weights per group
-
 void gemm(const GemmArgs& a) {
   const int64_t panels = a.n_pad / 16, nq = a.k_pad / 4;
   const int64_t pstride = 16 * a.k_pad;  // bytes per int8 panel
+  const int64_t tiles = (a.m + kMR - 1) / kMR;
+  thread_local PackBuf xbuf;
+  uint8_t* xp = xbuf.get(static_cast<size_t>(tiles * kMR * a.k_pad));
+  pack_acts(a, tiles, xp);
   int8_t* buf = reinterpret_cast<int8_t*>(a.scratch);
   int32_t* cbuf = reinterpret_cast<int32_t*>(a.scratch + gemm_acc_offset(a.k_pad));
   for (int64_t p0 = 0; p0 < panels; p0 += kNV) {
@@ -205,10 +266,11 @@ void gemm(const GemmArgs& a) {
     for (int64_t kq0 = 0; kq0 < nq; kq0 += kKCQ) {
       const int64_t nk = nq - kq0 < kKCQ ? nq - kq0 : kKCQ;
       const bool first = kq0 == 0, last = kq0 + nk == nq;
-      for (int64_t m0 = 0; m0 < a.m; m0 += kMR) {
+      const uint8_t* xb = xp + 32 * kq0 * tiles;
+      for (int64_t t = 0; t < tiles; ++t) {
+        const int64_t m0 = t * kMR;
         const int r = static_cast<int>(a.m - m0 < kMR ? a.m - m0 : kMR);
-        pick_tile(r, v)(a, a.xq + m0 * a.k_pad + kq0 * 4, w + kq0 * 64, pstride, nk, cbuf + m0 * 64, first, last,
-                        m0, p0);
+        pick_tile(r, v)(a, xb + 32 * nk * t, w + kq0 * 64, pstride, nk, cbuf + m0 * 64, first, last, m0, p0);
       }
     }
   }
