@@ -26,10 +26,18 @@ inline __mmask16 tail_mask(int64_t cnt) {
   return cnt >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << cnt) - 1u);
 }
 
-// out[g][c + j0 + ...] for g < G and up to 16·NV columns (cols valid of them) of a w-wide block.
+// Running per-token min/max of everything a rotation stores (so quantization needs no extra pass over the
+// row): token g's minimum vector at mm + 32·g, maximum vector at mm + 32·g + 16 (lanes reduced at the end).
+inline void mm_update(float* mm, __m512 v, __mmask16 mk) {
+  _mm512_store_ps(mm, _mm512_mask_min_ps(_mm512_load_ps(mm), mk, _mm512_load_ps(mm), v));
+  _mm512_store_ps(mm + 16, _mm512_mask_max_ps(_mm512_load_ps(mm + 16), mk, _mm512_load_ps(mm + 16), v));
+}
+
+// out[g][c + j0 + ...] for g < G and up to 16·NV columns (cols valid of them) of a w-wide block; mm: the
+// running min/max of tokens 0..G-1 (or null).
 template <int G, int NV>
 void rot_chunk(const float* in, float* out, int64_t ld, const float* r, int64_t w, int64_t c, int64_t j0,
-               int64_t cols) {
+               int64_t cols, float* mm) {
   __mmask16 mk[NV];
   for (int v = 0; v < NV; ++v) mk[v] = tail_mask(cols - 16 * v);
   __m512 acc[G][NV];
@@ -51,13 +59,17 @@ void rot_chunk(const float* in, float* out, int64_t ld, const float* r, int64_t 
     }
   }
   for (int g = 0; g < G; ++g)
-    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(out + g * ld + c + j0 + 16 * v, mk[v], acc[g][v]);
+    for (int v = 0; v < NV; ++v) {
+      _mm512_mask_storeu_ps(out + g * ld + c + j0 + 16 * v, mk[v], acc[g][v]);
+      if (mm) mm_update(mm + 32 * g, acc[g][v], mk[v]);
+    }
 }
 
 // Full 64-column chunk for up to 6 tokens with named accumulators (GCC 12 keeps an accumulator array in
 // memory, storing it every iteration); tokens ≥ G are compiled out. Same operation order as rot_chunk.
 template <int G>
-void rot_chunk64(const float* in, float* out, int64_t ld, const float* r, int64_t w, int64_t c, int64_t j0) {
+void rot_chunk64(const float* in, float* out, int64_t ld, const float* r, int64_t w, int64_t c, int64_t j0,
+                 float* mm) {
   const float* rr = r + j0;
   __m512 r0 = _mm512_loadu_ps(rr), r1 = _mm512_loadu_ps(rr + 16), r2 = _mm512_loadu_ps(rr + 32),
          r3 = _mm512_loadu_ps(rr + 48);
@@ -102,23 +114,38 @@ void rot_chunk64(const float* in, float* out, int64_t ld, const float* r, int64_
   }
   DUQ_STORE(0) DUQ_STORE(1) DUQ_STORE(2) DUQ_STORE(3) DUQ_STORE(4) DUQ_STORE(5)
 #undef DUQ_STORE
+  if (mm) {
+#define DUQ_MM(g)                                                                                   \
+  if constexpr (G > g) {                                                                            \
+    float* p = mm + 32 * g;                                                                         \
+    _mm512_store_ps(p, _mm512_min_ps(_mm512_load_ps(p), _mm512_min_ps(_mm512_min_ps(a##g##0, a##g##1), \
+                                                                        _mm512_min_ps(a##g##2, a##g##3)))); \
+    _mm512_store_ps(p + 16, _mm512_max_ps(_mm512_load_ps(p + 16),                                   \
+                                          _mm512_max_ps(_mm512_max_ps(a##g##0, a##g##1),             \
+                                                        _mm512_max_ps(a##g##2, a##g##3))));          \
+  }
+    DUQ_MM(0) DUQ_MM(1) DUQ_MM(2) DUQ_MM(3) DUQ_MM(4) DUQ_MM(5)
+#undef DUQ_MM
+  }
 }
 
-// Columns [j0, j0 + cols) of one block for `tokens` rows, in groups of up to 6 tokens.
+// Columns [j0, j0 + cols) of one block for `tokens` rows, in groups of up to 6 tokens (mm: as rot_chunk,
+// for all `tokens`).
 void rot_columns(const float* in, float* out, int64_t ld, int64_t tokens, const float* r, int64_t w, int64_t c,
-                 int64_t j0, int64_t cols) {
+                 int64_t j0, int64_t cols, float* mm) {
   for (int64_t g0 = 0; g0 < tokens; g0 += 6) {
     const int64_t gn = tokens - g0 < 6 ? tokens - g0 : 6;
     const float* i0 = in + g0 * ld;
     float* o0 = out + g0 * ld;
+    float* m0 = mm ? mm + 32 * g0 : nullptr;
     if (cols == 64) {
       switch (gn) {
-        case 1: rot_chunk64<1>(i0, o0, ld, r, w, c, j0); break;
-        case 2: rot_chunk64<2>(i0, o0, ld, r, w, c, j0); break;
-        case 3: rot_chunk64<3>(i0, o0, ld, r, w, c, j0); break;
-        case 4: rot_chunk64<4>(i0, o0, ld, r, w, c, j0); break;
-        case 5: rot_chunk64<5>(i0, o0, ld, r, w, c, j0); break;
-        default: rot_chunk64<6>(i0, o0, ld, r, w, c, j0); break;
+        case 1: rot_chunk64<1>(i0, o0, ld, r, w, c, j0, m0); break;
+        case 2: rot_chunk64<2>(i0, o0, ld, r, w, c, j0, m0); break;
+        case 3: rot_chunk64<3>(i0, o0, ld, r, w, c, j0, m0); break;
+        case 4: rot_chunk64<4>(i0, o0, ld, r, w, c, j0, m0); break;
+        case 5: rot_chunk64<5>(i0, o0, ld, r, w, c, j0, m0); break;
+        default: rot_chunk64<6>(i0, o0, ld, r, w, c, j0, m0); break;
       }
       continue;
     }
@@ -127,13 +154,14 @@ void rot_columns(const float* in, float* out, int64_t ld, int64_t tokens, const 
       const int64_t gm = gn - g1 < 3 ? gn - g1 : 3;
       const float* i1 = i0 + g1 * ld;
       float* o1 = o0 + g1 * ld;
+      float* m1 = m0 ? m0 + 32 * g1 : nullptr;
       const int nv = static_cast<int>((cols + 15) / 16);
 #define DUQ_NV(G)                                                     \
   switch (nv) {                                                       \
-    case 1: rot_chunk<G, 1>(i1, o1, ld, r, w, c, j0, cols); break;    \
-    case 2: rot_chunk<G, 2>(i1, o1, ld, r, w, c, j0, cols); break;    \
-    case 3: rot_chunk<G, 3>(i1, o1, ld, r, w, c, j0, cols); break;    \
-    default: rot_chunk<G, 4>(i1, o1, ld, r, w, c, j0, cols); break;   \
+    case 1: rot_chunk<G, 1>(i1, o1, ld, r, w, c, j0, cols, m1); break;    \
+    case 2: rot_chunk<G, 2>(i1, o1, ld, r, w, c, j0, cols, m1); break;    \
+    case 3: rot_chunk<G, 3>(i1, o1, ld, r, w, c, j0, cols, m1); break;    \
+    default: rot_chunk<G, 4>(i1, o1, ld, r, w, c, j0, cols, m1); break;   \
   }
       if (gm == 1) { DUQ_NV(1) } else if (gm == 2) { DUQ_NV(2) } else { DUQ_NV(3) }
 #undef DUQ_NV
@@ -141,58 +169,93 @@ void rot_columns(const float* in, float* out, int64_t ld, int64_t tokens, const 
   }
 }
 
+// Rows of the next tile of X to pull towards L2 while a rotation runs (its loads then overlap the FMAs
+// instead of stalling the copy-in pass).
+struct Prefetch {
+  const float* x = nullptr;
+  int64_t rows = 0, ld = 0;
+};
+
 // out = in · blockdiag(R, …, R, Rt) for `tokens` rows ld apart. Loop order block → 64-column chunk →
 // token groups, so the chunk of R (w × 64 floats, 32 KiB at b = 128) is reused from L1 by every group.
+// mm (or null): running min/max of the outputs per token, as rot_chunk. pf: columns [c, c + w) of the
+// prefetch rows are requested alongside block c.
 void block_rotate(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b, const float* r,
-                  const float* rt) {
+                  const float* rt, float* mm, const Prefetch& pf) {
   const int64_t nb = k / b, t = k - nb * b;
   auto blk = [&](const float* m, int64_t w, int64_t c) {
-    for (int64_t j0 = 0; j0 < w; j0 += 64) rot_columns(in, out, ld, tokens, m, w, c, j0, w - j0 < 64 ? w - j0 : 64);
+    for (int64_t g = 0; g < pf.rows; ++g)
+      for (int64_t j = 0; j < w; j += 16) _mm_prefetch(reinterpret_cast<const char*>(pf.x + g * pf.ld + c + j), _MM_HINT_T1);
+    for (int64_t j0 = 0; j0 < w; j0 += 64)
+      rot_columns(in, out, ld, tokens, m, w, c, j0, w - j0 < 64 ? w - j0 : 64, mm);
   };
   for (int64_t bi = 0; bi < nb; ++bi) blk(r, b, bi * b);
   if (t > 0) {
     if (rt) blk(rt, t, nb * b);
     else
-      for (int64_t g = 0; g < tokens; ++g)
+      for (int64_t g = 0; g < tokens; ++g) {
         std::memcpy(out + g * ld + nb * b, in + g * ld + nb * b, static_cast<size_t>(t) * sizeof(float));
+        if (mm)
+          for (int64_t j = nb * b; j < k; j += 16) {
+            const __mmask16 mk = tail_mask(k - j);
+            mm_update(mm + 32 * g, _mm512_maskz_loadu_ps(mk, in + g * ld + j), mk);
+          }
+      }
   }
 }
 
+// mm: the row's min/max vectors when a rotation already collected them (see mm_update), else null.
 void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes, float* delta,
-                  int32_t* zero, int32_t* sum) {
-  __m512 vmin = _mm512_set1_ps(x[0]), vmax = vmin;
-  for (int64_t j = 0; j < k; j += 16) {
-    const __mmask16 mk = tail_mask(k - j);
-    const __m512 v = _mm512_maskz_loadu_ps(mk, x + j);
-    vmin = _mm512_mask_min_ps(vmin, mk, vmin, v);
-    vmax = _mm512_mask_max_ps(vmax, mk, vmax, v);
+                  int32_t* zero, int32_t* sum, const float* mm) {
+  __m512 vmin, vmax;
+  if (mm) {
+    vmin = _mm512_load_ps(mm);
+    vmax = _mm512_load_ps(mm + 16);
+  } else {  // two accumulator pairs: the min/max latency chain, not the loads, bounds a single pair
+    vmin = _mm512_set1_ps(x[0]);
+    vmax = vmin;
+    __m512 vmin2 = vmin, vmax2 = vmin;
+    int64_t j = 0;
+    for (; j + 32 <= k; j += 32) {
+      const __m512 v = _mm512_loadu_ps(x + j), w = _mm512_loadu_ps(x + j + 16);
+      vmin = _mm512_min_ps(vmin, v);
+      vmax = _mm512_max_ps(vmax, v);
+      vmin2 = _mm512_min_ps(vmin2, w);
+      vmax2 = _mm512_max_ps(vmax2, w);
+    }
+    for (; j < k; j += 16) {
+      const __mmask16 mk = tail_mask(k - j);
+      const __m512 v = _mm512_maskz_loadu_ps(mk, x + j);
+      vmin = _mm512_mask_min_ps(vmin, mk, vmin, v);
+      vmax = _mm512_mask_max_ps(vmax, mk, vmax, v);
+    }
+    vmin = _mm512_min_ps(vmin, vmin2);
+    vmax = _mm512_max_ps(vmax, vmax2);
   }
   float d;
   int32_t z;
   quant_params(_mm512_reduce_min_ps(vmin), _mm512_reduce_max_ps(vmax), bits, clip, &d, &z);
   const __m512 vd = _mm512_set1_ps(d), vz = _mm512_set1_ps(static_cast<float>(z));
   const __m512 vq = _mm512_set1_ps(static_cast<float>((1 << bits) - 1)), v0 = _mm512_setzero_ps();
-  // round(x / Δ) without a division per element (vdivps is most of this loop's time otherwise): p = x·y with
-  // y = RN(1/Δ) is within 3u·|x/Δ| of the quotient RN(x/Δ) that the reference rounds (u = 2^-24; y and
-  // the product each add ≤ u, the division itself ≤ u), so both round to the same integer unless a
-  // half-integer lies within that distance of p. Lanes within |p|·2^-22 (> 3u·|p|) of a half-integer,
-  // with |p| ≥ 2^21, or not finite, are recomputed by the division itself (rare: exact ties, overflow).
-  const __m512 vy = _mm512_set1_ps(1.f / d), vhalf = _mm512_set1_ps(0.5f), vbig = _mm512_set1_ps(2097152.f);
-  const __m512 vtol = _mm512_set1_ps(2.38418579e-7f);  // 2^-22
+  // round(x / Δ) without a division per element: t = x·y with y = RN(1/Δ) differs from the quotient
+  // RN(x/Δ) that the reference rounds by at most 3u·|x/Δ| (u = 2^-24; y, the product and the division each
+  // contribute ≤ u relative), so both round to the same integer n = round(t) unless a half-integer lies that
+  // close to t. A lane is redone by the division itself when |t − n| ≥ thr = RN(0.5 − |t|·2^-20): the
+  // margin 16u·|t| covers the 3u·|t| plus thr's own rounding (≤ 2^-25) for |t| ≥ 1/26, and below that
+  // |t − n| = |t| is nowhere near 0.5. thr ≤ 0 for |t| ≥ 2^19, and a non-finite t compares unordered, so
+  // huge and non-finite lanes are redone too. (t − n is exact: Sterbenz.) Rare on real data.
+  const __m512 vy = _mm512_set1_ps(1.f / d), vhalf = _mm512_set1_ps(0.5f);
+  const __m512 vtol = _mm512_set1_ps(9.5367431640625e-7f);  // 2^-20
   __m512i s = _mm512_setzero_si512();
   for (int64_t j = 0; j < k; j += 16) {
     const __mmask16 mk = tail_mask(k - j);
     const __m512 xv = _mm512_maskz_loadu_ps(mk, x + j);
-    __m512 t = _mm512_mul_ps(xv, vy);
-    {
-      const __m512 ap = _mm512_abs_ps(t);
-      const __m512 fr = _mm512_sub_ps(t, _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
-      const __m512 dist = _mm512_abs_ps(_mm512_sub_ps(fr, vhalf));
-      const __mmask16 bad = _mm512_mask_cmp_ps_mask(mk, dist, _mm512_mul_ps(ap, vtol), _CMP_LE_OQ) |
-                            _mm512_mask_cmp_ps_mask(mk, ap, vbig, _CMP_NLT_UQ);
-      if (bad) t = _mm512_mask_div_ps(t, bad, xv, vd);
-    }
-    t = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 t0 = _mm512_mul_ps(xv, vy);
+    __m512 t = _mm512_roundscale_ps(t0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 thr = _mm512_fnmadd_ps(_mm512_abs_ps(t0), vtol, vhalf);
+    const __mmask16 bad = _mm512_mask_cmp_ps_mask(mk, _mm512_abs_ps(_mm512_sub_ps(t0, t)), thr, _CMP_NLT_UQ);
+    if (bad)
+      t = _mm512_mask_roundscale_ps(t, bad, _mm512_div_ps(xv, vd), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     t = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(t, vz), v0), vq);
     const __m512i q = _mm512_maskz_cvttps_epi32(mk, t);
     s = _mm512_add_epi32(s, q);
@@ -210,9 +273,12 @@ void act_quant_avx512(const ActQuantArgs& a) {
   if (!a.transform) {
     for (int64_t m = 0; m < a.m; ++m)
       quantize_row(a.x + m * a.ldx, a.k, a.k_pad, a.bits, a.clip, a.codes + m * a.k_pad, a.scale + m, a.zero + m,
-                   a.sum + m);
+                   a.sum + m, nullptr);
     return;
   }
+  // min/max of the last rotation's outputs per token (64-byte aligned for the vector loads/stores)
+  alignas(64) float mm[kActTile * 32];
+  const bool fused_mm = a.r2 && !a.fout;
   const int64_t ld = (a.k + 15) / 16 * 16 + 16;  // +16: rows not 4 KiB-aliased in L1
   float* bufa = a.scratch;
   float* bufb = a.scratch + kActTile * ld;
@@ -230,9 +296,14 @@ void act_quant_avx512(const ActQuantArgs& a) {
         _mm512_mask_storeu_ps(o + j, mk, v);
       }
     }
+    Prefetch pf;  // the next tile's X, requested during R1 (or R2 when there is no R1)
+    pf.x = a.x + (m0 + tm) * a.ldx;
+    pf.rows = a.m - m0 - tm < kActTile ? a.m - m0 - tm : kActTile;
+    pf.ld = a.ldx;
     if (a.r1) {
-      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r1, a.r1_tail);
+      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r1, a.r1_tail, nullptr, pf);
       swap_ptr(cur, oth);
+      pf.rows = 0;
     }
     if (a.perm) {
       for (int64_t g = 0; g < tm; ++g)
@@ -245,7 +316,12 @@ void act_quant_avx512(const ActQuantArgs& a) {
       swap_ptr(cur, oth);
     }
     if (a.r2) {
-      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r2, a.r2_tail);
+      if (fused_mm)
+        for (int64_t g = 0; g < tm; ++g) {
+          _mm512_store_ps(mm + 32 * g, _mm512_set1_ps(__builtin_inff()));
+          _mm512_store_ps(mm + 32 * g + 16, _mm512_set1_ps(-__builtin_inff()));
+        }
+      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r2, a.r2_tail, fused_mm ? mm : nullptr, pf);
       swap_ptr(cur, oth);
     }
     for (int64_t g = 0; g < tm; ++g) {
@@ -253,7 +329,7 @@ void act_quant_avx512(const ActQuantArgs& a) {
       if (a.fout) std::memcpy(a.fout + m * a.ldf, cur + g * ld, static_cast<size_t>(a.k) * sizeof(float));
       else
         quantize_row(cur + g * ld, a.k, a.k_pad, a.bits, a.clip, a.codes + m * a.k_pad, a.scale + m, a.zero + m,
-                     a.sum + m);
+                     a.sum + m, fused_mm ? mm + 32 * g : nullptr);
     }
   }
 }
