@@ -91,7 +91,27 @@ TEST(QuantizeBadInput, ClearErrors) {
                "--block 100 is larger than the 64-wide input");
   test::write_bytes(dir / "short.txt", "Once upon a time there was a cat.");
   expect_error(test::run_command(base + " --calib " + (dir / "short.txt").string()), "short.txt");
+  expect_error(test::run_command(base + " --calib " + s.calib + " --embed-type q4_0"),
+               "--embed-type: unknown storage type 'q4_0'");
+  expect_error(test::run_command(base + " --calib " + s.calib + " --output-type q8_0"),
+               "--output-type: the classifier stays floating point");
   EXPECT_FALSE(fs::exists(dir / "x.gguf"));
+}
+
+// The float tables' storage (docs/quantized-format.md): stories260K has a tied table, stored at --output-type
+// (f16) by default and as Q8_0 when asked; the GGUF tensor type records it and the file runs.
+TEST(QuantizeTables, TiedTableDefaultsToTheOutputTypeAndQ8_0OnRequest) {
+  QuantSetup s;
+  if (!s.ok()) GTEST_SKIP();
+  using model::TableType;
+  int i = 0;
+  for (auto [flags, type] : {std::pair{"", TableType::F16}, std::pair{"--embed-type q8_0", TableType::Q8_0},
+                             std::pair{"--output-type f32", TableType::F32}}) {
+    auto f = s.quantized(std::string("--method rtn ") + flags, "tables" + std::to_string(i++));
+    EXPECT_EQ(model::read_quant_model(f.string()).embed_type, type) << flags;
+    auto r = test::run_command(s.cli + " ppl --model " + f.string() + " --text " + s.eval + " --ctx 512 --max-windows 2");
+    EXPECT_EQ(r.exit_code, 0) << flags << r.err;
+  }
 }
 
 // --- tampered files: each a clear error naming the file and the problem ---
