@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -95,6 +96,67 @@ TEST(ActQuant, AllIsaPathsBitIdentical) {
         for (Isa isa : available_isas())
           expect_same(quant(x, bits, 0.9f, isa), ref, std::string(isa_name(isa)) + " k=" + std::to_string(k));
       }
+}
+
+// Quotients x/Δ at, and a few ulps either side of, half-integers with Δ not a power of two (the AVX-512
+// path rounds x·RN(1/Δ) and must fall back to the division exactly where that could differ), plus rows
+// whose quotients are huge or overflow (Δ clamped at 1e-5).
+TEST(ActQuant, NearTiesAndHugeQuotientsBitIdentical) {
+  Rng rng(14);
+  for (int bits : {4, 8}) {
+    const int qmax = (1 << bits) - 1;
+    for (int trial = 0; trial < 40; ++trial) {
+      const int64_t k = 37 + static_cast<int64_t>(rng.below(300));
+      Mat x(3, k);
+      for (int64_t i = 0; i < 3; ++i) {
+        const float lo = -static_cast<float>(rng.uniform()) * 3.f, hi = 0.1f + static_cast<float>(rng.uniform()) * 5.f;
+        const float d = (hi - lo) / static_cast<float>(qmax);  // Δ as quant_params computes it (clip 1)
+        x(i, 0) = lo;
+        x(i, 1) = hi;
+        for (int64_t j = 2; j < k; ++j) {
+          const float h = (static_cast<float>(rng.below(static_cast<uint64_t>(qmax))) + 0.5f) * d + lo;
+          float v = std::min(std::max(h, lo), hi);
+          const int steps = static_cast<int>(rng.below(7)) - 3;  // −3 … +3 ulps
+          for (int s = 0; s < std::abs(steps); ++s) v = std::nextafter(v, steps > 0 ? hi : lo);
+          x(i, j) = v;
+        }
+      }
+      const QuantActs ref = quant(x, bits, 1.f, Isa::Scalar);
+      for (Isa isa : available_isas())
+        expect_same(quant(x, bits, 1.f, isa), ref, std::string(isa_name(isa)) + " trial " + std::to_string(trial));
+    }
+  }
+  // Found by search: rows {lo, hi, x} (Δ = (hi − lo)/qmax) where round(x·RN(1/Δ)) ≠ round(RN(x/Δ)), about
+  // one value in 10^7 at 4 bits: a path that skips the division fallback fails here.
+  struct Hit {
+    int bits;
+    float lo, hi, x;
+  };
+  const Hit hits[] = {{4, -0.220565856f, 0.882264495f, 0.624937236f}, {4, -1.55471396f, 3.10943007f, 2.64301515f},
+                      {4, -2.6244719f, 2.99939632f, 2.43700957f},     {4, -1.2936219f, 0.470408231f, -1.23482108f},
+                      {4, -0.966004908f, 3.86401939f, 1.12700558f},   {4, -1.68940902f, 1.12627268f, -1.22012877f},
+                      {4, -2.64787793f, 2.31689358f, 0.496477097f},   {4, -0.764710665f, 4.970613f, 2.86766171f},
+                      {8, -0.0157998465f, 1.3272053f, 1.18237126f},   {8, -0.827041388f, 3.07843351f, 2.932935f},
+                      {8, -0.530559003f, 3.33493948f, 1.56893766f},   {8, -2.49449205f, 0.477916509f, -1.35798275f}};
+  for (const Hit& h : hits) {
+    std::vector<float> r(37, h.x);  // 37: a full vector and a masked tail
+    r[0] = h.lo;
+    r[20] = h.hi;
+    const QuantActs ref = quant(ConstMatView(r.data(), 1, 37), h.bits, 1.f, Isa::Scalar);
+    for (Isa isa : available_isas())
+      expect_same(quant(ConstMatView(r.data(), 1, 37), h.bits, 1.f, isa), ref, std::string(isa_name(isa)) + " hit");
+  }
+  // Δ clamps at 1e-5: |x/Δ| ~ 1e6 (beyond the fast path's 2^19), and overflow to ±inf for |x| ~ 1e34
+  const float rows[][5] = {{10.f, 10.f, 10.00001f, 10.f, 10.f},
+                           {-7.f, -7.f, -7.f, -7.00001f, -7.f},
+                           {1e34f, 1e34f, 1e34f, 1e34f, 1e34f},
+                           {-3e35f, -3e35f, -3e35f, -3e35f, -3e35f},
+                           {1e30f, -1e30f, 0.f, 5e29f, -2.5e29f}};
+  for (const auto& r : rows)
+    for (int bits : {4, 8}) {
+      const QuantActs ref = quant(ConstMatView(r, 1, 5), bits, 1.f, Isa::Scalar);
+      for (Isa isa : available_isas()) expect_same(quant(ConstMatView(r, 1, 5), bits, 1.f, isa), ref, isa_name(isa));
+    }
 }
 
 TEST(ActQuant, StridedInputView) {
@@ -253,6 +315,54 @@ TEST(ActTransform, FusedEqualsSeparateTransformThenQuant) {
         }
       }
     }
+}
+
+// Shapes the engine and the tiled AVX-512 path meet: many tiles of tokens (odd counts, the last tile
+// partial), wide K with and without a tail block (K not a multiple of the block or of 16), and every
+// subset of the steps (the fused per-token min/max is only used when R2 is present). ISA paths must agree
+// bit for bit with the scalar reference, for the float transform and for the codes.
+TEST(ActTransform, TiledShapesAndStepSubsetsBitIdentical) {
+  Rng rng(23);
+  struct Case {
+    int64_t m, k, b;
+    bool tail_mats;
+  };
+  const Case cases[] = {{29, 512, 128, false}, {51, 300, 128, true}, {25, 300, 128, false},
+                        {27, 2048 + 37, 128, true}, {7, 200, 64, true}, {31, 300, 48, true}};
+  for (const Case& c : cases) {
+    const TransformData d = make_transform(rng, c.k, c.b, true, true, c.tail_mats);
+    const Mat x = random_mat(rng, c.m, c.k);
+    for (int mask = 1; mask < 16; ++mask) {  // bit 0: Λ⁻¹, 1: R1, 2: P, 3: R2
+      if (c.k > 1000 && mask != 15 && mask != 7 && mask != 11) continue;  // the big case: full, no R2, no P
+      ActTransform t = d.t;
+      if (!(mask & 1)) t.inv_scale = nullptr;
+      if (!(mask & 2)) t.r1 = t.r1_tail = nullptr;
+      if (!(mask & 4)) t.perm = nullptr;
+      if (!(mask & 8)) t.r2 = t.r2_tail = nullptr;
+      SCOPED_TRACE("m=" + std::to_string(c.m) + " k=" + std::to_string(c.k) + " b=" + std::to_string(c.b) +
+                   " steps=" + std::to_string(mask));
+      // reference: the scalar float transform, then scalar quantization (the scalar fused path is checked
+      // against that split in FusedEqualsSeparateTransformThenQuant)
+      Mat yref(c.m, c.k);
+      QuantActs qref;
+      {
+        IsaScope scope(Isa::Scalar);
+        apply_act_transform(x, t, yref);
+        quantize_acts(yref, 4, 0.9f, qref);
+      }
+      for (Isa isa : available_isas()) {
+        if (isa == Isa::Scalar) continue;
+        SCOPED_TRACE(isa_name(isa));
+        IsaScope scope(isa);
+        Mat y(c.m, c.k);
+        apply_act_transform(x, t, y);
+        ASSERT_EQ(std::memcmp(y.data(), yref.data(), static_cast<size_t>(c.m * c.k) * sizeof(float)), 0);
+        QuantActs q;
+        transform_quantize_acts(x, t, 4, 0.9f, q);
+        expect_same(q, qref, "fused codes vs scalar transform then quantization");
+      }
+    }
+  }
 }
 
 TEST(ActTransform, IdentityRotationsLeaveQuantizationUnchanged) {
