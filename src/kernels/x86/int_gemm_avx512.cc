@@ -5,14 +5,15 @@
 // GEMM (M ≥ 2): the activation codes are first repacked (once per call, thread-local buffer) per K block
 // and 8-row tile as [quad][8 rows][4 bytes], so a micro-tile's broadcasts read one contiguous 32-byte row
 // per quad and a pass over all tiles is one sequential stream (row-strided reads put all 8 rows of a tile
-// in the same L1 sets, evicting the block's weights). Then for each group of up to 3 weight panels
-// (48 outputs) the panels are made int8 (q − o) in [quad][16 rows][4] order — a copy-free view for W8, an
-// unpack into an L2-resident scratch panel for W4 (48·Kp bytes, 192 KiB at K = 4096, reused by all M
-// rows). K is then cut into blocks of 512 columns (24 KiB of the group's weights, L1-resident) and every
-// 8-row activation tile (4 KiB per block) passes over the block: 24 zmm accumulators in registers, per
-// k-quad 3 weight loads and 8 4-byte broadcasts, 24 vpdpbusd (two quads per loop iteration). Partial sums
-// go to an int32 [M × 64] scratch between K blocks; the last block converts the tile to floats in
-// registers (epilogue16).
+// in the same L1 sets). Then for each group of up to 3 weight panels (48 outputs) and each K block of up to
+// 4096 columns (192 KiB of the group's int8 weights, L2-resident; K ≤ 4096 is a single block) every 8-row
+// activation tile passes over the block: 24 zmm accumulators in registers, per k-quad 3 weight loads and
+// 8 4-byte broadcasts, 24 vpdpbusd (two quads per loop iteration). W8 blocks are read in place; W4 blocks
+// are unpacked to int8 (q − 8) [quad][16 rows][4] into one of two buffers, the next block's slice by slice
+// between the tile calls of the current one. Each tile call also prefetches (into L2, spread over its k
+// loop) the stored lines of the next block that the following slice needs, so no load of the packed
+// weights waits on memory. Partial sums go to an int32 [M × 64] scratch between K blocks; the last block
+// converts the tile to floats in registers (epilogue16).
 // GEMV (M = 1): streams each packed panel once. W4 keeps the nibbles unsigned (v & 0x0F and v & 0xF0,
 // the latter = 16·q, so no shift is needed) as the u8 operand and uses the activation codes (minus 128
 // for A8) as s8, pre-split into even/odd columns per 8-column group to match the nibble order.
@@ -70,11 +71,12 @@ inline void epilogue16(const GemmArgs& a, int kind, int64_t m, int64_t n0, __m51
   _mm512_mask_storeu_ps(a.y + m * a.ldy + n0, mask, y);
 }
 
-// One W4 panel [Kp/8 octets][16][4] nibbles → int8 (q − 8) [Kp/4 quads][16][4], natural column order.
-void unpack_w4_panel(const uint8_t* src, int64_t k_pad, int8_t* dst) {
+// noct consecutive octets of a W4 panel, [octet][16][4] nibbles → int8 (q − 8) [2·noct quads][16][4],
+// natural column order.
+void unpack_w4(const uint8_t* src, int64_t noct, int8_t* dst) {
   const __m512i lo_mask = _mm512_set1_epi8(0x0F);
   const __m512i eight = _mm512_set1_epi8(8);
-  for (int64_t j = 0; j < k_pad / 8; ++j) {
+  for (int64_t j = 0; j < noct; ++j) {
     const __m512i v = _mm512_loadu_si512(src + j * 64);
     const __m512i ev = _mm512_and_si512(v, lo_mask);                         // q[8j + 2t]
     const __m512i od = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo_mask);   // q[8j + 2t + 1]
@@ -92,6 +94,7 @@ void unpack_w4_panel(const uint8_t* src, int64_t k_pad, int8_t* dst) {
 // quads) and each 8-row tile t, the tile's codes as [nk quads][8 rows][4 bytes] at xp + 32·(kq0·tiles + t·nk).
 // A micro-tile's broadcasts then come from one contiguous 32-byte row per quad, and a pass of all tiles over
 // a K block reads one sequential stream. Rows past the end of the last tile repeat its last row (never used).
+// The same buffer holds the two W4 unpack buffers (see gemm).
 struct PackBuf {
   uint8_t* p = nullptr;
   size_t n = 0;
@@ -111,9 +114,13 @@ struct PackBuf {
   }
 };
 
-// K block: quads per block (a multiple of 16, so every block but the last is full and all are whole pairs of
-// 16-quad gathers).
-constexpr int64_t kKCQ = 128;  // 512 columns: 24 KiB of int8 weights per group + 4 KiB per activation tile
+// K block: quads per block, a multiple of 16 (so every block but the last is full, and all are whole pairs
+// of 16-quad gathers and whole W4 octets). 4096 columns: a group's block is 192 KiB of int8 weights, L2-
+// resident while all row tiles pass over it (K ≤ 4096 is one block: no partial sums leave the registers).
+constexpr int64_t kKCQ = 1024;
+// One cache line → L2. GCC 12 deletes loops that contain nothing but _mm_prefetch (seen in gemm's
+// prefetch loops); the asm statement stays.
+inline void prefetch_line(const char* p) { __asm__ volatile("prefetcht1 %0" : : "m"(*p)); }
 
 void pack_acts(const GemmArgs& a, int64_t tiles, uint8_t* xp) {
   const int64_t nq = a.k_pad / 4;
@@ -139,7 +146,8 @@ void pack_acts(const GemmArgs& a, int64_t tiles, uint8_t* xp) {
 // apart). Partial sums live in cbuf [R][64] int32 between K blocks; the last block runs the epilogue.
 template <int R, int V>
 void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t wstride, int64_t nk, int32_t* cbuf,
-                bool first, bool last, int64_t m0, int64_t p0) {
+                bool first, bool last, int64_t m0, int64_t p0, const char* pf, int64_t npf) {
+  for (int64_t i = 0; i < npf; ++i) prefetch_line(pf + 64 * i);
   __m512i c[R][V];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v)
@@ -166,7 +174,7 @@ void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t ws
 // nk is even (a multiple of 16): the loop does two quads per iteration.
 template <int R>
 void micro_tile3(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t wstride, int64_t nk, int32_t* cbuf,
-                 bool first, bool last, int64_t m0, int64_t p0) {
+                 bool first, bool last, int64_t m0, int64_t p0, const char* pf, int64_t npf) {
   const __m512i z = _mm512_setzero_si512();
 #define DUQ_DECL(r) __m512i c##r##0 = z, c##r##1 = z, c##r##2 = z;
   DUQ_DECL(0) DUQ_DECL(1) DUQ_DECL(2) DUQ_DECL(3) DUQ_DECL(4) DUQ_DECL(5) DUQ_DECL(6) DUQ_DECL(7)
@@ -199,10 +207,23 @@ void micro_tile3(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t w
     DUQ_ROW(0, xq) DUQ_ROW(1, xq) DUQ_ROW(2, xq) DUQ_ROW(3, xq)         \
     DUQ_ROW(4, xq) DUQ_ROW(5, xq) DUQ_ROW(6, xq) DUQ_ROW(7, xq)         \
   }
-  for (; w0 != wend; w0 += 128, x += 64) {
-    DUQ_QUAD(0, x)
-    DUQ_QUAD(64, (x + 32))
+  // npf prefetches spread evenly over the loop, one before every `every` iterations (of two quads)
+  const int64_t iters = nk / 2;
+  const int64_t every = npf <= 0 ? iters : npf >= iters ? 1 : iters / npf;
+  while (w0 != wend) {
+    if (npf > 0) {
+      prefetch_line(pf);
+      pf += 64;
+      --npf;
+    }
+    const int64_t left = (wend - w0) / 128;
+    const int8_t* const cend = w0 + 128 * (left < every ? left : every);
+    for (; w0 != cend; w0 += 128, x += 64) {
+      DUQ_QUAD(0, x)
+      DUQ_QUAD(64, (x + 32))
+    }
   }
+  for (; npf > 0; --npf, pf += 64) prefetch_line(pf);
 #undef DUQ_QUAD
 #undef DUQ_ROW
 #define DUQ_FIN(r)                                                 \
@@ -222,7 +243,7 @@ void micro_tile3(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t w
 }
 
 using TileFn = void (*)(const GemmArgs&, const uint8_t*, const int8_t*, int64_t, int64_t, int32_t*, bool, bool,
-                        int64_t, int64_t);
+                        int64_t, int64_t, const char*, int64_t);
 
 template <int R>
 constexpr TileFn tile_for(int v) {
@@ -242,36 +263,120 @@ TileFn pick_tile(int r, int v) {
   }
 }
 
-// Loop nest (GotoBLAS-like): panel group (48 outputs; W4 unpacked once into scratch) → K block of kKCQ quads
-// (the group's 48 × 4·kKCQ bytes of weights stay in L1 while every activation row-tile passes over them)
-// → row tiles of 8.
+// Loop nest (GotoBLAS-like): panel group (48 outputs) → K block of up to kKCQ quads (the group's
+// 48 × 4·kKCQ int8 weights stay in L2 while every activation row tile passes over them) → row tiles of 8.
+// W8 blocks are read in place. W4 blocks are unpacked into one of two buffers [3 panels][kKCQ quads][64]:
+// the first before the loop, each following one in slices, one slice before each tile call of the block
+// before it. The stored lines of the next block (W8: its weights; W4: the packed nibbles of the slice
+// after the current one) are prefetched into L2 from inside the tile calls, a few per call spread over the
+// k loop: issued in one burst they would fill the line-fill buffers and stall on memory latency, which
+// is what a plain unpack loop over data in L3/DRAM did (≈ 5 % of the W4 time).
 void gemm(const GemmArgs& a) {
   const int64_t panels = a.n_pad / 16, nq = a.k_pad / 4;
-  const int64_t pstride = 16 * a.k_pad;  // bytes per int8 panel
+  const int64_t pstride = 16 * a.k_pad;  // bytes per W8 panel
   const int64_t tiles = (a.m + kMR - 1) / kMR;
-  thread_local PackBuf xbuf;
-  uint8_t* xp = xbuf.get(static_cast<size_t>(tiles * kMR * a.k_pad));
+  const int64_t kcq = nq < kKCQ ? nq : kKCQ;
+  const int64_t bstride = 64 * kcq;      // bytes per panel in a W4 unpack buffer
+  const int64_t xbytes = tiles * kMR * a.k_pad;
+  thread_local PackBuf pbuf;
+  uint8_t* xp = pbuf.get(static_cast<size_t>(xbytes + (a.wbits == 4 ? 2 * kNV * bstride : 0)));
   pack_acts(a, tiles, xp);
-  int8_t* buf = reinterpret_cast<int8_t*>(a.scratch);
+  int8_t* wbuf[2] = {reinterpret_cast<int8_t*>(xp + xbytes), reinterpret_cast<int8_t*>(xp + xbytes + kNV * bstride)};
   int32_t* cbuf = reinterpret_cast<int32_t*>(a.scratch + gemm_acc_offset(a.k_pad));
+  // W4 unpack of one block: octet o of the block is octet o mod noct of its panel o / noct
+  struct Unpack {
+    const uint8_t* src = nullptr;  // the first panel's first octet of the block
+    int8_t* dst = nullptr;
+    int64_t src_stride = 0, dst_stride = 0;        // bytes between panels
+    int64_t noct = 0, total = 0, done = 0;         // octets per panel, in all, unpacked so far
+    void run(int64_t upto) {
+      if (upto > total) upto = total;
+      while (done < upto) {
+        const int64_t p = done / noct, j = done % noct;
+        const int64_t cnt = noct - j < upto - done ? noct - j : upto - done;
+        unpack_w4(src + p * src_stride + j * 64, cnt, dst + p * dst_stride + j * 128);
+        done += cnt;
+      }
+    }
+  };
+  // Lines of the next block's stored weights, prefetched into L2 ahead of use: n_panels × lpp lines, panels
+  // `stride` bytes apart, taken in order.
+  struct Lines {
+    const char* base = nullptr;
+    int64_t lpp = 1, stride = 0, total = 0, pos = 0;
+    // the next run of at most n lines within one panel: its start in *at, its length (0 when all taken)
+    int64_t take(int64_t n, const char** at) {
+      if (pos >= total) return 0;
+      const int64_t p = pos / lpp, j = pos % lpp;
+      int64_t cnt = lpp - j < total - pos ? lpp - j : total - pos;
+      if (cnt > n) cnt = n;
+      *at = base + p * stride + j * 64;
+      pos += cnt;
+      return cnt;
+    }
+    void burst(int64_t n) {
+      const char* at;
+      for (int64_t c; n > 0 && (c = take(n, &at)) > 0; n -= c)
+        for (int64_t i = 0; i < c; ++i) prefetch_line(at + 64 * i);
+    }
+  };
+  auto unpack_for = [&](int64_t p0, int64_t kq0, int8_t* dst) {
+    Unpack u;
+    const int64_t v = panels - p0 < kNV ? panels - p0 : kNV;
+    const int64_t nk = nq - kq0 < kcq ? nq - kq0 : kcq;
+    u.src = a.wq + p0 * (pstride / 2) + kq0 * 32;
+    u.src_stride = pstride / 2;
+    u.dst = dst;
+    u.dst_stride = bstride;
+    u.noct = nk / 2;
+    u.total = v * u.noct;
+    return u;
+  };
+  int cur = 0;
+  Unpack next;
+  if (a.wbits == 4) {
+    Unpack first = unpack_for(0, 0, wbuf[0]);
+    first.run(first.total);
+  }
+  const int64_t qbytes = a.wbits == 8 ? 64 : 32;  // stored bytes per panel quad
   for (int64_t p0 = 0; p0 < panels; p0 += kNV) {
     const int v = static_cast<int>(panels - p0 < kNV ? panels - p0 : kNV);
-    const int8_t* w;
-    if (a.wbits == 8) {
-      w = reinterpret_cast<const int8_t*>(a.wq) + p0 * pstride;
-    } else {
-      for (int i = 0; i < v; ++i) unpack_w4_panel(a.wq + (p0 + i) * (pstride / 2), a.k_pad, buf + i * pstride);
-      w = buf;
-    }
-    for (int64_t kq0 = 0; kq0 < nq; kq0 += kKCQ) {
-      const int64_t nk = nq - kq0 < kKCQ ? nq - kq0 : kKCQ;
+    for (int64_t kq0 = 0; kq0 < nq; kq0 += kcq) {
+      const int64_t nk = nq - kq0 < kcq ? nq - kq0 : kcq;
       const bool first = kq0 == 0, last = kq0 + nk == nq;
+      // the next block: this group's next K block, or the next group's first
+      const int64_t pn = last ? p0 + kNV : p0, kn = last ? 0 : kq0 + nk;
+      const int64_t vn = pn >= panels ? 0 : panels - pn < kNV ? panels - pn : kNV;
+      const int64_t nkn = nq - kn < kcq ? nq - kn : kcq;
+      Lines lines;
+      lines.base = reinterpret_cast<const char*>(a.wq) + pn * qbytes * nq + kn * qbytes;
+      lines.lpp = nkn * qbytes / 64;
+      lines.stride = qbytes * nq;
+      lines.total = vn * lines.lpp;
+      const int64_t step = (lines.total + tiles - 1) / tiles;  // lines (= W4 octets) per tile call
+      const int8_t* w;
+      int64_t wstride;
+      if (a.wbits == 8) {
+        w = reinterpret_cast<const int8_t*>(a.wq) + p0 * pstride + kq0 * 64;
+        wstride = pstride;
+      } else {
+        w = wbuf[cur];
+        wstride = bstride;
+        next = vn > 0 ? unpack_for(pn, kn, wbuf[cur ^ 1]) : Unpack{};
+        lines.burst(step);  // the first slice; each tile call prefetches the slice unpacked before the next
+      }
       const uint8_t* xb = xp + 32 * kq0 * tiles;
       for (int64_t t = 0; t < tiles; ++t) {
         const int64_t m0 = t * kMR;
         const int r = static_cast<int>(a.m - m0 < kMR ? a.m - m0 : kMR);
-        pick_tile(r, v)(a, xb + 32 * nk * t, w + kq0 * 64, pstride, nk, cbuf + m0 * 64, first, last, m0, p0);
+        if (a.wbits == 4) next.run(next.done + step);
+        const char* pf = nullptr;
+        const int64_t npf = lines.take(step, &pf);
+        if (npf < step) lines.burst(step - npf);
+        pick_tile(r, v)(a, xb + 32 * nk * t, w, wstride, nk, cbuf + m0 * 64, first, last, m0, p0, pf, npf);
       }
+      if (a.wbits == 4) next.run(next.total);
+      cur ^= 1;
     }
   }
 }
