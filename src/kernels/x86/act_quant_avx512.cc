@@ -169,23 +169,13 @@ void rot_columns(const float* in, float* out, int64_t ld, int64_t tokens, const 
   }
 }
 
-// Rows of the next tile of X to pull towards L2 while a rotation runs (its loads then overlap the FMAs
-// instead of stalling the copy-in pass).
-struct Prefetch {
-  const float* x = nullptr;
-  int64_t rows = 0, ld = 0;
-};
-
 // out = in · blockdiag(R, …, R, Rt) for `tokens` rows ld apart. Loop order block → 64-column chunk →
 // token groups, so the chunk of R (w × 64 floats, 32 KiB at b = 128) is reused from L1 by every group.
-// mm (or null): running min/max of the outputs per token, as rot_chunk. pf: columns [c, c + w) of the
-// prefetch rows are requested alongside block c.
+// mm (or null): running min/max of the outputs per token, as rot_chunk.
 void block_rotate(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b, const float* r,
-                  const float* rt, float* mm, const Prefetch& pf) {
+                  const float* rt, float* mm) {
   const int64_t nb = k / b, t = k - nb * b;
   auto blk = [&](const float* m, int64_t w, int64_t c) {
-    for (int64_t g = 0; g < pf.rows; ++g)
-      for (int64_t j = 0; j < w; j += 16) _mm_prefetch(reinterpret_cast<const char*>(pf.x + g * pf.ld + c + j), _MM_HINT_T1);
     for (int64_t j0 = 0; j0 < w; j0 += 64)
       rot_columns(in, out, ld, tokens, m, w, c, j0, w - j0 < 64 ? w - j0 : 64, mm);
   };
@@ -296,14 +286,9 @@ void act_quant_avx512(const ActQuantArgs& a) {
         _mm512_mask_storeu_ps(o + j, mk, v);
       }
     }
-    Prefetch pf;  // the next tile's X, requested during R1 (or R2 when there is no R1)
-    pf.x = a.x + (m0 + tm) * a.ldx;
-    pf.rows = a.m - m0 - tm < kActTile ? a.m - m0 - tm : kActTile;
-    pf.ld = a.ldx;
     if (a.r1) {
-      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r1, a.r1_tail, nullptr, pf);
+      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r1, a.r1_tail, nullptr);
       swap_ptr(cur, oth);
-      pf.rows = 0;
     }
     if (a.perm) {
       for (int64_t g = 0; g < tm; ++g)
@@ -321,7 +306,7 @@ void act_quant_avx512(const ActQuantArgs& a) {
           _mm512_store_ps(mm + 32 * g, _mm512_set1_ps(__builtin_inff()));
           _mm512_store_ps(mm + 32 * g + 16, _mm512_set1_ps(-__builtin_inff()));
         }
-      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r2, a.r2_tail, fused_mm ? mm : nullptr, pf);
+      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r2, a.r2_tail, fused_mm ? mm : nullptr);
       swap_ptr(cur, oth);
     }
     for (int64_t g = 0; g < tm; ++g) {
