@@ -10,10 +10,12 @@
 // activation tile passes over the block: 24 zmm accumulators in registers, per k-quad 3 weight loads and
 // 8 4-byte broadcasts, 24 vpdpbusd (two quads per loop iteration). W8 blocks are read in place; W4 blocks
 // are unpacked to int8 (q − 8) [quad][16 rows][4] into one of two buffers, the next block's slice by slice
-// between the tile calls of the current one. Each tile call also prefetches (into L2, spread over its k
-// loop) the stored lines of the next block that the following slice needs, so no load of the packed
-// weights waits on memory. Partial sums go to an int32 [M × 64] scratch between K blocks; the last block
-// converts the tile to floats in registers (epilogue16).
+// between the tile calls of the current one. Each tile call also prefetches into L2, spread over its k
+// loop, its share of the next block's stored lines (W4: the packed nibbles of the slice unpacked before the
+// next tile call; W8: the weights the next block reads in place), so the loads of packed weights rarely
+// wait on memory. Partial sums go to an int32 [M × 64] scratch between K blocks (only when K > 4096); the
+// last block converts the tile to floats in registers (epilogue16). Extra memory: the thread-local buffer
+// holds M·Kp bytes of packed activations (M rounded up to 8) plus 384 KiB of W4 unpack buffers.
 // GEMV (M = 1): streams each packed panel once. W4 keeps the nibbles unsigned (v & 0x0F and v & 0xF0,
 // the latter = 16·q, so no shift is needed) as the u8 operand and uses the activation codes (minus 128
 // for A8) as s8, pre-split into even/odd columns per 8-column group to match the nibble order.
