@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "calib/options.h"
 #include "calib/sim_quant.h"
@@ -50,7 +51,7 @@ quant::QuantizedMat quantize_rows_best_clip(ConstMatView w, std::span<const doub
 }
 
 AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, const std::vector<AutoCandidate>& cands,
-                       int wbits, int abits, const AutoGrid& grid) {
+                       int wbits, int abits, const AutoGrid& grid, const quant::GptqOptions* gptq) {
   if (cands.empty()) fail("auto_select: no candidate transforms");
   DUQ_CHECK(!weights.empty() && x.rows > 0);
   for (const Mat* w : weights) DUQ_CHECK(w->cols() == x.cols, "auto_select: weight width ", w->cols(), " != input ", x.cols);
@@ -75,15 +76,35 @@ AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, c
     std::vector<double> colw(static_cast<size_t>(x.cols), 0.0);  // E[(x·G)_k²]
     for (int64_t t = 0; t < xc.rows(); ++t)
       for (int64_t k = 0; k < xc.cols(); ++k) colw[static_cast<size_t>(k)] += double(xc(t, k)) * xc(t, k);
+    std::optional<quant::Hessian> h;
+    if (gptq && wbits != kNoQuant) {
+      h.emplace(x.cols);
+      h->add(xc);
+    }
     std::vector<Mat> wq;
     std::vector<quant::QuantizedMat> codes;
     std::vector<std::vector<float>> clips(weights.size());
+    int kept = 0;
     for (size_t i = 0; i < weights.size(); ++i) {
       wq.emplace_back(*weights[i]);
       st.fold_weight(wq.back());
-      if (wbits != kNoQuant) {
-        codes.push_back(quantize_rows_best_clip(wq.back(), colw, wbits, grid.weight_clips, &clips[i]));
-        quant::dequantize(codes.back(), wq.back());
+      if (wbits == kNoQuant) continue;
+      const Mat folded = wq.back();
+      codes.push_back(quantize_rows_best_clip(folded, colw, wbits, grid.weight_clips, &clips[i]));
+      quant::dequantize(codes.back(), wq.back());
+      if (h) {
+        quant::GptqOptions go = *gptq;
+        go.row_clip = clips[i];
+        quant::QuantSpec spec;
+        spec.bits = wbits;
+        quant::QuantizedMat g = quant::gptq_quantize(folded, *h, spec, go);
+        Mat gd(folded.rows(), folded.cols());
+        quant::dequantize(g, gd);
+        if (h->output_error(folded, gd) < h->output_error(folded, wq.back())) {
+          codes.back() = std::move(g);
+          wq.back() = std::move(gd);
+          ++kept;
+        }
       }
     }
     double cand_best = std::numeric_limits<double>::infinity();
@@ -117,6 +138,7 @@ AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, c
       res.act_clip = cand_clip;
       res.codes = std::move(codes);
       res.row_clip = std::move(clips);
+      res.gptq_kept = kept;
     }
   }
   return res;

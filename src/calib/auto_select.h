@@ -17,6 +17,7 @@
 
 #include "calib/site_transform.h"
 #include "core/tensor.h"
+#include "quant/gptq.h"
 #include "quant/uniform.h"
 
 namespace duq::calib {
@@ -39,6 +40,7 @@ struct AutoResult {
   std::vector<float> best_act_clip;           // [candidate]
   std::vector<quant::QuantizedMat> codes;     // [consumer] W_i·G⁻ᵀ of the chosen candidate, per-row grids
   std::vector<std::vector<float>> row_clip;   // [consumer][row] the chosen weight clip ratios
+  int gptq_kept = 0;                          // consumers of the chosen candidate whose GPTQ codes were kept
 };
 
 // Per output row of w [O×D], the clip ratio from `grid` minimising Σ_k col_weight[k]·(w − ŵ)²; the rows
@@ -48,8 +50,11 @@ quant::QuantizedMat quantize_rows_best_clip(ConstMatView w, std::span<const doub
 
 // Evaluates every candidate on x [N×D] for the consumer weights (float, before any transform; each [O_i×D]).
 // wbits/abits: 16 = that side not quantized. Throws duq::Error when there is no candidate or shapes differ.
+// gptq: each candidate's weights are also GPTQ-rounded on its per-row grids (Hessian of x·G), and the GPTQ
+// codes replace the round-to-nearest ones where they lower ½·tr(ΔW·H·ΔWᵀ), before the activation clip is
+// chosen — so the choice sees the weights that will be stored.
 AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, const std::vector<AutoCandidate>& cands,
-                       int wbits, int abits, const AutoGrid& grid = {});
+                       int wbits, int abits, const AutoGrid& grid = {}, const quant::GptqOptions* gptq = nullptr);
 
 // One layer's Q/K clip ratio (per head and token quantization of Q at qbits and K at kbits): the ratio from
 // grid.qk_clips minimising the attention logits' error Σ_windows Σ_heads Σ_{s≤t} (q̂_t·k̂_s − q_t·k_s)² over

@@ -9,6 +9,8 @@ namespace {
 model::OnlineTransform to_online(const SiteTransform& st) {
   model::OnlineTransform t;
   t.smooth = st.smooth;
+  t.act_clip = st.act_clip;
+  t.choice = st.choice;
   if (st.duquant) {
     t.kind = model::OnlineTransform::Kind::DuQuant;
     for (const auto& r : st.duquant->rotations) t.rotations.push_back({r.block, r.full, r.tail});
@@ -23,6 +25,8 @@ model::OnlineTransform to_online(const SiteTransform& st) {
 SiteTransform from_online(const model::OnlineTransform& t, int64_t width) {
   SiteTransform st;
   st.smooth = t.smooth;
+  st.act_clip = t.act_clip;
+  st.choice = t.choice;
   if (t.kind == model::OnlineTransform::Kind::DuQuant) {
     transform::DuQuantTransform dq;
     for (const auto& r : t.rotations) {
@@ -80,6 +84,8 @@ model::QuantModelData to_file_data(const QuantizedModel& qm, const std::string& 
   d.q.qk_clip = o.qk_clip_ratio();
   d.q.swc = o.swc;
   d.q.description = o.describe();
+  if (o.is_auto())
+    for (int l = 0; l < qm.cfg.n_layers; ++l) d.q.qk_clip_layer.push_back(qm.hooks->qk_clip(l));
   const model::ModelWeights& w = qm.model->weights();
   d.embed = w.embed;
   d.final_norm = w.final_norm;
@@ -100,6 +106,7 @@ model::QuantModelData to_file_data(const QuantizedModel& qm, const std::string& 
     L.w_gate = pack(c.w_gate, "w_gate");
     L.w_up = pack(c.w_up, "w_up");
     L.w_down = pack(c.w_down, "w_down");
+    L.row_clip = c.row_clip;
     d.layers.push_back(std::move(L));
   }
   d.tokenizer_kind = tokenizer_kind;
@@ -121,6 +128,7 @@ QuantizedModel simulated_from_file(const model::QuantModelData& d) {
   o.qk_hadamard = 0;  // the stored rotation is installed below
   qm.hooks = std::make_unique<SimQuantHooks>(d.cfg, o);
   if (d.qk_rotation.size()) qm.hooks->set_head_rotation(d.qk_rotation);
+  for (int l = 0; l < d.cfg.n_layers; ++l) qm.hooks->set_qk_clip(l, d.q.qk_clip_at(l));
   model::ModelWeights w;
   w.embed = d.embed;
   w.final_norm = d.final_norm;

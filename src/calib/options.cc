@@ -41,9 +41,8 @@ void QuantOptions::validate() const {
 std::string QuantOptions::describe() const {
   std::ostringstream os;
   os << method_name(method) << " W" << wbits << "A" << abits << " (kv " << kv();
-  if (is_auto()) os << ", lac and swc chosen per input / row";
-  else os << ", lac " << lac << ", swc " << swc;
-  os << ", qk clip " << qk_clip_ratio();
+  if (is_auto()) os << ", lac per input, swc per row and qk clip per layer chosen on the calibration data";
+  else os << ", lac " << lac << ", swc " << swc << ", qk clip " << qk_clip_ratio();
   if (method == Method::SmoothQuant || ((duquant_transform() || is_auto()) && smooth)) os << ", alpha " << smoothing_alpha();
   if (duquant_transform() || is_auto())
     os << ", block " << block << ", steps " << steps << ", rounds " << (permute ? rounds : 0)

@@ -49,7 +49,7 @@ struct QuantOptions {
   int lwc_epochs = 20;       // LWC epochs over the calibration windows
   float lwc_lr = 1e-2f;      // LWC AdamW learning rate (no weight decay)
   bool auto_gptq = true;      // duquant-auto: GPTQ rounding on the chosen grids where it lowers the layer error
-  int auto_rows = 4096;      // duquant-auto: calibration rows (whole windows) its error evaluation uses per input
+  int auto_rows = 8192;      // duquant-auto: calibration rows (whole windows) its error evaluation uses per input
 
   int kv() const { return kv_bits > 0 ? kv_bits : abits; }
   float qk_clip_ratio() const { return qk_clip >= 0 ? qk_clip : lac; }

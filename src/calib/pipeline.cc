@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "calib/auto_select.h"
 #include "calib/gptq_sites.h"
@@ -162,6 +163,7 @@ class BlockCalibrator : public model::ForwardHooks {
   std::array<Mat, kNumLinears> folded_;
   int adadim_per_ic_ = 0, adadim_linears_ = 0;
   std::vector<double> qk_clip_errors_;
+  std::array<quant::Hessian, 2> folds_;  // AdaDim+GPTQ: Hessians of the two halves of the windows
   int auto_gptq_kept_ = 0, auto_linears_ = 0;  // duquant-auto: linears whose GPTQ rounding beat RTN / all  // duquant-auto: logit error per Q/K clip of the grid
 
  private:
@@ -267,38 +269,23 @@ class BlockCalibrator : public model::ForwardHooks {
     }
     cand[3].st.duquant = search_duquant(layer, site, xs);
     std::vector<const Mat*> ws(cons.begin(), cons.end());
-    AutoResult r = auto_select(rows, ws, cand, opts_.wbits, opts_.abits);
+    quant::GptqOptions go;
+    go.damp = opts_.gptq_damp;
+    go.block = opts_.gptq_block;
+    go.act_order = opts_.act_order;
+    AutoResult r = auto_select(rows, ws, cand, opts_.wbits, opts_.abits, AutoGrid{}, opts_.auto_gptq ? &go : nullptr);
+    auto_gptq_kept_ += r.gptq_kept;
+    auto_linears_ += static_cast<int>(cons.size());
     for (size_t c = 0; c < cand.size(); ++c)
       rep.auto_candidates.push_back({cand[c].name, r.rel_error[c], r.best_act_clip[c]});
     st = std::move(cand[r.chosen].st);
     st.choice = cand[r.chosen].name;
     st.act_clip = opts_.abits == kNoQuant ? 0.f : r.act_clip;
     auto slots = code_slots(codes_, site);
-    std::optional<quant::Hessian> h;
-    if (opts_.auto_gptq && opts_.wbits != kNoQuant)
-      h = site_hessian(cfg_, layer, w_, rt_, site, st, *hwin_, *rope_, /*after_act_quant=*/false);
     for (size_t i = 0; i < cons.size(); ++i) {
       st.fold_weight(*cons[i]);
       if (opts_.wbits == kNoQuant) continue;
       quant::QuantizedMat q = std::move(r.codes[i]);
-      if (h) {
-        // GPTQ rounding on the chosen per-row grids, kept only where it lowers the layer's output error.
-        quant::GptqOptions go;
-        go.damp = opts_.gptq_damp;
-        go.block = opts_.gptq_block;
-        go.act_order = opts_.act_order;
-        go.row_clip = r.row_clip[i];
-        quant::QuantSpec spec;
-        spec.bits = opts_.wbits;
-        quant::QuantizedMat g = quant::gptq_quantize(*cons[i], *h, spec, go);
-        Mat a(cons[i]->rows(), cons[i]->cols()), b(cons[i]->rows(), cons[i]->cols());
-        quant::dequantize(q, a);
-        quant::dequantize(g, b);
-        const bool better = h->output_error(*cons[i], b) < h->output_error(*cons[i], a);
-        auto_gptq_kept_ += better;
-        ++auto_linears_;
-        if (better) q = std::move(g);
-      }
       codes_.row_clip[static_cast<size_t>(first_linear(site)) + i] = std::move(r.row_clip[i]);
       *slots[i] = std::move(q);
       quant::dequantize(**slots[i], *cons[i]);
@@ -321,26 +308,49 @@ class BlockCalibrator : public model::ForwardHooks {
     std::optional<quant::Hessian> h;
     if (opts_.needs_hessians()) {
       DUQ_CHECK(hwin_ && rope_, "quantize_weights: no calibration windows for the Hessian");
-      h = site_hessian(cfg_, layer, w_, rt_, site, st, *hwin_, *rope_, /*after_act_quant=*/false);
+      if (opts_.uses_adadim() && opts_.uses_gptq() && hwin_->size() >= 2) {
+        // Two halves of the windows for AdaDim's cross-validated choice (quant/adadim.h); H is their merge.
+        std::array<std::vector<Mat>, 2> half;
+        for (size_t i = 0; i < hwin_->size(); ++i) half[i % 2].push_back((*hwin_)[i]);
+        for (int f = 0; f < 2; ++f)
+          folds_[static_cast<size_t>(f)] =
+              site_hessian(cfg_, layer, w_, rt_, site, st, half[static_cast<size_t>(f)], *rope_, false);
+        h = folds_[0];
+        h->merge(folds_[1]);
+      } else {
+        h = site_hessian(cfg_, layer, w_, rt_, site, st, *hwin_, *rope_, /*after_act_quant=*/false);
+      }
     }
     quant::GptqOptions go;
     go.damp = opts_.gptq_damp;
     go.block = opts_.gptq_block;
     go.act_order = opts_.act_order;
+    std::vector<quant::AdaDimResult> ada;
     for (size_t i = 0; i < cons.size(); ++i) {
       if (opts_.uses_lwc()) {
         folded_[static_cast<size_t>(first_linear(site)) + i] = Mat(*cons[i]);
         *slots[i] = lwc_quantize(*cons[i], LwcRow(cons[i]->rows()), opts_.wbits);
       } else if (opts_.uses_adadim()) {
-        quant::AdaDimResult r = quant::adadim_quantize(*cons[i], *h, spec, opts_.uses_gptq(), go);
-        adadim_per_ic_ += r.q.spec.axis == quant::Axis::kColumn;
-        ++adadim_linears_;
-        *slots[i] = std::move(r.q);
+        const std::array<const quant::Hessian*, 2> folds = {&folds_[0], &folds_[1]};
+        const bool cv = opts_.uses_gptq() && folds_[0].rows() > 0;
+        ada.push_back(quant::adadim_quantize(*cons[i], *h, spec, opts_.uses_gptq(), go, cv ? &folds : nullptr));
+        continue;  // rounded below, once the choice is final
       } else if (opts_.uses_gptq()) {
         *slots[i] = quant::gptq_quantize(*cons[i], *h, spec, go);
       } else {
         *slots[i] = quant::quantize(*cons[i], spec);
       }
+      quant::dequantize(**slots[i], *cons[i]);
+    }
+    if (ada.empty()) return;
+    for (size_t i = 0; i < cons.size(); ++i) {
+      adadim_per_ic_ += ada[i].q.spec.axis == quant::Axis::kColumn;
+      if (opts_.progress)
+        std::fprintf(stderr, "layer %d %s consumer %zu: per-%s groups (output error per-OC %.4g, per-IC %.4g%s)\n", layer,
+                     model::site_name(site), i, ada[i].q.spec.axis == quant::Axis::kColumn ? "IC" : "OC", ada[i].error_oc,
+                     ada[i].error_ic, folds_[0].rows() > 0 ? ", cross-validated" : "");
+      ++adadim_linears_;
+      *slots[i] = std::move(ada[i].q);
       quant::dequantize(**slots[i], *cons[i]);
     }
   }
@@ -447,7 +457,8 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
   // Block-0 inputs: each window's embeddings, and their mean (the search sequence). x_fp: the windows through
   // the float model (smoothing statistics, LWC targets); x_q: the windows through the quantized blocks
   // (GPTQ/AdaDim Hessians, LWC inputs).
-  const bool need_fp = uses_smoothing(opts) || opts.uses_lwc();
+  const bool lwc = opts.wbits != kNoQuant && opts.uses_lwc();
+  const bool need_fp = uses_smoothing(opts) || lwc;
   const bool need_q = (opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc())) || opts.is_auto();
   std::vector<Mat> x_fp, x_q;
   Mat x_search(L, D);
@@ -499,8 +510,10 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     model::check_finite(x_search.flat(), where + " output of the quantized block");
     qm.adadim_per_ic += cal.adadim_per_ic_;
     qm.adadim_linears += cal.adadim_linears_;
+    qm.auto_gptq_kept += cal.auto_gptq_kept_;
+    qm.auto_linears += cal.auto_linears_;
     // 4. LWC: learn the weight clipping of the block with its transforms frozen.
-    if (opts.uses_lwc() && opts.wbits != kNoQuant)
+    if (lwc)
       lwc_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, qm.codes[static_cast<size_t>(l)], x_q, x_fp, qm);
     // 5. The windows through the finished quantized block: the next block's quantized-propagated inputs.
     if (need_q)

@@ -81,7 +81,9 @@ IntLinears::IntLinears(const ModelConfig& c, const QuantLayer& layer, const Quan
     : L_(layer) {
   const int64_t widths[kNumSites] = {c.dim, c.q_dim(), c.dim, c.hidden_dim};
   for (int s = 0; s < kNumSites; ++s)
-    sites_.emplace_back(layer.sites[static_cast<size_t>(s)], widths[s], q.abits == 16 ? 8 : q.abits, q.lac, factory);
+    sites_.emplace_back(layer.sites[static_cast<size_t>(s)], widths[s], q.abits == 16 ? 8 : q.abits,
+                        layer.sites[static_cast<size_t>(s)].act_clip > 0.f ? layer.sites[static_cast<size_t>(s)].act_clip : q.lac,
+                        factory);
 }
 
 void IntLinears::attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const {
@@ -128,7 +130,7 @@ AttentionQuantHooks::AttentionQuantHooks(const ModelConfig& c, const QuantSettin
                                          bool quantize_kv)
     : hd_(c.head_dim()), q_(q), rot_(qk_rotation), quantize_kv_(quantize_kv) {}
 
-void AttentionQuantHooks::qk(int, MatView q, MatView k) {
+void AttentionQuantHooks::qk(int layer, MatView q, MatView k) {
   for (MatView x : {q, k}) {
     if (rot_.size()) {
       MatView heads(x.data, x.rows * (x.cols / hd_), hd_);
@@ -137,8 +139,8 @@ void AttentionQuantHooks::qk(int, MatView q, MatView k) {
       kernels::matmul(rot_tmp_, rot_, heads);
     }
   }
-  fake_quant_rows(q, hd_, q_.abits, q_.qk_clip, tmp_);
-  if (quantize_kv_) fake_quant_rows(k, hd_, q_.kv_bits, q_.qk_clip, tmp_);
+  fake_quant_rows(q, hd_, q_.abits, q_.qk_clip_at(layer), tmp_);
+  if (quantize_kv_) fake_quant_rows(k, hd_, q_.kv_bits, q_.qk_clip_at(layer), tmp_);
 }
 
 void AttentionQuantHooks::v(int, MatView v) {
@@ -163,7 +165,7 @@ MatView tile(AlignedVector<float>& buf, int64_t rows, int64_t cols) {
 }  // namespace
 
 IntAttention::IntAttention(const ModelConfig& c, const QuantSettings& q)
-    : c_(c), kv_bits_(q.kv_bits), qk_clip_(q.qk_clip) {}
+    : c_(c), kv_bits_(q.kv_bits), q_(q) {}
 
 void IntAttention::attend(int layer, MatView q, MatView k, MatView v, int pos0, KVCache& cache, MatView att) const {
   if (kv_bits_ >= 16) {
@@ -178,7 +180,7 @@ void IntAttention::attend(int layer, MatView q, MatView k, MatView v, int pos0, 
     cache.ext = std::make_unique<IntAttentionState>(c_, cache.capacity, kv_bits_);
     st = static_cast<IntAttentionState*>(cache.ext.get());
   }
-  st->kv.store(layer, QuantKVCache::K, k, pos0, qk_clip_);
+  st->kv.store(layer, QuantKVCache::K, k, pos0, q_.qk_clip_at(layer));
   st->kv.store(layer, QuantKVCache::V, v, pos0, 1.f);
 
   const int64_t T = q.rows, hd = c_.head_dim(), n_ctx = pos0 + T;

@@ -75,7 +75,7 @@ class IntAttention : public BlockAttention {
  private:
   ModelConfig c_;
   int kv_bits_;
-  float qk_clip_;
+  QuantSettings q_;
 };
 
 // A ready-to-run quantized model: owns the data, the Model with IntLinears in every block, IntAttention and the

@@ -122,6 +122,10 @@ Mat read_mat(const GgufFile& f, const std::string& name, int64_t rows, int64_t c
     if (!std::isfinite(v)) fail(f.path(), ": tensor ", name, " holds NaN or Inf");
   return m;
 }
+void check_clip(const std::string& path, const std::string& what, float c) {
+  if (!(c > 0.f && c <= 1.f)) fail(path, ": ", what, " = ", c, " is not a clip ratio in (0, 1]");
+}
+
 std::vector<float> read_fvec(const GgufFile& f, const std::string& name, int64_t n) {
   const uint64_t dims[1] = {static_cast<uint64_t>(n)};
   const auto& t = f.tensor(name, GgmlType::F32, dims);
@@ -268,6 +272,14 @@ void write_quant_model(const std::string& path, const QuantModelData& m) {
       } else if (t.kind == OnlineTransform::Kind::Hadamard) {
         w.add_kv("duquant." + base + ".hadamard_seed", t.hadamard_seed);
       }
+      if (t.act_clip > 0.f) w.add_kv("duquant." + base + ".act_clip", t.act_clip);
+      if (!t.choice.empty()) w.add_kv("duquant." + base + ".choice", t.choice);
+    }
+    if (static_cast<size_t>(l) < m.q.qk_clip_layer.size() && m.q.qk_clip_layer[static_cast<size_t>(l)] > 0.f)
+      w.add_kv("duquant." + blk(l, "qk_clip"), m.q.qk_clip_layer[static_cast<size_t>(l)]);
+    for (int i = 0; i < 7; ++i) {
+      const auto& rc = L.row_clip[static_cast<size_t>(i)];
+      if (!rc.empty()) add_vec(w, blk(l, kLinearNames[i]) + ".wclip", rc.data(), rc.size());
     }
   }
   w.write(path);
@@ -306,6 +318,8 @@ QuantModelData read_quant_model(const std::string& path) {
   m.q.kv_bits = u("duquant.kv_bits");
   m.q.lac = f.get<float>("duquant.lac");
   m.q.qk_clip = f.get<float>("duquant.qk_clip");
+  check_clip(path, "duquant.lac", m.q.lac);
+  check_clip(path, "duquant.qk_clip", m.q.qk_clip);
   m.q.swc = f.get<float>("duquant.swc");
   auto bits_ok = [](int b) { return (b >= 2 && b <= 8) || b == 16; };
   if (!bits_ok(m.q.wbits) || !bits_ok(m.q.abits) || !bits_ok(m.q.kv_bits))
@@ -369,6 +383,22 @@ QuantModelData read_quant_model(const std::string& path) {
       } else if (t.kind == OnlineTransform::Kind::Hadamard) {
         t.hadamard_seed = f.get<uint64_t>("duquant." + base + ".hadamard_seed");
       }
+      t.act_clip = f.get_or<float>("duquant." + base + ".act_clip", 0.f);
+      if (f.has("duquant." + base + ".act_clip")) check_clip(path, base + ".act_clip", t.act_clip);
+      if (f.has("duquant." + base + ".choice")) t.choice = f.get<std::string>("duquant." + base + ".choice");
+    }
+    if (f.has("duquant." + blk(l, "qk_clip"))) {
+      m.q.qk_clip_layer.resize(static_cast<size_t>(c.n_layers), 0.f);
+      m.q.qk_clip_layer[static_cast<size_t>(l)] = f.get<float>("duquant." + blk(l, "qk_clip"));
+      check_clip(path, blk(l, "qk_clip"), m.q.qk_clip_layer[static_cast<size_t>(l)]);
+    }
+    for (int i = 0; i < 7; ++i) {
+      const std::string name = blk(l, kLinearNames[i]) + ".wclip";
+      if (!f.find_tensor(name)) continue;
+      auto& rc = L.row_clip[static_cast<size_t>(i)];
+      rc = read_fvec(f, name, shapes[static_cast<size_t>(i)].first);
+      for (float v : rc)
+        if (!(v > 0.f && v <= 1.f)) fail(path, ": ", name, " holds a clip ratio outside (0, 1]");
     }
     m.layers.push_back(std::move(L));
   }

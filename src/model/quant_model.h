@@ -23,7 +23,8 @@
 
 namespace duq::model {
 
-inline constexpr uint32_t kQuantFormatVersion = 1;
+// 2: per-input activation clip, per-layer Q/K clip, duquant-auto's choices, F16/Q8_0 tables (1 still read).
+inline constexpr uint32_t kQuantFormatVersion = 2;
 
 // Storage type of the two V×D float tables (the GGUF tensor type records it; the reader accepts each for
 // either table and widens to float32). Defaults: the embedding is a lookup table (one row read per token),
@@ -49,12 +50,15 @@ struct OnlineTransform {
   std::vector<BlockRotationData> rotations;   // DuQuant: R₁ … R_{rounds+1}
   std::vector<std::vector<int32_t>> perms;    // DuQuant: P₁ … P_rounds (x_new[:, j] = x[:, perm[j]])
   uint64_t hadamard_seed = 0;                 // Hadamard: RandomizedHadamard(D, seed)
+  float act_clip = 0.f;                       // this input's per-token activation clip; 0 = QuantSettings::lac
+  std::string choice;                         // duquant-auto's choice ("none", "smooth", "rotation", "duquant")
 };
 
 struct QuantLayer {
   Vec attn_norm, ffn_norm;
   std::array<OnlineTransform, kNumSites> sites;
   kernels::PackedWeights wq, wk, wv, wo, w_gate, w_up, w_down;
+  std::array<std::vector<float>, 7> row_clip;   // duquant-auto: weight clip per output row, per linear (or empty)
 };
 
 struct QuantSettings {
@@ -62,6 +66,11 @@ struct QuantSettings {
   int wbits = 4, abits = 4, kv_bits = 4;
   float lac = 0.9f, qk_clip = 0.9f, swc = 0.8f;
   std::string description;    // the full settings line (calib::QuantOptions::describe)
+  std::vector<float> qk_clip_layer;  // [n_layers] per-layer Q/K clip (duquant-auto), 0 = qk_clip; empty = none
+  float qk_clip_at(int layer) const {
+    const float c = static_cast<size_t>(layer) < qk_clip_layer.size() ? qk_clip_layer[static_cast<size_t>(layer)] : 0.f;
+    return c > 0.f ? c : qk_clip;
+  }
 };
 
 struct QuantModelData {

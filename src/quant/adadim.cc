@@ -3,7 +3,7 @@
 namespace duq::quant {
 
 AdaDimResult adadim_quantize(ConstMatView w, const Hessian& h, const QuantSpec& spec, bool gptq,
-                             const GptqOptions& opts) {
+                             const GptqOptions& opts, const std::array<const Hessian*, 2>* folds) {
   AdaDimResult res;
   Mat deq(w.rows, w.cols);
   QuantizedMat best;
@@ -11,8 +11,16 @@ AdaDimResult adadim_quantize(ConstMatView w, const Hessian& h, const QuantSpec& 
     QuantSpec s = spec;
     s.axis = axis;
     QuantizedMat q = gptq ? gptq_quantize(w, h, s, opts) : quantize(w, s);
-    dequantize(q, deq);
-    const double e = h.output_error(w, deq);
+    double e = 0;
+    if (gptq && folds) {
+      for (int f = 0; f < 2; ++f) {
+        dequantize(gptq_quantize(w, *(*folds)[static_cast<size_t>(f)], s, opts), deq);
+        e += (*folds)[static_cast<size_t>(1 - f)]->output_error(w, deq);
+      }
+    } else {
+      dequantize(q, deq);
+      e = h.output_error(w, deq);
+    }
     if (axis == Axis::kRow) {
       res.error_oc = e;
       res.q = std::move(q);

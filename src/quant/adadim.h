@@ -6,6 +6,8 @@
 // made per layer, by whichever gives the lower output reconstruction error on the calibration inputs
 // (½·tr(ΔW·H·ΔWᵀ) with the layer's Hessian), with RTN or with GPTQ rounding.
 #pragma once
+#include <array>
+
 #include "quant/gptq.h"
 
 namespace duq::quant {
@@ -18,7 +20,12 @@ struct AdaDimResult {
 
 // spec.group_size applies along whichever axis is tried (0 = the whole row / column); spec.axis is ignored.
 // gptq: GPTQ rounding (with opts) for both candidates, else round-to-nearest.
+// folds (GPTQ only): two Hessians of disjoint halves of the calibration rows whose merge is h. The choice is
+// then made by 2-fold cross-validation — GPTQ fitted on one half, its output error measured on the other,
+// summed over both ways — because GPTQ minimises exactly the in-sample error, and the more flexible per-IC
+// grids (taken from columns already updated by GPTQ) look better in-sample than they generalise. The
+// returned codes are GPTQ on the full h. error_oc / error_ic are then the cross-validated errors.
 AdaDimResult adadim_quantize(ConstMatView w, const Hessian& h, const QuantSpec& spec, bool gptq,
-                             const GptqOptions& opts = {});
+                             const GptqOptions& opts = {}, const std::array<const Hessian*, 2>* folds = nullptr);
 
 }  // namespace duq::quant

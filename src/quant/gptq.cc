@@ -24,6 +24,14 @@ void Hessian::add_gram(ConstMatView g, int64_t n) {
   rows_ += n;
 }
 
+void Hessian::merge(const Hessian& o) {
+  DUQ_CHECK(o.dim_ == dim_, "Hessian::merge: width ", o.dim_, " != ", dim_);
+  if (o.rows_ == 0) return;
+  const double a = double(rows_) / double(rows_ + o.rows_), b = double(o.rows_) / double(rows_ + o.rows_);
+  for (size_t i = 0; i < h_.size(); ++i) h_[i] = a * h_[i] + b * o.h_[i];
+  rows_ += o.rows_;
+}
+
 void Hessian::add(ConstMatView x) {
   DUQ_CHECK(x.cols == dim_, "Hessian::add: ", x.cols, " columns, expected ", dim_);
   // Chunks of rows: the float Gram of each chunk is exact enough; chunks are summed in double.

@@ -40,6 +40,8 @@ class Hessian {
   void add(ConstMatView x);
   // Adds a precomputed Gram matrix g = xᵀx [D×D] of n rows (e.g. from a BLAS product).
   void add_gram(ConstMatView g, int64_t n);
+  // Adds the rows of another Hessian of the same width (H becomes that of both row sets).
+  void merge(const Hessian& o);
   // H_ij (already divided by N and multiplied by 2).
   double operator()(int64_t i, int64_t j) const { return h_[static_cast<size_t>(i * dim_ + j)]; }
   const std::vector<double>& data() const { return h_; }

@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <sstream>
 
+#include "calib/auto_report.h"
 #include "calib/pipeline.h"
 #include "core/error.h"
 #include "eval/compare.h"
@@ -55,6 +57,15 @@ std::string rounding_note(const calib::QuantizedModel& qm) {
     std::snprintf(buf, sizeof buf, "LWC block loss (sum over blocks) %.5g -> %.5g", qm.lwc_loss_first, qm.lwc_loss_last);
     n = buf;
   }
+  if (qm.opts.is_auto() && qm.hooks) {
+    std::map<std::string, int> count;
+    for (const auto& layer : qm.hooks->sites())
+      for (const auto& st : layer) ++count[st.choice];
+    n = "inputs:";
+    for (const auto& [name, k] : count) n += " " + name + " " + std::to_string(k);
+    if (qm.auto_linears > 0)
+      n += "; GPTQ rounding kept for " + std::to_string(qm.auto_gptq_kept) + " of " + std::to_string(qm.auto_linears) + " linears";
+  }
   return n;
 }
 
@@ -100,6 +111,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
         q.validate();
         if (base.progress) std::fprintf(stderr, "%s\n", q.describe().c_str());
         quantized.push_back(calib::quantize_model(*src, windows, q));
+        if (base.progress && q.is_auto()) std::fprintf(stderr, "%s", calib::auto_choices_table(quantized.back()).c_str());
         rows.push_back({calib::method_name(method), wb, ab, seed, random, quantized.back().calib_seconds,
                         rounding_note(quantized.back())});
       }
@@ -166,7 +178,10 @@ DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; 
                                        "per linear input); duquant; rotation+gptq (QuaRot-GPTQ: GPTQ on the rotated "
                                        "weights); duquant+gptq; duquant+lwc (learned weight clipping, --lwc-epochs, "
                                        "--lwc-lr); gptq (no transform); adadim (per layer per-IC or per-OC groups, RTN); "
-                                       "adadim+gptq. GPTQ/AdaDim use the Hessian of each transformed linear input "
+                                       "adadim+gptq; duquant-auto (per linear input the transform — none, smoothing, "
+                                       "rotation or DuQuant — and activation clip, per layer the Q/K clip, per row the "
+                                       "weight clip, chosen by output error on the calibration data; GPTQ rounding). "
+                                       "GPTQ/AdaDim use the Hessian of each transformed linear input "
                                        "over all calibration windows propagated through the quantized blocks. "
                                        "Weight-only settings: --bits W3A16,W4A16 (A16 = activations and KV not "
                                        "quantized), --group-size 32 or 0 (per channel). Per-IC (AdaDim) and grouped "

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "calib/auto_report.h"
 #include "calib/export.h"
 #include "calib/pipeline.h"
 #include "core/error.h"
@@ -20,6 +21,7 @@ struct QuantizeOpts {
   ModelArgs m;
   QuantArgs q;
   std::string method = "duquant";
+  bool auto_mode = false;  // --auto
   int wbits = 4, abits = 4;
   std::string out;
   bool force = false;
@@ -60,7 +62,9 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
                  cfg.dim);
   }
   calib::QuantOptions opts = o.q.resolve(app, cfg.max_seq_len);
-  opts.method = calib::parse_method(o.method);
+  opts.method = o.auto_mode ? calib::Method::DuQuantAuto : calib::parse_method(o.method);
+  if (o.auto_mode && app.count("--method") && o.method != "duquant-auto")
+    fail("--auto is --method duquant-auto; it cannot be combined with --method ", o.method);
   opts.wbits = o.wbits;
   opts.abits = o.abits;
   opts.validate();
@@ -73,6 +77,7 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   std::fprintf(stderr, "settings: %s\n", opts.describe().c_str());
   auto windows = calibration_windows(o.q, opts, *tok);
   calib::QuantizedModel qm = calib::quantize_model(*src, windows, opts);
+  if (opts.is_auto()) std::printf("%s", calib::auto_choices_table(qm).c_str());
   model::QuantModelData data = calib::to_file_data(qm, tok_kind, std::move(tok_bytes));
   data.embed_type = embed_type;
   data.lm_head_type = output_type;
@@ -89,8 +94,14 @@ DUQ_REGISTER_COMMAND({"quantize", "calibrate and quantize a model; write a quant
                         o->m.add(app);
                         o->q.add(app);
                         app.add_option("--method", o->method,
-                                       "rtn, smoothquant, rotation, duquant, rotation+gptq, duquant+gptq, duquant+lwc, gptq")
+                                       "rtn, smoothquant, rotation, duquant, rotation+gptq, duquant+gptq, duquant+lwc, gptq, "
+                                       "duquant-auto")
                             ->capture_default_str();
+                        app.add_flag("--auto", o->auto_mode,
+                                     "= --method duquant-auto: per linear input the transform (none, smoothing, "
+                                     "rotation, DuQuant) and activation clip, per layer the Q/K clip, per output row "
+                                     "the weight clip, all chosen by output error on the calibration data; the "
+                                     "choices are printed and stored in the file");
                         app.add_option("--wbits", o->wbits, "weight bits (2–8)")->capture_default_str();
                         app.add_option("--abits", o->abits, "activation bits (2–8, 16 = weight-only)")
                             ->capture_default_str();
