@@ -50,16 +50,77 @@ quant::QuantizedMat quantize_rows_best_clip(ConstMatView w, std::span<const doub
   return q;
 }
 
-AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, const std::vector<AutoCandidate>& cands,
+namespace {
+
+// Σ_jk d_j·H_jk·d_k for one row's error d = w − ŵ (the row's share of ½·tr(ΔW·H·ΔWᵀ), times 2).
+double row_error(const quant::Hessian& h, const float* w, const float* wh, std::vector<double>& d) {
+  const int64_t n = h.dim();
+  for (int64_t j = 0; j < n; ++j) d[static_cast<size_t>(j)] = double(w[j]) - wh[j];
+  double e = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    if (d[static_cast<size_t>(j)] == 0) continue;
+    const double* hj = h.data().data() + j * n;
+    double s = 0;
+    for (int64_t k = 0; k < n; ++k) s += hj[k] * d[static_cast<size_t>(k)];
+    e += d[static_cast<size_t>(j)] * s;
+  }
+  return e;
+}
+
+}  // namespace
+
+int gptq_rows_best_clip(ConstMatView w, const quant::Hessian& h, int bits, std::span<const float> grid,
+                        const quant::GptqOptions& opts, quant::QuantizedMat& q, std::vector<float>& clips) {
+  DUQ_CHECK(q.rows == w.rows && q.cols == w.cols && static_cast<int64_t>(clips.size()) == w.rows &&
+            q.groups_per_line == 1 && q.spec.axis == quant::Axis::kRow);
+  const int64_t O = w.rows, D = w.cols;
+  std::vector<double> d(static_cast<size_t>(D)), best(static_cast<size_t>(O));
+  Mat deq(O, D);
+  quant::dequantize(q, deq);
+  for (int64_t r = 0; r < O; ++r) best[static_cast<size_t>(r)] = row_error(h, w.row(r), deq.row(r), d);
+  std::vector<char> from_gptq(static_cast<size_t>(O), 0);
+  quant::QuantSpec spec;
+  spec.bits = bits;
+  for (float c : grid) {
+    quant::GptqOptions go = opts;
+    go.row_clip.assign(static_cast<size_t>(O), c);
+    const quant::QuantizedMat g = quant::gptq_quantize(w, h, spec, go);
+    quant::dequantize(g, deq);
+    for (int64_t r = 0; r < O; ++r) {
+      const double e = row_error(h, w.row(r), deq.row(r), d);
+      if (e >= best[static_cast<size_t>(r)]) continue;
+      best[static_cast<size_t>(r)] = e;
+      from_gptq[static_cast<size_t>(r)] = 1;
+      clips[static_cast<size_t>(r)] = c;
+      q.params[static_cast<size_t>(r)] = g.params[static_cast<size_t>(r)];
+      std::copy_n(g.codes.begin() + r * D, D, q.codes.begin() + r * D);
+    }
+  }
+  return static_cast<int>(std::count(from_gptq.begin(), from_gptq.end(), 1));
+}
+
+AutoResult auto_select(ConstMatView x_in, const std::vector<const Mat*>& weights, const std::vector<AutoCandidate>& cands,
                        int wbits, int abits, const AutoGrid& grid, const quant::GptqOptions* gptq) {
   if (cands.empty()) fail("auto_select: no candidate transforms");
-  DUQ_CHECK(!weights.empty() && x.rows > 0);
-  for (const Mat* w : weights) DUQ_CHECK(w->cols() == x.cols, "auto_select: weight width ", w->cols(), " != input ", x.cols);
+  DUQ_CHECK(!weights.empty() && x_in.rows > 0);
+  for (const Mat* w : weights)
+    DUQ_CHECK(w->cols() == x_in.cols, "auto_select: weight width ", w->cols(), " != input ", x_in.cols);
+  // Every token counts alike: rows scaled to unit norm, so the squared errors below are relative per token.
+  // Without this a few massive-outlier tokens (attention sinks, 100–1000× the others) dominate the sums and
+  // the clips are chosen for them. Per-token activation quantization is scale-invariant, so the scaled rows
+  // quantize exactly like the originals, scaled.
+  Mat x(x_in);
+  for (int64_t t = 0; t < x.rows(); ++t) {
+    double n2 = 0;
+    for (int64_t k = 0; k < x.cols(); ++k) n2 += double(x(t, k)) * x(t, k);
+    if (n2 > 0)
+      for (int64_t k = 0; k < x.cols(); ++k) x(t, k) = static_cast<float>(x(t, k) / std::sqrt(n2));
+  }
   // Float reference outputs X·W_iᵀ (any transform G cancels in (X·G)(W·G⁻ᵀ)ᵀ).
   std::vector<Mat> ref;
   double ref_norm = 0;
   for (const Mat* w : weights) {
-    ref.emplace_back(x.rows, w->rows());
+    ref.emplace_back(x.rows(), w->rows());
     kernels::matmul_xwt(x, *w, ref.back());
     for (float v : ref.back().flat()) ref_norm += double(v) * v;
   }
@@ -73,12 +134,12 @@ AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, c
     const SiteTransform& st = cands[c].st;
     Mat xc(x);
     st.apply(xc);
-    std::vector<double> colw(static_cast<size_t>(x.cols), 0.0);  // E[(x·G)_k²]
+    std::vector<double> colw(static_cast<size_t>(x.cols()), 0.0);  // E[(x·G)_k²]
     for (int64_t t = 0; t < xc.rows(); ++t)
       for (int64_t k = 0; k < xc.cols(); ++k) colw[static_cast<size_t>(k)] += double(xc(t, k)) * xc(t, k);
     std::optional<quant::Hessian> h;
     if (gptq && wbits != kNoQuant) {
-      h.emplace(x.cols);
+      h.emplace(x.cols());
       h->add(xc);
     }
     std::vector<Mat> wq;
@@ -93,18 +154,8 @@ AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, c
       codes.push_back(quantize_rows_best_clip(folded, colw, wbits, grid.weight_clips, &clips[i]));
       quant::dequantize(codes.back(), wq.back());
       if (h) {
-        quant::GptqOptions go = *gptq;
-        go.row_clip = clips[i];
-        quant::QuantSpec spec;
-        spec.bits = wbits;
-        quant::QuantizedMat g = quant::gptq_quantize(folded, *h, spec, go);
-        Mat gd(folded.rows(), folded.cols());
-        quant::dequantize(g, gd);
-        if (h->output_error(folded, gd) < h->output_error(folded, wq.back())) {
-          codes.back() = std::move(g);
-          wq.back() = std::move(gd);
-          ++kept;
-        }
+        kept += gptq_rows_best_clip(folded, *h, wbits, grid.gptq_clips, *gptq, codes.back(), clips[i]);
+        quant::dequantize(codes.back(), wq.back());
       }
     }
     double cand_best = std::numeric_limits<double>::infinity();
@@ -138,7 +189,7 @@ AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, c
       res.act_clip = cand_clip;
       res.codes = std::move(codes);
       res.row_clip = std::move(clips);
-      res.gptq_kept = kept;
+      res.gptq_rows = kept;
     }
   }
   return res;
@@ -165,14 +216,29 @@ QkClipResult choose_qk_clip(const std::vector<std::pair<Mat, Mat>>& qk, int head
     }
     return e;
   };
+  // Each (head, token) row scaled to unit norm (per-row quantization is scale-invariant): every logit counts
+  // relative to its own size, so the few massive tokens do not choose the clip for all.
+  auto unit_rows = [&](const Mat& m) {
+    Mat u(m);
+    for (int64_t t = 0; t < u.rows(); ++t)
+      for (int64_t h0 = 0; h0 < u.cols(); h0 += head_dim) {
+        double n2 = 0;
+        for (int d = 0; d < head_dim; ++d) n2 += double(u(t, h0 + d)) * u(t, h0 + d);
+        if (n2 > 0)
+          for (int d = 0; d < head_dim; ++d) u(t, h0 + d) = static_cast<float>(u(t, h0 + d) / std::sqrt(n2));
+      }
+    return u;
+  };
+  std::vector<std::pair<Mat, Mat>> unit;
+  for (const auto& [q, k] : qk) unit.emplace_back(unit_rows(q), unit_rows(k));
   double norm = 0;
-  for (const auto& [q, k] : qk) norm += logit_error(q, k, nullptr, nullptr);
+  for (const auto& [q, k] : unit) norm += logit_error(q, k, nullptr, nullptr);
   norm = std::max(norm, 1e-30);
   QkClipResult res;
   double best = std::numeric_limits<double>::infinity();
   for (float c : grid.qk_clips) {
     double e = 0;
-    for (const auto& [q, k] : qk) {
+    for (const auto& [q, k] : unit) {
       Mat qh(q), kh(k);
       quantize_heads(qh, head_dim, qbits, c);
       quantize_heads(kh, head_dim, kbits, c);

@@ -6,7 +6,8 @@
 // are chosen together by the output reconstruction error of the site's quantized consumers
 //   err = Σ_i ‖Q_a(X·G)·Q_w(W_i·G⁻ᵀ)ᵀ − X·W_iᵀ‖² / Σ_i ‖X·W_iᵀ‖²
 // on calibration inputs X [N×D] (the calibration windows as they reach the site through the already
-// quantized model). Inside each candidate, every output row of every consumer gets the weight clip ratio
+// quantized model), each token's row scaled to unit norm so that every token counts alike (a few massive
+// outlier tokens would otherwise decide the clips for all). Inside each candidate, every output row of every consumer gets the weight clip ratio
 // (a grid) that minimises that row's output error Σ_k E[x_k²]·(w_k − ŵ_k)² (the diagonal of the transformed
 // input's second moment weighs the columns: a column multiplied by large activations matters more).
 // Nothing of the evaluation text is ever seen.
@@ -31,6 +32,7 @@ struct AutoGrid {
   std::vector<float> weight_clips = {1.f, .95f, .9f, .85f, .8f, .75f, .7f, .65f, .6f, .55f, .5f};
   std::vector<float> act_clips = {1.f, .95f, .9f, .85f, .8f, .75f, .7f, .65f, .6f};
   std::vector<float> qk_clips = {1.f, .95f, .9f, .85f, .8f, .75f};
+  std::vector<float> gptq_clips = {1.f, .95f, .9f, .85f, .8f, .75f, .7f};  // one GPTQ run each (see below)
 };
 
 struct AutoResult {
@@ -40,7 +42,7 @@ struct AutoResult {
   std::vector<float> best_act_clip;           // [candidate]
   std::vector<quant::QuantizedMat> codes;     // [consumer] W_i·G⁻ᵀ of the chosen candidate, per-row grids
   std::vector<std::vector<float>> row_clip;   // [consumer][row] the chosen weight clip ratios
-  int gptq_kept = 0;                          // consumers of the chosen candidate whose GPTQ codes were kept
+  int gptq_rows = 0;                          // rows of the chosen candidate's consumers rounded by GPTQ
 };
 
 // Per output row of w [O×D], the clip ratio from `grid` minimising Σ_k col_weight[k]·(w − ŵ)²; the rows
@@ -48,16 +50,24 @@ struct AutoResult {
 quant::QuantizedMat quantize_rows_best_clip(ConstMatView w, std::span<const double> col_weight, int bits,
                                             std::span<const float> grid, std::vector<float>* chosen);
 
+// GPTQ per row: GPTQ treats the rows of W independently (the error feedback runs along a row), so running it
+// once per clip ratio of `grid` (all rows alike) and keeping, per row, the result with the lowest
+// Σ d·H·dᵀ — against the codes already in q (e.g. round-to-nearest at the row's best clip) — chooses each
+// row's clip for GPTQ exactly. q (per-row grids) and clips [O] are updated; returns the rows taken from GPTQ.
+int gptq_rows_best_clip(ConstMatView w, const quant::Hessian& h, int bits, std::span<const float> grid,
+                        const quant::GptqOptions& opts, quant::QuantizedMat& q, std::vector<float>& clips);
+
 // Evaluates every candidate on x [N×D] for the consumer weights (float, before any transform; each [O_i×D]).
 // wbits/abits: 16 = that side not quantized. Throws duq::Error when there is no candidate or shapes differ.
-// gptq: each candidate's weights are also GPTQ-rounded on its per-row grids (Hessian of x·G), and the GPTQ
-// codes replace the round-to-nearest ones where they lower ½·tr(ΔW·H·ΔWᵀ), before the activation clip is
-// chosen — so the choice sees the weights that will be stored.
+// gptq: each candidate's weights are also GPTQ-rounded (Hessian of x·G), each row's clip and rounding chosen
+// by gptq_rows_best_clip, before the activation clip is chosen — so the choice sees the weights that will
+// be stored.
 AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, const std::vector<AutoCandidate>& cands,
                        int wbits, int abits, const AutoGrid& grid = {}, const quant::GptqOptions* gptq = nullptr);
 
 // One layer's Q/K clip ratio (per head and token quantization of Q at qbits and K at kbits): the ratio from
-// grid.qk_clips minimising the attention logits' error Σ_windows Σ_heads Σ_{s≤t} (q̂_t·k̂_s − q_t·k_s)² over
+// grid.qk_clips minimising the attention logits' error Σ_windows Σ_heads Σ_{s≤t} (q̂_t·k̂_s − q_t·k_s)² (rows
+// scaled to unit norm per head and token, so every logit counts relative to its size) over
 // causal pairs (a K head serves its group of query heads). qk: per window Q [L×n_heads·hd], K [L×n_kv·hd].
 struct QkClipResult {
   float clip = 1.f;

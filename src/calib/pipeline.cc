@@ -91,6 +91,18 @@ double frob(ConstMatView a) {
   return std::sqrt(s);
 }
 
+// The weight side of the smoothing factors at a site: per input channel max |W| over all its consumers
+// (SmoothQuant) or, as DuQuant's reference code, over W_q (attention input) / W_up (FFN input) only.
+std::vector<float> smoothing_weight_max(Site site, const model::LayerWeights& w, bool all_consumers) {
+  switch (site) {
+    case Site::AttnIn: return all_consumers ? weight_column_absmax({&w.wq, &w.wk, &w.wv}) : weight_column_absmax({&w.wq});
+    case Site::AttnOut: return weight_column_absmax({&w.wo});
+    case Site::FfnIn: return all_consumers ? weight_column_absmax({&w.w_gate, &w.w_up}) : weight_column_absmax({&w.w_up});
+    case Site::DownIn: return weight_column_absmax({&w.w_down});
+  }
+  return {};
+}
+
 // During the calibration forward of one block: at the first sight of each linear input, search its
 // transform, fold it into the consumers and quantize them; then behave as the runtime hooks.
 class BlockCalibrator : public model::ForwardHooks {
@@ -114,21 +126,20 @@ class BlockCalibrator : public model::ForwardHooks {
     if (!st.smooth.empty())
       for (int64_t t = 0; t < xin.rows(); ++t)
         for (int64_t j = 0; j < xin.cols(); ++j) xin(t, j) /= st.smooth[static_cast<size_t>(j)];
+    rep.absmax_before = column_absmax(xin);
+    // The smoothing alone, undone, for the "before smoothing" picture: x·Λ (folded Λ is not in x any more).
+    rep.absmax_raw = rep.absmax_before;
+    const auto& sm = st.smooth.empty() ? smooth_[static_cast<size_t>(site)] : st.smooth;
+    for (size_t j = 0; j < sm.size(); ++j) rep.absmax_raw[j] *= sm[j];
     if (opts_.is_auto()) {
       // duquant-auto: transform, activation clip and per-row weight clips chosen on the calibration rows;
-      // its smoothing (if chosen) stays online, so the search input is x·Λ⁻¹ only from here on.
+      // the stage pictures then start from the input of the chosen transform (after its online part).
       choose_auto(layer, site, x, st, rep);
-      rep.absmax_raw = column_absmax(x);
       for (int64_t t = 0; t < xin.rows(); ++t)
         for (int64_t j = 0; j < xin.cols(); ++j)
           xin(t, j) = st.smooth.empty() ? x(t, j) : x(t, j) / st.smooth[static_cast<size_t>(j)];
       rep.absmax_before = column_absmax(xin);
     } else {
-      rep.absmax_before = column_absmax(xin);
-      // The smoothing alone, undone, for the "before smoothing" picture: x·Λ (folded Λ is not in x any more).
-      rep.absmax_raw = rep.absmax_before;
-      const auto& sm = st.smooth.empty() ? smooth_[static_cast<size_t>(site)] : st.smooth;
-      for (size_t j = 0; j < sm.size(); ++j) rep.absmax_raw[j] *= sm[j];
       search(layer, site, xin, st);
       for (Mat* wm : cons) st.fold_weight(*wm);  // W·Λ·R₁·P·R₂ (Λ only when smoothing stays online)
       quantize_weights(layer, site, st);
@@ -162,9 +173,8 @@ class BlockCalibrator : public model::ForwardHooks {
   // LWC: the transformed float weights (W·G⁻ᵀ before rounding), in LinearIndex order.
   std::array<Mat, kNumLinears> folded_;
   int adadim_per_ic_ = 0, adadim_linears_ = 0;
-  std::vector<double> qk_clip_errors_;
   std::array<quant::Hessian, 2> folds_;  // AdaDim+GPTQ: Hessians of the two halves of the windows
-  int auto_gptq_kept_ = 0, auto_linears_ = 0;  // duquant-auto: linears whose GPTQ rounding beat RTN / all  // duquant-auto: logit error per Q/K clip of the grid
+  int auto_gptq_rows_ = 0, auto_rows_ = 0;  // duquant-auto: weight rows rounded by GPTQ / all
 
  private:
   // absmax after each stage of G on the (smoothed) search input xin.
@@ -231,7 +241,6 @@ class BlockCalibrator : public model::ForwardHooks {
     const AutoGrid grid;
     const QkClipResult r = choose_qk_clip(qk, cfg_.head_dim(), cfg_.n_heads, cfg_.n_kv_heads, opts_.abits, opts_.kv(), grid);
     rt_.set_qk_clip(layer, r.clip);
-    qk_clip_errors_ = r.rel_error;
     if (opts_.progress) {
       std::fprintf(stderr, "layer %d q/k: clip %.2f (logit errors:", layer, r.clip);
       for (size_t i = 0; i < r.rel_error.size(); ++i) std::fprintf(stderr, " %.2f %.4f", grid.qk_clips[i], r.rel_error[i]);
@@ -247,35 +256,39 @@ class BlockCalibrator : public model::ForwardHooks {
     const Mat rows = site_inputs(cfg_, layer, w_, rt_, site, *hwin_, *rope_, opts_.auto_rows);
     auto cons = consumers(w_, site);
     const int64_t D = x.cols;
-    // Smoothing factors from the calibration rows' channel maxima and all consumers' weights.
-    std::vector<float> wmax(static_cast<size_t>(D), 0.f);
-    for (const Mat* m : cons)
-      for (int64_t i = 0; i < m->rows(); ++i)
-        for (int64_t j = 0; j < D; ++j) wmax[static_cast<size_t>(j)] = std::max(wmax[static_cast<size_t>(j)], std::fabs((*m)(i, j)));
-    const std::vector<float> s = transform::smoothing_factors(column_absmax(rows), wmax, opts_.smoothing_alpha());
-    std::vector<AutoCandidate> cand(4);
-    cand[0].name = "none";
-    cand[1].name = "smooth";
-    cand[1].st.smooth = s;
-    cand[2].name = "rotation";
-    cand[2].st.hadamard_seed = transform::derive_seed(opts_.seed, stream(layer, site));
-    cand[2].st.hadamard = std::make_shared<transform::RandomizedHadamard>(D, cand[2].st.hadamard_seed);
-    cand[3].name = "duquant";
-    Mat xs(x);
-    if (opts_.smooth) {
-      cand[3].st.smooth = s;
+    // DuQuant's smoothing Λ was set up at the block's start exactly as for duquant: folded into norms / W_v /
+    // W_up (then x here is already x·Λ⁻¹, and folding into W_v also flattens the V cache) or, where it cannot
+    // be folded, online in st.smooth. Candidates without smoothing undo a folded Λ online (x·Λ).
+    const std::vector<float>& folded = smooth_[static_cast<size_t>(site)];
+    const std::vector<float> online = st.smooth;
+    std::vector<float> unfold;
+    for (float f : folded) unfold.push_back(1.f / f);
+    const bool smoothing = !folded.empty() || !online.empty();
+    std::vector<AutoCandidate> cand;
+    auto add = [&](const char* name, std::vector<float> smooth) -> SiteTransform& {
+      cand.push_back({name, {}});
+      cand.back().st.smooth = std::move(smooth);
+      return cand.back().st;
+    };
+    add("none", unfold);
+    if (smoothing) add("smooth", online);
+    SiteTransform& rot = add("rotation", unfold);
+    rot.hadamard_seed = transform::derive_seed(opts_.seed, stream(layer, site));
+    rot.hadamard = std::make_shared<transform::RandomizedHadamard>(D, rot.hadamard_seed);
+    Mat xs(x);  // the search input: x·Λ⁻¹
+    if (!online.empty())
       for (int64_t t = 0; t < xs.rows(); ++t)
-        for (int64_t j = 0; j < D; ++j) xs(t, j) /= s[static_cast<size_t>(j)];
-    }
-    cand[3].st.duquant = search_duquant(layer, site, xs);
+        for (int64_t j = 0; j < D; ++j) xs(t, j) /= online[static_cast<size_t>(j)];
+    add("duquant", online).duquant = search_duquant(layer, site, xs);
     std::vector<const Mat*> ws(cons.begin(), cons.end());
     quant::GptqOptions go;
     go.damp = opts_.gptq_damp;
     go.block = opts_.gptq_block;
     go.act_order = opts_.act_order;
     AutoResult r = auto_select(rows, ws, cand, opts_.wbits, opts_.abits, AutoGrid{}, opts_.auto_gptq ? &go : nullptr);
-    auto_gptq_kept_ += r.gptq_kept;
-    auto_linears_ += static_cast<int>(cons.size());
+    auto_gptq_rows_ += r.gptq_rows;
+    if (opts_.wbits != kNoQuant)
+      for (const Mat* m : cons) auto_rows_ += static_cast<int>(m->rows());
     for (size_t c = 0; c < cand.size(); ++c)
       rep.auto_candidates.push_back({cand[c].name, r.rel_error[c], r.best_act_clip[c]});
     st = std::move(cand[r.chosen].st);
@@ -366,7 +379,7 @@ class BlockCalibrator : public model::ForwardHooks {
 };
 
 bool uses_smoothing(const QuantOptions& o) {
-  return o.method == Method::SmoothQuant || (o.duquant_transform() && o.smooth);
+  return o.method == Method::SmoothQuant || ((o.duquant_transform() || o.is_auto()) && o.smooth);
 }
 
 // LWC of one block after its transforms are fixed: learns the clip of the seven linears on the
@@ -404,13 +417,7 @@ void smooth_block(const model::ModelConfig& cfg, const QuantOptions& opts,
   const bool all_consumers = opts.method == Method::SmoothQuant;  // SmoothQuant: max over all consumers
   for (int s = 0; s < model::kNumSites; ++s) {
     const Site site = static_cast<Site>(s);
-    std::vector<float> wmax;
-    switch (site) {
-      case Site::AttnIn: wmax = all_consumers ? weight_column_absmax({&w.wq, &w.wk, &w.wv}) : weight_column_absmax({&w.wq}); break;
-      case Site::AttnOut: wmax = weight_column_absmax({&w.wo}); break;
-      case Site::FfnIn: wmax = all_consumers ? weight_column_absmax({&w.w_gate, &w.w_up}) : weight_column_absmax({&w.w_up}); break;
-      case Site::DownIn: wmax = weight_column_absmax({&w.w_down}); break;
-    }
+    const std::vector<float> wmax = smoothing_weight_max(site, w, all_consumers);
     std::vector<float> sm = transform::smoothing_factors(act_max[static_cast<size_t>(s)], wmax, opts.smoothing_alpha());
     if (!fold_smoothing(cfg, site, sm, w)) sites[static_cast<size_t>(s)].smooth = sm;  // GQA o input: online
     else if (folded) (*folded)[static_cast<size_t>(s)] = sm;
@@ -510,8 +517,8 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     model::check_finite(x_search.flat(), where + " output of the quantized block");
     qm.adadim_per_ic += cal.adadim_per_ic_;
     qm.adadim_linears += cal.adadim_linears_;
-    qm.auto_gptq_kept += cal.auto_gptq_kept_;
-    qm.auto_linears += cal.auto_linears_;
+    qm.auto_gptq_rows += cal.auto_gptq_rows_;
+    qm.auto_rows += cal.auto_rows_;
     // 4. LWC: learn the weight clipping of the block with its transforms frozen.
     if (lwc)
       lwc_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, qm.codes[static_cast<size_t>(l)], x_q, x_fp, qm);

@@ -67,7 +67,7 @@ struct QuantizedModel {
   // over the blocks (mean window loss of the first and of the last epoch).
   int adadim_per_ic = 0, adadim_linears = 0;
   double lwc_loss_first = 0, lwc_loss_last = 0;
-  int auto_gptq_kept = 0, auto_linears = 0;  // duquant-auto: linears whose GPTQ codes beat round-to-nearest / all
+  int auto_gptq_rows = 0, auto_rows = 0;  // duquant-auto: weight rows rounded by GPTQ / all quantized rows
 
   // logits [T×V] with simulated quantization.
   Mat forward(std::span<const int> tokens, int pos0, model::KVCache& cache, bool last_only = false) const;

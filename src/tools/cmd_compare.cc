@@ -63,8 +63,8 @@ std::string rounding_note(const calib::QuantizedModel& qm) {
       for (const auto& st : layer) ++count[st.choice];
     n = "inputs:";
     for (const auto& [name, k] : count) n += " " + name + " " + std::to_string(k);
-    if (qm.auto_linears > 0)
-      n += "; GPTQ rounding kept for " + std::to_string(qm.auto_gptq_kept) + " of " + std::to_string(qm.auto_linears) + " linears";
+    if (qm.auto_rows > 0)
+      n += "; GPTQ rounding for " + std::to_string(qm.auto_gptq_rows) + " of " + std::to_string(qm.auto_rows) + " weight rows";
   }
   return n;
 }
