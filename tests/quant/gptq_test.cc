@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/error.h"
 #include "core/rng.h"
 #include "quant/gptq_linalg.h"
 
@@ -195,6 +196,25 @@ TEST(Gptq, RejectsMismatchedHessian) {
   EXPECT_THROW(gptq_quantize(random_mat(3, 6, 2), h, s), Error);
   Hessian empty(6);
   EXPECT_THROW(gptq_quantize(random_mat(3, 6, 2), empty, s), Error);
+}
+
+}  // namespace
+}  // namespace duq::quant
+
+namespace duq::quant {
+namespace {
+
+// merge(H(rows a), H(rows b)) is H(rows a ∪ b): AdaDim+GPTQ's cross-validation folds rebuild the full H so.
+TEST(Hessian, MergeOfTwoHalvesEqualsAllRows) {
+  const Mat x = random_mat(90, 12, 21);
+  Hessian all(12), a(12), b(12);
+  all.add(x);
+  a.add(ConstMatView(x.data(), 40, 12));
+  b.add(ConstMatView(x.row(40), 50, 12));
+  a.merge(b);
+  EXPECT_EQ(a.rows(), 90);
+  for (int64_t i = 0; i < 12; ++i)
+    for (int64_t j = 0; j < 12; ++j) EXPECT_NEAR(a(i, j), all(i, j), 1e-6 * (1 + std::fabs(all(i, j))));  // float Gram chunks
 }
 
 }  // namespace
