@@ -117,6 +117,7 @@ eval::SiteStages site_stages(int layer, Site site, const calib::SiteReport& rep,
   }
   if (o.duquant_transform() || o.rotation_transform())
     s.curves.push_back({"after", final_label(o, rep), rep.absmax_after, false});
+  if (o.is_auto()) s.curves.push_back({"after", "after the transform duquant-auto chose", rep.absmax_after, false});
   return s;
 }
 
@@ -155,6 +156,8 @@ eval::SiteHeat site_heat(int layer, const calib::SiteReport& rep, const calib::Q
                              rep.abs_after));
   else if (o.rotation_transform())
     h.panels.push_back(panel("after", "after randomized Hadamard", rep.abs_after));
+  else if (o.is_auto())
+    h.panels.push_back(panel("after", "after the transform duquant-auto chose", rep.abs_after));
   return h;
 }
 

@@ -38,9 +38,10 @@ TEST(QuantizeAuto, ChoicesPrintedStoredAndIntegerMatchesSimulated) {
       EXPECT_GT(t.act_clip, 0.f);
       EXPECT_LE(t.act_clip, 1.f);
       // The stored kind agrees with the choice.
-      if (t.choice == "duquant") EXPECT_EQ(t.kind, model::OnlineTransform::Kind::DuQuant);
-      if (t.choice == "rotation") EXPECT_EQ(t.kind, model::OnlineTransform::Kind::Hadamard);
-      if (t.choice == "none" || t.choice == "smooth") EXPECT_EQ(t.kind, model::OnlineTransform::Kind::None);
+      const auto want = t.choice == "duquant"    ? model::OnlineTransform::Kind::DuQuant
+                        : t.choice == "rotation" ? model::OnlineTransform::Kind::Hadamard
+                                                 : model::OnlineTransform::Kind::None;
+      EXPECT_EQ(t.kind, want) << t.choice;
     }
     const kernels::PackedWeights* lin[7] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
     for (int i = 0; i < 7; ++i) {
