@@ -54,22 +54,33 @@ class QkCatchHook : public model::ForwardHooks {
 
 }  // namespace
 
-void for_each_qk(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w, SimQuantHooks& runtime,
-                 const std::vector<Mat>& windows, const kernels::RopeTable& rope,
-                 const std::function<void(MatView, MatView)>& f) {
+namespace {
+
+// Each window through block `layer` with `hook`, which stops the forward (StopAtSite) where it caught its input.
+void run_until_caught(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
+                      const std::vector<Mat>& windows, const kernels::RopeTable& rope, model::ForwardHooks& hook,
+                      const char* where) {
   model::FloatLinears lin(w);
   for (const Mat& win : windows) {
     Mat x(win);
     Mat kc(x.rows(), cfg.kv_dim()), vc(x.rows(), cfg.kv_dim());
-    QkCatchHook hook(runtime, f);
     bool reached = false;
     try {
       model::block_forward(cfg, layer, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, rope, &hook);
     } catch (const StopAtSite&) {
       reached = true;
     }
-    DUQ_CHECK(reached, "the calibration forward never reached the attention");
+    DUQ_CHECK(reached, "the calibration forward never reached ", where);
   }
+}
+
+}  // namespace
+
+void for_each_qk(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w, SimQuantHooks& runtime,
+                 const std::vector<Mat>& windows, const kernels::RopeTable& rope,
+                 const std::function<void(MatView, MatView)>& f) {
+  QkCatchHook hook(runtime, f);
+  run_until_caught(cfg, layer, w, windows, rope, hook, "the attention");
 }
 
 std::vector<Mat> spaced_windows(const std::vector<Mat>& windows, int64_t max_rows) {
@@ -84,19 +95,8 @@ std::vector<Mat> spaced_windows(const std::vector<Mat>& windows, int64_t max_row
 void for_each_site_input(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
                          SimQuantHooks& runtime, model::Site site, const std::vector<Mat>& windows,
                          const kernels::RopeTable& rope, const std::function<void(MatView)>& f) {
-  model::FloatLinears lin(w);
-  for (const Mat& win : windows) {
-    Mat x(win);
-    Mat kc(x.rows(), cfg.kv_dim()), vc(x.rows(), cfg.kv_dim());
-    CatchHook hook(runtime, site, f);
-    bool reached = false;
-    try {
-      model::block_forward(cfg, layer, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, rope, &hook);
-    } catch (const StopAtSite&) {
-      reached = true;
-    }
-    DUQ_CHECK(reached, "the calibration forward never reached the site");
-  }
+  CatchHook hook(runtime, site, f);
+  run_until_caught(cfg, layer, w, windows, rope, hook, "the site");
 }
 
 quant::Hessian site_hessian(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,

@@ -10,16 +10,14 @@
 
 #include "calib/options.h"
 #include "core/rng.h"
+#include "test_support.h"
 #include "transform/smoothing.h"
 
 namespace duq::calib {
 namespace {
 
 Mat random_mat(int64_t r, int64_t c, uint64_t seed, double scale = 1.0) {
-  Rng rng(seed);
-  Mat m(r, c);
-  for (auto& v : m.flat()) v = static_cast<float>(scale * rng.normal());
-  return m;
+  return test::random_normal_mat(r, c, seed, scale);
 }
 
 TEST(AutoSelect, RowClipSearchMatchesBruteForceThroughTheReferenceQuantizer) {

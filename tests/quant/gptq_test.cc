@@ -9,16 +9,14 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "test_support.h"
 #include "quant/gptq_linalg.h"
 
 namespace duq::quant {
 namespace {
 
 Mat random_mat(int64_t r, int64_t c, uint64_t seed, double scale = 1.0) {
-  Rng rng(seed);
-  Mat m(r, c);
-  for (auto& v : m.flat()) v = static_cast<float>(scale * rng.normal());
-  return m;
+  return test::random_normal_mat(r, c, seed, scale);
 }
 
 // x [N×D] with strongly correlated columns: x = z·M for a random mixing M plus a little noise.

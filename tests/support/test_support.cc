@@ -10,8 +10,16 @@
 #include <stdexcept>
 
 #include "core/assets.h"
+#include "core/rng.h"
 
 namespace duq::test {
+
+Mat random_normal_mat(int64_t rows, int64_t cols, uint64_t seed, double scale) {
+  Rng rng(seed);
+  Mat m(rows, cols);
+  for (auto& v : m.flat()) v = static_cast<float>(scale * rng.normal());
+  return m;
+}
 
 std::filesystem::path assets_dir() { return duq::assets_dir(); }
 

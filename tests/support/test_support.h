@@ -1,9 +1,15 @@
 // Shared helpers for the test binaries: where the assets and the built CLI are, temp dirs, running commands.
 #pragma once
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
+#include "core/tensor.h"
+
 namespace duq::test {
+
+// [rows × cols] of scale·N(0, 1) draws from core/rng with `seed` (deterministic synthetic data).
+Mat random_normal_mat(int64_t rows, int64_t cols, uint64_t seed, double scale = 1.0);
 
 // ../shared/assets (or $DUQUANT_ASSETS); a test that needs assets calls GTEST_SKIP only if this is missing.
 std::filesystem::path assets_dir();
