@@ -84,13 +84,6 @@ quant::QuantSpec weight_spec(const QuantOptions& o) {
   return spec;
 }
 
-double frob(ConstMatView a) {
-  double s = 0;
-  for (int64_t i = 0; i < a.rows; ++i)
-    for (int64_t j = 0; j < a.cols; ++j) s += double(a(i, j)) * a(i, j);
-  return std::sqrt(s);
-}
-
 // The weight side of the smoothing factors at a site: per input channel max |W| over all its consumers
 // (SmoothQuant) or, as DuQuant's reference code, over W_q (attention input) / W_up (FFN input) only.
 std::vector<float> smoothing_weight_max(Site site, const model::LayerWeights& w, bool all_consumers) {
@@ -146,17 +139,26 @@ class BlockCalibrator : public model::ForwardHooks {
     }
     record_stages(site, xin, st, rep);
     rt_.linear_input(layer, site, x);  // x ← Q(x·G)
-    double num = 0, den = 0;
+    // Error sums per token t over the consumers' outputs: e_t = Σ ‖ŷ_t − y_t‖², n_t = Σ ‖y_t‖².
+    std::vector<double> e(static_cast<size_t>(x.rows), 0.0), n(static_cast<size_t>(x.rows), 0.0);
     for (size_t i = 0; i < cons.size(); ++i) {
       Mat y(x.rows, cons[i]->rows());
       kernels::matmul_xwt(x, *cons[i], y);
-      for (int64_t k = 0; k < y.size(); ++k) {
-        const double d = double(y.data()[k]) - ref[i].data()[k];
-        num += d * d;
-      }
-      den += frob(ref[i]) * frob(ref[i]);
+      for (int64_t t = 0; t < y.rows(); ++t)
+        for (int64_t j = 0; j < y.cols(); ++j) {
+          const double r = ref[i](t, j), d = double(y(t, j)) - r;
+          e[static_cast<size_t>(t)] += d * d;
+          n[static_cast<size_t>(t)] += r * r;
+        }
+    }
+    double num = 0, den = 0, tok = 0;
+    for (size_t t = 0; t < e.size(); ++t) {
+      num += e[t];
+      den += n[t];
+      tok += n[t] > 0 ? e[t] / n[t] : 0.0;
     }
     rep.output_rel_error = den > 0 ? std::sqrt(num / den) : 0.0;
+    rep.output_token_rel_error = e.empty() ? 0.0 : std::sqrt(tok / static_cast<double>(e.size()));
   }
   void qk(int layer, MatView q, MatView k) override {
     if (opts_.is_auto() && (opts_.abits != kNoQuant || opts_.kv() != kNoQuant)) choose_qk_clip_auto(layer);

@@ -45,6 +45,9 @@ struct SiteReport {
   std::vector<float> absmax_after;     // after the whole G, before activation quantization
   Mat abs_before, abs_after;           // |x| [T×D] before / after G — kept for the down-projection input only
   double output_rel_error = 0;         // ‖Q(xG)·Q(WG⁻ᵀ)ᵀ − x·Wᵀ‖ / ‖x·Wᵀ‖ over the site's consumers
+  // The same per token, then RMS over tokens: √(mean_t ‖ŷ_t − y_t‖² / ‖y_t‖²). Every token counts alike (as
+  // the next RMSNorm sees them); the Frobenius ratio above is dominated by a few massive-outlier tokens.
+  double output_token_rel_error = 0;
   // duquant-auto: each candidate transform's relative output error on the calibration rows at its best
   // activation clip (name, error, clip), in the order tried.
   struct AutoCandidateError {
