@@ -10,8 +10,8 @@ struct GemmBenchOptions {
   bool quick = false;  // small shapes, one short repetition (smoke tests)
   int reps = 5;        // medians over this many repetitions
   double min_seconds = 0.2;  // per repetition
-  int core = -1;
-  bool wall = false;   // wall time instead of process CPU time       // CPU to pin to (−1: the first allowed)
+  int core = -1;       // CPU to pin to (−1: the first allowed)
+  bool wall = false;   // wall time instead of process CPU time
 };
 
 void run_gemm_bench(const GemmBenchOptions& o);
