@@ -41,22 +41,14 @@
 #include "model/outliers.h"
 #include "model/synthetic.h"
 
+#include "key_value_args.h"
+
 namespace duq::bench {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Args {
-  std::map<std::string, std::string> kv;
-  double num(const std::string& k, double def) const {
-    auto it = kv.find(k);
-    return it == kv.end() ? def : std::atof(it->second.c_str());
-  }
-  std::string str(const std::string& k, const std::string& def) const {
-    auto it = kv.find(k);
-    return it == kv.end() ? def : it->second;
-  }
-};
+using Args = KeyValueArgs;
 
 // Forwards to a source and adds up the time spent producing blocks (copy out of the mapped file + convert).
 class TimedSource : public model::WeightSource {
@@ -181,20 +173,5 @@ int run(const Args& a) {
 }  // namespace duq::bench
 
 int main(int argc, char** argv) {
-  duq::bench::Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string s = argv[i];
-    const auto eq = s.find('=');
-    if (eq == std::string::npos) {
-      std::fprintf(stderr, "usage: %s [key=value ...] (see the header of bench/pipeline_bench.cc)\n", argv[0]);
-      return 2;
-    }
-    a.kv[s.substr(0, eq)] = s.substr(eq + 1);
-  }
-  try {
-    return duq::bench::run(a);
-  } catch (const duq::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
+  return duq::bench::run_with_key_value_args(argc, argv, "bench/pipeline_bench.cc", duq::bench::run);
 }

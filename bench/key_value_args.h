@@ -1,0 +1,47 @@
+// The command line of the one-shot report programs (outlier_bench, pipeline_bench): key=value arguments,
+// each program's keys and defaults documented in its header.
+#pragma once
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "core/error.h"
+
+namespace duq::bench {
+
+struct KeyValueArgs {
+  std::map<std::string, std::string> kv;
+  double num(const std::string& k, double def) const {
+    auto it = kv.find(k);
+    return it == kv.end() ? def : std::atof(it->second.c_str());
+  }
+  std::string str(const std::string& k, const std::string& def) const {
+    auto it = kv.find(k);
+    return it == kv.end() ? def : it->second;
+  }
+};
+
+// Parses argv into key=value pairs and runs `run` on them; usage (exit 2) on an argument without '=', a
+// duq::Error's message (exit 1) when the run fails.
+template <class Run>
+int run_with_key_value_args(int argc, char** argv, const char* source, Run run) {
+  KeyValueArgs a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string s = argv[i];
+    const auto eq = s.find('=');
+    if (eq == std::string::npos) {
+      std::fprintf(stderr, "usage: %s [key=value ...] (see the header of %s)\n", argv[0], source);
+      return 2;
+    }
+    a.kv[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  try {
+    return run(a);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace duq::bench
