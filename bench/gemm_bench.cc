@@ -130,7 +130,9 @@ void BM_Dnnl_s8(benchmark::State& state) {
 struct TransformFixture {
   std::vector<float> inv_s, r1, r2;
   std::vector<int32_t> perm;
-  k::ActTransform t;
+  k::ActTransform t;   // exact fp32 rotations
+  k::Int16Rotation i1, i2;
+  k::ActTransform ti;  // the same with integer rotations (kernels::Int16Rotation)
   TransformFixture(int64_t kk, int64_t b) {
     duq::Rng rng(4);
     inv_s.resize(static_cast<size_t>(kk));
@@ -147,7 +149,13 @@ struct TransformFixture {
     t.r1 = r1.data();
     t.perm = perm.data();
     t.r2 = r2.data();
+    i1 = k::make_int16_rotation(r1.data(), b, nullptr, 0);
+    i2 = k::make_int16_rotation(r2.data(), b, nullptr, 0);
+    ti = t;
+    ti.r1_int = &i1;
+    ti.r2_int = &i2;
   }
+  TransformFixture(const TransformFixture&) = delete;  // ti points at i1, i2
 };
 
 void BM_ActQuant(benchmark::State& state) {
@@ -167,10 +175,10 @@ void BM_TransformQuant(benchmark::State& state) {
   TransformFixture f(kk, b);
   k::QuantActs q;
   for (auto _ : state) {
-    k::transform_quantize_acts(x, f.t, 4, 0.9f, q);
+    k::transform_quantize_acts(x, f.ti, 4, 0.9f, q);
     benchmark::DoNotOptimize(q.codes.data());
   }
-  // flops of the two block rotations
+  // flops of the two block rotations (int16 MACs)
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2.0 * static_cast<double>(m * kk * b) * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(k::isa_name(k::active_isa()));

@@ -36,15 +36,49 @@ struct QuantActs {
   const uint8_t* row(int64_t m) const { return codes.data() + m * cols_pad; }
 };
 
+// Integer form of one block rotation (R, R_tail), built once per matrix by make_int16_rotation, so that the
+// rotation runs as exact int16×int16→int32 dot products (AVX-512 VNNI vpdpwssd, AVX2 vpmaddwd, scalar):
+//   Rq = round(R·S) as int16, S (float) per matrix pair: S = min(32767 / max|R_ij|, (2^31−1) / (16383·L)),
+//        L the largest column L1 norm Σ_i |R_ij| over R and R_tail;
+//   amax = min(32767, ⌊(2^31−1) / Lq⌋), Lq the largest column L1 norm Σ_i |Rq_ij| (exact, in integers);
+//   out_scale = RN(1 / (amax·S)).
+// Per block a [w] of a row (after Λ⁻¹ or the previous step; each block has its own scale), s = max_j |a_j|:
+//   a16_j = nearbyint(a_j · RN(amax / s))   (|a16_j| ≤ amax: |a_j·inv| ≤ amax·(1 + 2^-23) rounds to ≤ amax)
+//   acc_j = Σ_i a16_i·Rq[i][j] in int32 — it cannot overflow, whatever the data and the order of summation:
+//           every partial sum is ≤ Σ_i |a16_i|·|Rq_ij| ≤ amax·Lq ≤ 2^31 − 1 (any block size: a larger block
+//           only lowers S);
+//   out_j = float(acc_j) · RN(s·out_scale).
+// So every ISA path is bit-identical (integer sums are exact; the float steps are the same single roundings,
+// the scales computed by one shared function). Error vs the exact rotation: the block rounding (±0.5 of
+// s/amax) and the matrix rounding (±0.5/S per entry, S ≈ 14500 for a random orthogonal 128-block); relative
+// RMS ≈ 3–4·10^-4 for R1·P·R2 at b = 128 (measured in act_quant_test), far below even 8-bit activation
+// rounding (~10^-2). A block that is all zero (or with max |a| < ~1e-34) gives zeros, one with inf/NaN gives
+// NaN. The tail block without a tail matrix is copied exactly. Matrices pair-interleaved: int16 element
+// [p·2w + 2j + h] is Rq[2p + h][j] (p < ⌈w/2⌉, the pad row of an odd w zero), so one 32-bit word pairs two
+// consecutive inputs for vpdpwssd / vpmaddwd.
+struct Int16Rotation {
+  int64_t block = 0, tail = 0;          // widths of the full-block and tail matrices (tail 0: none)
+  AlignedVector<int16_t> full, tail_q;  // [⌈w/2⌉ × w × 2] each
+  int32_t amax = 0;                     // bound on |a16|
+  float scale = 0.f;                    // S
+  float out_scale = 0.f;                // RN(1 / (amax·S))
+};
+// r [block×block], r_tail [tail×tail] (null when tail = 0), row-major, finite.
+Int16Rotation make_int16_rotation(const float* r, int64_t block, const float* r_tail, int64_t tail);
+
 // The activation transform applied before quantization, per row x [1×K]:
 //   a = x ⊙ inv_scale                (Λ⁻¹; skipped when inv_scale is null)
 //   b = a · blockdiag(R1, …, R1, R1t) (blocks of `block` columns; R1t [t×t] on the trailing t = K mod block
 //                                      columns, identity when null; the whole step skipped when r1 is null)
 //   c[j] = b[perm[j]]                (P; skipped when perm is null; perm is a bijection of 0..K−1)
 //   d = c · blockdiag(R2, …, R2, R2t) (as for R1)
-// All matrices row-major [b×b]. Evaluation order is fixed so every ISA path gives bit-identical floats:
-// d[j] = fma(c[i_last], R[i_last][j], … fma(c[i0+1], R[i0+1][j], c[i0]·R[i0][j])) over the block's rows in
-// increasing order. Cost O(M·K·block).
+// All matrices row-major [b×b]. A rotation step whose integer form (r1_int / r2_int, made from the same
+// matrices by make_int16_rotation) is set runs in integer arithmetic as described above (~1.6× faster than
+// fp32 at M = 512, ~2.5× at M = 1; the integer engine does not use it yet: its W4A4 integer-vs-simulated ppl
+// checks on 12 windows move by ±2% under any 1e-4 perturbation of the activations). Without it the step is exact fp32 with a fixed evaluation
+// order, so every ISA path gives bit-identical floats: d[j] = fma(c[i_last], R[i_last][j], …
+// fma(c[i0+1], R[i0+1][j], c[i0]·R[i0][j])) over the block's rows in increasing order. Cost O(M·K·block).
+// (The simulated / float model never comes here: its transforms are the float matrices in transform/.)
 struct ActTransform {
   int64_t block = 0;
   const float* inv_scale = nullptr;  // [K]
@@ -53,6 +87,8 @@ struct ActTransform {
   const int32_t* perm = nullptr;     // [K]
   const float* r2 = nullptr;         // [block×block]
   const float* r2_tail = nullptr;    // [t×t]
+  const Int16Rotation* r1_int = nullptr;  // integer form of (r1, r1_tail), or null
+  const Int16Rotation* r2_int = nullptr;  // integer form of (r2, r2_tail), or null
 };
 
 // x [M×K] → out (resized). bits ∈ [2, 8], clip ∈ (0, 1].
@@ -60,7 +96,8 @@ void quantize_acts(ConstMatView x, int bits, float clip, QuantActs& out);
 // Same, on the transformed rows; one pass over X per tile of a few tokens (the transformed tile lives in a
 // thread-local buffer, never in a full M×K temporary).
 void transform_quantize_acts(ConstMatView x, const ActTransform& t, int bits, float clip, QuantActs& out);
-// The float transform alone, y [M×K] (same arithmetic as the fused path; for tests and the float model).
+// The transform alone, y [M×K] (same arithmetic as the fused path, integer steps included; for tests and the
+// engine's multi-step chains).
 void apply_act_transform(ConstMatView x, const ActTransform& t, MatView y);
 // x̂ [M×K] from codes (for tests and error analysis).
 Mat dequantize_acts(const QuantActs& q);

@@ -49,6 +49,27 @@ void int_gemm_ref(const GemmArgs& a);
 void int_gemm_avx2(const GemmArgs& a);
 void int_gemm_avx512(const GemmArgs& a);
 
+// The integer form of one rotation step (act_quant.h, Int16Rotation), as the kernels see it. q: the full-block
+// matrix, q_tail: the tail matrix (null: the tail columns are copied), both pair-interleaved: for a w-wide
+// matrix, the int32 word q32[p·w + j] holds (Rq[2p][j], Rq[2p+1][j]) as (low, high) int16, p < ⌈w/2⌉, the pad
+// row of an odd w zero. A row's int16 input a16 therefore enters as 32-bit pairs (a16[c+2p], a16[c+2p+1]);
+// the input buffer holds one more int16 (0) after the row's K values so the last pair of an odd tail is
+// readable.
+struct Rot16 {
+  const int32_t* q = nullptr;
+  const int32_t* q_tail = nullptr;
+  int32_t amax = 0;
+  float out_scale = 0.f;
+};
+
+// Per-block scales of an integer rotation step (one block of one row), shared by every path so they agree bit
+// for bit. s_bits: the block's max |a| as raw bits, max_j (bits(a_j) & 0x7fffffff) (an integer max: order- and
+// NaN-proof). Normal block: inv = amax / s, mult = s·out_scale, and a16_j = nearbyint(a_j·inv),
+// out_j = float(acc_j)·mult. inv = 0 means a16 = 0: for an all-zero block (or max |a| below ~1e-34, where
+// amax / s overflows) mult = 0, so the output is zero; with inf or NaN, mult = NaN, so the output is NaN.
+// Baseline ISA.
+void rot16_row_scales(uint32_t s_bits, const Rot16& r, float* inv, float* mult);
+
 struct ActQuantArgs {
   const float* x = nullptr;  // [m × k], row stride ldx
   int64_t m = 0, k = 0, ldx = 0;
@@ -63,6 +84,7 @@ struct ActQuantArgs {
   const int32_t* perm = nullptr;
   const float* r2 = nullptr;
   const float* r2_tail = nullptr;
+  Rot16 r1i, r2i;  // q set: that rotation step in integer arithmetic (r1 / r2 still set)
   // outputs: codes [m × k_pad] (padding zeroed by the kernel), scale/zero/sum [m]; or, when fout is set,
   // only the transformed floats [m × k] (row stride ldf) and no quantization.
   uint8_t* codes = nullptr;
@@ -72,11 +94,16 @@ struct ActQuantArgs {
   int32_t* sum = nullptr;
   float* fout = nullptr;
   int64_t ldf = 0;
-  // scratch floats, 64-byte aligned, at least act_scratch_floats(k)
+  // scratch floats, 64-byte aligned, at least act_scratch_floats(k): two float tiles [kActTile × (k + 32)],
+  // an int16 tile of the same float count (room for [kActTile × (2k + 64)] int16), then the integer steps'
+  // block multipliers [kActTile × ⌈k/b⌉] (≤ kActTile·k)
   float* scratch = nullptr;
 };
 inline constexpr int64_t kActTile = 24;  // tokens transformed together (each chunk of R reused from L1)
-inline size_t act_scratch_floats(int64_t k) { return static_cast<size_t>(2 * kActTile * (k + 32) + 64); }
+inline size_t act_scratch_floats(int64_t k) { return static_cast<size_t>(3 * kActTile * (k + 32) + kActTile * k + 64); }
+// Row stride (int16 elements) of the int16 tile for K columns: ≥ K + 1, a multiple of 32 (64 bytes), +32 so
+// rows are not 4 KiB-aliased.
+inline int64_t act_i16_ld(int64_t k) { return (k + 32) / 32 * 32 + 32; }
 
 void act_quant_ref(const ActQuantArgs& a);
 void act_quant_avx2(const ActQuantArgs& a);

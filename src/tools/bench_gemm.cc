@@ -86,7 +86,9 @@ double time_dnnl_s8(int64_t m, int64_t n, int64_t kk, int reps, double min_s, st
 struct TransformFixture {
   std::vector<float> inv_s, r1, r2;
   std::vector<int32_t> perm;
-  k::ActTransform t;
+  k::ActTransform t;   // exact fp32 rotations
+  k::Int16Rotation i1, i2;
+  k::ActTransform ti;  // the same with integer rotations (kernels::Int16Rotation)
   TransformFixture(int64_t kk, int64_t b) {
     Rng rng(4);
     inv_s.resize(static_cast<size_t>(kk));
@@ -103,7 +105,13 @@ struct TransformFixture {
     t.r1 = r1.data();
     t.perm = perm.data();
     t.r2 = r2.data();
+    i1 = k::make_int16_rotation(r1.data(), b, nullptr, 0);
+    i2 = k::make_int16_rotation(r2.data(), b, nullptr, 0);
+    ti = t;
+    ti.r1_int = &i1;
+    ti.r2_int = &i2;
   }
+  TransformFixture(const TransformFixture&) = delete;  // ti points at i1, i2
 };
 
 const char* kImpls[] = {"w4a4", "w4a8", "w8a8", "f32_openblas", "s8_onednn"};
@@ -195,14 +203,16 @@ void run_gemm_bench(const GemmBenchOptions& o) {
     TransformFixture f(K, b);
     k::QuantActs q;
     const double t_q = median_seconds([&] { k::quantize_acts(x, 4, 0.9f, q); }, reps, min_s);
-    const double t_tq = median_seconds([&] { k::transform_quantize_acts(x, f.t, 4, 0.9f, q); }, reps, min_s);
+    const double t_tq = median_seconds([&] { k::transform_quantize_acts(x, f.ti, 4, 0.9f, q); }, reps, min_s);
+    const double t_tf = median_seconds([&] { k::transform_quantize_acts(x, f.t, 4, 0.9f, q); }, reps, min_s);
     const double g_sq = w4a4_seconds.at(shapes[0].name() + "/" + std::to_string(M));
     const double g_up = w4a4_seconds.at(shapes[1].name() + "/" + std::to_string(M));
     auto share = [](double tq, double gemm) { return 100.0 * tq / (tq + gemm); };
     std::fprintf(table, "\nOnline transform + quantization, X [%lld×%lld] → 4 bits, b = %lld (W4A4 linear = it + GEMM)\n",
                  static_cast<long long>(M), static_cast<long long>(K), static_cast<long long>(b));
     std::fprintf(table, "  quantize only          %8.3f ms\n", t_q * 1e3);
-    std::fprintf(table, "  transform + quantize   %8.3f ms\n", t_tq * 1e3);
+    std::fprintf(table, "  transform + quantize   %8.3f ms  (int16 rotations, kernels::Int16Rotation)\n", t_tq * 1e3);
+    std::fprintf(table, "  the same, fp32 exact   %8.3f ms  (share %.1f%%)\n", t_tf * 1e3, share(t_tf, g_sq));
     std::fprintf(table, "  share, one consumer (1 GEMM %s):            %5.1f%%  (plain quantization: %.1f%%)\n",
                  shapes[0].name().c_str(), share(t_tq, g_sq), share(t_q, g_sq));
     std::fprintf(table, "  share per site, q/k/v (3 GEMMs %s):         %5.1f%%\n", shapes[0].name().c_str(),

@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <limits>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -183,6 +186,19 @@ struct TransformData {
   std::vector<float> inv_s, r1, r1t, r2, r2t;
   std::vector<int32_t> perm;
   ActTransform t;
+  std::shared_ptr<Int16Rotation> i1, i2;  // integer forms (stable addresses when the struct moves)
+  // t with both rotation steps in integer arithmetic (the engine's path)
+  ActTransform integer() {
+    if (!i1) {
+      const int64_t tail = r1t.empty() ? 0 : k % b;
+      i1 = std::make_shared<Int16Rotation>(make_int16_rotation(r1.data(), b, tail ? r1t.data() : nullptr, tail));
+      i2 = std::make_shared<Int16Rotation>(make_int16_rotation(r2.data(), b, tail ? r2t.data() : nullptr, tail));
+    }
+    ActTransform u = t;
+    u.r1_int = i1.get();
+    u.r2_int = i2.get();
+    return u;
+  }
 };
 
 TransformData make_transform(Rng& rng, int64_t k, int64_t b, bool with_scale, bool with_perm, bool with_tail) {
@@ -291,7 +307,7 @@ TEST(ActTransform, FusedEqualsSeparateTransformThenQuant) {
   for (const Case& c : cases)
     for (int64_t m : {1, 5, 17}) {
       SCOPED_TRACE("k=" + std::to_string(c.k) + " b=" + std::to_string(c.b) + " m=" + std::to_string(m));
-      const TransformData d = make_transform(rng, c.k, c.b, c.scale, c.perm, c.tail);
+      TransformData d = make_transform(rng, c.k, c.b, c.scale, c.perm, c.tail);
       const Mat x = random_mat(rng, m, c.k);
       const Mat xt = transform_by_hand(x, d);
       // the hand-written chain agrees with a float matmul by the dense G
@@ -312,6 +328,12 @@ TEST(ActTransform, FusedEqualsSeparateTransformThenQuant) {
           transform_quantize_acts(x, d.t, bits, 0.9f, fused);
           quantize_acts(xt, bits, 0.9f, separate);
           expect_same(fused, separate, "bits " + std::to_string(bits));
+          // the integer steps: fused equals its own transform followed by quantization
+          Mat yi(m, c.k);
+          apply_act_transform(x, d.integer(), yi);
+          transform_quantize_acts(x, d.integer(), bits, 0.9f, fused);
+          quantize_acts(yi, bits, 0.9f, separate);
+          expect_same(fused, separate, "integer, bits " + std::to_string(bits));
         }
       }
     }
@@ -328,19 +350,21 @@ TEST(ActTransform, TiledShapesAndStepSubsetsBitIdentical) {
     bool tail_mats;
   };
   const Case cases[] = {{29, 512, 128, false}, {51, 300, 128, true}, {25, 300, 128, false},
-                        {27, 2048 + 37, 128, true}, {7, 200, 64, true}, {31, 300, 48, true}};
-  for (const Case& c : cases) {
-    const TransformData d = make_transform(rng, c.k, c.b, true, true, c.tail_mats);
+                        {27, 2048 + 37, 128, true}, {7, 200, 64, true}, {31, 300, 48, true},
+                        {13, 301, 37, true}, {3, 37, 37, false}, {26, 515, 256, true}};
+  for (const Case& c : cases)
+    for (bool integer : {false, true}) {
+    TransformData d = make_transform(rng, c.k, c.b, true, true, c.tail_mats);
     const Mat x = random_mat(rng, c.m, c.k);
     for (int mask = 1; mask < 16; ++mask) {  // bit 0: Λ⁻¹, 1: R1, 2: P, 3: R2
       if (c.k > 1000 && mask != 15 && mask != 7 && mask != 11) continue;  // the big case: full, no R2, no P
-      ActTransform t = d.t;
+      ActTransform t = integer ? d.integer() : d.t;
       if (!(mask & 1)) t.inv_scale = nullptr;
-      if (!(mask & 2)) t.r1 = t.r1_tail = nullptr;
+      if (!(mask & 2)) t.r1 = t.r1_tail = nullptr, t.r1_int = nullptr;
       if (!(mask & 4)) t.perm = nullptr;
-      if (!(mask & 8)) t.r2 = t.r2_tail = nullptr;
+      if (!(mask & 8)) t.r2 = t.r2_tail = nullptr, t.r2_int = nullptr;
       SCOPED_TRACE("m=" + std::to_string(c.m) + " k=" + std::to_string(c.k) + " b=" + std::to_string(c.b) +
-                   " steps=" + std::to_string(mask));
+                   " steps=" + std::to_string(mask) + (integer ? " integer" : " float"));
       // reference: the scalar float transform, then scalar quantization (the scalar fused path is checked
       // against that split in FusedEqualsSeparateTransformThenQuant)
       Mat yref(c.m, c.k);
@@ -362,7 +386,7 @@ TEST(ActTransform, TiledShapesAndStepSubsetsBitIdentical) {
         expect_same(q, qref, "fused codes vs scalar transform then quantization");
       }
     }
-  }
+    }
 }
 
 TEST(ActTransform, IdentityRotationsLeaveQuantizationUnchanged) {
@@ -381,6 +405,195 @@ TEST(ActTransform, IdentityRotationsLeaveQuantizationUnchanged) {
     transform_quantize_acts(x, t, 4, 1.f, a);
     quantize_acts(x, 4, 1.f, ref);
     expect_same(a, ref, isa_name(isa));
+  }
+}
+
+// ---- integer rotation steps ------------------------------------------------------------------------------
+
+// Random orthogonal w×w, row-major (Gram–Schmidt on Gaussian rows, in double).
+std::vector<float> random_orthogonal(Rng& rng, int64_t w) {
+  std::vector<double> q(static_cast<size_t>(w * w));
+  for (auto& v : q) v = rng.normal();
+  for (int64_t i = 0; i < w; ++i) {
+    double* qi = q.data() + i * w;
+    for (int64_t p = 0; p < i; ++p) {
+      const double* qp = q.data() + p * w;
+      double dot = 0;
+      for (int64_t j = 0; j < w; ++j) dot += qi[j] * qp[j];
+      for (int64_t j = 0; j < w; ++j) qi[j] -= dot * qp[j];
+    }
+    double n = 0;
+    for (int64_t j = 0; j < w; ++j) n += qi[j] * qi[j];
+    for (int64_t j = 0; j < w; ++j) qi[j] /= std::sqrt(n);
+  }
+  return {q.begin(), q.end()};
+}
+
+// make_transform with orthogonal rotations (the engine's case; the error bound below is relative to the norm).
+TransformData make_orthogonal_transform(Rng& rng, int64_t k, int64_t b, bool with_tail) {
+  TransformData d = make_transform(rng, k, b, true, true, with_tail);
+  const int64_t tail = k % b;
+  d.r1 = random_orthogonal(rng, b);
+  d.r2 = random_orthogonal(rng, b);
+  if (with_tail && tail) {
+    d.r1t = random_orthogonal(rng, tail);
+    d.r2t = random_orthogonal(rng, tail);
+  }
+  d.t.r1 = d.r1.data();
+  d.t.r2 = d.r2.data();
+  d.t.r1_tail = d.r1t.empty() ? nullptr : d.r1t.data();
+  d.t.r2_tail = d.r2t.empty() ? nullptr : d.r2t.data();
+  return d;
+}
+
+// X·Λ⁻¹·R1·P·R2 for one row in double, independently of the kernels (perm: the permutation to apply).
+std::vector<double> exact_row(const float* x, const TransformData& d, const std::vector<int32_t>& perm) {
+  const int64_t k = d.k, b = d.b;
+  std::vector<double> a(static_cast<size_t>(k)), c(static_cast<size_t>(k));
+  auto rotate = [&](const std::vector<double>& in, std::vector<double>& o, const std::vector<float>& r,
+                    const std::vector<float>& rt) {
+    for (int64_t c0 = 0; c0 < k; c0 += b) {
+      const int64_t w = std::min(b, k - c0);
+      const float* m = w == b ? r.data() : rt.data();
+      for (int64_t j = 0; j < w; ++j) {
+        double acc = 0;
+        for (int64_t i = 0; i < w; ++i) acc += in[c0 + i] * (w == b || !rt.empty() ? m[i * w + j] : i == j);
+        o[c0 + j] = acc;
+      }
+    }
+  };
+  for (int64_t j = 0; j < k; ++j) a[j] = static_cast<double>(x[j]) * d.inv_s[j];
+  rotate(a, c, d.r1, d.r1t);
+  for (int64_t j = 0; j < k; ++j) a[j] = c[perm[j]];
+  rotate(a, c, d.r2, d.r2t);
+  return c;
+}
+
+// ‖y − exact‖ / ‖exact‖ per row.
+double rel_error(const float* y, const std::vector<double>& e) {
+  double num = 0, den = 0;
+  for (size_t j = 0; j < e.size(); ++j) {
+    num += (y[j] - e[j]) * (y[j] - e[j]);
+    den += e[j] * e[j];
+  }
+  return std::sqrt(num / den);
+}
+
+// The integer steps approximate the exact transform X·Λ⁻¹·R1·P·R2 (double) to a few 1e-4 relative per row
+// (measured, two rotations: b = 128 RMS 3.6e-4 / worst 4.3e-4, b = 64 1.9e-4 / 2.6e-4, b = 256 6.8e-4 /
+// 7.2e-4), including a row with a 1000× outlier (each block's int16 rounding is relative to that block's max).
+// A wrong permutation, scale or matrix is an O(1) error; the last check proves the comparison can tell.
+TEST(ActTransformInt16, ApproximatesExactTransform) {
+  Rng rng(31);
+  struct Case {
+    int64_t k, b;
+    bool tail;
+  };
+  const Case cases[] = {{4096, 128, false}, {300, 128, true}, {515, 256, true}, {200, 64, false}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("k=" + std::to_string(c.k) + " b=" + std::to_string(c.b));
+    TransformData d = make_orthogonal_transform(rng, c.k, c.b, c.tail);
+    const ActTransform t = d.integer();
+    Mat x = random_mat(rng, 8, c.k);
+    for (int64_t j = 0; j < c.k; ++j) x(0, j) = static_cast<float>(rng.normal());  // no outlier
+    x(1, c.k / 3) = 1000.f;                                                         // a 1000× outlier
+    Mat y(x.rows(), c.k);
+    apply_act_transform(x, t, y);
+    double worst = 0, ms = 0;
+    for (int64_t i = 0; i < x.rows(); ++i) {
+      const double e = rel_error(y.row(i), exact_row(x.row(i), d, d.perm));
+      worst = std::max(worst, e);
+      ms += e * e;
+    }
+    std::printf("  k=%lld b=%lld: relative error of the int16 transform, RMS over rows %.2e, worst %.2e "
+                "(1000x-outlier row %.2e)\n",
+                static_cast<long long>(c.k), static_cast<long long>(c.b), std::sqrt(ms / x.rows()), worst,
+                rel_error(y.row(1), exact_row(x.row(1), d, d.perm)));
+    EXPECT_LT(worst, c.b > 128 ? 1e-3 : 6e-4);
+    // sensitivity: against the exact transform with another permutation the same output is far off
+    std::vector<int32_t> other(d.perm);
+    std::swap(other[0], other[c.k - 1]);
+    std::reverse(other.begin() + 1, other.begin() + c.k / 2);
+    EXPECT_GT(rel_error(y.row(0), exact_row(x.row(0), d, other)), 1e-2);
+  }
+}
+
+// Sylvester Hadamard / √w (every column at the largest possible L1 norm for an orthogonal matrix).
+std::vector<float> hadamard(int64_t w) {
+  std::vector<float> h(static_cast<size_t>(w * w));
+  for (int64_t i = 0; i < w; ++i)
+    for (int64_t j = 0; j < w; ++j)
+      h[static_cast<size_t>(i * w + j)] = (__builtin_popcountll(static_cast<uint64_t>(i & j)) & 1 ? -1.f : 1.f) /
+                                          std::sqrt(static_cast<float>(w));
+  return h;
+}
+
+// An all-max row aligned with the signs of the matrix column of largest L1 norm drives that column's int32
+// sum to amax·Lq, the top of the documented bound, which must use at least half of int32 and not wrap.
+TEST(ActTransformInt16, AdversarialRowAtTheOverflowBound) {
+  Rng rng(32);
+  for (int64_t b : {64, 128, 256, 1024}) {
+    for (int kind = 0; kind < 3; ++kind) {  // Hadamard, random orthogonal, near-identity (entries near 1)
+      SCOPED_TRACE("b=" + std::to_string(b) + " kind=" + std::to_string(kind));
+      std::vector<float> r = kind == 0 ? hadamard(b) : random_orthogonal(rng, b);
+      if (kind == 2)
+        for (int64_t i = 0; i < b; ++i)
+          for (int64_t j = 0; j < b; ++j) r[i * b + j] = i == j ? 0.99f : r[i * b + j] * 0.1f;
+      const Int16Rotation q = make_int16_rotation(r.data(), b, nullptr, 0);
+      auto rq = [&](int64_t i, int64_t j) { return int64_t{q.full[static_cast<size_t>(i / 2 * 2 * b + 2 * j + (i & 1))]}; };
+      int64_t jmax = 0, lmax = -1;
+      for (int64_t j = 0; j < b; ++j) {
+        int64_t l = 0;
+        for (int64_t i = 0; i < b; ++i) {
+          ASSERT_EQ(rq(i, j), static_cast<int64_t>(std::nearbyint(static_cast<double>(r[i * b + j]) * q.scale)));
+          l += std::abs(rq(i, j));
+        }
+        if (l > lmax) lmax = l, jmax = j;
+      }
+      const int64_t bound = int64_t{q.amax} * lmax;
+      EXPECT_LE(bound, int64_t{INT32_MAX});
+      EXPECT_GT(bound, int64_t{1} << 30);
+      Mat x(2, b);
+      for (int64_t i = 0; i < b; ++i) {
+        x(0, i) = rq(i, jmax) < 0 ? -3.f : 3.f;  // a16 = ±amax, the sum = +amax·Lq
+        x(1, i) = -x(0, i);                      // and −amax·Lq
+      }
+      ActTransform t;
+      t.block = b;
+      t.r1 = r.data();
+      t.r1_int = &q;
+      const float expect = static_cast<float>(bound) * (3.f * q.out_scale);
+      for (Isa isa : available_isas()) {
+        IsaScope scope(isa);
+        Mat y(2, b);
+        apply_act_transform(x, t, y);
+        EXPECT_EQ(y(0, jmax), expect) << isa_name(isa);
+        EXPECT_EQ(y(1, jmax), -expect) << isa_name(isa);
+      }
+      double exact = 0;  // the float matrix's own value, Σ_i 3·|R_ij| (up to the int16 rounding of R)
+      for (int64_t i = 0; i < b; ++i) exact += 3.0 * std::abs(r[i * b + jmax]) * (rq(i, jmax) == 0 ? 0 : 1);
+      EXPECT_NEAR(expect, exact, 2e-3 * exact);
+    }
+  }
+}
+
+// Zero, tiny and non-finite rows: zeros, zeros, NaN (documented in act_quant.h), the same on every path.
+TEST(ActTransformInt16, DegenerateRows) {
+  Rng rng(33);
+  TransformData d = make_orthogonal_transform(rng, 200, 64, true);
+  const ActTransform t = d.integer();
+  Mat x(3, 200);
+  x(1, 5) = 1e-38f;
+  x(2, 7) = std::numeric_limits<float>::infinity();
+  for (Isa isa : available_isas()) {
+    IsaScope scope(isa);
+    Mat y(3, 200);
+    apply_act_transform(x, t, y);
+    for (int64_t j = 0; j < 200; ++j) {
+      EXPECT_EQ(y(0, j), 0.f) << isa_name(isa);
+      EXPECT_EQ(y(1, j), 0.f) << isa_name(isa);
+      EXPECT_TRUE(std::isnan(y(2, j))) << isa_name(isa);
+    }
   }
 }
 

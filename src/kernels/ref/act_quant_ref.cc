@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "kernels/int_kernels_internal.h"
 
@@ -20,7 +21,62 @@ void quant_params(float rmin, float rmax, int bits, float clip, float* delta, in
   *zero = static_cast<int32_t>(std::nearbyint(zf));
 }
 
+void rot16_row_scales(uint32_t s_bits, const Rot16& r, float* inv, float* mult) {
+  if (s_bits >= 0x7f800000u) {  // inf or NaN in the row
+    *inv = 0.f;
+    *mult = std::numeric_limits<float>::quiet_NaN();
+    return;
+  }
+  float s;
+  std::memcpy(&s, &s_bits, sizeof s);
+  const float i = static_cast<float>(r.amax) / s;
+  if (!(i <= std::numeric_limits<float>::max())) {  // s = 0 or tiny
+    *inv = 0.f;
+    *mult = 0.f;
+    return;
+  }
+  *inv = i;
+  *mult = s * r.out_scale;
+}
+
 namespace {
+
+// a16 [k + 1] (the pad 0 last) from one block a [k] of a row; returns the block's output multiplier.
+float block_to_i16_ref(const float* a, int64_t k, const Rot16& r, int16_t* a16) {
+  uint32_t s_bits = 0;
+  for (int64_t j = 0; j < k; ++j) {
+    uint32_t v;
+    std::memcpy(&v, a + j, sizeof v);
+    s_bits = std::max(s_bits, v & 0x7fffffffu);
+  }
+  float inv, mult;
+  rot16_row_scales(s_bits, r, &inv, &mult);
+  const float lim = static_cast<float>(r.amax);
+  for (int64_t j = 0; j < k; ++j)
+    a16[j] = inv == 0.f ? 0 : static_cast<int16_t>(std::min(std::max(std::nearbyint(a[j] * inv), -lim), lim));
+  a16[k] = 0;
+  return mult;
+}
+
+// Per block: a16 = the block's int16 form, out[c + j] = float(Σ_i a16[i]·Rq[i][j]) · mult (exact int32
+// sums); tail without matrix: copied from the float row `in`.
+void block_rotate_i16_ref(int16_t* a16, const float* in, float* out, int64_t k, int64_t b, const Rot16& r) {
+  const int64_t nb = k / b, t = k - nb * b;
+  auto rot = [&](int64_t c, int64_t w, const int32_t* m) {
+    const float mult = block_to_i16_ref(in + c, w, r, a16);
+    const int16_t* q = reinterpret_cast<const int16_t*>(m);
+    for (int64_t j = 0; j < w; ++j) {
+      int32_t acc = 0;
+      for (int64_t i = 0; i < w; ++i) acc += int32_t{a16[i]} * q[i / 2 * 2 * w + 2 * j + (i & 1)];
+      out[c + j] = static_cast<float>(acc) * mult;
+    }
+  };
+  for (int64_t blk = 0; blk < nb; ++blk) rot(blk * b, b, r.q);
+  if (t > 0) {
+    if (r.q_tail) rot(nb * b, t, r.q_tail);
+    else std::memcpy(out + nb * b, in + nb * b, static_cast<size_t>(t) * sizeof(float));
+  }
+}
 
 // out[c + j] = Σ_i in[c + i]·R[i][j] per block, sequential in i (first term a product, then fma).
 void block_rotate_ref(const float* in, float* out, int64_t k, int64_t b, const float* r, const float* rt) {
@@ -68,6 +124,11 @@ void quantize_row_ref(const float* x, int64_t k, int64_t k_pad, int bits, float 
 void act_quant_ref(const ActQuantArgs& a) {
   float* buf0 = a.scratch;
   float* buf1 = a.scratch + a.k;
+  int16_t* a16 = reinterpret_cast<int16_t*>(a.scratch + 2 * a.k);
+  auto rotate = [&](const float* in, float* out, const float* r, const float* rt, const Rot16& ri) {
+    if (ri.q) block_rotate_i16_ref(a16, in, out, a.k, a.block, ri);
+    else block_rotate_ref(in, out, a.k, a.block, r, rt);
+  };
   for (int64_t m = 0; m < a.m; ++m) {
     const float* x = a.x + m * a.ldx;
     const float* row = x;
@@ -76,7 +137,7 @@ void act_quant_ref(const ActQuantArgs& a) {
       float* oth = buf1;
       for (int64_t j = 0; j < a.k; ++j) cur[j] = a.inv_scale ? x[j] * a.inv_scale[j] : x[j];
       if (a.r1) {
-        block_rotate_ref(cur, oth, a.k, a.block, a.r1, a.r1_tail);
+        rotate(cur, oth, a.r1, a.r1_tail, a.r1i);
         std::swap(cur, oth);
       }
       if (a.perm) {
@@ -84,7 +145,7 @@ void act_quant_ref(const ActQuantArgs& a) {
         std::swap(cur, oth);
       }
       if (a.r2) {
-        block_rotate_ref(cur, oth, a.k, a.block, a.r2, a.r2_tail);
+        rotate(cur, oth, a.r2, a.r2_tail, a.r2i);
         std::swap(cur, oth);
       }
       row = cur;

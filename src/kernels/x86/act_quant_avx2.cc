@@ -1,7 +1,7 @@
 // AVX2 per-token activation quantization and the fused transform (act_quant.h). Same structure as the
-// AVX-512 file with 8-wide vectors: block rotations as 4 tokens × 16 columns (8 ymm accumulators);
-// column and K tails in scalar code with the identical operation sequence (std::fma, float division,
-// nearbyint), so results stay bit-identical to ref/.
+// AVX-512 file with 8-wide vectors: block rotations (fp32 or int16 pairs) as 4 tokens × 16 columns (8 ymm
+// accumulators); column and K tails in scalar code with the identical arithmetic (std::fma or int32 sums,
+// float division, nearbyint), so results stay bit-identical to ref/.
 // GCC 12 warns inside its own intrinsic headers (_mm512_undefined_* at -O3, GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -21,67 +21,178 @@ inline void swap_ptr(float*& a, float*& b) {
   b = t;
 }
 
-template <int G>
-void rot_chunk16(const float* in, float* out, int64_t ld, const float* r, int64_t w, int64_t c, int64_t j0) {
-  __m256 acc[G][2];
+// The two kinds of rotation arithmetic (see x86/act_quant_avx512.cc): F32, the exact product-then-fma chain;
+// I16, int16 pairs through vpmaddwd + vpaddd (exact int32 sums). scalar: one output column in plain code with
+// the identical arithmetic (column tails).
+struct F32 {
+  using In = float;
+  using R = float;
+  using V = __m256;
+  static int64_t rows(int64_t w) { return w; }
+  static V bcast(const float* x, int64_t i) { return _mm256_set1_ps(x[i]); }
+  static V load(const float* r) { return _mm256_loadu_ps(r); }
+  static V first(V xb, V r) { return _mm256_mul_ps(xb, r); }
+  static V step(V acc, V xb, V r) { return _mm256_fmadd_ps(xb, r, acc); }
+  static __m256 out(V acc, float) { return acc; }
+  static float scalar(const float* x, const float* r, int64_t w, int64_t j, float) {
+    float acc = x[0] * r[j];
+    for (int64_t i = 1; i < w; ++i) acc = std::fma(x[i], r[i * w + j], acc);
+    return acc;
+  }
+};
+struct I16 {
+  using In = int16_t;
+  using R = int32_t;
+  using V = __m256i;
+  static int64_t rows(int64_t w) { return (w + 1) / 2; }
+  static V bcast(const int16_t* x, int64_t p) {
+    int32_t v;
+    std::memcpy(&v, x + 2 * p, sizeof v);
+    return _mm256_set1_epi32(v);
+  }
+  static V load(const int32_t* r) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r)); }
+  static V first(V xb, V r) { return _mm256_madd_epi16(xb, r); }
+  static V step(V acc, V xb, V r) { return _mm256_add_epi32(acc, _mm256_madd_epi16(xb, r)); }
+  static __m256 out(V acc, float mult) { return _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(mult)); }
+  static float scalar(const int16_t* x, const int32_t* r, int64_t w, int64_t j, float mult) {
+    const int16_t* q = reinterpret_cast<const int16_t*>(r);
+    int32_t acc = 0;
+    for (int64_t i = 0; i < w; ++i) acc += int32_t{x[i]} * q[i / 2 * 2 * w + 2 * j + (i & 1)];
+    return static_cast<float>(acc) * mult;
+  }
+};
+
+// Tokens g < G of a tile: input rows ldi apart, float output rows ldo apart, mult[g·lmu] the I16 multiplier
+// of token g in the current block (null for F32).
+template <class Op>
+struct RotIo {
+  const typename Op::In* in;
+  int64_t ldi;
+  float* out;
+  int64_t ldo;
+  const float* mult;
+  int64_t lmu;
+  float mu(int64_t g) const { return mult ? mult[g * lmu] : 0.f; }
+};
+
+template <class Op, int G>
+void rot_chunk16(const RotIo<Op>& io, const typename Op::R* r, int64_t w, int64_t c, int64_t j0) {
+  using V = typename Op::V;
+  V acc[G][2];
   {
-    const __m256 r0 = _mm256_loadu_ps(r + j0), r1 = _mm256_loadu_ps(r + j0 + 8);
+    const V r0 = Op::load(r + j0), r1 = Op::load(r + j0 + 8);
     for (int g = 0; g < G; ++g) {
-      const __m256 xb = _mm256_set1_ps(in[g * ld + c]);
-      acc[g][0] = _mm256_mul_ps(xb, r0);
-      acc[g][1] = _mm256_mul_ps(xb, r1);
+      const V xb = Op::bcast(io.in + g * io.ldi + c, 0);
+      acc[g][0] = Op::first(xb, r0);
+      acc[g][1] = Op::first(xb, r1);
     }
   }
-  for (int64_t i = 1; i < w; ++i) {
-    const float* ri = r + i * w + j0;
-    const __m256 r0 = _mm256_loadu_ps(ri), r1 = _mm256_loadu_ps(ri + 8);
+  const int64_t n = Op::rows(w);
+  for (int64_t i = 1; i < n; ++i) {
+    const typename Op::R* ri = r + i * w + j0;
+    const V r0 = Op::load(ri), r1 = Op::load(ri + 8);
     for (int g = 0; g < G; ++g) {
-      const __m256 xb = _mm256_set1_ps(in[g * ld + c + i]);
-      acc[g][0] = _mm256_fmadd_ps(xb, r0, acc[g][0]);
-      acc[g][1] = _mm256_fmadd_ps(xb, r1, acc[g][1]);
+      const V xb = Op::bcast(io.in + g * io.ldi + c, i);
+      acc[g][0] = Op::step(acc[g][0], xb, r0);
+      acc[g][1] = Op::step(acc[g][1], xb, r1);
     }
   }
   for (int g = 0; g < G; ++g) {
-    _mm256_storeu_ps(out + g * ld + c + j0, acc[g][0]);
-    _mm256_storeu_ps(out + g * ld + c + j0 + 8, acc[g][1]);
+    _mm256_storeu_ps(io.out + g * io.ldo + c + j0, Op::out(acc[g][0], io.mu(g)));
+    _mm256_storeu_ps(io.out + g * io.ldo + c + j0 + 8, Op::out(acc[g][1], io.mu(g)));
   }
 }
 
-template <int G>
-void rot_block(const float* in, float* out, int64_t ld, const float* r, int64_t w, int64_t c) {
+template <class Op, int G>
+void rot_block(const RotIo<Op>& io, const typename Op::R* r, int64_t w, int64_t c) {
   int64_t j0 = 0;
-  for (; j0 + 16 <= w; j0 += 16) rot_chunk16<G>(in, out, ld, r, w, c, j0);
+  for (; j0 + 16 <= w; j0 += 16) rot_chunk16<Op, G>(io, r, w, c, j0);
   for (int64_t j = j0; j < w; ++j)
-    for (int g = 0; g < G; ++g) {
-      const float* x = in + g * ld + c;
-      float acc = x[0] * r[j];
-      for (int64_t i = 1; i < w; ++i) acc = std::fma(x[i], r[i * w + j], acc);
-      out[g * ld + c + j] = acc;
-    }
+    for (int g = 0; g < G; ++g) io.out[g * io.ldo + c + j] = Op::scalar(io.in + g * io.ldi + c, r, w, j, io.mu(g));
 }
 
-void block_rotate(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b, const float* r,
-                  const float* rt) {
+// out = in · blockdiag(R, …, R, Rt), 4 tokens at a time; a tail without matrix is copied from the float rows
+// fin (io.ldo apart).
+template <class Op>
+void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t k, int64_t b,
+                  const typename Op::R* r, const typename Op::R* rt) {
   const int64_t nb = k / b, t = k - nb * b;
   for (int64_t g0 = 0; g0 < tokens; g0 += 4) {
     const int64_t gn = tokens - g0 < 4 ? tokens - g0 : 4;
-    const float* i0 = in + g0 * ld;
-    float* o0 = out + g0 * ld;
-    auto blk = [&](const float* m, int64_t w, int64_t c) {
+    auto blk = [&](const typename Op::R* m, int64_t w, int64_t c) {
+      const RotIo<Op> i0{io.in + g0 * io.ldi, io.ldi, io.out + g0 * io.ldo, io.ldo,
+                         io.mult ? io.mult + g0 * io.lmu + c / b : nullptr, io.lmu};
       switch (gn) {
-        case 1: rot_block<1>(i0, o0, ld, m, w, c); break;
-        case 2: rot_block<2>(i0, o0, ld, m, w, c); break;
-        case 3: rot_block<3>(i0, o0, ld, m, w, c); break;
-        default: rot_block<4>(i0, o0, ld, m, w, c); break;
+        case 1: rot_block<Op, 1>(i0, m, w, c); break;
+        case 2: rot_block<Op, 2>(i0, m, w, c); break;
+        case 3: rot_block<Op, 3>(i0, m, w, c); break;
+        default: rot_block<Op, 4>(i0, m, w, c); break;
       }
     };
     for (int64_t bi = 0; bi < nb; ++bi) blk(r, b, bi * b);
     if (t > 0) {
       if (rt) blk(rt, t, nb * b);
       else
-        for (int64_t g = 0; g < gn; ++g)
-          std::memcpy(o0 + g * ld + nb * b, i0 + g * ld + nb * b, static_cast<size_t>(t) * sizeof(float));
+        for (int64_t g = g0; g < g0 + gn; ++g)
+          std::memcpy(io.out + g * io.ldo + nb * b, fin + g * io.ldo + nb * b, static_cast<size_t>(t) * sizeof(float));
     }
+  }
+}
+
+// a16 [w + 1] (the pad 0 last) of one block of a float row; returns the block's output multiplier
+// (rot16_row_scales).
+float block_to_i16(const float* a, int64_t k, const Rot16& r, int16_t* a16) {
+  const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
+  __m256i mx = _mm256_setzero_si256();
+  int64_t j = 0;
+  for (; j + 8 <= k; j += 8)
+    mx = _mm256_max_epu32(mx, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + j)), abs_bits));
+  alignas(32) uint32_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), mx);
+  uint32_t s_bits = 0;
+  for (uint32_t v : lanes) s_bits = v > s_bits ? v : s_bits;
+  for (; j < k; ++j) {
+    uint32_t v;
+    std::memcpy(&v, a + j, sizeof v);
+    v &= 0x7fffffffu;
+    s_bits = v > s_bits ? v : s_bits;
+  }
+  float inv, mult;
+  rot16_row_scales(s_bits, r, &inv, &mult);
+  if (inv == 0.f) {
+    std::memset(a16, 0, static_cast<size_t>(k + 1) * sizeof(int16_t));
+    return mult;
+  }
+  const __m256 vi = _mm256_set1_ps(inv);
+  for (j = 0; j + 8 <= k; j += 8) {  // round to nearest even (MXCSR), saturating pack (never bites)
+    const __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(a + j), vi));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a16 + j),
+                     _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)));
+  }
+  const float lim = static_cast<float>(r.amax);
+  for (; j < k; ++j) {
+    float v = std::nearbyint(a[j] * inv);
+    v = v > -lim ? v : -lim;
+    v = v < lim ? v : lim;
+    a16[j] = static_cast<int16_t>(v);
+  }
+  a16[k] = 0;
+  return mult;
+}
+
+// One rotation step on a tile of tokens ld apart: in → out, in float or integer arithmetic (i16: the int16
+// tile, mult: [tokens × ⌈K/b⌉] block multipliers).
+void rotate_step(const float* in, float* out, int64_t ld, int64_t tokens, const ActQuantArgs& a, const float* r,
+                 const float* rt, const Rot16& ri, int16_t* i16, float* mult) {
+  if (ri.q) {
+    const int64_t ld16 = act_i16_ld(a.k), nbt = (a.k + a.block - 1) / a.block;
+    const int64_t nq = ri.q_tail ? nbt : a.k / a.block;
+    for (int64_t g = 0; g < tokens; ++g)
+      for (int64_t bi = 0, c = 0; bi < nq; ++bi, c += a.block)  // in order: each pad is the next block's first
+        mult[g * nbt + bi] = block_to_i16(in + g * ld + c, a.k - c < a.block ? a.k - c : a.block, ri, i16 + g * ld16 + c);
+    block_rotate<I16>({i16, ld16, out, ld, mult, nbt}, in, tokens, a.k, a.block, ri.q, ri.q_tail);
+  } else {
+    block_rotate<F32>({in, ld, out, ld, nullptr, 0}, in, tokens, a.k, a.block, r, rt);
   }
 }
 
@@ -160,6 +271,8 @@ void act_quant_avx2(const ActQuantArgs& a) {
   const int64_t ld = (a.k + 15) / 16 * 16 + 16;  // +16: rows not 4 KiB-aliased in L1
   float* bufa = a.scratch;
   float* bufb = a.scratch + kActTile * ld;
+  int16_t* i16 = reinterpret_cast<int16_t*>(a.scratch + 2 * kActTile * ld);
+  float* mult = a.scratch + 3 * kActTile * ld;
   for (int64_t m0 = 0; m0 < a.m; m0 += kActTile) {
     const int64_t tm = a.m - m0 < kActTile ? a.m - m0 : kActTile;
     float* cur = bufa;
@@ -173,7 +286,7 @@ void act_quant_avx2(const ActQuantArgs& a) {
         std::memcpy(o, x, static_cast<size_t>(a.k) * sizeof(float));
     }
     if (a.r1) {
-      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r1, a.r1_tail);
+      rotate_step(cur, oth, ld, tm, a, a.r1, a.r1_tail, a.r1i, i16, mult);
       swap_ptr(cur, oth);
     }
     if (a.perm) {
@@ -182,7 +295,7 @@ void act_quant_avx2(const ActQuantArgs& a) {
       swap_ptr(cur, oth);
     }
     if (a.r2) {
-      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r2, a.r2_tail);
+      rotate_step(cur, oth, ld, tm, a, a.r2, a.r2_tail, a.r2i, i16, mult);
       swap_ptr(cur, oth);
     }
     for (int64_t g = 0; g < tm; ++g) {

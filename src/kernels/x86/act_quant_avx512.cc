@@ -1,11 +1,12 @@
 // AVX-512 per-token activation quantization and the fused transform (act_quant.h).
 // Transform: tiles of up to kActTile tokens; each block rotation is a small GEMM, 6 tokens × 64 columns
-// (24 zmm accumulators) per pass over a 64-column chunk of R, which stays in L1 for all token groups.
-// Every output is the same sequential chain as the reference (product, then fma over increasing i), so
-// results are bit-identical to ref/ and x86/*_avx2.cc. The last rotation also folds its outputs into a
-// per-token running min/max as it stores them (no min/max pass before quantizing), and round(x/Δ) is x·RN(1/Δ)
-// rounded, with the division redone for the rare lanes where that could differ (see quantize_row).
-// The block rotations run at ~90% of this core's FMA peak; they are ~3/4 of the fused path's time.
+// (24 zmm accumulators) per pass over a 64-column chunk of R, which stays in L1 for all token groups. One set
+// of kernels serves both arithmetics: exact fp32 (every output the same sequential chain as the reference,
+// product then fma over increasing i) and the integer form (vpdpwssd on int16 pairs, exact int32 sums, ~2×
+// the MACs per instruction), so results are bit-identical to ref/ and x86/*_avx2.cc either way. The last
+// rotation also folds its outputs into a per-token running min/max as it stores them (no min/max pass before
+// quantizing), and round(x/Δ) is x·RN(1/Δ) rounded, with the division redone for the rare lanes where that
+// could differ (see quantize_row).
 // GCC 12 warns inside its own intrinsic headers (_mm512_undefined_* at -O3, GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -36,135 +37,186 @@ inline void mm_update(float* mm, __m512 v, __mmask16 mk) {
   _mm512_store_ps(mm + 16, _mm512_mask_max_ps(_mm512_load_ps(mm + 16), mk, _mm512_load_ps(mm + 16), v));
 }
 
-// out[g][c + j0 + ...] for g < G and up to 16·NV columns (cols valid of them) of a w-wide block; mm: the
-// running min/max of tokens 0..G-1 (or null).
-template <int G, int NV>
-void rot_chunk(const float* in, float* out, int64_t ld, const float* r, int64_t w, int64_t c, int64_t j0,
-               int64_t cols, float* mm) {
+// The two kinds of rotation arithmetic behind one set of kernels. A "row" of R is one input of the dot
+// product: a float row R[i][·] (F32), or a pair of rows (R[2p][·], R[2p+1][·]) as int32 words of two int16
+// (I16); either way row i of a w-wide matrix starts at r + i·w. first/step: one row's contribution (F32: the
+// exact product-then-fma chain of act_quant.h; I16: vpdpwssd, exact int32 sums); out: the float outputs
+// (I16: float(acc)·mult of the token).
+struct F32 {
+  using In = float;
+  using R = float;
+  using V = __m512;
+  static int64_t rows(int64_t w) { return w; }
+  static V bcast(const float* x, int64_t i) { return _mm512_set1_ps(x[i]); }
+  static V load(const float* r) { return _mm512_loadu_ps(r); }
+  static V load(const float* r, __mmask16 mk) { return _mm512_maskz_loadu_ps(mk, r); }
+  static V first(V xb, V r) { return _mm512_mul_ps(xb, r); }
+  static V step(V acc, V xb, V r) { return _mm512_fmadd_ps(xb, r, acc); }
+  static __m512 out(V acc, float) { return acc; }
+};
+struct I16 {
+  using In = int16_t;
+  using R = int32_t;
+  using V = __m512i;
+  static int64_t rows(int64_t w) { return (w + 1) / 2; }
+  static V bcast(const int16_t* x, int64_t p) {
+    int32_t v;
+    std::memcpy(&v, x + 2 * p, sizeof v);
+    return _mm512_set1_epi32(v);
+  }
+  static V load(const int32_t* r) { return _mm512_loadu_si512(r); }
+  static V load(const int32_t* r, __mmask16 mk) { return _mm512_maskz_loadu_epi32(mk, r); }
+  static V first(V xb, V r) { return step(_mm512_setzero_si512(), xb, r); }
+  // vpdpwssd in place: through the intrinsic, GCC 12 copies and spills the 24 accumulators every iteration
+  static V step(V acc, V xb, V r) {
+    __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(xb), "v"(r));
+    return acc;
+  }
+  static __m512 out(V acc, float mult) { return _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(mult)); }
+};
+
+// Where a rotation reads and writes: tokens ldi (input) / ldo (output floats) apart; mult[g·lmu] the I16
+// output multiplier of token g in the current block (null for F32); mm the running min/max of tokens 0.. (or
+// null).
+template <class Op>
+struct RotIo {
+  const typename Op::In* in;
+  int64_t ldi;
+  float* out;
+  int64_t ldo;
+  const float* mult;
+  int64_t lmu;
+  float* mm;
+  RotIo at(int64_t g) const {
+    return {in + g * ldi, ldi, out + g * ldo, ldo, mult ? mult + g * lmu : nullptr, lmu, mm ? mm + 32 * g : nullptr};
+  }
+  float mu(int64_t g) const { return mult ? mult[g * lmu] : 0.f; }
+};
+
+// out[g][c + j0 + ...] for g < G and up to 16·NV columns (cols valid of them) of a w-wide block.
+template <class Op, int G, int NV>
+void rot_chunk(const RotIo<Op>& io, const typename Op::R* r, int64_t w, int64_t c, int64_t j0, int64_t cols) {
+  using V = typename Op::V;
   __mmask16 mk[NV];
   for (int v = 0; v < NV; ++v) mk[v] = tail_mask(cols - 16 * v);
-  __m512 acc[G][NV];
+  V acc[G][NV];
   {
-    __m512 rv[NV];
-    for (int v = 0; v < NV; ++v) rv[v] = _mm512_maskz_loadu_ps(mk[v], r + j0 + 16 * v);
+    V rv[NV];
+    for (int v = 0; v < NV; ++v) rv[v] = Op::load(r + j0 + 16 * v, mk[v]);
     for (int g = 0; g < G; ++g) {
-      const __m512 xb = _mm512_set1_ps(in[g * ld + c]);
-      for (int v = 0; v < NV; ++v) acc[g][v] = _mm512_mul_ps(xb, rv[v]);
+      const V xb = Op::bcast(io.in + g * io.ldi + c, 0);
+      for (int v = 0; v < NV; ++v) acc[g][v] = Op::first(xb, rv[v]);
     }
   }
-  for (int64_t i = 1; i < w; ++i) {
-    __m512 rv[NV];
-    const float* ri = r + i * w + j0;
-    for (int v = 0; v < NV; ++v) rv[v] = _mm512_maskz_loadu_ps(mk[v], ri + 16 * v);
+  const int64_t n = Op::rows(w);
+  for (int64_t i = 1; i < n; ++i) {
+    V rv[NV];
+    const typename Op::R* ri = r + i * w + j0;
+    for (int v = 0; v < NV; ++v) rv[v] = Op::load(ri + 16 * v, mk[v]);
     for (int g = 0; g < G; ++g) {
-      const __m512 xb = _mm512_set1_ps(in[g * ld + c + i]);
-      for (int v = 0; v < NV; ++v) acc[g][v] = _mm512_fmadd_ps(xb, rv[v], acc[g][v]);
+      const V xb = Op::bcast(io.in + g * io.ldi + c, i);
+      for (int v = 0; v < NV; ++v) acc[g][v] = Op::step(acc[g][v], xb, rv[v]);
     }
   }
   for (int g = 0; g < G; ++g)
     for (int v = 0; v < NV; ++v) {
-      _mm512_mask_storeu_ps(out + g * ld + c + j0 + 16 * v, mk[v], acc[g][v]);
-      if (mm) mm_update(mm + 32 * g, acc[g][v], mk[v]);
+      const __m512 o = Op::out(acc[g][v], io.mu(g));
+      _mm512_mask_storeu_ps(io.out + g * io.ldo + c + j0 + 16 * v, mk[v], o);
+      if (io.mm) mm_update(io.mm + 32 * g, o, mk[v]);
     }
 }
 
 // Full 64-column chunk for up to 6 tokens with named accumulators (GCC 12 keeps an accumulator array in
 // memory, storing it every iteration); tokens ≥ G are compiled out. Same operation order as rot_chunk.
-template <int G>
-void rot_chunk64(const float* in, float* out, int64_t ld, const float* r, int64_t w, int64_t c, int64_t j0,
-                 float* mm) {
-  const float* rr = r + j0;
-  __m512 r0 = _mm512_loadu_ps(rr), r1 = _mm512_loadu_ps(rr + 16), r2 = _mm512_loadu_ps(rr + 32),
-         r3 = _mm512_loadu_ps(rr + 48);
-  const float* x = in + c;
-#define DUQ_DECL(g) __m512 a##g##0, a##g##1, a##g##2, a##g##3;
+template <class Op, int G>
+void rot_chunk64(const RotIo<Op>& io, const typename Op::R* r, int64_t w, int64_t c, int64_t j0) {
+  using V = typename Op::V;
+  const typename Op::R* rr = r + j0;
+  V r0 = Op::load(rr), r1 = Op::load(rr + 16), r2 = Op::load(rr + 32), r3 = Op::load(rr + 48);
+  const typename Op::In* x = io.in + c;
+  const int64_t ld = io.ldi;
+#define DUQ_DECL(g) V a##g##0, a##g##1, a##g##2, a##g##3;
   DUQ_DECL(0) DUQ_DECL(1) DUQ_DECL(2) DUQ_DECL(3) DUQ_DECL(4) DUQ_DECL(5)
 #undef DUQ_DECL
-#define DUQ_FIRST(g)                                 \
-  if constexpr (G > g) {                             \
-    const __m512 xb = _mm512_set1_ps(x[g * ld]);     \
-    a##g##0 = _mm512_mul_ps(xb, r0);                 \
-    a##g##1 = _mm512_mul_ps(xb, r1);                 \
-    a##g##2 = _mm512_mul_ps(xb, r2);                 \
-    a##g##3 = _mm512_mul_ps(xb, r3);                 \
+#define DUQ_FIRST(g)                         \
+  if constexpr (G > g) {                     \
+    const V xb = Op::bcast(x + g * ld, 0);   \
+    a##g##0 = Op::first(xb, r0);             \
+    a##g##1 = Op::first(xb, r1);             \
+    a##g##2 = Op::first(xb, r2);             \
+    a##g##3 = Op::first(xb, r3);             \
   }
   DUQ_FIRST(0) DUQ_FIRST(1) DUQ_FIRST(2) DUQ_FIRST(3) DUQ_FIRST(4) DUQ_FIRST(5)
 #undef DUQ_FIRST
-  for (int64_t i = 1; i < w; ++i) {
+  const int64_t n = Op::rows(w);
+  for (int64_t i = 1; i < n; ++i) {
     rr += w;
-    r0 = _mm512_loadu_ps(rr);
-    r1 = _mm512_loadu_ps(rr + 16);
-    r2 = _mm512_loadu_ps(rr + 32);
-    r3 = _mm512_loadu_ps(rr + 48);
-#define DUQ_STEP(g)                                      \
-  if constexpr (G > g) {                                 \
-    const __m512 xb = _mm512_set1_ps(x[g * ld + i]);     \
-    a##g##0 = _mm512_fmadd_ps(xb, r0, a##g##0);          \
-    a##g##1 = _mm512_fmadd_ps(xb, r1, a##g##1);          \
-    a##g##2 = _mm512_fmadd_ps(xb, r2, a##g##2);          \
-    a##g##3 = _mm512_fmadd_ps(xb, r3, a##g##3);          \
+    r0 = Op::load(rr);
+    r1 = Op::load(rr + 16);
+    r2 = Op::load(rr + 32);
+    r3 = Op::load(rr + 48);
+#define DUQ_STEP(g)                            \
+  if constexpr (G > g) {                       \
+    const V xb = Op::bcast(x + g * ld, i);     \
+    a##g##0 = Op::step(a##g##0, xb, r0);       \
+    a##g##1 = Op::step(a##g##1, xb, r1);       \
+    a##g##2 = Op::step(a##g##2, xb, r2);       \
+    a##g##3 = Op::step(a##g##3, xb, r3);       \
   }
     DUQ_STEP(0) DUQ_STEP(1) DUQ_STEP(2) DUQ_STEP(3) DUQ_STEP(4) DUQ_STEP(5)
 #undef DUQ_STEP
   }
-  float* o = out + c + j0;
-#define DUQ_STORE(g)                               \
-  if constexpr (G > g) {                           \
-    _mm512_storeu_ps(o + g * ld, a##g##0);         \
-    _mm512_storeu_ps(o + g * ld + 16, a##g##1);    \
-    _mm512_storeu_ps(o + g * ld + 32, a##g##2);    \
-    _mm512_storeu_ps(o + g * ld + 48, a##g##3);    \
+  float* o = io.out + c + j0;
+#define DUQ_STORE(g)                                                                                       \
+  if constexpr (G > g) {                                                                                   \
+    const float mu = io.mu(g);                                                                             \
+    const __m512 o0 = Op::out(a##g##0, mu), o1 = Op::out(a##g##1, mu), o2 = Op::out(a##g##2, mu),          \
+                 o3 = Op::out(a##g##3, mu);                                                                \
+    float* og = o + g * io.ldo;                                                                            \
+    _mm512_storeu_ps(og, o0);                                                                              \
+    _mm512_storeu_ps(og + 16, o1);                                                                         \
+    _mm512_storeu_ps(og + 32, o2);                                                                         \
+    _mm512_storeu_ps(og + 48, o3);                                                                         \
+    if (io.mm) {                                                                                           \
+      float* p = io.mm + 32 * g;                                                                           \
+      _mm512_store_ps(p, _mm512_min_ps(_mm512_load_ps(p), _mm512_min_ps(_mm512_min_ps(o0, o1), _mm512_min_ps(o2, o3)))); \
+      _mm512_store_ps(p + 16,                                                                              \
+                      _mm512_max_ps(_mm512_load_ps(p + 16), _mm512_max_ps(_mm512_max_ps(o0, o1), _mm512_max_ps(o2, o3)))); \
+    }                                                                                                      \
   }
   DUQ_STORE(0) DUQ_STORE(1) DUQ_STORE(2) DUQ_STORE(3) DUQ_STORE(4) DUQ_STORE(5)
 #undef DUQ_STORE
-  if (mm) {
-#define DUQ_MM(g)                                                                                   \
-  if constexpr (G > g) {                                                                            \
-    float* p = mm + 32 * g;                                                                         \
-    _mm512_store_ps(p, _mm512_min_ps(_mm512_load_ps(p), _mm512_min_ps(_mm512_min_ps(a##g##0, a##g##1), \
-                                                                        _mm512_min_ps(a##g##2, a##g##3)))); \
-    _mm512_store_ps(p + 16, _mm512_max_ps(_mm512_load_ps(p + 16),                                   \
-                                          _mm512_max_ps(_mm512_max_ps(a##g##0, a##g##1),             \
-                                                        _mm512_max_ps(a##g##2, a##g##3))));          \
-  }
-    DUQ_MM(0) DUQ_MM(1) DUQ_MM(2) DUQ_MM(3) DUQ_MM(4) DUQ_MM(5)
-#undef DUQ_MM
-  }
 }
 
-// Columns [j0, j0 + cols) of one block for `tokens` rows, in groups of up to 6 tokens (mm: as rot_chunk,
-// for all `tokens`).
-void rot_columns(const float* in, float* out, int64_t ld, int64_t tokens, const float* r, int64_t w, int64_t c,
-                 int64_t j0, int64_t cols, float* mm) {
+// Columns [j0, j0 + cols) of one block for `tokens` rows, in groups of up to 6 tokens.
+template <class Op>
+void rot_columns(const RotIo<Op>& io, int64_t tokens, const typename Op::R* r, int64_t w, int64_t c, int64_t j0,
+                 int64_t cols) {
   for (int64_t g0 = 0; g0 < tokens; g0 += 6) {
     const int64_t gn = tokens - g0 < 6 ? tokens - g0 : 6;
-    const float* i0 = in + g0 * ld;
-    float* o0 = out + g0 * ld;
-    float* m0 = mm ? mm + 32 * g0 : nullptr;
+    const RotIo<Op> i0 = io.at(g0);
     if (cols == 64) {
       switch (gn) {
-        case 1: rot_chunk64<1>(i0, o0, ld, r, w, c, j0, m0); break;
-        case 2: rot_chunk64<2>(i0, o0, ld, r, w, c, j0, m0); break;
-        case 3: rot_chunk64<3>(i0, o0, ld, r, w, c, j0, m0); break;
-        case 4: rot_chunk64<4>(i0, o0, ld, r, w, c, j0, m0); break;
-        case 5: rot_chunk64<5>(i0, o0, ld, r, w, c, j0, m0); break;
-        default: rot_chunk64<6>(i0, o0, ld, r, w, c, j0, m0); break;
+        case 1: rot_chunk64<Op, 1>(i0, r, w, c, j0); break;
+        case 2: rot_chunk64<Op, 2>(i0, r, w, c, j0); break;
+        case 3: rot_chunk64<Op, 3>(i0, r, w, c, j0); break;
+        case 4: rot_chunk64<Op, 4>(i0, r, w, c, j0); break;
+        case 5: rot_chunk64<Op, 5>(i0, r, w, c, j0); break;
+        default: rot_chunk64<Op, 6>(i0, r, w, c, j0); break;
       }
       continue;
     }
     // narrow chunk (block width not a multiple of 64): generic masked kernel, 3 tokens at a time
     for (int64_t g1 = 0; g1 < gn; g1 += 3) {
       const int64_t gm = gn - g1 < 3 ? gn - g1 : 3;
-      const float* i1 = i0 + g1 * ld;
-      float* o1 = o0 + g1 * ld;
-      float* m1 = m0 ? m0 + 32 * g1 : nullptr;
+      const RotIo<Op> i1 = i0.at(g1);
       const int nv = static_cast<int>((cols + 15) / 16);
-#define DUQ_NV(G)                                                     \
-  switch (nv) {                                                       \
-    case 1: rot_chunk<G, 1>(i1, o1, ld, r, w, c, j0, cols, m1); break;    \
-    case 2: rot_chunk<G, 2>(i1, o1, ld, r, w, c, j0, cols, m1); break;    \
-    case 3: rot_chunk<G, 3>(i1, o1, ld, r, w, c, j0, cols, m1); break;    \
-    default: rot_chunk<G, 4>(i1, o1, ld, r, w, c, j0, cols, m1); break;   \
+#define DUQ_NV(G)                                                  \
+  switch (nv) {                                                    \
+    case 1: rot_chunk<Op, G, 1>(i1, r, w, c, j0, cols); break;     \
+    case 2: rot_chunk<Op, G, 2>(i1, r, w, c, j0, cols); break;     \
+    case 3: rot_chunk<Op, G, 3>(i1, r, w, c, j0, cols); break;     \
+    default: rot_chunk<Op, G, 4>(i1, r, w, c, j0, cols); break;    \
   }
       if (gm == 1) { DUQ_NV(1) } else if (gm == 2) { DUQ_NV(2) } else { DUQ_NV(3) }
 #undef DUQ_NV
@@ -172,28 +224,69 @@ void rot_columns(const float* in, float* out, int64_t ld, int64_t tokens, const 
   }
 }
 
-// out = in · blockdiag(R, …, R, Rt) for `tokens` rows ld apart. Loop order block → 64-column chunk →
-// token groups, so the chunk of R (w × 64 floats, 32 KiB at b = 128) is reused from L1 by every group.
-// mm (or null): running min/max of the outputs per token, as rot_chunk.
-void block_rotate(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b, const float* r,
-                  const float* rt, float* mm) {
+// out = in · blockdiag(R, …, R, Rt) for `tokens` rows. Loop order block → 64-column chunk → token groups, so
+// the chunk of R (⌈w⌉ rows × 64 words: 32 KiB F32, 16 KiB I16 at b = 128) is reused from L1 by every group. A
+// tail without matrix is copied from the float rows fin (io.ldo apart).
+template <class Op>
+void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t k, int64_t b,
+                  const typename Op::R* r, const typename Op::R* rt) {
   const int64_t nb = k / b, t = k - nb * b;
-  auto blk = [&](const float* m, int64_t w, int64_t c) {
-    for (int64_t j0 = 0; j0 < w; j0 += 64)
-      rot_columns(in, out, ld, tokens, m, w, c, j0, w - j0 < 64 ? w - j0 : 64, mm);
+  auto blk = [&](const typename Op::R* m, int64_t w, int64_t c) {
+    RotIo<Op> ib = io;
+    if (ib.mult) ib.mult += c / b;
+    for (int64_t j0 = 0; j0 < w; j0 += 64) rot_columns<Op>(ib, tokens, m, w, c, j0, w - j0 < 64 ? w - j0 : 64);
   };
   for (int64_t bi = 0; bi < nb; ++bi) blk(r, b, bi * b);
   if (t > 0) {
     if (rt) blk(rt, t, nb * b);
     else
       for (int64_t g = 0; g < tokens; ++g) {
-        std::memcpy(out + g * ld + nb * b, in + g * ld + nb * b, static_cast<size_t>(t) * sizeof(float));
-        if (mm)
-          for (int64_t j = nb * b; j < k; j += 16) {
-            const __mmask16 mk = tail_mask(k - j);
-            mm_update(mm + 32 * g, _mm512_maskz_loadu_ps(mk, in + g * ld + j), mk);
+        const float* src = fin + g * io.ldo + nb * b;
+        std::memcpy(io.out + g * io.ldo + nb * b, src, static_cast<size_t>(t) * sizeof(float));
+        if (io.mm)
+          for (int64_t j = 0; j < t; j += 16) {
+            const __mmask16 mk = tail_mask(t - j);
+            mm_update(io.mm + 32 * g, _mm512_maskz_loadu_ps(mk, src + j), mk);
           }
       }
+  }
+}
+
+// a16 [w + 1] (the pad 0 last) of one block of a float row for an integer rotation step; returns the block's
+// output multiplier (rot16_row_scales).
+float block_to_i16(const float* a, int64_t k, const Rot16& r, int16_t* a16) {
+  const __m512i abs_bits = _mm512_set1_epi32(0x7fffffff);
+  __m512i mx = _mm512_setzero_si512();
+  for (int64_t j = 0; j < k; j += 16)
+    mx = _mm512_max_epu32(mx, _mm512_and_si512(_mm512_maskz_loadu_epi32(tail_mask(k - j), a + j), abs_bits));
+  float inv, mult;
+  rot16_row_scales(_mm512_reduce_max_epu32(mx), r, &inv, &mult);
+  if (inv == 0.f) {
+    std::memset(a16, 0, static_cast<size_t>(k + 1) * sizeof(int16_t));
+    return mult;
+  }
+  const __m512 vi = _mm512_set1_ps(inv);
+  for (int64_t j = 0; j < k; j += 16) {  // round to nearest even (MXCSR), saturating to int16 (never bites)
+    const __mmask16 mk = tail_mask(k - j);
+    _mm512_mask_cvtsepi32_storeu_epi16(a16 + j, mk, _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, a + j), vi)));
+  }
+  a16[k] = 0;
+  return mult;
+}
+
+// One rotation step on a tile of tokens ld apart: in → out, in float or integer arithmetic (i16: the int16
+// tile, mult: [tokens × ⌈K/b⌉] block multipliers).
+void rotate_step(const float* in, float* out, int64_t ld, int64_t tokens, const ActQuantArgs& a, const float* r,
+                 const float* rt, const Rot16& ri, int16_t* i16, float* mult, float* mm) {
+  if (ri.q) {
+    const int64_t ld16 = act_i16_ld(a.k), nbt = (a.k + a.block - 1) / a.block;
+    const int64_t nq = ri.q_tail ? nbt : a.k / a.block;
+    for (int64_t g = 0; g < tokens; ++g)
+      for (int64_t bi = 0, c = 0; bi < nq; ++bi, c += a.block)  // in order: each pad is the next block's first
+        mult[g * nbt + bi] = block_to_i16(in + g * ld + c, a.k - c < a.block ? a.k - c : a.block, ri, i16 + g * ld16 + c);
+    block_rotate<I16>({i16, ld16, out, ld, mult, nbt, mm}, in, tokens, a.k, a.block, ri.q, ri.q_tail);
+  } else {
+    block_rotate<F32>({in, ld, out, ld, nullptr, 0, mm}, in, tokens, a.k, a.block, r, rt);
   }
 }
 
@@ -275,6 +368,8 @@ void act_quant_avx512(const ActQuantArgs& a) {
   const int64_t ld = (a.k + 15) / 16 * 16 + 16;  // +16: rows not 4 KiB-aliased in L1
   float* bufa = a.scratch;
   float* bufb = a.scratch + kActTile * ld;
+  int16_t* i16 = reinterpret_cast<int16_t*>(a.scratch + 2 * kActTile * ld);
+  float* mult = a.scratch + 3 * kActTile * ld;
   for (int64_t m0 = 0; m0 < a.m; m0 += kActTile) {
     const int64_t tm = a.m - m0 < kActTile ? a.m - m0 : kActTile;
     float* cur = bufa;
@@ -290,7 +385,7 @@ void act_quant_avx512(const ActQuantArgs& a) {
       }
     }
     if (a.r1) {
-      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r1, a.r1_tail, nullptr);
+      rotate_step(cur, oth, ld, tm, a, a.r1, a.r1_tail, a.r1i, i16, mult, nullptr);
       swap_ptr(cur, oth);
     }
     if (a.perm) {
@@ -309,7 +404,7 @@ void act_quant_avx512(const ActQuantArgs& a) {
           _mm512_store_ps(mm + 32 * g, _mm512_set1_ps(__builtin_inff()));
           _mm512_store_ps(mm + 32 * g + 16, _mm512_set1_ps(-__builtin_inff()));
         }
-      block_rotate(cur, oth, ld, tm, a.k, a.block, a.r2, a.r2_tail, fused_mm ? mm : nullptr);
+      rotate_step(cur, oth, ld, tm, a, a.r2, a.r2_tail, a.r2i, i16, mult, fused_mm ? mm : nullptr);
       swap_ptr(cur, oth);
     }
     for (int64_t g = 0; g < tm; ++g) {
