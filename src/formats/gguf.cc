@@ -295,6 +295,11 @@ GgufHeader parse_gguf(const uint8_t* base, size_t size, const std::string& file)
     if (!a) fail(file, ": key ", kGgufAlignmentKey, " has type ", v.type_name(), ", expected uint32");
     if (*a == 0 || !std::has_single_bit(*a))
       fail(file, ": ", kGgufAlignmentKey, " is ", *a, ", which is not a power of two");
+    // A real file aligns tensors to at most a page or a huge page; a larger value only pushes the data
+    // section past the end (or wastes gigabytes of padding when writing the file back).
+    constexpr uint32_t kMaxAlignment = 1u << 24;
+    if (*a > kMaxAlignment)
+      fail(file, ": ", kGgufAlignmentKey, " is ", *a, ", above the supported maximum ", kMaxAlignment, " (16 MiB)");
     h.alignment = *a;
   }
 

@@ -223,6 +223,13 @@ TEST(GgufMalformed, TensorOffsetNotAligned) {
   Bytes c = Bytes::header(1, 1);
   c.kv_u32("general.alignment", 8).tensor("t", {2}, 0, 4).pad_to(8).data(16);
   expect_error("unaligned8", c, "data offset 4 is not a multiple of the alignment 8");
+  // Powers of two, but too large to be real: said as such (16 MiB is the largest accepted).
+  Bytes d = Bytes::header(1, 1);
+  d.kv_u32("general.alignment", 1u << 30).tensor("t", {2}, 0, 0).pad_to(32).data(16);
+  expect_error("huge_alignment", d, "general.alignment is 1073741824, above the supported maximum 16777216");
+  Bytes e = Bytes::header(1, 1);
+  e.kv_u32("general.alignment", 1u << 24).tensor("t", {2}, 0, 0).pad_to(32).data(16);
+  expect_error("max_alignment", e, "the data section would start at 16777216, past the end of the file");
 }
 
 TEST(GgufMalformed, TensorDataPastEnd) {
