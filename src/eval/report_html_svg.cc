@@ -164,14 +164,23 @@ Axis auto_axis(const std::vector<const std::vector<float>*>& data, double log_ra
   return a;
 }
 
-std::string line_chart(const LineChart& c) {
+// The plot area of a chart (margins: the y axis labels on the left, the legend rows on top, the x labels
+// below) and its y axis over all series.
+struct PlotFrame {
+  double px0, px1, py0, py1;
+  Axis ya;
+};
+
+PlotFrame plot_frame(const std::vector<Series>& series, double width, double height) {
   const double ml = 62, mr = 12, mb = 40;
-  const int lrows = legend_rows(c.series, ml, c.width - mr);
-  const double mt = 14 + 16 * lrows;
-  const double px0 = ml, px1 = c.width - mr, py0 = mt, py1 = c.height - mb;
+  const double mt = 14 + 16 * legend_rows(series, ml, width - mr);
   std::vector<const std::vector<float>*> data;
-  for (const auto& s : c.series) data.push_back(&s.y);
-  const Axis ya = auto_axis(data);
+  for (const auto& s : series) data.push_back(&s.y);
+  return {ml, width - mr, mt, height - mb, auto_axis(data)};
+}
+
+std::string line_chart(const LineChart& c) {
+  const auto [px0, px1, py0, py1, ya] = plot_frame(c.series, c.width, c.height);
   const double xmax = std::max<int64_t>(1, c.x_count - 1);
   auto xmap = [&](double x) { return px0 + (px1 - px0) * x / xmax; };
 
@@ -201,13 +210,7 @@ std::string line_chart(const LineChart& c) {
 }
 
 std::string bar_chart(const BarChart& c) {
-  const double ml = 62, mr = 12, mb = 40;
-  const int lrows = legend_rows(c.series, ml, c.width - mr);
-  const double mt = 14 + 16 * lrows;
-  const double px0 = ml, px1 = c.width - mr, py0 = mt, py1 = c.height - mb;
-  std::vector<const std::vector<float>*> data;
-  for (const auto& s : c.series) data.push_back(&s.y);
-  const Axis ya = auto_axis(data);
+  const auto [px0, px1, py0, py1, ya] = plot_frame(c.series, c.width, c.height);
   const size_t nc = std::max<size_t>(1, c.categories.size()), ns = std::max<size_t>(1, c.series.size());
   const double gw = (px1 - px0) / double(nc), bw = gw * 0.8 / double(ns);
 
