@@ -4,6 +4,7 @@
 
 #include "model/hf_source.h"
 #include "model/weights.h"
+#include "config_expect.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -27,18 +28,7 @@ TEST(HfSourceModel, Stories260KRoundTripsThroughHfDirectory) {
   const fs::path dir = duq::test::temp_dir("hf_stories260K") / "hf";
   write_hf_model(dir.string(), c, w, duq::formats::DType::F32);
   auto hf = open_weights(dir.string());  // the directory dispatch of open_weights
-  const ModelConfig& r = hf->config();
-  EXPECT_EQ(r.dim, c.dim);
-  EXPECT_EQ(r.hidden_dim, c.hidden_dim);
-  EXPECT_EQ(r.n_layers, c.n_layers);
-  EXPECT_EQ(r.n_heads, c.n_heads);
-  EXPECT_EQ(r.n_kv_heads, c.n_kv_heads);
-  EXPECT_EQ(r.vocab_size, c.vocab_size);
-  EXPECT_EQ(r.max_seq_len, c.max_seq_len);
-  EXPECT_EQ(r.tied_embeddings, c.tied_embeddings);
-  EXPECT_EQ(r.rope_layout, c.rope_layout);
-  EXPECT_EQ(r.rms_eps, c.rms_eps);
-  EXPECT_EQ(r.rope_theta, c.rope_theta);
+  duq::test::expect_same_config(hf->config(), c);
 
   const ModelWeights h = hf->load_all();
   expect_same(h.embed, w.embed, "embed");
