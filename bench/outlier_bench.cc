@@ -60,15 +60,7 @@ float max_of(const std::vector<float>& v) {
 
 int run(const Args& a) {
   kernels::set_blas_threads(static_cast<int>(a.num("threads", 1)));
-  model::ModelConfig c;
-  c.dim = static_cast<int>(a.num("dim", 4096));
-  c.hidden_dim = static_cast<int>(a.num("hidden", 11008));
-  c.n_heads = c.n_kv_heads = static_cast<int>(a.num("heads", 32));
-  c.n_layers = static_cast<int>(a.num("layers", 2));
-  c.vocab_size = static_cast<int>(a.num("vocab", 1000));
-  c.max_seq_len = 2048;
-  c.tied_embeddings = false;
-  c.rope_layout = model::RopeLayout::RotateHalf;
+  model::ModelConfig c = llama7b_block_config(a, 2048);
   const uint64_t seed = static_cast<uint64_t>(a.num("seed", 1));
 
   Timer t0;

@@ -119,15 +119,7 @@ double run_method(const std::string& dir, const std::vector<std::vector<int>>& w
 int run(const Args& a) {
   const int threads = static_cast<int>(a.num("threads", 1));
   kernels::set_blas_threads(threads);
-  model::ModelConfig c;
-  c.dim = static_cast<int>(a.num("dim", 4096));
-  c.hidden_dim = static_cast<int>(a.num("hidden", 11008));
-  c.n_heads = c.n_kv_heads = static_cast<int>(a.num("heads", 32));
-  c.n_layers = static_cast<int>(a.num("layers", 2));
-  c.vocab_size = static_cast<int>(a.num("vocab", 1000));
-  c.max_seq_len = 4096;
-  c.tied_embeddings = false;
-  c.rope_layout = model::RopeLayout::RotateHalf;
+  model::ModelConfig c = llama7b_block_config(a, 4096);
   const std::string dtype = a.str("dtype", "bf16");
   const formats::DType dt = dtype == "f32" ? formats::DType::F32 : dtype == "f16" ? formats::DType::F16 : formats::DType::BF16;
 
