@@ -70,6 +70,20 @@ struct Rot16 {
 // Baseline ISA.
 void rot16_row_scales(uint32_t s_bits, const Rot16& r, float* inv, float* mult);
 
+// The input of an integer rotation step for a tile of tokens, with Λ⁻¹ or P fused into the int16 conversion:
+// token g's column j is src[g·ld + (idx ? idx[j] : j)]·(sc ? sc[j] : 1) (the same single float product as the
+// separate pass, so fusing changes no bit).
+struct FusedIn {
+  const float* src;
+  int64_t ld;
+  const float* sc;
+  const int32_t* idx;
+  float at(const float* row, int64_t j) const {
+    const float v = row[idx ? idx[j] : j];
+    return sc ? v * sc[j] : v;
+  }
+};
+
 struct ActQuantArgs {
   const float* x = nullptr;  // [m × k], row stride ldx
   int64_t m = 0, k = 0, ldx = 0;
@@ -96,11 +110,11 @@ struct ActQuantArgs {
   int64_t ldf = 0;
   // scratch floats, 64-byte aligned, at least act_scratch_floats(k): two float tiles [kActTile × (k + 32)],
   // an int16 tile of the same float count (room for [kActTile × (2k + 64)] int16), then the integer steps'
-  // block multipliers [kActTile × ⌈k/b⌉] (≤ kActTile·k)
+  // block multipliers [kActTile × ⌈k/b⌉] (≤ kActTile·k, rounded up to 16), then one fused block [≤ k + 16]
   float* scratch = nullptr;
 };
 inline constexpr int64_t kActTile = 24;  // tokens transformed together (each chunk of R reused from L1)
-inline size_t act_scratch_floats(int64_t k) { return static_cast<size_t>(3 * kActTile * (k + 32) + kActTile * k + 64); }
+inline size_t act_scratch_floats(int64_t k) { return static_cast<size_t>(3 * kActTile * (k + 32) + (kActTile + 1) * k + 128); }
 // Row stride (int16 elements) of the int16 tile for K columns: ≥ K + 1, a multiple of 32 (64 bytes), +32 so
 // rows are not 4 KiB-aliased.
 inline int64_t act_i16_ld(int64_t k) { return (k + 32) / 32 * 32 + 32; }

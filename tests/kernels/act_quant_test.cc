@@ -389,6 +389,60 @@ TEST(ActTransform, TiledShapesAndStepSubsetsBitIdentical) {
     }
 }
 
+// Λ⁻¹ is fused into an integer R1's int16 conversion and P into an integer R2's (read from X / gathered by
+// perm while converting): the result must equal the unfused chain, each step run alone (a lone step fuses
+// nothing), bit for bit on every ISA path. Covers K tails with and without tail matrices (the tail without
+// matrix is then written scaled / permuted directly), blocks not a multiple of the vector width, a random perm
+// (every block gathers from all the others, so a block's max comes from anywhere in the row), several token
+// tiles, and a strided X (the fused R1 reads X itself).
+TEST(ActTransformInt16, FusedScaleAndPermEqualChainedSingleSteps) {
+  Rng rng(29);
+  struct Case {
+    int64_t m, k, b;
+    bool tail_mats;
+  };
+  const Case cases[] = {{30, 300, 128, false}, {30, 300, 128, true}, {7, 256, 64, false}, {5, 203, 37, true},
+                        {5, 203, 37, false}, {2, 45, 64, false}, {3, 19, 8, true}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE("m=" + std::to_string(c.m) + " k=" + std::to_string(c.k) + " b=" + std::to_string(c.b) +
+                 (c.tail_mats ? " tail mats" : ""));
+    TransformData d = make_transform(rng, c.k, c.b, true, true, c.tail_mats);
+    const ActTransform full = d.integer();
+    Mat big = random_mat(rng, c.m, c.k + 9);
+    for (int64_t j = 0; j < c.k; j += 5) big(0, j + 3) *= 50.f;  // outlier columns: block maxima after P move
+    const ConstMatView x = big.cview().cols_slice(3, c.k);
+    ActTransform s1, s2, s3, s4;  // Λ⁻¹ alone, R1 alone, P alone, R2 alone
+    s1.inv_scale = full.inv_scale;
+    s2.block = s4.block = c.b;
+    s2.r1 = full.r1, s2.r1_tail = full.r1_tail, s2.r1_int = full.r1_int;
+    s3.perm = full.perm;
+    s4.r2 = full.r2, s4.r2_tail = full.r2_tail, s4.r2_int = full.r2_int;
+    for (Isa isa : available_isas()) {
+      SCOPED_TRACE(isa_name(isa));
+      IsaScope scope(isa);
+      Mat y1(c.m, c.k), y2(c.m, c.k), y3(c.m, c.k), y4(c.m, c.k), y(c.m, c.k);
+      apply_act_transform(x, s1, y1);
+      apply_act_transform(y1, s2, y2);
+      apply_act_transform(y2, s3, y3);
+      apply_act_transform(y3, s4, y4);
+      apply_act_transform(x, full, y);
+      ASSERT_EQ(std::memcmp(y.data(), y4.data(), static_cast<size_t>(c.m * c.k) * sizeof(float)), 0);
+      // R1 and R2 only partly fused: Λ⁻¹ + R1, then P + R2
+      ActTransform h1 = s2, h2 = s4;
+      h1.inv_scale = full.inv_scale;
+      h2.perm = full.perm;
+      apply_act_transform(x, h1, y1);
+      ASSERT_EQ(std::memcmp(y1.data(), y2.data(), static_cast<size_t>(c.m * c.k) * sizeof(float)), 0);
+      apply_act_transform(y2, h2, y1);
+      ASSERT_EQ(std::memcmp(y1.data(), y4.data(), static_cast<size_t>(c.m * c.k) * sizeof(float)), 0);
+      QuantActs fused, separate;
+      transform_quantize_acts(x, full, 4, 0.9f, fused);
+      quantize_acts(y4, 4, 0.9f, separate);
+      expect_same(fused, separate, "fused codes vs chained steps then quantization");
+    }
+  }
+}
+
 TEST(ActTransform, IdentityRotationsLeaveQuantizationUnchanged) {
   Rng rng(22);
   const int64_t k = 200, b = 64;

@@ -41,29 +41,30 @@ void rot16_row_scales(uint32_t s_bits, const Rot16& r, float* inv, float* mult) 
 
 namespace {
 
-// a16 [k + 1] (the pad 0 last) from one block a [k] of a row; returns the block's output multiplier.
-float block_to_i16_ref(const float* a, int64_t k, const Rot16& r, int16_t* a16) {
+// a16 [k + 1] (the pad 0 last) from one block [c, c + k) of a row; returns the block's output multiplier.
+float block_to_i16_ref(const FusedIn& a, int64_t c, int64_t k, const Rot16& r, int16_t* a16) {
   uint32_t s_bits = 0;
   for (int64_t j = 0; j < k; ++j) {
+    const float f = a.at(a.src, c + j);
     uint32_t v;
-    std::memcpy(&v, a + j, sizeof v);
+    std::memcpy(&v, &f, sizeof v);
     s_bits = std::max(s_bits, v & 0x7fffffffu);
   }
   float inv, mult;
   rot16_row_scales(s_bits, r, &inv, &mult);
   const float lim = static_cast<float>(r.amax);
   for (int64_t j = 0; j < k; ++j)
-    a16[j] = inv == 0.f ? 0 : static_cast<int16_t>(std::min(std::max(std::nearbyint(a[j] * inv), -lim), lim));
+    a16[j] = inv == 0.f ? 0 : static_cast<int16_t>(std::min(std::max(std::nearbyint(a.at(a.src, c + j) * inv), -lim), lim));
   a16[k] = 0;
   return mult;
 }
 
 // Per block: a16 = the block's int16 form, out[c + j] = float(Σ_i a16[i]·Rq[i][j]) · mult (exact int32
-// sums); tail without matrix: copied from the float row `in`.
-void block_rotate_i16_ref(int16_t* a16, const float* in, float* out, int64_t k, int64_t b, const Rot16& r) {
+// sums); tail without matrix: copied from the input.
+void block_rotate_i16_ref(int16_t* a16, const FusedIn& in, float* out, int64_t k, int64_t b, const Rot16& r) {
   const int64_t nb = k / b, t = k - nb * b;
   auto rot = [&](int64_t c, int64_t w, const int32_t* m) {
-    const float mult = block_to_i16_ref(in + c, w, r, a16);
+    const float mult = block_to_i16_ref(in, c, w, r, a16);
     const int16_t* q = reinterpret_cast<const int16_t*>(m);
     for (int64_t j = 0; j < w; ++j) {
       int32_t acc = 0;
@@ -74,7 +75,8 @@ void block_rotate_i16_ref(int16_t* a16, const float* in, float* out, int64_t k, 
   for (int64_t blk = 0; blk < nb; ++blk) rot(blk * b, b, r.q);
   if (t > 0) {
     if (r.q_tail) rot(nb * b, t, r.q_tail);
-    else std::memcpy(out + nb * b, in + nb * b, static_cast<size_t>(t) * sizeof(float));
+    else
+      for (int64_t i = nb * b; i < k; ++i) out[i] = in.at(in.src, i);
   }
 }
 
@@ -125,9 +127,11 @@ void act_quant_ref(const ActQuantArgs& a) {
   float* buf0 = a.scratch;
   float* buf1 = a.scratch + a.k;
   int16_t* a16 = reinterpret_cast<int16_t*>(a.scratch + 2 * a.k);
-  auto rotate = [&](const float* in, float* out, const float* r, const float* rt, const Rot16& ri) {
+  // Λ⁻¹ fused into an integer R1's conversion, P into an integer R2's (no separate pass)
+  const bool fuse1 = a.r1 && a.r1i.q, fuse2 = a.r2 && a.r2i.q && a.perm;
+  auto rotate = [&](const FusedIn& in, float* out, const float* r, const float* rt, const Rot16& ri) {
     if (ri.q) block_rotate_i16_ref(a16, in, out, a.k, a.block, ri);
-    else block_rotate_ref(in, out, a.k, a.block, r, rt);
+    else block_rotate_ref(in.src, out, a.k, a.block, r, rt);
   };
   for (int64_t m = 0; m < a.m; ++m) {
     const float* x = a.x + m * a.ldx;
@@ -135,17 +139,18 @@ void act_quant_ref(const ActQuantArgs& a) {
     if (a.transform) {
       float* cur = buf0;
       float* oth = buf1;
-      for (int64_t j = 0; j < a.k; ++j) cur[j] = a.inv_scale ? x[j] * a.inv_scale[j] : x[j];
+      if (!fuse1)
+        for (int64_t j = 0; j < a.k; ++j) cur[j] = a.inv_scale ? x[j] * a.inv_scale[j] : x[j];
       if (a.r1) {
-        rotate(cur, oth, a.r1, a.r1_tail, a.r1i);
+        rotate(fuse1 ? FusedIn{x, 0, a.inv_scale, nullptr} : FusedIn{cur, 0, nullptr, nullptr}, oth, a.r1, a.r1_tail, a.r1i);
         std::swap(cur, oth);
       }
-      if (a.perm) {
+      if (a.perm && !fuse2) {
         for (int64_t j = 0; j < a.k; ++j) oth[j] = cur[a.perm[j]];
         std::swap(cur, oth);
       }
       if (a.r2) {
-        rotate(cur, oth, a.r2, a.r2_tail, a.r2i);
+        rotate(FusedIn{cur, 0, nullptr, fuse2 ? a.perm : nullptr}, oth, a.r2, a.r2_tail, a.r2i);
         std::swap(cur, oth);
       }
       row = cur;

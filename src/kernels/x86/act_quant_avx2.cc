@@ -112,7 +112,7 @@ void rot_block(const RotIo<Op>& io, const typename Op::R* r, int64_t w, int64_t 
 }
 
 // out = in · blockdiag(R, …, R, Rt), 4 tokens at a time; a tail without matrix is copied from the float rows
-// fin (io.ldo apart).
+// fin (io.ldo apart; fin = io.out: already in place).
 template <class Op>
 void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t k, int64_t b,
                   const typename Op::R* r, const typename Op::R* rt) {
@@ -134,26 +134,38 @@ void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t
       if (rt) blk(rt, t, nb * b);
       else
         for (int64_t g = g0; g < g0 + gn; ++g)
-          std::memcpy(io.out + g * io.ldo + nb * b, fin + g * io.ldo + nb * b, static_cast<size_t>(t) * sizeof(float));
+          if (fin != io.out) std::memcpy(io.out + g * io.ldo + nb * b, fin + g * io.ldo + nb * b, static_cast<size_t>(t) * sizeof(float));
     }
   }
 }
 
-// a16 [w + 1] (the pad 0 last) of one block of a float row; returns the block's output multiplier
-// (rot16_row_scales).
-float block_to_i16(const float* a, int64_t k, const Rot16& r, int16_t* a16) {
+// a16 [w + 1] (the pad 0 last) of one block of a row; returns the block's output multiplier
+// (rot16_row_scales). Inputs a_j = row[idx ? idx[j] : c + j]·(sc ? sc[j] : 1) (Λ⁻¹ or P fused in; idx and sc
+// offset to the block): read once into tmp [w] when fused.
+float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t k, const Rot16& r,
+                   int16_t* a16, float* tmp) {
   const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
+  const bool fused = sc || idx;
+  const float* a = fused ? tmp : row + c;
   __m256i mx = _mm256_setzero_si256();
   int64_t j = 0;
-  for (; j + 8 <= k; j += 8)
-    mx = _mm256_max_epu32(mx, _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + j)), abs_bits));
+  for (; j + 8 <= k; j += 8) {
+    __m256 v = idx ? _mm256_i32gather_ps(row, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + j)), 4)
+                   : _mm256_loadu_ps(row + c + j);
+    if (sc) v = _mm256_mul_ps(v, _mm256_loadu_ps(sc + j));
+    if (fused) _mm256_storeu_ps(tmp + j, v);
+    mx = _mm256_max_epu32(mx, _mm256_and_si256(_mm256_castps_si256(v), abs_bits));
+  }
   alignas(32) uint32_t lanes[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), mx);
   uint32_t s_bits = 0;
   for (uint32_t v : lanes) s_bits = v > s_bits ? v : s_bits;
   for (; j < k; ++j) {
+    float f = idx ? row[idx[j]] : row[c + j];
+    if (sc) f *= sc[j];
+    if (fused) tmp[j] = f;
     uint32_t v;
-    std::memcpy(&v, a + j, sizeof v);
+    std::memcpy(&v, &f, sizeof v);
     v &= 0x7fffffffu;
     s_bits = v > s_bits ? v : s_bits;
   }
@@ -181,16 +193,21 @@ float block_to_i16(const float* a, int64_t k, const Rot16& r, int16_t* a16) {
 }
 
 // One rotation step on a tile of tokens ld apart: in → out, in float or integer arithmetic (i16: the int16
-// tile, mult: [tokens × ⌈K/b⌉] block multipliers).
+// tile, mult: [tokens × ⌈K/b⌉] block multipliers, tmp: block_to_i16's). An integer step reads its input from
+// the fused source fs instead of in (a tail without matrix is written to out directly).
 void rotate_step(const float* in, float* out, int64_t ld, int64_t tokens, const ActQuantArgs& a, const float* r,
-                 const float* rt, const Rot16& ri, int16_t* i16, float* mult) {
+                 const float* rt, const Rot16& ri, const FusedIn& fs, int16_t* i16, float* mult, float* tmp) {
   if (ri.q) {
     const int64_t ld16 = act_i16_ld(a.k), nbt = (a.k + a.block - 1) / a.block;
     const int64_t nq = ri.q_tail ? nbt : a.k / a.block;
-    for (int64_t g = 0; g < tokens; ++g)
+    for (int64_t g = 0; g < tokens; ++g) {
+      const float* row = fs.src + g * fs.ld;
       for (int64_t bi = 0, c = 0; bi < nq; ++bi, c += a.block)  // in order: each pad is the next block's first
-        mult[g * nbt + bi] = block_to_i16(in + g * ld + c, a.k - c < a.block ? a.k - c : a.block, ri, i16 + g * ld16 + c);
-    block_rotate<I16>({i16, ld16, out, ld, mult, nbt}, in, tokens, a.k, a.block, ri.q, ri.q_tail);
+        mult[g * nbt + bi] = block_to_i16(row, c, fs.sc ? fs.sc + c : nullptr, fs.idx ? fs.idx + c : nullptr,
+                                          a.k - c < a.block ? a.k - c : a.block, ri, i16 + g * ld16 + c, tmp);
+      for (int64_t j = nq * a.block; j < a.k; ++j) out[g * ld + j] = fs.at(row, j);  // tail without matrix
+    }
+    block_rotate<I16>({i16, ld16, out, ld, mult, nbt}, out, tokens, a.k, a.block, ri.q, ri.q_tail);
   } else {
     block_rotate<F32>({in, ld, out, ld, nullptr, 0}, in, tokens, a.k, a.block, r, rt);
   }
@@ -273,29 +290,35 @@ void act_quant_avx2(const ActQuantArgs& a) {
   float* bufb = a.scratch + kActTile * ld;
   int16_t* i16 = reinterpret_cast<int16_t*>(a.scratch + 2 * kActTile * ld);
   float* mult = a.scratch + 3 * kActTile * ld;
+  float* tmp = mult + (kActTile * a.k + 15) / 16 * 16;
+  // Λ⁻¹ fused into an integer R1's int16 conversion, P into an integer R2's (no separate pass over the tile)
+  const bool fuse1 = a.r1 && a.r1i.q, fuse2 = a.r2 && a.r2i.q && a.perm;
   for (int64_t m0 = 0; m0 < a.m; m0 += kActTile) {
     const int64_t tm = a.m - m0 < kActTile ? a.m - m0 : kActTile;
     float* cur = bufa;
     float* oth = bufb;
-    for (int64_t g = 0; g < tm; ++g) {
-      const float* x = a.x + (m0 + g) * a.ldx;
-      float* o = cur + g * ld;
-      if (a.inv_scale)
-        for (int64_t j = 0; j < a.k; ++j) o[j] = x[j] * a.inv_scale[j];
-      else
-        std::memcpy(o, x, static_cast<size_t>(a.k) * sizeof(float));
-    }
+    if (!fuse1)
+      for (int64_t g = 0; g < tm; ++g) {
+        const float* x = a.x + (m0 + g) * a.ldx;
+        float* o = cur + g * ld;
+        if (a.inv_scale)
+          for (int64_t j = 0; j < a.k; ++j) o[j] = x[j] * a.inv_scale[j];
+        else
+          std::memcpy(o, x, static_cast<size_t>(a.k) * sizeof(float));
+      }
     if (a.r1) {
-      rotate_step(cur, oth, ld, tm, a, a.r1, a.r1_tail, a.r1i, i16, mult);
+      const FusedIn fs = fuse1 ? FusedIn{a.x + m0 * a.ldx, a.ldx, a.inv_scale, nullptr} : FusedIn{cur, ld, nullptr, nullptr};
+      rotate_step(cur, oth, ld, tm, a, a.r1, a.r1_tail, a.r1i, fs, i16, mult, tmp);
       swap_ptr(cur, oth);
     }
-    if (a.perm) {
+    if (a.perm && !fuse2) {
       for (int64_t g = 0; g < tm; ++g)
         for (int64_t j = 0; j < a.k; ++j) oth[g * ld + j] = cur[g * ld + a.perm[j]];
       swap_ptr(cur, oth);
     }
     if (a.r2) {
-      rotate_step(cur, oth, ld, tm, a, a.r2, a.r2_tail, a.r2i, i16, mult);
+      rotate_step(cur, oth, ld, tm, a, a.r2, a.r2_tail, a.r2i, FusedIn{cur, ld, nullptr, fuse2 ? a.perm : nullptr}, i16,
+                  mult, tmp);
       swap_ptr(cur, oth);
     }
     for (int64_t g = 0; g < tm; ++g) {

@@ -226,7 +226,7 @@ void rot_columns(const RotIo<Op>& io, int64_t tokens, const typename Op::R* r, i
 
 // out = in · blockdiag(R, …, R, Rt) for `tokens` rows. Loop order block → 64-column chunk → token groups, so
 // the chunk of R (⌈w⌉ rows × 64 words: 32 KiB F32, 16 KiB I16 at b = 128) is reused from L1 by every group. A
-// tail without matrix is copied from the float rows fin (io.ldo apart).
+// tail without matrix is copied from the float rows fin (io.ldo apart; fin = io.out: already in place).
 template <class Op>
 void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t k, int64_t b,
                   const typename Op::R* r, const typename Op::R* rt) {
@@ -242,7 +242,7 @@ void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t
     else
       for (int64_t g = 0; g < tokens; ++g) {
         const float* src = fin + g * io.ldo + nb * b;
-        std::memcpy(io.out + g * io.ldo + nb * b, src, static_cast<size_t>(t) * sizeof(float));
+        if (fin != io.out) std::memcpy(io.out + g * io.ldo + nb * b, src, static_cast<size_t>(t) * sizeof(float));
         if (io.mm)
           for (int64_t j = 0; j < t; j += 16) {
             const __mmask16 mk = tail_mask(t - j);
@@ -252,13 +252,24 @@ void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t
   }
 }
 
-// a16 [w + 1] (the pad 0 last) of one block of a float row for an integer rotation step; returns the block's
-// output multiplier (rot16_row_scales).
-float block_to_i16(const float* a, int64_t k, const Rot16& r, int16_t* a16) {
+// a16 [w + 1] (the pad 0 last) of one block of a row for an integer rotation step; returns the block's
+// output multiplier (rot16_row_scales). The block's inputs are a_j = row[idx ? idx[j] : c + j]·(sc ? sc[j] : 1)
+// (Λ⁻¹ or P fused in; idx and sc already offset to the block, row the row start): read once into tmp [w, 64-byte
+// aligned, rounded up to 16] when fused, so the max search and the conversion see the same floats.
+float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t k, const Rot16& r,
+                   int16_t* a16, float* tmp) {
   const __m512i abs_bits = _mm512_set1_epi32(0x7fffffff);
+  const bool fused = sc || idx;
+  const float* a = fused ? tmp : row + c;
   __m512i mx = _mm512_setzero_si512();
-  for (int64_t j = 0; j < k; j += 16)
-    mx = _mm512_max_epu32(mx, _mm512_and_si512(_mm512_maskz_loadu_epi32(tail_mask(k - j), a + j), abs_bits));
+  for (int64_t j = 0; j < k; j += 16) {
+    const __mmask16 mk = tail_mask(k - j);
+    __m512 v = idx ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, _mm512_maskz_loadu_epi32(mk, idx + j), row, 4)
+                   : _mm512_maskz_loadu_ps(mk, row + c + j);
+    if (sc) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mk, sc + j));
+    if (fused) _mm512_store_ps(tmp + j, v);
+    mx = _mm512_max_epu32(mx, _mm512_and_si512(_mm512_castps_si512(v), abs_bits));
+  }
   float inv, mult;
   rot16_row_scales(_mm512_reduce_max_epu32(mx), r, &inv, &mult);
   if (inv == 0.f) {
@@ -275,16 +286,23 @@ float block_to_i16(const float* a, int64_t k, const Rot16& r, int16_t* a16) {
 }
 
 // One rotation step on a tile of tokens ld apart: in → out, in float or integer arithmetic (i16: the int16
-// tile, mult: [tokens × ⌈K/b⌉] block multipliers).
+// tile, mult: [tokens × ⌈K/b⌉] block multipliers, tmp: block_to_i16's). An integer step reads its input from
+// the fused source fs instead of in (FusedIn: rows lds apart, Λ⁻¹ sc or gather idx applied on the fly; a tail
+// without matrix is written to out directly).
 void rotate_step(const float* in, float* out, int64_t ld, int64_t tokens, const ActQuantArgs& a, const float* r,
-                 const float* rt, const Rot16& ri, int16_t* i16, float* mult, float* mm) {
+                 const float* rt, const Rot16& ri, const FusedIn& fs, int16_t* i16, float* mult, float* tmp,
+                 float* mm) {
   if (ri.q) {
     const int64_t ld16 = act_i16_ld(a.k), nbt = (a.k + a.block - 1) / a.block;
     const int64_t nq = ri.q_tail ? nbt : a.k / a.block;
-    for (int64_t g = 0; g < tokens; ++g)
+    for (int64_t g = 0; g < tokens; ++g) {
+      const float* row = fs.src + g * fs.ld;
       for (int64_t bi = 0, c = 0; bi < nq; ++bi, c += a.block)  // in order: each pad is the next block's first
-        mult[g * nbt + bi] = block_to_i16(in + g * ld + c, a.k - c < a.block ? a.k - c : a.block, ri, i16 + g * ld16 + c);
-    block_rotate<I16>({i16, ld16, out, ld, mult, nbt, mm}, in, tokens, a.k, a.block, ri.q, ri.q_tail);
+        mult[g * nbt + bi] = block_to_i16(row, c, fs.sc ? fs.sc + c : nullptr, fs.idx ? fs.idx + c : nullptr,
+                                          a.k - c < a.block ? a.k - c : a.block, ri, i16 + g * ld16 + c, tmp);
+      for (int64_t j = nq * a.block; j < a.k; ++j) out[g * ld + j] = fs.at(row, j);  // tail without matrix
+    }
+    block_rotate<I16>({i16, ld16, out, ld, mult, nbt, mm}, out, tokens, a.k, a.block, ri.q, ri.q_tail);
   } else {
     block_rotate<F32>({in, ld, out, ld, nullptr, 0, mm}, in, tokens, a.k, a.block, r, rt);
   }
@@ -370,25 +388,30 @@ void act_quant_avx512(const ActQuantArgs& a) {
   float* bufb = a.scratch + kActTile * ld;
   int16_t* i16 = reinterpret_cast<int16_t*>(a.scratch + 2 * kActTile * ld);
   float* mult = a.scratch + 3 * kActTile * ld;
+  float* tmp = mult + (kActTile * a.k + 15) / 16 * 16;
+  // Λ⁻¹ fused into an integer R1's int16 conversion, P into an integer R2's (no separate pass over the tile)
+  const bool fuse1 = a.r1 && a.r1i.q, fuse2 = a.r2 && a.r2i.q && a.perm;
   for (int64_t m0 = 0; m0 < a.m; m0 += kActTile) {
     const int64_t tm = a.m - m0 < kActTile ? a.m - m0 : kActTile;
     float* cur = bufa;
     float* oth = bufb;
-    for (int64_t g = 0; g < tm; ++g) {
-      const float* x = a.x + (m0 + g) * a.ldx;
-      float* o = cur + g * ld;
-      for (int64_t j = 0; j < a.k; j += 16) {
-        const __mmask16 mk = tail_mask(a.k - j);
-        __m512 v = _mm512_maskz_loadu_ps(mk, x + j);
-        if (a.inv_scale) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mk, a.inv_scale + j));
-        _mm512_mask_storeu_ps(o + j, mk, v);
+    if (!fuse1)
+      for (int64_t g = 0; g < tm; ++g) {
+        const float* x = a.x + (m0 + g) * a.ldx;
+        float* o = cur + g * ld;
+        for (int64_t j = 0; j < a.k; j += 16) {
+          const __mmask16 mk = tail_mask(a.k - j);
+          __m512 v = _mm512_maskz_loadu_ps(mk, x + j);
+          if (a.inv_scale) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mk, a.inv_scale + j));
+          _mm512_mask_storeu_ps(o + j, mk, v);
+        }
       }
-    }
     if (a.r1) {
-      rotate_step(cur, oth, ld, tm, a, a.r1, a.r1_tail, a.r1i, i16, mult, nullptr);
+      const FusedIn fs = fuse1 ? FusedIn{a.x + m0 * a.ldx, a.ldx, a.inv_scale, nullptr} : FusedIn{cur, ld, nullptr, nullptr};
+      rotate_step(cur, oth, ld, tm, a, a.r1, a.r1_tail, a.r1i, fs, i16, mult, tmp, nullptr);
       swap_ptr(cur, oth);
     }
-    if (a.perm) {
+    if (a.perm && !fuse2) {
       for (int64_t g = 0; g < tm; ++g)
         for (int64_t j = 0; j < a.k; j += 16) {
           const __mmask16 mk = tail_mask(a.k - j);
@@ -404,7 +427,8 @@ void act_quant_avx512(const ActQuantArgs& a) {
           _mm512_store_ps(mm + 32 * g, _mm512_set1_ps(__builtin_inff()));
           _mm512_store_ps(mm + 32 * g + 16, _mm512_set1_ps(-__builtin_inff()));
         }
-      rotate_step(cur, oth, ld, tm, a, a.r2, a.r2_tail, a.r2i, i16, mult, fused_mm ? mm : nullptr);
+      rotate_step(cur, oth, ld, tm, a, a.r2, a.r2_tail, a.r2i, FusedIn{cur, ld, nullptr, fuse2 ? a.perm : nullptr}, i16,
+                  mult, tmp, fused_mm ? mm : nullptr);
       swap_ptr(cur, oth);
     }
     for (int64_t g = 0; g < tm; ++g) {
