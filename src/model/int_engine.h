@@ -19,21 +19,29 @@ using TransformFactory = std::function<std::function<void(MatView)>(const Online
 // One linear input's run-time path: transform + per-token quantization into shared codes.
 class SiteQuantizer {
  public:
-  SiteQuantizer(const OnlineTransform& t, int64_t width, int bits, float clip, const TransformFactory& factory);
+  // exact_rotations: DuQuant's rotations in fp32 (the simulation's arithmetic) instead of int16 (the default)
+  SiteQuantizer(const OnlineTransform& t, int64_t width, int bits, float clip, const TransformFactory& factory,
+                bool exact_rotations = false);
+  // chain_ points into inv_scale_ and int_rots_: a move keeps their buffers, a copy would not
+  SiteQuantizer(SiteQuantizer&&) noexcept = default;
+  SiteQuantizer(const SiteQuantizer&) = delete;
+  SiteQuantizer& operator=(const SiteQuantizer&) = delete;
   void quantize(ConstMatView x, kernels::QuantActs& out) const;
 
  private:
   int bits_;
   float clip_;
-  std::vector<kernels::ActTransform> chain_;  // all but the last applied in float, the last fused
+  std::vector<kernels::ActTransform> chain_;  // all but the last applied alone, the last fused
   std::vector<float> inv_scale_;
+  std::vector<kernels::Int16Rotation> int_rots_;  // the rotations' integer forms (built once; chain_ points here)
   std::function<void(MatView)> generic_;      // Hadamard kind
   const OnlineTransform* t_;
 };
 
 class IntLinears : public BlockLinears {
  public:
-  IntLinears(const ModelConfig& c, const QuantLayer& layer, const QuantSettings& q, const TransformFactory& factory);
+  IntLinears(const ModelConfig& c, const QuantLayer& layer, const QuantSettings& q, const TransformFactory& factory,
+             bool exact_rotations = false);
   void attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const override;
   void attn_out(ConstMatView att, MatView y) const override;
   void ffn_in(ConstMatView xn, MatView gate, MatView up) const override;
@@ -89,8 +97,10 @@ struct IntModel {
   }
 };
 // quantized_kv false: the reference path (K/V fake-quantized into the float cache, float attention).
+// exact_rotations: the online DuQuant rotations in fp32, as the simulation computes them; default: in exact
+// int16 arithmetic (kernels::Int16Rotation, ~3e-4 relative error on the rotated activations, faster).
 IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory,
-                        bool quantized_kv = true);
+                        bool quantized_kv = true, bool exact_rotations = false);
 
 // Per-row fake quantization with the kernels' activation quantizer (x ← x̂), for rows of `width` values.
 void fake_quant_rows(MatView x, int64_t width, int bits, float clip);

@@ -204,7 +204,8 @@ void run_e2e_bench(const E2eBenchOptions& o) {
                gguf_bytes / 1e6, model::table_type_name(data->embed_type), model::table_type_name(data->lm_head_type),
                data->q.kv_bits);
   {
-    model::IntModel im = model::make_int_model(std::move(data), calib::transform_factory());
+    model::IntModel im = model::make_int_model(std::move(data), calib::transform_factory(), /*quantized_kv=*/true,
+                                                     o.exact_rotations);
     iq = measure("W4A4", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
       return im.forward(tk, p, kc, last);
     }, o);

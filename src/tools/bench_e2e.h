@@ -17,6 +17,7 @@ struct E2eBenchOptions {
   int calib_windows = 2, calib_ctx = 64;
   std::string tmp;                // where the model files are written (and removed); default: system temp
   int core = -1;
+  bool exact_rotations = false;     // the integer engine's online rotations in fp32 instead of int16
   bool wall = false;              // wall time instead of process CPU time
 };
 

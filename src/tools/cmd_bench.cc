@@ -42,6 +42,8 @@ DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm
                         e2e->add_option("--steps", e->steps, "DuQuant greedy steps")->capture_default_str();
                         e2e->add_option("--tmp", e->tmp, "folder for the temporary model files");
                         e2e->add_option("--core", e->core, "CPU to pin to (default: the first allowed)");
+                        e2e->add_flag("--exact-rotations", e->exact_rotations,
+                                      "integer engine: DuQuant's online rotations in fp32 instead of int16");
                         e2e->add_flag("--wall", e->wall, "time by wall clock (default: process CPU time)");
                         e2e->callback([e] { run_e2e_bench(*e); });
                       }});

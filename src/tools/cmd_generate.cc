@@ -18,10 +18,11 @@ struct GenerateOpts {
   float top_p = 0.9f;
   uint64_t seed = 0;
   bool simulate = false;
+  bool exact_rotations = false;
 };
 
 void run_generate(const GenerateOpts& o) {
-  Runner run = load_runner(o.m, o.simulate);
+  Runner run = load_runner(o.m, o.simulate, o.exact_rotations);
   const auto& cfg = run.cfg;
   const auto& tok = run.tok;
   std::vector<int> prompt = tok->encode(o.prompt, /*bos=*/true, /*eos=*/false);
@@ -66,6 +67,8 @@ DUQ_REGISTER_COMMAND({"generate", "generate text from a prompt (or from BOS)", [
                         app.add_option("--seed", o->seed, "sampling seed")->capture_default_str();
                         app.add_flag("--simulate", o->simulate,
                                      "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
+                        app.add_flag("--exact-rotations", o->exact_rotations,
+                                     "integer engine: DuQuant's online rotations in fp32 (as simulated) instead of int16");
                         app.callback([o] { run_generate(*o); });
                       }});
 

@@ -19,11 +19,12 @@ struct PplOpts {
   bool json = false;
   std::string protocol = "paper";
   bool simulate = false;
+  bool exact_rotations = false;
   bool check_simulated = false;
 };
 
 void run_ppl(const PplOpts& o) {
-  Runner run = load_runner(o.m, o.simulate);
+  Runner run = load_runner(o.m, o.simulate, o.exact_rotations);
   const auto& cfg = run.cfg;
   const auto& tok = run.tok;
   const int ctx = o.ctx > 0 ? o.ctx : std::min(cfg.max_seq_len, 2048);
@@ -86,6 +87,8 @@ DUQ_REGISTER_COMMAND({"ppl", "perplexity on a text file", [](CLI::App& app) {
                                      "quantized .gguf: also run the simulated path and print both perplexities");
                         app.add_flag("--simulate", o->simulate,
                                      "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
+                        app.add_flag("--exact-rotations", o->exact_rotations,
+                                     "integer engine: DuQuant's online rotations in fp32 (as simulated) instead of int16");
                         app.callback([o] { run_ppl(*o); });
                       }});
 

@@ -24,7 +24,7 @@ std::unique_ptr<model::Tokenizer> tokenizer_from_file_data(const model::QuantMod
 }
 }  // namespace
 
-Runner load_runner(const ModelArgs& a, bool simulate) {
+Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
   Runner r;
   if (!fs::is_directory(a.model) && model::is_gguf_file(a.model)) {
     auto data = std::make_unique<model::QuantModelData>(model::read_quant_model(a.model));
@@ -46,7 +46,8 @@ Runner load_runner(const ModelArgs& a, bool simulate) {
       };
       r.keep = sim;
     } else {
-      auto im = std::make_shared<model::IntModel>(model::make_int_model(std::move(data), calib::transform_factory()));
+      auto im = std::make_shared<model::IntModel>(model::make_int_model(std::move(data), calib::transform_factory(),
+                                                                                  /*quantized_kv=*/true, exact_rotations));
       r.kind = "integer " + bits + " (" + im->data->q.method + ")";
       r.forward = [im](std::span<const int> t, int pos, model::KVCache& c, bool last) {
         return im->forward(t, pos, c, last);

@@ -20,7 +20,8 @@ struct Runner {
   std::shared_ptr<void> keep;  // owns whatever `forward` refers to
 };
 
-Runner load_runner(const ModelArgs& a, bool simulate);
+// exact_rotations: the integer engine's online rotations in fp32 instead of int16 (--exact-rotations).
+Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations = false);
 
 // The tokenizer file next to / named for a float model, as kind ("llama2c" | "sentencepiece") and bytes,
 // for storing inside a quantized model.
