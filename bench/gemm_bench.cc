@@ -27,6 +27,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/int_gemm.h"
+#include "tools/transform_fixture.h"
 
 #if defined(DUQ_HAVE_DNNL)
 #include <dlfcn.h>
@@ -127,37 +128,6 @@ void BM_Dnnl_s8(benchmark::State& state) {
 #endif
 
 // Transform + quantization of X [512×4096] at b = 128 (DuQuant's default block), 4-bit.
-struct TransformFixture {
-  std::vector<float> inv_s, r1, r2;
-  std::vector<int32_t> perm;
-  k::ActTransform t;   // exact fp32 rotations
-  k::Int16Rotation i1, i2;
-  k::ActTransform ti;  // the same with integer rotations (kernels::Int16Rotation)
-  TransformFixture(int64_t kk, int64_t b) {
-    duq::Rng rng(4);
-    inv_s.resize(static_cast<size_t>(kk));
-    for (auto& v : inv_s) v = static_cast<float>(0.5 + rng.uniform());
-    r1.resize(static_cast<size_t>(b * b));
-    r2.resize(static_cast<size_t>(b * b));
-    for (auto& v : r1) v = static_cast<float>(rng.normal() * 0.09);
-    for (auto& v : r2) v = static_cast<float>(rng.normal() * 0.09);
-    perm.resize(static_cast<size_t>(kk));
-    std::iota(perm.begin(), perm.end(), 0);
-    for (int64_t i = kk - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(static_cast<uint64_t>(i + 1))]);
-    t.block = b;
-    t.inv_scale = inv_s.data();
-    t.r1 = r1.data();
-    t.perm = perm.data();
-    t.r2 = r2.data();
-    i1 = k::make_int16_rotation(r1.data(), b, nullptr, 0);
-    i2 = k::make_int16_rotation(r2.data(), b, nullptr, 0);
-    ti = t;
-    ti.r1_int = &i1;
-    ti.r2_int = &i2;
-  }
-  TransformFixture(const TransformFixture&) = delete;  // ti points at i1, i2
-};
-
 void BM_ActQuant(benchmark::State& state) {
   const int64_t m = state.range(0), kk = state.range(1);
   const Mat& x = random_matrix(m, kk, 1);
@@ -172,7 +142,7 @@ void BM_ActQuant(benchmark::State& state) {
 void BM_TransformQuant(benchmark::State& state) {
   const int64_t m = state.range(0), kk = state.range(1), b = state.range(2);
   const Mat& x = random_matrix(m, kk, 1);
-  TransformFixture f(kk, b);
+  duq::tools::TransformFixture f(kk, b);
   k::QuantActs q;
   for (auto _ : state) {
     k::transform_quantize_acts(x, f.ti, 4, 0.9f, q);

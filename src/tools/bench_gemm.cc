@@ -16,6 +16,7 @@
 #include "kernels/gemm_f32.h"
 #include "kernels/int_gemm.h"
 #include "tools/bench_common.h"
+#include "tools/transform_fixture.h"
 
 #if defined(DUQ_HAVE_DNNL)
 #include <oneapi/dnnl/dnnl.hpp>
@@ -83,37 +84,6 @@ double time_dnnl_s8(int64_t m, int64_t n, int64_t kk, int reps, double min_s, st
 
 // DuQuant's activation transform at block b: Λ⁻¹, R̂₁, a random permutation, R̂₂ (random dense blocks: the
 // cost does not depend on the values).
-struct TransformFixture {
-  std::vector<float> inv_s, r1, r2;
-  std::vector<int32_t> perm;
-  k::ActTransform t;   // exact fp32 rotations
-  k::Int16Rotation i1, i2;
-  k::ActTransform ti;  // the same with integer rotations (kernels::Int16Rotation)
-  TransformFixture(int64_t kk, int64_t b) {
-    Rng rng(4);
-    inv_s.resize(static_cast<size_t>(kk));
-    for (auto& v : inv_s) v = static_cast<float>(0.5 + rng.uniform());
-    r1.resize(static_cast<size_t>(b * b));
-    r2.resize(static_cast<size_t>(b * b));
-    for (auto& v : r1) v = static_cast<float>(rng.normal() * 0.09);
-    for (auto& v : r2) v = static_cast<float>(rng.normal() * 0.09);
-    perm.resize(static_cast<size_t>(kk));
-    std::iota(perm.begin(), perm.end(), 0);
-    for (int64_t i = kk - 1; i > 0; --i) std::swap(perm[static_cast<size_t>(i)], perm[rng.below(static_cast<uint64_t>(i + 1))]);
-    t.block = b;
-    t.inv_scale = inv_s.data();
-    t.r1 = r1.data();
-    t.perm = perm.data();
-    t.r2 = r2.data();
-    i1 = k::make_int16_rotation(r1.data(), b, nullptr, 0);
-    i2 = k::make_int16_rotation(r2.data(), b, nullptr, 0);
-    ti = t;
-    ti.r1_int = &i1;
-    ti.r2_int = &i2;
-  }
-  TransformFixture(const TransformFixture&) = delete;  // ti points at i1, i2
-};
-
 const char* kImpls[] = {"w4a4", "w4a8", "w8a8", "f32_openblas", "s8_onednn"};
 
 }  // namespace
