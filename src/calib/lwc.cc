@@ -145,10 +145,19 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
   std::array<MatX<float>, kNumLinears> gw;
   std::vector<float> gu, gl;
   int64_t step = 0;
+  // Mean loss over the windows at the current clips, no gradients.
+  auto mean_loss = [&] {
+    for (int i = 0; i < kNumLinears; ++i)
+      lwc_fake_quant(*w[static_cast<size_t>(i)], res.rows[static_cast<size_t>(i)], opts.wbits,
+                     p.w[static_cast<size_t>(i)].view());
+    double sum = 0;
+    for (size_t n = 0; n < xs.size(); ++n) sum += block_loss_grad<float>(cfg, qs, p, xs[n], ts[n], nullptr, nullptr, nullptr);
+    return sum / static_cast<double>(xs.size());
+  };
+  res.loss_first = mean_loss();
   for (int epoch = 0; epoch < opts.epochs; ++epoch) {
     const auto start_rows = res.rows;
     const auto start_mom = mom;
-    double sum = 0;
     bool bad = false;
     for (size_t n = 0; n < xs.size() && !bad; ++n) {
       for (int i = 0; i < kNumLinears; ++i)
@@ -159,7 +168,6 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
         bad = true;
         break;
       }
-      sum += loss;
       ++step;
       const float c1 = 1.f - std::pow(b1, static_cast<float>(step)), c2 = 1.f - std::pow(b2, static_cast<float>(step));
       for (int i = 0; i < kNumLinears; ++i) {
@@ -188,10 +196,8 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
       res.nan_restored = true;
       break;
     }
-    const double mean = sum / static_cast<double>(xs.size());
-    if (epoch == 0) res.loss_first = mean;
-    res.loss_last = mean;
   }
+  res.loss_last = mean_loss();
   res.steps = static_cast<int>(step);
   return res;
 }

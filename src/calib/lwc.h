@@ -46,7 +46,9 @@ struct LwcOptions {
 
 struct LwcResult {
   std::array<LwcRow, kNumLinears> rows;
-  double loss_first = 0, loss_last = 0;  // mean window loss in the first and the last epoch
+  // Mean window loss at the initial clips (before any step) and at the trained ones (after the last epoch),
+  // each a forward pass over all windows with fixed clips — not epoch means over moving parameters.
+  double loss_first = 0, loss_last = 0;
   bool nan_restored = false;
   int steps = 0;
 };

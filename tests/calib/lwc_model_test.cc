@@ -76,19 +76,22 @@ TEST(LwcModel, BlockGradForwardMatchesQuantizedModel) {
 
 TEST(LwcModel, TrainingLowersTheBlockLoss) {
   if (!std::filesystem::exists(test::assets_dir() / "models" / "stories260K")) GTEST_SKIP() << "no assets";
-  Stories s = load(4, 64);
+  Stories s = load(8, 64);
   QuantOptions o;
   o.method = Method::DuQuantLwc;
   o.block = 64;
   o.block_explicit = true;
   o.steps = 16;
-  o.nsamples = 4;
+  o.nsamples = 8;
   o.calib_ctx = 64;
-  o.lwc_epochs = 5;
+  o.lwc_epochs = 20;
   o.progress = false;
   QuantizedModel qm = quantize_model(*s.src, s.windows, o);
+  // Losses at the initial and at the trained clips, summed over the 5 blocks (measured 1.2534 -> 1.2233, every
+  // block lower; with 4 windows × 5 epochs the change was within ±0.3% and its sign varied with the BLAS
+  // thread count).
   EXPECT_GT(qm.lwc_loss_first, 0);
-  EXPECT_LT(qm.lwc_loss_last, qm.lwc_loss_first);
+  EXPECT_LT(qm.lwc_loss_last, 0.99 * qm.lwc_loss_first);
   ASSERT_TRUE(qm.codes[0].wq.has_value());
   EXPECT_EQ(qm.codes[0].wq->params.size(), static_cast<size_t>(qm.cfg.q_dim()));
 }
