@@ -27,12 +27,11 @@
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/int_gemm.h"
+#include "tools/dnnl_s8_matmul.h"
 #include "tools/transform_fixture.h"
 
 #if defined(DUQ_HAVE_DNNL)
 #include <dlfcn.h>
-
-#include <oneapi/dnnl/dnnl.hpp>
 #endif
 
 namespace {
@@ -95,35 +94,11 @@ void BM_Sgemm(benchmark::State& state) {
 
 #if defined(DUQ_HAVE_DNNL)
 void BM_Dnnl_s8(benchmark::State& state) {
-  using namespace dnnl;
   const int64_t m = state.range(0), n = state.range(1), kk = state.range(2);
-  engine eng(engine::kind::cpu, 0);
-  stream strm(eng);
-  const memory::desc src_md({m, kk}, memory::data_type::u8, memory::format_tag::ab);
-  const memory::desc wei_any({kk, n}, memory::data_type::s8, memory::format_tag::any);
-  const memory::desc wei_user({kk, n}, memory::data_type::s8, memory::format_tag::ba);  // W [N×K] row-major
-  const memory::desc dst_md({m, n}, memory::data_type::f32, memory::format_tag::ab);
-  primitive_attr attr;
-  std::vector<float> scales(static_cast<size_t>(n), 1e-3f);
-  attr.set_output_scales(1 << 1, scales);
-  const matmul::primitive_desc pd(matmul::desc(src_md, wei_any, dst_md), attr, eng);
-  duq::Rng rng(3);
-  std::vector<uint8_t> xs(static_cast<size_t>(m * kk));
-  std::vector<int8_t> ws(static_cast<size_t>(n * kk));
-  for (auto& v : xs) v = static_cast<uint8_t>(rng.below(16));
-  for (auto& v : ws) v = static_cast<int8_t>(static_cast<int>(rng.below(16)) - 8);
-  std::vector<float> ys(static_cast<size_t>(m * n));
-  memory src(src_md, eng, xs.data()), wei_u(wei_user, eng, ws.data()), dst(dst_md, eng, ys.data());
-  memory wei(pd.weights_desc(), eng);
-  reorder(wei_u, wei).execute(strm, wei_u, wei);
-  strm.wait();
-  matmul prim(pd);
-  for (auto _ : state) {
-    prim.execute(strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
-    strm.wait();
-  }
+  duq::tools::DnnlS8Matmul mm(m, n, kk);
+  for (auto _ : state) mm.run();
   set_gops(state, m, n, kk);
-  state.SetLabel(pd.impl_info_str());
+  state.SetLabel(mm.impl_info());
 }
 #endif
 

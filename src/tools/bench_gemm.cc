@@ -16,11 +16,8 @@
 #include "kernels/gemm_f32.h"
 #include "kernels/int_gemm.h"
 #include "tools/bench_common.h"
+#include "tools/dnnl_s8_matmul.h"
 #include "tools/transform_fixture.h"
-
-#if defined(DUQ_HAVE_DNNL)
-#include <oneapi/dnnl/dnnl.hpp>
-#endif
 
 namespace duq::tools {
 namespace {
@@ -47,38 +44,10 @@ Mat random_matrix(int64_t rows, int64_t cols, uint64_t seed) {
 }
 
 #if defined(DUQ_HAVE_DNNL)
-// oneDNN matmul u8 × s8 → f32 with per-output-channel scales, weights reordered once into the layout the
-// primitive prefers (what a oneDNN-based engine would store).
 double time_dnnl_s8(int64_t m, int64_t n, int64_t kk, int reps, double min_s, std::string& impl_info) {
-  using namespace dnnl;
-  engine eng(engine::kind::cpu, 0);
-  stream strm(eng);
-  const memory::desc src_md({m, kk}, memory::data_type::u8, memory::format_tag::ab);
-  const memory::desc wei_any({kk, n}, memory::data_type::s8, memory::format_tag::any);
-  const memory::desc wei_user({kk, n}, memory::data_type::s8, memory::format_tag::ba);  // W [N×K] row-major
-  const memory::desc dst_md({m, n}, memory::data_type::f32, memory::format_tag::ab);
-  primitive_attr attr;
-  std::vector<float> scales(static_cast<size_t>(n), 1e-3f);
-  attr.set_output_scales(1 << 1, scales);
-  const matmul::primitive_desc pd(matmul::desc(src_md, wei_any, dst_md), attr, eng);
-  Rng rng(3);
-  std::vector<uint8_t> xs(static_cast<size_t>(m * kk));
-  std::vector<int8_t> ws(static_cast<size_t>(n * kk));
-  for (auto& v : xs) v = static_cast<uint8_t>(rng.below(16));
-  for (auto& v : ws) v = static_cast<int8_t>(static_cast<int>(rng.below(16)) - 8);
-  std::vector<float> ys(static_cast<size_t>(m * n));
-  memory src(src_md, eng, xs.data()), wei_u(wei_user, eng, ws.data()), dst(dst_md, eng, ys.data());
-  memory wei(pd.weights_desc(), eng);
-  reorder(wei_u, wei).execute(strm, wei_u, wei);
-  strm.wait();
-  matmul prim(pd);
-  impl_info = pd.impl_info_str();
-  return median_seconds(
-      [&] {
-        prim.execute(strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}});
-        strm.wait();
-      },
-      reps, min_s);
+  DnnlS8Matmul mm(m, n, kk);
+  impl_info = mm.impl_info();
+  return median_seconds([&] { mm.run(); }, reps, min_s);
 }
 #endif
 
