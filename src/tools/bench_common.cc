@@ -93,23 +93,33 @@ double bench_now() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-double median_seconds(const std::function<void()>& f, int reps, double min_seconds) {
-  f();
-  std::vector<double> t;
-  for (int r = 0; r < std::max(1, reps); ++r) {
-    const double t0 = bench_now();
-    int64_t calls = 0;
-    double el = 0;
-    do {
-      f();
-      ++calls;
-      el = bench_now() - t0;
-    } while (el < min_seconds);
-    t.push_back(el / static_cast<double>(calls));
+std::vector<double> median_seconds_interleaved(const std::vector<std::function<void()>>& fs, int reps,
+                                               double min_seconds) {
+  for (const auto& f : fs) f();  // warm-up
+  std::vector<std::vector<double>> t(fs.size());
+  for (int r = 0; r < std::max(1, reps); ++r)
+    for (size_t i = 0; i < fs.size(); ++i) {
+      const double t0 = bench_now();
+      int64_t calls = 0;
+      double el = 0;
+      do {
+        fs[i]();
+        ++calls;
+        el = bench_now() - t0;
+      } while (el < min_seconds);
+      t[i].push_back(el / static_cast<double>(calls));
+    }
+  std::vector<double> med;
+  for (auto& ti : t) {
+    std::sort(ti.begin(), ti.end());
+    const size_t n = ti.size();
+    med.push_back(n % 2 ? ti[n / 2] : 0.5 * (ti[n / 2 - 1] + ti[n / 2]));
   }
-  std::sort(t.begin(), t.end());
-  const size_t n = t.size();
-  return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+  return med;
+}
+
+double median_seconds(const std::function<void()>& f, int reps, double min_seconds) {
+  return median_seconds_interleaved({f}, reps, min_seconds)[0];
 }
 
 std::string json_number(double v, int digits) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace duq::tools {
 
@@ -29,6 +30,11 @@ const char* clock_name();
 // Median seconds per call of f over `reps` repetitions; each repetition calls f at least once and until
 // `min_seconds` have passed, and reports the mean of its calls. One untimed warm-up call first.
 double median_seconds(const std::function<void()>& f, int reps, double min_seconds);
+// The same for several functions measured interleaved: repetition r times f0, f1, … in turn, then r + 1, so
+// every one sees the same stretches of a shared, noisy machine and the ratios between them are paired (timed
+// one after another, a block of repetitions each, they swung ±15–25% against each other between runs).
+std::vector<double> median_seconds_interleaved(const std::vector<std::function<void()>>& fs, int reps,
+                                               double min_seconds);
 
 // "%.*f" without locale surprises, for JSON numbers.
 std::string json_number(double v, int digits = 3);

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -43,16 +45,6 @@ Mat random_matrix(int64_t rows, int64_t cols, uint64_t seed) {
   return m;
 }
 
-#if defined(DUQ_HAVE_DNNL)
-double time_dnnl_s8(int64_t m, int64_t n, int64_t kk, int reps, double min_s, std::string& impl_info) {
-  DnnlS8Matmul mm(m, n, kk);
-  impl_info = mm.impl_info();
-  return median_seconds([&] { mm.run(); }, reps, min_s);
-}
-#endif
-
-// DuQuant's activation transform at block b: Λ⁻¹, R̂₁, a random permutation, R̂₂ (random dense blocks: the
-// cost does not depend on the values).
 const char* kImpls[] = {"w4a4", "w4a8", "w8a8", "f32_openblas", "s8_onednn"};
 
 }  // namespace
@@ -70,6 +62,16 @@ void run_gemm_bench(const GemmBenchOptions& o) {
   std::fprintf(stderr, "bench gemm: pinned to CPU %d, one thread, ISA %s, OpenBLAS %s, median of %d repetitions, %s\n",
                cpu, k::isa_name(k::active_isa()), openblas_core(), reps, clock_name());
 
+  // Per (shape, M) every implementation is timed interleaved (median_seconds_interleaved), so the ratios
+  // compare like with like. At the largest M the online transform + quantization of the GEMM's input X [M×K]
+  // joins the same interleave, once per K (4096 at the first shape, 11008 at the third): its share of the
+  // W4A4 linear time is a ratio too.
+  const int64_t tM = ms.back();
+  struct TransformTimes {
+    double quant = 0, int16 = 0, fp32 = 0;  // seconds: quantize only, transform + quantize (int16 / fp32 exact)
+  };
+  std::map<int64_t, TransformTimes> tt;  // by K
+  k::QuantActs tq;
   std::vector<Row> rows;
   std::map<std::string, double> w4a4_seconds;  // "NxK/m" → s
   for (const Shape& s : shapes) {
@@ -80,33 +82,44 @@ void run_gemm_bench(const GemmBenchOptions& o) {
       const Mat x = random_matrix(m, s.k, 1);
       Mat y(m, s.n);
       const double ops = 2.0 * static_cast<double>(m) * static_cast<double>(s.n) * static_cast<double>(s.k);
-      auto add = [&](const std::string& impl, double sec) {
-        rows.push_back({s.name(), m, impl, ops / sec * 1e-9, sec});
-        std::fprintf(stderr, "  %-11s M=%-4lld %-13s %8.2f GOP/s  (%.3f ms)\n", s.name().c_str(),
-                     static_cast<long long>(m), impl.c_str(), ops / sec * 1e-9, sec * 1e3);
-      };
+      std::vector<std::string> names;
+      std::vector<std::function<void()>> fns;
+      std::map<int, k::QuantActs> acts;  // by activation bits
+      for (int ab : {4, 8}) k::quantize_acts(x, ab, 1.f, acts[ab]);
       for (auto [wb, ab, name] : {std::tuple{4, 4, "w4a4"}, std::tuple{4, 8, "w4a8"}, std::tuple{8, 8, "w8a8"}}) {
-        k::QuantActs qa;
-        k::quantize_acts(x, ab, 1.f, qa);
-        const k::PackedWeights& pw = packed.at(wb);
-        const double sec = median_seconds([&] { k::int_gemm(qa, pw, y); }, reps, min_s);
-        if (std::string(name) == "w4a4") w4a4_seconds[s.name() + "/" + std::to_string(m)] = sec;
-        add(name, sec);
+        names.push_back(name);
+        fns.push_back([&, wb = wb, ab = ab] { k::int_gemm(acts.at(ab), packed.at(wb), y); });
       }
-      add("f32_openblas", median_seconds(
-                              [&] {
-                                if (m == 1)
-                                  cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(s.n),
-                                              static_cast<int>(s.k), 1.f, w.data(), static_cast<int>(s.k),
-                                              x.data(), 1, 0.f, y.data(), 1);
-                                else
-                                  k::matmul_xwt(x, w, y);
-                              },
-                              reps, min_s));
+      names.push_back("f32_openblas");
+      fns.push_back([&] {
+        if (m == 1)
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(s.n), static_cast<int>(s.k), 1.f, w.data(),
+                      static_cast<int>(s.k), x.data(), 1, 0.f, y.data(), 1);
+        else
+          k::matmul_xwt(x, w, y);
+      });
 #if defined(DUQ_HAVE_DNNL)
-      std::string info;
-      add("s8_onednn", time_dnnl_s8(m, s.n, s.k, reps, min_s, info));
+      DnnlS8Matmul dnnl(m, s.n, s.k);
+      names.push_back("s8_onednn");
+      fns.push_back([&] { dnnl.run(); });
 #endif
+      const size_t n_gemm = fns.size();
+      const bool with_transform = m == tM && !tt.count(s.k);
+      std::unique_ptr<TransformFixture> tf;
+      if (with_transform) {
+        tf = std::make_unique<TransformFixture>(s.k, std::min<int64_t>(128, s.k));
+        fns.push_back([&] { k::quantize_acts(x, 4, 0.9f, tq); });
+        fns.push_back([&] { k::transform_quantize_acts(x, tf->ti, 4, 0.9f, tq); });
+        fns.push_back([&] { k::transform_quantize_acts(x, tf->t, 4, 0.9f, tq); });
+      }
+      const std::vector<double> sec = median_seconds_interleaved(fns, reps, min_s);
+      for (size_t i = 0; i < n_gemm; ++i) {
+        rows.push_back({s.name(), m, names[i], ops / sec[i] * 1e-9, sec[i]});
+        std::fprintf(stderr, "  %-11s M=%-4lld %-13s %8.2f GOP/s  (%.3f ms)\n", s.name().c_str(),
+                     static_cast<long long>(m), names[i].c_str(), ops / sec[i] * 1e-9, sec[i] * 1e3);
+      }
+      w4a4_seconds[s.name() + "/" + std::to_string(m)] = sec[0];
+      if (with_transform) tt[s.k] = {sec[n_gemm], sec[n_gemm + 1], sec[n_gemm + 2]};
     }
   }
 
@@ -133,31 +146,45 @@ void run_gemm_bench(const GemmBenchOptions& o) {
   std::fprintf(table, "(built without oneDNN: s8_onednn not measured)\n");
 #endif
 
-  // Online transform + activation quantization (4 bits, b = 128) at M = 512 rows of K = 4096 inputs, as a
-  // share of the W4A4 linear time: per GEMM (one consumer) and per input site (one transformed activation
-  // feeding q/k/v = 3 GEMMs N = 4096, or gate/up = 2 GEMMs N = 11008).
+  // Online transform + activation quantization (4 bits, b = 128) of X [M×K], as a share of the W4A4 linear
+  // time (transform + quantize + GEMM): per GEMM with one consumer (o_proj: K = 4096 → 4096; down_proj:
+  // K = 11008 → 4096), per input site (q/k/v: 3 GEMMs share one transformed X; gate/up: 2), and for a whole
+  // LLaMA-2-7B decoder block (7 GEMMs, 4 transformed inputs: q/k/v, o, gate/up at K = 4096, down at 11008).
+  std::string transform_json;  // shares in percent
   {
-    const int64_t M = ms.back(), K = shapes[0].k, b = std::min<int64_t>(128, K);
-    const Mat x = random_matrix(M, K, 1);
-    TransformFixture f(K, b);
-    k::QuantActs q;
-    const double t_q = median_seconds([&] { k::quantize_acts(x, 4, 0.9f, q); }, reps, min_s);
-    const double t_tq = median_seconds([&] { k::transform_quantize_acts(x, f.ti, 4, 0.9f, q); }, reps, min_s);
-    const double t_tf = median_seconds([&] { k::transform_quantize_acts(x, f.t, 4, 0.9f, q); }, reps, min_s);
-    const double g_sq = w4a4_seconds.at(shapes[0].name() + "/" + std::to_string(M));
-    const double g_up = w4a4_seconds.at(shapes[1].name() + "/" + std::to_string(M));
-    auto share = [](double tq, double gemm) { return 100.0 * tq / (tq + gemm); };
-    std::fprintf(table, "\nOnline transform + quantization, X [%lld×%lld] → 4 bits, b = %lld (W4A4 linear = it + GEMM)\n",
-                 static_cast<long long>(M), static_cast<long long>(K), static_cast<long long>(b));
-    std::fprintf(table, "  quantize only          %8.3f ms\n", t_q * 1e3);
-    std::fprintf(table, "  transform + quantize   %8.3f ms  (int16 rotations, kernels::Int16Rotation)\n", t_tq * 1e3);
-    std::fprintf(table, "  the same, fp32 exact   %8.3f ms  (share %.1f%%)\n", t_tf * 1e3, share(t_tf, g_sq));
-    std::fprintf(table, "  share, one consumer (1 GEMM %s):            %5.1f%%  (plain quantization: %.1f%%)\n",
-                 shapes[0].name().c_str(), share(t_tq, g_sq), share(t_q, g_sq));
-    std::fprintf(table, "  share per site, q/k/v (3 GEMMs %s):         %5.1f%%\n", shapes[0].name().c_str(),
-                 share(t_tq, 3 * g_sq));
-    std::fprintf(table, "  share per site, gate/up (2 GEMMs %s):      %5.1f%%\n", shapes[1].name().c_str(),
-                 share(t_tq, 2 * g_up));
+    const Shape& sq = shapes[0];
+    const Shape& up = shapes[1];
+    const Shape& down = shapes[2];
+    const TransformTimes& t4 = tt.at(sq.k);
+    const double g_sq = w4a4_seconds.at(sq.name() + "/" + std::to_string(tM));
+    const double g_up = w4a4_seconds.at(up.name() + "/" + std::to_string(tM));
+    const double g_down = w4a4_seconds.at(down.name() + "/" + std::to_string(tM));
+    const double t_down = tt.at(down.k).int16;
+    auto share = [](double t, double gemm) { return 100.0 * t / (t + gemm); };
+    transform_json = "{\"m\": " + std::to_string(tM) + ", \"block\": 128, \"inputs\": [{\"k\": " + std::to_string(sq.k) +
+                     ", \"ms\": " + json_number(t4.int16 * 1e3) + "}, {\"k\": " + std::to_string(down.k) +
+                     ", \"ms\": " + json_number(t_down * 1e3) + "}], \"share_o_proj\": " +
+                     json_number(share(t4.int16, g_sq), 2) + ", \"share_down_proj\": " +
+                     json_number(share(t_down, g_down), 2) + ", \"share_decoder_block\": " +
+                     json_number(share(3 * t4.int16 + t_down, 4 * g_sq + 2 * g_up + g_down), 2) + "}";
+    std::fprintf(table, "\nOnline transform + quantization, X [%lld×K] → 4 bits, b = 128 (W4A4 linear = it + GEMM)\n",
+                 static_cast<long long>(tM));
+    std::fprintf(table, "  K = %-6lld quantize only          %8.3f ms\n", static_cast<long long>(sq.k), t4.quant * 1e3);
+    std::fprintf(table, "  K = %-6lld transform + quantize   %8.3f ms  (int16 rotations, kernels::Int16Rotation)\n",
+                 static_cast<long long>(sq.k), t4.int16 * 1e3);
+    std::fprintf(table, "  K = %-6lld the same, fp32 exact   %8.3f ms  (share %.1f%% of one %s GEMM)\n",
+                 static_cast<long long>(sq.k), t4.fp32 * 1e3, share(t4.fp32, g_sq), sq.name().c_str());
+    std::fprintf(table, "  K = %-6lld transform + quantize   %8.3f ms\n", static_cast<long long>(down.k), t_down * 1e3);
+    std::fprintf(table, "  share, one consumer, %-11s (o_proj):     %5.1f%%  (plain quantization: %.1f%%)\n",
+                 sq.name().c_str(), share(t4.int16, g_sq), share(t4.quant, g_sq));
+    std::fprintf(table, "  share, one consumer, %-11s (down_proj):  %5.1f%%\n", down.name().c_str(),
+                 share(t_down, g_down));
+    std::fprintf(table, "  share per site, q/k/v (3 GEMMs %s):      %5.1f%%\n", sq.name().c_str(),
+                 share(t4.int16, 3 * g_sq));
+    std::fprintf(table, "  share per site, gate/up (2 GEMMs %s):   %5.1f%%\n", up.name().c_str(),
+                 share(t4.int16, 2 * g_up));
+    std::fprintf(table, "  share of a LLaMA-2-7B decoder block's linears (7 GEMMs, 4 inputs): %5.1f%%\n",
+                 share(3 * t4.int16 + t_down, 4 * g_sq + 2 * g_up + g_down));
   }
 
   if (o.json) {
@@ -167,7 +194,7 @@ void run_gemm_bench(const GemmBenchOptions& o) {
       j += (i ? ", " : "") + std::string("{\"shape\": \"") + r.shape + "\", \"m\": " + std::to_string(r.m) +
            ", \"impl\": \"" + r.impl + "\", \"gops\": " + json_number(r.gops) + "}";
     }
-    j += "]}";
+    j += "], \"transform\": " + transform_json + "}";
     std::printf("%s\n", j.c_str());
   }
 }

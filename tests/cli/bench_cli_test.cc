@@ -32,8 +32,20 @@ TEST(BenchCli, GemmQuickPrintsJsonWithAllImpls) {
   EXPECT_EQ(shapes.size(), 3u);
   EXPECT_TRUE(ms.count(1));
   EXPECT_EQ(j["gemm"].size(), want.size() * shapes.size() * ms.size());
-  // The table (stderr with --json) reports the transform share per GEMM and per input site.
+  // The table (stderr with --json) reports the transform share per GEMM, per input site and per decoder
+  // block; the JSON carries the transform times (both input widths) and the shares, in percent.
   EXPECT_NE(r.err.find("share per site, q/k/v"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("decoder block"), std::string::npos) << r.err;
+  ASSERT_TRUE(j.contains("transform")) << r.out;
+  const auto& t = j["transform"];
+  ASSERT_EQ(t["inputs"].size(), 2u);
+  EXPECT_NE(t["inputs"][0]["k"], t["inputs"][1]["k"]);
+  for (const auto& in : t["inputs"]) EXPECT_GT(in["ms"].get<double>(), 0.0);
+  for (const char* key : {"share_o_proj", "share_down_proj", "share_decoder_block"}) {
+    ASSERT_TRUE(t.contains(key)) << key;
+    EXPECT_GT(t[key].get<double>(), 0.0) << key;
+    EXPECT_LT(t[key].get<double>(), 100.0) << key;
+  }
 }
 
 TEST(BenchCli, E2eTinyModelPrintsJson) {

@@ -269,5 +269,54 @@ TEST(ActTransformInt16, DegenerateRows) {
   }
 }
 
+// Degenerate blocks among many in one row: the AVX-512 path computes the block scales 16 blocks at a time
+// (the rest one by one), so zero, tiny (denormal max), inf and NaN blocks sit in both parts. Every path must
+// give the scalar reference's output (NaN where the reference has NaN), and with R1 alone the blocks stay
+// separate: zero → 0, tiny → 0, inf / NaN → NaN, a normal block next to them unaffected.
+TEST(ActTransformInt16, DegenerateBlocksAmongManyMatchReference) {
+  Rng rng(35);
+  const int64_t b = 8, nb = 40, k = b * nb;
+  TransformData d = make_orthogonal_transform(rng, k, b, false);
+  Mat x = random_mat(rng, 2, k);
+  auto fill = [&](int64_t blk, float v) {
+    for (int64_t j = 0; j < b; ++j) x(0, blk * b + j) = v;
+  };
+  fill(3, 0.f);
+  fill(5, 1e-39f);  // denormal
+  fill(36, 1e-40f);
+  fill(33, 0.f);
+  x(0, 17 * b + 2) = std::numeric_limits<float>::infinity();
+  x(0, 20 * b + 5) = -std::numeric_limits<float>::infinity();
+  x(0, 38 * b + 1) = std::numeric_limits<float>::quiet_NaN();
+  const ActTransform full = d.integer();
+  ActTransform r1_only;
+  r1_only.block = b;
+  r1_only.r1 = full.r1, r1_only.r1_int = full.r1_int;
+  for (const ActTransform* t : {static_cast<const ActTransform*>(&r1_only), &full}) {
+    Mat yref(2, k);
+    {
+      IsaScope scope(Isa::Scalar);
+      apply_act_transform(x, *t, yref);
+    }
+    if (t == &r1_only) {
+      for (int64_t blk : {3, 5, 33, 36})
+        for (int64_t j = 0; j < b; ++j) EXPECT_EQ(yref(0, blk * b + j), 0.f) << blk;
+      for (int64_t blk : {17, 20, 38})
+        for (int64_t j = 0; j < b; ++j) EXPECT_TRUE(std::isnan(yref(0, blk * b + j))) << blk;
+      for (int64_t j = 0; j < b; ++j) EXPECT_TRUE(std::isfinite(yref(0, 4 * b + j)) && yref(0, 4 * b + j) != 0.f);
+    }
+    for (Isa isa : available_isas()) {
+      IsaScope scope(isa);
+      Mat y(2, k);
+      apply_act_transform(x, *t, y);
+      for (int64_t i = 0; i < 2; ++i)
+        for (int64_t j = 0; j < k; ++j) {
+          if (std::isnan(yref(i, j))) EXPECT_TRUE(std::isnan(y(i, j))) << isa_name(isa) << " " << i << "," << j;
+          else ASSERT_EQ(y(i, j), yref(i, j)) << isa_name(isa) << " " << i << "," << j;
+        }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace duq::kernels
