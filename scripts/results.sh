@@ -64,9 +64,5 @@ table() { node scripts/results_table.mjs "$@"; }
   table results/stories260K-weight-only-g32.json
   echo "<!-- RESULTS:END -->"
 } > results/README-results.md
-# Replace the block between the markers in README.md.
-awk -v f=results/README-results.md '
-  /<!-- RESULTS:BEGIN/ { while ((getline l < f) > 0) print l; skip = 1; next }
-  /<!-- RESULTS:END -->/ { skip = 0; next }
-  !skip { print }' README.md > README.md.tmp && mv README.md.tmp README.md
+bash scripts/readme_block.sh RESULTS results/README-results.md
 echo "results: README.md updated"
