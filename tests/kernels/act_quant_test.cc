@@ -136,14 +136,15 @@ TEST(ActQuant, NearTiesAndHugeQuotientsBitIdentical) {
                       {4, -2.64787793f, 2.31689358f, 0.496477097f},   {4, -0.764710665f, 4.970613f, 2.86766171f},
                       {8, -0.0157998465f, 1.3272053f, 1.18237126f},   {8, -0.827041388f, 3.07843351f, 2.932935f},
                       {8, -0.530559003f, 3.33493948f, 1.56893766f},   {8, -2.49449205f, 0.477916509f, -1.35798275f}};
-  for (const Hit& h : hits) {
-    std::vector<float> r(37, h.x);  // 37: a full vector and a masked tail
-    r[0] = h.lo;
-    r[20] = h.hi;
-    const QuantActs ref = quant(ConstMatView(r.data(), 1, 37), h.bits, 1.f, Isa::Scalar);
-    for (Isa isa : available_isas())
-      expect_same(quant(ConstMatView(r.data(), 1, 37), h.bits, 1.f, isa), ref, std::string(isa_name(isa)) + " hit");
-  }
+  for (const Hit& h : hits)
+    for (int64_t n : {37, 101}) {  // a full vector and a masked tail; AVX-512's 64-code groups, then the tail
+      std::vector<float> r(static_cast<size_t>(n), h.x);
+      r[0] = h.lo;
+      r[20] = h.hi;
+      const QuantActs ref = quant(ConstMatView(r.data(), 1, n), h.bits, 1.f, Isa::Scalar);
+      for (Isa isa : available_isas())
+        expect_same(quant(ConstMatView(r.data(), 1, n), h.bits, 1.f, isa), ref, std::string(isa_name(isa)) + " hit");
+    }
   // Δ clamps at 1e-5: |x/Δ| ~ 1e6 (beyond the fast path's 2^19), and overflow to ±inf for |x| ~ 1e34
   const float rows[][5] = {{10.f, 10.f, 10.00001f, 10.f, 10.f},
                            {-7.f, -7.f, -7.f, -7.00001f, -7.f},
@@ -151,10 +152,14 @@ TEST(ActQuant, NearTiesAndHugeQuotientsBitIdentical) {
                            {-3e35f, -3e35f, -3e35f, -3e35f, -3e35f},
                            {1e30f, -1e30f, 0.f, 5e29f, -2.5e29f}};
   for (const auto& r : rows)
-    for (int bits : {4, 8}) {
-      const QuantActs ref = quant(ConstMatView(r, 1, 5), bits, 1.f, Isa::Scalar);
-      for (Isa isa : available_isas()) expect_same(quant(ConstMatView(r, 1, 5), bits, 1.f, isa), ref, isa_name(isa));
-    }
+    for (int64_t n : {5, 70})  // 70: the row repeated, through AVX-512's 64-code groups and the tail
+      for (int bits : {4, 8}) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (int64_t j = 0; j < n; ++j) v[static_cast<size_t>(j)] = r[j % 5];
+        const QuantActs ref = quant(ConstMatView(v.data(), 1, n), bits, 1.f, Isa::Scalar);
+        for (Isa isa : available_isas())
+          expect_same(quant(ConstMatView(v.data(), 1, n), bits, 1.f, isa), ref, isa_name(isa));
+      }
 }
 
 TEST(ActQuant, StridedInputView) {

@@ -341,37 +341,57 @@ void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip
   }
   float d;
   int32_t z;
-  quant_params(_mm512_reduce_min_ps(vmin), _mm512_reduce_max_ps(vmax), bits, clip, &d, &z);
+  const float rmin = _mm512_reduce_min_ps(vmin), rmax = _mm512_reduce_max_ps(vmax);
+  quant_params(rmin, rmax, bits, clip, &d, &z);
   const __m512 vd = _mm512_set1_ps(d), vz = _mm512_set1_ps(static_cast<float>(z));
-  const __m512 vq = _mm512_set1_ps(static_cast<float>((1 << bits) - 1)), v0 = _mm512_setzero_ps();
+  const __m512 vq = _mm512_set1_ps(static_cast<float>((1 << bits) - 1));
   // round(x / Δ) without a division per element: t = x·y with y = RN(1/Δ) differs from the quotient
   // RN(x/Δ) that the reference rounds by at most 3u·|x/Δ| (u = 2^-24; y, the product and the division each
   // contribute ≤ u relative), so both round to the same integer n = round(t) unless a half-integer lies that
-  // close to t. A lane is redone by the division itself when |t − n| ≥ thr = RN(0.5 − |t|·2^-20): the
-  // margin 16u·|t| covers the 3u·|t| plus thr's own rounding (≤ 2^-25) for |t| ≥ 1/26, and below that
-  // |t − n| = |t| is nowhere near 0.5. thr ≤ 0 for |t| ≥ 2^19, and a non-finite t compares unordered, so
-  // huge and non-finite lanes are redone too. (t − n is exact: Sterbenz.) Rare on real data.
-  const __m512 vy = _mm512_set1_ps(1.f / d), vhalf = _mm512_set1_ps(0.5f);
-  const __m512 vtol = _mm512_set1_ps(9.5367431640625e-7f);  // 2^-20
-  __m512i s = _mm512_setzero_si512();
-  for (int64_t j = 0; j < k; j += 16) {
-    const __mmask16 mk = tail_mask(k - j);
-    const __m512 xv = _mm512_maskz_loadu_ps(mk, x + j);
+  // close to t. A lane is redone by the division itself when |t − n| ≥ thr = RN(0.5 − B·2^-20), B = RN(max
+  // |x| of the row · y) ≥ |t| (rounding is monotonic): the margin 16u·B ≥ 16u·|t| covers the 3u·|t| plus thr's
+  // own rounding (≤ 2^-25) for |t| ≥ 1/26, and below that |t − n| = |t| is nowhere near 0.5. thr ≤ 0 for
+  // B ≥ 2^19 (every lane redone), and a non-finite t compares unordered, so it is redone too. (t − n is exact:
+  // Sterbenz.) Rare on real data.
+  const float y = 1.f / d;
+  const float bound = __builtin_fmaxf(__builtin_fabsf(rmin), __builtin_fabsf(rmax)) * y;
+  const __m512 vy = _mm512_set1_ps(y);
+  const __m512 thr = _mm512_set1_ps(__builtin_fmaf(-bound, 9.5367431640625e-7f, 0.5f));  // 2^-20
+  // code = clamp(round + z, 0, q) as the reference: min_ps(q, t) keeps a NaN t (second operand), whose
+  // truncation (0x80000000) then saturates to 0 like every negative value, in vpackusdw (64 codes at a
+  // time) or in the explicit max below.
+  auto code16 = [&](__m512 xv, __mmask16 mk) {
     const __m512 t0 = _mm512_mul_ps(xv, vy);
     __m512 t = _mm512_roundscale_ps(t0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 thr = _mm512_fnmadd_ps(_mm512_abs_ps(t0), vtol, vhalf);
     const __mmask16 bad = _mm512_mask_cmp_ps_mask(mk, _mm512_abs_ps(_mm512_sub_ps(t0, t)), thr, _CMP_NLT_UQ);
     if (bad)
       t = _mm512_mask_roundscale_ps(t, bad, _mm512_div_ps(xv, vd), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    t = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(t, vz), v0), vq);
-    const __m512i q = _mm512_maskz_cvttps_epi32(mk, t);
-    s = _mm512_add_epi32(s, q);
+    return _mm512_cvttps_epi32(_mm512_min_ps(vq, _mm512_add_ps(t, vz)));
+  };
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  __m512i s64 = _mm512_setzero_si512();  // byte sums, 8 per 64-bit lane (vpsadbw)
+  int64_t j = 0;
+  for (; j + 64 <= k; j += 64) {
+    const __mmask16 all = 0xFFFF;
+    const __m512i q0 = code16(_mm512_loadu_ps(x + j), all), q1 = code16(_mm512_loadu_ps(x + j + 16), all);
+    const __m512i q2 = code16(_mm512_loadu_ps(x + j + 32), all), q3 = code16(_mm512_loadu_ps(x + j + 48), all);
+    // per 128-bit lane L: dwords [q0_L, q1_L, q2_L, q3_L] (4 codes each) → natural order by `order`
+    const __m512i b = _mm512_packus_epi16(_mm512_packus_epi32(q0, q1), _mm512_packus_epi32(q2, q3));
+    const __m512i c = _mm512_permutexvar_epi32(order, b);
+    s64 = _mm512_add_epi64(s64, _mm512_sad_epu8(c, _mm512_setzero_si512()));
+    _mm512_storeu_si512(codes + j, c);
+  }
+  __m512i s = _mm512_setzero_si512();
+  for (; j < k; j += 16) {
+    const __mmask16 mk = tail_mask(k - j);
+    const __m512i q = _mm512_max_epi32(code16(_mm512_maskz_loadu_ps(mk, x + j), mk), _mm512_setzero_si512());
+    s = _mm512_add_epi32(s, _mm512_maskz_mov_epi32(mk, q));
     _mm512_mask_cvtepi32_storeu_epi8(codes + j, mk, q);
   }
   if (k_pad > k) std::memset(codes + k, 0, static_cast<size_t>(k_pad - k));
   *delta = d;
   *zero = z;
-  *sum = _mm512_reduce_add_epi32(s);
+  *sum = static_cast<int32_t>(_mm512_reduce_add_epi64(s64)) + _mm512_reduce_add_epi32(s);
 }
 
 }  // namespace
