@@ -1,5 +1,5 @@
 // BPE encoding of arbitrary text with the real stories260K tokenizer (tok512.bin from $DUQUANT_ASSETS or
-// ../shared/assets): ids in range, decode(encode(text)) gives the text back (byte fallback covers every
+// the repo's assets/): ids in range, decode(encode(text)) gives the text back (byte fallback covers every
 // byte), and for inputs up to 64 bytes (the reference is O(n²) per merge) the heap encoder equals the O(n²) run.c port token for token.
 #include <cstdio>
 #include <cstdlib>

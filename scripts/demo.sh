@@ -4,13 +4,13 @@
 # methods. About 3 minutes on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-A="${DUQUANT_ASSETS:-../shared/assets}"
+A="${DUQUANT_ASSETS:-assets}"   # the bundled assets (assets/NOTICE.md) unless DUQUANT_ASSETS says otherwise
 if [ ! -f "$A/models/stories260K/stories260K.bin" ]; then
-  echo "demo: assets not found at $A (set DUQUANT_ASSETS; README.md says where the originals live)" >&2
+  echo "demo: stories260K not found under $A (the clone ships it in assets/; check DUQUANT_ASSETS)" >&2
   exit 1
 fi
 bash scripts/setup.sh >/dev/null
-bash scripts/build.sh
+bash scripts/build.sh --target duquant
 M="$A/models/stories260K/stories260K.bin"
 T="$A/models/stories260K/tok512.bin"
 mkdir -p out

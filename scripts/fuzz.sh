@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 SECS="${1:-45}"
 shift || true
 B=build-fuzz
-A="${DUQUANT_ASSETS:-../shared/assets}"
+A="${DUQUANT_ASSETS:-assets}"
 export DUQUANT_ASSETS="$A"
 if [ -z "${CXX:-}" ]; then
   CXX=clang++-14

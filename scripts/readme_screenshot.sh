@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath "${1:-$root/build}")
-assets=${DUQUANT_ASSETS:-$root/../shared/assets}
+assets=${DUQUANT_ASSETS:-$root/assets}
 model=$assets/models/stories260K/stories260K.bin
 [ -x "$build/duquant" ] || { echo "readme_screenshot: $build/duquant not built" >&2; exit 1; }
 [ -f "$model" ] || { echo "readme_screenshot: $model not found (set DUQUANT_ASSETS)" >&2; exit 1; }

@@ -6,7 +6,7 @@
 # Usage: scripts/results.sh [extra compare flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-A="${DUQUANT_ASSETS:-../shared/assets}"
+A="${DUQUANT_ASSETS:-assets}"
 bash scripts/build.sh >/dev/null
 DUQ="${DUQ_BIN:-build/duquant}"
 mkdir -p results

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of README.md: install packages, build, run every test (unit + real-model).
-# Real-model tests read the assets from $DUQUANT_ASSETS (default ../shared/assets).
+# Real-model tests read the assets from $DUQUANT_ASSETS (default: the bundled assets/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

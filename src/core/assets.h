@@ -1,4 +1,4 @@
-// Where the bundled assets live: $DUQUANT_ASSETS if set, else ../shared/assets next to the source tree.
+// Where the bundled assets live: $DUQUANT_ASSETS if set, else the repository's own assets/ (NOTICE.md there).
 #pragma once
 #include <filesystem>
 

@@ -271,7 +271,7 @@ TEST_F(InspectPlanted, RendersInHeadlessChromium) {
   EXPECT_EQ(dom.err.find("net::ERR_"), std::string::npos) << dom.err;
 
   // 2. A screenshot next to the build outputs, compared with one of a blank page of the same size.
-  const fs::path shot = fs::path(DUQ_BINARY_DIR) / "inspect-planted.png";
+  const fs::path shot = test::cli_path().parent_path() / "inspect-planted.png";
   const fs::path blank_html = dir_ / "blank.html", blank_shot = dir_ / "blank.png";
   test::write_bytes(blank_html, "<!DOCTYPE html><html><body></body></html>");
   fs::remove(shot);

@@ -11,7 +11,7 @@ namespace duq::test {
 // [rows × cols] of scale·N(0, 1) draws from core/rng with `seed` (deterministic synthetic data).
 Mat random_normal_mat(int64_t rows, int64_t cols, uint64_t seed, double scale = 1.0);
 
-// ../shared/assets (or $DUQUANT_ASSETS); a test that needs assets calls GTEST_SKIP only if this is missing.
+// The repo's assets/ (or $DUQUANT_ASSETS); a test that needs assets calls GTEST_SKIP only if this is missing.
 std::filesystem::path assets_dir();
 // build/duquant
 std::filesystem::path cli_path();
