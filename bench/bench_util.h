@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "core/threads.h"
 #include "kernels/gemm_f32.h"
 
 namespace duq::bench {
@@ -15,7 +16,7 @@ inline void pin_single_core(int core = 0) {
   CPU_ZERO(&set);
   CPU_SET(core, &set);
   if (sched_setaffinity(0, sizeof set, &set) != 0) std::fprintf(stderr, "bench: could not pin to core %d\n", core);
-  kernels::set_blas_threads(1);
+  duq::set_threads(1);
 }
 
 }  // namespace duq::bench

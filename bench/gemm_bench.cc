@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "core/threads.h"
 #include "kernels/act_quant.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
   CPU_ZERO(&set);
   CPU_SET(0, &set);
   if (sched_setaffinity(0, sizeof(set), &set) != 0) std::perror("sched_setaffinity(CPU 0)");
-  duq::kernels::set_blas_threads(1);
+  duq::set_threads(1);
 #if defined(DUQ_HAVE_DNNL)
   // Debian's libdnnl runs on OpenMP (libgomp, loaded with it): one thread, like everything else here.
   // Looked up at run time so the benchmark needs no -fopenmp.

@@ -40,6 +40,7 @@
 #include "calib/pipeline.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/threads.h"
 #include "eval/compare.h"
 #include "kernels/gemm_f32.h"
 #include "model/outliers.h"
@@ -59,7 +60,7 @@ float max_of(const std::vector<float>& v) {
 }
 
 int run(const Args& a) {
-  kernels::set_blas_threads(static_cast<int>(a.num("threads", 1)));
+  duq::set_threads(static_cast<int>(a.num("threads", 1)));
   model::ModelConfig c = llama7b_block_config(a, 2048);
   const uint64_t seed = static_cast<uint64_t>(a.num("seed", 1));
 

@@ -35,6 +35,7 @@
 #include "calib/pipeline.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/threads.h"
 #include "formats/dtype.h"
 #include "kernels/gemm_f32.h"
 #include "model/hf_source.h"
@@ -118,7 +119,7 @@ double run_method(const std::string& dir, const std::vector<std::vector<int>>& w
 
 int run(const Args& a) {
   const int threads = static_cast<int>(a.num("threads", 1));
-  kernels::set_blas_threads(threads);
+  duq::set_threads(threads);
   model::ModelConfig c = llama7b_block_config(a, 4096);
   const std::string dtype = a.str("dtype", "bf16");
   const formats::DType dt = dtype == "f32" ? formats::DType::F32 : dtype == "f16" ? formats::DType::F16 : formats::DType::BF16;

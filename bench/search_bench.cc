@@ -14,6 +14,7 @@
 #include <benchmark/benchmark.h>
 
 #include "core/rng.h"
+#include "core/threads.h"
 #include "kernels/gemm_f32.h"
 #include "transform/duquant_transform.h"
 
@@ -42,7 +43,7 @@ const Mat& activations(bool massive) {
 }
 
 void run(benchmark::State& state, bool fast, bool massive) {
-  duq::kernels::set_blas_threads(1);
+  duq::set_threads(1);
   const Mat& x = activations(massive);
   duq::transform::DuQuantOptions o;
   o.block = kBlock;

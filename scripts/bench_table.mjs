@@ -12,7 +12,9 @@ const f = (x, d) => (x === undefined || x === null ? "–" : Number(x).toFixed(d
 const lines = [];
 
 const cells = new Map();  // "shape/m" → {impl: gops}
+const t0 = gemm.threads ? gemm.threads[0] : 1;  // the table shows the first thread count (1 by default)
 for (const r of gemm.gemm) {
+  if ((r.threads ?? 1) !== t0) continue;
   const key = `${r.shape}/${r.m}`;
   if (!cells.has(key)) cells.set(key, {});
   cells.get(key)[r.impl] = r.gops;

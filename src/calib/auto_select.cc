@@ -8,6 +8,7 @@
 #include "calib/options.h"
 #include "calib/sim_quant.h"
 #include "core/error.h"
+#include "core/threads.h"
 #include "kernels/gemm_f32.h"
 
 namespace duq::calib {
@@ -24,29 +25,32 @@ quant::QuantizedMat quantize_rows_best_clip(ConstMatView w, std::span<const doub
   q.codes.resize(static_cast<size_t>(w.rows * w.cols));
   q.params.resize(static_cast<size_t>(w.rows));
   if (chosen) chosen->assign(static_cast<size_t>(w.rows), 1.f);
-  for (int64_t i = 0; i < w.rows; ++i) {
-    float lo = w(i, 0), hi = w(i, 0);
-    for (int64_t k = 1; k < w.cols; ++k) lo = std::min(lo, w(i, k)), hi = std::max(hi, w(i, k));
-    double best = std::numeric_limits<double>::infinity();
-    for (float c : grid) {
-      quant::QuantSpec s = q.spec;
-      s.clip = c;
-      const quant::GroupParams p = quant::group_params(lo, hi, s);
-      double e = 0;
-      for (int64_t k = 0; k < w.cols; ++k) {
-        const double d = double(w(i, k)) - quant::dequantize_value(quant::quantize_value(w(i, k), p, s), p);
-        e += col_weight[static_cast<size_t>(k)] * d * d;
+  // Rows are independent: split over the threads.
+  parallel_ranges(w.rows, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float lo = w(i, 0), hi = w(i, 0);
+      for (int64_t k = 1; k < w.cols; ++k) lo = std::min(lo, w(i, k)), hi = std::max(hi, w(i, k));
+      double best = std::numeric_limits<double>::infinity();
+      for (float c : grid) {
+        quant::QuantSpec s = q.spec;
+        s.clip = c;
+        const quant::GroupParams p = quant::group_params(lo, hi, s);
+        double e = 0;
+        for (int64_t k = 0; k < w.cols; ++k) {
+          const double d = double(w(i, k)) - quant::dequantize_value(quant::quantize_value(w(i, k), p, s), p);
+          e += col_weight[static_cast<size_t>(k)] * d * d;
+        }
+        if (e < best) {  // strict: ties keep the larger ratio (earlier in the grid)
+          best = e;
+          q.params[static_cast<size_t>(i)] = p;
+          if (chosen) (*chosen)[static_cast<size_t>(i)] = c;
+        }
       }
-      if (e < best) {  // strict: ties keep the larger ratio (earlier in the grid)
-        best = e;
-        q.params[static_cast<size_t>(i)] = p;
-        if (chosen) (*chosen)[static_cast<size_t>(i)] = c;
-      }
+      const quant::GroupParams p = q.params[static_cast<size_t>(i)];
+      for (int64_t k = 0; k < w.cols; ++k)
+        q.codes[static_cast<size_t>(i * w.cols + k)] = static_cast<uint8_t>(quant::quantize_value(w(i, k), p, q.spec));
     }
-    const quant::GroupParams p = q.params[static_cast<size_t>(i)];
-    for (int64_t k = 0; k < w.cols; ++k)
-      q.codes[static_cast<size_t>(i * w.cols + k)] = static_cast<uint8_t>(quant::quantize_value(w(i, k), p, q.spec));
-  }
+  });
   return q;
 }
 
@@ -74,10 +78,18 @@ int gptq_rows_best_clip(ConstMatView w, const quant::Hessian& h, int bits, std::
   DUQ_CHECK(q.rows == w.rows && q.cols == w.cols && static_cast<int64_t>(clips.size()) == w.rows &&
             q.groups_per_line == 1 && q.spec.axis == quant::Axis::kRow);
   const int64_t O = w.rows, D = w.cols;
-  std::vector<double> d(static_cast<size_t>(D)), best(static_cast<size_t>(O));
+  std::vector<double> best(static_cast<size_t>(O));
   Mat deq(O, D);
   quant::dequantize(q, deq);
-  for (int64_t r = 0; r < O; ++r) best[static_cast<size_t>(r)] = row_error(h, w.row(r), deq.row(r), d);
+  // Per-row errors, rows split over the threads (each row's sum in its own fixed order).
+  auto row_errors = [&](std::vector<double>& out) {
+    parallel_ranges(O, [&](int64_t r0, int64_t r1) {
+      std::vector<double> d(static_cast<size_t>(D));
+      for (int64_t r = r0; r < r1; ++r) out[static_cast<size_t>(r)] = row_error(h, w.row(r), deq.row(r), d);
+    });
+  };
+  row_errors(best);
+  std::vector<double> err(static_cast<size_t>(O));
   std::vector<char> from_gptq(static_cast<size_t>(O), 0);
   quant::QuantSpec spec;
   spec.bits = bits;
@@ -86,8 +98,9 @@ int gptq_rows_best_clip(ConstMatView w, const quant::Hessian& h, int bits, std::
     go.row_clip.assign(static_cast<size_t>(O), c);
     const quant::QuantizedMat g = quant::gptq_quantize(w, h, spec, go);
     quant::dequantize(g, deq);
+    row_errors(err);
     for (int64_t r = 0; r < O; ++r) {
-      const double e = row_error(h, w.row(r), deq.row(r), d);
+      const double e = err[static_cast<size_t>(r)];
       if (e >= best[static_cast<size_t>(r)]) continue;
       best[static_cast<size_t>(r)] = e;
       from_gptq[static_cast<size_t>(r)] = 1;

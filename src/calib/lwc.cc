@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/threads.h"
 
 namespace duq::calib {
 
@@ -45,28 +46,33 @@ quant::QuantizedMat lwc_quantize(ConstMatView w, const LwcRow& p, int bits) {
   q.groups_per_line = 1;
   q.codes.resize(static_cast<size_t>(w.rows * w.cols));
   q.params.resize(static_cast<size_t>(w.rows));
-  for (int64_t r = 0; r < w.rows; ++r) {
-    const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
-    const quant::GroupParams gp = lwc_grid(*mn, *mx, p.u[static_cast<size_t>(r)], p.l[static_cast<size_t>(r)], bits);
-    q.params[static_cast<size_t>(r)] = gp;
-    for (int64_t j = 0; j < w.cols; ++j)
-      q.codes[static_cast<size_t>(r * w.cols + j)] = static_cast<uint8_t>(quant::quantize_value(w(r, j), gp, q.spec));
-  }
+  parallel_ranges(w.rows, [&](int64_t r0, int64_t r1) {  // rows are independent
+    for (int64_t r = r0; r < r1; ++r) {
+      const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
+      const quant::GroupParams gp = lwc_grid(*mn, *mx, p.u[static_cast<size_t>(r)], p.l[static_cast<size_t>(r)], bits);
+      q.params[static_cast<size_t>(r)] = gp;
+      for (int64_t j = 0; j < w.cols; ++j)
+        q.codes[static_cast<size_t>(r * w.cols + j)] = static_cast<uint8_t>(quant::quantize_value(w(r, j), gp, q.spec));
+    }
+  });
   return q;
 }
 
 void lwc_fake_quant(ConstMatView w, const LwcRow& p, int bits, MatView out) {
   const quant::QuantSpec spec = row_spec(bits);
-  for (int64_t r = 0; r < w.rows; ++r) {
-    const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
-    const quant::GroupParams gp = lwc_grid(*mn, *mx, p.u[static_cast<size_t>(r)], p.l[static_cast<size_t>(r)], bits);
-    for (int64_t j = 0; j < w.cols; ++j) out(r, j) = quant::dequantize_value(quant::quantize_value(w(r, j), gp, spec), gp);
-  }
+  parallel_ranges(w.rows, [&](int64_t r0, int64_t r1) {  // rows are independent
+    for (int64_t r = r0; r < r1; ++r) {
+      const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
+      const quant::GroupParams gp = lwc_grid(*mn, *mx, p.u[static_cast<size_t>(r)], p.l[static_cast<size_t>(r)], bits);
+      for (int64_t j = 0; j < w.cols; ++j) out(r, j) = quant::dequantize_value(quant::quantize_value(w(r, j), gp, spec), gp);
+    }
+  });
 }
 
 void lwc_grad(ConstMatView w, const LwcRow& p, int bits, ConstMatView g, std::span<float> gu, std::span<float> gl) {
   const float qmax = static_cast<float>((1 << bits) - 1);
-  for (int64_t r = 0; r < w.rows; ++r) {
+  parallel_ranges(w.rows, [&](int64_t r0, int64_t r1) {  // rows are independent
+  for (int64_t r = r0; r < r1; ++r) {
     const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
     const float gam = sigmoid(p.u[static_cast<size_t>(r)]), bet = sigmoid(p.l[static_cast<size_t>(r)]);
     const float raw = (gam * *mx - bet * *mn) / qmax;
@@ -84,6 +90,7 @@ void lwc_grad(ConstMatView w, const LwcRow& p, int bits, ConstMatView g, std::sp
     gu[static_cast<size_t>(r)] = static_cast<float>(ds * *mx / qmax * gam * (1 - gam));
     gl[static_cast<size_t>(r)] = static_cast<float>(-ds * *mn / qmax * bet * (1 - bet));
   }
+  });
 }
 
 BlockParams<float> frozen_block_params(const model::ModelConfig& cfg, const model::LayerWeights& w,
@@ -150,8 +157,14 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
     for (int i = 0; i < kNumLinears; ++i)
       lwc_fake_quant(*w[static_cast<size_t>(i)], res.rows[static_cast<size_t>(i)], opts.wbits,
                      p.w[static_cast<size_t>(i)].view());
+    // Windows in parallel, their losses added in window order (the same sum for any thread count).
+    std::vector<double> loss(xs.size());
+    parallel_for(static_cast<int64_t>(xs.size()), [&](int64_t n) {
+      loss[static_cast<size_t>(n)] = block_loss_grad<float>(cfg, qs, p, xs[static_cast<size_t>(n)],
+                                                            ts[static_cast<size_t>(n)], nullptr, nullptr, nullptr);
+    });
     double sum = 0;
-    for (size_t n = 0; n < xs.size(); ++n) sum += block_loss_grad<float>(cfg, qs, p, xs[n], ts[n], nullptr, nullptr, nullptr);
+    for (double l : loss) sum += l;
     return sum / static_cast<double>(xs.size());
   };
   res.loss_first = mean_loss();

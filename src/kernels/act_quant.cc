@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/threads.h"
 #include "kernels/cpu_features.h"
 #include "kernels/int_kernels_internal.h"
 
@@ -11,7 +12,7 @@ namespace duq::kernels {
 
 namespace {
 
-void run(detail::ActQuantArgs& a) {
+void run_rows(detail::ActQuantArgs& a) {
   thread_local AlignedVector<float> scratch;
   const size_t need = detail::act_scratch_floats(a.k);
   if (scratch.size() < need) scratch.resize(need);
@@ -21,6 +22,31 @@ void run(detail::ActQuantArgs& a) {
     case Isa::Avx2: detail::act_quant_avx2(a); break;
     default: detail::act_quant_ref(a); break;
   }
+}
+
+// Tokens (rows) are independent: the rows split over num_threads() threads in whole tiles of kActTile
+// tokens, each range one call on offset pointers with its own thread-local scratch. A row's arithmetic does
+// not depend on which tile it is in, so the output is bit-identical for any thread count. Small inputs
+// stay on one thread.
+void run(const detail::ActQuantArgs& a) {
+  constexpr int64_t kMinParallelElems = 1 << 15;
+  const int64_t tiles = (a.m + detail::kActTile - 1) / detail::kActTile;
+  const int64_t T = a.m * a.k < kMinParallelElems ? 1 : std::min<int64_t>(num_threads(), tiles);
+  parallel_for(T, [&](int64_t t) {
+    const int64_t m0 = std::min(a.m, tiles * t / T * detail::kActTile);
+    const int64_t m1 = std::min(a.m, tiles * (t + 1) / T * detail::kActTile);
+    if (m0 >= m1) return;
+    detail::ActQuantArgs b = a;
+    b.x += m0 * a.ldx;
+    b.m = m1 - m0;
+    if (a.fout) {
+      b.fout += m0 * a.ldf;
+    } else {
+      b.codes += m0 * a.k_pad;
+      b.scale += m0, b.zero += m0, b.sum += m0;
+    }
+    run_rows(b);
+  });
 }
 
 void prepare(ConstMatView x, int bits, float clip, QuantActs& out, detail::ActQuantArgs& a) {

@@ -2,32 +2,73 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <functional>
+
+#include "core/threads.h"
+
 namespace duq::kernels {
+
+namespace {
+
+// OpenBLAS always runs single-threaded (core/threads.h); large products are split here over our threads by
+// output columns, in ranges aligned to kAlign columns, each range one sgemm / sgemv call on offset views.
+// Products below kMinParallelFlops, and calls from inside a parallel region, are one call.
+constexpr int64_t kAlign = 64;
+constexpr double kMinParallelFlops = 4e6;
+
+void split_columns(int64_t n, double flops, const std::function<void(int64_t, int64_t)>& call) {
+  const int64_t units = (n + kAlign - 1) / kAlign;
+  if (flops < kMinParallelFlops || units < 2 || num_threads() < 2 || in_parallel()) {
+    call(0, n);
+    return;
+  }
+  parallel_ranges(units, [&](int64_t u0, int64_t u1) {
+    const int64_t c0 = u0 * kAlign, c1 = std::min(n, u1 * kAlign);
+    call(c0, c1 - c0);
+  });
+}
+
+double flops(int64_t m, int64_t n, int64_t k) { return 2.0 * double(m) * double(n) * double(k); }
+
+}  // namespace
 
 void matmul_xwt(ConstMatView x, ConstMatView w, MatView y, bool accumulate) {
   DUQ_CHECK(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows, "matmul_xwt shapes");
   if (x.rows == 0 || w.rows == 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(x.rows), static_cast<int>(w.rows),
-              static_cast<int>(x.cols), 1.f, x.data, static_cast<int>(x.ld), w.data, static_cast<int>(w.ld),
-              accumulate ? 1.f : 0.f, y.data, static_cast<int>(y.ld));
+  split_columns(w.rows, flops(x.rows, w.rows, x.cols), [&](int64_t c0, int64_t cn) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(x.rows), static_cast<int>(cn),
+                static_cast<int>(x.cols), 1.f, x.data, static_cast<int>(x.ld), w.row(c0), static_cast<int>(w.ld),
+                accumulate ? 1.f : 0.f, y.data + c0, static_cast<int>(y.ld));
+  });
+}
+
+void matvec(ConstMatView w, const float* x, float* y) {
+  if (w.rows == 0) return;
+  split_columns(w.rows, flops(1, w.rows, w.cols), [&](int64_t c0, int64_t cn) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(cn), static_cast<int>(w.cols), 1.f, w.row(c0),
+                static_cast<int>(w.ld), x, 1, 0.f, y + c0, 1);
+  });
 }
 
 void matmul(ConstMatView a, ConstMatView b, MatView y, bool accumulate) {
   DUQ_CHECK(a.cols == b.rows && y.rows == a.rows && y.cols == b.cols, "matmul shapes");
   if (a.rows == 0 || b.cols == 0) return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(a.rows), static_cast<int>(b.cols),
-              static_cast<int>(a.cols), 1.f, a.data, static_cast<int>(a.ld), b.data, static_cast<int>(b.ld),
-              accumulate ? 1.f : 0.f, y.data, static_cast<int>(y.ld));
+  split_columns(b.cols, flops(a.rows, b.cols, a.cols), [&](int64_t c0, int64_t cn) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(a.rows), static_cast<int>(cn),
+                static_cast<int>(a.cols), 1.f, a.data, static_cast<int>(a.ld), b.data + c0, static_cast<int>(b.ld),
+                accumulate ? 1.f : 0.f, y.data + c0, static_cast<int>(y.ld));
+  });
 }
 
 void matmul_at_b(ConstMatView a, ConstMatView b, MatView y, bool accumulate) {
   DUQ_CHECK(a.rows == b.rows && y.rows == a.cols && y.cols == b.cols, "matmul_at_b shapes");
   if (a.cols == 0 || b.cols == 0) return;
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(a.cols), static_cast<int>(b.cols),
-              static_cast<int>(a.rows), 1.f, a.data, static_cast<int>(a.ld), b.data, static_cast<int>(b.ld),
-              accumulate ? 1.f : 0.f, y.data, static_cast<int>(y.ld));
+  split_columns(b.cols, flops(a.cols, b.cols, a.rows), [&](int64_t c0, int64_t cn) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(a.cols), static_cast<int>(cn),
+                static_cast<int>(a.rows), 1.f, a.data, static_cast<int>(a.ld), b.data + c0, static_cast<int>(b.ld),
+                accumulate ? 1.f : 0.f, y.data + c0, static_cast<int>(y.ld));
+  });
 }
-
-void set_blas_threads(int n) { openblas_set_num_threads(n); }
 
 }  // namespace duq::kernels

@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/threads.h"
 #include "kernels/cpu_features.h"
 #include "kernels/int_kernels_internal.h"
 
@@ -117,6 +118,26 @@ Mat dequantize_weights(const PackedWeights& w) {
   return out;
 }
 
+namespace {
+
+constexpr int64_t kSplitPanels = 3;             // weight panels per unit of the N split (the AVX-512 group)
+constexpr int64_t kMinParallelMacs = 1 << 18;  // smaller products run on one thread
+
+// One (sub-)product on the calling thread, with its thread-local scratch.
+void run_gemm(detail::GemmArgs& a) {
+  thread_local AlignedVector<uint8_t> scratch;
+  const size_t need = detail::gemm_scratch_bytes(a.k_pad, a.m);
+  if (scratch.size() < need) scratch.resize(need);
+  a.scratch = scratch.data();
+  switch (active_isa()) {
+    case Isa::Avx512Vnni: detail::int_gemm_avx512(a); break;
+    case Isa::Avx2: detail::int_gemm_avx2(a); break;
+    default: detail::int_gemm_ref(a); break;
+  }
+}
+
+}  // namespace
+
 void int_gemm(const QuantActs& x, const PackedWeights& w, MatView y) {
   DUQ_CHECK(x.cols == w.cols, "int_gemm: activation K ", x.cols, " != weight K ", w.cols);
   DUQ_CHECK(y.rows == x.rows && y.cols == w.rows, "int_gemm: output shape");
@@ -146,15 +167,33 @@ void int_gemm(const QuantActs& x, const PackedWeights& w, MatView y) {
   for (int64_t m = 0; m < x.rows; ++m)
     xdev = std::max(xdev, std::max(std::abs(static_cast<int64_t>(x.zero[m])), std::abs(qmax - x.zero[m])));
   a.wide = x.cols * xdev * w.max_dev > std::numeric_limits<int32_t>::max();
-  thread_local AlignedVector<uint8_t> scratch;
-  const size_t need = detail::gemm_scratch_bytes(a.k_pad, a.m);
-  if (scratch.size() < need) scratch.resize(need);
-  a.scratch = scratch.data();
-  switch (active_isa()) {
-    case Isa::Avx512Vnni: detail::int_gemm_avx512(a); break;
-    case Isa::Avx2: detail::int_gemm_avx2(a); break;
-    default: detail::int_gemm_ref(a); break;
-  }
+  // Threads: a static grid of nt weight-row ranges (whole groups of kSplitPanels panels) × mt activation-row
+  // ranges (whole 8-row tiles); each sub-product is an independent call on offset pointers with its own
+  // thread-local scratch. Every y[m, n] is the same exact integer T and the same epilogue whichever call
+  // computes it, so the result is bit-identical for any thread count. Tiny products stay serial (a fork
+  // costs a few µs).
+  const int64_t panels = w.rows_pad / kPanelRows;
+  const int64_t groups = (panels + kSplitPanels - 1) / kSplitPanels, tiles = (x.rows + 7) / 8;
+  const int64_t T = x.rows * w.rows * x.cols < kMinParallelMacs ? 1 : num_threads();
+  const int64_t nt = std::min(T, groups), mt = std::min(tiles, (T + nt - 1) / nt);
+  parallel_for(nt * mt, [&](int64_t item) {
+    const int64_t in = item % nt, im = item / nt;
+    const int64_t p0 = std::min(panels, groups * in / nt * kSplitPanels);
+    const int64_t p1 = std::min(panels, groups * (in + 1) / nt * kSplitPanels);
+    const int64_t m0 = std::min(x.rows, tiles * im / mt * 8), m1 = std::min(x.rows, tiles * (im + 1) / mt * 8);
+    if (p0 >= p1 || m0 >= m1) return;
+    detail::GemmArgs b = a;
+    const int64_t r0 = p0 * kPanelRows;
+    b.wq += p0 * w.panel_bytes();
+    b.n = std::min(w.rows, p1 * kPanelRows) - r0;
+    b.n_pad = (p1 - p0) * kPanelRows;
+    b.ws += r0, b.wz += r0, b.wsum += r0, b.wcorr += r0;
+    b.xq += m0 * x.cols_pad;
+    b.m = m1 - m0;
+    b.xs += m0, b.xz += m0, b.xsum += m0;
+    b.y += m0 * y.ld + r0;
+    run_gemm(b);
+  });
 }
 
 }  // namespace duq::kernels

@@ -71,8 +71,9 @@ void unpack_weight_codes(const PackedWeights& w, uint8_t* codes);
 Mat dequantize_weights(const PackedWeights& w);
 
 // y [M×N] = X̂ · Ŵᵀ with x.cols == w.cols (y may be a strided view). M == 1 takes the weight-streaming
-// GEMV path (every packed weight byte read once); M ≥ 2 the cache-blocked GEMM. Single-threaded: to
-// parallelise, pack row blocks of W separately and let each thread write its column slice of y.
+// GEMV path (every packed weight byte read once); M ≥ 2 the cache-blocked GEMM. On num_threads() threads
+// (core/threads.h): the outputs split into ranges of weight panels (and, when there are fewer panel groups
+// than threads, of 8-row activation tiles); bit-identical for any thread count.
 void int_gemm(const QuantActs& x, const PackedWeights& w, MatView y);
 
 }  // namespace duq::kernels

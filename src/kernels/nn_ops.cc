@@ -5,11 +5,14 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/threads.h"
+
 namespace duq::kernels {
 
 void rmsnorm(ConstMatView x, std::span<const float> w, float eps, MatView y) {
   DUQ_CHECK(x.cols == static_cast<int64_t>(w.size()) && y.rows == x.rows && y.cols == x.cols);
-  for (int64_t t = 0; t < x.rows; ++t) {
+  for_rows(x.rows, x.cols, [&](int64_t r0, int64_t r1) {
+  for (int64_t t = r0; t < r1; ++t) {
     const float* xr = x.row(t);
     float* yr = y.row(t);
     double ss = 0;
@@ -17,6 +20,7 @@ void rmsnorm(ConstMatView x, std::span<const float> w, float eps, MatView y) {
     const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(x.cols) + eps));
     for (int64_t j = 0; j < x.cols; ++j) yr[j] = xr[j] * inv * w[static_cast<size_t>(j)];
   }
+  });
 }
 
 // Compiled for three ISAs, chosen at load time by the ifunc resolver (the loops vectorise per ISA).
@@ -43,22 +47,31 @@ DUQ_MULTI_ISA void softmax(std::span<float> x, float scale) {
 }
 
 void softmax_rows(MatView x, int64_t n_valid_from_row0, bool causal_offset, float scale) {
-  for (int64_t t = 0; t < x.rows; ++t) {
-    int64_t n = causal_offset ? std::min<int64_t>(x.cols, n_valid_from_row0 + t) : x.cols;
-    float* r = x.row(t);
-    softmax({r, static_cast<size_t>(n)}, scale);
-    std::fill(r + n, r + x.cols, 0.f);
-  }
+  for_rows(x.rows, x.cols, [&](int64_t r0, int64_t r1) {
+    for (int64_t t = r0; t < r1; ++t) {
+      int64_t n = causal_offset ? std::min<int64_t>(x.cols, n_valid_from_row0 + t) : x.cols;
+      float* r = x.row(t);
+      softmax({r, static_cast<size_t>(n)}, scale);
+      std::fill(r + n, r + x.cols, 0.f);
+    }
+  });
 }
 
-DUQ_MULTI_ISA void swiglu(ConstMatView gate, ConstMatView up, MatView out) {
-  DUQ_CHECK(gate.rows == up.rows && gate.cols == up.cols && out.rows == gate.rows && out.cols == gate.cols);
-  for (int64_t t = 0; t < gate.rows; ++t) {
+namespace {
+// Rows [r0, r1) of swiglu (a separate function so that target_clones vectorises it per ISA).
+DUQ_MULTI_ISA void swiglu_rows(ConstMatView gate, ConstMatView up, MatView out, int64_t r0, int64_t r1) {
+  for (int64_t t = r0; t < r1; ++t) {
     const float* g = gate.row(t);
     const float* u = up.row(t);
     float* o = out.row(t);
     for (int64_t j = 0; j < gate.cols; ++j) o[j] = g[j] / (1.f + exp_approx(-g[j])) * u[j];
   }
+}
+}  // namespace
+
+void swiglu(ConstMatView gate, ConstMatView up, MatView out) {
+  DUQ_CHECK(gate.rows == up.rows && gate.cols == up.cols && out.rows == gate.rows && out.cols == gate.cols);
+  for_rows(gate.rows, gate.cols, [&](int64_t r0, int64_t r1) { swiglu_rows(gate, up, out, r0, r1); });
 }
 
 RopeTable::RopeTable(int max_pos, int hd, float theta) : head_dim(hd), cos(max_pos, hd / 2), sin(max_pos, hd / 2) {
@@ -75,7 +88,8 @@ void rope(MatView x, int n_heads, int pos0, const RopeTable& table, bool interle
   const int hd = table.head_dim, half = hd / 2;
   DUQ_CHECK(x.cols == static_cast<int64_t>(n_heads) * hd);
   DUQ_CHECK(pos0 + x.rows <= table.cos.rows(), "position beyond the RoPE table");
-  for (int64_t t = 0; t < x.rows; ++t) {
+  for_rows(x.rows, x.cols, [&](int64_t r0, int64_t r1) {
+  for (int64_t t = r0; t < r1; ++t) {
     const float* c = table.cos.row(pos0 + t);
     const float* s = table.sin.row(pos0 + t);
     for (int h = 0; h < n_heads; ++h) {
@@ -88,6 +102,24 @@ void rope(MatView x, int n_heads, int pos0, const RopeTable& table, bool interle
       }
     }
   }
+  });
+}
+
+void for_rows(int64_t rows, int64_t cols, const std::function<void(int64_t, int64_t)>& body) {
+  constexpr int64_t kMinParallelElems = 1 << 14;  // below this a fork costs more than the loop
+  if (rows < 2 || rows * cols < kMinParallelElems) body(0, rows);
+  else parallel_ranges(rows, body);
+}
+
+void add_rows(MatView x, ConstMatView y) {
+  DUQ_CHECK(x.rows == y.rows && x.cols == y.cols);
+  for_rows(x.rows, x.cols, [&](int64_t r0, int64_t r1) {
+    for (int64_t t = r0; t < r1; ++t) {
+      float* xr = x.row(t);
+      const float* yr = y.row(t);
+      for (int64_t j = 0; j < x.cols; ++j) xr[j] += yr[j];
+    }
+  });
 }
 
 }  // namespace duq::kernels

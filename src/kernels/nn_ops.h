@@ -1,14 +1,21 @@
 // Small element-wise and row-wise operations of the LLaMA forward pass (fp32, scalar: they are a few
-// percent of the time next to the GEMMs; the compiler vectorises the loops).
+// percent of the time next to the GEMMs; the compiler vectorises the loops). Rows split over num_threads()
+// (core/threads.h) when there are enough of them; every row's arithmetic is the same on any thread.
 #pragma once
 #include <bit>
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "core/tensor.h"
 
 namespace duq::kernels {
 
+// body(r0, r1) over row ranges of a [rows × cols] operand: split over the threads when it is large enough,
+// else one call body(0, rows).
+void for_rows(int64_t rows, int64_t cols, const std::function<void(int64_t, int64_t)>& body);
+// x += y (residual add)   x, y [T×D]
+void add_rows(MatView x, ConstMatView y);
 // y[t,:] = x[t,:] / sqrt(mean(x[t,:]²) + eps) · w      x, y [T×D] (may alias), w [D]
 void rmsnorm(ConstMatView x, std::span<const float> w, float eps, MatView y);
 // softmax(scale·x) in place over the valid entries of each row; entries past them are set to 0.

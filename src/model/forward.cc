@@ -4,9 +4,8 @@
 #include <cmath>
 #include <cstring>
 
-#include <cblas.h>
-
 #include "core/error.h"
+#include "core/threads.h"
 #include "kernels/gemm_f32.h"
 
 namespace duq::model {
@@ -66,22 +65,34 @@ void float_attention(const ModelConfig& c, ConstMatView q, ConstMatView k, Const
   }
   const int group = c.n_heads / c.n_kv_heads;
   const float scale = 1.f / std::sqrt(static_cast<float>(hd));
-  // Queries in chunks of 64 rows: chunk [t0, t1) only sees keys 0 … pos0+t1−1, so the masked upper
-  // triangle is neither multiplied nor exponentiated (half the attention work of a long prefill).
+  // Heads split over the threads (each writes its own columns of att, with its own scores tile; BLAS runs
+  // single-threaded inside, so every head's products are the same calls on any thread count). Queries in
+  // chunks of 64 rows: chunk [t0, t1) only sees keys 0 … pos0+t1−1, so the masked upper triangle is neither
+  // multiplied nor exponentiated (half the attention work of a long prefill).
   constexpr int64_t kChunk = 64;
-  for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
-    const int64_t n = std::min(kChunk, T - t0), keys = pos0 + t0 + n;
-    MatView scores = scratch(scores_buf, n, keys);
-    for (int h = 0; h < c.n_heads; ++h) {
+  auto heads = [&](int64_t h0, int64_t h1, AlignedVector<float>& buf) {
+    for (int64_t h = h0; h < h1; ++h) {
       const int64_t kvh = h / group;
-      ConstMatView qh = q.rows_slice(t0, n).cols_slice(h * hd, hd);
-      ConstMatView kh = k_cache.view().rows_slice(0, keys).cols_slice(kvh * hd, hd);
-      ConstMatView vh = v_cache.view().rows_slice(0, keys).cols_slice(kvh * hd, hd);
-      matmul_xwt(qh, kh, scores);
-      kernels::softmax_rows(scores, pos0 + t0 + 1, /*causal_offset=*/true, scale);
-      matmul(scores, vh, att.rows_slice(t0, n).cols_slice(h * hd, hd));
+      for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
+        const int64_t n = std::min(kChunk, T - t0), keys = pos0 + t0 + n;
+        MatView scores = scratch(buf, n, keys);
+        ConstMatView qh = q.rows_slice(t0, n).cols_slice(h * hd, hd);
+        ConstMatView kh = k_cache.view().rows_slice(0, keys).cols_slice(kvh * hd, hd);
+        ConstMatView vh = v_cache.view().rows_slice(0, keys).cols_slice(kvh * hd, hd);
+        matmul_xwt(qh, kh, scores);
+        kernels::softmax_rows(scores, pos0 + t0 + 1, /*causal_offset=*/true, scale);
+        matmul(scores, vh, att.rows_slice(t0, n).cols_slice(h * hd, hd));
+      }
     }
+  };
+  if (num_threads() < 2) {
+    heads(0, c.n_heads, scores_buf);
+    return;
   }
+  parallel_ranges(c.n_heads, [&](int64_t h0, int64_t h1) {
+    thread_local AlignedVector<float> buf;
+    heads(h0, h1, buf);
+  });
 }
 
 void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
@@ -119,8 +130,7 @@ void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_
   attend(q, k, v, att);
   if (hooks) hooks->linear_input(layer, Site::AttnOut, att);
   lin.attn_out(att, y);
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t j = 0; j < D; ++j) x(t, j) += y(t, j);
+  kernels::add_rows(x, y);
 
   // --- feed-forward (SwiGLU) ---
   kernels::rmsnorm(x, ffn_norm, c.rms_eps, xn);
@@ -130,8 +140,7 @@ void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_
   kernels::swiglu(gate, up, gate);
   if (hooks) hooks->linear_input(layer, Site::DownIn, gate);
   lin.down(gate, y);
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t j = 0; j < D; ++j) x(t, j) += y(t, j);
+  kernels::add_rows(x, y);
 }
 
 Model::Model(ModelConfig c, ModelWeights w)
@@ -160,8 +169,7 @@ Mat Model::logits(ConstMatView x) const {
   kernels::rmsnorm(x, w_.final_norm, cfg_.rms_eps, xn);
   const Mat& cls = w_.classifier();
   if (gemv_logits_ && x.rows == 1)
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(cls.rows()), static_cast<int>(cls.cols()), 1.f,
-                cls.data(), static_cast<int>(cls.cols()), xn.data(), 1, 0.f, out.data(), 1);
+    kernels::matvec(cls, xn.data(), out.data());
   else
     matmul_xwt(xn, cls, out);
   return out;

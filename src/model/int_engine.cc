@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "kernels/gemm_f32.h"
 #include "model/kv_quant_cache.h"
 
@@ -123,13 +124,15 @@ void fake_quant_rows(MatView x, int64_t width, int bits, float clip, kernels::Qu
   MatView rows(x.data, x.rows * (x.cols / width), width);
   kernels::quantize_acts(rows, bits, clip, q);
   // x̂ = (q − z)·Δ, exactly as kernels::dequantize_acts.
-  for (int64_t i = 0; i < rows.rows; ++i) {
-    const uint8_t* c = q.row(i);
-    const float s = q.scale[static_cast<size_t>(i)];
-    const int32_t z = q.zero[static_cast<size_t>(i)];
-    float* r = rows.row(i);
-    for (int64_t j = 0; j < width; ++j) r[j] = static_cast<float>(static_cast<int32_t>(c[j]) - z) * s;
-  }
+  kernels::for_rows(rows.rows, width, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const uint8_t* c = q.row(i);
+      const float s = q.scale[static_cast<size_t>(i)];
+      const int32_t z = q.zero[static_cast<size_t>(i)];
+      float* r = rows.row(i);
+      for (int64_t j = 0; j < width; ++j) r[j] = static_cast<float>(static_cast<int32_t>(c[j]) - z) * s;
+    }
+  });
 }
 
 void fake_quant_rows(MatView x, int64_t width, int bits, float clip) {
@@ -161,10 +164,15 @@ void AttentionQuantHooks::v(int, MatView v) {
 namespace {
 
 // Per-sequence state of IntAttention: the quantized cache and scratch tiles.
+// Scratch tiles of one thread's share of the attention.
+struct Tiles {
+  AlignedVector<float> kh, vh, qg, scores, og;
+};
+
 struct IntAttentionState : KVCacheExtension {
   IntAttentionState(const ModelConfig& c, int capacity, int bits) : kv(c, capacity, bits) {}
   QuantKVCache kv;
-  AlignedVector<float> kh, vh, qg, scores, og;
+  Tiles tiles;  // one thread's (the other threads keep theirs thread-local)
 };
 
 MatView tile(AlignedVector<float>& buf, int64_t rows, int64_t cols) {
@@ -197,36 +205,48 @@ void IntAttention::attend(int layer, MatView q, MatView k, MatView v, int pos0, 
   const int64_t T = q.rows, hd = c_.head_dim(), n_ctx = pos0 + T;
   const int group = c_.n_heads / c_.n_kv_heads;
   const float scale = 1.f / std::sqrt(static_cast<float>(hd));
-  MatView kh = tile(st->kh, n_ctx, hd), vh = tile(st->vh, n_ctx, hd);
-  for (int g = 0; g < c_.n_kv_heads; ++g) {
-    st->kv.load_head(layer, QuantKVCache::K, g, n_ctx, kh);
-    st->kv.load_head(layer, QuantKVCache::V, g, n_ctx, vh);
-    if (T == 1) {
-      // Decode: the group's query heads share K̂/V̂, so one product each for all of them.
-      MatView qg = tile(st->qg, group, hd), og = tile(st->og, group, hd), sc = tile(st->scores, group, n_ctx);
-      for (int i = 0; i < group; ++i)
-        std::memcpy(qg.row(i), q.row(0) + (g * group + i) * hd, sizeof(float) * static_cast<size_t>(hd));
-      kernels::matmul_xwt(qg, kh, sc);
-      kernels::softmax_rows(sc, n_ctx, /*causal_offset=*/false, scale);
-      kernels::matmul(sc, vh, og);
-      for (int i = 0; i < group; ++i)
-        std::memcpy(att.row(0) + (g * group + i) * hd, og.row(i), sizeof(float) * static_cast<size_t>(hd));
-      continue;
-    }
-    // Queries in chunks of 64 rows: chunk [t0, t0+n) only sees keys 0 … pos0+t0+n−1, so the masked upper
-    // triangle is neither multiplied nor exponentiated.
-    constexpr int64_t kChunk = 64;
-    for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
-      const int64_t n = std::min(kChunk, T - t0), keys = pos0 + t0 + n;
-      MatView sc = tile(st->scores, n, keys);
-      for (int i = 0; i < group; ++i) {
-        const int64_t h = g * group + i;
-        kernels::matmul_xwt(q.rows_slice(t0, n).cols_slice(h * hd, hd), kh.rows_slice(0, keys), sc);
-        kernels::softmax_rows(sc, pos0 + t0 + 1, /*causal_offset=*/true, scale);
-        kernels::matmul(sc, vh.rows_slice(0, keys), att.rows_slice(t0, n).cols_slice(h * hd, hd));
+  // KV heads split over the threads: each dequantizes its K̂/V̂ into its own tiles and writes the columns of
+  // its query heads (BLAS single-threaded inside; the same calls, so the same bits, on any thread count).
+  auto kv_heads = [&](int64_t g0, int64_t g1, Tiles& w) {
+    MatView kh = tile(w.kh, n_ctx, hd), vh = tile(w.vh, n_ctx, hd);
+    for (int64_t g = g0; g < g1; ++g) {
+      st->kv.load_head(layer, QuantKVCache::K, static_cast<int>(g), n_ctx, kh);
+      st->kv.load_head(layer, QuantKVCache::V, static_cast<int>(g), n_ctx, vh);
+      if (T == 1) {
+        // Decode: the group's query heads share K̂/V̂, so one product each for all of them.
+        MatView qg = tile(w.qg, group, hd), og = tile(w.og, group, hd), sc = tile(w.scores, group, n_ctx);
+        for (int i = 0; i < group; ++i)
+          std::memcpy(qg.row(i), q.row(0) + (g * group + i) * hd, sizeof(float) * static_cast<size_t>(hd));
+        kernels::matmul_xwt(qg, kh, sc);
+        kernels::softmax_rows(sc, n_ctx, /*causal_offset=*/false, scale);
+        kernels::matmul(sc, vh, og);
+        for (int i = 0; i < group; ++i)
+          std::memcpy(att.row(0) + (g * group + i) * hd, og.row(i), sizeof(float) * static_cast<size_t>(hd));
+        continue;
+      }
+      // Queries in chunks of 64 rows: chunk [t0, t0+n) only sees keys 0 … pos0+t0+n−1, so the masked upper
+      // triangle is neither multiplied nor exponentiated.
+      constexpr int64_t kChunk = 64;
+      for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
+        const int64_t n = std::min(kChunk, T - t0), keys = pos0 + t0 + n;
+        MatView sc = tile(w.scores, n, keys);
+        for (int i = 0; i < group; ++i) {
+          const int64_t h = g * group + i;
+          kernels::matmul_xwt(q.rows_slice(t0, n).cols_slice(h * hd, hd), kh.rows_slice(0, keys), sc);
+          kernels::softmax_rows(sc, pos0 + t0 + 1, /*causal_offset=*/true, scale);
+          kernels::matmul(sc, vh.rows_slice(0, keys), att.rows_slice(t0, n).cols_slice(h * hd, hd));
+        }
       }
     }
+  };
+  if (num_threads() < 2) {
+    kv_heads(0, c_.n_kv_heads, st->tiles);
+    return;
   }
+  parallel_ranges(c_.n_kv_heads, [&](int64_t g0, int64_t g1) {
+    thread_local Tiles w;
+    kv_heads(g0, g1, w);
+  });
 }
 
 IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory, bool quantized_kv,

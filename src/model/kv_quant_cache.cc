@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "kernels/nn_ops.h"
 
 namespace duq::model {
 
@@ -33,7 +34,8 @@ void QuantKVCache::store(int layer, Which which, ConstMatView x, int pos0, float
   // One quantizer row per (token, head): the rows of x are [n_kv × hd] back to back.
   kernels::quantize_acts(ConstMatView(x.data, T * n_kv_, hd_), bits_, clip, tmp_);
   const int64_t r0 = static_cast<int64_t>(pos0) * n_kv_;
-  for (int64_t r = 0; r < T * n_kv_; ++r) {
+  kernels::for_rows(T * n_kv_, hd_, [&](int64_t ra, int64_t rb) {
+  for (int64_t r = ra; r < rb; ++r) {
     const uint8_t* src = tmp_.row(r);
     uint8_t* dst = p.codes.data() + (r0 + r) * row_bytes_;
     if (bits_ <= 4)
@@ -43,6 +45,7 @@ void QuantKVCache::store(int layer, Which which, ConstMatView x, int pos0, float
     p.scale[static_cast<size_t>(r0 + r)] = tmp_.scale[static_cast<size_t>(r)];
     p.zero[static_cast<size_t>(r0 + r)] = tmp_.zero[static_cast<size_t>(r)];
   }
+  });
 }
 
 void QuantKVCache::load_head(int layer, Which which, int head, int64_t n, MatView out) const {

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/threads.h"
 #include "quant/gptq_linalg.h"
 
 namespace duq::quant {
@@ -56,18 +57,26 @@ void Hessian::add(ConstMatView x) {
 
 double Hessian::output_error(ConstMatView w, ConstMatView w_hat) const {
   DUQ_CHECK(w.cols == dim_ && w_hat.cols == dim_ && w.rows == w_hat.rows, "Hessian::output_error: shape");
-  double total = 0;
-  std::vector<double> d(static_cast<size_t>(dim_));
-  for (int64_t r = 0; r < w.rows; ++r) {
-    for (int64_t j = 0; j < dim_; ++j) d[static_cast<size_t>(j)] = double(w(r, j)) - double(w_hat(r, j));
-    for (int64_t i = 0; i < dim_; ++i) {
-      if (d[static_cast<size_t>(i)] == 0) continue;
-      const double* hi = h_.data() + i * dim_;
-      double s = 0;
-      for (int64_t j = 0; j < dim_; ++j) s += hi[j] * d[static_cast<size_t>(j)];
-      total += d[static_cast<size_t>(i)] * s;
+  // One sum per row (rows split over the threads), then the rows added in order: the same bits for any
+  // thread count.
+  std::vector<double> per_row(static_cast<size_t>(w.rows), 0.0);
+  parallel_ranges(w.rows, [&](int64_t r0, int64_t r1) {
+    std::vector<double> d(static_cast<size_t>(dim_));
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t j = 0; j < dim_; ++j) d[static_cast<size_t>(j)] = double(w(r, j)) - double(w_hat(r, j));
+      double row = 0;
+      for (int64_t i = 0; i < dim_; ++i) {
+        if (d[static_cast<size_t>(i)] == 0) continue;
+        const double* hi = h_.data() + i * dim_;
+        double s = 0;
+        for (int64_t j = 0; j < dim_; ++j) s += hi[j] * d[static_cast<size_t>(j)];
+        row += d[static_cast<size_t>(i)] * s;
+      }
+      per_row[static_cast<size_t>(r)] = row;
     }
-  }
+  });
+  double total = 0;
+  for (double v : per_row) total += v;
   return 0.5 * total;
 }
 
@@ -160,44 +169,51 @@ QuantizedMat gptq_quantize(ConstMatView w, const Hessian& hs, const QuantSpec& s
     for (int64_t a = 0; a < kb; ++a)
       for (int64_t b = 0; b < kb; ++b) ub(a, b) = static_cast<float>(u[static_cast<size_t>((i1 + a) * D + i1 + b)]);
     err.resize(kb, O);
-    for (int64_t i = i1; i < i2; ++i) {
-      const int64_t p = perm[static_cast<size_t>(i)];
-      float* wi = wt.row(i);
-      if (by_row && g < D && !opts.act_order && p % g == 0) {
-        // Dynamic group grid from the group's columns as updated so far (p == i without act_order).
-        const int64_t c1 = std::min(D, p + g);
-        std::copy(wi, wi + O, lo.begin());
-        std::copy(wi, wi + O, hi.begin());
-        for (int64_t c = p + 1; c < c1; ++c) {
-          const float* wc = wt.row(c);
-          for (int64_t r = 0; r < O; ++r) {
-            lo[static_cast<size_t>(r)] = std::min(lo[static_cast<size_t>(r)], wc[r]);
-            hi[static_cast<size_t>(r)] = std::max(hi[static_cast<size_t>(r)], wc[r]);
+    // The column sweep of this block: every step works on each weight row r on its own (row grids), so the
+    // rows split over the threads, each range sweeping all the block's columns with the same arithmetic per
+    // element as one sweep over all rows. Column grids (!by_row) span rows: one range.
+    auto sweep = [&](int64_t r0, int64_t r1) {
+      for (int64_t i = i1; i < i2; ++i) {
+        const int64_t p = perm[static_cast<size_t>(i)];
+        float* wi = wt.row(i);
+        if (by_row && g < D && !opts.act_order && p % g == 0) {
+          // Dynamic group grid from the group's columns as updated so far (p == i without act_order).
+          const int64_t c1 = std::min(D, p + g);
+          std::copy(wi + r0, wi + r1, lo.begin() + r0);
+          std::copy(wi + r0, wi + r1, hi.begin() + r0);
+          for (int64_t c = p + 1; c < c1; ++c) {
+            const float* wc = wt.row(c);
+            for (int64_t r = r0; r < r1; ++r) {
+              lo[static_cast<size_t>(r)] = std::min(lo[static_cast<size_t>(r)], wc[r]);
+              hi[static_cast<size_t>(r)] = std::max(hi[static_cast<size_t>(r)], wc[r]);
+            }
           }
+          for (int64_t r = r0; r < r1; ++r)
+            q.params[static_cast<size_t>(r * q.groups_per_line + p / g)] =
+                group_params(lo[static_cast<size_t>(r)], hi[static_cast<size_t>(r)], spec);
         }
-        for (int64_t r = 0; r < O; ++r)
-          q.params[static_cast<size_t>(r * q.groups_per_line + p / g)] =
-              group_params(lo[static_cast<size_t>(r)], hi[static_cast<size_t>(r)], spec);
-      }
-      if (!by_row)
-        for (int64_t r0 = 0, gi = 0; r0 < O; r0 += g, ++gi) {
-          const auto [mn, mx] = std::minmax_element(wi + r0, wi + std::min(O, r0 + g));
-          q.params[static_cast<size_t>(gi * D + p)] = group_params(*mn, *mx, spec);
+        if (!by_row)
+          for (int64_t rg = 0, gi = 0; rg < O; rg += g, ++gi) {
+            const auto [mn, mx] = std::minmax_element(wi + rg, wi + std::min(O, rg + g));
+            q.params[static_cast<size_t>(gi * D + p)] = group_params(*mn, *mx, spec);
+          }
+        const float d = ub(i - i1, i - i1);
+        float* e = err.row(i - i1);
+        for (int64_t r = r0; r < r1; ++r) {
+          const GroupParams gp = q.params[static_cast<size_t>(q.param_index(r, p))];
+          const int32_t c = quantize_value(wi[r], gp, spec);
+          q.codes[static_cast<size_t>(r * D + p)] = static_cast<uint8_t>(c);
+          e[r] = (wi[r] - dequantize_value(c, gp)) / d;
         }
-      const float d = ub(i - i1, i - i1);
-      float* e = err.row(i - i1);
-      for (int64_t r = 0; r < O; ++r) {
-        const GroupParams gp = q.params[static_cast<size_t>(q.param_index(r, p))];
-        const int32_t c = quantize_value(wi[r], gp, spec);
-        q.codes[static_cast<size_t>(r * D + p)] = static_cast<uint8_t>(c);
-        e[r] = (wi[r] - dequantize_value(c, gp)) / d;
+        for (int64_t j = i + 1; j < i2; ++j) {
+          const float uij = ub(i - i1, j - i1);
+          float* wj = wt.row(j);
+          for (int64_t r = r0; r < r1; ++r) wj[r] -= uij * e[r];
+        }
       }
-      for (int64_t j = i + 1; j < i2; ++j) {
-        const float uij = ub(i - i1, j - i1);
-        float* wj = wt.row(j);
-        for (int64_t r = 0; r < O; ++r) wj[r] -= uij * e[r];
-      }
-    }
+    };
+    if (by_row && O * kb * kb >= (1 << 18)) parallel_ranges(O, sweep);
+    else sweep(0, O);
     if (i2 < D) {
       // Lazy update of the later columns: wt[i2:] −= U[i1:i2, i2:]ᵀ · err.
       const int64_t m = D - i2;

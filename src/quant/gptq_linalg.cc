@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/threads.h"
+
 namespace duq::quant {
 
 namespace {
@@ -112,13 +114,30 @@ void invert_lower_rec(const double* l, double* m, int64_t n, int64_t ld, std::ve
 
 }  // namespace
 
+// Rows of C split over the threads in ranges starting at multiples of 4, so every row takes the same path
+// (micro-tile or tail) and the same operation order as in one call: bit-identical for any thread count.
+template <class T, class F>
+void gemm_sub_rows(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, T* c, int64_t ldc, F&& one) {
+  constexpr double kMinParallelFlops = 1 << 20;
+  const int64_t quads = (m + 3) / 4;
+  if (static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kMinParallelFlops || quads < 2) {
+    one(0, m);
+    return;
+  }
+  parallel_ranges(quads, [&](int64_t q0, int64_t q1) { one(4 * q0, std::min(m, 4 * q1)); });
+}
+
 void gemm_sub(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
               int64_t ldc) {
-  gemm_sub_f32(m, n, k, a, lda, b, ldb, c, ldc);
+  gemm_sub_rows(m, n, k, a, lda, c, ldc, [&](int64_t r0, int64_t r1) {
+    gemm_sub_f32(r1 - r0, n, k, a + r0 * lda, lda, b, ldb, c + r0 * ldc, ldc);
+  });
 }
 void gemm_sub(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb, double* c,
               int64_t ldc) {
-  gemm_sub_f64(m, n, k, a, lda, b, ldb, c, ldc);
+  gemm_sub_rows(m, n, k, a, lda, c, ldc, [&](int64_t r0, int64_t r1) {
+    gemm_sub_f64(r1 - r0, n, k, a + r0 * lda, lda, b, ldb, c + r0 * ldc, ldc);
+  });
 }
 
 bool cholesky_lower(std::vector<double>& av, int64_t n) {
@@ -128,26 +147,30 @@ bool cholesky_lower(std::vector<double>& av, int64_t n) {
   for (int64_t k0 = 0; k0 < n; k0 += NB) {
     const int64_t kb = std::min(NB, n - k0), k1 = k0 + kb, m = n - k1;
     if (!chol_unblocked(a + k0 * n + k0, kb, n)) return false;
-    // Panel: L21 = A21·L11⁻ᵀ, row by row (forward substitution).
-    for (int64_t i = k1; i < n; ++i) {
-      double* x = a + i * n + k0;
-      for (int64_t j = 0; j < kb; ++j) {
-        double s = x[j];
-        const double* lj = a + (k0 + j) * n + k0;
-        for (int64_t p = 0; p < j; ++p) s -= x[p] * lj[p];
-        x[j] = s / lj[j];
+    // Panel: L21 = A21·L11⁻ᵀ, row by row (forward substitution; rows are independent: split over threads).
+    parallel_ranges(n - k1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = k1 + i0; i < k1 + i1; ++i) {
+        double* x = a + i * n + k0;
+        for (int64_t j = 0; j < kb; ++j) {
+          double s = x[j];
+          const double* lj = a + (k0 + j) * n + k0;
+          for (int64_t p = 0; p < j; ++p) s -= x[p] * lj[p];
+          x[j] = s / lj[j];
+        }
       }
-    }
+    });
     if (m == 0) break;
     // Trailing update A22 −= L21·L21ᵀ, lower part at block granularity.
     bt.assign(static_cast<size_t>(kb * m), 0.0);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t p = 0; p < kb; ++p) bt[static_cast<size_t>(p * m + i)] = a[(k1 + i) * n + k0 + p];
+    // Row blocks of RB write disjoint rows (and read only the panel columns): split over the threads (the
+    // later blocks are wider, so the split is uneven; this is a small part of GPTQ's time).
     constexpr int64_t RB = 128;
-    for (int64_t r0 = 0; r0 < m; r0 += RB) {
-      const int64_t rb = std::min(RB, m - r0);
+    parallel_for((m + RB - 1) / RB, [&](int64_t blk) {
+      const int64_t r0 = blk * RB, rb = std::min(RB, m - r0);
       gemm_sub_f64(rb, r0 + rb, kb, a + (k1 + r0) * n + k0, n, bt.data(), m, a + (k1 + r0) * n + k1, n);
-    }
+    });
   }
   for (int64_t i = 0; i < n; ++i) std::fill(a + i * n + i + 1, a + (i + 1) * n, 0.0);
   return true;

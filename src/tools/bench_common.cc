@@ -1,7 +1,6 @@
 #include "tools/bench_common.h"
 
 #include <cblas.h>
-#include <dlfcn.h>
 #include <unistd.h>
 #include <sched.h>
 
@@ -16,6 +15,7 @@
 #include <ctime>
 #include <vector>
 
+#include "core/threads.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"
 
@@ -70,11 +70,8 @@ int pin_single_thread(int core) {
     std::fprintf(stderr, "bench: could not pin to CPU %d; timings may move between cores\n", cpu);
     cpu = -1;
   }
-  kernels::set_blas_threads(1);
-  // Debian's libdnnl runs on OpenMP (libgomp, loaded with it): one thread, like everything else here.
-  // Looked up at run time so the tool needs no -fopenmp.
-  if (auto* set_threads = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads")))
-    set_threads(1);
+  // Our threads, OpenBLAS and oneDNN (Debian's libdnnl runs on the same libgomp): one thread each.
+  set_threads(1);
   return cpu;
 }
 

@@ -1,6 +1,6 @@
 #include "tools/bench_e2e.h"
 
-#include <cblas.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,9 +15,11 @@
 #include "calib/pipeline.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/threads.h"
 #include "core/rng.h"
 #include "formats/dtype.h"
 #include "kernels/cpu_features.h"
+#include "kernels/gemm_f32.h"
 #include "model/hf_source.h"
 #include "model/int_engine.h"
 #include "model/quant_model.h"
@@ -80,34 +82,50 @@ struct Speed {
 
 using ForwardFn = std::function<Mat(std::span<const int>, int, model::KVCache&, bool)>;
 
-Speed measure(const char* name, const model::ModelConfig& c, const ForwardFn& fwd, const E2eBenchOptions& o) {
-  Speed s;
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Prefill and decode speed at every thread count of o.threads: repetition r runs each count in turn, so the
+// scaling ratios are paired on a shared machine. One Speed per thread count.
+std::vector<Speed> measure(const char* name, const model::ModelConfig& c, const ForwardFn& fwd, const E2eBenchOptions& o) {
   const auto prefill = random_tokens(o.prefill, c.vocab_size, 11);
   const auto seq = random_tokens(o.prompt + o.decode, c.vocab_size, 12);
   model::KVCache cache(c, std::max(o.prefill, o.prompt + o.decode));
-  std::vector<double> pre, dec;
-  for (int r = 0; r < std::max(1, o.reps); ++r) {
-    double t0 = bench_now();
-    fwd(prefill, 0, cache, /*last_only=*/true);
-    pre.push_back(bench_now() - t0);
-    std::fprintf(stderr, "  %s prefill %d tokens: %.2f s (%.1f tok/s)\n", name, o.prefill, pre.back(),
-                 o.prefill / pre.back());
-    fwd(std::span<const int>(seq.data(), static_cast<size_t>(o.prompt)), 0, cache, true);
-    t0 = bench_now();
-    for (int i = 0; i < o.decode; ++i)
-      fwd(std::span<const int>(&seq[static_cast<size_t>(o.prompt + i)], 1), o.prompt + i, cache, true);
-    dec.push_back(bench_now() - t0);
-    std::fprintf(stderr, "  %s decode %d tokens after a %d-token prompt: %.2f s (%.2f tok/s)\n", name, o.decode,
-                 o.prompt, dec.back(), o.decode / dec.back());
+  const size_t nt = o.threads.size();
+  std::vector<std::vector<double>> pre(nt), dec(nt);
+  for (int r = 0; r < std::max(1, o.reps); ++r)
+    for (size_t ti = 0; ti < nt; ++ti) {
+      set_threads(o.threads[ti]);
+      double t0 = bench_now();
+      fwd(prefill, 0, cache, /*last_only=*/true);
+      pre[ti].push_back(bench_now() - t0);
+      std::fprintf(stderr, "  %s, %d thread%s: prefill %d tokens: %.2f s (%.1f tok/s)\n", name, o.threads[ti],
+                   o.threads[ti] == 1 ? "" : "s", o.prefill, pre[ti].back(), o.prefill / pre[ti].back());
+      fwd(std::span<const int>(seq.data(), static_cast<size_t>(o.prompt)), 0, cache, true);
+      t0 = bench_now();
+      for (int i = 0; i < o.decode; ++i)
+        fwd(std::span<const int>(&seq[static_cast<size_t>(o.prompt + i)], 1), o.prompt + i, cache, true);
+      dec[ti].push_back(bench_now() - t0);
+      std::fprintf(stderr, "  %s, %d thread%s: decode %d tokens after a %d-token prompt: %.2f s (%.2f tok/s)\n", name,
+                   o.threads[ti], o.threads[ti] == 1 ? "" : "s", o.decode, o.prompt, dec[ti].back(),
+                   o.decode / dec[ti].back());
+    }
+  std::vector<Speed> out(nt);
+  for (size_t ti = 0; ti < nt; ++ti) {
+    out[ti].prefill_tps = o.prefill / median(pre[ti]);
+    out[ti].decode_tps = o.decode / median(dec[ti]);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-  };
-  s.prefill_tps = o.prefill / median(pre);
-  s.decode_tps = o.decode / median(dec);
-  return s;
+  return out;
+}
+
+// Peak resident memory of this process so far (getrusage), bytes.
+uint64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_maxrss) * 1024;
 }
 
 }  // namespace
@@ -115,8 +133,11 @@ Speed measure(const char* name, const model::ModelConfig& c, const ForwardFn& fw
 void run_e2e_bench(const E2eBenchOptions& o) {
   if (o.layers < 1 || o.prefill < 1 || o.prompt < 1 || o.decode < 1 || o.reps < 1)
     fail("bench e2e: --layers, --prefill, --prompt, --decode and --reps must be at least 1");
+  if (o.threads.empty()) fail("bench e2e: --threads needs at least one count");
   ensure_openblas_kernels();
-  const int cpu = pin_single_thread(o.core);
+  const bool multi = *std::max_element(o.threads.begin(), o.threads.end()) > 1;
+  // One thread: pinned, process CPU time (as before). Several: unpinned, wall clock.
+  const int cpu = multi ? -1 : pin_single_thread(o.core);
   model::ModelConfig c;
   c.dim = o.dim, c.hidden_dim = o.hidden, c.n_layers = o.layers, c.n_heads = o.heads, c.n_kv_heads = o.kv_heads;
   c.vocab_size = o.vocab, c.max_seq_len = std::max({2048, o.prefill, o.prompt + o.decode});
@@ -133,13 +154,16 @@ void run_e2e_bench(const E2eBenchOptions& o) {
       fs::remove_all(d, ec);
     }
   } cleanup{dir};
-  use_wall_clock(o.wall);
-  std::fprintf(stderr, "bench e2e: %s, %.2f B parameters; pinned to CPU %d, one thread, ISA %s, OpenBLAS %s, timed by %s\n",
-               c.summary().c_str(), c.n_params() / 1e9, cpu, kernels::isa_name(kernels::active_isa()), openblas_core(),
-               clock_name());
+  use_wall_clock(o.wall || multi);
+  std::string tlist;
+  for (int t : o.threads) (tlist += tlist.empty() ? "" : ",") += std::to_string(t);
+  std::fprintf(stderr, "bench e2e: %s, %.2f B parameters; %s, ISA %s, OpenBLAS %s, timed by %s\n",
+               c.summary().c_str(), c.n_params() / 1e9,
+               multi ? ("threads " + tlist + ", not pinned").c_str() : ("pinned to CPU " + std::to_string(cpu) + ", one thread").c_str(),
+               kernels::isa_name(kernels::active_isa()), openblas_core(), clock_name());
 
   SynthSource src(c);
-  Speed fp, iq;
+  std::vector<Speed> fps, iqs;
   double fp_gemv_tps = 0;
   uintmax_t f32_bytes = 0, gguf_bytes = 0;
   {
@@ -147,17 +171,15 @@ void run_e2e_bench(const E2eBenchOptions& o) {
     std::fprintf(stderr, "[1/4] generating float weights ...\n");
     model::Model m(c, src.load_all());
     std::fprintf(stderr, "      %.1f s\n[2/4] float engine\n", t.seconds());
-    fp = measure("float", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
+    fps = measure("float", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
       return m.forward(tk, p, kc, nullptr, last);
     }, o);
     // What a float engine that streams every weight once per token (sgemv, no packing) could reach: the
     // float engine multiplies M = 1 by sgemm, which OpenBLAS 0.3.21 packs first.
     {
       Vec xv(static_cast<size_t>(std::max(c.dim, c.hidden_dim)), 0.01f), yv(static_cast<size_t>(std::max(c.vocab_size, c.hidden_dim)));
-      auto gemv = [&](const Mat& w) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(w.rows()), static_cast<int>(w.cols()), 1.f, w.data(),
-                    static_cast<int>(w.cols()), xv.data(), 1, 0.f, yv.data(), 1);
-      };
+      auto gemv = [&](const Mat& w) { kernels::matvec(w, xv.data(), yv.data()); };
+      set_threads(o.threads.front());
       const double t = median_seconds(
           [&] {
             for (const auto& L : m.weights().layers)
@@ -165,7 +187,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
             gemv(m.weights().classifier());
           },
           3, 0.0);
-      fp_gemv_tps = 1.0 / t;
+      fp_gemv_tps = 1.0 / t;  // at the first thread count
       std::fprintf(stderr, "  float weights streamed once by sgemv (decode bound): %.2f tok/s\n", fp_gemv_tps);
     }
     Timer tw;
@@ -185,6 +207,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   q.validate();
   std::unique_ptr<model::QuantModelData> data;
   {
+    set_threads(*std::max_element(o.threads.begin(), o.threads.end()));
     Timer t;
     std::fprintf(stderr, "[3/4] quantizing in memory: %s on %d random-token windows of %d\n", q.describe().c_str(),
                  o.calib_windows, o.calib_ctx);
@@ -206,16 +229,19 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   {
     model::IntModel im = model::make_int_model(std::move(data), calib::transform_factory(), /*quantized_kv=*/true,
                                                      o.exact_rotations);
-    iq = measure("W4A4", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
+    iqs = measure("W4A4", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
       return im.forward(tk, p, kc, last);
     }, o);
   }
 
+  const Speed& fp = fps.front();
+  const Speed& iq = iqs.front();
   const double r_pre = iq.prefill_tps / fp.prefill_tps, r_dec = iq.decode_tps / fp.decode_tps;
   const double r_size = static_cast<double>(f32_bytes) / static_cast<double>(gguf_bytes);
+  const uint64_t rss = peak_rss_bytes();
   std::FILE* out = o.json ? stderr : stdout;
-  std::fprintf(out, "\nEnd to end, %s (%s, %d steps), single thread, %s\n", c.summary().c_str(), o.method.c_str(), o.steps,
-               clock_name());
+  std::fprintf(out, "\nEnd to end, %s (%s, %d steps), %d thread%s, %s\n", c.summary().c_str(), o.method.c_str(), o.steps,
+               o.threads.front(), o.threads.front() == 1 ? "" : "s", clock_name());
   std::fprintf(out, "%-28s %12s %12s %8s %8s\n", "", "float", "W4A4 int", "ratio", "target");
   std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n", ("prefill tok/s (" + std::to_string(o.prefill) + ")").c_str(),
                fp.prefill_tps, iq.prefill_tps, r_pre, "2.5x", r_pre >= 2.5 ? "met" : "NOT met");
@@ -226,19 +252,45 @@ void run_e2e_bench(const E2eBenchOptions& o) {
                iq.decode_tps, iq.decode_tps / fp_gemv_tps, "(4x)", iq.decode_tps / fp_gemv_tps >= 4 ? "met" : "not met");
   std::fprintf(out, "%-28s %12.1f %12.1f %7.2fx %7s  %s\n", "file MB (f32 st / W4A4 gguf)", f32_bytes / 1e6,
                gguf_bytes / 1e6, r_size, "6x", r_size >= 6 ? "met" : "NOT met");
+  std::fprintf(out, "%-28s %12.1f  (whole bench process: float model, quantization and W4A4 engine)\n",
+               "peak RSS MB", rss / 1e6);
+  // Thread scaling: tokens/s at each count over the first count's, per engine.
+  std::string threads_json;
+  if (o.threads.size() > 1)
+    std::fprintf(out, "\nThread scaling (tokens/s at N threads / at %d), interleaved, %s\n%-8s %12s %12s %12s %12s %9s %9s %9s %9s\n",
+                 o.threads.front(), clock_name(), "threads", "float pre", "float dec", "W4A4 pre", "W4A4 dec", "f pre x",
+                 "f dec x", "W4A4 pre x", "W4A4 dec x");
+  for (size_t ti = 0; ti < o.threads.size(); ++ti) {
+    const Speed &f = fps[ti], &q = iqs[ti];
+    const double sfp = f.prefill_tps / fp.prefill_tps, sfd = f.decode_tps / fp.decode_tps;
+    const double sqp = q.prefill_tps / iq.prefill_tps, sqd = q.decode_tps / iq.decode_tps;
+    if (o.threads.size() > 1)
+      std::fprintf(out, "%-8d %12.2f %12.2f %12.2f %12.2f %8.2fx %8.2fx %8.2fx %8.2fx\n", o.threads[ti], f.prefill_tps,
+                   f.decode_tps, q.prefill_tps, q.decode_tps, sfp, sfd, sqp, sqd);
+    threads_json += std::string(ti ? ", " : "") + "{\"threads\": " + std::to_string(o.threads[ti]) +
+                    ", \"float_prefill_tps\": " + json_number(f.prefill_tps) + ", \"float_decode_tps\": " +
+                    json_number(f.decode_tps) + ", \"w4a4_prefill_tps\": " + json_number(q.prefill_tps) +
+                    ", \"w4a4_decode_tps\": " + json_number(q.decode_tps) + ", \"float_prefill_scaling\": " +
+                    json_number(sfp) + ", \"float_decode_scaling\": " + json_number(sfd) +
+                    ", \"w4a4_prefill_scaling\": " + json_number(sqp) + ", \"w4a4_decode_scaling\": " +
+                    json_number(sqd) + "}";
+  }
   if (o.json) {
     std::printf(
         "{\"model\": {\"dim\": %d, \"hidden\": %d, \"layers\": %d, \"heads\": %d, \"kv_heads\": %d, \"vocab\": %d, "
-        "\"params\": %lld}, \"method\": \"%s\", \"steps\": %d, \"clock\": \"%s\", "
+        "\"params\": %lld}, \"method\": \"%s\", \"steps\": %d, \"clock\": \"%s\", \"threads\": [%s], "
         "\"prefill\": {\"tokens\": %d, \"float_tps\": %s, \"w4a4_tps\": %s, \"ratio\": %s}, "
         "\"decode\": {\"prompt\": %d, \"tokens\": %d, \"float_tps\": %s, \"w4a4_tps\": %s, \"ratio\": %s, "
         "\"float_sgemv_bound_tps\": %s}, "
-        "\"file_bytes\": {\"f32_safetensors\": %llu, \"w4a4_gguf\": %llu, \"ratio\": %s}}\n",
+        "\"file_bytes\": {\"f32_safetensors\": %llu, \"w4a4_gguf\": %llu, \"ratio\": %s}, "
+        "\"peak_rss_bytes\": %llu, \"by_threads\": [%s]}\n",
         c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.n_params(), o.method.c_str(),
-        o.steps, o.wall ? "wall" : "cpu", o.prefill, json_number(fp.prefill_tps).c_str(), json_number(iq.prefill_tps).c_str(),
-        json_number(r_pre).c_str(), o.prompt, o.decode, json_number(fp.decode_tps).c_str(),
-        json_number(iq.decode_tps).c_str(), json_number(r_dec).c_str(), json_number(fp_gemv_tps).c_str(), static_cast<unsigned long long>(f32_bytes),
-        static_cast<unsigned long long>(gguf_bytes), json_number(r_size).c_str());
+        o.steps, wall_clock() ? "wall" : "cpu", tlist.c_str(), o.prefill, json_number(fp.prefill_tps).c_str(),
+        json_number(iq.prefill_tps).c_str(), json_number(r_pre).c_str(), o.prompt, o.decode,
+        json_number(fp.decode_tps).c_str(), json_number(iq.decode_tps).c_str(), json_number(r_dec).c_str(),
+        json_number(fp_gemv_tps).c_str(), static_cast<unsigned long long>(f32_bytes),
+        static_cast<unsigned long long>(gguf_bytes), json_number(r_size).c_str(), static_cast<unsigned long long>(rss),
+        threads_json.c_str());
   }
 }
 

@@ -1,8 +1,9 @@
 // `duquant bench e2e`: end-to-end prefill and decode tokens/s of a synthetic LLaMA-shaped model (TinyLlama-
-// 1.1B shape by default) in the float engine and the W4A4 integer engine, single thread, pinned; and the
+// 1.1B shape by default) in the float engine and the W4A4 integer engine, at one or more thread counts (one thread: pinned); and the
 // model file sizes (f32 safetensors vs the W4A4 .gguf).
 #pragma once
 #include <string>
+#include <vector>
 
 namespace duq::tools {
 
@@ -18,7 +19,8 @@ struct E2eBenchOptions {
   std::string tmp;                // where the model files are written (and removed); default: system temp
   int core = -1;
   bool exact_rotations = false;     // the integer engine's online rotations in fp32 instead of int16
-  bool wall = false;              // wall time instead of process CPU time
+  bool wall = false;              // wall time instead of process CPU time (forced when a thread count is > 1)
+  std::vector<int> threads = {1};  // every figure at each of these thread counts, interleaved
 };
 
 void run_e2e_bench(const E2eBenchOptions& o);

@@ -1,12 +1,23 @@
-// duquant bench gemm | e2e: single-thread, pinned speed measurements (see tools/bench_gemm.h, bench_e2e.h).
+// duquant bench gemm | e2e: speed measurements at one or more thread counts (one thread: pinned) (see tools/bench_gemm.h, bench_e2e.h).
 #include <memory>
 
 #include "tools/bench_e2e.h"
 #include "tools/bench_gemm.h"
 #include "tools/commands.h"
+#include "tools/thread_args.h"
 
 namespace duq::tools {
 namespace {
+
+// --threads 1,2,...: every figure at each count, interleaved, with the scaling ratios (default 1: one pinned
+// core, the per-core figures).
+void add_thread_list_option(CLI::App& app, std::vector<int>& out) {
+  app.add_option_function<std::string>(
+         "--threads", [&out](const std::string& s) { out = parse_thread_list(s, "--threads"); },
+         "comma-separated thread counts, each figure measured at every one interleaved, with the scaling ratio "
+         "(default 1: pinned to one core; more than one: unpinned, wall clock)")
+      ->type_name("N[,N...]");
+}
 
 DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm), float vs W4A4 engine (e2e)",
                       [](CLI::App& app) {
@@ -20,6 +31,7 @@ DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm
                         gemm->add_option("--min-time", g->min_seconds, "seconds per repetition")->capture_default_str();
                         gemm->add_option("--core", g->core, "CPU to pin to (default: the first allowed)");
                         gemm->add_flag("--wall", g->wall, "time by wall clock (default: process CPU time)");
+                        add_thread_list_option(*gemm, g->threads);
                         gemm->callback([g] { run_gemm_bench(*g); });
 
                         auto e = std::make_shared<E2eBenchOptions>();
@@ -45,6 +57,7 @@ DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm
                         e2e->add_flag("--exact-rotations", e->exact_rotations,
                                       "integer engine: DuQuant's online rotations in fp32 instead of int16");
                         e2e->add_flag("--wall", e->wall, "time by wall clock (default: process CPU time)");
+                        add_thread_list_option(*e2e, e->threads);
                         e2e->callback([e] { run_e2e_bench(*e); });
                       }});
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tools/thread_args.h"
 
 namespace duq::tools {
 
@@ -24,7 +25,11 @@ int run_cli(int argc, char** argv) {
   app.set_version_flag("--version", "duquant 0.1");
   auto cmds = registry();
   std::sort(cmds.begin(), cmds.end(), [](const Command& a, const Command& b) { return a.name < b.name; });
-  for (auto& c : cmds) c.setup(*app.add_subcommand(c.name, c.help));
+  for (auto& c : cmds) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    c.setup(*sub);
+    add_threads_option(*sub);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -43,11 +43,8 @@ GreedyResult greedy_rotation_fast(ConstMatView x, int64_t block, const GreedyOpt
     const Mat& s = sched.define(j, k);
     cum_growth.push_back(cum_growth.back() * sched.growth(j));
     e = Extremes{};
-    for (int64_t p = 0; p < active; ++p) {
-      rows.apply(p, s);
-      rows.scan(p, e);
-      r.row_updates += rows.panel_rows(p);
-    }
+    rows.apply_scan(active, &s, e);
+    for (int64_t p = 0; p < active; ++p) r.row_updates += rows.panel_rows(p);
     activate(j + 1, e);
     r.scores.push_back(e.score(opts.variant));
   }

@@ -17,17 +17,14 @@ GreedyResult greedy_rotation_reference(ConstMatView x, int64_t block, const Gree
   detail::StepSchedule sched(block, opts.variant, opts.seed);
   GreedyResult r;
   Extremes e;
-  for (int64_t p = 0; p < rows.panels(); ++p) rows.scan(p, e);
+  rows.apply_scan(rows.panels(), nullptr, e);
   r.scores.push_back(e.score(opts.variant));
   for (int64_t j = 0; j < opts.steps; ++j) {
     const int64_t k = e.pick(opts.variant, block);
     r.exchanges.push_back(k);
     const Mat& s = sched.define(j, k);
     e = Extremes{};
-    for (int64_t p = 0; p < rows.panels(); ++p) {
-      rows.apply(p, s);
-      rows.scan(p, e);
-    }
+    rows.apply_scan(rows.panels(), &s, e);
     r.row_updates += rows.rows();
     r.scores.push_back(e.score(opts.variant));
   }

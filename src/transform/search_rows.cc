@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "core/threads.h"
 #include "kernels/gemm_f32.h"
 #include "transform/orthogonal.h"
 
@@ -31,6 +32,13 @@ void Extremes::merge_row(const float* y, int64_t b, int64_t flat0) {
     while (std::fabs(y[c]) != ramax) ++c;
     if (ramax > amax || flat0 + c < amax_at) amax = ramax, amax_at = flat0 + c;
   }
+}
+
+void Extremes::merge(const Extremes& o) {
+  if (o.max_at >= 0 && (max_at < 0 || o.max > max || (o.max == max && o.max_at < max_at))) max = o.max, max_at = o.max_at;
+  if (o.min_at >= 0 && (min_at < 0 || o.min < min || (o.min == min && o.min_at < min_at))) min = o.min, min_at = o.min_at;
+  if (o.amax_at >= 0 && (amax_at < 0 || o.amax > amax || (o.amax == amax && o.amax_at < amax_at)))
+    amax = o.amax, amax_at = o.amax_at;
 }
 
 int64_t Extremes::pick(SearchVariant v, int64_t b) const {
@@ -62,13 +70,14 @@ SearchRows::SearchRows(ConstMatView x, int64_t b) : b_(b) {
     std::memcpy(y_.row(i), src(rho), static_cast<size_t>(b) * sizeof(float));
     norm_[static_cast<size_t>(i)] = norms[static_cast<size_t>(rho)];
   }
-  tmp_.resize(kPanelRows, b);
 }
 
 void SearchRows::apply(int64_t p, const Mat& s) {
   const int64_t m = panel_rows(p);
   MatView panel(y_.row(p * kPanelRows), m, b_);
-  MatView out(tmp_.data(), m, b_);
+  thread_local Mat tmp;
+  if (tmp.rows() < kPanelRows || tmp.cols() != b_) tmp.resize(kPanelRows, b_);
+  MatView out(tmp.data(), m, b_);
   kernels::matmul(panel, s, out);
   std::memcpy(panel.data, out.data, static_cast<size_t>(m * b_) * sizeof(float));
 }
@@ -76,6 +85,18 @@ void SearchRows::apply(int64_t p, const Mat& s) {
 void SearchRows::scan(int64_t p, Extremes& e) const {
   const int64_t r0 = p * kPanelRows, m = panel_rows(p);
   for (int64_t i = r0; i < r0 + m; ++i) e.merge_row(y_.row(i), b_, orig_[static_cast<size_t>(i)] * b_);
+}
+
+void SearchRows::apply_scan(int64_t n, const Mat* s, Extremes& e) {
+  const int64_t chunks = std::min<int64_t>(n, num_threads());
+  std::vector<Extremes> part(static_cast<size_t>(std::max<int64_t>(chunks, 0)));
+  parallel_for(chunks, [&](int64_t c) {
+    for (int64_t p = n * c / chunks; p < n * (c + 1) / chunks; ++p) {
+      if (s) apply(p, *s);
+      scan(p, part[static_cast<size_t>(c)]);
+    }
+  });
+  for (const Extremes& x : part) e.merge(x);
 }
 
 StepSchedule::StepSchedule(int64_t b, SearchVariant v, uint64_t seed) : b_(b), v_(v), rng_(seed) {}

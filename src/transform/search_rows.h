@@ -24,6 +24,9 @@ struct Extremes {
   float amax = -1.f;
   int64_t max_at = -1, min_at = -1, amax_at = -1;
   void merge_row(const float* y, int64_t b, int64_t flat0);
+  // Merges another scan's extremes: the same (value, first position) rule, so merging the scans of any split
+  // of the rows gives what one scan over all of them gives, in any order.
+  void merge(const Extremes& o);
   float score(SearchVariant v) const { return v == SearchVariant::kReference ? max - min : amax; }
   // Rows whose entries are all below this in magnitude cannot hold an extreme that matters.
   float threshold(SearchVariant v) const { return v == SearchVariant::kReference ? std::min(max, -min) : amax; }
@@ -41,8 +44,12 @@ class SearchRows {
   int64_t panel_rows(int64_t p) const { return std::min(kPanelRows, n_ - p * kPanelRows); }
   // Largest row norm in panel p (its first row), computed in double from the input.
   double panel_norm(int64_t p) const { return norm_[static_cast<size_t>(p * kPanelRows)]; }
-  // panel ← panel·s [b×b] via BLAS (always the same call shape for a given panel).
+  // panel ← panel·s [b×b] via BLAS (always the same call shape for a given panel). Panels may be updated
+  // from different threads at once (the temporary is thread-local).
   void apply(int64_t p, const Mat& s);
+  // For the panels [0, n): apply(p, s) (when s is given) and scan into e, split over the threads (panels are
+  // independent; the per-range extremes are merged, which gives the serial scan's result exactly).
+  void apply_scan(int64_t n, const Mat* s, Extremes& e);
   // Merges the panel's entries into e.
   void scan(int64_t p, Extremes& e) const;
 
@@ -51,7 +58,6 @@ class SearchRows {
   Mat y_;                     // [n×b] sorted rows
   std::vector<int64_t> orig_; // original row index ρ of each stored row
   std::vector<double> norm_;  // ‖y‖ of each stored row, descending
-  Mat tmp_;                   // [kPanelRows×b]
 };
 
 // The B matrices and Swap(B, 0, k_j) of each step, drawn from the rng in step order.
