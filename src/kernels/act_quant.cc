@@ -29,7 +29,7 @@ void run_rows(detail::ActQuantArgs& a) {
 // not depend on which tile it is in, so the output is bit-identical for any thread count. Small inputs
 // stay on one thread.
 void run(const detail::ActQuantArgs& a) {
-  constexpr int64_t kMinParallelElems = 1 << 15;
+  constexpr int64_t kMinParallelElems = 1 << 16;
   const int64_t tiles = (a.m + detail::kActTile - 1) / detail::kActTile;
   const int64_t T = a.m * a.k < kMinParallelElems ? 1 : std::min<int64_t>(num_threads(), tiles);
   parallel_for(T, [&](int64_t t) {

@@ -15,7 +15,7 @@ namespace {
 // output columns, in ranges aligned to kAlign columns, each range one sgemm / sgemv call on offset views.
 // Products below kMinParallelFlops, and calls from inside a parallel region, are one call.
 constexpr int64_t kAlign = 64;
-constexpr double kMinParallelFlops = 4e6;
+constexpr double kMinParallelFlops = 8e6;  // ~0.1 ms on one core
 
 void split_columns(int64_t n, double flops, const std::function<void(int64_t, int64_t)>& call) {
   const int64_t units = (n + kAlign - 1) / kAlign;

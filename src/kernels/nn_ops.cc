@@ -106,7 +106,7 @@ void rope(MatView x, int n_heads, int pos0, const RopeTable& table, bool interle
 }
 
 void for_rows(int64_t rows, int64_t cols, const std::function<void(int64_t, int64_t)>& body) {
-  constexpr int64_t kMinParallelElems = 1 << 14;  // below this a fork costs more than the loop
+  constexpr int64_t kMinParallelElems = 1 << 16;  // below this a fork costs more than the loop
   if (rows < 2 || rows * cols < kMinParallelElems) body(0, rows);
   else parallel_ranges(rows, body);
 }

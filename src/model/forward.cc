@@ -85,7 +85,8 @@ void float_attention(const ModelConfig& c, ConstMatView q, ConstMatView k, Const
       }
     }
   };
-  if (num_threads() < 2) {
+  // ~n_heads·T·n_ctx·hd multiply-adds; below ~1M a fork costs more than it saves
+  if (num_threads() < 2 || int64_t{c.n_heads} * T * n_ctx * hd < (int64_t{1} << 20)) {
     heads(0, c.n_heads, scores_buf);
     return;
   }

@@ -239,7 +239,8 @@ void IntAttention::attend(int layer, MatView q, MatView k, MatView v, int pos0, 
       }
     }
   };
-  if (num_threads() < 2) {
+  // ~n_heads·T·n_ctx·hd multiply-adds (+ the dequantization); below ~1M a fork costs more than it saves
+  if (num_threads() < 2 || int64_t{c_.n_heads} * T * n_ctx * hd < (int64_t{1} << 20)) {
     kv_heads(0, c_.n_kv_heads, st->tiles);
     return;
   }

@@ -207,7 +207,7 @@ void run_gemm_bench(const GemmBenchOptions& o) {
             scaling_json += std::string(scaling_json.empty() ? "" : ", ") + "{\"shape\": \"" + s.name() +
                             "\", \"m\": " + std::to_string(m) + ", \"impl\": \"" + impl + "\", \"threads\": " +
                             std::to_string(tcounts[ti]) + ", \"base_threads\": " + std::to_string(t0) +
-                            ", \"ratio\": " + json_number(ratio) + "}";
+                            ", \"ratio\": " + json_number(ratio, 4) + "}";
           }
           std::fprintf(table, "\n");
         }

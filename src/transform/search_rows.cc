@@ -88,7 +88,9 @@ void SearchRows::scan(int64_t p, Extremes& e) const {
 }
 
 void SearchRows::apply_scan(int64_t n, const Mat* s, Extremes& e) {
-  const int64_t chunks = std::min<int64_t>(n, num_threads());
+  // A step's work on n panels is n·64·b² multiply-adds; below ~2M a fork costs more than it saves.
+  const bool small = n * kPanelRows * b_ * b_ < (int64_t{1} << 21);
+  const int64_t chunks = std::min<int64_t>(n, small ? 1 : num_threads());
   std::vector<Extremes> part(static_cast<size_t>(std::max<int64_t>(chunks, 0)));
   parallel_for(chunks, [&](int64_t c) {
     for (int64_t p = n * c / chunks; p < n * (c + 1) / chunks; ++p) {

@@ -77,7 +77,9 @@ TEST(Threads, ParallelForVisitsEveryIndexOnceInContiguousRanges) {
       }
       EXPECT_EQ(next, n);
       EXPECT_LE(static_cast<int64_t>(ranges.size()), std::max<int64_t>(1, std::min<int64_t>(t, n)));
-      if (n >= t) EXPECT_EQ(static_cast<int64_t>(ranges.size()), t) << "n " << n;  // all threads get work
+      if (n >= t) {
+        EXPECT_EQ(static_cast<int64_t>(ranges.size()), t) << "n " << n;  // all threads get work
+      }
     }
   }
 }

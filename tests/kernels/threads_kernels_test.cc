@@ -36,14 +36,14 @@ void expect_bits(const Mat& a, const Mat& b, const std::string& what) {
 struct Shape {
   int64_t m, n, k;
 };
-// Every shape is above the GEMM's serial threshold (2^18 MACs) so the split really happens.
+// Every shape is above the GEMM's serial threshold (2^22 MACs) so the split really happens.
 constexpr Shape kShapes[] = {
-    {1, 1000, 520},   // GEMV: 63 panels → 21 groups, split 11/10 (2 threads), 7/7/7 (3)
-    {1, 50, 6000},    // GEMV with fewer panel groups (2) than 3 threads
-    {37, 200, 100},   // 13 panels → 5 groups; M tail of 5 rows
-    {70, 20, 300},    // 2 panels → 1 group: the M tiles split instead
-    {9, 2100, 130},   // M just over one tile, N split
-    {512, 48, 64},    // exactly one group, many tiles
+    {1, 4100, 1030},  // GEMV: 257 panels → 86 groups, split 43/43 (2 threads), 28/29/29 (3)
+    {1, 80, 60000},   // GEMV with fewer panel groups (2) than 3 threads
+    {37, 1100, 110},  // 69 panels → 23 groups; M tail of 5 rows
+    {700, 20, 300},   // 2 panels → 1 group: the M tiles split instead
+    {9, 4200, 130},   // M just over one tile, N split
+    {512, 48, 200},   // exactly one group, many tiles
 };
 
 TEST(ThreadsKernels, IntGemmSameBitsAtEveryThreadCount) {
@@ -55,8 +55,9 @@ TEST(ThreadsKernels, IntGemmSameBitsAtEveryThreadCount) {
       QuantActs x;
       quantize_acts(xf, ab, 0.9f, x);
       const PackedWeights w = quantize_pack_weights(wf, wb, 0.8f);
-      const std::string what = "W" + std::to_string(wb) + "A" + std::to_string(ab) + " " + std::to_string(s.m) + "x" +
-                               std::to_string(s.n) + "x" + std::to_string(s.k);
+      std::string what = "W";
+      what += std::to_string(wb) + "A" + std::to_string(ab) + " " + std::to_string(s.m) + "x" + std::to_string(s.n) +
+              "x" + std::to_string(s.k);
       // Independent check of the one-thread result: double product of the dequantized operands.
       Mat ref(s.m, s.n);
       {
@@ -89,34 +90,36 @@ TEST(ThreadsKernels, IntGemmSameBitsAtEveryThreadCount) {
 TEST(ThreadsKernels, IntGemmWritesOnlyItsStridedOutput) {
   // y a column slice of a wider matrix: the threads' offsets must honour its row stride.
   Rng rng(72);
-  const Mat xf = random_mat(rng, 33, 256), wf = random_mat(rng, 100, 256, 0.05f);
+  const int64_t M = 33, N = 1000, K = 256, W = 1030, C0 = 20;  // 8.4M MACs: split
+  const Mat xf = random_mat(rng, M, K), wf = random_mat(rng, N, K, 0.05f);
   QuantActs x;
   quantize_acts(xf, 4, 1.f, x);
   const PackedWeights w = quantize_pack_weights(wf, 4, 1.f);
-  Mat want(33, 100);
+  Mat want(M, N);
   {
     ThreadsScope one(1);
     int_gemm(x, w, want);
   }
   for (int t : kThreadCounts) {
     ThreadsScope threads(t);
-    Mat big(33, 130);
+    Mat big(M, W);
     for (float& v : big.flat()) v = -7.f;
-    int_gemm(x, w, big.view().cols_slice(20, 100));
-    for (int64_t i = 0; i < 33; ++i)
-      for (int64_t j = 0; j < 130; ++j) {
-        if (j < 20 || j >= 120) ASSERT_EQ(big(i, j), -7.f) << "threads " << t << " wrote outside y at " << i << "," << j;
-        else ASSERT_EQ(std::memcmp(&big(i, j), &want(i, j - 20), 4), 0) << "threads " << t;
+    int_gemm(x, w, big.view().cols_slice(C0, N));
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < W; ++j) {
+        if (j < C0 || j >= C0 + N) ASSERT_EQ(big(i, j), -7.f) << "threads " << t << " wrote outside y at " << i << "," << j;
+        else ASSERT_EQ(std::memcmp(&big(i, j), &want(i, j - C0), 4), 0) << "threads " << t;
       }
   }
 }
 
 TEST(ThreadsKernels, TransformQuantizeSameBitsAtEveryThreadCount) {
   Rng rng(73);
-  // Token counts around the 24-token tile (1, one tile, tails), K with a tail block.
-  for (int64_t m : {1, 23, 25, 71, 200})
+  // Token counts around the 24-token tile (1 and 23: below the serial threshold; 70, 95 and 400 split, with
+  // tails), K with a tail block (1000 = 15·64 + 40).
+  for (int64_t m : {1, 23, 70, 95, 400})
     for (bool integer : {false, true}) {
-      const int64_t k = 200, b = 64;
+      const int64_t k = 1000, b = 64;
       test::TransformData d = test::make_transform(rng, k, b, true, true, true);
       const ActTransform t = integer ? d.integer() : d.t;
       const Mat x = random_mat(rng, m, k);
@@ -157,7 +160,7 @@ TEST(ThreadsKernels, TransformQuantizeSameBitsAtEveryThreadCount) {
 
 TEST(ThreadsKernels, RowOpsSameBitsAtEveryThreadCount) {
   Rng rng(74);
-  const int64_t T = 97, D = 320;  // T·D above the row ops' serial threshold
+  const int64_t T = 97, D = 704;  // T·D above the row ops' serial threshold (2^16)
   const Mat x = random_mat(rng, T, D), up = random_mat(rng, T, D);
   std::vector<float> w(D);
   for (float& v : w) v = static_cast<float>(0.5 + rng.uniform());
@@ -168,7 +171,7 @@ TEST(ThreadsKernels, RowOpsSameBitsAtEveryThreadCount) {
     act = Mat(T, D);
     swiglu(x, up, act);
     roped = Mat(x);
-    rope(roped, 5, 3, table, false);
+    rope(roped, 11, 3, table, false);
     soft = Mat(x);
     softmax_rows(soft, 10, true, 0.3f);
     sum = Mat(x);
