@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
 #include <string>
 
 #include "core/rng.h"
@@ -13,6 +14,7 @@
 #include "threads_scope.h"
 #include "transform/duquant_transform.h"
 #include "transform/greedy_rotation.h"
+#include "transform/search_rows.h"
 
 namespace duq::transform {
 namespace {
@@ -90,6 +92,34 @@ TEST(ThreadsSearch, DuQuantSearchSameAtEveryThreadCount) {
                             sizeof(float) * static_cast<size_t>(want.rotations[i].full.size())), 0) << t;
     EXPECT_EQ(std::memcmp(got_x.data(), want_x.data(), sizeof(float) * static_cast<size_t>(want_x.size())), 0) << t;
   }
+}
+
+// The merge of per-range scans equals one scan over all rows, for every split point, on rows of a few
+// small integers (so the max, the min and the largest magnitude each occur many times: the first position
+// must win whichever range holds it).
+TEST(ThreadsSearch, ExtremesMergeEqualsOneScanAtEverySplit) {
+  Rng rng(13);
+  const int64_t rows = 40, b = 6;
+  std::vector<float> y(static_cast<size_t>(rows * b));
+  std::vector<int64_t> flat0(static_cast<size_t>(rows));
+  for (auto& v : y) v = static_cast<float>(static_cast<int>(rng.below(7)) - 3);  // −3 … 3
+  for (int64_t r = 0; r < rows; ++r) flat0[static_cast<size_t>(r)] = ((r * 17) % rows) * b;  // a stored order
+  detail::Extremes all;
+  for (int64_t r = 0; r < rows; ++r) all.merge_row(&y[static_cast<size_t>(r * b)], b, flat0[static_cast<size_t>(r)]);
+  for (int64_t s1 = 0; s1 <= rows; ++s1)
+    for (int64_t s2 = s1; s2 <= rows; s2 += 7) {
+      detail::Extremes part[3];
+      for (int64_t r = 0; r < rows; ++r)
+        part[r < s1 ? 0 : r < s2 ? 1 : 2].merge_row(&y[static_cast<size_t>(r * b)], b, flat0[static_cast<size_t>(r)]);
+      for (const int order : {0, 1}) {  // merged in range order and in reverse
+        detail::Extremes m;
+        for (int i = 0; i < 3; ++i) m.merge(part[order ? 2 - i : i]);
+        ASSERT_EQ(m.max, all.max);
+        ASSERT_EQ(m.max_at, all.max_at) << s1 << " " << s2;
+        ASSERT_EQ(m.min_at, all.min_at) << s1 << " " << s2;
+        ASSERT_EQ(m.amax_at, all.amax_at) << s1 << " " << s2;
+      }
+    }
 }
 
 }  // namespace
