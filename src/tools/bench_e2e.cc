@@ -154,7 +154,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
       fs::remove_all(d, ec);
     }
   } cleanup{dir};
-  use_wall_clock(o.wall || multi);
+  use_wall_clock(o.wall || (multi && !o.cpu_time));
   std::string tlist;
   for (int t : o.threads) (tlist += tlist.empty() ? "" : ",") += std::to_string(t);
   std::fprintf(stderr, "bench e2e: %s, %.2f B parameters; %s, ISA %s, OpenBLAS %s, timed by %s\n",

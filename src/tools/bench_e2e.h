@@ -21,6 +21,7 @@ struct E2eBenchOptions {
   bool exact_rotations = false;     // the integer engine's online rotations in fp32 instead of int16
   bool wall = false;              // wall time instead of process CPU time (forced when a thread count is > 1)
   std::vector<int> threads = {1};  // every figure at each of these thread counts, interleaved
+  bool cpu_time = false;  // process CPU time even with several threads (work efficiency, not speed)
 };
 
 void run_e2e_bench(const E2eBenchOptions& o);

@@ -64,7 +64,7 @@ void run_gemm_bench(const GemmBenchOptions& o) {
   const int reps = o.quick ? 1 : o.reps;
   const double min_s = o.quick ? 0.0 : o.min_seconds;
   std::FILE* table = o.json ? stderr : stdout;
-  use_wall_clock(o.wall || multi);
+  use_wall_clock(o.wall || (multi && !o.cpu_time));
   std::string tlist;
   for (int t : tcounts) (tlist += tlist.empty() ? "" : ",") += std::to_string(t);
   if (multi)

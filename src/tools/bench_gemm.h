@@ -14,6 +14,7 @@ struct GemmBenchOptions {
   int core = -1;       // CPU to pin to (−1: the first allowed)
   bool wall = false;   // wall time instead of process CPU time (forced when a thread count is > 1)
   std::vector<int> threads = {1};  // every figure at each of these thread counts, interleaved
+  bool cpu_time = false;  // process CPU time even with several threads (work efficiency, not speed)
 };
 
 void run_gemm_bench(const GemmBenchOptions& o);

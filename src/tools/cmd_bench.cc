@@ -19,6 +19,16 @@ void add_thread_list_option(CLI::App& app, std::vector<int>& out) {
       ->type_name("N[,N...]");
 }
 
+// On a machine shared with other jobs a fork-join region waits for descheduled threads, so wall-clock scaling
+// there measures the load. Process CPU time summed over the threads instead shows the threading's work
+// overhead: CPU(1) / CPU(N) near 1 means N threads would give ~N× on idle cores (with OMP_WAIT_POLICY=passive,
+// so that waiting threads sleep instead of spinning on the clock).
+void add_cpu_time_flag(CLI::App& app, bool& out) {
+  app.add_flag("--cpu-time", out,
+               "with several thread counts, time by process CPU time summed over threads (work efficiency on a busy "
+               "machine; use with OMP_WAIT_POLICY=passive) instead of wall time");
+}
+
 DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm), float vs W4A4 engine (e2e)",
                       [](CLI::App& app) {
                         app.require_subcommand(1);
@@ -32,6 +42,7 @@ DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm
                         gemm->add_option("--core", g->core, "CPU to pin to (default: the first allowed)");
                         gemm->add_flag("--wall", g->wall, "time by wall clock (default: process CPU time)");
                         add_thread_list_option(*gemm, g->threads);
+                        add_cpu_time_flag(*gemm, g->cpu_time);
                         gemm->callback([g] { run_gemm_bench(*g); });
 
                         auto e = std::make_shared<E2eBenchOptions>();
@@ -58,6 +69,7 @@ DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm
                                       "integer engine: DuQuant's online rotations in fp32 instead of int16");
                         e2e->add_flag("--wall", e->wall, "time by wall clock (default: process CPU time)");
                         add_thread_list_option(*e2e, e->threads);
+                        add_cpu_time_flag(*e2e, e->cpu_time);
                         e2e->callback([e] { run_e2e_bench(*e); });
                       }});
 
