@@ -106,7 +106,9 @@ void run_eval(const EvalOpts& o) {
                           {"limit", o.limit}, {"num_fewshot_mmlu", o.shots}, {"prefix_cache", !o.naive}}},
                         {"speed",
                          {{"seconds", stats.seconds}, {"docs", stats.docs}, {"docs_per_second", docs_per_s},
-                          {"forward_tokens", stats.forward_tokens}}}};
+                          {"forward_tokens", stats.forward_tokens}}},
+                        {"truncation", {{"requests_left_truncated", stats.truncated},
+                                        {"continuations_longer_than_window", stats.clipped}}}};
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
@@ -115,6 +117,10 @@ void run_eval(const EvalOpts& o) {
     std::printf("%-40s %-11s %8.4f ± %-8.4f %7ld\n", m.key.c_str(), m.metric.c_str(), m.value, m.stderr_, m.n);
   std::printf("(%s; %s; %ld documents in %.1f s, %.2f docs/s; %ld tokens run)\n", run.kind.c_str(),
               o.bos ? "BOS" : "no BOS", stats.docs, stats.seconds, docs_per_s, stats.forward_tokens);
+  if (stats.truncated > 0)
+    std::printf("(%ld requests left-truncated to the %d-token window; %ld continuations longer than it had only "
+                "their last %d tokens scored)\n",
+                stats.truncated, max_len, stats.clipped, max_len);
 }
 
 DUQ_REGISTER_COMMAND({"eval", "task accuracy (PIQA, ARC, HellaSwag, WinoGrande, BoolQ, LAMBADA, MMLU) as lm-eval scores it",

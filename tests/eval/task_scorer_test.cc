@@ -138,8 +138,15 @@ TEST(TaskScorer, NaiveEqualsSharedAndTruncatesOnTheLeft) {
   auto sc2 = shared.score({encode_request(tok, "abcdef", "xy", false)});
   EXPECT_EQ(calls[0].tokens, (std::vector<int>{'c', 'd', 'e', 'f', 'x'}));
   EXPECT_DOUBLE_EQ(sc2[0].ll, sc[0].ll);
-  // A continuation longer than the window is an error, not a silent wrong score.
-  EXPECT_THROW(shared.score({encode_request(tok, "a", "bcdefgh", false)}), Error);
+  // A continuation (7 tokens) longer than the window (5): only its last 5 tokens are scored.
+  calls.clear();
+  auto sc3 = shared.score({encode_request(tok, "a", "bcdefgh", false)});
+  // all = a b c d e f g h; last 6 = c d e f g h; fed c d e f g; rows predict d e f g h (all hits).
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].tokens, (std::vector<int>{'c', 'd', 'e', 'f', 'g'}));
+  EXPECT_EQ(sc3[0].tokens, 5);
+  EXPECT_NEAR(sc3[0].ll, 5 * hit(), 1e-9);
+  EXPECT_EQ(shared.clipped(), 1);
 }
 
 TEST(TaskResults, AccNormDividesByCharactersAndStderrIsSampleStderr) {

@@ -22,12 +22,15 @@ std::vector<DocResult> run_task(const Task& t, const model::Tokenizer& tok, Scor
   out.reserve(docs.size());
   Progress prog(t.name, static_cast<long>(docs.size()), o.progress);
   Timer timer;
-  const long tokens0 = scorer.forward_tokens();
+  const long tokens0 = scorer.forward_tokens(), clipped0 = scorer.clipped();
+  long truncated = 0;
   for (const Doc* d : docs) {
     std::vector<EncodedRequest> reqs;
     for (size_t i = 0; i < d->contexts.size(); ++i)
       reqs.push_back(encode_request(tok, d->contexts[i], d->continuations[i], o.bos));
-    out.push_back(doc_result(*d, scorer.score(reqs)));
+    const auto scores = scorer.score(reqs);
+    for (const auto& sc : scores) truncated += sc.truncated;
+    out.push_back(doc_result(*d, scores));
     if (on_doc) on_doc(*d, out.back());
     const double el = timer.seconds(), rate = static_cast<double>(out.size()) / std::max(el, 1e-9);
     char buf[96];
@@ -43,6 +46,8 @@ std::vector<DocResult> run_task(const Task& t, const model::Tokenizer& tok, Scor
     stats->seconds += el;
     stats->docs += static_cast<long>(out.size());
     stats->forward_tokens += scorer.forward_tokens() - tokens0;
+    stats->truncated += truncated;
+    stats->clipped += scorer.clipped() - clipped0;
   }
   return out;
 }

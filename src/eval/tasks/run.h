@@ -21,6 +21,8 @@ std::vector<const Doc*> limited_docs(const Task& t, long limit);
 struct RunStats {
   double seconds = 0;
   long docs = 0, forward_tokens = 0;
+  long truncated = 0;  // requests left-truncated to the window
+  long clipped = 0;    // of those, continuations longer than the window (first tokens unscored)
 };
 
 // on_doc(doc, result) is called after each document (for --log-samples).

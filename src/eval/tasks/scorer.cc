@@ -49,8 +49,6 @@ ChoiceScore Scorer::whole_sequence(const EncodedRequest& r) {
   s.greedy = true;
   const size_t L = r.continuation.size();
   if (L == 0) return s;
-  if (L > static_cast<size_t>(max_len_))
-    fail("a continuation of ", L, " tokens does not fit the model's context of ", max_len_, " tokens");
   std::vector<int> all = r.context;
   all.insert(all.end(), r.continuation.begin(), r.continuation.end());
   const size_t limit = static_cast<size_t>(max_len_) + 1;
@@ -61,7 +59,11 @@ ChoiceScore Scorer::whole_sequence(const EncodedRequest& r) {
   all.pop_back();  // the last continuation token is predicted, never fed
   Mat logits = fwd_(all, 0, cache_, false);
   forward_tokens_ += static_cast<long>(all.size());
-  accumulate(logits, static_cast<int>(all.size() - L), {r.continuation.data(), L}, s);
+  // A continuation longer than the window: only its last max_len tokens have their predecessors in the
+  // window and are scored (lm-eval asserts instead; counted in `clipped`).
+  const size_t scored = std::min(L, all.size());
+  if (scored < L) ++clipped_;
+  accumulate(logits, static_cast<int>(all.size() - scored), {r.continuation.data() + (L - scored), scored}, s);
   return s;
 }
 

@@ -4,7 +4,8 @@
 //      first len(encode(context)) tokens (BOS on both when `bos`; an empty context is [BOS]);
 //   3. the model sees (context + continuation)[-(max_len+1):][:-1] (left truncation), and the score is the
 //      sum of log p(continuation token | everything before it); `greedy` says every continuation token was
-//      the argmax.
+//      the argmax. A continuation longer than max_len (lm-eval asserts) has only its last max_len tokens
+//      scored.
 // Speed: the choices of a document that share a context share its forward pass — the context runs once
 // into a KV cache, then each continuation runs from position len(context) over that cache (rows beyond
 // the position written are never read, so the next choice simply overwrites them). Truncated requests
@@ -45,6 +46,8 @@ class Scorer {
   // The scores of a document's requests, in order.
   std::vector<ChoiceScore> score(const std::vector<EncodedRequest>& reqs);
   long forward_tokens() const { return forward_tokens_; }  // tokens run through the model so far
+  // Requests whose continuation alone exceeded the window (only its last max_len tokens were scored).
+  long clipped() const { return clipped_; }
 
  private:
   ChoiceScore whole_sequence(const EncodedRequest& r);
@@ -52,7 +55,7 @@ class Scorer {
   int max_len_;
   bool share_;
   model::KVCache cache_;
-  long forward_tokens_ = 0;
+  long forward_tokens_ = 0, clipped_ = 0;
 };
 
 // Adds log p(targets[i] | row i of logits) over rows [row0, row0 + n) into s (ll, greedy, tokens).

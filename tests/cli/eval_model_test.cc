@@ -1,0 +1,119 @@
+// duquant eval on stories260K with the bundled PIQA release: lm-eval's JSON layout, --log-samples lines
+// whose metrics follow from their own scores, the shared-context KV cache giving the same scores as one
+// whole sequence per choice, and malformed task files failing with the file and line.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "test_support.h"
+
+namespace duq {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct EvalCli {
+  fs::path a = test::assets_dir();
+  std::string model = (a / "models/stories260K/stories260K.bin").string();
+  std::string piqa = (a / "tasks/piqa").string();
+  std::string run(const std::string& args) const {
+    return test::cli_path().string() + " eval --model " + model + " " + args;
+  }
+};
+
+#define SKIP_WITHOUT_ASSETS(c) \
+  if (!fs::exists((c).model) || !fs::exists((c).piqa)) GTEST_SKIP() << "assets not found"
+
+std::vector<json> read_jsonl(const fs::path& p) {
+  std::vector<json> out;
+  std::istringstream in(test::read_text(p));
+  std::string line;
+  while (std::getline(in, line)) out.push_back(json::parse(line));
+  return out;
+}
+
+TEST(CliEval, PiqaJsonLayoutAndSamplesAgree) {
+  EvalCli c;
+  SKIP_WITHOUT_ASSETS(c);
+  const fs::path dir = test::temp_dir("eval_piqa");
+  const fs::path log = dir / "samples.jsonl";
+  auto r = test::run_command(c.run("--task piqa --data " + c.piqa + " --limit 40 --json --log-samples " + log.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("docs/s"), std::string::npos) << r.err;  // progress with the rate
+  const json j = json::parse(r.out);
+  const json& p = j.at("results").at("piqa");
+  EXPECT_EQ(j.at("n-samples").at("piqa").at("original"), 1838);
+  EXPECT_EQ(j.at("n-samples").at("piqa").at("effective"), 40);
+  const auto samples = read_jsonl(log);
+  ASSERT_EQ(samples.size(), 40u);
+  // acc / acc_norm recomputed here from each line's lls and the choices' character lengths.
+  double acc = 0, accn = 0, ss = 0;
+  for (const auto& s : samples) {
+    const auto lls = s.at("lls").get<std::vector<double>>();
+    ASSERT_EQ(lls.size(), 2u);
+    EXPECT_LT(lls[0], 0);
+    const int gold = s.at("target");
+    const int best = lls[1] > lls[0] ? 1 : 0;
+    std::vector<double> len;
+    for (const auto& arg : s.at("arguments")) {  // characters (code points) of the choice after the " "
+      const std::string cont = arg[1].get<std::string>();
+      len.push_back(static_cast<double>(std::count_if(cont.begin() + 1, cont.end(), [](char ch) { return (ch & 0xC0) != 0x80; })));
+    }
+    const int best_norm = lls[1] / len[1] > lls[0] / len[0] ? 1 : 0;
+    EXPECT_EQ(s.at("acc").get<double>(), best == gold ? 1.0 : 0.0);
+    EXPECT_EQ(s.at("acc_norm").get<double>(), best_norm == gold ? 1.0 : 0.0);
+    acc += best == gold;
+    accn += best_norm == gold;
+    EXPECT_EQ(s.at("arguments")[0][0].get<std::string>().rfind("Question: ", 0), 0u);
+  }
+  acc /= 40;
+  accn /= 40;
+  for (const auto& s : samples) ss += std::pow(s.at("acc").get<double>() - acc, 2);
+  EXPECT_DOUBLE_EQ(p.at("acc,none").get<double>(), acc);
+  EXPECT_DOUBLE_EQ(p.at("acc_norm,none").get<double>(), accn);
+  EXPECT_NEAR(p.at("acc_stderr,none").get<double>(), std::sqrt(ss / 39) / std::sqrt(40.0), 1e-12);
+  // The first label of the release (valid-labels.lst line 1) is the first target.
+  EXPECT_EQ(samples[0].at("target"), 1);
+
+  // One whole sequence per choice gives the same scores as the shared context cache.
+  const fs::path log2 = dir / "naive.jsonl";
+  auto n = test::run_command(c.run("--task piqa --data " + c.piqa + " --limit 40 --no-prefix-cache --log-samples " +
+                                   log2.string()));
+  ASSERT_EQ(n.exit_code, 0) << n.err;
+  const auto naive = read_jsonl(log2);
+  ASSERT_EQ(naive.size(), 40u);
+  for (size_t i = 0; i < 40; ++i)
+    for (size_t k = 0; k < 2; ++k) {
+      const double a = samples[i]["lls"][k], b = naive[i]["lls"][k];
+      EXPECT_NEAR(a, b, 1e-4 * std::fabs(b)) << "doc " << i << " choice " << k;
+    }
+  // The table names the task, metrics and n.
+  EXPECT_NE(n.out.find("acc_norm"), std::string::npos);
+  EXPECT_NE(n.out.find(" 40\n"), std::string::npos) << n.out;
+
+  // An existing --log-samples file is not overwritten without --force.
+  auto again = test::run_command(c.run("--task piqa --data " + c.piqa + " --limit 2 --log-samples " + log.string()));
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+}
+
+TEST(CliEval, MalformedTaskFileNamesTheLine) {
+  EvalCli c;
+  SKIP_WITHOUT_ASSETS(c);
+  const fs::path dir = test::temp_dir("eval_bad_piqa");
+  test::write_bytes(dir / "valid.jsonl", "{\"goal\": \"g\", \"sol1\": \"a\", \"sol2\": \"b\"}\n{\"goal\": \"g\"}\n");
+  test::write_bytes(dir / "valid-labels.lst", "0\n1\n");
+  auto r = test::run_command(c.run("--task piqa --data " + dir.string()));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("valid.jsonl:2: missing field 'sol1'"), std::string::npos) << r.err;
+  auto u = test::run_command(c.run("--task nope --data " + dir.string()));
+  EXPECT_EQ(u.exit_code, 1);
+  EXPECT_NE(u.err.find("unknown task 'nope'"), std::string::npos) << u.err;
+}
+
+}  // namespace
+}  // namespace duq
