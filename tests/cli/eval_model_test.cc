@@ -76,8 +76,18 @@ TEST(CliEval, PiqaJsonLayoutAndSamplesAgree) {
   EXPECT_DOUBLE_EQ(p.at("acc,none").get<double>(), acc);
   EXPECT_DOUBLE_EQ(p.at("acc_norm,none").get<double>(), accn);
   EXPECT_NEAR(p.at("acc_stderr,none").get<double>(), std::sqrt(ss / 39) / std::sqrt(40.0), 1e-12);
-  // The first label of the release (valid-labels.lst line 1) is the first target.
-  EXPECT_EQ(samples[0].at("target"), 1);
+  // Golden scores from an independent implementation (numpy re-implementation of the llama2.c forward
+  // pass and encoder, and of lm-eval's rule; float64), first three PIQA items.
+  const double golden[3][2] = {{-272.9530925192389, -286.8529658291914},
+                               {-61.068460946324876, -97.64280660775194},
+                               {-109.71828048053165, -128.1149018128573}};
+  for (size_t i = 0; i < 3; ++i)
+    for (size_t k = 0; k < 2; ++k)
+      EXPECT_NEAR(samples[i]["lls"][k].get<double>(), golden[i][k], 1e-5 * std::fabs(golden[i][k])) << i << "," << k;
+  // The release's first labels (valid-labels.lst: 0, 1, 1) are the first targets.
+  EXPECT_EQ(samples[0].at("target"), 0);
+  EXPECT_EQ(samples[1].at("target"), 1);
+  EXPECT_EQ(samples[2].at("target"), 1);
 
   // One whole sequence per choice gives the same scores as the shared context cache.
   const fs::path log2 = dir / "naive.jsonl";
