@@ -52,4 +52,13 @@ std::vector<DocResult> run_task(const Task& t, const model::Tokenizer& tok, Scor
   return out;
 }
 
+std::vector<Metric> evaluate_tasks(const std::vector<Task>& tasks, const model::Tokenizer& tok, const ForwardFn& fwd,
+                                   const model::ModelConfig& cfg, int max_len, const RunOptions& o, RunStats* stats) {
+  Scorer scorer(fwd, cfg, max_len, /*share_prefix=*/true);
+  std::vector<Metric> out;
+  for (const auto& t : tasks)
+    for (auto& m : aggregate(t, run_task(t, tok, scorer, o, stats))) out.push_back(std::move(m));
+  return out;
+}
+
 }  // namespace duq::eval::tasks
