@@ -127,3 +127,46 @@ TEST(CliEval, MalformedTaskFileNamesTheLine) {
 
 }  // namespace
 }  // namespace duq
+
+namespace duq {
+namespace {
+
+TEST(CliAnswer, FastChatAnswerFormat) {
+  EvalCli c;
+  SKIP_WITHOUT_ASSETS(c);
+  const fs::path dir = test::temp_dir("answer");
+  test::write_bytes(dir / "question.jsonl",
+                    "{\"question_id\": 81, \"category\": \"math\", \"turns\": [\"What is 2+2?\", \"And 3+3?\"]}\n"
+                    "{\"question_id\": \"q2\", \"category\": \"writing\", \"turns\": [\"Write a story.\"]}\n");
+  const std::string base = test::cli_path().string() + " answer --model " + c.model + " --template vicuna -n 8 --questions " +
+                           (dir / "question.jsonl").string() + " --out " + (dir / "answers.jsonl").string();
+  auto r = test::run_command(base);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto a = read_jsonl(dir / "answers.jsonl");
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].at("question_id"), 81);
+  EXPECT_EQ(a[1].at("question_id"), "q2");
+  EXPECT_EQ(a[0].at("answer_id").get<std::string>().size(), 22u);
+  EXPECT_EQ(a[0].at("model_id"), "stories260K.bin");
+  EXPECT_EQ(a[0].at("choices")[0].at("index"), 0);
+  EXPECT_EQ(a[0].at("choices")[0].at("turns").size(), 2u);  // one reply per turn
+  EXPECT_EQ(a[1].at("choices")[0].at("turns").size(), 1u);
+  EXPECT_GT(a[0].at("tstamp").get<double>(), 1.6e9);
+  // Greedy (math) answers are reproducible.
+  auto r2 = test::run_command(base + " --force");
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  EXPECT_EQ(read_jsonl(dir / "answers.jsonl")[0]["choices"], a[0]["choices"]);
+  // No template and no tokenizer_config.json: a clear error. A malformed question names its line.
+  auto n = test::run_command(test::cli_path().string() + " answer --model " + c.model + " --questions " +
+                             (dir / "question.jsonl").string() + " --out " + (dir / "x.jsonl").string());
+  EXPECT_EQ(n.exit_code, 1);
+  EXPECT_NE(n.err.find("--template"), std::string::npos) << n.err;
+  test::write_bytes(dir / "bad.jsonl", "{\"question_id\": 1, \"turns\": [\"a\"]}\n{\"question_id\": 2}\n");
+  auto b = test::run_command(test::cli_path().string() + " answer --model " + c.model + " --template vicuna --questions " +
+                             (dir / "bad.jsonl").string() + " --out " + (dir / "y.jsonl").string());
+  EXPECT_EQ(b.exit_code, 1);
+  EXPECT_NE(b.err.find("bad.jsonl:2: missing field 'turns'"), std::string::npos) << b.err;
+}
+
+}  // namespace
+}  // namespace duq
