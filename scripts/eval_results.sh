@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A="${DUQUANT_ASSETS:-assets}"
-bash scripts/build.sh >/dev/null
+bash scripts/build.sh --target duquant >/dev/null
 DUQ="${DUQ_BIN:-build/duquant}"
 M="$A/models/stories260K/stories260K.bin"
 T="$A/models/stories260K/tok512.bin"

@@ -131,6 +131,28 @@ TEST(CliEval, MalformedTaskFileNamesTheLine) {
 namespace duq {
 namespace {
 
+TEST(CliCompare, TaskColumnsMatchEval) {
+  EvalCli c;
+  SKIP_WITHOUT_ASSETS(c);
+  const std::string t = (c.a / "models/stories260K/tok512.bin").string();
+  auto r = test::run_command(test::cli_path().string() + " compare --model " + c.model + " --tokenizer " + t +
+                             " --calib " + (c.a / "text/tinystories/calib.txt").string() + " --nsamples 4 --calib-ctx 64" +
+                             " --text " + (c.a / "text/tinystories/eval.txt").string() + " --ctx 128 --max-windows 1" +
+                             " --methods fp,rtn --bits W8A8 --quiet --json --tasks piqa --task-data " + c.piqa +
+                             " --task-limit 12");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  ASSERT_EQ(j.at("rows").size(), 2u);
+  auto e = test::run_command(c.run("--task piqa --data " + c.piqa + " --limit 12 --json"));
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const json ev = json::parse(e.out).at("results").at("piqa");
+  // The float row of compare is the float model eval scores: the same documents, the same metrics.
+  const json& fp = j["rows"][0].at("tasks").at("piqa");
+  EXPECT_DOUBLE_EQ(fp.at("acc,none").get<double>(), ev.at("acc,none").get<double>());
+  EXPECT_DOUBLE_EQ(fp.at("acc_norm,none").get<double>(), ev.at("acc_norm,none").get<double>());
+  EXPECT_TRUE(j["rows"][1].at("tasks").at("piqa").contains("acc_stderr,none"));
+}
+
 TEST(CliAnswer, FastChatAnswerFormat) {
   EvalCli c;
   SKIP_WITHOUT_ASSETS(c);
