@@ -136,6 +136,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
   std::vector<std::vector<eval::tasks::Metric>> task_metrics;
   if (!o.tasks.empty()) {
     if (o.task_data.empty()) fail("--tasks needs --task-data (the tasks' data, as for eval --data)");
+    if (o.task_limit < 0) fail("--task-limit must be 0 (all) or positive (got ", o.task_limit, ")");
     std::vector<eval::tasks::Task> tasks;
     const auto names = split(o.tasks);
     for (auto& n : names) {
