@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "core/error.h"
 #include "eval/tasks/results.h"
@@ -169,6 +170,37 @@ TEST(TaskResults, AccNormDividesByCharactersAndStderrIsSampleStderr) {
   s[0].ll = s[1].ll = -1;
   d.gold = 0;
   EXPECT_EQ(doc_result(d, s).acc, 1);
+}
+
+TEST(TaskResults, LambadaPerplexityAndMmluGroups) {
+  // LAMBADA: lls −1 and −3 → perplexity exp(2); acc = greedy share; stderr of the ll mean = 1 → ppl·1.
+  Task lam{"lambada", Kind::Lambada, false, {}};
+  std::vector<DocResult> docs(2);
+  docs[0].lls = {-1};
+  docs[0].greedy = {true};
+  docs[1].lls = {-3};
+  docs[1].greedy = {false};
+  auto m = aggregate(lam, docs);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].metric, "perplexity");
+  EXPECT_NEAR(m[0].value, std::exp(2.0), 1e-12);
+  EXPECT_NEAR(m[0].stderr_, std::exp(2.0) * 1.0, 1e-12);  // sd(−1, −3) = √2, /√2 = 1
+  EXPECT_EQ(m[1].metric, "acc");
+  EXPECT_DOUBLE_EQ(m[1].value, 0.5);
+  // MMLU: overall over all documents, per category, per subject; no acc_norm.
+  Task mm{"mmlu", Kind::MultipleChoice, false, {}};
+  std::vector<DocResult> q(3);
+  q[0].group = "anatomy", q[0].acc = 1;
+  q[1].group = "anatomy", q[1].acc = 0;
+  q[2].group = "philosophy", q[2].acc = 1;
+  auto g = aggregate(mm, q);
+  std::map<std::string, double> v;
+  for (auto& x : g) v[x.key + "/" + x.metric] = x.value;
+  EXPECT_EQ(v.size(), 5u);  // mmlu, mmlu_stem, mmlu_humanities, mmlu_anatomy, mmlu_philosophy
+  EXPECT_DOUBLE_EQ(v["mmlu/acc"], 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(v["mmlu_stem/acc"], 0.5);
+  EXPECT_DOUBLE_EQ(v["mmlu_humanities/acc"], 1.0);
+  EXPECT_DOUBLE_EQ(v["mmlu_anatomy/acc"], 0.5);
 }
 
 }  // namespace
