@@ -133,12 +133,23 @@ TEST(TaskScorer, NaiveEqualsSharedAndTruncatesOnTheLeft) {
   EXPECT_EQ(calls[0].pos0, 0);
   EXPECT_TRUE(sc[0].truncated);
   EXPECT_NEAR(sc[0].ll, miss() + hit(), 1e-9);  // f→x miss, x→y hit
-  // The shared path falls back to the same whole sequence when truncation is needed.
+  // The shared path keeps the same window: the context's last 6 − 2 tokens c d e f once, then x from
+  // position 4; a 1-token choice keeps 5 context tokens (b c d e f), a different pass.
   calls.clear();
   Scorer shared(toy_model(&calls), cfg, 5, true);
-  auto sc2 = shared.score({encode_request(tok, "abcdef", "xy", false)});
-  EXPECT_EQ(calls[0].tokens, (std::vector<int>{'c', 'd', 'e', 'f', 'x'}));
+  auto sc2 = shared.score({encode_request(tok, "abcdef", "xy", false), encode_request(tok, "abcdef", "gz", false),
+                           encode_request(tok, "abcdef", "g", false)});
+  ASSERT_EQ(calls.size(), 4u);  // the 1-token choice needs no call after its context
+  EXPECT_EQ(calls[0].tokens, (std::vector<int>{'c', 'd', 'e', 'f'}));
+  EXPECT_EQ(calls[1].tokens, (std::vector<int>{'x'}));
+  EXPECT_EQ(calls[1].pos0, 4);
+  EXPECT_EQ(calls[2].tokens, (std::vector<int>{'g'}));
+  EXPECT_EQ(calls[3].tokens, (std::vector<int>{'b', 'c', 'd', 'e', 'f'}));
+  EXPECT_TRUE(calls[3].last_only);
   EXPECT_DOUBLE_EQ(sc2[0].ll, sc[0].ll);
+  EXPECT_TRUE(sc2[0].truncated);
+  EXPECT_NEAR(sc2[1].ll, hit() + miss(), 1e-9);  // f→g hit, g→z miss
+  EXPECT_NEAR(sc2[2].ll, hit(), 1e-9);           // f→g hit
   // A continuation (7 tokens) longer than the window (5): only its last 5 tokens are scored.
   calls.clear();
   auto sc3 = shared.score({encode_request(tok, "a", "bcdefgh", false)});

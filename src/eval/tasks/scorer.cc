@@ -71,16 +71,23 @@ std::vector<ChoiceScore> Scorer::score(const std::vector<EncodedRequest>& reqs) 
   std::vector<ChoiceScore> out(reqs.size());
   std::vector<char> done(reqs.size(), 0);
   if (share_) {
+    // The context a request's window holds: (context + continuation)[-(max_len+1):] keeps the last
+    // max_len + 1 − L context tokens (L = continuation length), so requests whose kept contexts are equal
+    // share one context pass even when truncated (e.g. MMLU's 1-token choices after a long 5-shot prompt).
+    auto kept = [&](const EncodedRequest& r) {
+      const size_t room = static_cast<size_t>(max_len_) + 1 - r.continuation.size();
+      const size_t n = std::min(r.context.size(), room);
+      return std::span<const int>(r.context.data() + (r.context.size() - n), n);
+    };
+    auto shareable = [&](const EncodedRequest& r) {
+      return !r.continuation.empty() && r.continuation.size() <= static_cast<size_t>(max_len_) && !kept(r).empty();
+    };
     for (size_t i = 0; i < reqs.size(); ++i) {
-      if (done[i]) continue;
-      // The requests with this context that fit without truncation share one context pass.
-      const auto& ctx = reqs[i].context;
+      if (done[i] || !shareable(reqs[i])) continue;
+      const auto ctx = kept(reqs[i]);
       std::vector<size_t> group;
       for (size_t j = i; j < reqs.size(); ++j)
-        if (!done[j] && reqs[j].context == ctx && !reqs[j].continuation.empty() &&
-            ctx.size() + reqs[j].continuation.size() <= static_cast<size_t>(max_len_) + 1)
-          group.push_back(j);
-      if (group.empty()) continue;
+        if (!done[j] && shareable(reqs[j]) && std::ranges::equal(kept(reqs[j]), ctx)) group.push_back(j);
       const int C = static_cast<int>(ctx.size());
       Mat last = fwd_(ctx, 0, cache_, /*last_only=*/true);
       forward_tokens_ += C;
@@ -88,6 +95,7 @@ std::vector<ChoiceScore> Scorer::score(const std::vector<EncodedRequest>& reqs) 
         const auto& cont = reqs[j].continuation;
         ChoiceScore& s = out[j];
         s.greedy = true;
+        s.truncated = ctx.size() < reqs[j].context.size();
         accumulate(last, static_cast<int>(last.rows()) - 1, {cont.data(), 1}, s);
         if (cont.size() > 1) {
           Mat logits = fwd_({cont.data(), cont.size() - 1}, C, cache_, false);

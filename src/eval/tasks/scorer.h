@@ -8,7 +8,8 @@
 //      scored.
 // Speed: the choices of a document that share a context share its forward pass — the context runs once
 // into a KV cache, then each continuation runs from position len(context) over that cache (rows beyond
-// the position written are never read, so the next choice simply overwrites them). Truncated requests
+// the position written are never read, so the next choice simply overwrites them). A left-truncated
+// window shares too when the kept part of the context is the same. Continuations longer than the window
 // and `share_prefix = false` run one whole sequence per choice (the naive way, for comparison).
 #pragma once
 #include <functional>
