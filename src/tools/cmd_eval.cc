@@ -60,6 +60,8 @@ void run_eval(const EvalOpts& o) {
     }
   }
   if (o.limit < 0) fail("--limit must be 0 (all) or positive (got ", o.limit, ")");
+  if (o.max_length < 0 || o.max_length == 1)
+    fail("--max-length must be at least 2 tokens (0 = the model's maximum; got ", o.max_length, ")");
   if (o.shots < 0 || o.shots > 100) fail("--shots must be between 0 and 100 (got ", o.shots, ")");
   if (!o.log_samples.empty() && fs::exists(o.log_samples) && !o.force)
     fail(o.log_samples, ": already exists (pass --force to replace it)");
