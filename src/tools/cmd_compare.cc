@@ -168,7 +168,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
     char buf[64];
     for (auto& m : task_metrics[i]) {
       if (m.key.find('_') != std::string::npos && m.key.rfind("arc_", 0) != 0) continue;  // MMLU subjects/categories
-      std::snprintf(buf, sizeof buf, " %9.4f", m.value);
+      std::snprintf(buf, sizeof buf, " %16.4f", m.value);
       s += buf;
     }
     return s;
@@ -178,7 +178,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
     for (auto& m : task_metrics[0])
       if (m.key.find('_') == std::string::npos || m.key.rfind("arc_", 0) == 0) {
         char buf[64];
-        std::snprintf(buf, sizeof buf, " %9s", (m.key.substr(0, 4) + " " + m.metric).substr(0, 9).c_str());
+        std::snprintf(buf, sizeof buf, " %16s", (m.key + " " + m.metric).substr(0, 16).c_str());
         task_header += buf;
       }
 

@@ -192,3 +192,36 @@ TEST(CliAnswer, FastChatAnswerFormat) {
 
 }  // namespace
 }  // namespace duq
+
+namespace duq {
+namespace {
+
+TEST(CliPplDataset, C4TakesThe256FirstWindowsAndHfLinesJoinsRows) {
+  EvalCli c;
+  SKIP_WITHOUT_ASSETS(c);
+  const fs::path dir = test::temp_dir("ppl_c4");
+  // 1200 documents of TinyStories lines as a C4 validation shard; only the first 1100 are joined.
+  std::istringstream in(test::read_text(c.a / "text/tinystories/eval.txt"));
+  std::string line, shard;
+  int n = 0;
+  while (n < 1200 && std::getline(in, line))
+    if (!line.empty()) shard += json({{"text", line}, {"url", "u"}}).dump() + "\n", ++n;
+  ASSERT_EQ(n, 1200);
+  test::write_bytes(dir / "c4-validation.00000-of-00008.json", shard);
+  const std::string ppl = test::cli_path().string() + " ppl --model " + c.model + " --json --ctx 16 --text ";
+  auto r = test::run_command(ppl + (dir / "c4-validation.00000-of-00008.json").string() + " --dataset-format c4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j.at("windows"), 256);
+  EXPECT_EQ(j.at("scored"), 256 * 15);
+  // hf-lines on the raw WikiText file: more text than the raw file (blank rows and "\n\n" joins), other ppl.
+  const std::string wiki = (c.a / "text/wikitext-2-raw/wiki.test.raw").string();
+  auto raw = test::run_command(ppl + wiki + " --max-windows 2");
+  auto hf = test::run_command(ppl + wiki + " --max-windows 2 --dataset-format hf-lines");
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  ASSERT_EQ(hf.exit_code, 0) << hf.err;
+  EXPECT_GT(json::parse(hf.out).at("tokens_total").get<long>(), json::parse(raw.out).at("tokens_total").get<long>());
+}
+
+}  // namespace
+}  // namespace duq
