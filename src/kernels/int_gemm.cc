@@ -176,6 +176,10 @@ void int_gemm(const QuantActs& x, const PackedWeights& w, MatView y) {
   const int64_t groups = (panels + kSplitPanels - 1) / kSplitPanels, tiles = (x.rows + 7) / 8;
   const int64_t T = x.rows * w.rows * x.cols < kMinParallelMacs ? 1 : num_threads();
   const int64_t nt = std::min(T, groups), mt = std::min(tiles, (T + nt - 1) / nt);
+  if (nt * mt == 1) {
+    run_gemm(a);
+    return;
+  }
   parallel_for(nt * mt, [&](int64_t item) {
     const int64_t in = item % nt, im = item / nt;
     const int64_t p0 = std::min(panels, groups * in / nt * kSplitPanels);
