@@ -99,7 +99,7 @@ for t in threads:
     rows = {}
     for r in range(1, rounds + 1):
         for e in json.load(open("%s/llama-r%d-t%s.json" % (out, r, t))):
-            name = "llama.cpp " + e["model_type"].split()[-1]
+            name = "llama.cpp " + e["model_type"].replace("(guessed)", "").split()[-1]  # Q4_0, F32, ...
             key = "prefill" if e["n_prompt"] > 0 else "decode"
             rows.setdefault(name, {}).setdefault(key, []).append(e["avg_ts"])
         d = json.load(open("%s/duquant-r%d-t%s.json" % (out, r, t)))
