@@ -273,12 +273,14 @@ void write_quant_model(const std::string& path, const QuantModelData& m) {
           per_block.push_back(!r.per_block.empty());
           if (r.per_block.empty()) {
             add_mat(w, base + ".rot" + std::to_string(i), r.full);
-          } else {  // R̂_1 … R̂_K stacked: [K·b × b]
-            Mat stacked(static_cast<int64_t>(r.per_block.size()) * r.block, r.block);
+          } else {  // R̂_1 … R̂_K stacked: [K·b × b], kept in `own` until the write (the writer references it)
+            auto& bytes = own.bytes.emplace_back(r.per_block.size() * static_cast<size_t>(r.block * r.block) * sizeof(float));
             for (size_t k = 0; k < r.per_block.size(); ++k)
-              std::copy(r.per_block[k].data(), r.per_block[k].data() + r.per_block[k].size(),
-                        stacked.data() + static_cast<int64_t>(k) * r.block * r.block);
-            add_mat(w, base + ".rot" + std::to_string(i), stacked);
+              std::memcpy(bytes.data() + k * static_cast<size_t>(r.block * r.block) * sizeof(float), r.per_block[k].data(),
+                          static_cast<size_t>(r.block * r.block) * sizeof(float));
+            w.add_tensor(base + ".rot" + std::to_string(i), GgmlType::F32,
+                         {static_cast<uint64_t>(r.block), static_cast<uint64_t>(r.per_block.size()) * static_cast<uint64_t>(r.block)},
+                         bytes);
           }
           if (r.tail.size()) add_mat(w, base + ".rot" + std::to_string(i) + "t", r.tail);
         }
