@@ -101,7 +101,7 @@ TEST(PerBlockRotation, PaperVariantHasOneMatrixPerBlockThroughTheFile) {
   std::vector<int> toks = {1, 7, 22, 3, 40, 9, 13, 60, 2, 31, 17, 5};
   model::KVCache ks(sim.cfg, 32), ke(sim.cfg, 32);
   const Mat a = sim.forward(toks, 0, ks), b = eng.forward(toks, 0, ke);
-  EXPECT_LT(max_rel_diff(b, a), 0.02);
+  EXPECT_LT(max_rel_diff(b, a), 1e-4);  // measured 3e-7 (W8A8, this model); a wrong block matrix gives O(1)
 }
 
 // The authors' code (default variant) still shares one R̂ and writes a version-2 file.
