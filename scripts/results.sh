@@ -75,7 +75,7 @@ table() { node scripts/results_table.mjs "$@"; }
   echo
   table results/stories260K-w8a8-noclip.json
   echo
-  echo "**stories260K, weight-only, per output channel** (AdaDim: per-IC or per-OC groups per layer; paper weight clip 0.8):"
+  echo "**stories260K, weight-only, per output channel** (AdaDim: per-IC or per-OC groups per module; paper weight clip 0.8):"
   echo
   table results/stories260K-weight-only.json
   echo

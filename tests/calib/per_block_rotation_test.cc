@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "calib/export.h"
 #include "calib/pipeline.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "formats/gguf.h"
 #include "model/int_engine.h"
@@ -31,7 +33,7 @@ model::ModelConfig tiny() {
   return c;
 }
 
-QuantizedModel quantize_tiny(transform::SearchVariant v) {
+QuantizedModel quantize_tiny(transform::SearchVariant v, Method method = Method::DuQuant) {
   const model::ModelConfig c = tiny();
   const model::MemoryWeights src(c, model::random_weights(c, 11));
   std::vector<std::vector<int>> windows;
@@ -41,7 +43,7 @@ QuantizedModel quantize_tiny(transform::SearchVariant v) {
     for (int t = 0; t < 24; ++t) windows.back().push_back(static_cast<int>(rng.below(64)));
   }
   QuantOptions o;
-  o.method = Method::DuQuant;
+  o.method = method;
   o.wbits = o.abits = 8;
   o.block = 16;
   o.block_explicit = true;
@@ -115,6 +117,33 @@ TEST(PerBlockRotation, ReferenceVariantSharesOneMatrix) {
   const auto path = test::temp_dir("per_block_rotation_ref") / "m.gguf";
   model::write_quant_model(path.string(), d);
   EXPECT_EQ(formats::GgufFile::open(path.string()).get<uint32_t>("duquant.format_version"), 2u);
+}
+
+// The randomized Hadamard changed (signs before the mixing, Paley factors): files holding one are version 3, and
+// a version-2 file with a Hadamard transform (the old H·diag(s)) is refused instead of silently rebuilt wrong.
+TEST(PerBlockRotation, RandomizedHadamardFilesAreVersion3AndOldOnesRefused) {
+  const QuantizedModel qm = quantize_tiny(transform::SearchVariant::kReference, Method::Rotation);
+  const auto path = test::temp_dir("hadamard_v3") / "m.gguf";
+  model::write_quant_model(path.string(), to_file_data(qm, "llama2c", std::string("tok")));
+  EXPECT_EQ(formats::GgufFile::open(path.string()).get<uint32_t>("duquant.format_version"), 3u);
+  EXPECT_NO_THROW(model::read_quant_model(path.string()));
+  // Patch the version to 2: the key, then its type (uint32 = 4) and value.
+  std::string bytes = test::read_text(path);
+  const std::string key = "duquant.format_version";
+  const size_t at = bytes.find(key);
+  ASSERT_NE(at, std::string::npos);
+  uint32_t v = 0;
+  std::memcpy(&v, bytes.data() + at + key.size() + 4, 4);
+  ASSERT_EQ(v, 3u);
+  v = 2;
+  std::memcpy(bytes.data() + at + key.size() + 4, &v, 4);
+  test::write_bytes(path, bytes);
+  try {
+    model::read_quant_model(path.string());
+    ADD_FAILURE() << "a version-2 file with a randomized Hadamard was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("quantize the model again"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
