@@ -23,11 +23,13 @@ struct FiniteField {
     return a;
   }
   int64_t sub(int64_t a, int64_t b) const {
+    if (k == 1) return ((a - b) % p + p) % p;  // prime field: plain residues (no allocation)
     auto da = digits(a), db = digits(b);
     for (size_t i = 0; i < da.size(); ++i) da[i] = ((da[i] - db[i]) % p + p) % p;
     return number(da);
   }
   int64_t mul(int64_t a, int64_t b) const {
+    if (k == 1) return (a * b) % p;
     const auto da = digits(a), db = digits(b);
     std::vector<int64_t> r(static_cast<size_t>(2 * k), 0);
     for (int64_t i = 0; i < k; ++i)
