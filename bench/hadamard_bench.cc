@@ -1,5 +1,5 @@
 // Randomized Hadamard transform (QuaRot's x ↦ (x ⊙ s)·(A ⊗ H_p), transform/hadamard.h) per row at every LLaMA
-// width: 32 rows per call, single BLAS thread; the time per row is the `per_row` counter (seconds).
+// width: 32 rows per call, one thread; the time per row is the `per_row` counter (seconds).
 // Run: build/bench/bench_hadamard_bench. The dense order-5504 Paley matrix the earlier code used for 11008
 // took ~49 ms per row; H_344 ⊗ H_32 is O(n·(344 + log n)). Measured on the shared 2-core dev box (load ~9,
 // CPU time per row): 4096 13 µs, 5120 56 µs, 5632 40 µs, 8192 28 µs, 11008 293 µs, 13824 164 µs,
@@ -7,13 +7,14 @@
 #include <benchmark/benchmark.h>
 
 #include "core/rng.h"
+#include "core/threads.h"
 #include "kernels/gemm_f32.h"
 #include "transform/hadamard.h"
 
 namespace {
 
 void hadamard_rows(benchmark::State& state) {
-  duq::kernels::set_blas_threads(1);
+  duq::set_threads(1);
   const int64_t n = state.range(0), rows = 32;
   const duq::transform::RandomizedHadamard h(n, 7);
   duq::Mat x(rows, n);
