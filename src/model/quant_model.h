@@ -14,9 +14,11 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
+#include "formats/gguf_value.h"
 #include "kernels/int_gemm.h"
 #include "model/config.h"
 #include "model/forward.h"
@@ -24,7 +26,10 @@
 namespace duq::model {
 
 // 2: per-input activation clip, per-layer Q/K clip, duquant-auto's choices, F16/Q8_0 tables (1 still read).
-inline constexpr uint32_t kQuantFormatVersion = 2;
+// 3: RoPE scaling, head_dim ≠ dim/heads, sliding window, tokenizer.json and GGUF-vocabulary tokenizers. A file
+//    is written with the lowest version that describes it (2 unless it uses one of these), so older builds
+//    keep reading what they can run and refuse, by version, what they would run wrongly.
+inline constexpr uint32_t kQuantFormatVersion = 3;
 
 // Storage type of the two V×D float tables (the GGUF tensor type records it; the reader accepts each for
 // either table and widens to float32). Defaults: the embedding is a lookup table (one row read per token),
@@ -85,10 +90,16 @@ struct QuantModelData {
   TableType embed_type = kDefaultEmbedType;
   TableType lm_head_type = kDefaultOutputType;
   std::vector<QuantLayer> layers;
-  // The tokenizer file as it came (tokenizer.bin or tokenizer.model), so the file needs nothing else.
-  std::string tokenizer_kind;   // "llama2c" or "sentencepiece"
+  // The tokenizer as it came, so the file needs nothing else: kind "llama2c" (tokenizer.bin), "sentencepiece"
+  // (tokenizer.model) or "tokenizer.json" with the file's bytes; kind "gguf" with llama.cpp's tokenizer.ggml.*
+  // keys (stored as such in the quantized file, where any GGUF tool finds them).
+  std::string tokenizer_kind;
   std::string tokenizer_bytes;
+  std::vector<std::pair<std::string, formats::GgufValue>> tokenizer_kv;
 };
+
+// The format version a file holding `m` is written with (2, or 3 when it needs a version-3 feature).
+uint32_t quant_format_version_for(const QuantModelData& m);
 
 // Writes atomically (temporary file, then rename). Throws duq::Error naming the path.
 void write_quant_model(const std::string& path, const QuantModelData& m);
