@@ -45,8 +45,8 @@ std::string utf8(uint32_t cp) {
 }
 
 // A tokenizer.json: ids 0–255 the byte characters in byte order, then `extra` tokens from id 256, the merges
-// given, two special added tokens at ids 1000 (<|begin_of_text|>, BOS by the template) and 1001 (<|eot_id|>),
-// and LLaMA-3's pre-tokenizer.
+// given, special added tokens at ids 1000 (<|begin_of_text|>, BOS by the template), 1001 (<|eot_id|>) and 1002
+// (<|end_of_text|>, EOS by its name), and LLaMA-3's pre-tokenizer.
 std::string tokenizer_json(const std::vector<std::string>& extra, const std::vector<std::string>& merges,
                            bool ignore_merges = false) {
   const auto cps = gpt2_byte_codepoints();
@@ -59,7 +59,8 @@ std::string tokenizer_json(const std::vector<std::string>& extra, const std::vec
       {"version", "1.0"},
       {"added_tokens",
        {{{"id", 1000}, {"content", "<|begin_of_text|>"}, {"special", true}},
-        {{"id", 1001}, {"content", "<|eot_id|>"}, {"special", true}}}},
+        {{"id", 1001}, {"content", "<|eot_id|>"}, {"special", true}},
+        {{"id", 1002}, {"content", "<|end_of_text|>"}, {"special", true}}}},
       {"normalizer", nullptr},
       {"pre_tokenizer",
        {{"type", "Sequence"},
@@ -139,7 +140,8 @@ TEST(ByteBpe, IgnoreMergesTakesWholeWords) {
 TEST(ByteBpe, SpecialTokensAndDecode) {
   auto tok = make(tokenizer_json({"hi"}, {"h i"}));
   EXPECT_EQ(tok->bos_id(), 1000);  // the template's first special token
-  EXPECT_EQ(tok->vocab_size(), 1002);
+  EXPECT_EQ(tok->eos_id(), 1002);
+  EXPECT_EQ(tok->vocab_size(), 1003);
   // Added tokens are cut out verbatim, the text around them tokenized as usual.
   EXPECT_EQ(tok->encode("hi<|eot_id|>x", true, false), (std::vector<int>{1000, 256, 1001, 'x'}));
   EXPECT_EQ(tok->encode("<|begin_of_text|>hi", false, false), (std::vector<int>{1000, 256}));

@@ -3,6 +3,7 @@
 // read from llama.* keys, routing between float and quantized GGUF files, and refusals by name.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 
@@ -33,8 +34,8 @@ struct Spec {
   std::string arch = "llama";
   GgmlType attn_k_type = GgmlType::BF16;
   bool with_output = false;
-  std::function<void(GgufWriter&)> more_kv;
-  std::vector<std::string> skip_tensors;
+  std::function<void(GgufWriter&)> more_kv = nullptr;
+  std::vector<std::string> skip_tensors = {};
   bool rope_freqs = false;
 };
 
