@@ -121,6 +121,8 @@ TEST(ByteBpe, MergesApplyByRank) {
   EXPECT_EQ(make(tokenizer_json(extra, {"a b", "b c"}))->encode("abc", false, false), (std::vector<int>{256, 99}));
   // With a merge to the full word after either path.
   EXPECT_EQ(make(tokenizer_json(extra, {"b c", "a b", "a bc"}))->encode("abc", false, false), (std::vector<int>{258}));
+  // The same pair twice: the leftmost merges first ("aaa" → [aa, a], not [a, aa]).
+  EXPECT_EQ(make(tokenizer_json({"aa"}, {"a a"}))->encode("aaa", false, false), (std::vector<int>{256, 97}));
 }
 
 TEST(ByteBpe, SpaceIsItsByteToken) {
