@@ -13,7 +13,9 @@
 #include "model/gguf_tokenizer.h"
 #include "model/rope_freq.h"
 #include "model/weights.h"
+#include "model/tokenizer.h"
 #include "test_support.h"
+#include "tokenizer_json_fixture.h"
 
 namespace duq::model {
 namespace {
@@ -258,6 +260,33 @@ TEST(GgufTokenizer, LlamaVocabularyLikeSentencePiece) {
   // é (C3 A9) is not a token: byte fallback to <0xC3> <0xA9> = ids 3 + byte.
   EXPECT_EQ(tok->encode("é", false, false), (std::vector<int>{259, 3 + 0xC3, 3 + 0xA9}));
   EXPECT_EQ(tok->decode_all(tok->encode("ab ba", true, false)), "ab ba");
+}
+
+TEST(GgufTokenizer, Gpt2VocabularyEncodesLikeTheSameTokenizerJson) {
+  // LLaMA-3 as llama.cpp stores it: tokenizer.ggml.model "gpt2", pre "llama-bpe", merges, special tokens typed
+  // control (3). Built from the same tokens and merges as the tokenizer.json fixture, it must give its ids.
+  const auto json = nlohmann::json::parse(duq::test::tokenizer_json({"hi", "th", "the"}, {"h i", "t h", "th e"}, true));
+  std::vector<std::string> tokens(1003);
+  std::vector<int32_t> types(1003, 1);
+  for (const auto& [text, id] : json["model"]["vocab"].items()) tokens[id.get<size_t>()] = text;
+  for (const auto& a : json["added_tokens"]) {
+    tokens[a["id"].get<size_t>()] = a["content"];
+    types[a["id"].get<size_t>()] = 3;
+  }
+  GgufKeyValues kv = {{"tokenizer.ggml.model", GgufValue("gpt2")},
+                      {"tokenizer.ggml.pre", GgufValue("llama-bpe")},
+                      {"tokenizer.ggml.tokens", GgufValue(tokens)},
+                      {"tokenizer.ggml.token_type", GgufValue(types)},
+                      {"tokenizer.ggml.merges", GgufValue(std::vector<std::string>{"h i", "t h", "th e"})},
+                      {"tokenizer.ggml.bos_token_id", GgufValue(uint32_t{1000})},
+                      {"tokenizer.ggml.eos_token_id", GgufValue(uint32_t{1001})}};
+  auto g = tokenizer_from_gguf_kv(kv, "llama3.gguf");
+  auto j = tokenizer_json_from_bytes(json.dump(), "tokenizer.json", 1000, 1001);
+  const std::string text = "hi the\n\nthe 2024 <|eot_id|>Über";
+  EXPECT_EQ(g->encode(text, true, false), j->encode(text, true, false));
+  // "hi" 256, " the" = Ġ + "the" (Ġ 32, the 258): the word merges are per pre-token.
+  EXPECT_EQ(g->encode("hi the", false, false), (std::vector<int>{256, 32, 258}));
+  EXPECT_EQ(g->decode_all(g->encode(text, true, false)), "hi the\n\nthe 2024 Über");
 }
 
 TEST(GgufTokenizer, RefusesUnknownModelsAndPreTokenizers) {

@@ -273,3 +273,26 @@ TEST(SyntheticWeights, DeterministicAndScaled) {
   EXPECT_NEAR(stddev(a.lm_head), 1.0 / std::sqrt(32.0), 0.1 / std::sqrt(32.0));
   EXPECT_NEAR(stddev(a.embed), 1.0, 0.1);
 }
+
+TEST(HfConfig, BosEosFromGenerationAndTokenizerConfig) {
+  const fs::path d = duq::test::temp_dir("hf_special_ids");
+  ModelConfig c = parse_hf_config(config_text(R"("bos_token_id": 5, "eos_token_id": 6)"), "config.json");
+  // generation_config.json wins over config.json (LLaMA-3.1-Instruct lists several EOS ids: the first is used).
+  duq::test::write_bytes(d / "generation_config.json", R"({"bos_token_id": 7, "eos_token_id": [9, 10]})");
+  apply_special_token_files(c, d.string(), nlohmann::json::parse(R"({"bos_token_id": 5, "eos_token_id": 6})"));
+  EXPECT_EQ(c.bos_id, 7);
+  EXPECT_EQ(c.eos_id, 9);
+  // Neither names them: tokenizer_config.json's bos_token / eos_token through its added_tokens_decoder.
+  fs::remove(d / "generation_config.json");
+  duq::test::write_bytes(d / "tokenizer_config.json",
+                         R"({"bos_token": "<|begin_of_text|>", "eos_token": {"content": "<|eot_id|>"},)"
+                         R"( "added_tokens_decoder": {"128000": {"content": "<|begin_of_text|>"}, "128009": {"content": "<|eot_id|>"}}})");
+  ModelConfig l3 = parse_hf_config(config_text(R"("vocab_size": 128256)", "vocab_size"), "config.json");
+  apply_special_token_files(l3, d.string(), nlohmann::json::parse("{}"));
+  EXPECT_EQ(l3.bos_id, 128000);
+  EXPECT_EQ(l3.eos_id, 128009);
+  // An id outside the vocabulary is named.
+  duq::test::write_bytes(d / "generation_config.json", R"({"eos_token_id": 999999})");
+  EXPECT_NE(error_of([&] { apply_special_token_files(l3, d.string(), nlohmann::json::parse("{}")); }).find("999999"),
+            std::string::npos);
+}
