@@ -160,9 +160,12 @@ std::vector<std::string> ByteBpeTokenizer::split(const std::string& text) const 
 }
 
 void ByteBpeTokenizer::encode_piece(const std::string& piece, std::vector<int>& out) const {
-  if (auto it = cache_.find(piece); it != cache_.end()) {
-    out.insert(out.end(), it->second.begin(), it->second.end());
-    return;
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (auto it = cache_.find(piece); it != cache_.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
   }
   std::string mapped;
   std::vector<std::string> sym;
@@ -190,6 +193,7 @@ void ByteBpeTokenizer::encode_piece(const std::string& piece, std::vector<int>& 
     for (const auto& s : sym) ids.push_back(index_.at(s));  // single bytes and merge results are all tokens
   }
   out.insert(out.end(), ids.begin(), ids.end());
+  std::lock_guard<std::mutex> lock(cache_mutex_);
   if (cache_.size() < (1u << 16)) cache_.emplace(piece, std::move(ids));
 }
 

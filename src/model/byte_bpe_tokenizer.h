@@ -11,6 +11,7 @@
 // Decoding maps the characters back to bytes; control (special) tokens decode to "".
 #pragma once
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -61,6 +62,7 @@ class ByteBpeTokenizer : public Tokenizer {
   std::unordered_map<int, unsigned char> unicode_to_byte_;
   void* regex_ = nullptr;  // pcre2_code_8*
   mutable std::unordered_map<std::string, std::vector<int>> cache_;  // piece → ids (pieces repeat a lot)
+  mutable std::mutex cache_mutex_;  // encode() may be called from several threads
 };
 
 // tokenizer.json (Hugging Face tokenizers, model type BPE with a ByteLevel pre-tokenizer) → vocabulary.

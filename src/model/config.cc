@@ -28,6 +28,8 @@ void ModelConfig::validate(const std::string& source) const {
   // 1e300 in config.json becomes +inf as a float: RMSNorm would then scale everything to 0.
   if (!std::isfinite(rms_eps) || !std::isfinite(rope_theta))
     fail(source, ": rms_eps = ", rms_eps, " and rope_theta = ", rope_theta, " must be finite (too large for a float?)");
+  for (int e : extra_eos_ids)
+    if (e < 0 || e >= vocab_size) fail(source, ": eos id ", e, " is outside the vocabulary of ", vocab_size);
   if (sliding_window < 0) fail(source, ": sliding_window ", sliding_window, " must not be negative");
   const RopeScaling& r = rope_scaling;
   if (r.type != RopeScaling::Type::None && r.type != RopeScaling::Type::FreqFactors &&
@@ -45,6 +47,13 @@ void ModelConfig::validate(const std::string& source) const {
     for (float f : r.freq_factors)
       if (!(f > 0.f && std::isfinite(f))) fail(source, ": rope frequency factor ", f, " must be positive and finite");
   }
+}
+
+bool ModelConfig::is_eos(int id) const {
+  if (id == eos_id) return true;
+  for (int e : extra_eos_ids)
+    if (id == e) return true;
+  return false;
 }
 
 const char* rope_scaling_name(RopeScaling::Type t) {

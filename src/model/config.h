@@ -38,6 +38,8 @@ struct ModelConfig {
   bool tied_embeddings = true;  // classifier shares the embedding matrix
   RopeLayout rope_layout = RopeLayout::Interleaved;
   int bos_id = 1, eos_id = 2;
+  std::vector<int> extra_eos_ids;  // more ids that end generation (LLaMA-3.1-Instruct: <|eom_id|>, <|eot_id|>)
+  bool is_eos(int id) const;
   RopeScaling rope_scaling;
   int head_size = 0;       // per-head width when it is not dim / n_heads (Hugging Face head_dim); 0 = dim / n_heads
   int sliding_window = 0;  // Mistral: each query sees its last `sliding_window` positions; 0 = all of them

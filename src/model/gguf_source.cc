@@ -192,6 +192,8 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   c.rope_layout = RopeLayout::Interleaved;
   c.bos_id = to_int(get_int_or(f, "tokenizer.ggml.bos_token_id", 1));
   c.eos_id = to_int(get_int_or(f, "tokenizer.ggml.eos_token_id", 2));
+  for (const char* k : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"})  // chat models' turn ends
+    if (const int64_t id = get_int_or(f, k, -1); id >= 0 && id != c.eos_id) c.extra_eos_ids.push_back(to_int(id));
 
   // RoPE variant: linear scaling by key; LLaMA-3.1's rescaling as llama.cpp's converter precomputes it.
   const std::string scaling = f.has(a + "rope.scaling.type") ? f.get<std::string>(a + "rope.scaling.type") : "none";

@@ -29,7 +29,18 @@ int to_int(int64_t v, const char* key, const std::string& source) {
   return static_cast<int>(v);
 }
 
-// bos/eos ids are an int, a list of ints (Llama 3 lists several eos ids: we stop on the first) or null.
+// All ids of an int-or-list field (Llama 3 lists several eos ids); empty when absent or null.
+std::vector<int> token_ids(const nlohmann::json& j, const char* key, const std::string& source) {
+  std::vector<int> ids;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return ids;
+  if (!it->is_array()) return {to_int(formats::json_int(j, key, source), key, source)};
+  for (const auto& v : *it) ids.push_back(to_int(formats::json_int(nlohmann::json{{key, v}}, key, source), key, source));
+  return ids;
+}
+
+// bos/eos ids are an int, a list of ints (Llama 3 lists several eos ids: the first is eos_id, the others
+// ModelConfig::extra_eos_ids) or null.
 int token_id(const nlohmann::json& j, const char* key, int dflt, const std::string& source) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return dflt;
@@ -87,6 +98,8 @@ void apply_special_token_files(ModelConfig& c, const std::string& dir, const nlo
     }
     if (g.contains("eos_token_id") && !g["eos_token_id"].is_null()) {
       c.eos_id = token_id(g, "eos_token_id", c.eos_id, gen.string());
+      const auto ids = token_ids(g, "eos_token_id", gen.string());
+      c.extra_eos_ids.assign(ids.size() > 1 ? ids.begin() + 1 : ids.end(), ids.end());
       have_eos = true;
     }
   }
@@ -97,6 +110,9 @@ void apply_special_token_files(ModelConfig& c, const std::string& dir, const nlo
     if (auto b = tokenizer_config_id(tc, "bos_token", tcp.string()); b && !have_bos) c.bos_id = *b;
     if (auto e = tokenizer_config_id(tc, "eos_token", tcp.string()); e && !have_eos) c.eos_id = *e;
   }
+  for (int e : c.extra_eos_ids)
+    if (e < 0 || e >= c.vocab_size)
+      fail(dir, ": eos id ", e, " (generation_config.json) outside the vocabulary of ", c.vocab_size);
   if (c.bos_id < 0 || c.bos_id >= c.vocab_size || c.eos_id < 0 || c.eos_id >= c.vocab_size)
     fail(dir, ": bos id ", c.bos_id, " / eos id ", c.eos_id, " (config.json, generation_config.json, "
          "tokenizer_config.json) outside the vocabulary of ", c.vocab_size);
@@ -249,6 +265,7 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
   c.tied_embeddings = json_opt_bool(j, "tie_word_embeddings", source).value_or(false);
   c.bos_id = token_id(j, "bos_token_id", 1, source);
   c.eos_id = token_id(j, "eos_token_id", 2, source);
+  if (auto ids = token_ids(j, "eos_token_id", source); ids.size() > 1) c.extra_eos_ids.assign(ids.begin() + 1, ids.end());
   c.rope_layout = RopeLayout::RotateHalf;
   if (auto rl = json_opt_string(j, "duquant_rope_layout", source)) {
     if (*rl == "interleaved")
@@ -302,7 +319,13 @@ std::string hf_config_json(const ModelConfig& c, DType dtype) {
   j["hidden_act"] = "silu";
   j["tie_word_embeddings"] = c.tied_embeddings;
   j["bos_token_id"] = c.bos_id;
-  j["eos_token_id"] = c.eos_id;
+  if (c.extra_eos_ids.empty()) {
+    j["eos_token_id"] = c.eos_id;
+  } else {
+    std::vector<int> ids = {c.eos_id};
+    ids.insert(ids.end(), c.extra_eos_ids.begin(), c.extra_eos_ids.end());
+    j["eos_token_id"] = ids;
+  }
   j["torch_dtype"] = torch_dtype;
   // Not a Hugging Face field: transformers ignores it and would apply rotate-half RoPE to these weights.
   if (c.rope_layout == RopeLayout::Interleaved) j["duquant_rope_layout"] = "interleaved";

@@ -253,6 +253,8 @@ void write_quant_model(const std::string& path, const QuantModelData& m) {
   }
   // Optional in any version: readers that do not know it refuse longer contexts, which is safe.
   if (c.context_extendable) w.add_kv("duquant.config.context_extendable", true);
+  if (!c.extra_eos_ids.empty())  // optional: an older reader only misses these stop tokens
+    w.add_kv("duquant.config.extra_eos_ids", std::vector<uint32_t>(c.extra_eos_ids.begin(), c.extra_eos_ids.end()));
   w.add_kv("duquant.tokenizer.kind", m.tokenizer_kind);
   if (m.tokenizer_kind == "gguf")
     for (const auto& [k, v] : m.tokenizer_kv) w.add_kv(k, v);
@@ -342,6 +344,8 @@ QuantModelData read_quant_model(const std::string& path) {
   if (f.has("duquant.config.head_dim")) c.head_size = u("duquant.config.head_dim");
   if (f.has("duquant.config.sliding_window")) c.sliding_window = u("duquant.config.sliding_window");
   c.context_extendable = f.get_or<bool>("duquant.config.context_extendable", false);
+  if (f.has("duquant.config.extra_eos_ids"))
+    for (uint32_t id : f.get_array<uint32_t>("duquant.config.extra_eos_ids")) c.extra_eos_ids.push_back(static_cast<int>(id));
   if (f.has("duquant.config.rope_scaling")) {
     const std::string t = f.get<std::string>("duquant.config.rope_scaling");
     RopeScaling& rs = c.rope_scaling;

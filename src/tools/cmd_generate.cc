@@ -48,7 +48,7 @@ void run_generate(const GenerateOpts& o) {
   for (int pos = n_prompt - 1; pos < steps; ++pos) {
     Mat logits = run.forward(std::span<const int>(&token, 1), pos, cache, /*last_only=*/true);
     int next = sampler.sample(logits.flat());
-    if (next == tok->bos_id() || next == tok->eos_id()) break;
+    if (next == tok->bos_id() || next == tok->eos_id() || cfg.is_eos(next)) break;
     std::string piece = tok->decode(token, next);
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);

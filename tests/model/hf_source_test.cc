@@ -94,6 +94,9 @@ TEST(HfConfig, ReadsOptionalFields) {
   EXPECT_TRUE(c.tied_embeddings);
   EXPECT_EQ(c.bos_id, 5);
   EXPECT_EQ(c.eos_id, 7);
+  EXPECT_EQ(c.extra_eos_ids, (std::vector<int>{9}));  // generation stops on either
+  EXPECT_TRUE(c.is_eos(9));
+  EXPECT_FALSE(c.is_eos(5));
   EXPECT_EQ(c.rope_layout, RopeLayout::Interleaved);
   EXPECT_EQ(c.head_size, 0);  // 128 = 4096 / 32: no override
   // Mistral: model_type alone identifies it; the sliding window restricts attention, not the context.
@@ -282,6 +285,7 @@ TEST(HfConfig, BosEosFromGenerationAndTokenizerConfig) {
   apply_special_token_files(c, d.string(), nlohmann::json::parse(R"({"bos_token_id": 5, "eos_token_id": 6})"));
   EXPECT_EQ(c.bos_id, 7);
   EXPECT_EQ(c.eos_id, 9);
+  EXPECT_EQ(c.extra_eos_ids, (std::vector<int>{10}));
   // Neither names them: tokenizer_config.json's bos_token / eos_token through its added_tokens_decoder.
   fs::remove(d / "generation_config.json");
   duq::test::write_bytes(d / "tokenizer_config.json",

@@ -158,6 +158,7 @@ TEST(QuantFile, Version3KeysRoundTrip) {
   d.cfg.rope_scaling.original_max_pos = 8192;
   d.cfg.sliding_window = 7;
   d.cfg.context_extendable = true;
+  d.cfg.extra_eos_ids = {3, 4};
   d.tokenizer_kind = "gguf";
   d.tokenizer_kv = {{"tokenizer.ggml.model", formats::GgufValue("llama")},
                     {"tokenizer.ggml.tokens", formats::GgufValue(std::vector<std::string>{"a", "b"})}};
@@ -168,6 +169,7 @@ TEST(QuantFile, Version3KeysRoundTrip) {
   EXPECT_EQ(r.cfg.rope_scaling, d.cfg.rope_scaling);
   EXPECT_EQ(r.cfg.sliding_window, 7);
   EXPECT_TRUE(r.cfg.context_extendable);
+  EXPECT_EQ(r.cfg.extra_eos_ids, (std::vector<int>{3, 4}));
   EXPECT_EQ(r.tokenizer_kind, "gguf");
   EXPECT_EQ(r.tokenizer_kv, d.tokenizer_kv);
   // Per-frequency factors (a GGUF's rope_freqs.weight) and head_dim.
