@@ -4,8 +4,10 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "model/gguf_source.h"
 #include "model/hf_source.h"
 #include "model/llama2c_source.h"
+#include "model/quant_model.h"
 
 namespace duq::model {
 
@@ -49,6 +51,12 @@ std::unique_ptr<WeightSource> open_weights(const std::string& path) {
     if (!fs::exists(fs::path(path) / "config.json"))
       fail(path, ": directory has no config.json (expected a Hugging Face model directory)");
     return open_hf_weights(path);
+  }
+  if (is_gguf_file(path)) {
+    if (gguf_kind(path) == GgufKind::Quantized)
+      fail(path, ": a quantized duquant model; this command reads float models (llama2.c .bin, Hugging Face "
+           "directory, llama.cpp GGUF) — run quantized files with ppl / generate");
+    return open_gguf_weights(path);
   }
   return open_llama2c_weights(path);
 }

@@ -7,6 +7,7 @@
 
 #include "model/forward.h"
 #include "model/tokenizer.h"
+#include "model/weights.h"
 
 namespace duq::tools {
 
@@ -16,9 +17,24 @@ struct ModelArgs {
   void add(CLI::App& app);
 };
 
-// The tokenizer: --tokenizer if given; else tokenizer.model / tokenizer.bin inside a model directory, or
+// Where a float model's tokenizer is and in which form: kind "llama2c" (tokenizer.bin), "sentencepiece"
+// (.model), "tokenizer.json" or "gguf" (a GGUF file's tokenizer.ggml.* metadata).
+struct TokenizerLocation {
+  std::string kind;
+  std::string path;
+};
+// --tokenizer if given (its form by extension / GGUF magic); else the GGUF model file itself; else
+// tokenizer.model / tokenizer.json / tokenizer.bin / tokenizer.gguf inside a model directory, or tokenizer.model /
 // tokenizer.bin / tok<vocab>.bin next to a checkpoint. Throws with the places searched.
+TokenizerLocation find_tokenizer(const ModelArgs& a, const model::ModelConfig& cfg);
+
+// The tokenizer found by find_tokenizer, checked against the model's vocabulary size.
 std::unique_ptr<model::Tokenizer> load_tokenizer_for(const ModelArgs& a, const model::ModelConfig& cfg);
+
+// Lets a float model run contexts of n tokens when its limit is only a training context (GGUF
+// context_length): raises it with a warning naming `what` (e.g. "--calib-ctx 256"). Otherwise does nothing,
+// and the command's own check refuses a context that is too long.
+void allow_context(model::WeightSource& src, int n, const std::string& what);
 
 // Reads a text file (error names it); an empty file is an error.
 std::string read_text_file(const std::string& path);
