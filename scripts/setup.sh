@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev       # config.json, safetensors headers, --json output
   libcli11-dev             # command-line parsing
   libsentencepiece-dev     # SentencePiece .model tokenizers
+  libxxhash-dev            # XXH3 checksums in the quantized .gguf
   libgtest-dev libgmock-dev  # tests
   libbenchmark-dev         # bench/
   libdnnl-dev              # oneDNN s8 matmul: the integer-GEMM peer in benchmarks

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/tensor.h"
 #include "kernels/int_gemm.h"
 #include "model/config.h"
@@ -23,8 +24,10 @@
 
 namespace duq::model {
 
-// 2: per-input activation clip, per-layer Q/K clip, duquant-auto's choices, F16/Q8_0 tables (1 still read).
-inline constexpr uint32_t kQuantFormatVersion = 2;
+// 2: per-input activation clip, per-layer Q/K clip, duquant-auto's choices, F16/Q8_0 tables.
+// 3: XXH3 checksums of every tensor and of the header (formats/gguf_checksum.h), required and verified on
+//    load. Versions 1 and 2 (no checksums) are still read.
+inline constexpr uint32_t kQuantFormatVersion = 3;
 
 // Storage type of the two V×D float tables (the GGUF tensor type records it; the reader accepts each for
 // either table and widens to float32). Defaults: the embedding is a lookup table (one row read per token),
@@ -91,7 +94,7 @@ struct QuantModelData {
 };
 
 // Writes atomically (temporary file, then rename). Throws duq::Error naming the path.
-void write_quant_model(const std::string& path, const QuantModelData& m);
+void write_quant_model(const std::string& path, const QuantModelData& m, Replace replace = Replace::IfRegular);
 // Reads and validates everything (format version, every tensor's presence, type and size, transform
 // shapes, permutations being bijections, packed sizes). Throws duq::Error naming the file and the tensor.
 QuantModelData read_quant_model(const std::string& path);

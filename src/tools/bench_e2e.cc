@@ -13,6 +13,7 @@
 
 #include "calib/export.h"
 #include "calib/pipeline.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/rng.h"
@@ -123,16 +124,12 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   c.tied_embeddings = false;
   c.rope_layout = model::RopeLayout::RotateHalf;
   c.validate("bench e2e");
-  const fs::path dir = fs::path(o.tmp.empty() ? fs::temp_directory_path().string() : o.tmp) /
-                       ("duquant-bench-e2e-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path d;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(d, ec);
-    }
-  } cleanup{dir};
+  // A fresh folder inside --tmp (which must exist: nothing is created outside it), removed at the end, on
+  // failure and on SIGINT/SIGTERM/SIGHUP (StagedDir that is never committed).
+  std::error_code ec;
+  if (!o.tmp.empty() && !fs::is_directory(o.tmp, ec)) fail("--tmp ", o.tmp, ": not an existing directory");
+  const StagedDir work(fs::path(o.tmp.empty() ? fs::temp_directory_path().string() : o.tmp) / "duquant-bench-e2e");
+  const fs::path dir = work.path();
   use_wall_clock(o.wall);
   std::fprintf(stderr, "bench e2e: %s, %.2f B parameters; pinned to CPU %d, one thread, ISA %s, OpenBLAS %s, timed by %s\n",
                c.summary().c_str(), c.n_params() / 1e9, cpu, kernels::isa_name(kernels::active_isa()), openblas_core(),

@@ -2,6 +2,7 @@
 // report perplexity and KL divergence to the float model on the same evaluation windows, one table.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -13,19 +14,11 @@
 #include "eval/compare.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
+#include "tools/option_checks.h"
 #include "tools/quant_args.h"
 
 namespace duq::tools {
 namespace {
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 struct CompareOpts {
   ModelArgs m;
@@ -46,6 +39,7 @@ struct Row {
   bool seeded;
   double calib_seconds;
   std::string note;  // AdaDim's choices, LWC's loss
+  std::string settings;  // the row's full settings line (QuantOptions::describe)
 };
 
 std::string rounding_note(const calib::QuantizedModel& qm) {
@@ -78,15 +72,13 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
   if (ctx > cfg.max_seq_len) fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len);
 
   std::vector<calib::Method> methods;
-  for (auto& name : split(o.methods)) methods.push_back(calib::parse_method(name));
+  for (auto& name : split_list(o.methods)) methods.push_back(calib::parse_method(name));
   std::vector<std::pair<int, int>> bits;
-  for (auto& b : split(o.bits)) bits.push_back(parse_bits(b));
+  for (auto& b : split_list(o.bits)) bits.push_back(parse_bits(b, "--bits"));
   std::vector<uint64_t> seeds = {base.seed};
-  for (auto& s : split(o.seeds)) {
-    uint64_t v = std::stoull(s);
+  for (uint64_t v : parse_u64_list(o.seeds, "--seeds"))
     if (v != base.seed) seeds.push_back(v);
-  }
-  const auto seed_bits = parse_bits(o.seed_bits);
+  const auto seed_bits = parse_bits(o.seed_bits, "--seed-bits");
 
   auto windows = calibration_windows(o.q, base, *tok);
   const std::string text = read_text_file(o.text);
@@ -113,7 +105,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
         quantized.push_back(calib::quantize_model(*src, windows, q));
         if (base.progress && q.is_auto()) std::fprintf(stderr, "%s", calib::auto_choices_table(quantized.back()).c_str());
         rows.push_back({calib::method_name(method), wb, ab, seed, random, quantized.back().calib_seconds,
-                        rounding_note(quantized.back())});
+                        rounding_note(quantized.back()), q.describe()});
       }
     }
   }
@@ -146,6 +138,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
                             {"calib_seconds", rows[i].calib_seconds}};
       if (rows[i].seeded) row["seed"] = rows[i].seed;
       if (!rows[i].note.empty()) row["note"] = rows[i].note;
+      row["settings"] = rows[i].settings;
       j["rows"].push_back(row);
     }
     std::printf("%s\n", j.dump(1).c_str());
@@ -164,7 +157,13 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
                 r.ppl_stderr, r.kld, r.top1_agree, rows[i].calib_seconds, rows[i].note.empty() ? "" : "  ",
                 rows[i].note.c_str());
   }
-  std::printf("settings: %s\n", base.describe().c_str());
+  // Each row's own settings (method and bits differ between rows), each distinct line once.
+  std::vector<std::string> seen;
+  for (const auto& r : rows)
+    if (std::find(seen.begin(), seen.end(), r.settings) == seen.end()) {
+      seen.push_back(r.settings);
+      std::printf("settings: %s\n", r.settings.c_str());
+    }
 }
 
 DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; perplexity and KL divergence table",
@@ -192,8 +191,10 @@ DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; 
                                        "more seeds for rotation/duquant at --seed-bits, e.g. 3,4 (rows per seed)");
                         app.add_option("--seed-bits", o->seed_bits, "bit setting the extra seeds apply to")
                             ->capture_default_str();
-                        app.add_option("--ctx", o->ctx, "evaluation window (default: min(model max, 2048))");
-                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows");
+                        app.add_option("--ctx", o->ctx, "evaluation window (default: min(model max, 2048))")
+                            ->check(Range(2, kMaxContext));
+                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
+                            ->check(Range(1, kMaxWindows));
                         app.add_flag("--json", o->json, "print JSON {\"rows\": [...]}");
                         app.callback([o, &app] { run_compare(*o, app); });
                       }});

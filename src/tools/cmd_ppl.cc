@@ -3,9 +3,13 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/file_checks.h"
 #include "eval/perplexity.h"
+#include "formats/file_kind.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
+#include "tools/option_checks.h"
+#include "tools/quant_args.h"
 #include "tools/runner.h"
 
 namespace duq::tools {
@@ -24,6 +28,13 @@ struct PplOpts {
 };
 
 void run_ppl(const PplOpts& o) {
+  // Checks that need no model come first: nothing is loaded or run for a request that cannot be answered.
+  if (o.check_simulated && formats::sniff_model_file(o.m.model) != formats::FileKind::GgufDuquant)
+    fail("--check-simulated compares the integer kernels with the simulation of a quantized .gguf; ", o.m.model,
+         " is not one");
+  if (o.protocol == "llamacpp" && o.ctx != 0 && o.ctx < 3)
+    fail("--ctx must be at least 3 with --protocol llamacpp (it scores the second half of each window; got ", o.ctx, ")");
+  require_regular_file(o.text, "text file");
   Runner run = load_runner(o.m, o.simulate, o.exact_rotations);
   const auto& cfg = run.cfg;
   const auto& tok = run.tok;
@@ -31,7 +42,9 @@ void run_ppl(const PplOpts& o) {
   if (ctx > cfg.max_seq_len)
     fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len, " tokens");
   const std::string text = read_text_file(o.text);
-  std::vector<int> tokens = tok->encode(text, /*bos=*/true, /*eos=*/false);
+  // With --max-windows only the start of the text is tokenized (a 50 MB text is not, for 2 windows).
+  std::vector<int> tokens = o.max_windows > 0 ? encode_prefix(*tok, text, static_cast<size_t>(o.max_windows) * ctx)
+                                              : tok->encode(text, /*bos=*/true, /*eos=*/false);
   eval::PplOptions po;
   po.ctx = ctx;
   po.max_windows = o.max_windows;
@@ -75,8 +88,12 @@ DUQ_REGISTER_COMMAND({"ppl", "perplexity on a text file", [](CLI::App& app) {
                         auto o = std::make_shared<PplOpts>();
                         o->m.add(app);
                         app.add_option("--text", o->text, "text file to evaluate")->required();
-                        app.add_option("--ctx", o->ctx, "window length in tokens (default: min(model max, 2048))");
-                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (0 = all)");
+                        app.add_option("--ctx", o->ctx,
+                                       "window length in tokens (default: min(model max, 2048); at least 3 for "
+                                       "--protocol llamacpp)")
+                            ->check(Range(2, kMaxContext));
+                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
+                            ->check(Range(1, kMaxWindows));
                         app.add_option("--protocol", o->protocol,
                                        "paper: BOS once, every prediction scored; llamacpp: BOS per window, "
                                        "second half scored")

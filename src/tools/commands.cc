@@ -2,11 +2,20 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <vector>
 
 #include "core/error.h"
 
 namespace duq::tools {
+
+// Messages are printed on one line (a newline in a file name or a library message would split them).
+static std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
 
 static std::vector<Command>& registry() {
   static std::vector<Command> r;
@@ -34,15 +43,31 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "duquant: %s\n", e.what());
-    std::fprintf(stderr, "Run with --help for the options.\n");
+    // One line: the option and what is wrong with its value (option_checks.h phrases the range).
+    std::fprintf(stderr, "duquant: error: %s (see --help)\n", one_line(e.what()).c_str());
     return 1;
   } catch (const duq::Error& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "duquant: error: %s\n", e.what());
+    std::fprintf(stderr, "duquant: error: %s\n", one_line(e.what()).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
+    // Exit now: returning would run the exit handlers, which join OpenBLAS / OpenMP workers that may be
+    // stuck retrying an allocation of their own (a hang under `ulimit -v`). Output files are temporary
+    // until committed; the AtomicFile destructors have already run while unwinding to here.
+    std::fflush(stdout);
     std::fprintf(stderr, "duquant: error: out of memory\n");
+    std::fflush(stderr);
+    std::_Exit(1);
+  } catch (const std::filesystem::filesystem_error& e) {
+    // Paths the checks upstream did not anticipate (a name longer than 255 bytes, a symlink loop, ...).
+    std::fflush(stdout);
+    std::fprintf(stderr, "duquant: error: %s: %s\n", e.path1().empty() ? "(empty path)" : e.path1().c_str(),
+                 e.code().message().c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    // Anything else is a bug, but it still ends as one line and status 1, never an abort.
+    std::fflush(stdout);
+    std::fprintf(stderr, "duquant: error: %s\n", one_line(e.what()).c_str());
     return 1;
   }
   return 0;

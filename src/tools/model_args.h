@@ -20,6 +20,15 @@ struct ModelArgs {
 // tokenizer.bin / tok<vocab>.bin next to a checkpoint. Throws with the places searched.
 std::unique_ptr<model::Tokenizer> load_tokenizer_for(const ModelArgs& a, const model::ModelConfig& cfg);
 
+// The files this model argument reads, for the output checks (core/file_checks.h): the model (a directory
+// counts with its files), --tokenizer, and the tokenizer files that would be found next to a checkpoint.
+std::vector<std::string> model_input_paths(const ModelArgs& a);
+
+// The first `n` tokens of tok.encode(text, bos=true) (all of them when there are fewer), tokenizing only a
+// prefix of the text cut at whitespace and grown until it yields a margin of tokens beyond `n` — the margin
+// keeps the tokens before the cut identical to those of the whole text.
+std::vector<int> encode_prefix(const model::Tokenizer& tok, const std::string& text, size_t n);
+
 // Reads a text file (error names it); an empty file is an error.
 std::string read_text_file(const std::string& path);
 

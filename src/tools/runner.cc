@@ -6,6 +6,8 @@
 
 #include "calib/export.h"
 #include "core/error.h"
+#include "core/file_checks.h"
+#include "formats/file_kind.h"
 #include "model/bpe_tokenizer.h"
 #include "model/int_engine.h"
 #include "model/quant_model.h"
@@ -26,7 +28,7 @@ std::unique_ptr<model::Tokenizer> tokenizer_from_file_data(const model::QuantMod
 
 Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
   Runner r;
-  if (!fs::is_directory(a.model) && model::is_gguf_file(a.model)) {
+  if (formats::sniff_model_file(a.model) == formats::FileKind::GgufDuquant) {
     auto data = std::make_unique<model::QuantModelData>(model::read_quant_model(a.model));
     r.cfg = data->cfg;
     if (a.tokenizer.empty()) {
@@ -80,11 +82,7 @@ std::pair<std::string, std::string> tokenizer_file_for(const ModelArgs& a, const
       }
   }
   if (path.empty()) fail("no tokenizer found next to ", a.model, "; pass --tokenizer");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, ": cannot read tokenizer");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return {fs::path(path).extension() == ".model" ? "sentencepiece" : "llama2c", ss.str()};
+  return {fs::path(path).extension() == ".model" ? "sentencepiece" : "llama2c", read_regular_file(path, "tokenizer")};
 }
 
 }  // namespace duq::tools
