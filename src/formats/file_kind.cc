@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string_view>
 
@@ -12,7 +13,8 @@ namespace duq::formats {
 
 FileKind sniff_model_file(const std::string& path) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return FileKind::Missing;
+  if (::stat(path.c_str(), &st) != 0)  // a name too long or a symlink loop: let the open say so
+    return errno == ENOENT ? FileKind::Missing : FileKind::NotRegular;
   if (S_ISDIR(st.st_mode)) return FileKind::HfDir;
   if (!S_ISREG(st.st_mode)) return FileKind::NotRegular;
   const int fd = open_regular_file(path, "model");

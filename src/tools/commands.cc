@@ -1,5 +1,9 @@
 #include "tools/commands.h"
 
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -7,6 +11,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/tensor.h"
+#include "kernels/gemm_f32.h"
 
 namespace duq::tools {
 
@@ -27,7 +33,34 @@ bool register_command(Command c) {
   return true;
 }
 
+// Under an address-space limit (`ulimit -v`) every OpenBLAS thread maps a 128 MiB buffer (worker threads at
+// start, whatever openblas_set_num_threads says later) and, when the mapping fails, retries forever: the
+// process hangs instead of reporting out of memory. So under a limit run OpenBLAS with one thread — the
+// variable is read when the library loads, hence the re-exec — and take its buffer first (a 1×1 product),
+// while memory is still free; later failures are ordinary std::bad_alloc, reported below.
+static void fit_blas_to_memory_limit(char** argv) {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+  if (!std::getenv("OPENBLAS_NUM_THREADS")) {
+    ::setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    ::execv("/proc/self/exe", argv);  // returns only on failure: go on with the threads there are
+  }
+  kernels::set_blas_threads(1);
+  // If even that buffer does not fit, OpenBLAS would spin in its first product: stop here, with a message.
+  constexpr size_t kBlasBuffer = (128u << 20) + (1u << 20);
+  void* probe = ::mmap(nullptr, kBlasBuffer, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (probe == MAP_FAILED) {
+    std::fprintf(stderr, "duquant: error: out of memory (the address-space limit, ulimit -v, leaves no room for the "
+                         "BLAS library's 128 MiB work buffer)\n");
+    std::_Exit(1);
+  }
+  ::munmap(probe, kBlasBuffer);
+  Mat a(1, 1), b(1, 1), c(1, 1);
+  kernels::matmul(a, b, c, false);
+}
+
 int run_cli(int argc, char** argv) {
+  fit_blas_to_memory_limit(argv);
   CLI::App app{"duquant — DuQuant W4A4 quantization and integer inference for LLaMA-family models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "duquant 0.1");
