@@ -72,13 +72,15 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
   if (ctx > cfg.max_seq_len) fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len);
 
   std::vector<calib::Method> methods;
-  for (auto& name : split_list(o.methods)) methods.push_back(calib::parse_method(name));
+  for (auto& name : split_list(o.methods)) methods.push_back(parse_method_option(name, "--methods"));
   std::vector<std::pair<int, int>> bits;
   for (auto& b : split_list(o.bits)) bits.push_back(parse_bits(b, "--bits"));
   std::vector<uint64_t> seeds = {base.seed};
   for (uint64_t v : parse_u64_list(o.seeds, "--seeds"))
     if (v != base.seed) seeds.push_back(v);
   const auto seed_bits = parse_bits(o.seed_bits, "--seed-bits");
+  if (methods.empty()) fail("--methods: no method given");
+  if (bits.empty()) fail("--bits: no bit setting given");
 
   auto windows = calibration_windows(o.q, base, *tok);
   const std::string text = read_text_file(o.text);

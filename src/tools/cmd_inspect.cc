@@ -172,7 +172,7 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
   const std::vector<int> layers = parse_layers(o.layers, cfg.n_layers);
   std::vector<calib::Method> methods;
   for (const auto& name : split_list(o.methods)) {
-    const calib::Method m = calib::parse_method(name);
+    const calib::Method m = parse_method_option(name, "--methods");
     if (m != calib::Method::Fp && std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
   }
   if (std::find(methods.begin(), methods.end(), base.method) == methods.end()) methods.push_back(base.method);

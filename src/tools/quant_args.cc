@@ -82,6 +82,14 @@ std::vector<std::vector<int>> calibration_windows(const QuantArgs& a, const cali
   return calib::sample_windows(toks, o.nsamples, o.calib_ctx, o.calib_seed, a.calib_file);
 }
 
+calib::Method parse_method_option(const std::string& name, const std::string& flag) {
+  try {
+    return calib::parse_method(name);
+  } catch (const Error& e) {
+    fail(flag, ": ", e.what());
+  }
+}
+
 std::pair<int, int> parse_bits(const std::string& s, const std::string& what) {
   static const std::regex re("[Ww]([0-9]+)[Aa]([0-9]+)");
   std::smatch m;

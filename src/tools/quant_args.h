@@ -26,6 +26,9 @@ struct QuantArgs {
 std::vector<std::vector<int>> calibration_windows(const QuantArgs& a, const calib::QuantOptions& o,
                                                   const model::Tokenizer& tok);
 
+// calib::parse_method with the error naming `flag` ("--methods: unknown method 'x' (choose from ...)").
+calib::Method parse_method_option(const std::string& name, const std::string& flag);
+
 // "W4A4" → (4, 4); "W4A16" → weight-only. Throws naming `what` (the option) on anything else.
 std::pair<int, int> parse_bits(const std::string& s, const std::string& what);
 
