@@ -133,6 +133,10 @@ std::string read_regular_file(const std::string& path, const std::string& what, 
 
 fs::path check_output_file(const std::string& out, const std::string& flag, bool force,
                            const std::vector<std::string>& inputs) {
+  // What `out` finally names, before resolving its links by hand (/proc/self/fd/1 is a "magic" link).
+  struct stat fst;
+  if (!out.empty() && ::stat(out.c_str(), &fst) == 0 && !S_ISREG(fst.st_mode) && !S_ISDIR(fst.st_mode))
+    fail(flag, " ", out, ": is ", kind_of(fst.st_mode), "; refusing to replace it");
   const fs::path p = resolve(out, flag);
   if (is_input(p, input_ids(inputs))) fail(flag, " ", out, ": is an input of this command; refusing to overwrite it");
   struct stat st;

@@ -116,6 +116,8 @@ Speed measure(const char* name, const model::ModelConfig& c, const ForwardFn& fw
 void run_e2e_bench(const E2eBenchOptions& o) {
   if (o.layers < 1 || o.prefill < 1 || o.prompt < 1 || o.decode < 1 || o.reps < 1)
     fail("bench e2e: --layers, --prefill, --prompt, --decode and --reps must be at least 1");
+  std::error_code ec;
+  if (!o.tmp.empty() && !fs::is_directory(o.tmp, ec)) fail("--tmp ", o.tmp, ": not an existing directory");
   ensure_openblas_kernels();
   const int cpu = pin_single_thread(o.core);
   model::ModelConfig c;
@@ -126,8 +128,6 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   c.validate("bench e2e");
   // A fresh folder inside --tmp (which must exist: nothing is created outside it), removed at the end, on
   // failure and on SIGINT/SIGTERM/SIGHUP (StagedDir that is never committed).
-  std::error_code ec;
-  if (!o.tmp.empty() && !fs::is_directory(o.tmp, ec)) fail("--tmp ", o.tmp, ": not an existing directory");
   const StagedDir work(fs::path(o.tmp.empty() ? fs::temp_directory_path().string() : o.tmp) / "duquant-bench-e2e");
   const fs::path dir = work.path();
   use_wall_clock(o.wall);

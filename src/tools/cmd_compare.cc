@@ -11,6 +11,7 @@
 #include "calib/auto_report.h"
 #include "calib/pipeline.h"
 #include "core/error.h"
+#include "core/file_checks.h"
 #include "eval/compare.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
@@ -64,6 +65,8 @@ std::string rounding_note(const calib::QuantizedModel& qm) {
 }
 
 void run_compare(const CompareOpts& o, const CLI::App& app) {
+  require_regular_file(o.q.calib_file, "calibration text");
+  require_regular_file(o.text, "text file");
   auto src = model::open_weights(o.m.model);
   const auto& cfg = src->config();
   auto tok = load_tokenizer_for(o.m, cfg);

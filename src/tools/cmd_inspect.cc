@@ -161,6 +161,8 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
   auto inputs = model_input_paths(o.m);
   inputs.insert(inputs.end(), {o.q.calib_file, o.text});
   const std::filesystem::path out = check_output_file(o.out, "--out", o.force, inputs);  // before any work
+  require_regular_file(o.q.calib_file, "calibration text");
+  if (o.compare) require_regular_file(o.text, "text file");
   auto src = model::open_weights(o.m.model);
   const auto& cfg = src->config();
   auto tok = load_tokenizer_for(o.m, cfg);

@@ -39,6 +39,7 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   auto inputs = model_input_paths(o.m);
   inputs.push_back(o.q.calib_file);
   const fs::path out = check_output_file(o.out, "--out", o.force, inputs);
+  require_regular_file(o.q.calib_file, "calibration text");
 
   auto src = model::open_weights(o.m.model);
   const auto& cfg = src->config();
