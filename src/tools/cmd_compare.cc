@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
@@ -13,6 +14,7 @@
 #include "core/error.h"
 #include "core/file_checks.h"
 #include "eval/compare.h"
+#include "eval/tasks/run.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
 #include "tools/option_checks.h"
@@ -31,6 +33,8 @@ struct CompareOpts {
   std::string seed_bits = "W4A4";
   int ctx = 0, max_windows = 0;
   bool json = false;
+  std::string tasks, task_data;  // --tasks piqa,… --task-data PATH: lm-eval task columns (eval/tasks)
+  long task_limit = 0;
 };
 
 struct Row {
@@ -125,6 +129,56 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
   auto res = eval::compare_models(
       tokens, tok->bos_id(), [&](std::span<const int> w) { return fp.forward(w, 0, cache); }, fns, po);
 
+  // Task columns: every model (fp first) through the same tasks with eval's scorer.
+  std::vector<std::vector<eval::tasks::Metric>> task_metrics;
+  if (!o.tasks.empty()) {
+    if (o.task_data.empty()) fail("--tasks needs --task-data (the tasks' data, as for eval --data)");
+    if (o.task_limit < 0) fail("--task-limit must be 0 (all) or positive (got ", o.task_limit, ")");
+    std::vector<eval::tasks::Task> tasks;
+    const auto names = split_list(o.tasks);
+    for (auto& n : names) {
+      std::filesystem::path p = o.task_data;
+      if (names.size() > 1 || std::filesystem::exists(p / n)) p /= n;
+      tasks.push_back(eval::tasks::load_task(n, p));
+    }
+    eval::tasks::RunOptions ro;
+    ro.limit = o.task_limit;
+    ro.progress = base.progress;
+    auto run_on = [&](const calib::QuantizedModel& qm) {
+      return eval::tasks::evaluate_tasks(
+          tasks, *tok, [&qm](std::span<const int> t, int pos, model::KVCache& c, bool last) { return qm.forward(t, pos, c, last); },
+          cfg, cfg.max_seq_len, ro);
+    };
+    task_metrics.push_back(run_on(fp));
+    for (auto& qm : quantized) task_metrics.push_back(run_on(qm));
+  }
+  auto task_json = [&](size_t i) {
+    nlohmann::json t = nlohmann::json::object();
+    for (auto& m : task_metrics[i]) {
+      t[m.key][m.metric + ",none"] = m.value;
+      t[m.key][m.metric + "_stderr,none"] = m.stderr_;
+    }
+    return t;
+  };
+  auto task_cells = [&](size_t i) {
+    std::string s;
+    char buf[64];
+    for (auto& m : task_metrics[i]) {
+      if (m.key.find('_') != std::string::npos && m.key.rfind("arc_", 0) != 0) continue;  // MMLU subjects/categories
+      std::snprintf(buf, sizeof buf, " %16.4f", m.value);
+      s += buf;
+    }
+    return s;
+  };
+  std::string task_header;
+  if (!task_metrics.empty())
+    for (auto& m : task_metrics[0])
+      if (m.key.find('_') == std::string::npos || m.key.rfind("arc_", 0) == 0) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " %16s", (m.key + " " + m.metric).substr(0, 16).c_str());
+        task_header += buf;
+      }
+
   if (o.json) {
     nlohmann::json j;
     j["model"] = o.m.model;
@@ -136,6 +190,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
     j["settings"] = base.describe();
     j["rows"].push_back({{"method", "fp"}, {"wbits", 16}, {"abits", 16}, {"ppl", res[0].ppl}, {"ppl_stderr", res[0].ppl_stderr},
                          {"kld", 0.0}, {"top1", 1.0}, {"calib_seconds", 0.0}});
+    if (!task_metrics.empty()) j["rows"].back()["tasks"] = task_json(0);
     for (size_t i = 0; i < rows.size(); ++i) {
       const auto& r = res[i + 1];
       nlohmann::json row = {{"method", rows[i].method}, {"wbits", rows[i].wbits}, {"abits", rows[i].abits},
@@ -144,6 +199,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
       if (rows[i].seeded) row["seed"] = rows[i].seed;
       if (!rows[i].note.empty()) row["note"] = rows[i].note;
       row["settings"] = rows[i].settings;
+      if (!task_metrics.empty()) row["tasks"] = task_json(i + 1);
       j["rows"].push_back(row);
     }
     std::printf("%s\n", j.dump(1).c_str());
@@ -151,15 +207,17 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
   }
   std::printf("%s on %s: ctx %d, %ld tokens scored; calibration %zu × %d tokens from %s\n", o.m.model.c_str(),
               o.text.c_str(), ctx, res[0].scored, windows.size(), base.calib_ctx, o.q.calib_file.c_str());
-  std::printf("%-13s %-6s %5s %10s %9s %9s %7s %9s\n", "method", "bits", "seed", "ppl", "±", "kld", "top1", "calib s");
-  std::printf("%-13s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f\n", "fp", "W16A16", "", res[0].ppl, res[0].ppl_stderr, 0.0,
-              1.0, 0.0);
+  std::printf("%-13s %-6s %5s %10s %9s %9s %7s %9s%s\n", "method", "bits", "seed", "ppl", "±", "kld", "top1", "calib s",
+              task_header.c_str());
+  std::printf("%-13s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f%s\n", "fp", "W16A16", "", res[0].ppl, res[0].ppl_stderr, 0.0,
+              1.0, 0.0, task_metrics.empty() ? "" : task_cells(0).c_str());
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = res[i + 1];
     std::string b = "W" + std::to_string(rows[i].wbits) + "A" + std::to_string(rows[i].abits);
     std::string sd = rows[i].seeded ? std::to_string(rows[i].seed) : "";
-    std::printf("%-13s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f%s%s\n", rows[i].method.c_str(), b.c_str(), sd.c_str(), r.ppl,
-                r.ppl_stderr, r.kld, r.top1_agree, rows[i].calib_seconds, rows[i].note.empty() ? "" : "  ",
+    std::printf("%-13s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f%s%s%s\n", rows[i].method.c_str(), b.c_str(), sd.c_str(), r.ppl,
+                r.ppl_stderr, r.kld, r.top1_agree, rows[i].calib_seconds,
+                task_metrics.empty() ? "" : task_cells(i + 1).c_str(), rows[i].note.empty() ? "" : "  ",
                 rows[i].note.c_str());
   }
   // Each row's own settings (method and bits differ between rows), each distinct line once.
@@ -201,6 +259,11 @@ DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; 
                         app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
                             ->check(Range(1, kMaxWindows));
                         app.add_flag("--json", o->json, "print JSON {\"rows\": [...]}");
+                        app.add_option("--tasks", o->tasks,
+                                       "also score lm-eval tasks (as `eval`) on every model: comma-separated names, "
+                                       "e.g. piqa; adds columns and rows[].tasks in lm-eval's layout");
+                        app.add_option("--task-data", o->task_data, "data of --tasks (as eval --data)");
+                        app.add_option("--task-limit", o->task_limit, "first K documents of each task (0 = all)")->check(Range(0, 1 << 30));
                         app.callback([o, &app] { run_compare(*o, app); });
                       }});
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/file_checks.h"
+#include "eval/dataset_text.h"
 #include "eval/perplexity.h"
 #include "formats/file_kind.h"
 #include "tools/commands.h"
@@ -22,6 +23,7 @@ struct PplOpts {
   int max_windows = 0;
   bool json = false;
   std::string protocol = "paper";
+  std::string dataset_format = "raw";
   bool simulate = false;
   bool exact_rotations = false;
   bool check_simulated = false;
@@ -41,13 +43,15 @@ void run_ppl(const PplOpts& o) {
   const int ctx = o.ctx > 0 ? o.ctx : std::min(cfg.max_seq_len, 2048);
   if (ctx > cfg.max_seq_len)
     fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len, " tokens");
-  const std::string text = read_text_file(o.text);
-  // With --max-windows only the start of the text is tokenized (a 50 MB text is not, for 2 windows).
-  std::vector<int> tokens = o.max_windows > 0 ? encode_prefix(*tok, text, static_cast<size_t>(o.max_windows) * ctx)
-                                              : tok->encode(text, /*bos=*/true, /*eos=*/false);
+  const auto fmt = eval::parse_dataset_format(o.dataset_format);
+  const std::string text = eval::dataset_text(o.text, fmt);
+  const int windows = o.max_windows > 0 || fmt != eval::DatasetFormat::C4 ? o.max_windows : eval::kC4Windows;
+  // With a window limit only the start of the text is tokenized (a 50 MB text is not, for 2 windows).
+  std::vector<int> tokens = windows > 0 ? encode_prefix(*tok, text, static_cast<size_t>(windows) * ctx)
+                                        : tok->encode(text, /*bos=*/true, /*eos=*/false);
   eval::PplOptions po;
   po.ctx = ctx;
-  po.max_windows = o.max_windows;
+  po.max_windows = windows;
   po.protocol = o.protocol == "llamacpp" ? eval::Protocol::LlamaCpp : eval::Protocol::Paper;
   model::KVCache cache(cfg, ctx);
   auto r = eval::perplexity(
@@ -98,6 +102,12 @@ DUQ_REGISTER_COMMAND({"ppl", "perplexity on a text file", [](CLI::App& app) {
                                        "paper: BOS once, every prediction scored; llamacpp: BOS per window, "
                                        "second half scored")
                             ->check(CLI::IsMember({"paper", "llamacpp"}))
+                            ->capture_default_str();
+                        app.add_option("--dataset-format", o->dataset_format,
+                                       "raw: the file as is; hf-lines: WikiText-2 as the paper's scripts build it "
+                                       "(rows joined with \"\\n\\n\"); c4: the first 1100 validation documents "
+                                       "(JSON lines) joined with \" \", 256 windows")
+                            ->check(CLI::IsMember({"raw", "hf-lines", "c4"}))
                             ->capture_default_str();
                         app.add_flag("--json", o->json, "print one JSON object");
                         app.add_flag("--check-simulated", o->check_simulated,
