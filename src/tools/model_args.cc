@@ -58,6 +58,8 @@ std::vector<std::string> model_input_paths(const ModelArgs& a) {
 }
 
 std::vector<int> encode_prefix(const model::Tokenizer& tok, const std::string& text, size_t n) {
+  // A text of up to 16 MB is tokenized whole (cheap; tokens_total then counts the whole text).
+  if (text.size() <= (16u << 20)) return tok.encode(text, /*bos=*/true, /*eos=*/false);
   constexpr size_t kMargin = 256;  // tokens beyond n, so the cut cannot change the first n
   for (size_t len = std::max<size_t>(4096, (n + kMargin) * 8);; len *= 2) {
     if (len >= text.size()) return tok.encode(text, /*bos=*/true, /*eos=*/false);

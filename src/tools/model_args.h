@@ -24,9 +24,9 @@ std::unique_ptr<model::Tokenizer> load_tokenizer_for(const ModelArgs& a, const m
 // counts with its files), --tokenizer, and the tokenizer files that would be found next to a checkpoint.
 std::vector<std::string> model_input_paths(const ModelArgs& a);
 
-// The first `n` tokens of tok.encode(text, bos=true) (all of them when there are fewer), tokenizing only a
-// prefix of the text cut at whitespace and grown until it yields a margin of tokens beyond `n` — the margin
-// keeps the tokens before the cut identical to those of the whole text.
+// tok.encode(text, bos=true), but for a text over 16 MB only its first `n` tokens (all when there are fewer):
+// a prefix of the text cut at whitespace is tokenized, grown until it yields a margin of tokens beyond `n` —
+// the margin keeps the tokens before the cut identical to those of the whole text.
 std::vector<int> encode_prefix(const model::Tokenizer& tok, const std::string& text, size_t n);
 
 // Reads a text file (error names it); an empty file is an error.

@@ -130,7 +130,7 @@ TEST_F(HostileModel, CompareSettingsLineDescribesTheRows) {
 TEST_F(HostileModel, MaxWindowsTokenizesAPrefixWithTheSameResult) {
   std::string t = duq::test::read_text(text());
   std::string big;
-  for (int i = 0; i < 20; ++i) big += t;  // ~8 MB
+  for (int i = 0; i < 50; ++i) big += t;  // ~20 MB: over the 16 MB below which the text is tokenized whole
   duq::test::write_bytes(dir_ / "big.txt", big);
   const std::string base = cli("ppl --json --model " + model() + " --tokenizer " + a("models/stories260K/tok512.bin") +
                                " --ctx 64 --max-windows 3 --text ");
