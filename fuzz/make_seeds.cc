@@ -227,6 +227,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   g_out = argv[1];
+  fs::create_directories(g_out);  // write_hf_model builds directories beside their target: the parent must exist
   const fs::path assets = argc > 2 ? fs::path(argv[2]) : fs::path();
   try {
     safetensors_seeds();
