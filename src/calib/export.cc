@@ -13,7 +13,7 @@ model::OnlineTransform to_online(const SiteTransform& st) {
   t.choice = st.choice;
   if (st.duquant) {
     t.kind = model::OnlineTransform::Kind::DuQuant;
-    for (const auto& r : st.duquant->rotations) t.rotations.push_back({r.block, r.full, r.tail});
+    for (const auto& r : st.duquant->rotations) t.rotations.push_back({r.block, r.full, r.per_block, r.tail});
     for (const auto& p : st.duquant->perms) t.perms.emplace_back(p.begin(), p.end());
   } else if (st.hadamard) {
     t.kind = model::OnlineTransform::Kind::Hadamard;
@@ -34,6 +34,7 @@ SiteTransform from_online(const model::OnlineTransform& t, int64_t width) {
       br.dim = width;
       br.block = r.block;
       br.full = r.full;
+      br.per_block = r.per_block;
       br.tail = r.tail;
       dq.rotations.push_back(std::move(br));
     }
@@ -157,6 +158,10 @@ QuantizedModel simulated_from_file(const model::QuantModelData& d) {
 
 model::TransformFactory transform_factory() {
   return [](const model::OnlineTransform& t, int64_t width) -> std::function<void(MatView)> {
+    if (t.kind == model::OnlineTransform::Kind::DuQuant) {  // per-block rotations: R₁·P₁·R₂… in fp32 (Λ⁻¹ is the engine's)
+      auto dq = std::make_shared<const transform::DuQuantTransform>(*from_online(t, width).duquant);
+      return [dq](MatView x) { dq->apply(x); };
+    }
     auto h = std::make_shared<transform::RandomizedHadamard>(width, t.hadamard_seed);
     return [h](MatView x) { h->apply_rows(x); };
   };

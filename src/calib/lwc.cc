@@ -190,11 +190,10 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
         adam(r.l, m.ml, m.vl, gl);
       }
     }
-    if (bad) {
+    if (bad) {  // roll the epoch back and go on with the next one (the authors' script does not stop)
       res.rows = start_rows;
       mom = start_mom;
-      res.nan_restored = true;
-      break;
+      ++res.nan_epochs;
     }
   }
   res.loss_last = mean_loss();

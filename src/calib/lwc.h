@@ -7,7 +7,8 @@
 // Training (lwc_train_block): transforms frozen; AdamW (no weight decay) over the calibration windows, one
 // window per step; loss = MSE between the float block's output on float-propagated inputs and the quantized
 // block's output (activation quantization on) on quantized-propagated inputs. A non-finite loss or parameter
-// restores the values the epoch started from and ends training.
+// restores the values (clips and Adam moments) the epoch started from, and training goes on with the next
+// epoch, as the authors' LWC script does (the Adam step count keeps advancing, so the retry differs).
 #pragma once
 #include <array>
 #include <span>
@@ -49,7 +50,7 @@ struct LwcResult {
   // Mean window loss at the initial clips (before any step) and at the trained ones (after the last epoch),
   // each a forward pass over all windows with fixed clips — not epoch means over moving parameters.
   double loss_first = 0, loss_last = 0;
-  bool nan_restored = false;
+  int nan_epochs = 0;  // epochs rolled back after a non-finite loss or parameter
   int steps = 0;
 };
 

@@ -42,6 +42,9 @@ std::string QuantOptions::describe() const {
   std::ostringstream os;
   os << method_name(method) << " W" << wbits << "A" << abits << " (kv " << kv();
   if (is_auto()) os << ", lac per input, swc per row and qk clip per layer chosen on the calibration data";
+  else if (quarot_weight_grid())
+    os << ", lac " << lac << ", weights symmetric, " << (group_size > 0 ? "clip 1" : "per-row MSE clip") << ", qk clip "
+       << qk_clip_ratio();
   else os << ", lac " << lac << ", swc " << swc << ", qk clip " << qk_clip_ratio();
   if (method == Method::SmoothQuant || ((duquant_transform() || is_auto()) && smooth)) os << ", alpha " << smoothing_alpha();
   if (duquant_transform() || is_auto())
@@ -50,7 +53,9 @@ std::string QuantOptions::describe() const {
   if (duquant_transform() || rotation_transform() || is_auto()) os << ", seed " << seed;
   if (is_auto()) os << ", auto rows " << auto_rows << (auto_gptq ? ", gptq rounding" : ", rtn rounding");
   if (group_size > 0) os << ", group " << group_size;
-  if (uses_gptq()) os << ", gptq damp " << gptq_damp << (act_order ? " act-order" : "");
+  if (uses_adadim()) os << (adadim_per_linear ? ", adadim per linear" : ", adadim per module");
+  if (uses_gptq())
+    os << ", gptq damp " << gptq_damp << (act_order || (uses_adadim() && !adadim_per_linear) ? " act-order" : "");
   if (uses_lwc()) os << ", lwc " << lwc_epochs << " epochs lr " << lwc_lr;
   os << (qk_rotate() ? ", qk hadamard" : "") << ")";
   return os.str();

@@ -27,7 +27,7 @@ struct QuantOptions {
   float lac = 0.9f;        // activation clip ratio (per token, all linear inputs)
   float swc = 0.8f;        // weight clip ratio (per output channel)
   float qk_clip = -1.f;    // Q/K clip; < 0 = lac (the reference applies lac to Q/K too)
-  float alpha = -1.f;      // smoothing strength; < 0 = method default (DuQuant 0.6, SmoothQuant 0.5)
+  float alpha = -1.f;      // smoothing strength; < 0 = method default (DuQuant 0.6, SmoothQuant and duquant+lwc 0.5)
   bool smooth = true;      // DuQuant ablation: smoothing on/off
   bool permute = true;     // DuQuant ablation: zigzag permutation (off = one rotation only)
   int rounds = 1;          // permutation rounds (rotations = rounds + 1)
@@ -45,7 +45,8 @@ struct QuantOptions {
   int group_size = 0;        // weight group size along the grouping axis; 0 = whole row (per channel)
   double gptq_damp = 0.01;   // GPTQ damping λ = damp · mean(diag H)
   int gptq_block = 128;      // GPTQ lazy-update block (columns)
-  bool act_order = false;    // GPTQ: columns by decreasing H_jj
+  bool act_order = false;    // GPTQ: columns by decreasing H_jj (adadim+gptq's module choice always uses it)
+  bool adadim_per_linear = false;  // AdaDim: duquant's per-linear choice (cross-validated) instead of the official per-module one
   int lwc_epochs = 20;       // LWC epochs over the calibration windows
   float lwc_lr = 1e-2f;      // LWC AdamW learning rate (no weight decay)
   bool auto_gptq = true;      // duquant-auto: GPTQ rounding on the chosen grids where it lowers the layer error
@@ -53,7 +54,10 @@ struct QuantOptions {
 
   int kv() const { return kv_bits > 0 ? kv_bits : abits; }
   float qk_clip_ratio() const { return qk_clip >= 0 ? qk_clip : lac; }
-  float smoothing_alpha() const { return alpha >= 0 ? alpha : (method == Method::SmoothQuant ? 0.5f : 0.6f); }
+  // SmoothQuant's default and the authors' LWC script (duquant+lwc) use α 0.5; DuQuant's other scripts 0.6.
+  float smoothing_alpha() const {
+    return alpha >= 0 ? alpha : (method == Method::SmoothQuant || method == Method::DuQuantLwc ? 0.5f : 0.6f);
+  }
   // Which transform the method searches / draws, and how it rounds the weights.
   bool duquant_transform() const {
     return method == Method::DuQuant || method == Method::DuQuantGptq || method == Method::DuQuantLwc;
@@ -63,11 +67,13 @@ struct QuantOptions {
     return method == Method::RotationGptq || method == Method::DuQuantGptq || method == Method::Gptq ||
            method == Method::AdaDimGptq;
   }
+  // QuaRot's weight quantizer for rotation+gptq: symmetric, per-row MSE clip search (not --swc).
+  bool quarot_weight_grid() const { return method == Method::RotationGptq; }
   bool uses_adadim() const { return method == Method::AdaDim || method == Method::AdaDimGptq; }
   bool uses_lwc() const { return method == Method::DuQuantLwc; }
   bool is_auto() const { return method == Method::DuQuantAuto; }
   // Per-site Hessians from all calibration windows are needed (GPTQ rounding or the AdaDim choice).
-  bool needs_hessians() const { return uses_gptq() || uses_adadim(); }
+  bool needs_hessians() const { return uses_gptq() || (uses_adadim() && adadim_per_linear); }
   bool qk_rotate() const {
     return qk_hadamard >= 0 ? qk_hadamard == 1 : (rotation_transform() || duquant_transform() || is_auto());
   }

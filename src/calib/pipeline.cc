@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "calib/adadim_module.h"
 #include "calib/auto_select.h"
 #include "calib/gptq_sites.h"
 #include "calib/lwc.h"
@@ -75,12 +76,18 @@ int first_linear(Site s) {
   return first[static_cast<int>(s)];
 }
 
-// The weight grid of the method: per output channel (groups of --group-size input channels), clip --swc.
+// The weight grid of the method: per output channel (groups of --group-size input channels), clip --swc,
+// asymmetric (DuQuant's reference). QuaRot-GPTQ (rotation+gptq) as QuaRot runs it: symmetric with GPTQ's full
+// signed range, each row's clip found by GPTQ's MSE search (quant::mse_row_clips) instead of --swc.
 quant::QuantSpec weight_spec(const QuantOptions& o) {
   quant::QuantSpec spec;
   spec.bits = o.wbits;
   spec.clip = o.swc;
   spec.group_size = o.group_size;
+  if (o.quarot_weight_grid()) {
+    spec.symmetric = spec.full_range = true;
+    spec.clip = 1.f;
+  }
   return spec;
 }
 
@@ -172,6 +179,8 @@ class BlockCalibrator : public model::ForwardHooks {
     hwin_ = windows;
     rope_ = rope;
   }
+  // AdaDim's official per-module choice for this block (unset: per linear, or not AdaDim).
+  std::optional<AdaDimModuleChoice> adadim_module_;
   // LWC: the transformed float weights (W·G⁻ᵀ before rounding), in LinearIndex order.
   std::array<Mat, kNumLinears> folded_;
   int adadim_per_ic_ = 0, adadim_linears_ = 0;
@@ -323,7 +332,7 @@ class BlockCalibrator : public model::ForwardHooks {
     std::optional<quant::Hessian> h;
     if (opts_.needs_hessians()) {
       DUQ_CHECK(hwin_ && rope_, "quantize_weights: no calibration windows for the Hessian");
-      if (opts_.uses_adadim() && opts_.uses_gptq() && hwin_->size() >= 2) {
+      if (opts_.uses_adadim() && opts_.adadim_per_linear && opts_.uses_gptq() && hwin_->size() >= 2) {
         // Two halves of the windows for AdaDim's cross-validated choice (quant/adadim.h); H is their merge.
         std::array<std::vector<Mat>, 2> half;
         for (size_t i = 0; i < hwin_->size(); ++i) half[i % 2].push_back((*hwin_)[i]);
@@ -345,12 +354,22 @@ class BlockCalibrator : public model::ForwardHooks {
       if (opts_.uses_lwc()) {
         folded_[static_cast<size_t>(first_linear(site)) + i] = Mat(*cons[i]);
         *slots[i] = lwc_quantize(*cons[i], LwcRow(cons[i]->rows()), opts_.wbits);
+      } else if (opts_.uses_adadim() && adadim_module_) {
+        // The module's axis; then RTN, or GPTQ with act-order in that dimension (the official code).
+        quant::QuantSpec s = spec;
+        s.axis = adadim_module_->axis[site == Site::AttnIn || site == Site::AttnOut ? 0 : 1];
+        quant::GptqOptions ga = go;
+        ga.act_order = true;
+        *slots[i] = opts_.uses_gptq() ? quant::gptq_quantize(*cons[i], *h, s, ga) : quant::quantize(*cons[i], s);
+        adadim_per_ic_ += s.axis == quant::Axis::kColumn;
+        ++adadim_linears_;
       } else if (opts_.uses_adadim()) {
         const std::array<const quant::Hessian*, 2> folds = {&folds_[0], &folds_[1]};
         const bool cv = opts_.uses_gptq() && folds_[0].rows() > 0;
         ada.push_back(quant::adadim_quantize(*cons[i], *h, spec, opts_.uses_gptq(), go, cv ? &folds : nullptr));
         continue;  // rounded below, once the choice is final
       } else if (opts_.uses_gptq()) {
+        if (opts_.quarot_weight_grid() && spec.group_size == 0) go.row_clip = quant::mse_row_clips(*cons[i], spec);
         *slots[i] = quant::gptq_quantize(*cons[i], *h, spec, go);
       } else {
         *slots[i] = quant::quantize(*cons[i], spec);
@@ -402,8 +421,8 @@ void lwc_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opt
   qm.lwc_loss_first += r.loss_first;
   qm.lwc_loss_last += r.loss_last;
   if (opts.progress)
-    std::fprintf(stderr, "layer %d LWC: block loss %.5g -> %.5g over %d steps (%.1f s)%s\n", layer, r.loss_first,
-                 r.loss_last, r.steps, t.seconds(), r.nan_restored ? ", non-finite: restored an epoch's start" : "");
+    std::fprintf(stderr, "layer %d LWC: block loss %.5g -> %.5g over %d steps (%.1f s), %d non-finite epochs rolled back\n",
+                 layer, r.loss_first, r.loss_last, r.steps, t.seconds(), r.nan_epochs);
   auto ws = linears(w);
   auto cs = linear_codes(codes);
   for (int i = 0; i < kNumLinears; ++i) {
@@ -412,15 +431,22 @@ void lwc_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opt
   }
 }
 
-// Smoothing factors of every site of a block from FP activation maxima and the (original) weights, folded.
+// Smoothing factors of a block's sites from FP activation maxima and the (original) weights, folded.
+// SmoothQuant as its own code runs LLaMA (smooth.py, smooth_ln_fcs_llama_like): only the inputs that follow a
+// norm (q/k/v after the attention norm, gate/up after the FFN norm), w_j = max over all of their consumers,
+// s clamped at 1e-5. DuQuant smooths all four inputs (w_j from W_q / W_up as its reference code) with a 1e-2
+// floor.
 void smooth_block(const model::ModelConfig& cfg, const QuantOptions& opts,
                   const std::array<std::vector<float>, model::kNumSites>& act_max, model::LayerWeights& w,
                   SiteTransforms& sites, std::array<std::vector<float>, model::kNumSites>* folded) {
-  const bool all_consumers = opts.method == Method::SmoothQuant;  // SmoothQuant: max over all consumers
+  const bool smoothquant = opts.method == Method::SmoothQuant;
+  const float floor = smoothquant ? transform::kSmoothQuantSmoothFloor : transform::kDuQuantSmoothFloor;
   for (int s = 0; s < model::kNumSites; ++s) {
     const Site site = static_cast<Site>(s);
-    const std::vector<float> wmax = smoothing_weight_max(site, w, all_consumers);
-    std::vector<float> sm = transform::smoothing_factors(act_max[static_cast<size_t>(s)], wmax, opts.smoothing_alpha());
+    if (smoothquant && site != Site::AttnIn && site != Site::FfnIn) continue;
+    const std::vector<float> wmax = smoothing_weight_max(site, w, /*all_consumers=*/smoothquant);
+    std::vector<float> sm =
+        transform::smoothing_factors(act_max[static_cast<size_t>(s)], wmax, opts.smoothing_alpha(), floor);
     if (!fold_smoothing(cfg, site, sm, w)) sites[static_cast<size_t>(s)].smooth = sm;  // GQA o input: online
     else if (folded) (*folded)[static_cast<size_t>(s)] = sm;
   }
@@ -468,7 +494,8 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
   // (GPTQ/AdaDim Hessians, LWC inputs).
   const bool lwc = opts.wbits != kNoQuant && opts.uses_lwc();
   const bool need_fp = uses_smoothing(opts) || lwc;
-  const bool need_q = (opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc())) || opts.is_auto();
+  const bool need_q =
+      (opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc() || opts.uses_adadim())) || opts.is_auto();
   std::vector<Mat> x_fp, x_q;
   Mat x_search(L, D);
   for (const auto& win : windows) {
@@ -514,6 +541,14 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     // 2. smoothing folded into norms / weights (before the search forward sees the block).
     if (uses_smoothing(opts)) smooth_block(cfg, opts, fp_absmax, w, sites, &cal.smooth_);
     if (need_q) cal.set_hessian_windows(&x_q, &rope);
+    if (opts.uses_adadim() && !opts.adadim_per_linear && opts.wbits != kNoQuant) {
+      cal.adadim_module_ = adadim_module_choice(cfg, l, w, x_q, rope, weight_spec(opts));
+      const auto& c = *cal.adadim_module_;
+      if (opts.progress)
+        std::fprintf(stderr, "layer %d AdaDim: attention per-%s (rel. output error per-OC %.4g, per-IC %.4g), MLP per-%s (%.4g, %.4g)\n",
+                     l, c.axis[0] == quant::Axis::kColumn ? "IC" : "OC", c.rel_error[0][0], c.rel_error[0][1],
+                     c.axis[1] == quant::Axis::kColumn ? "IC" : "OC", c.rel_error[1][0], c.rel_error[1][1]);
+    }
     model::FloatLinears lin(w);
     model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x_search, 0, kc, vc, rope, &cal);
     model::check_finite(x_search.flat(), where + " output of the quantized block");

@@ -1,10 +1,14 @@
 #include "calib/sim_quant.h"
 
 #include "core/error.h"
+#include "kernels/act_quant.h"
 #include "kernels/gemm_f32.h"
 #include "quant/uniform.h"
 
 namespace duq::calib {
+
+// The simulated activations must land on the integer engine's grid (quant/uniform.h).
+static_assert(quant::kZeroPointLimit == static_cast<float>(kernels::kZeroPointLimit));
 
 SimQuantHooks::SimQuantHooks(const model::ModelConfig& cfg, const QuantOptions& opts)
     : cfg_(cfg), opts_(opts), sites_(static_cast<size_t>(cfg.n_layers)), qk_clip_(static_cast<size_t>(cfg.n_layers), 0.f) {

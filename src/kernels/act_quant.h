@@ -8,7 +8,8 @@
 //   q    = clamp(round(x / Δ) + z, 0, 2^b − 1)                      (float division, half to even)
 //   x̂    = (q − z)·Δ
 // The ±2^22 clamp on z (not in the spec; OmniQuant clamps at ±1e4) keeps every exact integer product
-// below int64 range; it only bites on near-constant rows with |mean| > 4·10^6·Δ.
+// below int64 range; it only bites on near-constant rows with |mean| > 4·10^6·Δ. The simulation
+// (quant/uniform.h, quant::kZeroPointLimit) uses the same clamp, so both quantize to one grid.
 //
 // Layout of QuantActs (what the integer GEMMs consume):
 //   codes [M × Kp] u8, row-major, Kp = K rounded up to kActKAlign (64); code q ∈ [0, 2^b − 1] stored as is

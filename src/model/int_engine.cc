@@ -17,14 +17,18 @@ SiteQuantizer::SiteQuantizer(const OnlineTransform& t, int64_t width, int bits, 
     DUQ_CHECK(static_cast<int64_t>(t.smooth.size()) == width);
     for (float s : t.smooth) inv_scale_.push_back(1.f / s);
   }
-  if (t.kind == OnlineTransform::Kind::Hadamard) {
-    if (!factory) fail("this quantized model uses a randomized Hadamard transform, which needs a transform factory");
+  // Per-block rotations (the paper variant) have no fused kernel (the int16 / fp32 rotation kernels take one
+  // matrix for all blocks): they run as fp32 BLAS products through the factory, then the same quantizer.
+  bool per_block = false;
+  for (const auto& r : t.rotations) per_block = per_block || !r.per_block.empty();
+  if (t.kind == OnlineTransform::Kind::Hadamard || per_block) {
+    if (!factory) fail("this quantized model uses a transform (randomized Hadamard or per-block rotations) that needs a transform factory");
     generic_ = factory(t, width);
   }
   // DuQuant rounds as a chain of {scale?, R, P, R'} steps: R₁ P₁ R₂ | P₂ R₃ | …
   kernels::ActTransform first;
   first.inv_scale = inv_scale_.empty() ? nullptr : inv_scale_.data();
-  if (t.kind == OnlineTransform::Kind::DuQuant) {
+  if (t.kind == OnlineTransform::Kind::DuQuant && !per_block) {
     const auto& R = t.rotations;
     // by default every rotation step runs in exact integer arithmetic (kernels::Int16Rotation; ~3e-4 relative
     // to the float rotation, ~1.5× faster at M = 512); the matrices are converted here, once. exact_rotations:

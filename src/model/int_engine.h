@@ -13,7 +13,8 @@
 namespace duq::model {
 
 // Builds x ↦ x·G for transforms the model layer cannot rebuild itself (the randomized Hadamard, whose
-// construction lives in transform/): given the transform and its width, returns an in-place function.
+// construction lives in transform/, and per-block DuQuant rotations, which no fused kernel takes): given the
+// transform and its width, returns an in-place function (without the smoothing Λ⁻¹, which the caller applies).
 using TransformFactory = std::function<std::function<void(MatView)>(const OnlineTransform&, int64_t width)>;
 
 // One linear input's run-time path: transform + per-token quantization into shared codes.
@@ -34,7 +35,7 @@ class SiteQuantizer {
   std::vector<kernels::ActTransform> chain_;  // all but the last applied alone, the last fused
   std::vector<float> inv_scale_;
   std::vector<kernels::Int16Rotation> int_rots_;  // the rotations' integer forms (built once; chain_ points here)
-  std::function<void(MatView)> generic_;      // Hadamard kind
+  std::function<void(MatView)> generic_;      // Hadamard kind, per-block rotations
   const OnlineTransform* t_;
 };
 

@@ -1,5 +1,7 @@
 #include "model/quant_model.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -206,7 +208,13 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
   GgufWriter w;
   w.add_kv("general.architecture", "llama");
   w.add_kv("general.name", "duquant " + m.q.method);
-  w.add_kv("duquant.format_version", kQuantFormatVersion);
+  bool v3 = false;  // a randomized Hadamard or per-block rotations (kQuantFormatVersion's note)
+  for (const auto& L : m.layers)
+    for (const auto& t : L.sites) {
+      v3 = v3 || t.kind == OnlineTransform::Kind::Hadamard;
+      for (const auto& r : t.rotations) v3 = v3 || !r.per_block.empty();
+    }
+  w.add_kv("duquant.format_version", v3 ? kQuantFormatVersion : kQuantFormatVersionBase);
   w.add_kv("duquant.method", m.q.method);
   w.add_kv("duquant.settings", m.q.description);
   w.add_kv("duquant.wbits", static_cast<uint32_t>(m.q.wbits));
@@ -259,14 +267,27 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
       w.add_kv("duquant." + base + ".has_smooth", !t.smooth.empty());
       if (t.kind == OnlineTransform::Kind::DuQuant) {
         w.add_kv("duquant." + base + ".rotations", static_cast<uint32_t>(t.rotations.size()));
-        std::vector<uint32_t> blocks;
+        std::vector<uint32_t> blocks, per_block;
         for (size_t i = 0; i < t.rotations.size(); ++i) {
           const auto& r = t.rotations[i];
           blocks.push_back(static_cast<uint32_t>(r.block));
-          add_mat(w, base + ".rot" + std::to_string(i), r.full);
+          per_block.push_back(!r.per_block.empty());
+          if (r.per_block.empty()) {
+            add_mat(w, base + ".rot" + std::to_string(i), r.full);
+          } else {  // R̂_1 … R̂_K stacked: [K·b × b], kept in `own` until the write (the writer references it)
+            auto& bytes = own.bytes.emplace_back(r.per_block.size() * static_cast<size_t>(r.block * r.block) * sizeof(float));
+            for (size_t k = 0; k < r.per_block.size(); ++k)
+              std::memcpy(bytes.data() + k * static_cast<size_t>(r.block * r.block) * sizeof(float), r.per_block[k].data(),
+                          static_cast<size_t>(r.block * r.block) * sizeof(float));
+            w.add_tensor(base + ".rot" + std::to_string(i), GgmlType::F32,
+                         {static_cast<uint64_t>(r.block), static_cast<uint64_t>(r.per_block.size()) * static_cast<uint64_t>(r.block)},
+                         bytes);
+          }
           if (r.tail.size()) add_mat(w, base + ".rot" + std::to_string(i) + "t", r.tail);
         }
         w.add_kv("duquant." + base + ".blocks", blocks);
+        if (std::find(per_block.begin(), per_block.end(), 1u) != per_block.end())
+          w.add_kv("duquant." + base + ".per_block", per_block);
         for (size_t i = 0; i < t.perms.size(); ++i)
           w.add_tensor(base + ".perm" + std::to_string(i), GgmlType::I32, {t.perms[i].size()},
                        bytes_of(t.perms[i].data(), t.perms[i].size()));
@@ -295,8 +316,7 @@ QuantModelData read_quant_model(const std::string& path) {
          kQuantFormatVersion);
   if (ver < 1) fail(path, ": bad duquant model format version ", ver);
   // Before anything else is read: a damaged file fails here, naming the damaged tensor or the header.
-  if (!f.verify_checksums() && ver >= 3)
-    fail(path, ": format version ", ver, " requires checksums and this file has none (damaged or edited header)");
+  f.verify_checksums();  // throws on a mismatch; files written before the checksums carry none
   QuantModelData m;
   ModelConfig& c = m.cfg;
   auto u = [&](const char* k) { return static_cast<int>(f.get<uint32_t>(k)); };
@@ -366,12 +386,29 @@ QuantModelData read_quant_model(const std::string& path) {
         const auto& blocks = f.get_array<uint32_t>("duquant." + base + ".blocks");
         const uint32_t nrot = f.get<uint32_t>("duquant." + base + ".rotations");
         if (nrot == 0 || blocks.size() != nrot) fail(path, ": ", base, ": inconsistent rotation count");
+        std::vector<uint32_t> per_block(nrot, 0);
+        if (f.has("duquant." + base + ".per_block")) {
+          if (ver < 3) fail(path, ": ", base, ": per-block rotations need format version 3 (file says ", ver, ")");
+          per_block = f.get_array<uint32_t>("duquant." + base + ".per_block");
+          if (per_block.size() != nrot) fail(path, ": ", base, ": per_block has ", per_block.size(), " flags for ", nrot, " rotations");
+        }
         for (uint32_t i = 0; i < nrot; ++i) {
           BlockRotationData r;
           r.block = blocks[i];
           if (r.block < 1 || r.block > D) fail(path, ": ", base, ": rotation block ", r.block, " outside 1..", D);
           const std::string rn = base + ".rot" + std::to_string(i);
-          r.full = read_mat(f, rn, r.block, r.block);
+          if (per_block[i] > 1) fail(path, ": ", base, ": per_block flag ", per_block[i], " is not 0 or 1");
+          if (per_block[i]) {
+            const int64_t k = D / r.block;
+            const Mat stacked = read_mat(f, rn, k * r.block, r.block);
+            for (int64_t b = 0; b < k; ++b) {
+              Mat m(r.block, r.block);
+              std::copy(stacked.data() + b * r.block * r.block, stacked.data() + (b + 1) * r.block * r.block, m.data());
+              r.per_block.push_back(std::move(m));
+            }
+          } else {
+            r.full = read_mat(f, rn, r.block, r.block);
+          }
           if (D % r.block) r.tail = read_mat(f, rn + "t", D % r.block, D % r.block);
           t.rotations.push_back(std::move(r));
         }
@@ -386,6 +423,9 @@ QuantModelData read_quant_model(const std::string& path) {
           t.perms.push_back(std::move(p));
         }
       } else if (t.kind == OnlineTransform::Kind::Hadamard) {
+        if (ver < 3)
+          fail(path, ": ", base, " uses the randomized Hadamard of format version ", ver,
+               " (signs after the mixing, H·diag(s)), which this build no longer rebuilds; quantize the model again");
         t.hadamard_seed = f.get<uint64_t>("duquant." + base + ".hadamard_seed");
       }
       t.act_clip = f.get_or<float>("duquant." + base + ".act_clip", 0.f);

@@ -4,8 +4,8 @@
 // Per block: folded RMSNorm weights (smoothing absorbed), the seven linear weights W·G⁻ᵀ packed for the
 // integer kernels (kernels/int_gemm.h layout, 4-bit storage for ≤ 4-bit codes, 8-bit otherwise), and per
 // linear input the online transform x ↦ x·G applied before per-token quantization:
-//   none | DuQuant: x·Λ⁻¹ (only when not foldable) · R₁ · P₁ · R₂ … (R block-diagonal: a shared b×b R̂ plus
-//   a trailing-block rotation) | Hadamard: the randomized Hadamard of the rotation baseline (rebuilt from
+//   none | DuQuant: x·Λ⁻¹ (only when not foldable) · R₁ · P₁ · R₂ … (R block-diagonal: a shared b×b R̂, or
+//   one per block for the paper variant, plus a trailing-block rotation) | Hadamard: the randomized Hadamard of the rotation baseline (rebuilt from
 //   its size and seed by transform::RandomizedHadamard — the model layer only stores the seed).
 // Q and K are multiplied by qk_rotation [hd×hd] (a normalised Hadamard; empty = none) and quantized per
 // (head, token); V per (head, token). Final norm stays float32; the embedding table and the classifier are
@@ -24,10 +24,15 @@
 
 namespace duq::model {
 
-// 2: per-input activation clip, per-layer Q/K clip, duquant-auto's choices, F16/Q8_0 tables.
-// 3: XXH3 checksums of every tensor and of the header (formats/gguf_checksum.h), required and verified on
-//    load. Versions 1 and 2 (no checksums) are still read.
+// 2: per-input activation clip, per-layer Q/K clip, duquant-auto's choices, F16/Q8_0 tables (1 still read).
+// 3: QuaRot's randomized Hadamard diag(s)·H (signs before the mixing; H = A ⊗ H_p with Paley factors) and
+//    per-block rotations (`--variant paper`). Written only by files that hold either, so every other file
+//    stays version 2; a Hadamard transform in a version < 3 file is refused (it was the old
+//    H·diag(s) and cannot be rebuilt).
 inline constexpr uint32_t kQuantFormatVersion = 3;
+inline constexpr uint32_t kQuantFormatVersionBase = 2;
+// Every file written carries XXH3 checksums of its tensors and header (formats/gguf_checksum.h), verified on
+// load whatever the version; files written before them (no checksum keys) are still read.
 
 // Storage type of the two V×D float tables (the GGUF tensor type records it; the reader accepts each for
 // either table and widens to float32). Defaults: the embedding is a lookup table (one row read per token),
@@ -42,8 +47,9 @@ TableType parse_table_type(const std::string& s, const std::string& flag);
 
 struct BlockRotationData {
   int64_t block = 0;
-  Mat full;  // R̂ [b×b]
-  Mat tail;  // [t×t], t = D mod b (empty when 0)
+  Mat full;                    // shared R̂ [b×b] (empty when per_block is set)
+  std::vector<Mat> per_block;  // paper variant: R̂_k [b×b] for each of the ⌊D/b⌋ full blocks, else empty
+  Mat tail;                    // [t×t], t = D mod b (empty when 0)
 };
 
 struct OnlineTransform {

@@ -19,6 +19,10 @@ struct QuantSpec {
   float clip = 1.0f;       // multiplies the raw min and max (0 < clip ≤ 1): lac 0.9, swc 0.8
   int64_t group_size = 0;  // values per group along `axis`; 0 = the whole row / column
   Axis axis = Axis::kRow;
+  // Symmetric only: also use the code −2^(b−1) (GPTQ's / QuaRot's grid, clamp(round(x/Δ), −maxq − 1, maxq));
+  // off = the restricted range [−(2^(b−1) − 1), 2^(b−1) − 1]. Δ is the same; it matters only where clipping
+  // pushes values past −maxq·Δ.
+  bool full_range = false;
 };
 
 // Throws duq::Error with a one-line message when the spec is unusable (bits outside 2..8, clip outside

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace duq::quant {
 
@@ -71,7 +72,7 @@ GroupParams group_params(float xmin, float xmax, const QuantSpec& spec) {
   } else {
     const float qmax = static_cast<float>((1 << spec.bits) - 1);
     p.scale = clampf((hi - lo) / qmax, kMinScale, kMaxScale);
-    p.zero = static_cast<int32_t>(std::nearbyint(clampf(-lo / p.scale, -kMaxScale, kMaxScale)));
+    p.zero = static_cast<int32_t>(std::nearbyint(clampf(-lo / p.scale, -kZeroPointLimit, kZeroPointLimit)));
   }
   return p;
 }
@@ -81,7 +82,7 @@ int32_t quantize_value(float x, GroupParams p, const QuantSpec& spec) {
   const float r = std::nearbyint(x / p.scale);
   if (spec.symmetric) {
     const float qpos = static_cast<float>((1 << (spec.bits - 1)) - 1);
-    return static_cast<int32_t>(clampf(r, -qpos, qpos)) + p.zero;
+    return static_cast<int32_t>(clampf(r, spec.full_range ? -qpos - 1.f : -qpos, qpos)) + p.zero;
   }
   const float qmax = static_cast<float>((1 << spec.bits) - 1);
   return static_cast<int32_t>(clampf(r + static_cast<float>(p.zero), 0.f, qmax));
@@ -124,6 +125,31 @@ void fake_quant(MatView x, const QuantSpec& spec) {
   run(
       ConstMatView(x), spec, [](int64_t, int64_t, GroupParams) {},
       [&](int64_t i, int64_t j, int32_t code, GroupParams p) { x(i, j) = dequantize_value(code, p); });
+}
+
+std::vector<float> mse_row_clips(ConstMatView w, const QuantSpec& spec) {
+  validate(spec, w.rows, w.cols);
+  constexpr int kGrid = 100;
+  constexpr double kMaxShrink = 0.8, kNorm = 2.4;
+  std::vector<float> clips(static_cast<size_t>(w.rows), 1.f);
+  for (int64_t i = 0; i < w.rows; ++i) {
+    const float* r = w.row(i);
+    const auto [mn, mx] = std::minmax_element(r, r + w.cols);
+    double best = std::numeric_limits<double>::infinity();
+    for (int k = 0; k < static_cast<int>(kMaxShrink * kGrid); ++k) {
+      QuantSpec s = spec;
+      s.clip = static_cast<float>(1.0 - static_cast<double>(k) / kGrid);
+      const GroupParams p = group_params(*mn, *mx, s);
+      double err = 0;
+      for (int64_t j = 0; j < w.cols; ++j)
+        err += std::pow(std::fabs(double(dequantize_value(quantize_value(r[j], p, s), p)) - r[j]), kNorm);
+      if (err < best) {
+        best = err;
+        clips[static_cast<size_t>(i)] = s.clip;
+      }
+    }
+  }
+  return clips;
 }
 
 }  // namespace duq::quant

@@ -4,13 +4,18 @@
 //  - quantize / dequantize: integer codes plus one scale and zero point per group, for packing.
 //
 // Asymmetric, b bits, clip c, per group:  xmin = c·min(x), xmax = c·max(x)
-//   Δ = clamp((xmax − xmin)/(2^b − 1), 1e-5, 1e4),  z = round(clamp(−xmin/Δ, −1e4, 1e4))
+//   Δ = clamp((xmax − xmin)/(2^b − 1), 1e-5, 1e4),  z = round(clamp(−xmin/Δ, −2^22, 2^22))
 //   q = clamp(round(x/Δ) + z, 0, 2^b − 1),          x̂ = (q − z)·Δ
 // Symmetric: Δ = clamp(c·max|x| / (2^(b−1) − 1), 1e-5, 1e4) and the signed code
 //   s = clamp(round(x/Δ), −(2^(b−1) − 1), 2^(b−1) − 1), x̂ = s·Δ.
 //   We use the restricted (symmetric) signed range, e.g. int4 in [−7, 7]: the grid is symmetric so
 //   negating a value is exact and integer dot products need no zero-point correction; the code −2^(b−1)
 //   is never produced. Codes are stored offset by z = 2^(b−1) so both kinds share x̂ = (q − z)·Δ.
+// The zero-point clamp is the integer kernels' (kernels::kZeroPointLimit, act_quant.h), so the simulation and
+// the engine use one grid. The reference (OmniQuant's CLIPMAX) clamps z at ±1e4, which on a near-constant
+// row moves the whole grid: 1.000 … 1.001 at 4 bits, clip 0.9 has Δ = 6·10^-5 and −xmin/Δ = −15000, so
+// z = −1e4 dequantizes the maximum to (15 + 10^4)·Δ = 0.6009 instead of the clipped 0.9009. ±2^22 only bites
+// when |xmin| > 4·10^6·Δ and keeps every integer product of the GEMMs exact.
 // round() is round-half-to-even (std::nearbyint under the default rounding mode), as torch.round.
 // All arithmetic is float32 like the reference (x/Δ is a true division, not a multiply by 1/Δ).
 #pragma once
@@ -24,6 +29,7 @@ namespace duq::quant {
 
 inline constexpr float kMinScale = 1e-5f;  // CLIPMIN of the reference
 inline constexpr float kMaxScale = 1e4f;   // CLIPMAX of the reference
+inline constexpr float kZeroPointLimit = 4194304.f;  // 2^22 = kernels::kZeroPointLimit (one grid everywhere)
 
 // One group's grid: x̂ = (q − zero)·scale with the stored code q in [0, 2^bits − 1].
 struct GroupParams {
@@ -58,5 +64,10 @@ QuantizedMat quantize(ConstMatView x, const QuantSpec& spec);
 void dequantize(const QuantizedMat& q, MatView out);
 // x ← x̂ in place; equal to dequantize(quantize(x)) exactly.
 void fake_quant(MatView x, const QuantSpec& spec);
+
+// The weight clip search of GPTQ's / QuaRot's quantizer (find_params with mse=True, grid 100, maxshrink 0.8,
+// norm 2.4): per row of w [O×D], the ratio p ∈ {1, 0.99, …, 0.21} whose whole-row grid (spec with clip p)
+// minimises Σ_j |x̂_j − x_j|^2.4 (the first of equal errors). spec.clip is ignored.
+std::vector<float> mse_row_clips(ConstMatView w, const QuantSpec& spec);
 
 }  // namespace duq::quant

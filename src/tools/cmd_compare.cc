@@ -236,10 +236,11 @@ DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; 
                         o->q.add(app);
                         app.add_option("--text", o->text, "evaluation text")->required();
                         app.add_option("--methods", o->methods,
-                                       "comma-separated methods: fp; rtn; smoothquant; rotation (randomized Hadamard "
-                                       "per linear input); duquant; rotation+gptq (QuaRot-GPTQ: GPTQ on the rotated "
-                                       "weights); duquant+gptq; duquant+lwc (learned weight clipping, --lwc-epochs, "
-                                       "--lwc-lr); gptq (no transform); adadim (per layer per-IC or per-OC groups, RTN); "
+                                       "comma-separated methods: fp; rtn; smoothquant (q/k/v and gate/up inputs, "
+                                       "alpha 0.5); rotation (QuaRot's randomized Hadamard per linear input); duquant; "
+                                       "rotation+gptq (QuaRot-GPTQ: GPTQ on the rotated weights, symmetric grid, per-row "
+                                       "MSE clip); duquant+gptq; duquant+lwc (learned weight clipping, --lwc-epochs, "
+                                       "--lwc-lr); gptq (no transform); adadim (per module per-IC or per-OC groups, RTN); "
                                        "adadim+gptq; duquant-auto (per linear input the transform — none, smoothing, "
                                        "rotation or DuQuant — and activation clip, per layer the Q/K clip, per row the "
                                        "weight clip, chosen by output error on the calibration data; GPTQ rounding). "

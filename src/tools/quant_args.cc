@@ -33,11 +33,13 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
   app.add_option("--rounds", o.rounds, "permutation rounds (rotations = rounds + 1)")->capture_default_str()->check(Range(0, 64));
   app.add_flag("!--no-smooth", o.smooth, "DuQuant without smoothing");
   app.add_flag("!--no-permute", o.permute, "DuQuant with one rotation and no permutation");
-  app.add_option("--variant", variant, "greedy search: reference (the authors' code) or paper")
+  app.add_option("--variant", variant,
+                 "greedy search: reference (the authors' code: one rotation shared by all blocks) or paper (the "
+                 "paper's rule, one rotation per block)")
       ->check(CLI::IsMember({"reference", "paper"}))
       ->capture_default_str();
   app.add_option("--qk-hadamard", qk_hadamard, "Hadamard over head_dim on Q/K: 1 on, 0 off (default: on for rotation/duquant)")->check(OneOf({0, 1}));
-  app.add_option("--seed", o.seed, "seed of the random draws in the search / randomized Hadamard")->capture_default_str()->check(kSeed);
+  app.add_option("--seed", o.seed, "seed of the random draws in the search / randomized Hadamard's signs")->capture_default_str()->check(kSeed);
   app.add_option("--group-size", o.group_size,
                  "weight group size (0 = per channel); per-OC groups run along the input, AdaDim's per-IC groups "
                  "along the output channels")
@@ -48,6 +50,9 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
       ->check(RangeOpenLow(0.0, 100.0));
   app.add_option("--gptq-block", o.gptq_block, "GPTQ lazy-update block (columns)")->capture_default_str()->check(Range(1, 1 << 16));
   app.add_flag("--act-order", o.act_order, "GPTQ: quantize columns in order of decreasing Hessian diagonal");
+  app.add_flag("--adadim-per-linear", o.adadim_per_linear,
+               "AdaDim: choose per-IC / per-OC per linear by its output error (GPTQ: 2-fold cross-validated) instead "
+               "of the official per-module choice (attention / MLP output error with RTN, then GPTQ with act-order)");
   app.add_option("--lwc-epochs", o.lwc_epochs, "LWC epochs over the calibration windows (duquant+lwc)")
       ->capture_default_str()
       ->check(Range(0, 10000));

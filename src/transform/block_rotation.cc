@@ -29,20 +29,25 @@ void rotate_slice(MatView slice, const Mat& r, Mat& tmp) {
   for (int64_t i = 0; i < slice.rows; ++i) std::copy(tmp.row(i), tmp.row(i) + slice.cols, slice.row(i));
 }
 
-void apply_with(MatView x, const BlockRotation& br, const Mat& full, const Mat& tail) {
+void apply_with(MatView x, const BlockRotation& br, bool inverse) {
   DUQ_CHECK(x.cols == br.dim, "BlockRotation width ", x.cols, " != ", br.dim);
+  DUQ_CHECK(br.per_block.empty() || static_cast<int64_t>(br.per_block.size()) == br.full_blocks(),
+            "BlockRotation: ", br.per_block.size(), " per-block matrices for ", br.full_blocks(), " blocks");
   Mat tmp;
-  for (int64_t blk = 0; blk < br.full_blocks(); ++blk) rotate_slice(x.cols_slice(blk * br.block, br.block), full, tmp);
-  if (br.tail_width() > 0) rotate_slice(x.cols_slice(br.dim - br.tail_width(), br.tail_width()), tail, tmp);
+  const Mat shared = inverse && br.per_block.empty() ? transposed(br.full) : Mat();
+  for (int64_t blk = 0; blk < br.full_blocks(); ++blk) {
+    const Mat& m = br.block_matrix(blk);
+    rotate_slice(x.cols_slice(blk * br.block, br.block), !inverse ? m : br.per_block.empty() ? shared : transposed(m), tmp);
+  }
+  if (br.tail_width() > 0)
+    rotate_slice(x.cols_slice(br.dim - br.tail_width(), br.tail_width()), inverse ? transposed(br.tail) : br.tail, tmp);
 }
 
 }  // namespace
 
-void BlockRotation::apply_rows(MatView x) const { apply_with(x, *this, full, tail); }
+void BlockRotation::apply_rows(MatView x) const { apply_with(x, *this, false); }
 
-void BlockRotation::apply_rows_inverse(MatView x) const {
-  apply_with(x, *this, transposed(full), tail.rows() > 0 ? transposed(tail) : tail);
-}
+void BlockRotation::apply_rows_inverse(MatView x) const { apply_with(x, *this, true); }
 
 Mat BlockRotation::matrix() const {
   Mat r(dim, dim);
@@ -52,7 +57,7 @@ Mat BlockRotation::matrix() const {
 }
 
 BlockRotation search_block_rotation(ConstMatView x, int64_t block, const GreedyOptions& opts,
-                                    GreedyResult* full_result) {
+                                    GreedyResult* full_result, bool per_block) {
   if (block < 1) fail("rotation block size must be positive (got ", block, ")");
   if (block > x.cols)
     fail("rotation block size ", block, " is larger than the dimension ", x.cols, "; use a block of at most ",
@@ -61,9 +66,19 @@ BlockRotation search_block_rotation(ConstMatView x, int64_t block, const GreedyO
   br.dim = x.cols;
   br.block = block;
   const int64_t full_w = br.full_blocks() * block;
-  GreedyResult res = greedy_rotation(x.cols_slice(0, full_w), block, opts);
-  br.full = std::move(res.rotation);
-  if (full_result) *full_result = std::move(res);
+  if (per_block) {
+    for (int64_t k = 0; k < br.full_blocks(); ++k) {
+      GreedyOptions bo = opts;
+      bo.seed = derive_seed(opts.seed, 2 + static_cast<uint64_t>(k));
+      GreedyResult res = greedy_rotation(x.cols_slice(k * block, block), block, bo);
+      br.per_block.push_back(std::move(res.rotation));
+      if (full_result && k == 0) *full_result = std::move(res);
+    }
+  } else {
+    GreedyResult res = greedy_rotation(x.cols_slice(0, full_w), block, opts);
+    br.full = std::move(res.rotation);
+    if (full_result) *full_result = std::move(res);
+  }
   if (const int64_t r = br.tail_width(); r > 0) {
     GreedyOptions tail_opts = opts;
     tail_opts.seed = derive_seed(opts.seed, 1);

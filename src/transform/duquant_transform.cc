@@ -58,7 +58,8 @@ DuQuantTransform duquant_search(ConstMatView x, const DuQuantOptions& opts, Mat*
   if (!t.smooth.empty()) scale_columns(cur, t.smooth, /*divide=*/true);
   for (int i = 0; i <= opts.rounds; ++i) {
     GreedyOptions g{opts.steps, opts.variant, derive_seed(opts.seed, 2 + static_cast<uint64_t>(i)), opts.fast};
-    t.rotations.push_back(search_block_rotation(cur, opts.block, g));
+    // The paper's BlockDiag(R̂_b1, …, R̂_bK) for its variant; the authors' code shares one R̂ over the blocks.
+    t.rotations.push_back(search_block_rotation(cur, opts.block, g, nullptr, opts.variant == SearchVariant::kPaper));
     t.rotations.back().apply_rows(cur);
     if (i < opts.rounds) {
       t.perms.push_back(zigzag_permutation(column_abs_max(cur), opts.block));

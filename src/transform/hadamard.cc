@@ -1,22 +1,17 @@
 #include "transform/hadamard.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 
 #include "core/rng.h"
 #include "kernels/gemm_f32.h"
 #include "transform/orthogonal.h"
+#include "transform/paley.h"
 
 namespace duq::transform {
 
 namespace {
-
-bool is_prime(int64_t q) {
-  if (q < 2) return false;
-  for (int64_t d = 2; d * d <= q; ++d)
-    if (q % d == 0) return false;
-  return true;
-}
 
 // One row of length n (power of two), unnormalised butterflies.
 void fwht_unnormalised(float* x, int64_t n) {
@@ -58,18 +53,7 @@ MatD sylvester_hadamard(int64_t n) {
 }
 
 MatD paley_hadamard(int64_t order) {
-  const int64_t q = order - 1;
-  if (order < 4 || !is_prime(q) || q % 4 != 3) return {};
-  // Quadratic character χ on GF(q); Jacobsthal Q[a][b] = χ(a − b) is skew-symmetric for q ≡ 3 mod 4,
-  // and H = I + [[0, 1ᵀ], [−1, Q]] is a (skew) Hadamard matrix of order q + 1.
-  std::vector<int> chi(static_cast<size_t>(q), -1);
-  chi[0] = 0;
-  for (int64_t x = 1; x < q; ++x) chi[static_cast<size_t>((x * x) % q)] = 1;
-  MatD h(order, order);
-  for (int64_t j = 1; j < order; ++j) h(0, j) = 1, h(j, 0) = -1;
-  for (int64_t a = 0; a < q; ++a)
-    for (int64_t b = 0; b < q; ++b) h(a + 1, b + 1) = chi[static_cast<size_t>(((a - b) % q + q) % q)];
-  for (int64_t i = 0; i < order; ++i) h(i, i) += 1;
+  MatD h = paley1_pm1(order);
   const double v = 1.0 / std::sqrt(static_cast<double>(order));
   for (auto& e : h.v) e *= v;
   return h;
@@ -81,7 +65,7 @@ Hadamard::Hadamard(int64_t n, uint64_t seed) : n_(n) {
   m_ = n / p_;
   if (m_ == 1) return;
   for (int64_t pj = 1; pj <= p_; pj *= 2) {
-    MatD a = paley_hadamard(m_ * pj);
+    MatD a = hadamard_of_order(m_ * pj);
     if (a.rows > 0) {
       m_ *= pj;
       p_ /= pj;
@@ -97,13 +81,19 @@ Hadamard::Hadamard(int64_t n, uint64_t seed) : n_(n) {
 void Hadamard::apply_rows(MatView x) const {
   DUQ_CHECK(x.cols == n_, "Hadamard::apply_rows width ", x.cols, " != ", n_);
   fwht_segments(x, p_);
-  if (m_ == 1) return;
-  // Row as X̃ [m×p] (segment i = row i): y = x·(A ⊗ H_p) ⇔ Ỹ = Aᵀ·(X̃·H_p).
-  Mat tmp(m_, p_);
-  for (int64_t i = 0; i < x.rows; ++i) {
-    MatView xt(x.row(i), m_, p_);
-    kernels::matmul_at_b(a_, xt, tmp);
-    std::copy(tmp.data(), tmp.data() + n_, x.row(i));
+  if (m_ == 1 || x.rows == 0) return;
+  // Row t as X̃_t [m×p] (segment i = row i): y = x·(A ⊗ H_p) ⇔ Ỹ_t = Aᵀ·(X̃_t·H_p). A batch of R rows is
+  // one GEMM Aᵀ·[X̃_1 … X̃_R] ([m×m]·[m × R·p]); batches of ~1 MiB keep B and C in cache.
+  const int64_t batch = std::max<int64_t>(1, (int64_t{1} << 18) / n_);
+  Mat b(m_, batch * p_), c(m_, batch * p_);
+  for (int64_t t0 = 0; t0 < x.rows; t0 += batch) {
+    const int64_t r = std::min(batch, x.rows - t0);
+    MatView bv(b.data(), m_, r * p_, batch * p_), cv(c.data(), m_, r * p_, batch * p_);
+    for (int64_t t = 0; t < r; ++t)
+      for (int64_t i = 0; i < m_; ++i) std::copy_n(x.row(t0 + t) + i * p_, p_, bv.row(i) + t * p_);
+    kernels::matmul_at_b(a_, bv, cv);
+    for (int64_t t = 0; t < r; ++t)
+      for (int64_t i = 0; i < m_; ++i) std::copy_n(cv.row(i) + t * p_, p_, x.row(t0 + t) + i * p_);
   }
 }
 
@@ -121,11 +111,12 @@ RandomizedHadamard::RandomizedHadamard(int64_t n, uint64_t seed)
 }
 
 void RandomizedHadamard::apply_rows(MatView x) const {
-  h_.apply_rows(x);
-  for (int64_t i = 0; i < x.rows; ++i) {
+  DUQ_CHECK(x.cols == size(), "RandomizedHadamard::apply_rows width ", x.cols, " != ", size());
+  for (int64_t i = 0; i < x.rows; ++i) {  // x ⊙ s first (QuaRot's diag(s)·H) ...
     float* r = x.row(i);
     for (int64_t j = 0; j < x.cols; ++j) r[j] *= signs_[static_cast<size_t>(j)];
   }
+  h_.apply_rows(x);  // ... then the mixing
 }
 
 Mat RandomizedHadamard::matrix() const {

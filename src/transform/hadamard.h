@@ -3,13 +3,15 @@
 //
 // n a power of two: the Sylvester/Walsh–Hadamard matrix H[i][j] = (−1)^popcount(i&j)/√n applied by the
 // fast in-place butterfly, O(n log n) per row.
-// Other n = 2^k·m (m odd): H = A ⊗ H_p, orthogonal, applied as a butterfly on each of the n/p segments
-// followed by mixing the segments with A (O(n·(log p + n/p)) per row). A is, in order of preference:
-//   - a Paley-I Hadamard matrix of order m·2^j (smallest j ≤ k with m·2^j − 1 a prime ≡ 3 mod 4, e.g.
-//     12, 20, 24, 44, 48, 60, ...), normalised, with p = 2^(k−j): then H is a true Hadamard matrix;
-//   - otherwise a seeded random orthogonal m×m matrix (QR of a Gaussian), with p = 2^k: not a Hadamard
-//     matrix (entries are not ±1/√n) but orthogonal and still spreading within each segment.
-//     LLaMA's 11008 = 256·43 and stories' 172 = 4·43 take this route (no Paley order fits 43·2^j).
+// Other n = m·2^k (m odd): H = A ⊗ H_p with A of order m·2^j and p = 2^(k−j), orthogonal, applied as a
+// butterfly on each of the m·2^j contiguous p-segments followed by mixing the segments with A:
+// O(n·(log p + m·2^j)) per row, the mixing done as one GEMM over a batch of rows. A is, for the smallest
+// j ≤ k that has one, a Paley-I or Paley-II Hadamard matrix of order m·2^j over GF(q) (transform/paley.h;
+// q a prime or a prime power p^e, e ≤ 3), normalised: then H is a true Hadamard matrix. LLaMA widths:
+// 5120 = 20·256, 5632 = 44·128, 11008 = 344·32 (Paley I over GF(7³); the order-172 matrix QuaRot embeds is a
+// Williamson-type one that is not generated here), 13824 = 108·128, 14336 = 28·512, 28672 = 28·1024.
+// Only when no order m·2^j (j ≤ k) is reachable (e.g. n = 7, 100) A is a seeded random orthogonal m×m matrix
+// (QR of a Gaussian) with p = 2^k: orthogonal and spreading within each segment, but not a Hadamard matrix.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -26,7 +28,7 @@ void fwht_rows(MatView x);
 
 // Explicit normalised Sylvester Hadamard matrix, n a power of two.
 MatD sylvester_hadamard(int64_t n);
-// Normalised Paley-I Hadamard matrix of order q+1 for a prime q ≡ 3 (mod 4); empty MatD otherwise.
+// Normalised Paley-I Hadamard matrix of order q+1 for a prime (power) q ≡ 3 (mod 4); empty MatD otherwise.
 MatD paley_hadamard(int64_t order);
 
 // Orthogonal H of any size n ≥ 1 as described above.
@@ -37,6 +39,10 @@ class Hadamard {
   int64_t size() const { return n_; }
   // True when H is a real Hadamard matrix (all entries ±1/√n).
   bool exact() const { return exact_; }
+  // H = A ⊗ H_p: the order m of A (1 for a pure Walsh–Hadamard), A itself ([m×m], normalised; empty when
+  // m = 1) and p = n/m (for tests that check the construction independently).
+  int64_t factor_order() const { return m_; }
+  const Mat& factor() const { return a_; }
   // x [T×n] ← x·H in place.
   void apply_rows(MatView x) const;
   // The explicit n×n matrix (for tests and folding into small weights).
@@ -48,7 +54,9 @@ class Hadamard {
   Mat a_;  // [m×m] float, empty when m_ = 1
 };
 
-// QuaRot-style randomised Hadamard G = H·diag(s), s_j = ±1 drawn from seed: x ← x·H·diag(s).
+// QuaRot's randomised Hadamard G = diag(s)·H, s_j = ±1 drawn from seed: x ← (x ⊙ s)·H (signs BEFORE the
+// mixing, so a constant row becomes a random ±1 combination spread over all outputs, max ~ √(2 ln n)·RMS;
+// signs after the mixing would only flip outputs and every seed would give the same |x·G|).
 // G is orthogonal, so folding into a weight W [O×n] is the same operation: W·G⁻ᵀ = W·G.
 class RandomizedHadamard {
  public:

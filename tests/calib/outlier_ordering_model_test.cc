@@ -2,7 +2,9 @@
 // paper's defaults (lac 0.9, swc 0.8, α 0.6 / SmoothQuant 0.5, block 128, 256 greedy steps; about a minute
 // on one loaded core, mostly DuQuant's search): DuQuant < rotation < SmoothQuant < RTN for
 //   (a) the down projection's relative output error (SiteReport::output_rel_error at DownIn, on the search
-//       sequence, summed over the layers), and
+//       sequence, summed over the layers) — except SmoothQuant against RTN: as its own code, SmoothQuant leaves
+//       the down-projection input (and its massive outliers) alone, so there it is RTN up to upstream changes
+//       (measured 0.303 against RTN's 0.291); rotation is below both — and
 //   (b) the KL divergence of the next-token distribution to the float model on random-token windows that
 //       contain the trigger tokens.
 // duquant-auto (issue 5) on the same model and windows: its KL divergence is at most 1% above DuQuant's.
@@ -93,8 +95,10 @@ TEST(OutlierOrdering, DuQuantBeatsRotationBeatsSmoothQuantBeatsRtnAndAutoKeepsUp
     std::printf(")  per token %.4f  KLD %.4f  (%.1f s)\n", down_tok[i], kld[i], q.calib_seconds);
     if (methods[i] == Method::DuQuantAuto) std::printf("%s", auto_choices_table(q).c_str());
   }
+  EXPECT_LT(down_err[2], down_err[0]) << "rotation vs rtn";
   for (int i = 0; i + 1 < 4; ++i) {
-    EXPECT_LT(down_err[i + 1], down_err[i]) << method_name(methods[i + 1]) << " vs " << method_name(methods[i]);
+    if (methods[i + 1] != Method::SmoothQuant)
+      EXPECT_LT(down_err[i + 1], down_err[i]) << method_name(methods[i + 1]) << " vs " << method_name(methods[i]);
     EXPECT_LT(kld[i + 1], kld[i]) << method_name(methods[i + 1]) << " vs " << method_name(methods[i]);
   }
   EXPECT_LE(kld[4], 1.01 * kld[3]) << "duquant-auto vs duquant";

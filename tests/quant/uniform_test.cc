@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -69,17 +70,31 @@ TEST(Uniform, ClipRatioShrinksRangeAndSaturates) {
 }
 
 // A zero row gives the minimum scale 1e-5 and z = 0, so it stays exactly zero; a constant positive row
-// gets Δ = 1e-5 and z = round(−5/1e-5) clamped to −1e4 (the reference's CLIPMAX), so 2 bits reach only
-// (3 + 1e4)·1e-5 — a documented weakness of min/max grids we keep for fidelity.
+// gets Δ = 1e-5 and z = round(−5/1e-5) = −500000 (inside the ±2^22 clamp the integer kernels use; the
+// reference's ±1e4 would leave only (3 + 1e4)·1e-5 ≈ 0.1), so 5 comes back as (0 + 500000)·1e-5 = 5.
 TEST(Uniform, DegenerateRowsFollowTheScaleClamps) {
   Mat x = from_rows({{0.f, 0.f, 0.f, 0.f}, {5.f, 5.f, 5.f, 5.f}});
   const QuantizedMat q = quantize(x, asym(2));
   EXPECT_EQ(q.params[0].scale, 1e-5f);
   EXPECT_EQ(q.params[0].zero, 0);
-  EXPECT_EQ(q.params[1].zero, -10000);
+  EXPECT_EQ(q.params[1].zero, -500000);
   fake_quant(x, asym(2));
   EXPECT_EQ(row_of(x, 0), (std::vector<float>{0.f, 0.f, 0.f, 0.f}));
-  EXPECT_NEAR(x(1, 0), 10003 * 1e-5, 1e-6);
+  EXPECT_NEAR(x(1, 0), 5.0, 1e-5);
+}
+
+// The issue-16 row: 1.000 … 1.001 at 4 bits, clip 0.9. By hand: xmin = 0.9, xmax = 0.9009, Δ = 0.0009/15 =
+// 6·10^-5, z = round(−0.9/Δ) = −15000; every value is above the clipped range (1.000/Δ ≈ 16667 → code 1667)
+// and saturates at code 15, so the whole row comes back as the clipped maximum (15 + 15000)·Δ = 0.9009
+// (a ±1e4 clamp on z gives (15 + 10^4)·Δ = 0.6009).
+TEST(Uniform, NearConstantRowKeepsItsClippedRange) {
+  Mat x(1, 128);
+  for (int64_t j = 0; j < 128; ++j) x(0, j) = 1.f + 0.001f * static_cast<float>(j) / 127.f;
+  const QuantizedMat q = quantize(x, asym(4, 0.9f));
+  EXPECT_NEAR(q.params[0].zero, -15000, 1);
+  fake_quant(x, asym(4, 0.9f));
+  EXPECT_NEAR(x(0, 127), 0.9009, 2e-4);
+  EXPECT_NEAR(x(0, 0), 0.9009, 2e-4);
 }
 
 // Without clipping every value lies within half a step of the grid: |x − x̂| ≤ Δ/2 (plus float slack).
@@ -218,6 +233,58 @@ TEST(Uniform, RejectsBadSpecsWithActionableMessages) {
   EXPECT_THROW(fake_quant(x, QuantSpec{4, false, 1.f, 5, Axis::kColumn}), Error);
   EXPECT_THROW(quantize(x, QuantSpec{4, false, 1.f, -1, Axis::kRow}), Error);
   EXPECT_NO_THROW(fake_quant(x, QuantSpec{4, false, 1.f, 8, Axis::kRow}));
+}
+
+}  // namespace
+}  // namespace duq::quant
+
+namespace duq::quant {
+namespace {
+
+// GPTQ's / QuaRot's symmetric grid also uses −2^(b−1): 4 bits, clip 0.5 on a row with max |x| = 8: Δ = 4/7,
+// −8/Δ = −14 → −8 with the full range (stored 0), −7 restricted (stored 1).
+TEST(Uniform, SymmetricFullRangeReachesMinusHalfRange) {
+  Mat x(1, 3);
+  x(0, 0) = -8.f, x(0, 1) = 1.f, x(0, 2) = 8.f;
+  QuantSpec s{4, true, 0.5f, 0, Axis::kRow};
+  EXPECT_EQ(quantize(x, s).code(0, 0), 1);
+  s.full_range = true;
+  const QuantizedMat q = quantize(x, s);
+  EXPECT_EQ(q.code(0, 0), 0);
+  EXPECT_EQ(q.code(0, 2), 15);
+  EXPECT_NEAR(dequantize_value(q.code(0, 0), q.params[0]), -8 * 4.0 / 7, 1e-5);
+}
+
+// The MSE clip search against a brute force written here in double: p = 1 − k/100 (k < 80), symmetric full
+// range, Δ = p·max|x|/7, error Σ|x̂ − x|^2.4, first minimum. A row already on the p = 1 grid keeps clip 1.
+TEST(Uniform, MseRowClipsMatchBruteForce) {
+  Mat x(3, 64);
+  Rng rng(3);
+  for (int64_t j = 0; j < 64; ++j) {
+    x(0, j) = static_cast<float>(rng.normal());
+    x(1, j) = j == 5 ? 30.f : static_cast<float>(rng.normal());  // one outlier (norm 2.4 keeps it: clip ~1)
+    x(2, j) = 0.25f * static_cast<float>(static_cast<int>(j % 15) - 7);  // exactly on the p = 1 grid
+  }
+  QuantSpec s{4, true, 1.f, 0, Axis::kRow};
+  s.full_range = true;
+  const std::vector<float> c = mse_row_clips(x, s);
+  for (int64_t i = 0; i < 3; ++i) {
+    double amax = 0;
+    for (int64_t j = 0; j < 64; ++j) amax = std::max(amax, std::fabs(double(x(i, j))));
+    double best = 1e300;
+    int best_k = 0;
+    for (int k = 0; k < 80; ++k) {
+      const double p = 1.0 - k / 100.0, d = p * amax / 7;
+      double e = 0;
+      for (int64_t j = 0; j < 64; ++j) {
+        const double q = std::clamp(std::nearbyint(x(i, j) / d), -8.0, 7.0);
+        e += std::pow(std::fabs(q * d - x(i, j)), 2.4);
+      }
+      if (e < best * (1 - 1e-9)) best = e, best_k = k;
+    }
+    EXPECT_NEAR(c[static_cast<size_t>(i)], 1.0 - best_k / 100.0, 0.0101) << "row " << i;
+  }
+  EXPECT_EQ(c[2], 1.f);
 }
 
 }  // namespace

@@ -79,6 +79,11 @@ TEST(Smoothing, FactorsByHand) {
   EXPECT_EQ(t[2], 1e-2f);
   EXPECT_THROW(smoothing_factors(std::vector<float>{1.f}, std::vector<float>{1.f, 2.f}), Error);
   EXPECT_THROW(smoothing_factors(std::vector<float>{1.f}, std::vector<float>{1.f}, 1.5f), Error);
+  // SmoothQuant's floor 1e-5: √1e-5 ≈ 0.00316 stays, 0.01/1000 = 1e-5 stays (not raised to 0.01).
+  const auto u = smoothing_factors(std::vector<float>{1e-7f, 1e-4f}, std::vector<float>{1.f, 1e6f}, 0.5f,
+                                   kSmoothQuantSmoothFloor);
+  EXPECT_NEAR(u[0], std::sqrt(1e-5), 1e-7);
+  EXPECT_NEAR(u[1], 1e-5, 1e-9);
 }
 
 TEST(Smoothing, ColumnAbsMax) {
