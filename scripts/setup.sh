@@ -9,6 +9,7 @@ packages=(
   libcli11-dev             # command-line parsing
   libsentencepiece-dev     # SentencePiece .model tokenizers
   libxxhash-dev            # XXH3 checksums in the quantized .gguf
+  libpcre2-dev             # tokenizer.json / GGUF gpt2 pre-tokenizer regexes (Unicode \p{L}, \p{N})
   libgtest-dev libgmock-dev  # tests
   libbenchmark-dev         # bench/
   libdnnl-dev              # oneDNN s8 matmul: the integer-GEMM peer in benchmarks

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "kernels/gemm_f32.h"
+#include "model/rope_freq.h"
 
 namespace duq::calib {
 
@@ -218,10 +219,14 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   const T eps = static_cast<T>(cfg.rms_eps);
   const auto& W = p.w;
 
+  if (cfg.sliding_window > 0 && Tn > cfg.sliding_window)
+    fail("LWC: calibration windows of ", Tn, " tokens exceed the model's sliding window of ", cfg.sliding_window,
+         " (use a shorter --calib-ctx)");
   std::vector<T> cs(static_cast<size_t>(Tn * half)), sn(static_cast<size_t>(Tn * half));
+  const std::vector<double> inv_freq = model::rope_inv_freq(cfg);
   for (int64_t t = 0; t < Tn; ++t)
     for (int64_t i = 0; i < half; ++i) {
-      const double a = static_cast<double>(t) * std::pow(static_cast<double>(cfg.rope_theta), -2.0 * i / hd);
+      const double a = static_cast<double>(t) * inv_freq[static_cast<size_t>(i)];
       cs[static_cast<size_t>(t * half + i)] = static_cast<T>(std::cos(a));
       sn[static_cast<size_t>(t * half + i)] = static_cast<T>(std::sin(a));
     }

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "kernels/gemm_f32.h"
+#include "model/rope_freq.h"
 #include "quant/adadim.h"
 #include "quant/gptq.h"
 #include "transform/block_rotation.h"
@@ -511,7 +512,7 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     if (need_fp) x_fp.push_back(std::move(e));
   }
 
-  kernels::RopeTable rope(L, cfg.head_dim(), cfg.rope_theta);
+  kernels::RopeTable rope = model::rope_table(cfg, L);
   Mat kc(L, cfg.kv_dim()), vc(L, cfg.kv_dim());
   Progress prog("quantizing " + method_name(opts.method) + " W" + std::to_string(opts.wbits) + "A" +
                     std::to_string(opts.abits),

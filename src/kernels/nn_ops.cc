@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace duq::kernels {
 
@@ -61,11 +62,21 @@ DUQ_MULTI_ISA void swiglu(ConstMatView gate, ConstMatView up, MatView out) {
   }
 }
 
-RopeTable::RopeTable(int max_pos, int hd, float theta) : head_dim(hd), cos(max_pos, hd / 2), sin(max_pos, hd / 2) {
+namespace {
+std::vector<double> plain_inv_freq(int hd, float theta) {
+  std::vector<double> f(static_cast<size_t>(hd / 2));
+  for (int i = 0; i < hd / 2; ++i) f[static_cast<size_t>(i)] = std::pow(static_cast<double>(theta), -2.0 * i / hd);
+  return f;
+}
+}  // namespace
+
+RopeTable::RopeTable(int max_pos, int hd, float theta) : RopeTable(max_pos, plain_inv_freq(hd, theta)) {}
+
+RopeTable::RopeTable(int max_pos, std::span<const double> inv_freq)
+    : head_dim(static_cast<int>(2 * inv_freq.size())), cos(max_pos, head_dim / 2), sin(max_pos, head_dim / 2) {
   for (int p = 0; p < max_pos; ++p)
-    for (int i = 0; i < hd / 2; ++i) {
-      const double freq = std::pow(static_cast<double>(theta), -2.0 * i / hd);
-      const double a = p * freq;
+    for (int i = 0; i < head_dim / 2; ++i) {
+      const double a = p * inv_freq[static_cast<size_t>(i)];
       cos(p, i) = static_cast<float>(std::cos(a));
       sin(p, i) = static_cast<float>(std::sin(a));
     }

@@ -42,6 +42,8 @@ struct RopeTable {
   Mat cos, sin;
   RopeTable() = default;
   RopeTable(int max_pos, int head_dim, float theta);
+  // From the hd/2 inverse frequencies (angle = pos · inv_freq[i]): scaled RoPE variants (model/rope_freq.h).
+  RopeTable(int max_pos, std::span<const double> inv_freq);
 };
 // Rotates each head of x [T×(n_heads·hd)] for positions pos0..pos0+T−1.
 // interleaved: pairs (2i, 2i+1) (llama2.c); otherwise pairs (i, i + hd/2) (Hugging Face "rotate half").

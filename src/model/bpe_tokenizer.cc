@@ -8,12 +8,24 @@
 
 namespace duq::model {
 
-BpeTokenizer::BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source)
-    : pieces_(std::move(pieces)), scores_(std::move(scores)), source_(std::move(source)) {
+BpeTokenizer::BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source, int bos,
+                           int eos, bool dummy_prefix)
+    : pieces_(std::move(pieces)), scores_(std::move(scores)), source_(std::move(source)), bos_(bos), eos_(eos),
+      dummy_prefix_(dummy_prefix) {
   DUQ_CHECK(pieces_.size() == scores_.size());
+  const int n = static_cast<int>(pieces_.size());
+  if (bos_ < 0 || bos_ >= n || eos_ < 0 || eos_ >= n)
+    fail(source_, ": BOS id ", bos_, " / EOS id ", eos_, " outside the vocabulary of ", n);
   index_.reserve(pieces_.size() * 2);
   // run.c bsearches a sorted copy; with duplicate pieces the first id is the natural choice.
   for (size_t i = 0; i < pieces_.size(); ++i) index_.emplace(pieces_[i], static_cast<int>(i));
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    const int id = lookup(name);
+    byte_ids_[b] = id >= 0 ? id : b + 3;
+    if (byte_ids_[b] >= n) fail(source_, ": no byte piece ", name, " (needed for byte fallback)");
+  }
 }
 
 std::unique_ptr<BpeTokenizer> BpeTokenizer::load(const std::string& path) {
@@ -42,7 +54,7 @@ std::vector<int> BpeTokenizer::encode(const std::string& text, bool bos, bool eo
   std::vector<int> tokens;
   tokens.reserve(text.size() + 3);
   if (bos) tokens.push_back(bos_id());
-  if (!text.empty()) {
+  if (!text.empty() && dummy_prefix_) {
     int prefix = lookup(" ");
     if (prefix < 0) fail(source_, ": tokenizer has no \" \" piece for the dummy prefix");
     tokens.push_back(prefix);
@@ -59,7 +71,7 @@ std::vector<int> BpeTokenizer::encode(const std::string& text, bool bos, bool eo
     if (id >= 0) {
       tokens.push_back(id);
     } else {
-      for (unsigned char b : buf) tokens.push_back(static_cast<int>(b) + 3);
+      for (unsigned char b : buf) tokens.push_back(byte_ids_[b]);
     }
     buf.clear();
   }

@@ -3,6 +3,9 @@
 //   2. each UTF-8 codepoint (up to 4 bytes) looked up as a piece, else its bytes as <0xHH> = byte + 3;
 //   3. repeatedly merge the adjacent pair whose concatenation is a piece with the highest score
 //      (ties: the leftmost pair), until no pair merges.
+// The same algorithm serves SentencePiece-style vocabularies inside llama.cpp GGUF files (tokenizer.ggml.model
+// "llama": pieces with "▁" for space — converted to " " — scores, "<0xHH>" byte tokens), which is what
+// llama.cpp's own SPM tokenizer does: dummy prefix, best-score-first merges (ties leftmost), byte fallback.
 // Step 3 uses a max-heap of candidate pairs over a linked list with lazy invalidation: O(n log n)
 // instead of run.c's O(n²) rescans, with the identical merge order.
 #pragma once
@@ -17,7 +20,9 @@ namespace duq::model {
 
 class BpeTokenizer : public Tokenizer {
  public:
-  BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source);
+  // Byte pieces are looked up by name ("<0x0A>"); a byte without a piece falls back to id byte + 3 (llama2.c).
+  BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source, int bos = 1,
+               int eos = 2, bool dummy_prefix = true);
   static std::unique_ptr<BpeTokenizer> load(const std::string& path);
   // From the bytes of a tokenizer.bin held in memory; `source` names it in errors.
   static std::unique_ptr<BpeTokenizer> from_bytes(const std::string& bytes, const std::string& source);
@@ -25,8 +30,8 @@ class BpeTokenizer : public Tokenizer {
   std::vector<int> encode(const std::string& text, bool bos, bool eos) const override;
   std::string decode(int prev, int token) const override;
   int vocab_size() const override { return static_cast<int>(pieces_.size()); }
-  int bos_id() const override { return 1; }
-  int eos_id() const override { return 2; }
+  int bos_id() const override { return bos_; }
+  int eos_id() const override { return eos_; }
   const std::string& piece(int id) const { return pieces_.at(static_cast<size_t>(id)); }
 
  private:
@@ -36,6 +41,9 @@ class BpeTokenizer : public Tokenizer {
   std::vector<float> scores_;
   std::unordered_map<std::string, int> index_;
   std::string source_;
+  int bos_, eos_;
+  bool dummy_prefix_;
+  int byte_ids_[256];
 };
 
 }  // namespace duq::model

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "kernels/gemm_f32.h"
+#include "model/rope_freq.h"
 
 namespace duq::model {
 
@@ -55,6 +56,22 @@ void FloatLinears::ffn_in(ConstMatView xn, MatView gate, MatView up) const {
 }
 void FloatLinears::down(ConstMatView act, MatView y) const { matmul_xwt(act, w_.w_down, y); }
 
+void attention_softmax(const ModelConfig& c, MatView scores, int64_t pos0, int64_t pos_step, float scale) {
+  const int64_t W = c.sliding_window, last = pos0 + (scores.rows - 1) * pos_step;
+  DUQ_CHECK(scores.cols >= last + 1, "attention_softmax: fewer keys than positions");
+  if (W <= 0 || last < W) {  // no row reaches beyond the window: the plain causal softmax
+    kernels::softmax_rows(scores, pos0 + 1, /*causal_offset=*/pos_step != 0, scale);
+    return;
+  }
+  for (int64_t t = 0; t < scores.rows; ++t) {
+    const int64_t p = pos0 + t * pos_step, lo = std::max<int64_t>(0, p - W + 1), hi = std::min(scores.cols, p + 1);
+    float* r = scores.row(t);
+    kernels::softmax({r + lo, static_cast<size_t>(hi - lo)}, scale);
+    std::fill(r, r + lo, 0.f);
+    std::fill(r + hi, r + scores.cols, 0.f);
+  }
+}
+
 void float_attention(const ModelConfig& c, ConstMatView q, ConstMatView k, ConstMatView v, int pos0, Mat& k_cache,
                      Mat& v_cache, MatView att, AlignedVector<float>& scores_buf) {
   const int64_t T = q.rows, hd = c.head_dim(), K = c.kv_dim();
@@ -78,7 +95,7 @@ void float_attention(const ModelConfig& c, ConstMatView q, ConstMatView k, Const
       ConstMatView kh = k_cache.view().rows_slice(0, keys).cols_slice(kvh * hd, hd);
       ConstMatView vh = v_cache.view().rows_slice(0, keys).cols_slice(kvh * hd, hd);
       matmul_xwt(qh, kh, scores);
-      kernels::softmax_rows(scores, pos0 + t0 + 1, /*causal_offset=*/true, scale);
+      attention_softmax(c, scores, pos0 + t0, 1, scale);
       matmul(scores, vh, att.rows_slice(t0, n).cols_slice(h * hd, hd));
     }
   }
@@ -135,8 +152,14 @@ void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_
 }
 
 Model::Model(ModelConfig c, ModelWeights w)
-    : cfg_(c), w_(std::move(w)), rope_(c.max_seq_len, c.head_dim(), c.rope_theta), linears_(c.n_layers) {
+    : cfg_(c), w_(std::move(w)), rope_(rope_table(c, c.max_seq_len)), linears_(c.n_layers) {
   DUQ_CHECK(static_cast<int>(w_.layers.size()) == c.n_layers);
+}
+
+void Model::set_max_seq_len(int n) {
+  if (n <= 0) fail("context length ", n, " must be positive");
+  cfg_.max_seq_len = n;
+  rope_ = rope_table(cfg_, n);
 }
 
 Model Model::load(const std::string& path) {

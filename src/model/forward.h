@@ -65,6 +65,12 @@ class BlockAttention {
   virtual void attend(int layer, MatView q, MatView k, MatView v, int pos0, KVCache& cache, MatView att) const = 0;
 };
 
+// Causal softmax of attention scores [rows × keys], keys at positions 0 … keys−1: row t is the query at
+// position pos0 + t·pos_step (pos_step 0: every row at pos0, e.g. a decode step's heads, with exactly
+// pos0 + 1 keys) and sees keys
+// max(0, p − window + 1) … p (window = c.sliding_window; 0 = all keys up to p). Others get probability 0.
+void attention_softmax(const ModelConfig& c, MatView scores, int64_t pos0, int64_t pos_step, float scale);
+
 // The float attention (per query head: scores by sgemm, causal softmax, ·V) over k_cache/v_cache [cap × K],
 // after storing k/v at rows pos0…; `scores` is scratch (grown as needed).
 void float_attention(const ModelConfig& c, ConstMatView q, ConstMatView k, ConstMatView v, int pos0, Mat& k_cache,
@@ -117,6 +123,9 @@ class Model {
   ModelWeights& weights() { return w_; }
   const ModelWeights& weights() const { return w_; }
   const kernels::RopeTable& rope() const { return rope_; }
+  // Runs contexts up to n tokens (RoPE table rebuilt): for configs whose max_seq_len is only the training
+  // context (ModelConfig::context_extendable).
+  void set_max_seq_len(int n);
 
   // x [T×D]: embedding rows of the tokens (ids checked against the vocabulary).
   Mat embed(std::span<const int> tokens) const;

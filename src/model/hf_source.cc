@@ -4,6 +4,7 @@
 #include <cmath>
 #include <climits>
 #include <filesystem>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -29,7 +30,18 @@ int to_int(int64_t v, const char* key, const std::string& source) {
   return static_cast<int>(v);
 }
 
-// bos/eos ids are an int, a list of ints (Llama 3 lists several eos ids: we stop on the first) or null.
+// All ids of an int-or-list field (Llama 3 lists several eos ids); empty when absent or null.
+std::vector<int> token_ids(const nlohmann::json& j, const char* key, const std::string& source) {
+  std::vector<int> ids;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return ids;
+  if (!it->is_array()) return {to_int(formats::json_int(j, key, source), key, source)};
+  for (const auto& v : *it) ids.push_back(to_int(formats::json_int(nlohmann::json{{key, v}}, key, source), key, source));
+  return ids;
+}
+
+// bos/eos ids are an int, a list of ints (Llama 3 lists several eos ids: the first is eos_id, the others
+// ModelConfig::extra_eos_ids) or null.
 int token_id(const nlohmann::json& j, const char* key, int dflt, const std::string& source) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return dflt;
@@ -47,12 +59,75 @@ double shortest(float f) {
   return std::stod(std::string(buf, r.ptr));
 }
 
+// The id of special token `key` ("bos_token") named in tokenizer_config.json, through its own
+// added_tokens_decoder ({"128000": {"content": "<|begin_of_text|>", ...}}); nullopt when it cannot tell.
+std::optional<int> tokenizer_config_id(const nlohmann::json& tc, const char* key, const std::string& source) {
+  auto it = tc.find(key);
+  if (it == tc.end() || it->is_null()) return std::nullopt;
+  std::string content;
+  if (it->is_string()) content = it->get<std::string>();
+  else if (it->is_object() && it->contains("content") && (*it)["content"].is_string()) content = (*it)["content"];
+  else fail(source, ": field '", key, "' must be a string or an object with 'content'");
+  auto dec = tc.find("added_tokens_decoder");
+  if (dec == tc.end() || !dec->is_object()) return std::nullopt;
+  for (const auto& [id, tok] : dec->items())
+    if (tok.is_object() && tok.value("content", std::string()) == content) {
+      int v = 0;
+      auto r = std::from_chars(id.data(), id.data() + id.size(), v);
+      if (r.ec != std::errc() || r.ptr != id.data() + id.size())
+        fail(source, ": added_tokens_decoder key '", id, "' is not a token id");
+      return v;
+    }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// BOS/EOS as generation uses them: generation_config.json overrides config.json (transformers' generate()
+// reads it); where neither gives an id, tokenizer_config.json's bos_token / eos_token through its
+// added_tokens_decoder.
+void apply_special_token_files(ModelConfig& c, const std::string& dir, const nlohmann::json& config) {
+  bool have_bos = config.contains("bos_token_id") && !config["bos_token_id"].is_null();
+  bool have_eos = config.contains("eos_token_id") && !config["eos_token_id"].is_null();
+  const fs::path gen = fs::path(dir) / "generation_config.json";
+  if (fs::exists(gen)) {
+    const nlohmann::json g = formats::read_json_file(gen);
+    if (!g.is_object()) fail(gen.string(), ": expected a JSON object");
+    if (g.contains("bos_token_id") && !g["bos_token_id"].is_null()) {
+      c.bos_id = token_id(g, "bos_token_id", c.bos_id, gen.string());
+      have_bos = true;
+    }
+    if (g.contains("eos_token_id") && !g["eos_token_id"].is_null()) {
+      c.eos_id = token_id(g, "eos_token_id", c.eos_id, gen.string());
+      const auto ids = token_ids(g, "eos_token_id", gen.string());
+      c.extra_eos_ids.assign(ids.size() > 1 ? ids.begin() + 1 : ids.end(), ids.end());
+      have_eos = true;
+    }
+  }
+  const fs::path tcp = fs::path(dir) / "tokenizer_config.json";
+  if ((!have_bos || !have_eos) && fs::exists(tcp)) {
+    const nlohmann::json tc = formats::read_json_file(tcp);
+    if (!tc.is_object()) fail(tcp.string(), ": expected a JSON object");
+    if (auto b = tokenizer_config_id(tc, "bos_token", tcp.string()); b && !have_bos) c.bos_id = *b;
+    if (auto e = tokenizer_config_id(tc, "eos_token", tcp.string()); e && !have_eos) c.eos_id = *e;
+  }
+  for (int e : c.extra_eos_ids)
+    if (e < 0 || e >= c.vocab_size)
+      fail(dir, ": eos id ", e, " (generation_config.json) outside the vocabulary of ", c.vocab_size);
+  if (c.bos_id < 0 || c.bos_id >= c.vocab_size || c.eos_id < 0 || c.eos_id >= c.vocab_size)
+    fail(dir, ": bos id ", c.bos_id, " / eos id ", c.eos_id, " (config.json, generation_config.json, "
+         "tokenizer_config.json) outside the vocabulary of ", c.vocab_size);
+}
+
+namespace {
+
 class HfSource : public WeightSource {
  public:
   explicit HfSource(const std::string& dir) : dir_(dir) {
     const fs::path cfg_path = fs::path(dir) / "config.json";
     const nlohmann::json j = formats::read_json_file(cfg_path);
     cfg_ = parse_hf_config(j.dump(), cfg_path.string());
+    apply_special_token_files(cfg_, dir, j);
     store_ = TensorStore::open(dir);
     check_all_shapes();
   }
@@ -123,6 +198,31 @@ class HfSource : public WeightSource {
 
 }  // namespace
 
+RopeScaling parse_rope_scaling(const nlohmann::json& rs, const std::string& source) {
+  using namespace formats;
+  if (!rs.is_object()) fail(source, ": rope_scaling must be an object or null (got ", rs.dump(), ")");
+  // transformers ≥ 4.45 writes rope_type, older versions type; either names the variant.
+  auto type = json_opt_string(rs, "rope_type", source);
+  if (!type) type = json_opt_string(rs, "type", source);
+  if (!type) fail(source, ": rope_scaling ", rs.dump(), " has no 'rope_type' (or 'type')");
+  RopeScaling r;
+  if (*type == "default") return r;
+  if (*type == "linear") {
+    r.type = RopeScaling::Type::Linear;
+    r.factor = static_cast<float>(json_float(rs, "factor", source));
+  } else if (*type == "llama3") {
+    r.type = RopeScaling::Type::Llama3;
+    r.factor = static_cast<float>(json_float(rs, "factor", source));
+    r.low_freq_factor = static_cast<float>(json_float(rs, "low_freq_factor", source));
+    r.high_freq_factor = static_cast<float>(json_float(rs, "high_freq_factor", source));
+    r.original_max_pos =
+        to_int(json_int(rs, "original_max_position_embeddings", source), "original_max_position_embeddings", source);
+  } else {
+    fail(source, ": rope_scaling type '", *type, "' is not supported (duquant reads linear and llama3)");
+  }
+  return r;
+}
+
 ModelConfig parse_hf_config(const std::string& json_text, const std::string& source) {
   using namespace formats;
   const nlohmann::json j = parse_json(json_text, source);
@@ -142,8 +242,6 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
     if (*mt != "llama" && *mt != "mistral")
       fail(source, ": model_type '", *mt, "' not supported (duquant reads llama, mistral)");
   }
-  if (auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null())
-    fail(source, ": rope_scaling ", rs->dump(), " is not supported (only plain RoPE)");
   if (auto act = json_opt_string(j, "hidden_act", source); act && *act != "silu")
     fail(source, ": hidden_act '", *act, "' not supported (LLaMA uses silu)");
   for (const char* bias : {"attention_bias", "mlp_bias"})
@@ -159,14 +257,16 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
                         source);
   c.vocab_size = to_int(json_int(j, "vocab_size", source), "vocab_size", source);
   c.max_seq_len = to_int(json_int(j, "max_position_embeddings", source), "max_position_embeddings", source);
-  // Within its window sliding-window attention is full attention: cap the context instead of refusing.
+  // Mistral: attention over the last sliding_window positions (a window ≥ the context is full attention).
   if (auto sw = json_opt_int(j, "sliding_window", source); sw && *sw > 0 && *sw < c.max_seq_len)
-    c.max_seq_len = static_cast<int>(*sw);
+    c.sliding_window = static_cast<int>(*sw);
+  if (auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null()) c.rope_scaling = parse_rope_scaling(*rs, source);
   c.rope_theta = static_cast<float>(json_opt_float(j, "rope_theta", source).value_or(10000.0));
   c.rms_eps = static_cast<float>(json_float(j, "rms_norm_eps", source));
   c.tied_embeddings = json_opt_bool(j, "tie_word_embeddings", source).value_or(false);
   c.bos_id = token_id(j, "bos_token_id", 1, source);
   c.eos_id = token_id(j, "eos_token_id", 2, source);
+  if (auto ids = token_ids(j, "eos_token_id", source); ids.size() > 1) c.extra_eos_ids.assign(ids.begin() + 1, ids.end());
   c.rope_layout = RopeLayout::RotateHalf;
   if (auto rl = json_opt_string(j, "duquant_rope_layout", source)) {
     if (*rl == "interleaved")
@@ -174,10 +274,11 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
     else if (*rl != "rotate_half")
       fail(source, ": duquant_rope_layout '", *rl, "' must be 'interleaved' or 'rotate_half'");
   }
+  // head_dim ≠ hidden_size / num_attention_heads (e.g. Mistral-Nemo): q/k/v and the o-projection input are
+  // n_heads·head_dim wide, which the forward pass and the quantizers handle as they handle GQA's widths.
+  if (auto hd = json_opt_int(j, "head_dim", source); hd && (c.n_heads <= 0 || c.dim % c.n_heads != 0 || *hd != c.dim / c.n_heads))
+    c.head_size = to_int(*hd, "head_dim", source);
   c.validate(source);
-  if (auto hd = json_opt_int(j, "head_dim", source); hd && *hd != c.head_dim())
-    fail(source, ": head_dim ", *hd, " differs from hidden_size / num_attention_heads = ", c.head_dim(),
-         " (not supported)");
   if (c.bos_id < 0 || c.bos_id >= c.vocab_size || c.eos_id < 0 || c.eos_id >= c.vocab_size)
     fail(source, ": bos_token_id ", c.bos_id, " / eos_token_id ", c.eos_id, " outside the vocabulary of ",
          c.vocab_size);
@@ -197,12 +298,35 @@ std::string hf_config_json(const ModelConfig& c, DType dtype) {
   j["vocab_size"] = c.vocab_size;
   j["max_position_embeddings"] = c.max_seq_len;
   j["rope_theta"] = shortest(c.rope_theta);
-  j["rope_scaling"] = nullptr;
+  switch (c.rope_scaling.type) {
+    case RopeScaling::Type::None: j["rope_scaling"] = nullptr; break;
+    case RopeScaling::Type::Linear:
+      j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", shortest(c.rope_scaling.factor)}};
+      break;
+    case RopeScaling::Type::Llama3:
+      j["rope_scaling"] = {{"rope_type", "llama3"},
+                           {"factor", shortest(c.rope_scaling.factor)},
+                           {"low_freq_factor", shortest(c.rope_scaling.low_freq_factor)},
+                           {"high_freq_factor", shortest(c.rope_scaling.high_freq_factor)},
+                           {"original_max_position_embeddings", c.rope_scaling.original_max_pos}};
+      break;
+    case RopeScaling::Type::FreqFactors:
+      fail("config.json has no form for per-frequency RoPE factors (a GGUF's rope_freqs.weight); this model "
+           "cannot be written as a Hugging Face directory");
+  }
+  if (c.head_size > 0) j["head_dim"] = c.head_size;
+  if (c.sliding_window > 0) j["sliding_window"] = c.sliding_window;
   j["rms_norm_eps"] = shortest(c.rms_eps);
   j["hidden_act"] = "silu";
   j["tie_word_embeddings"] = c.tied_embeddings;
   j["bos_token_id"] = c.bos_id;
-  j["eos_token_id"] = c.eos_id;
+  if (c.extra_eos_ids.empty()) {
+    j["eos_token_id"] = c.eos_id;
+  } else {
+    std::vector<int> ids = {c.eos_id};
+    ids.insert(ids.end(), c.extra_eos_ids.begin(), c.extra_eos_ids.end());
+    j["eos_token_id"] = ids;
+  }
   j["torch_dtype"] = torch_dtype;
   // Not a Hugging Face field: transformers ignores it and would apply rotate-half RoPE to these weights.
   if (c.rope_layout == RopeLayout::Interleaved) j["duquant_rope_layout"] = "interleaved";

@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "formats/dtype.h"
 #include "model/weights.h"
 
@@ -21,9 +23,15 @@ namespace duq::model {
 // Throws duq::Error naming the file (config.json field, tensor + expected vs got shape).
 std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir);
 
-// config.json text → ModelConfig. `source` names the file in errors. Rejects architectures other than
-// LLaMA/Mistral, rope_scaling, biases, activations other than SiLU and head_dim ≠ hidden/heads.
+// config.json text → ModelConfig. `source` names the file in errors. Reads rope_theta, rope_scaling (linear,
+// llama3), GQA, tie_word_embeddings, head_dim, Mistral's sliding_window; rejects architectures other than
+// LLaMA/Mistral, other rope_scaling types, biases and activations other than SiLU, each by name.
 ModelConfig parse_hf_config(const std::string& json_text, const std::string& source);
+// BOS/EOS ids from generation_config.json (over config.json's) or, where neither has one,
+// tokenizer_config.json's bos_token / eos_token; `config` is config.json's object.
+void apply_special_token_files(ModelConfig& c, const std::string& dir, const nlohmann::json& config);
+// A config.json rope_scaling object (not null) → RopeScaling; unknown types refused by name.
+RopeScaling parse_rope_scaling(const nlohmann::json& rope_scaling, const std::string& source);
 // ModelConfig → config.json text that parse_hf_config reads back to the same config.
 std::string hf_config_json(const ModelConfig& c, formats::DType dtype);
 

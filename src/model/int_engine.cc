@@ -211,7 +211,7 @@ void IntAttention::attend(int layer, MatView q, MatView k, MatView v, int pos0, 
       for (int i = 0; i < group; ++i)
         std::memcpy(qg.row(i), q.row(0) + (g * group + i) * hd, sizeof(float) * static_cast<size_t>(hd));
       kernels::matmul_xwt(qg, kh, sc);
-      kernels::softmax_rows(sc, n_ctx, /*causal_offset=*/false, scale);
+      attention_softmax(c_, sc, pos0, 0, scale);  // T = 1: every row is position pos0
       kernels::matmul(sc, vh, og);
       for (int i = 0; i < group; ++i)
         std::memcpy(att.row(0) + (g * group + i) * hd, og.row(i), sizeof(float) * static_cast<size_t>(hd));
@@ -226,7 +226,7 @@ void IntAttention::attend(int layer, MatView q, MatView k, MatView v, int pos0, 
       for (int i = 0; i < group; ++i) {
         const int64_t h = g * group + i;
         kernels::matmul_xwt(q.rows_slice(t0, n).cols_slice(h * hd, hd), kh.rows_slice(0, keys), sc);
-        kernels::softmax_rows(sc, pos0 + t0 + 1, /*causal_offset=*/true, scale);
+        attention_softmax(c_, sc, pos0 + t0, 1, scale);
         kernels::matmul(sc, vh.rows_slice(0, keys), att.rows_slice(t0, n).cols_slice(h * hd, hd));
       }
     }

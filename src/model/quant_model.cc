@@ -203,18 +203,24 @@ bool is_gguf_file(const std::string& path) {
   return k == formats::FileKind::GgufDuquant || k == formats::FileKind::GgufFloat;
 }
 
+uint32_t quant_format_version_for(const QuantModelData& m) {
+  const ModelConfig& c = m.cfg;
+  bool v3 = c.rope_scaling.type != RopeScaling::Type::None || c.head_size > 0 || c.sliding_window > 0 ||
+            (m.tokenizer_kind != "llama2c" && m.tokenizer_kind != "sentencepiece");
+  for (const auto& L : m.layers)  // a randomized Hadamard or per-block rotations (kQuantFormatVersion's note)
+    for (const auto& t : L.sites) {
+      v3 = v3 || t.kind == OnlineTransform::Kind::Hadamard;
+      for (const auto& r : t.rotations) v3 = v3 || !r.per_block.empty();
+    }
+  return v3 ? kQuantFormatVersion : kQuantFormatVersionBase;
+}
+
 void write_quant_model(const std::string& path, const QuantModelData& m, Replace replace) {
   const ModelConfig& c = m.cfg;
   GgufWriter w;
   w.add_kv("general.architecture", "llama");
   w.add_kv("general.name", "duquant " + m.q.method);
-  bool v3 = false;  // a randomized Hadamard or per-block rotations (kQuantFormatVersion's note)
-  for (const auto& L : m.layers)
-    for (const auto& t : L.sites) {
-      v3 = v3 || t.kind == OnlineTransform::Kind::Hadamard;
-      for (const auto& r : t.rotations) v3 = v3 || !r.per_block.empty();
-    }
-  w.add_kv("duquant.format_version", v3 ? kQuantFormatVersion : kQuantFormatVersionBase);
+  w.add_kv("duquant.format_version", quant_format_version_for(m));
   w.add_kv("duquant.method", m.q.method);
   w.add_kv("duquant.settings", m.q.description);
   w.add_kv("duquant.wbits", static_cast<uint32_t>(m.q.wbits));
@@ -236,15 +242,39 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
   w.add_kv("duquant.config.rope_layout", c.rope_layout == RopeLayout::Interleaved ? "interleaved" : "rotate_half");
   w.add_kv("duquant.config.bos_id", static_cast<uint32_t>(c.bos_id));
   w.add_kv("duquant.config.eos_id", static_cast<uint32_t>(c.eos_id));
+  // Version 3 keys, written only when they say something (a version-2 file has none of them).
+  if (c.head_size > 0) w.add_kv("duquant.config.head_dim", static_cast<uint32_t>(c.head_size));
+  if (c.sliding_window > 0) w.add_kv("duquant.config.sliding_window", static_cast<uint32_t>(c.sliding_window));
+  const RopeScaling& rs = c.rope_scaling;
+  if (rs.type != RopeScaling::Type::None) {
+    w.add_kv("duquant.config.rope_scaling", rope_scaling_name(rs.type));
+    if (rs.type == RopeScaling::Type::FreqFactors) {
+      w.add_kv("duquant.config.rope_freq_factors", rs.freq_factors);
+    } else {
+      w.add_kv("duquant.config.rope_scaling_factor", rs.factor);
+    }
+    if (rs.type == RopeScaling::Type::Llama3) {
+      w.add_kv("duquant.config.rope_low_freq_factor", rs.low_freq_factor);
+      w.add_kv("duquant.config.rope_high_freq_factor", rs.high_freq_factor);
+      w.add_kv("duquant.config.rope_original_max_pos", static_cast<uint32_t>(rs.original_max_pos));
+    }
+  }
+  // Optional in any version: readers that do not know it refuse longer contexts, which is safe.
+  if (c.context_extendable) w.add_kv("duquant.config.context_extendable", true);
+  if (!c.extra_eos_ids.empty())  // optional: an older reader only misses these stop tokens
+    w.add_kv("duquant.config.extra_eos_ids", std::vector<uint32_t>(c.extra_eos_ids.begin(), c.extra_eos_ids.end()));
   w.add_kv("duquant.tokenizer.kind", m.tokenizer_kind);
+  if (m.tokenizer_kind == "gguf")
+    for (const auto& [k, v] : m.tokenizer_kv) w.add_kv(k, v);
 
   Owned own;
   add_table(w, own, "token_embd.weight", m.embed, m.embed_type);
   add_vec(w, "output_norm.weight", m.final_norm.data(), m.final_norm.size());
   if (!c.tied_embeddings) add_table(w, own, "output.weight", m.lm_head, m.lm_head_type);
   if (m.qk_rotation.size()) add_mat(w, "duquant.qk_rotation", m.qk_rotation);
-  w.add_blob("duquant.tokenizer", m.tokenizer_kind, {m.tokenizer_bytes.size()},
-             bytes_of(reinterpret_cast<const uint8_t*>(m.tokenizer_bytes.data()), m.tokenizer_bytes.size()));
+  if (m.tokenizer_kind != "gguf")
+    w.add_blob("duquant.tokenizer", m.tokenizer_kind, {m.tokenizer_bytes.size()},
+               bytes_of(reinterpret_cast<const uint8_t*>(m.tokenizer_bytes.data()), m.tokenizer_bytes.size()));
   for (int l = 0; l < c.n_layers; ++l) {
     const QuantLayer& L = m.layers[static_cast<size_t>(l)];
     add_vec(w, blk(l, "attn_norm.weight"), L.attn_norm.data(), L.attn_norm.size());
@@ -335,6 +365,29 @@ QuantModelData read_quant_model(const std::string& path) {
   c.rope_layout = layout == "interleaved" ? RopeLayout::Interleaved : RopeLayout::RotateHalf;
   c.bos_id = u("duquant.config.bos_id");
   c.eos_id = u("duquant.config.eos_id");
+  if (f.has("duquant.config.head_dim")) c.head_size = u("duquant.config.head_dim");
+  if (f.has("duquant.config.sliding_window")) c.sliding_window = u("duquant.config.sliding_window");
+  c.context_extendable = f.get_or<bool>("duquant.config.context_extendable", false);
+  if (f.has("duquant.config.extra_eos_ids"))
+    for (uint32_t id : f.get_array<uint32_t>("duquant.config.extra_eos_ids")) c.extra_eos_ids.push_back(static_cast<int>(id));
+  if (f.has("duquant.config.rope_scaling")) {
+    const std::string t = f.get<std::string>("duquant.config.rope_scaling");
+    RopeScaling& rs = c.rope_scaling;
+    if (t == "linear" || t == "llama3") {
+      rs.type = t == "linear" ? RopeScaling::Type::Linear : RopeScaling::Type::Llama3;
+      rs.factor = f.get<float>("duquant.config.rope_scaling_factor");
+      if (rs.type == RopeScaling::Type::Llama3) {
+        rs.low_freq_factor = f.get<float>("duquant.config.rope_low_freq_factor");
+        rs.high_freq_factor = f.get<float>("duquant.config.rope_high_freq_factor");
+        rs.original_max_pos = u("duquant.config.rope_original_max_pos");
+      }
+    } else if (t == "freq_factors") {
+      rs.type = RopeScaling::Type::FreqFactors;
+      rs.freq_factors = f.get_array<float>("duquant.config.rope_freq_factors");
+    } else {
+      fail(path, ": unknown rope scaling '", t, "'");
+    }
+  }
   c.validate(path);
   m.q.method = f.get<std::string>("duquant.method");
   m.q.description = f.get<std::string>("duquant.settings");
@@ -357,8 +410,13 @@ QuantModelData read_quant_model(const std::string& path) {
   else m.lm_head = read_table(f, "output.weight", c.vocab_size, c.dim, m.lm_head_type);
   if (f.find_tensor("duquant.qk_rotation")) m.qk_rotation = read_mat(f, "duquant.qk_rotation", c.head_dim(), c.head_dim());
   m.tokenizer_kind = f.get<std::string>("duquant.tokenizer.kind");
-  auto tb = f.blob("duquant.tokenizer");
-  m.tokenizer_bytes.assign(reinterpret_cast<const char*>(tb.bytes.data()), tb.bytes.size());
+  if (m.tokenizer_kind == "gguf") {
+    for (const auto& [k, v] : f.metadata())
+      if (k.rfind("tokenizer.ggml.", 0) == 0) m.tokenizer_kv.emplace_back(k, v);
+  } else {
+    auto tb = f.blob("duquant.tokenizer");
+    m.tokenizer_bytes.assign(reinterpret_cast<const char*>(tb.bytes.data()), tb.bytes.size());
+  }
 
   const auto shapes = linear_shapes(c);
   const auto widths = site_widths(c);

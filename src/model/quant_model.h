@@ -14,10 +14,12 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/atomic_file.h"
 #include "core/tensor.h"
+#include "formats/gguf_value.h"
 #include "kernels/int_gemm.h"
 #include "model/config.h"
 #include "model/forward.h"
@@ -25,10 +27,12 @@
 namespace duq::model {
 
 // 2: per-input activation clip, per-layer Q/K clip, duquant-auto's choices, F16/Q8_0 tables (1 still read).
-// 3: QuaRot's randomized Hadamard diag(s)·H (signs before the mixing; H = A ⊗ H_p with Paley factors) and
-//    per-block rotations (`--variant paper`). Written only by files that hold either, so every other file
-//    stays version 2; a Hadamard transform in a version < 3 file is refused (it was the old
-//    H·diag(s) and cannot be rebuilt).
+// 3: QuaRot's randomized Hadamard diag(s)·H (signs before the mixing; H = A ⊗ H_p with Paley factors),
+//    per-block rotations (`--variant paper`), RoPE scaling, head_dim ≠ dim/heads, sliding window, tokenizer.json
+//    and GGUF-vocabulary tokenizers. A file is written with the lowest version that describes it (2 unless it
+//    holds one of these), so older builds keep reading what they can run and refuse,
+//    by version, what they would run wrongly; a Hadamard transform in a version < 3 file is refused (it was the
+//    old H·diag(s) and cannot be rebuilt).
 inline constexpr uint32_t kQuantFormatVersion = 3;
 inline constexpr uint32_t kQuantFormatVersionBase = 2;
 // Every file written carries XXH3 checksums of its tensors and header (formats/gguf_checksum.h), verified on
@@ -94,10 +98,16 @@ struct QuantModelData {
   TableType embed_type = kDefaultEmbedType;
   TableType lm_head_type = kDefaultOutputType;
   std::vector<QuantLayer> layers;
-  // The tokenizer file as it came (tokenizer.bin or tokenizer.model), so the file needs nothing else.
-  std::string tokenizer_kind;   // "llama2c" or "sentencepiece"
+  // The tokenizer as it came, so the file needs nothing else: kind "llama2c" (tokenizer.bin), "sentencepiece"
+  // (tokenizer.model) or "tokenizer.json" with the file's bytes; kind "gguf" with llama.cpp's tokenizer.ggml.*
+  // keys (stored as such in the quantized file, where any GGUF tool finds them).
+  std::string tokenizer_kind;
   std::string tokenizer_bytes;
+  std::vector<std::pair<std::string, formats::GgufValue>> tokenizer_kv;
 };
+
+// The format version a file holding `m` is written with (2, or 3 when it needs a version-3 feature).
+uint32_t quant_format_version_for(const QuantModelData& m);
 
 // Writes atomically (temporary file, then rename). Throws duq::Error naming the path.
 void write_quant_model(const std::string& path, const QuantModelData& m, Replace replace = Replace::IfRegular);

@@ -1,5 +1,6 @@
-// Tokenizers behind one interface: llama2.c tokenizer.bin (our own encoder, llama2.c semantics) and
-// SentencePiece .model files (through Debian's libsentencepiece).
+// Tokenizers behind one interface: llama2.c tokenizer.bin (our own encoder, llama2.c semantics),
+// SentencePiece .model files (through Debian's libsentencepiece), Hugging Face tokenizer.json (byte-level
+// BPE, model/byte_bpe_tokenizer.h) and the tokenizer.ggml.* metadata of GGUF files (model/gguf_tokenizer.h).
 #pragma once
 #include <memory>
 #include <string>
@@ -21,8 +22,10 @@ class Tokenizer {
   std::string decode_all(const std::vector<int>& tokens) const;
 };
 
-// By file: *.model → SentencePiece; anything else → llama2.c tokenizer.bin. Throws duq::Error naming the path.
-std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
+// By file: *.model → SentencePiece; *.json → tokenizer.json; a GGUF file → its tokenizer.ggml.* metadata;
+// anything else → llama2.c tokenizer.bin. bos / eos (≥ 0): the model's ids, for tokenizer.json, which does
+// not name its EOS. Throws duq::Error naming the path.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, int bos = -1, int eos = -1);
 
 }  // namespace duq::model
 

@@ -6,8 +6,10 @@
 #include "core/error.h"
 #include "core/file_checks.h"
 #include "formats/file_kind.h"
+#include "model/gguf_source.h"
 #include "model/hf_source.h"
 #include "model/llama2c_source.h"
+#include "model/quant_model.h"
 
 namespace duq::model {
 
@@ -52,10 +54,7 @@ std::unique_ptr<WeightSource> open_weights(const std::string& path) {
     case FileKind::NotRegular: require_regular_file(path, "model"); break;  // throws, naming what it is
     case FileKind::GgufDuquant:
       fail(path, ": is a quantized duquant model (.gguf); `ppl` and `generate` run it, while quantize, convert, "
-                 "compare and inspect take a float model (llama2.c checkpoint or Hugging Face directory)");
-    case FileKind::GgufFloat:
-      fail(path, ": is a GGUF file without duquant metadata (llama.cpp's format); give a llama2.c checkpoint or a "
-                 "Hugging Face directory");
+                 "compare and inspect take a float model (llama2.c checkpoint, Hugging Face directory, llama.cpp GGUF)");
     case FileKind::Safetensors:
       fail(path, ": is a bare .safetensors file; give the Hugging Face directory that holds it and its config.json");
     default: break;
@@ -64,6 +63,12 @@ std::unique_ptr<WeightSource> open_weights(const std::string& path) {
     if (!fs::exists(fs::path(path) / "config.json"))
       fail(path, ": directory has no config.json (expected a Hugging Face model directory)");
     return open_hf_weights(path);
+  }
+  if (is_gguf_file(path)) {
+    if (gguf_kind(path) == GgufKind::Quantized)
+      fail(path, ": a quantized duquant model; this command reads float models (llama2.c .bin, Hugging Face "
+           "directory, llama.cpp GGUF) — run quantized files with ppl / generate");
+    return open_gguf_weights(path);
   }
   return open_llama2c_weights(path);
 }

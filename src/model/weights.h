@@ -37,12 +37,16 @@ class WeightSource {
   virtual LayerWeights layer(int l) const = 0;
   virtual Vec final_norm() const = 0;
   virtual Mat lm_head() const = 0;  // empty Mat when tied
+  // Raises config().max_seq_len to n for sources whose limit is only the training context
+  // (config().context_extendable); others ignore it. Callers warn the user.
+  virtual void extend_context(int n) {}
   // Everything at once (checks each tensor for NaN/Inf and names it).
   ModelWeights load_all() const;
 };
 
-// Opens a model: a llama2.c checkpoint file (.bin) or a Hugging Face directory (config.json +
-// safetensors). Throws duq::Error naming the path when it is neither or is malformed.
+// Opens a float model: a llama2.c checkpoint file (.bin), a Hugging Face directory (config.json +
+// safetensors) or a llama.cpp GGUF file (a duquant quantized .gguf is refused with a message saying so).
+// Throws duq::Error naming the path when it is none of these or is malformed.
 std::unique_ptr<WeightSource> open_weights(const std::string& path);
 
 // Throws duq::Error naming `what` if any value is NaN or ±Inf.

@@ -72,6 +72,8 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
   require_regular_file(o.q.calib_file, "calibration text");
   require_regular_file(o.text, "text file");
   auto src = model::open_weights(o.m.model);
+  if (app.count("--calib-ctx")) allow_context(*src, o.q.o.calib_ctx, "--calib-ctx " + std::to_string(o.q.o.calib_ctx));
+  if (o.ctx > 0) allow_context(*src, o.ctx, "--ctx " + std::to_string(o.ctx));
   const auto& cfg = src->config();
   auto tok = load_tokenizer_for(o.m, cfg);
   calib::QuantOptions base = o.q.resolve(app, cfg.max_seq_len);

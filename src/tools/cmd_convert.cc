@@ -1,5 +1,5 @@
-// duquant convert: llama2.c checkpoint → Hugging Face directory (config.json + model.safetensors +
-// tokenizer), with W_q/W_k rows permuted to Hugging Face's rotate-half RoPE layout.
+// duquant convert: llama2.c checkpoint or llama.cpp GGUF model → Hugging Face directory (config.json +
+// model.safetensors + tokenizer), with W_q/W_k rows permuted to Hugging Face's rotate-half RoPE layout.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "core/file_checks.h"
 #include "formats/dtype.h"
+#include "formats/gguf.h"
+#include "model/gguf_tokenizer.h"
 #include "model/hf_source.h"
 #include "model/rope_layout.h"
 #include "tools/commands.h"
@@ -27,7 +29,8 @@ struct ConvertOpts {
 };
 
 void run_convert(const ConvertOpts& o) {
-  if (fs::is_directory(o.m.model)) fail(o.m.model, ": already a Hugging Face directory; convert reads llama2.c checkpoints");
+  if (fs::is_directory(o.m.model))
+    fail(o.m.model, ": already a Hugging Face directory; convert reads llama2.c checkpoints and GGUF models");
   const fs::path out = check_output_dir(o.out, "--out", o.force, model_input_paths(o.m));
   auto src = model::open_weights(o.m.model);
   model::ModelConfig cfg = src->config();
@@ -35,25 +38,28 @@ void run_convert(const ConvertOpts& o) {
   auto tok = load_tokenizer_for(o.m, cfg);  // checked against the vocabulary before anything is written
   model::convert_to_rotate_half(cfg, w);
   const auto dt = o.dtype == "bf16" ? formats::DType::BF16 : o.dtype == "f16" ? formats::DType::F16 : formats::DType::F32;
-  // The tokenizer travels with the model, in the form it came in.
-  std::string tpath = o.m.tokenizer;
-  if (tpath.empty()) {
-    fs::path dir = fs::path(o.m.model).parent_path();
-    for (auto cand : {dir / "tokenizer.model", dir / "tokenizer.bin", dir / ("tok" + std::to_string(cfg.vocab_size) + ".bin")})
-      if (fs::exists(cand)) {
-        tpath = cand.string();
-        break;
-      }
+  model::write_hf_model(out.string(), cfg, w, dt, o.force);
+  // The tokenizer travels with the model, in the form it came in (a GGUF vocabulary as a vocabulary-only GGUF).
+  const TokenizerLocation t = find_tokenizer(o.m, cfg);
+  std::string name;
+  if (t.kind == "gguf") {
+    name = "tokenizer.gguf";
+    formats::GgufWriter vw;
+    vw.add_kv("general.architecture", "llama");
+    for (auto& [k, v] : model::gguf_tokenizer_kv(formats::GgufFile::open(t.path))) vw.add_kv(k, v);
+    vw.write(out / name);
+  } else {
+    name = t.kind == "sentencepiece" ? "tokenizer.model" : t.kind == "tokenizer.json" ? "tokenizer.json" : "tokenizer.bin";
+    std::ifstream in(t.path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.empty()) fail(t.path, ": cannot read tokenizer");
+    write_file_atomic(out / name, bytes);
   }
-  const bool sp = fs::path(tpath).extension() == ".model";
-  std::string bytes = read_regular_file(tpath, "tokenizer");
-  if (bytes.empty()) fail(tpath, ": tokenizer file is empty");
-  model::write_hf_model(out.string(), cfg, w, dt, o.force, {{sp ? "tokenizer.model" : "tokenizer.bin", std::move(bytes)}});
   std::printf("wrote %s: %s, %s weights, tokenizer %s\n", o.out.c_str(), cfg.summary().c_str(), o.dtype.c_str(),
-              sp ? "tokenizer.model" : "tokenizer.bin");
+              name.c_str());
 }
 
-DUQ_REGISTER_COMMAND({"convert", "convert a llama2.c checkpoint to a Hugging Face directory", [](CLI::App& app) {
+DUQ_REGISTER_COMMAND({"convert", "convert a llama2.c checkpoint or GGUF model to a Hugging Face directory", [](CLI::App& app) {
                         auto o = std::make_shared<ConvertOpts>();
                         o->m.add(app);
                         app.add_option("-o,--out", o->out, "output directory")->required();

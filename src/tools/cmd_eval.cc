@@ -75,8 +75,7 @@ void run_eval(const EvalOpts& o) {
   }
   Runner run = load_runner(o.m, o.simulate, o.exact_rotations);
   const int max_len = o.max_length > 0 ? o.max_length : run.cfg.max_seq_len;
-  if (max_len > run.cfg.max_seq_len)
-    fail("--max-length ", max_len, " exceeds the model's maximum context of ", run.cfg.max_seq_len, " tokens");
+  run.ensure_context(max_len, "--max-length " + std::to_string(max_len));  // beyond a GGUF's training context: warns
   tk::Scorer scorer([&](std::span<const int> t, int pos, model::KVCache& c, bool last) { return run.forward(t, pos, c, last); },
                     run.cfg, max_len, !o.naive);
   std::unique_ptr<AtomicFile> samples;

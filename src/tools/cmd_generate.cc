@@ -27,6 +27,11 @@ void run_generate(const GenerateOpts& o) {
   const auto& cfg = run.cfg;
   const auto& tok = run.tok;
   std::vector<int> prompt = tok->encode(o.prompt, /*bos=*/true, /*eos=*/false);
+  if (o.max_tokens < 1) fail("--max-tokens must be at least 1 (got ", o.max_tokens, ")");
+  // Beyond a GGUF model's training context only when asked to (prompt + --max-tokens), as llama.cpp does.
+  if (cfg.context_extendable && static_cast<long>(prompt.size()) - 1 + o.max_tokens > cfg.max_seq_len)
+    run.ensure_context(static_cast<int>(std::min<long>(static_cast<long>(prompt.size()) - 1 + o.max_tokens, 1 << 20)),
+                       "the prompt plus --max-tokens");
   const int steps = std::min(cfg.max_seq_len, static_cast<int>(prompt.size()) - 1 + o.max_tokens);
   if (static_cast<int>(prompt.size()) > cfg.max_seq_len)
     fail("the prompt has ", prompt.size(), " tokens, more than the model's context of ", cfg.max_seq_len);
@@ -45,7 +50,7 @@ void run_generate(const GenerateOpts& o) {
   for (int pos = n_prompt - 1; pos < steps; ++pos) {
     Mat logits = run.forward(std::span<const int>(&token, 1), pos, cache, /*last_only=*/true);
     int next = sampler.sample(logits.flat());
-    if (next == tok->bos_id() || next == tok->eos_id()) break;
+    if (next == tok->bos_id() || next == tok->eos_id() || cfg.is_eos(next)) break;
     std::string piece = tok->decode(token, next);
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);

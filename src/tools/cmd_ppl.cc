@@ -41,8 +41,7 @@ void run_ppl(const PplOpts& o) {
   const auto& cfg = run.cfg;
   const auto& tok = run.tok;
   const int ctx = o.ctx > 0 ? o.ctx : std::min(cfg.max_seq_len, 2048);
-  if (ctx > cfg.max_seq_len)
-    fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len, " tokens");
+  run.ensure_context(ctx, "--ctx " + std::to_string(ctx));
   const auto fmt = eval::parse_dataset_format(o.dataset_format);
   const std::string text = eval::dataset_text(o.text, fmt);
   const int windows = o.max_windows > 0 || fmt != eval::DatasetFormat::C4 ? o.max_windows : eval::kC4Windows;
@@ -59,6 +58,7 @@ void run_ppl(const PplOpts& o) {
   if (o.check_simulated) {
     // The same windows through the simulated path: how far the integer kernels are from the simulation.
     Runner sim = load_runner(o.m, /*simulate=*/true);
+    sim.ensure_context(ctx, "--ctx " + std::to_string(ctx));
     model::KVCache cache2(cfg, ctx);
     po.progress = false;
     auto rs = eval::perplexity(

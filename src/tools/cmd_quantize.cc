@@ -42,9 +42,10 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   require_regular_file(o.q.calib_file, "calibration text");
 
   auto src = model::open_weights(o.m.model);
+  if (app.count("--calib-ctx")) allow_context(*src, o.q.o.calib_ctx, "--calib-ctx " + std::to_string(o.q.o.calib_ctx));
   const auto& cfg = src->config();
   auto tok = load_tokenizer_for(o.m, cfg);
-  auto [tok_kind, tok_bytes] = tokenizer_file_for(o.m, cfg);
+  EmbeddedTokenizer tok_file = tokenizer_file_for(o.m, cfg);
   model::TableType embed_type = model::parse_table_type(o.embed_type, "--embed-type");
   const model::TableType output_type = model::parse_table_type(o.output_type, "--output-type");
   if (output_type == model::TableType::Q8_0)
@@ -77,7 +78,8 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   auto windows = calibration_windows(o.q, opts, *tok);
   calib::QuantizedModel qm = calib::quantize_model(*src, windows, opts);
   if (opts.is_auto()) std::printf("%s", calib::auto_choices_table(qm).c_str());
-  model::QuantModelData data = calib::to_file_data(qm, tok_kind, std::move(tok_bytes));
+  model::QuantModelData data = calib::to_file_data(qm, tok_file.kind, std::move(tok_file.bytes));
+  data.tokenizer_kv = std::move(tok_file.kv);
   data.embed_type = embed_type;
   data.lm_head_type = output_type;
   model::write_quant_model(out.string(), data, o.force ? Replace::IfRegular : Replace::No);

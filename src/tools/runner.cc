@@ -1,5 +1,6 @@
 #include "tools/runner.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,6 +10,9 @@
 #include "core/file_checks.h"
 #include "formats/file_kind.h"
 #include "model/bpe_tokenizer.h"
+#include "model/byte_bpe_tokenizer.h"
+#include "model/gguf_source.h"
+#include "model/gguf_tokenizer.h"
 #include "model/int_engine.h"
 #include "model/quant_model.h"
 #include "model/sp_tokenizer.h"
@@ -22,19 +26,33 @@ std::unique_ptr<model::Tokenizer> tokenizer_from_file_data(const model::QuantMod
   const std::string src = path + " (embedded tokenizer)";
   if (d.tokenizer_kind == "sentencepiece") return model::sentencepiece_tokenizer_from_bytes(d.tokenizer_bytes, src);
   if (d.tokenizer_kind == "llama2c") return model::BpeTokenizer::from_bytes(d.tokenizer_bytes, src);
+  if (d.tokenizer_kind == "tokenizer.json")
+    return model::tokenizer_json_from_bytes(d.tokenizer_bytes, src, d.cfg.bos_id, d.cfg.eos_id);
+  if (d.tokenizer_kind == "gguf") return model::tokenizer_from_gguf_kv(d.tokenizer_kv, src);
   fail(path, ": unknown embedded tokenizer kind '", d.tokenizer_kind, "'");
 }
 }  // namespace
 
+void Runner::ensure_context(int n, const std::string& what) {
+  if (n <= cfg.max_seq_len) return;
+  if (!cfg.context_extendable || !extend)
+    fail(what, " exceeds the model's maximum context of ", cfg.max_seq_len, " tokens");
+  std::fprintf(stderr, "warning: %s exceeds the model's training context of %d tokens (its GGUF context_length); "
+               "running it anyway as llama.cpp does (RoPE extrapolates)\n", what.c_str(), cfg.max_seq_len);
+  extend(n);
+  cfg.max_seq_len = n;
+}
+
 Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
   Runner r;
-  if (formats::sniff_model_file(a.model) == formats::FileKind::GgufDuquant) {
+  if (!fs::is_directory(a.model) && model::is_gguf_file(a.model) &&
+      model::gguf_kind(a.model) == model::GgufKind::Quantized) {
     auto data = std::make_unique<model::QuantModelData>(model::read_quant_model(a.model));
     r.cfg = data->cfg;
     if (a.tokenizer.empty()) {
       r.tok = tokenizer_from_file_data(*data, a.model);
     } else {
-      r.tok = model::load_tokenizer(a.tokenizer);
+      r.tok = model::load_tokenizer(a.tokenizer, r.cfg.bos_id, r.cfg.eos_id);
     }
     if (r.tok->vocab_size() != r.cfg.vocab_size)
       fail(a.tokenizer.empty() ? a.model : a.tokenizer, ": tokenizer has ", r.tok->vocab_size(),
@@ -46,6 +64,7 @@ Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
       r.forward = [sim](std::span<const int> t, int pos, model::KVCache& c, bool last) {
         return sim->forward(t, pos, c, last);
       };
+      r.extend = [sim](int n) { sim->model->set_max_seq_len(n); };
       r.keep = sim;
     } else {
       auto im = std::make_shared<model::IntModel>(model::make_int_model(std::move(data), calib::transform_factory(),
@@ -54,6 +73,7 @@ Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
       r.forward = [im](std::span<const int> t, int pos, model::KVCache& c, bool last) {
         return im->forward(t, pos, c, last);
       };
+      r.extend = [im](int n) { im->model->set_max_seq_len(n); };
       r.keep = im;
     }
     return r;
@@ -66,23 +86,25 @@ Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
   r.forward = [m](std::span<const int> t, int pos, model::KVCache& c, bool last) {
     return m->forward(t, pos, c, nullptr, last);
   };
+  r.extend = [m](int n) { m->set_max_seq_len(n); };
   r.keep = m;
   return r;
 }
 
-std::pair<std::string, std::string> tokenizer_file_for(const ModelArgs& a, const model::ModelConfig& cfg) {
-  std::string path = a.tokenizer;
-  if (path.empty()) {
-    fs::path m(a.model);
-    fs::path dir = fs::is_directory(m) ? m : m.parent_path();
-    for (auto cand : {dir / "tokenizer.model", dir / "tokenizer.bin", dir / ("tok" + std::to_string(cfg.vocab_size) + ".bin")})
-      if (fs::exists(cand)) {
-        path = cand.string();
-        break;
-      }
+EmbeddedTokenizer tokenizer_file_for(const ModelArgs& a, const model::ModelConfig& cfg) {
+  const TokenizerLocation t = find_tokenizer(a, cfg);
+  EmbeddedTokenizer e;
+  e.kind = t.kind;
+  if (t.kind == "gguf") {
+    e.kv = model::gguf_tokenizer_kv(formats::GgufFile::open(t.path));
+    return e;
   }
-  if (path.empty()) fail("no tokenizer found next to ", a.model, "; pass --tokenizer");
-  return {fs::path(path).extension() == ".model" ? "sentencepiece" : "llama2c", read_regular_file(path, "tokenizer")};
+  std::ifstream f(t.path, std::ios::binary);
+  if (!f) fail(t.path, ": cannot read tokenizer");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  e.bytes = ss.str();
+  return e;
 }
 
 }  // namespace duq::tools

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "formats/gguf_value.h"
 #include "model/forward.h"
 #include "model/tokenizer.h"
 #include "tools/model_args.h"
@@ -14,6 +15,11 @@ namespace duq::tools {
 
 struct Runner {
   model::ModelConfig cfg;
+  // Makes room for contexts of n tokens: a no-op within cfg.max_seq_len; beyond it, for models whose
+  // max_seq_len is only the training context (cfg.context_extendable, GGUF files), extends it with a warning
+  // on stderr; otherwise throws naming `what` (e.g. "--ctx 512").
+  void ensure_context(int n, const std::string& what);
+  std::function<void(int)> extend;  // rebuilds the model's RoPE table for n positions
   std::string kind;  // "float", "integer W4A4 (duquant)", "simulated W4A4 (duquant)"
   std::unique_ptr<model::Tokenizer> tok;
   std::function<Mat(std::span<const int>, int, model::KVCache&, bool)> forward;
@@ -23,8 +29,12 @@ struct Runner {
 // exact_rotations: the integer engine's online rotations in fp32 instead of int16 (--exact-rotations).
 Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations = false);
 
-// The tokenizer file next to / named for a float model, as kind ("llama2c" | "sentencepiece") and bytes,
-// for storing inside a quantized model.
-std::pair<std::string, std::string> tokenizer_file_for(const ModelArgs& a, const model::ModelConfig& cfg);
+// The tokenizer of a float model as a quantized file stores it: kind and the file's bytes, or for kind "gguf"
+// the tokenizer.ggml.* metadata (model::QuantModelData's tokenizer fields).
+struct EmbeddedTokenizer {
+  std::string kind, bytes;
+  std::vector<std::pair<std::string, formats::GgufValue>> kv;
+};
+EmbeddedTokenizer tokenizer_file_for(const ModelArgs& a, const model::ModelConfig& cfg);
 
 }  // namespace duq::tools

@@ -111,5 +111,22 @@ TEST(CalibData, ShortTextIsAClearError) {
   EXPECT_EQ(w[0].size(), 50u);
 }
 
+
+// LLaMA-3 / Mistral details through the calibration pipeline: head_dim ≠ dim / heads (q, k, v and the
+// o-projection input 4·32 = 128 wide on a 64-wide residual), GQA, LLaMA-3.1 RoPE scaling and a sliding window
+// shorter than the calibration windows and the probe.
+TEST(TransformsExact, SyntheticHeadDimRopeScalingSlidingWindowAllMethods) {
+  model::ModelConfig c;
+  c.dim = 64, c.hidden_dim = 160, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.vocab_size = 300;
+  c.head_size = 32, c.max_seq_len = 64, c.tied_embeddings = false, c.sliding_window = 6;
+  c.rope_scaling.type = model::RopeScaling::Type::Llama3;
+  c.rope_scaling.factor = 8, c.rope_scaling.low_freq_factor = 1, c.rope_scaling.high_freq_factor = 4;
+  c.rope_scaling.original_max_pos = 16;
+  c.validate("test config");
+  MemorySource src(c, model::random_weights(c, 13));
+  std::vector<int> probe = {1, 5, 77, 120, 9, 250, 33, 41, 42, 43, 7, 8};
+  check_all_methods_exact(src, 32, probe, random_windows(3, 16, 300, 5));
+}
+
 }  // namespace
 }  // namespace duq::calib

@@ -94,11 +94,46 @@ TEST(HfConfig, ReadsOptionalFields) {
   EXPECT_TRUE(c.tied_embeddings);
   EXPECT_EQ(c.bos_id, 5);
   EXPECT_EQ(c.eos_id, 7);
+  EXPECT_EQ(c.extra_eos_ids, (std::vector<int>{9}));  // generation stops on either
+  EXPECT_TRUE(c.is_eos(9));
+  EXPECT_FALSE(c.is_eos(5));
   EXPECT_EQ(c.rope_layout, RopeLayout::Interleaved);
-  // Mistral: model_type alone identifies it; the sliding window caps the context.
+  EXPECT_EQ(c.head_size, 0);  // 128 = 4096 / 32: no override
+  // Mistral: model_type alone identifies it; the sliding window restricts attention, not the context.
   const ModelConfig m = parse_hf_config(
       config_text(R"("model_type": "mistral", "sliding_window": 1024)", "architectures"), "config.json");
-  EXPECT_EQ(m.max_seq_len, 1024);
+  EXPECT_EQ(m.max_seq_len, 4096);
+  EXPECT_EQ(m.sliding_window, 1024);
+  // A window at least as long as the context is full attention.
+  EXPECT_EQ(parse_hf_config(config_text(R"("sliding_window": 4096)"), "c").sliding_window, 0);
+}
+
+TEST(HfConfig, ReadsLlama3AndMistralDetails) {
+  // LLaMA-3.1-8B's config.json fields.
+  const ModelConfig c = parse_hf_config(
+      config_text(R"("num_key_value_heads": 8, "rope_theta": 500000.0, "rope_scaling": {"factor": 8.0,)"
+                  R"( "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192,)"
+                  R"( "rope_type": "llama3"})"),
+      "config.json");
+  EXPECT_EQ(c.rope_scaling.type, RopeScaling::Type::Llama3);
+  EXPECT_EQ(c.rope_scaling.factor, 8.f);
+  EXPECT_EQ(c.rope_scaling.low_freq_factor, 1.f);
+  EXPECT_EQ(c.rope_scaling.high_freq_factor, 4.f);
+  EXPECT_EQ(c.rope_scaling.original_max_pos, 8192);
+  const ModelConfig lin =
+      parse_hf_config(config_text(R"("rope_scaling": {"type": "linear", "factor": 2.0})"), "config.json");
+  EXPECT_EQ(lin.rope_scaling.type, RopeScaling::Type::Linear);
+  EXPECT_EQ(lin.rope_scaling.factor, 2.f);
+  // head_dim ≠ hidden_size / heads (Mistral-Nemo: 5120 / 32 heads of 128).
+  const ModelConfig nemo = parse_hf_config(config_text(R"("head_dim": 256)"), "config.json");
+  EXPECT_EQ(nemo.head_dim(), 256);
+  EXPECT_EQ(nemo.q_dim(), 32 * 256);
+  // Each variant survives config.json → parse → config.json → parse.
+  for (const ModelConfig& x : {c, lin, nemo}) {
+    const ModelConfig back = parse_hf_config(hf_config_json(x, DType::F32), "back");
+    EXPECT_EQ(back.rope_scaling, x.rope_scaling);
+    EXPECT_EQ(back.head_size, x.head_size);
+  }
 }
 
 TEST(HfConfig, MissingFieldIsNamed) {
@@ -112,7 +147,9 @@ TEST(HfConfig, RejectsWhatWeCannotRun) {
   auto err = [](const std::string& extra, const std::string& drop = "") {
     return error_of([&] { parse_hf_config(config_text(extra, drop), "/m/config.json"); });
   };
-  EXPECT_NE(err(R"("rope_scaling": {"type": "linear", "factor": 2.0})").find("rope_scaling"), std::string::npos);
+  EXPECT_NE(err(R"("rope_scaling": {"type": "yarn", "factor": 4.0})").find("rope_scaling type 'yarn'"),
+            std::string::npos);
+  EXPECT_NE(err(R"("rope_scaling": {"rope_type": "dynamic", "factor": 2.0})").find("'dynamic'"), std::string::npos);
   EXPECT_NE(err(R"("architectures": ["GPT2LMHeadModel"])", "architectures").find("GPT2LMHeadModel"),
             std::string::npos);
   EXPECT_NE(err(R"("model_type": "gpt_neox")", "architectures").find("model_type 'gpt_neox' not supported"),
@@ -120,7 +157,7 @@ TEST(HfConfig, RejectsWhatWeCannotRun) {
   EXPECT_NE(err("", "architectures").find("cannot tell the model family"), std::string::npos);
   EXPECT_NE(err(R"("hidden_act": "gelu")").find("hidden_act 'gelu'"), std::string::npos);
   EXPECT_NE(err(R"("attention_bias": true)").find("attention_bias"), std::string::npos);
-  EXPECT_NE(err(R"("head_dim": 256)").find("head_dim 256"), std::string::npos);
+  EXPECT_NE(err(R"("head_dim": 7)").find("head size 7 must be even"), std::string::npos);
   EXPECT_NE(err(R"("num_key_value_heads": 5)").find("not a multiple of n_kv_heads"), std::string::npos);
   EXPECT_NE(err(R"("duquant_rope_layout": "sideways")").find("duquant_rope_layout"), std::string::npos);
   EXPECT_NE(err(R"("num_attention_heads": "32")", "num_attention_heads").find("must be an integer"),
@@ -238,4 +275,28 @@ TEST(SyntheticWeights, DeterministicAndScaled) {
   EXPECT_NEAR(stddev(a.layers[0].w_down), 1.0 / std::sqrt(88.0 * 4), 0.1 / std::sqrt(88.0 * 4));
   EXPECT_NEAR(stddev(a.lm_head), 1.0 / std::sqrt(32.0), 0.1 / std::sqrt(32.0));
   EXPECT_NEAR(stddev(a.embed), 1.0, 0.1);
+}
+
+TEST(HfConfig, BosEosFromGenerationAndTokenizerConfig) {
+  const fs::path d = duq::test::temp_dir("hf_special_ids");
+  ModelConfig c = parse_hf_config(config_text(R"("bos_token_id": 5, "eos_token_id": 6)"), "config.json");
+  // generation_config.json wins over config.json (LLaMA-3.1-Instruct lists several EOS ids: the first is used).
+  duq::test::write_bytes(d / "generation_config.json", R"({"bos_token_id": 7, "eos_token_id": [9, 10]})");
+  apply_special_token_files(c, d.string(), nlohmann::json::parse(R"({"bos_token_id": 5, "eos_token_id": 6})"));
+  EXPECT_EQ(c.bos_id, 7);
+  EXPECT_EQ(c.eos_id, 9);
+  EXPECT_EQ(c.extra_eos_ids, (std::vector<int>{10}));
+  // Neither names them: tokenizer_config.json's bos_token / eos_token through its added_tokens_decoder.
+  fs::remove(d / "generation_config.json");
+  duq::test::write_bytes(d / "tokenizer_config.json",
+                         R"({"bos_token": "<|begin_of_text|>", "eos_token": {"content": "<|eot_id|>"},)"
+                         R"( "added_tokens_decoder": {"128000": {"content": "<|begin_of_text|>"}, "128009": {"content": "<|eot_id|>"}}})");
+  ModelConfig l3 = parse_hf_config(config_text(R"("vocab_size": 128256)", "vocab_size"), "config.json");
+  apply_special_token_files(l3, d.string(), nlohmann::json::parse("{}"));
+  EXPECT_EQ(l3.bos_id, 128000);
+  EXPECT_EQ(l3.eos_id, 128009);
+  // An id outside the vocabulary is named.
+  duq::test::write_bytes(d / "generation_config.json", R"({"eos_token_id": 999999})");
+  EXPECT_NE(error_of([&] { apply_special_token_files(l3, d.string(), nlohmann::json::parse("{}")); }).find("999999"),
+            std::string::npos);
 }

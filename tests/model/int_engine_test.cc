@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "core/rng.h"
 #include "kernels/int_gemm.h"
 #include "model/int_engine.h"
 #include "model/kv_quant_cache.h"
+#include "test_support.h"
 
 namespace duq::model {
 namespace {
@@ -94,8 +96,9 @@ TEST(QuantKVCache, StoredRowsDequantizeToTheFakeQuantizersValues) {
   EXPECT_LT(QuantKVCache(c, 16, 4).bytes(), QuantKVCache(c, 16, 8).bytes());
 }
 
-void expect_engines_agree(int kv_heads, int kv_bits) {
-  const ModelConfig c = tiny_config(kv_heads);
+void expect_engines_agree(int kv_heads, int kv_bits, const std::function<void(ModelConfig&)>& edit = nullptr) {
+  ModelConfig c = tiny_config(kv_heads);
+  if (edit) edit(c);
   IntModel quant = make_int_model(std::make_unique<QuantModelData>(tiny_model(c, kv_bits)), nullptr, true);
   IntModel ref = make_int_model(std::make_unique<QuantModelData>(tiny_model(c, kv_bits)), nullptr, false);
   Rng rng(9);
@@ -132,6 +135,50 @@ TEST(IntEngine, QuantizedKVCacheMatchesFakeQuantPathMHA) { expect_engines_agree(
 TEST(IntEngine, QuantizedKVCacheMatchesFakeQuantPathGQA) { expect_engines_agree(2, 4); }
 TEST(IntEngine, QuantizedKVCacheMatchesFakeQuantPath8Bit) { expect_engines_agree(2, 8); }
 TEST(IntEngine, KV16KeepsTheFloatCache) { expect_engines_agree(2, 16); }
+// head_dim ≠ dim / heads (q/k/v 4·32 = 128 wide on a 64-wide residual) and a sliding window (5) shorter than
+// the prefill and the decode positions: the quantized cache's attention masks as the float attention does.
+TEST(IntEngine, HeadDimOverrideAndSlidingWindow) {
+  expect_engines_agree(2, 4, [](ModelConfig& c) { c.head_size = 32; });
+  expect_engines_agree(2, 4, [](ModelConfig& c) { c.sliding_window = 5; });
+}
+
+// Version-3 keys survive write → read: RoPE scaling, head_dim, sliding window, the extendable context and a GGUF
+// vocabulary; a file without them stays version 2.
+TEST(QuantFile, Version3KeysRoundTrip) {
+  ModelConfig c = tiny_config(2);
+  QuantModelData d = tiny_model(c, 4);
+  d.embed_type = d.lm_head_type = TableType::F32;
+  d.tokenizer_kind = "llama2c";
+  d.tokenizer_bytes = "bytes";
+  EXPECT_EQ(quant_format_version_for(d), 2u);
+  d.cfg.rope_scaling.type = RopeScaling::Type::Llama3;
+  d.cfg.rope_scaling.factor = 8.f;
+  d.cfg.rope_scaling.low_freq_factor = 1.f;
+  d.cfg.rope_scaling.high_freq_factor = 4.f;
+  d.cfg.rope_scaling.original_max_pos = 8192;
+  d.cfg.sliding_window = 7;
+  d.cfg.context_extendable = true;
+  d.cfg.extra_eos_ids = {3, 4};
+  d.tokenizer_kind = "gguf";
+  d.tokenizer_kv = {{"tokenizer.ggml.model", formats::GgufValue("llama")},
+                    {"tokenizer.ggml.tokens", formats::GgufValue(std::vector<std::string>{"a", "b"})}};
+  EXPECT_EQ(quant_format_version_for(d), 3u);
+  const std::string path = (duq::test::temp_dir("quant_v3") / "m.gguf").string();
+  write_quant_model(path, d);
+  const QuantModelData r = read_quant_model(path);
+  EXPECT_EQ(r.cfg.rope_scaling, d.cfg.rope_scaling);
+  EXPECT_EQ(r.cfg.sliding_window, 7);
+  EXPECT_TRUE(r.cfg.context_extendable);
+  EXPECT_EQ(r.cfg.extra_eos_ids, (std::vector<int>{3, 4}));
+  EXPECT_EQ(r.tokenizer_kind, "gguf");
+  EXPECT_EQ(r.tokenizer_kv, d.tokenizer_kv);
+  // Per-frequency factors (a GGUF's rope_freqs.weight) and head_dim.
+  d.cfg.rope_scaling = {};
+  d.cfg.rope_scaling.type = RopeScaling::Type::FreqFactors;
+  d.cfg.rope_scaling.freq_factors = {1, 1, 2, 2, 4, 4, 8, 8};  // head_dim 16 → 8 factors
+  write_quant_model(path, d);
+  EXPECT_EQ(read_quant_model(path).cfg.rope_scaling.freq_factors, d.cfg.rope_scaling.freq_factors);
+}
 
 }  // namespace
 }  // namespace duq::model

@@ -26,7 +26,7 @@ Reply generate_reply(const ForwardFn& fwd, const model::ModelConfig& cfg, const 
   for (int pos = n - 1; pos < cap && r.tokens < max_new; ++pos) {
     Mat logits = fwd({&token, 1}, pos, cache, true);
     const int next = sampler.sample(logits.flat());
-    if (next == tok.eos_id() || next == tok.bos_id()) break;
+    if (next == tok.eos_id() || next == tok.bos_id() || cfg.is_eos(next)) break;  // LLaMA-3.1: <|eot_id|> too
     const std::string piece = tok.decode(token, next);
     r.text += piece;
     ++r.tokens;

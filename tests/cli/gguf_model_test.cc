@@ -1,0 +1,93 @@
+// llama.cpp GGUF models through the CLI: llama.cpp's own conversion of stories260K gives llama-perplexity's
+// numbers and the checkpoint's generations, and quantize → quantized file → integer engine from the GGUF gives
+// what it gives from the checkpoint. Float and quantized .gguf files each reach the right reader.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "formats/gguf.h"
+#include "test_support.h"
+
+namespace duq {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Files {
+  fs::path a = test::assets_dir();
+  std::string gguf = (a / "models/stories260K/stories260K-llamacpp-f32.gguf").string();
+  std::string bin = (a / "models/stories260K/stories260K.bin").string();
+  std::string eval = (a / "text/tinystories/eval.txt").string();
+  std::string calib = (a / "text/tinystories/calib.txt").string();
+  std::string cli = test::cli_path().string();
+  bool ok() const { return fs::exists(gguf) && fs::exists(bin); }
+};
+
+double ppl_json(const std::string& cmd) {
+  auto r = test::run_command(cmd + " --json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out)["ppl"].get<double>() : -1;
+}
+
+TEST(GgufCli, PerplexityMatchesLlamaCpp) {
+  Files f;
+  if (!f.ok()) GTEST_SKIP();
+  // llama.cpp c392e50's `llama-perplexity -m stories260K-llamacpp-f32.gguf -f eval.txt -c 512` prints the
+  // running estimate after each chunk: [20] 3.7601 (and 4.2812 after all 378). Four decimals: ±5e-5.
+  const double ours = ppl_json(f.cli + " ppl --model " + f.gguf + " --text " + f.eval +
+                               " --ctx 512 --protocol llamacpp --max-windows 20");
+  EXPECT_NEAR(ours, 3.7601, 5e-5 + 2e-4 * 3.7601);
+  // The checkpoint it was converted from gives the very same number.
+  EXPECT_EQ(ours, ppl_json(f.cli + " ppl --model " + f.bin + " --text " + f.eval +
+                           " --ctx 512 --protocol llamacpp --max-windows 20"));
+}
+
+TEST(GgufCli, GreedyGenerationEqualsTheCheckpoints) {
+  Files f;
+  if (!f.ok()) GTEST_SKIP();
+  const std::string args = " --prompt 'Once upon a time' --temperature 0 -n 200";
+  auto g = test::run_command(f.cli + " generate --model " + f.gguf + args);
+  auto b = test::run_command(f.cli + " generate --model " + f.bin + args);
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_GT(g.out.size(), 200u);
+  EXPECT_EQ(g.out, b.out);
+  // 200 tokens go beyond the file's context_length of 128: allowed as in llama.cpp, with a warning.
+  EXPECT_NE(g.err.find("training context of 128"), std::string::npos) << g.err;
+}
+
+TEST(GgufCli, QuantizeFromGgufRunsTheIntegerEngineLikeFromTheCheckpoint) {
+  Files f;
+  if (!f.ok()) GTEST_SKIP();
+  const auto dir = test::temp_dir("gguf_quantize");
+  // llama.cpp's converter stores the shared classifier as its own output.weight (untied); f32 tables make the
+  // untied pair and the checkpoint's one tied table hold the same values.
+  const std::string flags = " --method duquant --wbits 4 --abits 4 --embed-type f32 --output-type f32 --calib " + f.calib +
+                            " --nsamples 8 --calib-ctx 128 --block 64 --steps 32 --quiet --out ";
+  auto qg = test::run_command(f.cli + " quantize --model " + f.gguf + flags + (dir / "g.gguf").string());
+  ASSERT_EQ(qg.exit_code, 0) << qg.err;
+  auto qb = test::run_command(f.cli + " quantize --model " + f.bin + flags + (dir / "b.gguf").string());
+  ASSERT_EQ(qb.exit_code, 0) << qb.err;
+  // The file made from the GGUF carries llama.cpp's vocabulary keys and says it needs format version 3.
+  const auto q = formats::GgufFile::open(dir / "g.gguf");
+  EXPECT_EQ(q.get<std::string>("duquant.tokenizer.kind"), "gguf");
+  EXPECT_EQ(q.get<uint32_t>("duquant.format_version"), 3u);
+  EXPECT_EQ(q.get_array<std::string>("tokenizer.ggml.tokens").size(), 512u);
+  EXPECT_EQ(formats::GgufFile::open(dir / "b.gguf").get<uint32_t>("duquant.format_version"), 2u);
+  // Same weights, same calibration tokens, same quantizer: the integer engine gives the same perplexity
+  // (ctx 512 runs past the GGUF's training context, as llama.cpp would).
+  const std::string ppl = " --text " + f.eval + " --ctx 512 --max-windows 6";
+  const double pg = ppl_json(f.cli + " ppl --model " + (dir / "g.gguf").string() + ppl);
+  const double pb = ppl_json(f.cli + " ppl --model " + (dir / "b.gguf").string() + ppl);
+  EXPECT_GT(pg, 1.0);
+  EXPECT_EQ(pg, pb);
+  // A quantized file is not a float model: quantize refuses it by what it is.
+  auto again = test::run_command(f.cli + " quantize --model " + (dir / "g.gguf").string() + flags +
+                                 (dir / "x.gguf").string());
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("a quantized duquant model"), std::string::npos) << again.err;
+}
+
+}  // namespace
+}  // namespace duq
