@@ -205,6 +205,17 @@ void gguf_seeds() {
     w.write(p);
     put("gguf", "meta_only.gguf", slurp(p));
   }
+  {  // with checksums (formats/gguf_checksum.h): the fuzz_gguf_checksum corpus
+    GgufWriter w;
+    w.add_kv("general.architecture", "llama");
+    w.add_kv("duquant.format_version", uint32_t{3});
+    w.add_tensor("w", GgmlType::F32, {3, 2}, f32s);
+    w.add_blob("packed", "w4.rowmajor.g128.v1", {4, 5}, bytes);
+    w.add_checksums();
+    w.write(p);
+    put("gguf_checksum", "checksummed.gguf", slurp(p));
+    put("gguf", "checksummed.gguf", slurp(p));
+  }
   fs::remove(p);
 }
 
@@ -216,6 +227,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   g_out = argv[1];
+  fs::create_directories(g_out);  // write_hf_model builds directories beside their target: the parent must exist
   const fs::path assets = argc > 2 ? fs::path(argv[2]) : fs::path();
   try {
     safetensors_seeds();

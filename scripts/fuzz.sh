@@ -25,7 +25,8 @@ cmake --build "$B" -j"${JOBS:-2}"
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  for t in fuzz_safetensors fuzz_hf_config fuzz_llama2c_checkpoint fuzz_llama2c_tokenizer fuzz_bpe_encode fuzz_gguf; do
+  for t in fuzz_safetensors fuzz_hf_config fuzz_llama2c_checkpoint fuzz_llama2c_tokenizer fuzz_bpe_encode fuzz_gguf \
+           fuzz_gguf_checksum; do
     [ -x "$B/$t" ] && targets+=("$t")
   done
 fi

@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev       # config.json, safetensors headers, --json output
   libcli11-dev             # command-line parsing
   libsentencepiece-dev     # SentencePiece .model tokenizers
+  libxxhash-dev            # XXH3 checksums in the quantized .gguf
   libpcre2-dev             # tokenizer.json / GGUF gpt2 pre-tokenizer regexes (Unicode \p{L}, \p{N})
   libgtest-dev libgmock-dev  # tests
   libbenchmark-dev         # bench/

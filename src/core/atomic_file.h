@@ -8,10 +8,15 @@
 
 namespace duq {
 
+// What commit() may do when the target exists. No: fail (of two racing writers exactly one wins: the rename
+// is RENAME_NOREPLACE). IfRegular: replace it when it is a regular file; never a device, FIFO, directory or
+// symlink (callers resolve symlinks first, see tools/file_checks.h).
+enum class Replace { No, IfRegular };
+
 class AtomicFile {
  public:
   // Opens a temporary file next to `target`. Throws duq::Error naming the path (permissions, missing folder).
-  explicit AtomicFile(const std::filesystem::path& target);
+  explicit AtomicFile(const std::filesystem::path& target, Replace replace = Replace::IfRegular);
   ~AtomicFile();  // removes the temporary file unless commit() succeeded
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -26,11 +31,37 @@ class AtomicFile {
   std::filesystem::path target_, tmp_;
   int fd_ = -1;
   uint64_t written_ = 0;
+  Replace replace_;
   bool committed_ = false;
   int slot_ = -1;  // registration for removal on SIGINT/SIGTERM/SIGHUP
 };
 
 // Whole-file convenience: atomically replace `target` with `bytes`.
-void write_file_atomic(const std::filesystem::path& target, const std::string& bytes);
+void write_file_atomic(const std::filesystem::path& target, const std::string& bytes,
+                       Replace replace = Replace::IfRegular);
+
+// A directory output built beside its target ("<target>.tmp-XXXXXX", removed on failure, on
+// SIGINT/SIGTERM/SIGHUP and unless committed) and swapped in only when complete: a failed or interrupted
+// run leaves no directory behind and the old one, if any, whole.
+class StagedDir {
+ public:
+  explicit StagedDir(const std::filesystem::path& target);
+  ~StagedDir();
+  StagedDir(const StagedDir&) = delete;
+  StagedDir& operator=(const StagedDir&) = delete;
+  const std::filesystem::path& path() const { return tmp_; }  // write the files here
+  // Moves the directory into place. An existing empty directory is replaced; a non-empty one only with
+  // Replace::IfRegular and only when it holds nothing but model files (*.json, *.safetensors, *.model, *.bin,
+  // *.txt) — never someone's folder of other things. The swap is one rename (RENAME_EXCHANGE).
+  void commit(Replace replace);
+
+ private:
+  std::filesystem::path target_, tmp_;
+  bool committed_ = false;
+  int slot_ = -1;
+};
+
+// The checks StagedDir::commit makes, run before any work (throws duq::Error naming `target`).
+void check_dir_replaceable(const std::filesystem::path& target, Replace replace);
 
 }  // namespace duq

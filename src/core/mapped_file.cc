@@ -10,17 +10,14 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/file_checks.h"
 
 namespace duq {
 
 MappedFile::MappedFile(const std::filesystem::path& path) : path_(path.string()) {
-  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path_, ": cannot open: ", std::strerror(errno));
+  const int fd = open_regular_file(path_, "file");  // never blocks on a FIFO; refuses devices and directories
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(path_, ": not a regular file");
-  }
+  ::fstat(fd, &st);
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "eval/perplexity.h"
 #include "core/progress.h"
 
 namespace duq::eval {
@@ -89,6 +90,8 @@ std::vector<CompareResult> compare_models(std::span<const int> tokens, int bos_i
       r.kld /= cnt;
       r.top1_agree /= cnt;
     }
+    check_finite_ppl(r.ppl, r.nll, m == 0 ? std::string("the float model") : "model " + std::to_string(m));
+    if (!std::isfinite(r.kld)) fail("the KL divergence of model ", m, " is not finite");
   }
   return res;
 }

@@ -18,8 +18,16 @@ double token_nll(std::span<const float> logits, int target) {
   return v;
 }
 
+void check_finite_ppl(double ppl, double nll, const std::string& what) {
+  if (!std::isfinite(ppl) || !std::isfinite(nll))
+    fail("the perplexity of ", what, " is not finite (mean negative log-likelihood ", nll,
+         " per token): its predictions are degenerate — a damaged or badly quantized model");
+}
+
 PplResult perplexity(std::span<const int> tokens, int bos_id, const WindowLogitsFn& run, const PplOptions& opt) {
   if (opt.ctx < 2) fail("--ctx must be at least 2 (got ", opt.ctx, ")");
+  if (opt.protocol == Protocol::LlamaCpp && opt.ctx < 3)
+    fail("--ctx must be at least 3 with --protocol llamacpp (it scores the second half of each window; got ", opt.ctx, ")");
   PplResult r;
   r.tokens_total = static_cast<long>(tokens.size());
   long n_windows = static_cast<long>(tokens.size()) / opt.ctx;
@@ -59,6 +67,7 @@ PplResult perplexity(std::span<const int> tokens, int bos_id, const WindowLogits
   const double n = static_cast<double>(r.scored);
   const double var = std::max(0.0, sum_sq / n - r.nll * r.nll);
   r.ppl_stderr = r.ppl * std::sqrt(var / std::max(1.0, n - 1));
+  check_finite_ppl(r.ppl, r.nll, "the model");
   return r;
 }
 

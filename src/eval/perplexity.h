@@ -35,6 +35,9 @@ struct PplResult {
 using WindowLogitsFn = std::function<Mat(std::span<const int> window)>;
 
 // tokens: the already-tokenized text with BOS prepended once (both protocols).
+// Throws duq::Error unless ppl and nll are finite: a perplexity is never reported as inf, nan or null.
+void check_finite_ppl(double ppl, double nll, const std::string& what);
+
 PplResult perplexity(std::span<const int> tokens, int bos_id, const WindowLogitsFn& run, const PplOptions& opt);
 
 // Log-softmax NLL of `target` under logits row [V] (log-sum-exp in double).

@@ -1,5 +1,6 @@
 // GGUF reader: validation of the header against the file size, then lookups.
 #include "formats/gguf.h"
+#include "formats/gguf_checksum.h"
 
 #include <algorithm>
 #include <bit>
@@ -284,6 +285,7 @@ GgufHeader parse_gguf(const uint8_t* base, size_t size, const std::string& file)
     const uint32_t type = c.u32(what + " value type");
     if (type >= kGgufValueTypeCount)
       c.fail_at(type_at, what, ": unknown value type ", type, " (GGUF value types are 0..12)");
+    h.value_offsets.push_back(c.pos());
     GgufValue v = c.value(type, what);
     keys.emplace(key, h.metadata.size());
     h.metadata.emplace_back(std::move(key), std::move(v));
@@ -347,6 +349,7 @@ GgufHeader parse_gguf(const uint8_t* base, size_t size, const std::string& file)
   }
 
   const uint64_t header_end = c.pos();
+  h.header_end = header_end;
   h.data_offset = align_up(header_end, h.alignment);
   if (!h.tensors.empty() && h.data_offset > size)
     fail(file, ": the header ends at offset ", header_end, " and the data section would start at ", h.data_offset,
@@ -375,6 +378,8 @@ GgufHeader parse_gguf(const uint8_t* base, size_t size, const std::string& file)
   }
   return h;
 }
+
+bool GgufFile::verify_checksums() const { return verify_gguf_checksums(h_, file_.data(), path()); }
 
 GgufFile GgufFile::open(const std::filesystem::path& path) {
   GgufFile f;

@@ -42,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/mapped_file.h"
 #include "formats/gguf_value.h"
 
@@ -93,7 +94,9 @@ struct GgufHeader {
   uint32_t version = 0;
   uint32_t alignment = kGgufDefaultAlignment;
   uint64_t data_offset = 0;  // absolute start of the data section
+  uint64_t header_end = 0;   // end of the tensor infos (before the padding)
   std::vector<std::pair<std::string, GgufValue>> metadata;
+  std::vector<uint64_t> value_offsets;  // per metadata entry: file offset of its value bytes
   std::vector<GgufTensor> tensors;
 };
 
@@ -153,6 +156,8 @@ class GgufFile {
   const GgufTensor& tensor(const std::string& name, GgmlType type, std::span<const uint64_t> dims) const;
   // A packed blob (see the header comment); throws when the tensor is not 1-D I8 or a key is missing.
   GgufBlob blob(const std::string& name) const;
+  // formats/gguf_checksum.h: false when the file has no checksums, true when they match; throws otherwise.
+  bool verify_checksums() const;
 
  private:
   GgufFile() = default;
@@ -180,8 +185,11 @@ class GgufWriter {
   void add_blob(std::string name, std::string layout, std::vector<uint64_t> logical_shape,
                 std::span<const uint8_t> bytes);
 
+  // Adds formats/gguf_checksum.h's two keys (computed in write()): every tensor and the header checksummed.
+  void add_checksums() { checksums_ = true; }
+
   // Writes everything to `path` through duq::AtomicFile: `path` is replaced only by a complete file.
-  void write(const std::filesystem::path& path) const;
+  void write(const std::filesystem::path& path, Replace replace = Replace::IfRegular) const;
 
   uint32_t alignment() const { return alignment_; }
 
@@ -193,6 +201,7 @@ class GgufWriter {
     std::span<const uint8_t> bytes;
   };
   uint32_t alignment_;
+  bool checksums_ = false;
   std::vector<std::pair<std::string, GgufValue>> kvs_;
   std::vector<PendingTensor> tensors_;
   std::set<std::string, std::less<>> keys_, names_;

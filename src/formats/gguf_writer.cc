@@ -5,6 +5,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "formats/gguf_checksum.h"
 
 namespace duq::formats {
 
@@ -106,21 +107,31 @@ void GgufWriter::add_blob(std::string name, std::string layout, std::vector<uint
   add_tensor(std::move(name), GgmlType::I8, {bytes.size()}, bytes);
 }
 
-void GgufWriter::write(const std::filesystem::path& path) const {
+void GgufWriter::write(const std::filesystem::path& path, Replace replace) const {
   const bool write_alignment = alignment_ != kGgufDefaultAlignment;
   std::string h;
   put_bytes(h, "GGUF", 4);
   put<uint32_t>(h, kGgufVersion);
+  // Checksums (formats/gguf_checksum.h): per tensor, then the header's own as the last key, filled in below.
+  std::vector<std::pair<std::string, GgufValue>> kvs = kvs_;
+  if (checksums_) {
+    std::vector<uint64_t> sums;
+    for (const PendingTensor& t : tensors_) sums.push_back(gguf_tensor_checksum(t.bytes));
+    kvs.emplace_back(kGgufTensorChecksumsKey, GgufValue(std::move(sums)));
+    kvs.emplace_back(kGgufHeaderChecksumKey, GgufValue(uint64_t{0}));
+  }
+  uint64_t checksum_at = 0;
   put<uint64_t>(h, tensors_.size());
-  put<uint64_t>(h, kvs_.size() + (write_alignment ? 1 : 0));
+  put<uint64_t>(h, kvs.size() + (write_alignment ? 1 : 0));
   if (write_alignment) {
     put_str(h, kGgufAlignmentKey);
     put<uint32_t>(h, static_cast<uint32_t>(GgufValueType::U32));
     put<uint32_t>(h, alignment_);
   }
-  for (const auto& [key, value] : kvs_) {
+  for (const auto& [key, value] : kvs) {
     put_str(h, key);
     put<uint32_t>(h, static_cast<uint32_t>(value.type()));
+    checksum_at = h.size();  // the last value's offset: the header checksum when checksums_
     put_value(h, value);
   }
   // Each tensor starts at the next multiple of the alignment after the previous one (ggml's layout).
@@ -136,7 +147,12 @@ void GgufWriter::write(const std::filesystem::path& path) const {
     offset = align_up(offset + t.bytes.size(), alignment_);
   }
 
-  AtomicFile f(path);
+  if (checksums_) {
+    const uint64_t sum = gguf_header_checksum(reinterpret_cast<const uint8_t*>(h.data()), h.size(), checksum_at);
+    std::memcpy(&h[checksum_at], &sum, sizeof sum);
+  }
+
+  AtomicFile f(path, replace);
   f.write(h);
   f.pad_to(alignment_);
   const uint64_t data_start = f.offset();

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "core/file_checks.h"
 
 namespace duq::formats {
 
@@ -81,12 +82,7 @@ nlohmann::json read_json_file(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) fail(path.string(), ": file not found");
   if (std::filesystem::is_directory(path, ec)) fail(path.string(), ": is a directory, expected a JSON file");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path.string(), ": cannot open for reading");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) fail(path.string(), ": read error");
-  return parse_json(ss.str(), path.string());
+  return parse_json(read_regular_file(path.string(), "JSON file", 1ull << 30), path.string());
 }
 
 int64_t json_int(const nlohmann::json& obj, const std::string& key, const std::string& source) {

@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include "formats/llama2c_checkpoint.h"
 
 #include <cstdint>
@@ -124,6 +126,8 @@ const float* Llama2cCheckpoint::floats(uint64_t offset) const {
 }
 
 bool looks_like_llama2c(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;  // a FIFO would block the read
   std::ifstream f(path, std::ios::binary);
   int32_t raw[7] = {};
   if (!f.read(reinterpret_cast<char*>(raw), sizeof raw)) return false;

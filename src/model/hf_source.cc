@@ -1,6 +1,7 @@
 #include "model/hf_source.h"
 
 #include <charconv>
+#include <cmath>
 #include <climits>
 #include <filesystem>
 #include <optional>
@@ -332,30 +333,39 @@ std::string hf_config_json(const ModelConfig& c, DType dtype) {
   return j.dump(2) + "\n";
 }
 
-void write_hf_model(const std::string& dir, const ModelConfig& c, const ModelWeights& w, DType dtype, bool force) {
+namespace {
+// A finite value must stay finite in the storage type: float16 holds ±65504 at most (beyond it the file would
+// hold Inf, which the next command refuses). NaN/Inf already present are written as they are (the readers
+// refuse them, naming the tensor).
+void check_storable(const std::string& dir, const std::string& name, std::span<const float> v, DType dtype) {
+  if (dtype != DType::F16) return;
+  for (float x : v) {
+    if (std::isfinite(x) && std::fabs(x) > 65504.f)
+      fail(dir, ": weight '", name, "' holds ", x, ", beyond float16's range (±65504); use --dtype bf16 or f32");
+  }
+}
+}  // namespace
+
+void write_hf_model(const std::string& dir, const ModelConfig& c, const ModelWeights& w, DType dtype, bool force,
+                    const std::vector<std::pair<std::string, std::string>>& extra_files) {
   c.validate("model to write to " + dir);
   if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
     fail(dir, ": cannot write weights as ", formats::dtype_name(dtype), " (use F32, F16 or BF16)");
-  std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec)) fail(dir, ": exists and is not a directory");
-    if (!fs::is_empty(dir, ec) && !force) fail(dir, ": directory exists and is not empty (use --force to overwrite)");
-    // A stale index would make readers look for shards instead of the model.safetensors written now.
-    fs::remove(fs::path(dir) / "model.safetensors.index.json", ec);
-  } else if (!fs::create_directories(dir, ec)) {
-    fail(dir, ": cannot create directory: ", ec.message());
-  }
+  const Replace replace = force ? Replace::IfRegular : Replace::No;
+  check_dir_replaceable(dir, replace);
 
   const int64_t D = c.dim, H = c.hidden_dim, Q = c.q_dim(), K = c.kv_dim(), V = c.vocab_size;
   std::vector<formats::TensorToWrite> t;
   auto mat = [&](const std::string& name, const Mat& m, int64_t rows, int64_t cols) {
     if (m.rows() != rows || m.cols() != cols)
       fail(dir, ": weight '", name, "' is [", m.rows(), ", ", m.cols(), "], config expects [", rows, ", ", cols, "]");
+    check_storable(dir, name, m.flat(), dtype);
     t.push_back({name, dtype, {rows, cols}, m.flat()});
   };
   auto vec = [&](const std::string& name, const Vec& v, int64_t n) {
     if (static_cast<int64_t>(v.size()) != n)
       fail(dir, ": weight '", name, "' has ", v.size(), " values, config expects ", n);
+    check_storable(dir, name, std::span<const float>(v.data(), v.size()), dtype);
     t.push_back({name, dtype, {n}, std::span<const float>(v.data(), v.size())});
   };
   if (static_cast<int64_t>(w.layers.size()) != c.n_layers)
@@ -376,9 +386,13 @@ void write_hf_model(const std::string& dir, const ModelConfig& c, const ModelWei
   vec("model.norm.weight", w.final_norm, D);
   if (!c.tied_embeddings) mat("lm_head.weight", w.lm_head, V, D);
 
-  // Weights first: a directory whose config.json is present always has its weights complete.
-  formats::write_safetensors(fs::path(dir) / "model.safetensors", t, {{"format", "pt"}});
-  write_file_atomic(fs::path(dir) / "config.json", hf_config_json(c, dtype));
+  // Built beside `dir` and swapped in complete: a failure leaves no directory and the old one whole (and no
+  // stale shards or index from an earlier model next to the new one).
+  StagedDir staged(dir);
+  formats::write_safetensors(staged.path() / "model.safetensors", t, {{"format", "pt"}});
+  write_file_atomic(staged.path() / "config.json", hf_config_json(c, dtype));
+  for (const auto& [name, bytes] : extra_files) write_file_atomic(staged.path() / name, bytes);
+  staged.commit(replace);
 }
 
 std::unique_ptr<WeightSource> open_hf_weights(const std::string& dir) { return std::make_unique<HfSource>(dir); }

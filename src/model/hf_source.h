@@ -35,9 +35,11 @@ RopeScaling parse_rope_scaling(const nlohmann::json& rope_scaling, const std::st
 // ModelConfig → config.json text that parse_hf_config reads back to the same config.
 std::string hf_config_json(const ModelConfig& c, formats::DType dtype);
 
-// Writes config.json and model.safetensors (each atomically) into `dir`, creating it. Refuses a
-// directory that exists and is not empty unless `force`. dtype: F32, F16 or BF16.
+// Writes config.json, model.safetensors and `extra_files` (name → bytes, e.g. the tokenizer) into a
+// directory built beside `dir` and swapped in when complete (core/atomic_file.h StagedDir). Refuses a
+// directory that exists and is not empty unless `force`, and then one holding anything but model files.
+// dtype: F32, F16 or BF16; a finite value beyond float16's ±65504 is refused for F16, naming the tensor.
 void write_hf_model(const std::string& dir, const ModelConfig& c, const ModelWeights& w, formats::DType dtype,
-                    bool force = false);
+                    bool force = false, const std::vector<std::pair<std::string, std::string>>& extra_files = {});
 
 }  // namespace duq::model

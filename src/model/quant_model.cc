@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "formats/file_kind.h"
 #include "formats/dtype.h"
 #include "formats/gguf.h"
 #include "formats/q8_0.h"
@@ -177,7 +178,8 @@ kernels::PackedWeights read_packed(const GgufFile& f, const std::string& base, i
   // Re-pack from the codes so that every derived sum is computed here, never trusted from the file.
   std::vector<uint8_t> codes(static_cast<size_t>(n * k));
   kernels::unpack_weight_codes(p, codes.data());
-  if (bits == 8 && wbits < 8)
+  // The declared bit width must match the codes (a header saying W2 over 4-bit codes is refused).
+  if (wbits < bits)
     for (uint8_t c : codes)
       if (c >= (1u << wbits)) fail(f.path(), ": tensor ", base, ".q holds code ", int(c), " beyond ", wbits, " bits");
   return kernels::pack_weights(codes.data(), k, n, k, bits, scale.data(), zero.data());
@@ -197,9 +199,8 @@ TableType parse_table_type(const std::string& s, const std::string& flag) {
 }
 
 bool is_gguf_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  char m[4] = {};
-  return f.read(m, 4) && std::memcmp(m, "GGUF", 4) == 0;
+  const auto k = formats::sniff_model_file(path);
+  return k == formats::FileKind::GgufDuquant || k == formats::FileKind::GgufFloat;
 }
 
 uint32_t quant_format_version_for(const QuantModelData& m) {
@@ -214,7 +215,7 @@ uint32_t quant_format_version_for(const QuantModelData& m) {
   return v3 ? kQuantFormatVersion : kQuantFormatVersionBase;
 }
 
-void write_quant_model(const std::string& path, const QuantModelData& m) {
+void write_quant_model(const std::string& path, const QuantModelData& m, Replace replace) {
   const ModelConfig& c = m.cfg;
   GgufWriter w;
   w.add_kv("general.architecture", "llama");
@@ -333,7 +334,8 @@ void write_quant_model(const std::string& path, const QuantModelData& m) {
       if (!rc.empty()) add_vec(w, blk(l, kLinearNames[i]) + ".wclip", rc.data(), rc.size());
     }
   }
-  w.write(path);
+  w.add_checksums();
+  w.write(path, replace);
 }
 
 QuantModelData read_quant_model(const std::string& path) {
@@ -343,6 +345,8 @@ QuantModelData read_quant_model(const std::string& path) {
     fail(path, ": duquant model format version ", ver, " was written by a newer duquant; this build reads version ",
          kQuantFormatVersion);
   if (ver < 1) fail(path, ": bad duquant model format version ", ver);
+  // Before anything else is read: a damaged file fails here, naming the damaged tensor or the header.
+  f.verify_checksums();  // throws on a mismatch; files written before the checksums carry none
   QuantModelData m;
   ModelConfig& c = m.cfg;
   auto u = [&](const char* k) { return static_cast<int>(f.get<uint32_t>(k)); };

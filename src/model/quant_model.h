@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/tensor.h"
 #include "formats/gguf_value.h"
 #include "kernels/int_gemm.h"
@@ -29,11 +30,13 @@ namespace duq::model {
 // 3: QuaRot's randomized Hadamard diag(s)·H (signs before the mixing; H = A ⊗ H_p with Paley factors),
 //    per-block rotations (`--variant paper`), RoPE scaling, head_dim ≠ dim/heads, sliding window, tokenizer.json
 //    and GGUF-vocabulary tokenizers. A file is written with the lowest version that describes it (2 unless it
-//    holds one of these, byte for byte as before), so older builds keep reading what they can run and refuse,
+//    holds one of these), so older builds keep reading what they can run and refuse,
 //    by version, what they would run wrongly; a Hadamard transform in a version < 3 file is refused (it was the
 //    old H·diag(s) and cannot be rebuilt).
 inline constexpr uint32_t kQuantFormatVersion = 3;
 inline constexpr uint32_t kQuantFormatVersionBase = 2;
+// Every file written carries XXH3 checksums of its tensors and header (formats/gguf_checksum.h), verified on
+// load whatever the version; files written before them (no checksum keys) are still read.
 
 // Storage type of the two V×D float tables (the GGUF tensor type records it; the reader accepts each for
 // either table and widens to float32). Defaults: the embedding is a lookup table (one row read per token),
@@ -107,7 +110,7 @@ struct QuantModelData {
 uint32_t quant_format_version_for(const QuantModelData& m);
 
 // Writes atomically (temporary file, then rename). Throws duq::Error naming the path.
-void write_quant_model(const std::string& path, const QuantModelData& m);
+void write_quant_model(const std::string& path, const QuantModelData& m, Replace replace = Replace::IfRegular);
 // Reads and validates everything (format version, every tensor's presence, type and size, transform
 // shapes, permutations being bijections, packed sizes). Throws duq::Error naming the file and the tensor.
 QuantModelData read_quant_model(const std::string& path);

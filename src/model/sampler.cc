@@ -1,5 +1,7 @@
 #include "model/sampler.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -11,7 +13,7 @@ namespace duq::model {
 
 Sampler::Sampler(float temperature, float top_p, uint64_t seed)
     : temperature_(temperature), top_p_(top_p), rng_(seed) {
-  if (!(temperature >= 0.f)) fail("--temperature must be >= 0 (got ", temperature, ")");
+  if (!(temperature >= 0.f) || !std::isfinite(temperature)) fail("--temperature must be >= 0 (got ", temperature, ")");
   if (!(top_p > 0.f && top_p <= 1.f)) fail("--top-p must be in (0, 1] (got ", top_p, ")");
 }
 
@@ -20,8 +22,13 @@ int argmax(std::span<const float> v) {
 }
 
 int Sampler::sample(std::span<float> logits) {
+  for (float l : logits)
+    if (!std::isfinite(l)) fail("the model's logits are NaN or Inf: cannot sample (a damaged model?)");
   if (temperature_ == 0.f) return argmax(logits);
-  for (float& l : logits) l /= temperature_;
+  // Shifted by the maximum first: (l − max)/T is ≤ 0, so a tiny temperature gives −Inf (probability 0), never
+  // Inf − Inf = NaN.
+  const float mx = *std::max_element(logits.begin(), logits.end());
+  for (float& l : logits) l = (l - mx) / temperature_;
   kernels::softmax(logits);
   const float r = static_cast<float>(rng_.uniform());
   if (top_p_ >= 1.f) {

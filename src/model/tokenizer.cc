@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/file_checks.h"
 #include "model/bpe_tokenizer.h"
 #include "model/byte_bpe_tokenizer.h"
 #include "model/gguf_tokenizer.h"
@@ -22,7 +23,7 @@ std::string Tokenizer::decode_all(const std::vector<int>& tokens) const {
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path, int bos, int eos) {
   if (!std::filesystem::exists(path)) fail(path, ": tokenizer file not found");
-  if (std::filesystem::is_directory(path)) fail(path, ": is a directory, not a tokenizer file");
+  require_regular_file(path, "tokenizer");  // a directory, FIFO or device: refused before reading
   const auto ext = std::filesystem::path(path).extension();
   if (ext == ".model") return load_sentencepiece_tokenizer(path);
   if (ext == ".json") return load_tokenizer_json(path, bos, eos);

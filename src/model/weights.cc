@@ -4,6 +4,8 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/file_checks.h"
+#include "formats/file_kind.h"
 #include "model/gguf_source.h"
 #include "model/hf_source.h"
 #include "model/llama2c_source.h"
@@ -46,7 +48,17 @@ ModelWeights WeightSource::load_all() const {
 
 std::unique_ptr<WeightSource> open_weights(const std::string& path) {
   namespace fs = std::filesystem;
-  if (!fs::exists(path)) fail(path, ": model not found");
+  using formats::FileKind;
+  switch (formats::sniff_model_file(path)) {
+    case FileKind::Missing: fail(path, ": model not found");
+    case FileKind::NotRegular: require_regular_file(path, "model"); break;  // throws, naming what it is
+    case FileKind::GgufDuquant:
+      fail(path, ": is a quantized duquant model (.gguf); `ppl` and `generate` run it, while quantize, convert, "
+                 "compare and inspect take a float model (llama2.c checkpoint, Hugging Face directory, llama.cpp GGUF)");
+    case FileKind::Safetensors:
+      fail(path, ": is a bare .safetensors file; give the Hugging Face directory that holds it and its config.json");
+    default: break;
+  }
   if (fs::is_directory(path)) {
     if (!fs::exists(fs::path(path) / "config.json"))
       fail(path, ": directory has no config.json (expected a Hugging Face model directory)");

@@ -13,6 +13,7 @@
 
 #include "calib/export.h"
 #include "calib/pipeline.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/threads.h"
@@ -134,6 +135,8 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   if (o.layers < 1 || o.prefill < 1 || o.prompt < 1 || o.decode < 1 || o.reps < 1)
     fail("bench e2e: --layers, --prefill, --prompt, --decode and --reps must be at least 1");
   if (o.threads.empty()) fail("bench e2e: --threads needs at least one count");
+  std::error_code ec;
+  if (!o.tmp.empty() && !fs::is_directory(o.tmp, ec)) fail("--tmp ", o.tmp, ": not an existing directory");
   ensure_openblas_kernels();
   const bool multi = *std::max_element(o.threads.begin(), o.threads.end()) > 1;
   // One thread: pinned, process CPU time (as before). Several: unpinned, wall clock.
@@ -144,16 +147,10 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   c.tied_embeddings = false;
   c.rope_layout = model::RopeLayout::RotateHalf;
   c.validate("bench e2e");
-  const fs::path dir = fs::path(o.tmp.empty() ? fs::temp_directory_path().string() : o.tmp) /
-                       ("duquant-bench-e2e-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path d;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(d, ec);
-    }
-  } cleanup{dir};
+  // A fresh folder inside --tmp (which must exist: nothing is created outside it), removed at the end, on
+  // failure and on SIGINT/SIGTERM/SIGHUP (StagedDir that is never committed).
+  const StagedDir work(fs::path(o.tmp.empty() ? fs::temp_directory_path().string() : o.tmp) / "duquant-bench-e2e");
+  const fs::path dir = work.path();
   use_wall_clock(o.wall || (multi && !o.cpu_time));
   std::string tlist;
   for (int t : o.threads) (tlist += tlist.empty() ? "" : ",") += std::to_string(t);

@@ -10,12 +10,15 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_checks.h"
 #include "core/rng.h"
 #include "eval/chat/chat_template.h"
 #include "eval/chat/reply.h"
 #include "eval/tasks/jsonl.h"
 #include "model/sampler.h"
 #include "tools/commands.h"
+#include "tools/option_checks.h"
+#include "tools/quant_args.h"
 #include "tools/model_args.h"
 #include "tools/runner.h"
 
@@ -79,7 +82,7 @@ ch::ForwardFn forward_of(Runner& run) {
 }
 
 void run_answer(const ChatOpts& o) {
-  if (fs::exists(o.out) && !o.force) fail(o.out, ": already exists (pass --force to replace it)");
+  const fs::path out_path = check_output_file(o.out, "--out", o.force, {o.m.model, o.m.tokenizer, o.questions});
   struct Question {
     nlohmann::json id;
     std::string category;
@@ -103,7 +106,7 @@ void run_answer(const ChatOpts& o) {
   Runner run = load_runner(o.m, o.simulate, o.exact_rotations);
   const std::string system = o.system_given ? o.system : ch::default_system(fmt);
   const std::string model_id = o.model_id.empty() ? fs::path(o.m.model).filename().string() : o.model_id;
-  AtomicFile out(o.out);
+  AtomicFile out(out_path, o.force ? Replace::IfRegular : Replace::No);
   Rng ids(o.seed ^ 0x5eedu);
   size_t done = 0;
   for (const auto& q : qs) {
@@ -166,9 +169,9 @@ void add_common(CLI::App& app, ChatOpts& o) {
                  "tokenizer_config.json's chat_template next to the model)");
   app.add_option("--system", o.system, "system message (default: FastChat's for the template)")
       ->each([&o](const std::string&) { o.system_given = true; });
-  app.add_option("-n,--max-tokens", o.max_tokens, "most tokens per reply")->capture_default_str();
-  app.add_option("--top-p", o.top_p, "nucleus sampling mass")->capture_default_str();
-  app.add_option("--seed", o.seed, "sampling seed")->capture_default_str();
+  app.add_option("-n,--max-tokens", o.max_tokens, "most tokens per reply")->capture_default_str()->check(Range(1, 1 << 24));
+  app.add_option("--top-p", o.top_p, "nucleus sampling mass")->capture_default_str()->check(RangeOpenLow(0.0, 1.0));
+  app.add_option("--seed", o.seed, "sampling seed")->capture_default_str()->check(RangeU64(0, UINT64_MAX));
   app.add_flag("--simulate", o.simulate, "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
   app.add_flag("--exact-rotations", o.exact_rotations, "integer engine: DuQuant's online rotations in fp32");
 }
@@ -183,8 +186,9 @@ DUQ_REGISTER_COMMAND({"answer", "MT-Bench answers: FastChat question.jsonl in, m
                             ->required();
                         app.add_option("--model-id", o->model_id, "model_id written with every answer (default: the file name)");
                         app.add_option("--temperature", o->temperature,
-                                       "sampling temperature for every question (default: FastChat's per category; 0 = greedy)");
-                        app.add_option("--limit", o->limit, "first K questions");
+                                       "sampling temperature for every question (default: FastChat's per category; 0 = greedy)")
+                            ->check(ZeroOrRange(0.01, 100.0));
+                        app.add_option("--limit", o->limit, "first K questions")->check(Range(1, 1 << 30));
                         app.add_flag("--force", o->force, "replace an existing --out file");
                         app.callback([o] { run_answer(*o); });
                       }});
@@ -192,7 +196,8 @@ DUQ_REGISTER_COMMAND({"answer", "MT-Bench answers: FastChat question.jsonl in, m
 DUQ_REGISTER_COMMAND({"chat", "interactive chat with a chat template (reads stdin)", [](CLI::App& app) {
                         auto o = std::make_shared<ChatOpts>();
                         add_common(app, *o);
-                        app.add_option("--temperature", o->temperature, "sampling temperature (default 0.7; 0 = greedy)");
+                        app.add_option("--temperature", o->temperature, "sampling temperature (default 0.7; 0 = greedy)")
+                            ->check(ZeroOrRange(0.01, 100.0));
                         app.callback([o] { run_chat(*o); });
                       }});
 

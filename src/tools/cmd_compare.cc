@@ -2,6 +2,7 @@
 // report perplexity and KL divergence to the float model on the same evaluation windows, one table.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,23 +12,16 @@
 #include "calib/auto_report.h"
 #include "calib/pipeline.h"
 #include "core/error.h"
+#include "core/file_checks.h"
 #include "eval/compare.h"
 #include "eval/tasks/run.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
+#include "tools/option_checks.h"
 #include "tools/quant_args.h"
 
 namespace duq::tools {
 namespace {
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 struct CompareOpts {
   ModelArgs m;
@@ -50,6 +44,7 @@ struct Row {
   bool seeded;
   double calib_seconds;
   std::string note;  // AdaDim's choices, LWC's loss
+  std::string settings;  // the row's full settings line (QuantOptions::describe)
 };
 
 std::string rounding_note(const calib::QuantizedModel& qm) {
@@ -74,6 +69,8 @@ std::string rounding_note(const calib::QuantizedModel& qm) {
 }
 
 void run_compare(const CompareOpts& o, const CLI::App& app) {
+  require_regular_file(o.q.calib_file, "calibration text");
+  require_regular_file(o.text, "text file");
   auto src = model::open_weights(o.m.model);
   if (app.count("--calib-ctx")) allow_context(*src, o.q.o.calib_ctx, "--calib-ctx " + std::to_string(o.q.o.calib_ctx));
   if (o.ctx > 0) allow_context(*src, o.ctx, "--ctx " + std::to_string(o.ctx));
@@ -84,15 +81,15 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
   if (ctx > cfg.max_seq_len) fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len);
 
   std::vector<calib::Method> methods;
-  for (auto& name : split(o.methods)) methods.push_back(calib::parse_method(name));
+  for (auto& name : split_list(o.methods)) methods.push_back(parse_method_option(name, "--methods"));
   std::vector<std::pair<int, int>> bits;
-  for (auto& b : split(o.bits)) bits.push_back(parse_bits(b));
+  for (auto& b : split_list(o.bits)) bits.push_back(parse_bits(b, "--bits"));
   std::vector<uint64_t> seeds = {base.seed};
-  for (auto& s : split(o.seeds)) {
-    uint64_t v = std::stoull(s);
+  for (uint64_t v : parse_u64_list(o.seeds, "--seeds"))
     if (v != base.seed) seeds.push_back(v);
-  }
-  const auto seed_bits = parse_bits(o.seed_bits);
+  const auto seed_bits = parse_bits(o.seed_bits, "--seed-bits");
+  if (methods.empty()) fail("--methods: no method given");
+  if (bits.empty()) fail("--bits: no bit setting given");
 
   auto windows = calibration_windows(o.q, base, *tok);
   const std::string text = read_text_file(o.text);
@@ -119,7 +116,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
         quantized.push_back(calib::quantize_model(*src, windows, q));
         if (base.progress && q.is_auto()) std::fprintf(stderr, "%s", calib::auto_choices_table(quantized.back()).c_str());
         rows.push_back({calib::method_name(method), wb, ab, seed, random, quantized.back().calib_seconds,
-                        rounding_note(quantized.back())});
+                        rounding_note(quantized.back()), q.describe()});
       }
     }
   }
@@ -140,7 +137,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
     if (o.task_data.empty()) fail("--tasks needs --task-data (the tasks' data, as for eval --data)");
     if (o.task_limit < 0) fail("--task-limit must be 0 (all) or positive (got ", o.task_limit, ")");
     std::vector<eval::tasks::Task> tasks;
-    const auto names = split(o.tasks);
+    const auto names = split_list(o.tasks);
     for (auto& n : names) {
       std::filesystem::path p = o.task_data;
       if (names.size() > 1 || std::filesystem::exists(p / n)) p /= n;
@@ -203,6 +200,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
                             {"calib_seconds", rows[i].calib_seconds}};
       if (rows[i].seeded) row["seed"] = rows[i].seed;
       if (!rows[i].note.empty()) row["note"] = rows[i].note;
+      row["settings"] = rows[i].settings;
       if (!task_metrics.empty()) row["tasks"] = task_json(i + 1);
       j["rows"].push_back(row);
     }
@@ -224,7 +222,13 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
                 task_metrics.empty() ? "" : task_cells(i + 1).c_str(), rows[i].note.empty() ? "" : "  ",
                 rows[i].note.c_str());
   }
-  std::printf("settings: %s\n", base.describe().c_str());
+  // Each row's own settings (method and bits differ between rows), each distinct line once.
+  std::vector<std::string> seen;
+  for (const auto& r : rows)
+    if (std::find(seen.begin(), seen.end(), r.settings) == seen.end()) {
+      seen.push_back(r.settings);
+      std::printf("settings: %s\n", r.settings.c_str());
+    }
 }
 
 DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; perplexity and KL divergence table",
@@ -253,14 +257,16 @@ DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; 
                                        "more seeds for rotation/duquant at --seed-bits, e.g. 3,4 (rows per seed)");
                         app.add_option("--seed-bits", o->seed_bits, "bit setting the extra seeds apply to")
                             ->capture_default_str();
-                        app.add_option("--ctx", o->ctx, "evaluation window (default: min(model max, 2048))");
-                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows");
+                        app.add_option("--ctx", o->ctx, "evaluation window (default: min(model max, 2048))")
+                            ->check(Range(2, kMaxContext));
+                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
+                            ->check(Range(1, kMaxWindows));
                         app.add_flag("--json", o->json, "print JSON {\"rows\": [...]}");
                         app.add_option("--tasks", o->tasks,
                                        "also score lm-eval tasks (as `eval`) on every model: comma-separated names, "
                                        "e.g. piqa; adds columns and rows[].tasks in lm-eval's layout");
                         app.add_option("--task-data", o->task_data, "data of --tasks (as eval --data)");
-                        app.add_option("--task-limit", o->task_limit, "first K documents of each task (0 = all)");
+                        app.add_option("--task-limit", o->task_limit, "first K documents of each task (0 = all)")->check(Range(0, 1 << 30));
                         app.callback([o, &app] { run_compare(*o, app); });
                       }});
 

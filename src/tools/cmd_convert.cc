@@ -7,6 +7,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_checks.h"
 #include "formats/dtype.h"
 #include "formats/gguf.h"
 #include "model/gguf_tokenizer.h"
@@ -30,14 +31,14 @@ struct ConvertOpts {
 void run_convert(const ConvertOpts& o) {
   if (fs::is_directory(o.m.model))
     fail(o.m.model, ": already a Hugging Face directory; convert reads llama2.c checkpoints and GGUF models");
-  if (fs::exists(o.out) && fs::equivalent(o.out, o.m.model)) fail(o.out, ": output would overwrite the input model");
+  const fs::path out = check_output_dir(o.out, "--out", o.force, model_input_paths(o.m));
   auto src = model::open_weights(o.m.model);
   model::ModelConfig cfg = src->config();
   model::ModelWeights w = src->load_all();
   auto tok = load_tokenizer_for(o.m, cfg);  // checked against the vocabulary before anything is written
   model::convert_to_rotate_half(cfg, w);
   const auto dt = o.dtype == "bf16" ? formats::DType::BF16 : o.dtype == "f16" ? formats::DType::F16 : formats::DType::F32;
-  model::write_hf_model(o.out, cfg, w, dt, o.force);
+  model::write_hf_model(out.string(), cfg, w, dt, o.force);
   // The tokenizer travels with the model, in the form it came in (a GGUF vocabulary as a vocabulary-only GGUF).
   const TokenizerLocation t = find_tokenizer(o.m, cfg);
   std::string name;
@@ -46,13 +47,13 @@ void run_convert(const ConvertOpts& o) {
     formats::GgufWriter vw;
     vw.add_kv("general.architecture", "llama");
     for (auto& [k, v] : model::gguf_tokenizer_kv(formats::GgufFile::open(t.path))) vw.add_kv(k, v);
-    vw.write(fs::path(o.out) / name);
+    vw.write(out / name);
   } else {
     name = t.kind == "sentencepiece" ? "tokenizer.model" : t.kind == "tokenizer.json" ? "tokenizer.json" : "tokenizer.bin";
     std::ifstream in(t.path, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (bytes.empty()) fail(t.path, ": cannot read tokenizer");
-    write_file_atomic(fs::path(o.out) / name, bytes);
+    write_file_atomic(out / name, bytes);
   }
   std::printf("wrote %s: %s, %s weights, tokenizer %s\n", o.out.c_str(), cfg.summary().c_str(), o.dtype.c_str(),
               name.c_str());
@@ -65,7 +66,7 @@ DUQ_REGISTER_COMMAND({"convert", "convert a llama2.c checkpoint or GGUF model to
                         app.add_option("--dtype", o->dtype, "tensor type in model.safetensors")
                             ->check(CLI::IsMember({"f32", "f16", "bf16"}))
                             ->capture_default_str();
-                        app.add_flag("--force", o->force, "replace an existing non-empty output directory");
+                        app.add_flag("--force", o->force, "replace an existing non-empty output directory (one holding model files only)");
                         app.callback([o] { run_convert(*o); });
                       }});
 

@@ -8,8 +8,11 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_checks.h"
 #include "eval/tasks/run.h"
 #include "tools/commands.h"
+#include "tools/option_checks.h"
+#include "tools/quant_args.h"
 #include "tools/model_args.h"
 #include "tools/runner.h"
 
@@ -63,8 +66,8 @@ void run_eval(const EvalOpts& o) {
   if (o.max_length < 0 || o.max_length == 1)
     fail("--max-length must be at least 2 tokens (0 = the model's maximum; got ", o.max_length, ")");
   if (o.shots < 0 || o.shots > 100) fail("--shots must be between 0 and 100 (got ", o.shots, ")");
-  if (!o.log_samples.empty() && fs::exists(o.log_samples) && !o.force)
-    fail(o.log_samples, ": already exists (pass --force to replace it)");
+  const fs::path samples_path =
+      o.log_samples.empty() ? fs::path() : check_output_file(o.log_samples, "--log-samples", o.force, {o.m.model, o.m.tokenizer, o.data});
   // Load every task before the model: a bad file fails fast.
   std::vector<tk::Task> tasks;
   for (auto& n : names) {
@@ -76,7 +79,7 @@ void run_eval(const EvalOpts& o) {
   tk::Scorer scorer([&](std::span<const int> t, int pos, model::KVCache& c, bool last) { return run.forward(t, pos, c, last); },
                     run.cfg, max_len, !o.naive);
   std::unique_ptr<AtomicFile> samples;
-  if (!o.log_samples.empty()) samples = std::make_unique<AtomicFile>(o.log_samples);
+  if (!o.log_samples.empty()) samples = std::make_unique<AtomicFile>(samples_path, o.force ? Replace::IfRegular : Replace::No);
 
   nlohmann::json results = nlohmann::json::object(), nsamples = nlohmann::json::object();
   std::vector<tk::Metric> metrics;
@@ -136,11 +139,12 @@ DUQ_REGISTER_COMMAND({"eval", "task accuracy (PIQA, ARC, HellaSwag, WinoGrande, 
                                        "task data in its release format: a file, the release folder, or (several "
                                        "tasks) a folder holding one <task> folder or <task>.jsonl each")
                             ->required();
-                        app.add_option("--limit", o->limit, "first K documents of each task (MMLU: of each subject)");
-                        app.add_option("--shots", o->shots, "MMLU: few-shot examples from dev/")->capture_default_str();
+                        app.add_option("--limit", o->limit, "first K documents of each task (MMLU: of each subject)")->check(Range(0, 1 << 30));
+                        app.add_option("--shots", o->shots, "MMLU: few-shot examples from dev/")->capture_default_str()->check(Range(0, 100));
                         app.add_option("--max-length", o->max_length,
                                        "context window in tokens; longer requests are left-truncated (default: "
-                                       "the model's maximum)");
+                                       "the model's maximum)")
+                            ->check(Range(0, kMaxContext));
                         app.add_flag("--bos", o->bos,
                                      "prepend BOS to every request (default off, as lm-eval does for LLaMA models)");
                         app.add_flag("--json", o->json, "print lm-eval's results layout as JSON");

@@ -5,6 +5,7 @@
 #include "model/sampler.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
+#include "tools/option_checks.h"
 #include "tools/runner.h"
 
 namespace duq::tools {
@@ -35,7 +36,8 @@ void run_generate(const GenerateOpts& o) {
   if (static_cast<int>(prompt.size()) > cfg.max_seq_len)
     fail("the prompt has ", prompt.size(), " tokens, more than the model's context of ", cfg.max_seq_len);
   model::Sampler sampler(o.temperature, o.top_p, o.seed);
-  model::KVCache cache(cfg, cfg.max_seq_len);
+  // Sized to the positions this run uses, not to max_position_embeddings (which may be millions).
+  model::KVCache cache(cfg, std::max(steps, static_cast<int>(prompt.size())));
 
   // Prefill all prompt tokens but the last in one batch, then decode one token at a time.
   Timer timer;
@@ -65,10 +67,17 @@ DUQ_REGISTER_COMMAND({"generate", "generate text from a prompt (or from BOS)", [
                         auto o = std::make_shared<GenerateOpts>();
                         o->m.add(app);
                         app.add_option("-p,--prompt", o->prompt, "prompt text (default: start from BOS)");
-                        app.add_option("-n,--max-tokens", o->max_tokens, "tokens to generate")->capture_default_str();
-                        app.add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
-                        app.add_option("--top-p", o->top_p, "nucleus sampling mass")->capture_default_str();
-                        app.add_option("--seed", o->seed, "sampling seed")->capture_default_str();
+                        app.add_option("-n,--max-tokens", o->max_tokens, "tokens to generate")
+                            ->capture_default_str()
+                            ->check(Range(1, 1 << 24));
+                        // Below 0.01 logits / T overflow float (and sampling is greedy to any precision anyway).
+                        app.add_option("--temperature", o->temperature, "0 = greedy")
+                            ->capture_default_str()
+                            ->check(ZeroOrRange(0.01, 100.0));
+                        app.add_option("--top-p", o->top_p, "nucleus sampling mass")
+                            ->capture_default_str()
+                            ->check(RangeOpenLow(0.0, 1.0));
+                        app.add_option("--seed", o->seed, "sampling seed")->capture_default_str()->check(RangeU64(0, UINT64_MAX));
                         app.add_flag("--simulate", o->simulate,
                                      "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
                         app.add_flag("--exact-rotations", o->exact_rotations,

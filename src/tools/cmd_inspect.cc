@@ -10,10 +10,12 @@
 #include "calib/pipeline.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_checks.h"
 #include "eval/compare.h"
 #include "eval/report_html.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
+#include "tools/option_checks.h"
 #include "tools/quant_args.h"
 
 namespace duq::tools {
@@ -33,16 +35,8 @@ struct InspectOpts {
   int ctx = 0, max_windows = 0;
   std::string out;
   std::string title = "DuQuant inspection";
+  bool force = false;
 };
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 // "0,2,5-7" → {0, 2, 5, 6, 7}; every entry must name a block.
 std::vector<int> parse_layers(const std::string& spec, int n_layers) {
@@ -51,7 +45,7 @@ std::vector<int> parse_layers(const std::string& spec, int n_layers) {
     for (int l = 0; l < n_layers; ++l) out.push_back(l);
     return out;
   }
-  for (const auto& item : split(spec)) {
+  for (const auto& item : split_list(spec)) {
     int a = 0, b = 0;
     char dash = 0;
     std::istringstream is(item);
@@ -164,6 +158,11 @@ eval::SiteHeat site_heat(int layer, const calib::SiteReport& rep, const calib::Q
 float max_of(const std::vector<float>& v) { return v.empty() ? 0.f : *std::max_element(v.begin(), v.end()); }
 
 void run_inspect(const InspectOpts& o, const CLI::App& app) {
+  auto inputs = model_input_paths(o.m);
+  inputs.insert(inputs.end(), {o.q.calib_file, o.text});
+  const std::filesystem::path out = check_output_file(o.out, "--out", o.force, inputs);  // before any work
+  require_regular_file(o.q.calib_file, "calibration text");
+  if (o.compare) require_regular_file(o.text, "text file");
   auto src = model::open_weights(o.m.model);
   if (app.count("--calib-ctx")) allow_context(*src, o.q.o.calib_ctx, "--calib-ctx " + std::to_string(o.q.o.calib_ctx));
   if (o.ctx > 0) allow_context(*src, o.ctx, "--ctx " + std::to_string(o.ctx));
@@ -172,12 +171,12 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
   calib::QuantOptions base = o.q.resolve(app, cfg.max_seq_len);
   base.method = calib::parse_method(o.method);
   if (base.method == calib::Method::Fp) fail("--method fp has no transform to inspect (choose e.g. rtn, smoothquant, rotation or duquant)");
-  std::tie(base.wbits, base.abits) = parse_bits(o.bits);
+  std::tie(base.wbits, base.abits) = parse_bits(o.bits, "--bits");
   base.validate();
   const std::vector<int> layers = parse_layers(o.layers, cfg.n_layers);
   std::vector<calib::Method> methods;
-  for (const auto& name : split(o.methods)) {
-    const calib::Method m = calib::parse_method(name);
+  for (const auto& name : split_list(o.methods)) {
+    const calib::Method m = parse_method_option(name, "--methods");
     if (m != calib::Method::Fp && std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
   }
   if (std::find(methods.begin(), methods.end(), base.method) == methods.end()) methods.push_back(base.method);
@@ -266,7 +265,7 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
   }
 
   const std::string html = eval::render_report_html(rep);
-  write_file_atomic(o.out, html);
+  write_file_atomic(out, html, o.force ? Replace::IfRegular : Replace::No);
   const size_t figures = rep.stages.size() + rep.heats.size() + rep.errors.sites.size();
   std::printf("wrote %s (%.1f KB): %zu figures for %zu block(s), %zu method(s)%s\n", o.out.c_str(), html.size() / 1024.0,
               figures, layers.size(), methods.size(), o.compare ? ", perplexity table" : "");
@@ -280,7 +279,8 @@ DUQ_REGISTER_COMMAND({"inspect",
                         o->m.add(app);
                         o->q.add(app);
                         app.add_option("--method", o->method, "method whose transform the figures show")
-                            ->capture_default_str();
+                            ->capture_default_str()
+                            ->check(CLI::IsMember(calib::method_names()));
                         app.add_option("--bits", o->bits, "bit setting, e.g. W4A4, W6A6, W4A8")->capture_default_str();
                         app.add_option("--methods", o->methods, "comma-separated methods for the error table")
                             ->capture_default_str();
@@ -290,10 +290,13 @@ DUQ_REGISTER_COMMAND({"inspect",
                         auto* text = app.add_option("--text", o->text, "evaluation text for --compare");
                         cmp->needs(text);
                         text->needs(cmp);
-                        app.add_option("--ctx", o->ctx, "evaluation window for --compare (default: min(model max, 2048))");
-                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows");
+                        app.add_option("--ctx", o->ctx, "evaluation window for --compare (default: min(model max, 2048))")
+                            ->check(Range(2, kMaxContext));
+                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
+                            ->check(Range(1, kMaxWindows));
                         app.add_option("--title", o->title, "report title")->capture_default_str();
                         app.add_option("-o,--out", o->out, "output HTML file")->required();
+                        app.add_flag("--force", o->force, "replace an existing output file (a regular file that is not an input)");
                         app.callback([o, &app] { run_inspect(*o, app); });
                       }});
 

@@ -3,10 +3,14 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/file_checks.h"
 #include "eval/dataset_text.h"
 #include "eval/perplexity.h"
+#include "formats/file_kind.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
+#include "tools/option_checks.h"
+#include "tools/quant_args.h"
 #include "tools/runner.h"
 
 namespace duq::tools {
@@ -26,6 +30,13 @@ struct PplOpts {
 };
 
 void run_ppl(const PplOpts& o) {
+  // Checks that need no model come first: nothing is loaded or run for a request that cannot be answered.
+  if (o.check_simulated && formats::sniff_model_file(o.m.model) != formats::FileKind::GgufDuquant)
+    fail("--check-simulated compares the integer kernels with the simulation of a quantized .gguf; ", o.m.model,
+         " is not one");
+  if (o.protocol == "llamacpp" && o.ctx != 0 && o.ctx < 3)
+    fail("--ctx must be at least 3 with --protocol llamacpp (it scores the second half of each window; got ", o.ctx, ")");
+  require_regular_file(o.text, "text file");
   Runner run = load_runner(o.m, o.simulate, o.exact_rotations);
   const auto& cfg = run.cfg;
   const auto& tok = run.tok;
@@ -33,10 +44,13 @@ void run_ppl(const PplOpts& o) {
   run.ensure_context(ctx, "--ctx " + std::to_string(ctx));
   const auto fmt = eval::parse_dataset_format(o.dataset_format);
   const std::string text = eval::dataset_text(o.text, fmt);
-  std::vector<int> tokens = tok->encode(text, /*bos=*/true, /*eos=*/false);
+  const int windows = o.max_windows > 0 || fmt != eval::DatasetFormat::C4 ? o.max_windows : eval::kC4Windows;
+  // With a window limit only the start of the text is tokenized (a 50 MB text is not, for 2 windows).
+  std::vector<int> tokens = windows > 0 ? encode_prefix(*tok, text, static_cast<size_t>(windows) * ctx)
+                                        : tok->encode(text, /*bos=*/true, /*eos=*/false);
   eval::PplOptions po;
   po.ctx = ctx;
-  po.max_windows = o.max_windows > 0 || fmt != eval::DatasetFormat::C4 ? o.max_windows : eval::kC4Windows;
+  po.max_windows = windows;
   po.protocol = o.protocol == "llamacpp" ? eval::Protocol::LlamaCpp : eval::Protocol::Paper;
   model::KVCache cache(cfg, ctx);
   auto r = eval::perplexity(
@@ -78,8 +92,12 @@ DUQ_REGISTER_COMMAND({"ppl", "perplexity on a text file", [](CLI::App& app) {
                         auto o = std::make_shared<PplOpts>();
                         o->m.add(app);
                         app.add_option("--text", o->text, "text file to evaluate")->required();
-                        app.add_option("--ctx", o->ctx, "window length in tokens (default: min(model max, 2048))");
-                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (0 = all)");
+                        app.add_option("--ctx", o->ctx,
+                                       "window length in tokens (default: min(model max, 2048); at least 3 for "
+                                       "--protocol llamacpp)")
+                            ->check(Range(2, kMaxContext));
+                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
+                            ->check(Range(1, kMaxWindows));
                         app.add_option("--protocol", o->protocol,
                                        "paper: BOS once, every prediction scored; llamacpp: BOS per window, "
                                        "second half scored")

@@ -5,10 +5,13 @@
 #include "calib/auto_report.h"
 #include "calib/export.h"
 #include "calib/pipeline.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/file_checks.h"
 #include "model/quant_model.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
+#include "tools/option_checks.h"
 #include "tools/quant_args.h"
 #include "tools/runner.h"
 
@@ -33,14 +36,10 @@ struct QuantizeOpts {
 
 void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   // Output checks first: never start an hour of work that cannot be saved, never touch the input.
-  if (fs::exists(o.out)) {
-    std::error_code ec;
-    if (fs::equivalent(o.out, o.m.model, ec)) fail(o.out, ": refusing to overwrite the input model");
-    if (fs::is_directory(o.out)) fail(o.out, ": is a directory; give a file name such as model-w4a4.gguf");
-    if (!o.force) fail(o.out, ": already exists (pass --force to replace it)");
-  }
-  const fs::path parent = fs::absolute(o.out).parent_path();
-  if (!fs::is_directory(parent)) fail(o.out, ": output folder ", parent.string(), " does not exist");
+  auto inputs = model_input_paths(o.m);
+  inputs.push_back(o.q.calib_file);
+  const fs::path out = check_output_file(o.out, "--out", o.force, inputs);
+  require_regular_file(o.q.calib_file, "calibration text");
 
   auto src = model::open_weights(o.m.model);
   if (app.count("--calib-ctx")) allow_context(*src, o.q.o.calib_ctx, "--calib-ctx " + std::to_string(o.q.o.calib_ctx));
@@ -83,8 +82,8 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   data.tokenizer_kv = std::move(tok_file.kv);
   data.embed_type = embed_type;
   data.lm_head_type = output_type;
-  model::write_quant_model(o.out, data);
-  const auto size = fs::file_size(o.out);
+  model::write_quant_model(out.string(), data, o.force ? Replace::IfRegular : Replace::No);
+  const auto size = fs::file_size(out);
   std::printf("wrote %s (%.2f MB; embedding %s, classifier %s): %s, calibrated on %zu × %d tokens in %.1f s\n",
               o.out.c_str(), size / 1e6, model::table_type_name(embed_type),
               cfg.tied_embeddings ? "tied" : model::table_type_name(output_type), opts.describe().c_str(),
@@ -98,23 +97,27 @@ DUQ_REGISTER_COMMAND({"quantize", "calibrate and quantize a model; write a quant
                         app.add_option("--method", o->method,
                                        "rtn, smoothquant, rotation, duquant, rotation+gptq, duquant+gptq, duquant+lwc, gptq, "
                                        "duquant-auto")
-                            ->capture_default_str();
+                            ->capture_default_str()
+                            ->check(CLI::IsMember(calib::method_names()));
                         app.add_flag("--auto", o->auto_mode,
                                      "= --method duquant-auto: per linear input the transform (none, smoothing, "
                                      "rotation, DuQuant) and activation clip, per layer the Q/K clip, per output row "
                                      "the weight clip, all chosen by output error on the calibration data; the "
                                      "choices are printed and stored in the file");
-                        app.add_option("--wbits", o->wbits, "weight bits (2–8)")->capture_default_str();
+                        app.add_option("--wbits", o->wbits, "weight bits (2–8)")->capture_default_str()->check(Range(2, 8));
                         app.add_option("--abits", o->abits, "activation bits (2–8, 16 = weight-only)")
-                            ->capture_default_str();
+                            ->capture_default_str()
+                            ->check(OneOf({2, 3, 4, 5, 6, 7, 8, 16}));
                         app.add_option("-o,--out", o->out, "output file (.gguf)")->required();
-                        app.add_flag("--force", o->force, "replace an existing output file");
+                        app.add_flag("--force", o->force, "replace an existing output file (a regular file that is not an input)");
                         app.add_option("--embed-type", o->embed_type,
                                        "token embedding storage: f32, f16 or q8_0 (8-bit blocks of 32; f16 when dim "
                                        "is not a multiple of 32; tied embeddings default to --output-type)")
-                            ->capture_default_str();
+                            ->capture_default_str()
+                            ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
                         app.add_option("--output-type", o->output_type, "classifier (output.weight) storage: f32 or f16")
-                            ->capture_default_str();
+                            ->capture_default_str()
+                            ->check(CLI::IsMember({"f32", "f16"}));
                         app.callback([o, &app] { run_quantize(*o, app); });
                       }});
 

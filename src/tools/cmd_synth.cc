@@ -6,15 +6,20 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/file_checks.h"
 #include "core/progress.h"
 #include "formats/dtype.h"
 #include "model/hf_source.h"
 #include "model/outliers.h"
 #include "model/synthetic.h"
 #include "tools/commands.h"
+#include "tools/option_checks.h"
 
 namespace duq::tools {
 namespace {
+
+// Longest context a synthetic config may declare (the KV cache grows with use, but keep configs sane).
+constexpr int kMaxSeq = 1 << 22;
 
 struct SynthOpts {
   std::string out;
@@ -31,6 +36,7 @@ struct SynthOpts {
 };
 
 void run_synth(const SynthOpts& o) {
+  const std::filesystem::path out = check_output_dir(o.out, "--out", o.force, {});
   model::ModelConfig c;
   c.dim = o.dim;
   c.hidden_dim = o.hidden;
@@ -86,7 +92,7 @@ void run_synth(const SynthOpts& o) {
       std::printf("\n");
     }
   }
-  model::write_hf_model(o.out, c, w, dt, o.force);
+  model::write_hf_model(out.string(), c, w, dt, o.force);
   const auto bytes = std::filesystem::file_size(std::filesystem::path(o.out) / "model.safetensors");
   std::printf("wrote %s: %lld parameters (%.2f M), model.safetensors %.2f MB as %s, seed %llu, %.1f s\n",
               o.out.c_str(), c.n_params(), c.n_params() / 1e6, bytes / 1e6,
@@ -96,29 +102,34 @@ void run_synth(const SynthOpts& o) {
 DUQ_REGISTER_COMMAND({"synth", "write a Hugging Face LLaMA directory with random weights", [](CLI::App& app) {
                         auto o = std::make_shared<SynthOpts>();
                         app.add_option("--out", o->out, "output directory (created)")->required();
-                        app.add_option("--dim", o->dim, "residual width (hidden_size)")->required();
-                        app.add_option("--hidden", o->hidden, "SwiGLU width (intermediate_size)")->required();
-                        app.add_option("--layers", o->layers, "number of blocks")->required();
-                        app.add_option("--heads", o->heads, "query heads")->required();
-                        app.add_option("--kv-heads", o->kv_heads, "key/value heads (default: --heads)");
-                        app.add_option("--vocab", o->vocab, "vocabulary size")->required();
-                        app.add_option("--max-seq", o->max_seq, "context length")->capture_default_str();
-                        app.add_option("--dtype", o->dtype, "storage type: f32, bf16 or f16")->capture_default_str();
-                        app.add_option("--seed", o->seed, "random seed")->capture_default_str();
+                        app.add_option("--dim", o->dim, "residual width (hidden_size)")->required()->check(Range(1, 1 << 16));
+                        app.add_option("--hidden", o->hidden, "SwiGLU width (intermediate_size)")->required()->check(Range(1, 1 << 18));
+                        app.add_option("--layers", o->layers, "number of blocks")->required()->check(Range(1, 1024));
+                        app.add_option("--heads", o->heads, "query heads")->required()->check(Range(1, 1024));
+                        app.add_option("--kv-heads", o->kv_heads, "key/value heads (default: --heads)")->check(Range(1, 1024));
+                        app.add_option("--vocab", o->vocab, "vocabulary size")->required()->check(Range(3, 1 << 22));
+                        app.add_option("--max-seq", o->max_seq, "context length")->capture_default_str()->check(Range(2, kMaxSeq));
+                        app.add_option("--dtype", o->dtype, "storage type: f32, bf16 or f16")
+                            ->capture_default_str()
+                            ->check(CLI::IsMember({"f32", "bf16", "f16"}));
+                        app.add_option("--seed", o->seed, "random seed")->capture_default_str()->check(RangeU64(0, UINT64_MAX));
                         app.add_flag("--tied", o->tied, "share the embedding matrix with the classifier");
                         app.add_option("--outlier-channels", o->outlier_channels,
                                        "normal outliers: channels k times larger in every token at each linear input")
-                            ->capture_default_str();
-                        app.add_option("--outlier-scale", o->outlier_scale, "normal outliers: k")->capture_default_str();
+                            ->capture_default_str()
+                            ->check(Range(0, 1 << 16));
+                        app.add_option("--outlier-scale", o->outlier_scale, "normal outliers: k")->capture_default_str()->check(RangeOpenLow(0.0, 1e4));
                         app.add_option("--outlier-gamma", o->outlier_gamma,
                                        "normal outliers: consumer columns times k^-gamma (0 none, 1 function-preserving)")
-                            ->capture_default_str();
+                            ->capture_default_str()
+                            ->check(Range(0.0, 1.0));
                         app.add_option("--massive-tokens", o->massive_tokens,
                                        "massive outliers: trigger token ids, comma-separated (e.g. 1,13)");
                         app.add_option("--massive-scale", o->massive_scale,
                                        "massive outliers: value at the down-projection input / its median")
-                            ->capture_default_str();
-                        app.add_flag("--force", o->force, "overwrite a non-empty output directory");
+                            ->capture_default_str()
+                            ->check(RangeOpenLow(0.0, 1e6));
+                        app.add_flag("--force", o->force, "replace a non-empty output directory (one holding model files only)");
                         app.callback([o] { run_synth(*o); });
                       }});
 

@@ -1,13 +1,29 @@
 #include "tools/commands.h"
 
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <vector>
 
 #include "core/error.h"
+#include "core/tensor.h"
+#include "core/threads.h"
+#include "kernels/gemm_f32.h"
 #include "tools/thread_args.h"
 
 namespace duq::tools {
+
+// Messages are printed on one line (a newline in a file name or a library message would split them).
+static std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
 
 static std::vector<Command>& registry() {
   static std::vector<Command> r;
@@ -19,7 +35,34 @@ bool register_command(Command c) {
   return true;
 }
 
+// Under an address-space limit (`ulimit -v`) every OpenBLAS thread maps a 128 MiB buffer (worker threads at
+// start, whatever openblas_set_num_threads says later) and, when the mapping fails, retries forever: the
+// process hangs instead of reporting out of memory. So under a limit run OpenBLAS with one thread — the
+// variable is read when the library loads, hence the re-exec — and take its buffer first (a 1×1 product),
+// while memory is still free; later failures are ordinary std::bad_alloc, reported below.
+static void fit_blas_to_memory_limit(char** argv) {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+  if (!std::getenv("OPENBLAS_NUM_THREADS")) {
+    ::setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    ::execv("/proc/self/exe", argv);  // returns only on failure: go on with the threads there are
+  }
+  num_threads();  // settles the thread count, which keeps OpenBLAS at one thread (core/threads.h)
+  // If even that buffer does not fit, OpenBLAS would spin in its first product: stop here, with a message.
+  constexpr size_t kBlasBuffer = (128u << 20) + (1u << 20);
+  void* probe = ::mmap(nullptr, kBlasBuffer, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (probe == MAP_FAILED) {
+    std::fprintf(stderr, "duquant: error: out of memory (the address-space limit, ulimit -v, leaves no room for the "
+                         "BLAS library's 128 MiB work buffer)\n");
+    std::_Exit(1);
+  }
+  ::munmap(probe, kBlasBuffer);
+  Mat a(1, 1), b(1, 1), c(1, 1);
+  kernels::matmul(a, b, c, false);
+}
+
 int run_cli(int argc, char** argv) {
+  fit_blas_to_memory_limit(argv);
   CLI::App app{"duquant — DuQuant W4A4 quantization and integer inference for LLaMA-family models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "duquant 0.1");
@@ -39,15 +82,31 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "duquant: %s\n", e.what());
-    std::fprintf(stderr, "Run with --help for the options.\n");
+    // One line: the option and what is wrong with its value (option_checks.h phrases the range).
+    std::fprintf(stderr, "duquant: error: %s (see --help)\n", one_line(e.what()).c_str());
     return 1;
   } catch (const duq::Error& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "duquant: error: %s\n", e.what());
+    std::fprintf(stderr, "duquant: error: %s\n", one_line(e.what()).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
+    // Exit now: returning would run the exit handlers, which join OpenBLAS / OpenMP workers that may be
+    // stuck retrying an allocation of their own (a hang under `ulimit -v`). Output files are temporary
+    // until committed; the AtomicFile destructors have already run while unwinding to here.
+    std::fflush(stdout);
     std::fprintf(stderr, "duquant: error: out of memory\n");
+    std::fflush(stderr);
+    std::_Exit(1);
+  } catch (const std::filesystem::filesystem_error& e) {
+    // Paths the checks upstream did not anticipate (a name longer than 255 bytes, a symlink loop, ...).
+    std::fflush(stdout);
+    std::fprintf(stderr, "duquant: error: %s: %s\n", e.path1().empty() ? "(empty path)" : e.path1().c_str(),
+                 e.code().message().c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    // Anything else is a bug, but it still ends as one line and status 1, never an abort.
+    std::fflush(stdout);
+    std::fprintf(stderr, "duquant: error: %s\n", one_line(e.what()).c_str());
     return 1;
   }
   return 0;

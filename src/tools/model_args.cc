@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file_checks.h"
 #include "model/quant_model.h"
 
 namespace duq::tools {
@@ -62,6 +63,36 @@ std::unique_ptr<model::Tokenizer> load_tokenizer_for(const ModelArgs& a, const m
   return tok;
 }
 
+std::vector<std::string> model_input_paths(const ModelArgs& a) {
+  std::vector<std::string> in = {a.model, a.tokenizer};
+  std::error_code ec;
+  if (!a.model.empty() && !fs::is_directory(a.model, ec)) {
+    const fs::path dir = fs::path(a.model).parent_path();
+    for (const auto& e : fs::directory_iterator(dir.empty() ? fs::path(".") : dir, ec)) {
+      const std::string n = e.path().filename().string();
+      if (n.rfind("tokenizer.", 0) == 0 || (n.rfind("tok", 0) == 0 && e.path().extension() == ".bin"))
+        in.push_back(e.path().string());
+    }
+  }
+  return in;
+}
+
+std::vector<int> encode_prefix(const model::Tokenizer& tok, const std::string& text, size_t n) {
+  // A text of up to 16 MB is tokenized whole (cheap; tokens_total then counts the whole text).
+  if (text.size() <= (16u << 20)) return tok.encode(text, /*bos=*/true, /*eos=*/false);
+  constexpr size_t kMargin = 256;  // tokens beyond n, so the cut cannot change the first n
+  for (size_t len = std::max<size_t>(4096, (n + kMargin) * 8);; len *= 2) {
+    if (len >= text.size()) return tok.encode(text, /*bos=*/true, /*eos=*/false);
+    size_t cut = text.find_last_of(" \n\t", len);
+    if (cut == std::string::npos || cut < len / 2) cut = len;
+    std::vector<int> t = tok.encode(text.substr(0, cut), /*bos=*/true, /*eos=*/false);
+    if (t.size() >= n + kMargin) {
+      t.resize(n);
+      return t;
+    }
+  }
+}
+
 void allow_context(model::WeightSource& src, int n, const std::string& what) {
   const auto& c = src.config();
   if (n <= c.max_seq_len || !c.context_extendable) return;
@@ -71,11 +102,7 @@ void allow_context(model::WeightSource& src, int n, const std::string& what) {
 }
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, ": cannot open text file");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
+  std::string s = read_regular_file(path, "text file");
   if (s.empty()) fail(path, ": text file is empty");
   return s;
 }

@@ -31,6 +31,15 @@ TokenizerLocation find_tokenizer(const ModelArgs& a, const model::ModelConfig& c
 // The tokenizer found by find_tokenizer, checked against the model's vocabulary size.
 std::unique_ptr<model::Tokenizer> load_tokenizer_for(const ModelArgs& a, const model::ModelConfig& cfg);
 
+// The files this model argument reads, for the output checks (core/file_checks.h): the model (a directory
+// counts with its files), --tokenizer, and the tokenizer files that would be found next to a checkpoint.
+std::vector<std::string> model_input_paths(const ModelArgs& a);
+
+// tok.encode(text, bos=true), but for a text over 16 MB only its first `n` tokens (all when there are fewer):
+// a prefix of the text cut at whitespace is tokenized, grown until it yields a margin of tokens beyond `n` —
+// the margin keeps the tokens before the cut identical to those of the whole text.
+std::vector<int> encode_prefix(const model::Tokenizer& tok, const std::string& text, size_t n);
+
 // Lets a float model run contexts of n tokens when its limit is only a training context (GGUF
 // context_length): raises it with a warning naming `what` (e.g. "--calib-ctx 256"). Otherwise does nothing,
 // and the command's own check refuses a context that is too long.

@@ -5,24 +5,32 @@
 #include "calib/calib_data.h"
 #include "core/error.h"
 #include "tools/model_args.h"
+#include "tools/option_checks.h"
 
 namespace duq::tools {
+
+namespace {
+const CLI::Validator kSeed = RangeU64(0, UINT64_MAX);
+const CLI::Validator kBits = OneOf({2, 3, 4, 5, 6, 7, 8, 16});
+const CLI::Validator kClip = RangeOpenLow(0.0, 1.0);
+}  // namespace
 
 void QuantArgs::add(CLI::App& app, bool calib_required) {
   auto* c = app.add_option("--calib", calib_file, "calibration text file (random windows are drawn from it)");
   if (calib_required) c->required();
-  app.add_option("--nsamples", o.nsamples, "calibration windows")->capture_default_str();
+  app.add_option("--nsamples", o.nsamples, "calibration windows")->capture_default_str()->check(Range(1, kMaxWindows));
   app.add_option("--calib-ctx", o.calib_ctx, "tokens per calibration window (clamped to the model's context)")
-      ->capture_default_str();
-  app.add_option("--calib-seed", o.calib_seed, "seed of the window draw")->capture_default_str();
-  app.add_option("--kv-bits", o.kv_bits, "bits of K and V per head and token (default: --abits)");
-  app.add_option("--lac", o.lac, "activation clip ratio (per token; also Q/K unless --qk-clip)")->capture_default_str();
-  app.add_option("--swc", o.swc, "weight clip ratio (per output channel)")->capture_default_str();
-  app.add_option("--qk-clip", o.qk_clip, "clip ratio of Q and K (default: --lac)");
-  app.add_option("--alpha", o.alpha, "smoothing strength (default 0.6 for duquant, 0.5 for smoothquant)");
-  app.add_option("--block", o.block, "rotation block size (default 128, clamped to each input's width)");
-  app.add_option("--steps", o.steps, "greedy rotation steps")->capture_default_str();
-  app.add_option("--rounds", o.rounds, "permutation rounds (rotations = rounds + 1)")->capture_default_str();
+      ->capture_default_str()
+      ->check(Range(2, kMaxContext));
+  app.add_option("--calib-seed", o.calib_seed, "seed of the window draw")->capture_default_str()->check(kSeed);
+  app.add_option("--kv-bits", o.kv_bits, "bits of K and V per head and token (default: --abits)")->check(kBits);
+  app.add_option("--lac", o.lac, "activation clip ratio (per token; also Q/K unless --qk-clip)")->capture_default_str()->check(kClip);
+  app.add_option("--swc", o.swc, "weight clip ratio (per output channel)")->capture_default_str()->check(kClip);
+  app.add_option("--qk-clip", o.qk_clip, "clip ratio of Q and K (default: --lac)")->check(kClip);
+  app.add_option("--alpha", o.alpha, "smoothing strength (default 0.6 for duquant, 0.5 for smoothquant)")->check(Range(0.0, 1.0));
+  app.add_option("--block", o.block, "rotation block size (default 128, clamped to each input's width)")->check(Range(1, 1 << 16));
+  app.add_option("--steps", o.steps, "greedy rotation steps")->capture_default_str()->check(Range(0, 1 << 20));
+  app.add_option("--rounds", o.rounds, "permutation rounds (rotations = rounds + 1)")->capture_default_str()->check(Range(0, 64));
   app.add_flag("!--no-smooth", o.smooth, "DuQuant without smoothing");
   app.add_flag("!--no-permute", o.permute, "DuQuant with one rotation and no permutation");
   app.add_option("--variant", variant,
@@ -30,25 +38,29 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
                  "paper's rule, one rotation per block)")
       ->check(CLI::IsMember({"reference", "paper"}))
       ->capture_default_str();
-  app.add_option("--qk-hadamard", qk_hadamard, "Hadamard over head_dim on Q/K: 1 on, 0 off (default: on for rotation/duquant)");
-  app.add_option("--seed", o.seed, "seed of the random draws in the search / randomized Hadamard's signs")->capture_default_str();
+  app.add_option("--qk-hadamard", qk_hadamard, "Hadamard over head_dim on Q/K: 1 on, 0 off (default: on for rotation/duquant)")->check(OneOf({0, 1}));
+  app.add_option("--seed", o.seed, "seed of the random draws in the search / randomized Hadamard's signs")->capture_default_str()->check(kSeed);
   app.add_option("--group-size", o.group_size,
                  "weight group size (0 = per channel); per-OC groups run along the input, AdaDim's per-IC groups "
                  "along the output channels")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(Range(0, 1 << 20));
   app.add_option("--gptq-damp", o.gptq_damp, "GPTQ damping, as a fraction of the mean Hessian diagonal")
-      ->capture_default_str();
-  app.add_option("--gptq-block", o.gptq_block, "GPTQ lazy-update block (columns)")->capture_default_str();
+      ->capture_default_str()
+      ->check(RangeOpenLow(0.0, 100.0));
+  app.add_option("--gptq-block", o.gptq_block, "GPTQ lazy-update block (columns)")->capture_default_str()->check(Range(1, 1 << 16));
   app.add_flag("--act-order", o.act_order, "GPTQ: quantize columns in order of decreasing Hessian diagonal");
   app.add_flag("--adadim-per-linear", o.adadim_per_linear,
                "AdaDim: choose per-IC / per-OC per linear by its output error (GPTQ: 2-fold cross-validated) instead "
                "of the official per-module choice (attention / MLP output error with RTN, then GPTQ with act-order)");
   app.add_option("--lwc-epochs", o.lwc_epochs, "LWC epochs over the calibration windows (duquant+lwc)")
-      ->capture_default_str();
-  app.add_option("--lwc-lr", o.lwc_lr, "LWC AdamW learning rate (no weight decay)")->capture_default_str();
+      ->capture_default_str()
+      ->check(Range(0, 10000));
+  app.add_option("--lwc-lr", o.lwc_lr, "LWC AdamW learning rate (no weight decay)")->capture_default_str()->check(RangeOpenLow(0.0, 10.0));
   app.add_option("--auto-rows", o.auto_rows,
                  "duquant-auto: calibration rows (whole windows, evenly spaced) each input's choice is evaluated on")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(Range(1, 1 << 24));
   app.add_flag("!--auto-no-gptq", o.auto_gptq,
                "duquant-auto: round the chosen grids to nearest only (default: GPTQ where it lowers the layer's error)");
   app.add_flag("--quiet", [this](int64_t) { o.progress = false; }, "no progress lines");
@@ -75,11 +87,23 @@ std::vector<std::vector<int>> calibration_windows(const QuantArgs& a, const cali
   return calib::sample_windows(toks, o.nsamples, o.calib_ctx, o.calib_seed, a.calib_file);
 }
 
-std::pair<int, int> parse_bits(const std::string& s) {
+calib::Method parse_method_option(const std::string& name, const std::string& flag) {
+  try {
+    return calib::parse_method(name);
+  } catch (const Error& e) {
+    fail(flag, ": ", e.what());
+  }
+}
+
+std::pair<int, int> parse_bits(const std::string& s, const std::string& what) {
   static const std::regex re("[Ww]([0-9]+)[Aa]([0-9]+)");
   std::smatch m;
-  if (!std::regex_match(s, m, re)) fail("bad bit setting '", s, "' (expected e.g. W4A4, W4A8, W6A6, W8A8, W4A16)");
-  return {std::stoi(m[1]), std::stoi(m[2])};
+  const std::string expected = " (expected W<2-8>A<2-8 or 16>, e.g. W4A4, W4A8, W6A6, W8A8, W4A16)";
+  if (!std::regex_match(s, m, re)) fail(what, ": bad bit setting '", s, "'", expected);
+  auto in = [](int64_t b, bool sixteen) { return (b >= 2 && b <= 8) || (sixteen && b == 16); };
+  const auto w = strict_number<int64_t>(m[1].str()), a = strict_number<int64_t>(m[2].str());
+  if (!w || !a || !in(*w, false) || !in(*a, true)) fail(what, ": bit setting '", s, "' is out of range", expected);
+  return {static_cast<int>(*w), static_cast<int>(*a)};
 }
 
 }  // namespace duq::tools

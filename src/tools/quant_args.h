@@ -26,7 +26,14 @@ struct QuantArgs {
 std::vector<std::vector<int>> calibration_windows(const QuantArgs& a, const calib::QuantOptions& o,
                                                   const model::Tokenizer& tok);
 
-// "W4A4" → (4, 4); "W4A16" → weight-only. Throws on anything else.
-std::pair<int, int> parse_bits(const std::string& s);
+// calib::parse_method with the error naming `flag` ("--methods: unknown method 'x' (choose from ...)").
+calib::Method parse_method_option(const std::string& name, const std::string& flag);
+
+// "W4A4" → (4, 4); "W4A16" → weight-only. Throws naming `what` (the option) on anything else.
+std::pair<int, int> parse_bits(const std::string& s, const std::string& what);
+
+// Upper bounds of window counts and context lengths on the command line (far above any real model).
+inline constexpr int kMaxWindows = 1 << 20;
+inline constexpr int kMaxContext = 1 << 20;
 
 }  // namespace duq::tools

@@ -7,6 +7,8 @@
 
 #include "calib/export.h"
 #include "core/error.h"
+#include "core/file_checks.h"
+#include "formats/file_kind.h"
 #include "model/bpe_tokenizer.h"
 #include "model/byte_bpe_tokenizer.h"
 #include "model/gguf_source.h"

@@ -22,12 +22,7 @@ struct Cli {
 #define SKIP_WITHOUT_ASSETS(c) \
   if (!fs::exists((c).model)) GTEST_SKIP() << "assets not found"
 
-void expect_one_line_error(const test::CommandResult& r, const std::string& must_contain) {
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find(must_contain), std::string::npos) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "error must be one line: " << r.err;
-  EXPECT_EQ(r.err.find("internal check"), std::string::npos);
-}
+using test::expect_one_line_error;  // tests/support
 
 TEST(CliGenerate, GreedyFromBosPrintsReferenceText) {
   Cli c;

@@ -14,24 +14,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// llama2.c tokenizer.bin with `n` ≥ 260 tokens: 3 specials, 256 byte pieces, " ", then "p0", "p1", ...
-std::string tokenizer_bin(int n) {
-  auto i32 = [](int32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
-  auto f32 = [](float v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
-  std::string s = i32(8);
-  auto add = [&](const std::string& p) { s += f32(0.f) + i32(static_cast<int32_t>(p.size())) + p; };
-  add("<unk>");
-  add("\n<s>\n");
-  add("\n</s>\n");
-  for (int b = 0; b < 256; ++b) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "<0x%02X>", b);
-    add(buf);
-  }
-  add(" ");
-  for (int i = 260; i < n; ++i) add("p" + std::to_string(i));
-  return s;
-}
+using duq::test::expect_one_line_error;
+using duq::test::tokenizer_bin;
 
 // A synthetic HF model with a vocabulary of 300 in `dir` (created).
 fs::path synth_model(const std::string& name) {
@@ -40,13 +24,6 @@ fs::path synth_model(const std::string& name) {
                                   " --dim 16 --hidden 32 --layers 1 --heads 2 --vocab 300 --max-seq 64 --seed 3");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return dir;
-}
-
-void expect_one_line_error(const duq::test::CommandResult& r, const std::string& must_contain) {
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find(must_contain), std::string::npos) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "error must be one line: " << r.err;
-  EXPECT_EQ(r.err.find("internal check"), std::string::npos) << r.err;
 }
 
 std::string cli(const std::string& args) { return duq::test::cli_path().string() + " " + args; }

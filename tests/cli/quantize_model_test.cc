@@ -91,7 +91,7 @@ TEST(QuantizeOutputRules, NoOverwriteWithoutForceAndNeverTheInput) {
   std::string base = s.cli + " quantize --model " + s.model + " --calib " + s.calib + " --nsamples 2 --calib-ctx 64 --quiet";
   expect_error(test::run_command(base + " --out " + existing.string()), "--force");
   EXPECT_EQ(test::read_text(existing), "precious");
-  expect_error(test::run_command(base + " --out " + s.model + " --force"), "input model");
+  expect_error(test::run_command(base + " --out " + s.model + " --force"), "is an input of this command");
   expect_error(test::run_command(base + " --out /no/such/dir/x.gguf"), "/no/such/dir");
 }
 
@@ -100,16 +100,16 @@ TEST(QuantizeBadInput, ClearErrors) {
   if (!s.ok()) GTEST_SKIP();
   auto dir = test::temp_dir("quantize_bad");
   std::string base = s.cli + " quantize --model " + s.model + " --quiet --out " + (dir / "x.gguf").string();
-  expect_error(test::run_command(base + " --calib " + s.calib + " --wbits 9"), "between 2 and 8");
-  expect_error(test::run_command(base + " --calib " + s.calib + " --method gptz"), "unknown method 'gptz'");
+  expect_error(test::run_command(base + " --calib " + s.calib + " --wbits 9"), "--wbits: '9' is not an integer in [2, 8]");
+  expect_error(test::run_command(base + " --calib " + s.calib + " --method gptz"), "--method: gptz not in");
   expect_error(test::run_command(base + " --calib " + s.calib + " --block 100 --nsamples 2 --calib-ctx 64"),
                "--block 100 is larger than the 64-wide input");
   test::write_bytes(dir / "short.txt", "Once upon a time there was a cat.");
   expect_error(test::run_command(base + " --calib " + (dir / "short.txt").string()), "short.txt");
   expect_error(test::run_command(base + " --calib " + s.calib + " --embed-type q4_0"),
-               "--embed-type: unknown storage type 'q4_0'");
+               "--embed-type: q4_0 not in");
   expect_error(test::run_command(base + " --calib " + s.calib + " --output-type q8_0"),
-               "--output-type: the classifier stays floating point");
+               "--output-type: q8_0 not in");
   EXPECT_FALSE(fs::exists(dir / "x.gguf"));
 }
 

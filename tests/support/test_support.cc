@@ -3,6 +3,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -63,6 +66,31 @@ CommandResult run_command(const std::string& cmdline) {
   r.err = read_text(errp);
   std::filesystem::remove(errp);
   return r;
+}
+
+std::string tokenizer_bin(int n) {
+  auto i32 = [](int32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  auto f32 = [](float v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  std::string s = i32(8);
+  auto add = [&](const std::string& p) { s += f32(0.f) + i32(static_cast<int32_t>(p.size())) + p; };
+  add("<unk>");
+  add("\n<s>\n");
+  add("\n</s>\n");
+  for (int b = 0; b < 256; ++b) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+    add(buf);
+  }
+  add(" ");
+  for (int i = 260; i < n; ++i) add("p" + std::to_string(i));
+  return s;
+}
+
+void expect_one_line_error(const CommandResult& r, const std::string& must_contain) {
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find(must_contain), std::string::npos) << "expected '" << must_contain << "' in: " << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "error must be one line: " << r.err;
+  EXPECT_EQ(r.err.find("internal check"), std::string::npos) << r.err;
 }
 
 }  // namespace duq::test

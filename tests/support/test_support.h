@@ -27,6 +27,11 @@ struct CommandResult {
 CommandResult run_command(const std::string& cmdline);
 
 std::string read_text(const std::filesystem::path& p);
+
+// llama2.c tokenizer.bin with `n` ≥ 260 tokens: 3 specials, 256 byte pieces, " ", then "p260", "p261", ...
+std::string tokenizer_bin(int n);
+// Exit status 1 and exactly one line on stderr containing `must_contain` (no internal check, no abort).
+void expect_one_line_error(const CommandResult& r, const std::string& must_contain);
 void write_bytes(const std::filesystem::path& p, const std::string& bytes);
 
 }  // namespace duq::test

@@ -18,8 +18,9 @@ Reply generate_reply(const ForwardFn& fwd, const model::ModelConfig& cfg, const 
     prompt.erase(prompt.begin(), prompt.end() - keep);
     r.prompt_truncated = true;
   }
-  model::KVCache cache(cfg, cap);
   const int n = static_cast<int>(prompt.size());
+  // Sized to the positions this reply can use, not to max_position_embeddings (which may be millions).
+  model::KVCache cache(cfg, std::min(cap, n + max_new));
   if (n > 1) fwd({prompt.data(), static_cast<size_t>(n - 1)}, 0, cache, true);
   int token = prompt.back();
   for (int pos = n - 1; pos < cap && r.tokens < max_new; ++pos) {
