@@ -31,12 +31,6 @@ struct ThreadsCli {
   }
 };
 
-void expect_one_line_error(const test::CommandResult& r, const std::string& must) {
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find(must), std::string::npos) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-}
-
 TEST(CliThreads, QuantizedFileAndIntegerPerplexityIdenticalAcrossThreadCounts) {
   ThreadsCli s;
   if (!s.ok()) GTEST_SKIP() << "assets not found";
@@ -72,12 +66,12 @@ TEST(CliThreads, BadThreadCountsFailCleanly) {
   ThreadsCli s;
   for (const char* bad : {"0", "-2", "abc", "1.5", "100000"}) {
     auto r = test::run_command(s.cli + " ppl --model /no/such.bin --text /no/such.txt --threads " + bad);
-    expect_one_line_error(r, "--threads");
+    test::expect_one_line_error(r, "--threads");
   }
   auto r = test::run_command("DUQUANT_THREADS=zero " + s.cli + " ppl --model /no/such.bin --text /no/such.txt");
-  expect_one_line_error(r, "DUQUANT_THREADS");
+  test::expect_one_line_error(r, "DUQUANT_THREADS");
   r = test::run_command(s.cli + " bench gemm --quick --threads 1,0");
-  expect_one_line_error(r, "--threads");
+  test::expect_one_line_error(r, "--threads");
   // every command takes --threads (listed in its help)
   for (const char* cmd : {"quantize", "ppl", "generate", "compare", "convert", "inspect", "synth"}) {
     r = test::run_command(s.cli + " " + cmd + " --help");
