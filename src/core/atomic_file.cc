@@ -178,7 +178,8 @@ namespace {
 bool model_dir_entry(const std::filesystem::directory_entry& e) {
   if (!e.is_regular_file() || e.is_symlink()) return false;
   const std::string ext = e.path().extension().string();
-  return ext == ".json" || ext == ".safetensors" || ext == ".model" || ext == ".bin" || ext == ".txt";
+  return ext == ".json" || ext == ".safetensors" || ext == ".model" || ext == ".bin" || ext == ".txt" ||
+         e.path().filename() == "tokenizer.gguf";  // the vocabulary `convert` writes for a GGUF model
 }
 }  // namespace
 

@@ -52,7 +52,7 @@ class StagedDir {
   const std::filesystem::path& path() const { return tmp_; }  // write the files here
   // Moves the directory into place. An existing empty directory is replaced; a non-empty one only with
   // Replace::IfRegular and only when it holds nothing but model files (*.json, *.safetensors, *.model, *.bin,
-  // *.txt) — never someone's folder of other things. The swap is one rename (RENAME_EXCHANGE).
+  // *.txt, tokenizer.gguf) — never someone's folder of other things. The swap is one rename (RENAME_EXCHANGE).
   void commit(Replace replace);
 
  private:

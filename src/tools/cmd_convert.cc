@@ -1,6 +1,7 @@
 // duquant convert: llama2.c checkpoint or llama.cpp GGUF model → Hugging Face directory (config.json +
 // model.safetensors + tokenizer), with W_q/W_k rows permuted to Hugging Face's rotate-half RoPE layout.
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -28,6 +29,36 @@ struct ConvertOpts {
   bool force = false;
 };
 
+// (file name, bytes) of the tokenizer to ship beside the converted weights.
+std::pair<std::string, std::string> tokenizer_file_bytes(const TokenizerLocation& t) {
+  auto read_all = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (b.empty()) fail(p.string(), ": cannot read tokenizer");
+    return b;
+  };
+  if (t.kind != "gguf") {
+    const char* name = t.kind == "sentencepiece" ? "tokenizer.model" : t.kind == "tokenizer.json" ? "tokenizer.json" : "tokenizer.bin";
+    return {name, read_all(t.path)};
+  }
+  formats::GgufWriter vw;  // GgufWriter writes files only: through a private temporary folder
+  vw.add_kv("general.architecture", "llama");
+  for (auto& [k, v] : model::gguf_tokenizer_kv(formats::GgufFile::open(t.path))) vw.add_kv(k, v);
+  std::string tmpl = (fs::temp_directory_path() / "duquant-vocab.XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) fail(tmpl, ": cannot create a temporary folder for the vocabulary");
+  const fs::path dir(tmpl);
+  try {
+    vw.write(dir / "tokenizer.gguf");
+    auto b = read_all(dir / "tokenizer.gguf");
+    fs::remove_all(dir);
+    return {"tokenizer.gguf", std::move(b)};
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    throw;
+  }
+}
+
 void run_convert(const ConvertOpts& o) {
   if (fs::is_directory(o.m.model))
     fail(o.m.model, ": already a Hugging Face directory; convert reads llama2.c checkpoints and GGUF models");
@@ -38,23 +69,10 @@ void run_convert(const ConvertOpts& o) {
   auto tok = load_tokenizer_for(o.m, cfg);  // checked against the vocabulary before anything is written
   model::convert_to_rotate_half(cfg, w);
   const auto dt = o.dtype == "bf16" ? formats::DType::BF16 : o.dtype == "f16" ? formats::DType::F16 : formats::DType::F32;
-  model::write_hf_model(out.string(), cfg, w, dt, o.force);
-  // The tokenizer travels with the model, in the form it came in (a GGUF vocabulary as a vocabulary-only GGUF).
-  const TokenizerLocation t = find_tokenizer(o.m, cfg);
-  std::string name;
-  if (t.kind == "gguf") {
-    name = "tokenizer.gguf";
-    formats::GgufWriter vw;
-    vw.add_kv("general.architecture", "llama");
-    for (auto& [k, v] : model::gguf_tokenizer_kv(formats::GgufFile::open(t.path))) vw.add_kv(k, v);
-    vw.write(out / name);
-  } else {
-    name = t.kind == "sentencepiece" ? "tokenizer.model" : t.kind == "tokenizer.json" ? "tokenizer.json" : "tokenizer.bin";
-    std::ifstream in(t.path, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.empty()) fail(t.path, ": cannot read tokenizer");
-    write_file_atomic(out / name, bytes);
-  }
+  // The tokenizer travels with the model, in the form it came in (a GGUF vocabulary as a vocabulary-only GGUF),
+  // inside the staged directory: the model appears with its tokenizer or not at all.
+  const auto [name, bytes] = tokenizer_file_bytes(find_tokenizer(o.m, cfg));
+  model::write_hf_model(out.string(), cfg, w, dt, o.force, {{name, bytes}});
   std::printf("wrote %s: %s, %s weights, tokenizer %s\n", o.out.c_str(), cfg.summary().c_str(), o.dtype.c_str(),
               name.c_str());
 }

@@ -30,15 +30,6 @@ struct EvalOpts {
   bool json = false, simulate = false, exact_rotations = false, bos = false, naive = false, force = false;
 };
 
-std::vector<std::string> split_names(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 // --data for one task: <data>/<task> or <data>/<task>.jsonl when present (several tasks under one
 // folder), else <data> itself (only when a single task is asked for).
 fs::path data_for(const std::string& task, const fs::path& data, bool several) {
@@ -51,7 +42,7 @@ fs::path data_for(const std::string& task, const fs::path& data, bool several) {
 }
 
 void run_eval(const EvalOpts& o) {
-  const auto names = split_names(o.tasks);
+  const auto names = split_list(o.tasks);
   if (names.empty()) fail("--task: give at least one task name");
   for (auto& n : names) {
     bool known = false;

@@ -58,7 +58,11 @@ TEST(QuantizeAuto, ChoicesPrintedStoredAndIntegerMatchesSimulated) {
                         " --ctx 512 --max-windows 12 --check-simulated --json --exact-rotations");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
-  EXPECT_LT(j["relative_difference"].get<double>(), 0.005) << r.out;
+  // Exact rotations: what is left is 4-bit rounding-boundary noise of the simulation's float sums, which moves
+  // with the float products' blocking. Measured on 12 windows with two builds (OpenBLAS vs column-split float
+  // products) crossed with their two auto files: 0.09%, 0.41%, 0.50%, 0.92% (all of eval.txt: 0.09%). A wrong
+  // transform or grid moves it by tens of % (e.g. per-block rotations in the wrong order: 107%).
+  EXPECT_LT(j["relative_difference"].get<double>(), 0.02) << r.out;
   // default int16 rotations: W4A4 on 12 windows moves by a few % under ~1e-4 activation perturbations
   // (measured here: 0.43%, 0.07% with exact rotations; 4% as in quantize_model_test.cc)
   auto di = test::run_command(cli + " ppl --model " + out.string() + " --text " +

@@ -43,6 +43,28 @@ TEST(GgufCli, PerplexityMatchesLlamaCpp) {
                            " --ctx 512 --protocol llamacpp --max-windows 20"));
 }
 
+TEST(GgufCli, ConvertShipsTheVocabularyInsideTheDirectoryAndReplacesItWithForce) {
+  Files f;
+  if (!f.ok()) GTEST_SKIP();
+  const fs::path dir = test::temp_dir("gguf_convert") / "hf";
+  const std::string conv = f.cli + " convert --model " + f.gguf + " --out " + dir.string();
+  auto r = test::run_command(conv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The directory arrives whole: weights, config and the vocabulary-only GGUF the tokenizer is read from.
+  for (const char* name : {"config.json", "model.safetensors", "tokenizer.gguf"})
+    EXPECT_TRUE(fs::is_regular_file(dir / name)) << name;
+  r = test::run_command(conv);  // exists: refused without --force, the old directory untouched
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(fs::is_regular_file(dir / "tokenizer.gguf"));
+  r = test::run_command(conv + " --force");  // a converted directory (with its tokenizer.gguf) is replaceable
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // And it is the same model: the same perplexity as the GGUF it came from.
+  // ctx 128: the GGUF says 128 (llama.cpp's converter), and the converted config.json carries that limit
+  const std::string tail = " --text " + f.eval + " --ctx 128 --protocol llamacpp --max-windows 8";
+  const double from_gguf = ppl_json(f.cli + " ppl --model " + f.gguf + tail);
+  EXPECT_NEAR(ppl_json(f.cli + " ppl --model " + dir.string() + tail), from_gguf, 1e-5 * from_gguf);
+}
+
 TEST(GgufCli, GreedyGenerationEqualsTheCheckpoints) {
   Files f;
   if (!f.ok()) GTEST_SKIP();

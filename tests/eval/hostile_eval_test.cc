@@ -8,21 +8,11 @@
 
 #include "core/error.h"
 #include "eval/perplexity.h"
+#include "expect_error.h"
 
 namespace duq::eval {
 namespace {
 
-#define EXPECT_ERROR_HAS(stmt, part)                                                   \
-  do {                                                                                 \
-    std::string msg_;                                                                  \
-    try {                                                                              \
-      stmt;                                                                            \
-      ADD_FAILURE() << "no duq::Error from " #stmt;                                    \
-    } catch (const Error& e) {                                                         \
-      msg_ = e.what();                                                                 \
-    }                                                                                  \
-    EXPECT_NE(msg_.find(part), std::string::npos) << "expected '" << (part) << "' in: " << msg_; \
-  } while (0)
 
 constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "eval/tasks/task.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 namespace duq::eval::tasks {
@@ -13,17 +14,6 @@ namespace {
 namespace fs = std::filesystem;
 using test::write_bytes;
 
-#define EXPECT_ERROR_HAS(stmt, part)                                                                 \
-  do {                                                                                               \
-    std::string msg_;                                                                                \
-    try {                                                                                            \
-      stmt;                                                                                          \
-      ADD_FAILURE() << "no duq::Error from " #stmt;                                                  \
-    } catch (const Error& e) {                                                                       \
-      msg_ = e.what();                                                                               \
-    }                                                                                                \
-    EXPECT_NE(msg_.find(part), std::string::npos) << "expected '" << (part) << "' in: " << msg_;     \
-  } while (0)
 
 fs::path fixture(const std::string& dir, const std::string& name, const std::string& text) {
   fs::path d = test::temp_dir("tasks_" + dir);

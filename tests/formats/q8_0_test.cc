@@ -12,22 +12,13 @@
 #include "formats/dtype.h"
 #include "formats/gguf.h"
 #include "formats/q8_0.h"
+#include "expect_error.h"
 #include "test_support.h"
 
 using namespace duq::formats;
 namespace fs = std::filesystem;
 
 namespace {
-
-#define EXPECT_ERROR_HAS(stmt, text)                                                   \
-  do {                                                                                 \
-    try {                                                                              \
-      stmt;                                                                            \
-      ADD_FAILURE() << "no error from " #stmt;                                         \
-    } catch (const duq::Error& e) {                                                    \
-      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();      \
-    }                                                                                  \
-  } while (0)
 
 TEST(F16, KnownValuesRoundTrip) {
   struct Case {
