@@ -9,7 +9,7 @@
 namespace duq::model {
 
 BpeTokenizer::BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source, int bos,
-                           int eos, bool dummy_prefix)
+                           int eos, bool dummy_prefix, ByteIds byte_ids)
     : pieces_(std::move(pieces)), scores_(std::move(scores)), source_(std::move(source)), bos_(bos), eos_(eos),
       dummy_prefix_(dummy_prefix) {
   DUQ_CHECK(pieces_.size() == scores_.size());
@@ -22,7 +22,7 @@ BpeTokenizer::BpeTokenizer(std::vector<std::string> pieces, std::vector<float> s
   for (int b = 0; b < 256; ++b) {
     char name[8];
     std::snprintf(name, sizeof name, "<0x%02X>", b);
-    const int id = lookup(name);
+    const int id = byte_ids == ByteIds::ByName ? lookup(name) : -1;
     byte_ids_[b] = id >= 0 ? id : b + 3;
     if (byte_ids_[b] >= n) fail(source_, ": no byte piece ", name, " (needed for byte fallback)");
   }

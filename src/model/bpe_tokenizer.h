@@ -1,6 +1,7 @@
 // The llama2.c tokenizer (tokenizer.bin) with exactly llama2.c's encode semantics:
 //   1. optional BOS; a dummy-prefix " " token when the text is non-empty;
-//   2. each UTF-8 codepoint (up to 4 bytes) looked up as a piece, else its bytes as <0xHH> = byte + 3;
+//   2. each UTF-8 codepoint (up to 4 bytes) looked up as a piece, else its bytes as <0xHH> = byte + 3
+//      (a GGUF vocabulary: the <0xHH> piece by name);
 //   3. repeatedly merge the adjacent pair whose concatenation is a piece with the highest score
 //      (ties: the leftmost pair), until no pair merges.
 // The same algorithm serves SentencePiece-style vocabularies inside llama.cpp GGUF files (tokenizer.ggml.model
@@ -20,9 +21,11 @@ namespace duq::model {
 
 class BpeTokenizer : public Tokenizer {
  public:
-  // Byte pieces are looked up by name ("<0x0A>"); a byte without a piece falls back to id byte + 3 (llama2.c).
+  // Byte fallback: llama2.c's run.c emits id byte + 3 whatever that piece is (its tokenizer.bin files put
+  // <0x00>…<0xFF> at 3…258); a GGUF "llama" vocabulary is looked up by name ("<0x0A>"), as llama.cpp does.
+  enum class ByteIds { Plus3, ByName };
   BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source, int bos = 1,
-               int eos = 2, bool dummy_prefix = true);
+               int eos = 2, bool dummy_prefix = true, ByteIds byte_ids = ByteIds::Plus3);
   static std::unique_ptr<BpeTokenizer> load(const std::string& path);
   // From the bytes of a tokenizer.bin held in memory; `source` names it in errors.
   static std::unique_ptr<BpeTokenizer> from_bytes(const std::string& bytes, const std::string& source);

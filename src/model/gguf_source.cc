@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "formats/dtype.h"
+#include "formats/file_kind.h"
 #include "formats/q8_0.h"
 
 namespace duq::model {
@@ -228,5 +229,10 @@ ModelConfig gguf_model_config(const GgufFile& f) {
 }
 
 std::unique_ptr<WeightSource> open_gguf_weights(const std::string& path) { return std::make_unique<GgufSource>(path); }
+
+bool is_gguf_file(const std::string& path) {
+  const auto k = formats::sniff_model_file(path);
+  return k == formats::FileKind::GgufDuquant || k == formats::FileKind::GgufFloat;
+}
 
 }  // namespace duq::model

@@ -24,6 +24,8 @@ namespace duq::model {
 enum class GgufKind { FloatModel, Quantized };
 // For a file that starts with the GGUF magic: Quantized when it has duquant.format_version.
 GgufKind gguf_kind(const std::string& path);
+// True when the file is a GGUF file (float or quantized), by its magic (formats/file_kind.h).
+bool is_gguf_file(const std::string& path);
 
 // The model configuration in `f`'s metadata (tensors consulted only for vocab size and rope_freqs).
 ModelConfig gguf_model_config(const formats::GgufFile& f);

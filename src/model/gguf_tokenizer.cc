@@ -104,7 +104,8 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf_kv(const GgufKeyValues& kvs, cons
     pieces.reserve(n);
     for (const auto& t : tokens) pieces.push_back(replace_all(t, "\xE2\x96\x81", " "));  // "▁" → " "
     return std::make_unique<BpeTokenizer>(std::move(pieces), std::move(scores), source, bos, eos,
-                                          kv.flag("tokenizer.ggml.add_space_prefix", true));
+                                          kv.flag("tokenizer.ggml.add_space_prefix", true),
+                                          BpeTokenizer::ByteIds::ByName);
   }
   if (model == "gpt2") {
     ByteBpeVocab v;

@@ -7,7 +7,6 @@
 #include <fstream>
 
 #include "core/error.h"
-#include "formats/file_kind.h"
 #include "formats/dtype.h"
 #include "formats/gguf.h"
 #include "formats/q8_0.h"
@@ -196,11 +195,6 @@ TableType parse_table_type(const std::string& s, const std::string& flag) {
   if (s == "f16") return TableType::F16;
   if (s == "q8_0") return TableType::Q8_0;
   fail(flag, ": unknown storage type '", s, "' (expected f32, f16 or q8_0)");
-}
-
-bool is_gguf_file(const std::string& path) {
-  const auto k = formats::sniff_model_file(path);
-  return k == formats::FileKind::GgufDuquant || k == formats::FileKind::GgufFloat;
 }
 
 uint32_t quant_format_version_for(const QuantModelData& m) {

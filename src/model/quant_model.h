@@ -114,7 +114,5 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
 // Reads and validates everything (format version, every tensor's presence, type and size, transform
 // shapes, permutations being bijections, packed sizes). Throws duq::Error naming the file and the tensor.
 QuantModelData read_quant_model(const std::string& path);
-// True when the file starts with the GGUF magic.
-bool is_gguf_file(const std::string& path);
 
 }  // namespace duq::model

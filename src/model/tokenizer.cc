@@ -6,6 +6,7 @@
 #include "core/file_checks.h"
 #include "model/bpe_tokenizer.h"
 #include "model/byte_bpe_tokenizer.h"
+#include "model/gguf_source.h"
 #include "model/gguf_tokenizer.h"
 #include "model/quant_model.h"
 

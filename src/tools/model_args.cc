@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/file_checks.h"
+#include "model/gguf_source.h"
 #include "model/quant_model.h"
 
 namespace duq::tools {

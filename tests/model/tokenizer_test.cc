@@ -41,6 +41,27 @@ TEST(BpeTokenizer, HandWorkedMerges) {
   EXPECT_EQ(tok.encode("\xC3\xA9", false, false), (std::vector<int>{259, 0xC3 + 3, 0xA9 + 3}));
 }
 
+TEST(BpeTokenizer, ByteFallbackIsBytePlus3ForLlama2cAndByNameForGguf) {
+  // A vocabulary whose <0xE9> piece does not sit at 0xE9 + 3 (found by fuzzing): move it to the end and put
+  // something else at 236. run.c emits 236 regardless; a GGUF "llama" vocabulary is looked up by name.
+  std::vector<std::string> pieces = {"<unk>", "\n<s>\n", "\n</s>\n"};
+  std::vector<float> scores = {0, 0, 0};
+  for (int b = 0; b < 256; ++b) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+    pieces.push_back(b == 0xE9 ? std::string("zz") : std::string(buf));
+    scores.push_back(0);
+  }
+  pieces.push_back(" ");
+  scores.push_back(0);
+  pieces.push_back("<0xE9>");  // id 260
+  scores.push_back(0);
+  const BpeTokenizer llama2c(pieces, scores, "llama2c-vocab");
+  EXPECT_EQ(llama2c.encode("\xE9", false, false), (std::vector<int>{259, 0xE9 + 3}));
+  const BpeTokenizer gguf(pieces, scores, "gguf-vocab", 1, 2, true, BpeTokenizer::ByteIds::ByName);
+  EXPECT_EQ(gguf.encode("\xE9", false, false), (std::vector<int>{259, 260}));
+}
+
 TEST(BpeTokenizer, TiesMergeLeftmostPair) {
   // "aaaa" with "aa" score 1: [" ", a, a, a, a] → leftmost a·a first → [" ", aa, a, a] → [" ", aa, aa].
   // Then "aaaa" (score 1, equal) merges the pair → [" ", aaaa].
