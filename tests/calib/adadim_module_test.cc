@@ -9,19 +9,13 @@
 #include "calib/pipeline.h"
 #include "core/rng.h"
 #include "model/synthetic.h"
+#include "tiny_config.h"
 
 namespace duq::calib {
 namespace {
 
 TEST(AdaDimModule, OneAxisPerModuleByModuleOutputError) {
-  model::ModelConfig c;
-  c.dim = 32;
-  c.hidden_dim = 64;
-  c.n_layers = 1;
-  c.n_heads = 4;
-  c.n_kv_heads = 4;
-  c.vocab_size = 48;
-  c.max_seq_len = 64;
+  const model::ModelConfig c = test::tiny_config();
   model::ModelWeights w = model::random_weights(c, 3);
   auto& L = w.layers[0];
   const float scale[4] = {1.f, 10.f, 100.f, 1000.f};

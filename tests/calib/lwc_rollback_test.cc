@@ -8,19 +8,13 @@
 
 #include "calib/lwc.h"
 #include "model/synthetic.h"
+#include "tiny_config.h"
 
 namespace duq::calib {
 namespace {
 
 TEST(LwcRollback, NonFiniteEpochIsRolledBackAndTrainingGoesOn) {
-  model::ModelConfig c;
-  c.dim = 32;
-  c.hidden_dim = 64;
-  c.n_layers = 1;
-  c.n_heads = 4;
-  c.n_kv_heads = 4;
-  c.vocab_size = 16;
-  c.max_seq_len = 16;
+  const model::ModelConfig c = test::tiny_config(32, 64, 1, 16, 16);
   const model::ModelWeights mw = model::random_weights(c, 4);
   const model::LayerWeights& w = mw.layers[0];
   const SiteTransforms none{};

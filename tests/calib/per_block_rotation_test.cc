@@ -16,22 +16,13 @@
 #include "model/int_engine.h"
 #include "model/quant_model.h"
 #include "model/synthetic.h"
+#include "tiny_config.h"
 #include "test_support.h"
 
 namespace duq::calib {
 namespace {
 
-model::ModelConfig tiny() {
-  model::ModelConfig c;
-  c.dim = 64;
-  c.hidden_dim = 96;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 4;
-  c.vocab_size = 64;
-  c.max_seq_len = 64;
-  return c;
-}
+model::ModelConfig tiny() { return test::tiny_config(64, 96, 2, 64, 64); }
 
 QuantizedModel quantize_tiny(transform::SearchVariant v, Method method = Method::DuQuant) {
   const model::ModelConfig c = tiny();

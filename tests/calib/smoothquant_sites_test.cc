@@ -9,21 +9,12 @@
 
 #include "calib/pipeline.h"
 #include "model/synthetic.h"
+#include "tiny_config.h"
 
 namespace duq::calib {
 namespace {
 
-model::ModelConfig tiny() {
-  model::ModelConfig c;
-  c.dim = 32;
-  c.hidden_dim = 64;
-  c.n_layers = 1;
-  c.n_heads = 4;
-  c.n_kv_heads = 4;
-  c.vocab_size = 48;
-  c.max_seq_len = 64;
-  return c;
-}
+model::ModelConfig tiny() { return test::tiny_config(); }
 
 TEST(SmoothQuant, OnlyNormInputsAlphaHalfFloor1e5) {
   const model::ModelConfig c = tiny();
