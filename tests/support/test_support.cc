@@ -28,8 +28,16 @@ std::filesystem::path assets_dir() { return duq::assets_dir(); }
 
 std::filesystem::path cli_path() { return std::filesystem::path(DUQ_BINARY_DIR) / "duquant"; }
 
+// ctest runs every test in its own process, several at once (-j), so two tests of one suite that ask for the
+// same name must not share (or remove) each other's folder: the folder is keyed by the running test's name
+// (or, outside a test body, by the process).
 std::filesystem::path temp_dir(const std::string& name) {
-  auto p = std::filesystem::path(DUQ_BINARY_DIR) / "test_tmp" / name;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string owner = info ? std::string(info->test_suite_name()) + "." + info->name()
+                           : "pid" + std::to_string(::getpid());
+  for (auto& c : owner)
+    if (c == '/') c = '_';  // parameterized test names carry '/'
+  auto p = std::filesystem::path(DUQ_BINARY_DIR) / "test_tmp" / owner / name;
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p;
