@@ -1,4 +1,5 @@
-// AVX-512 per-token activation quantization and the fused transform (act_quant.h).
+// AVX-512 per-token activation quantization and the fused transform (act_quant.h): the shared tile loop
+// (act_quant-inl.h) on AVX-512 steps, every step vectorized here.
 // Transform: tiles of up to kActTile tokens; each block rotation is a small GEMM, 6 tokens × 64 columns
 // (24 zmm accumulators) per pass over a 64-column chunk of R, which stays in L1 for all token groups. One set
 // of kernels serves both arithmetics: exact fp32 (every output the same sequential chain as the reference,
@@ -15,23 +16,22 @@
 #include <cstring>
 
 #include "kernels/int_kernels_internal.h"
+#include "kernels/x86/vec_avx512.h"
+
+#define DUQ_ISA_NS avx512
+#include "kernels/act_quant-inl.h"
+#undef DUQ_ISA_NS
 
 namespace duq::kernels::detail {
+namespace avx512 {
 namespace {
 
-// (no std::swap here: a template instantiated in this TU could be merged into baseline callers)
-inline void swap_ptr(float*& a, float*& b) {
-  float* t = a;
-  a = b;
-  b = t;
-}
+using F32 = F32Op<Vec>;
+using I16 = I16Op<Vec>;
+constexpr int64_t kMM = 32;  // floats of running min/max per token (see mm_update)
 
 inline int64_t min_i64(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
-
-inline __mmask16 tail_mask(int64_t cnt) {
-  return cnt >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << cnt) - 1u);
-}
 
 // Running per-token min/max of everything a rotation stores (so quantization needs no extra pass over the
 // row): token g's minimum vector at mm + 32·g, maximum vector at mm + 32·g + 16 (lanes reduced at the end).
@@ -39,62 +39,6 @@ inline void mm_update(float* mm, __m512 v, __mmask16 mk) {
   _mm512_store_ps(mm, _mm512_mask_min_ps(_mm512_load_ps(mm), mk, _mm512_load_ps(mm), v));
   _mm512_store_ps(mm + 16, _mm512_mask_max_ps(_mm512_load_ps(mm + 16), mk, _mm512_load_ps(mm + 16), v));
 }
-
-// The two kinds of rotation arithmetic behind one set of kernels. A "row" of R is one input of the dot
-// product: a float row R[i][·] (F32), or a pair of rows (R[2p][·], R[2p+1][·]) as int32 words of two int16
-// (I16); either way row i of a w-wide matrix starts at r + i·w. first/step: one row's contribution (F32: the
-// exact product-then-fma chain of act_quant.h; I16: vpdpwssd, exact int32 sums); out: the float outputs
-// (I16: float(acc)·mult of the token).
-struct F32 {
-  using In = float;
-  using R = float;
-  using V = __m512;
-  static int64_t rows(int64_t w) { return w; }
-  static V bcast(const float* x, int64_t i) { return _mm512_set1_ps(x[i]); }
-  static V load(const float* r) { return _mm512_loadu_ps(r); }
-  static V load(const float* r, __mmask16 mk) { return _mm512_maskz_loadu_ps(mk, r); }
-  static V first(V xb, V r) { return _mm512_mul_ps(xb, r); }
-  static V step(V acc, V xb, V r) { return _mm512_fmadd_ps(xb, r, acc); }
-  static __m512 out(V acc, float) { return acc; }
-};
-struct I16 {
-  using In = int16_t;
-  using R = int32_t;
-  using V = __m512i;
-  static int64_t rows(int64_t w) { return (w + 1) / 2; }
-  static V bcast(const int16_t* x, int64_t p) {
-    int32_t v;
-    std::memcpy(&v, x + 2 * p, sizeof v);
-    return _mm512_set1_epi32(v);
-  }
-  static V load(const int32_t* r) { return _mm512_loadu_si512(r); }
-  static V load(const int32_t* r, __mmask16 mk) { return _mm512_maskz_loadu_epi32(mk, r); }
-  static V first(V xb, V r) { return step(_mm512_setzero_si512(), xb, r); }
-  // vpdpwssd in place: through the intrinsic, GCC 12 copies and spills the 24 accumulators every iteration
-  static V step(V acc, V xb, V r) {
-    __asm__("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(xb), "v"(r));
-    return acc;
-  }
-  static __m512 out(V acc, float mult) { return _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(mult)); }
-};
-
-// Where a rotation reads and writes: tokens ldi (input) / ldo (output floats) apart; mult[g·lmu] the I16
-// output multiplier of token g in the current block (null for F32); mm the running min/max of tokens 0.. (or
-// null).
-template <class Op>
-struct RotIo {
-  const typename Op::In* in;
-  int64_t ldi;
-  float* out;
-  int64_t ldo;
-  const float* mult;
-  int64_t lmu;
-  float* mm;
-  RotIo at(int64_t g) const {
-    return {in + g * ldi, ldi, out + g * ldo, ldo, mult ? mult + g * lmu : nullptr, lmu, mm ? mm + 32 * g : nullptr};
-  }
-  float mu(int64_t g) const { return mult ? mult[g * lmu] : 0.f; }
-};
 
 // out[g][c + j0 + ...] for g < G and up to 16·NV columns (cols valid of them) of a w-wide block.
 template <class Op, int G, int NV>
@@ -125,7 +69,7 @@ void rot_chunk(const RotIo<Op>& io, const typename Op::R* r, int64_t w, int64_t 
     for (int v = 0; v < NV; ++v) {
       const __m512 o = Op::out(acc[g][v], io.mu(g));
       _mm512_mask_storeu_ps(io.out + g * io.ldo + c + j0 + 16 * v, mk[v], o);
-      if (io.mm) mm_update(io.mm + 32 * g, o, mk[v]);
+      if (io.mm) mm_update(io.mm + kMM * g, o, mk[v]);
     }
 }
 
@@ -181,7 +125,7 @@ void rot_chunk64(const RotIo<Op>& io, const typename Op::R* r, int64_t w, int64_
     _mm512_storeu_ps(og + 32, o2);                                                                         \
     _mm512_storeu_ps(og + 48, o3);                                                                         \
     if (io.mm) {                                                                                           \
-      float* p = io.mm + 32 * g;                                                                           \
+      float* p = io.mm + kMM * g;                                                                           \
       _mm512_store_ps(p, _mm512_min_ps(_mm512_load_ps(p), _mm512_min_ps(_mm512_min_ps(o0, o1), _mm512_min_ps(o2, o3)))); \
       _mm512_store_ps(p + 16,                                                                              \
                       _mm512_max_ps(_mm512_load_ps(p + 16), _mm512_max_ps(_mm512_max_ps(o0, o1), _mm512_max_ps(o2, o3)))); \
@@ -249,7 +193,7 @@ void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t
         if (io.mm)
           for (int64_t j = 0; j < t; j += 16) {
             const __mmask16 mk = tail_mask(t - j);
-            mm_update(io.mm + 32 * g, _mm512_maskz_loadu_ps(mk, src + j), mk);
+            mm_update(io.mm + kMM * g, _mm512_maskz_loadu_ps(mk, src + j), mk);
           }
       }
   }
@@ -259,7 +203,7 @@ void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t
 // output multiplier (rot16_row_scales). The block's inputs are a_j = row[idx ? idx[j] : c + j]·(sc ? sc[j] : 1)
 // (Λ⁻¹ or P fused in; idx and sc already offset to the block, row the row start): read once into tmp [w, 64-byte
 // aligned, rounded up to 16] when fused, so the max search and the conversion see the same floats.
-float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t k, const Rot16& r,
+float block_to_i16_avx512(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t k, const Rot16& r,
                    int16_t* a16, float* tmp) {
   const __m512i abs_bits = _mm512_set1_epi32(0x7fffffff);
   const bool fused = sc || idx;
@@ -288,31 +232,8 @@ float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* 
   return mult;
 }
 
-// One rotation step on a tile of tokens ld apart: in → out, in float or integer arithmetic (i16: the int16
-// tile, mult: [tokens × ⌈K/b⌉] block multipliers, tmp: block_to_i16's). An integer step reads its input from
-// the fused source fs instead of in (FusedIn: rows lds apart, Λ⁻¹ sc or gather idx applied on the fly; a tail
-// without matrix is written to out directly).
-void rotate_step(const float* in, float* out, int64_t ld, int64_t tokens, const ActQuantArgs& a, const float* r,
-                 const float* rt, const Rot16& ri, const FusedIn& fs, int16_t* i16, float* mult, float* tmp,
-                 float* mm) {
-  if (ri.q) {
-    const int64_t ld16 = act_i16_ld(a.k), nbt = (a.k + a.block - 1) / a.block;
-    const int64_t nq = ri.q_tail ? nbt : a.k / a.block;
-    for (int64_t g = 0; g < tokens; ++g) {
-      const float* row = fs.src + g * fs.ld;
-      for (int64_t bi = 0, c = 0; bi < nq; ++bi, c += a.block)  // in order: each pad is the next block's first
-        mult[g * nbt + bi] = block_to_i16(row, c, fs.sc ? fs.sc + c : nullptr, fs.idx ? fs.idx + c : nullptr,
-                                          a.k - c < a.block ? a.k - c : a.block, ri, i16 + g * ld16 + c, tmp);
-      for (int64_t j = nq * a.block; j < a.k; ++j) out[g * ld + j] = fs.at(row, j);  // tail without matrix
-    }
-    block_rotate<I16>({i16, ld16, out, ld, mult, nbt, mm}, out, tokens, a.k, a.block, ri.q, ri.q_tail);
-  } else {
-    block_rotate<F32>({in, ld, out, ld, nullptr, 0, mm}, in, tokens, a.k, a.block, r, rt);
-  }
-}
-
 // mm: the row's min/max vectors when a rotation already collected them (see mm_update), else null.
-void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes, float* delta,
+void quantize_row_avx512(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes, float* delta,
                   int32_t* zero, int32_t* sum, const float* mm) {
   __m512 vmin, vmax;
   if (mm) {
@@ -394,79 +315,53 @@ void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip
   *sum = static_cast<int32_t>(_mm512_reduce_add_epi64(s64)) + _mm512_reduce_add_epi32(s);
 }
 
-}  // namespace
-
-void act_quant_avx512(const ActQuantArgs& a) {
-  if (!a.transform) {
-    for (int64_t m = 0; m < a.m; ++m)
-      quantize_row(a.x + m * a.ldx, a.k, a.k_pad, a.bits, a.clip, a.codes + m * a.k_pad, a.scale + m, a.zero + m,
-                   a.sum + m, nullptr);
-    return;
+struct Steps : ScalarSteps {
+  static constexpr int kMinMaxFloats = kMM;
+  static void reset_min_max(float* mm) {
+    _mm512_store_ps(mm, _mm512_set1_ps(__builtin_inff()));
+    _mm512_store_ps(mm + 16, _mm512_set1_ps(-__builtin_inff()));
   }
-  // min/max of the last rotation's outputs per token (64-byte aligned for the vector loads/stores)
-  alignas(64) float mm[kActTile * 32];
-  const bool fused_mm = a.r2 && !a.fout;
-  const int64_t ld = (a.k + 15) / 16 * 16 + 16;  // +16: rows not 4 KiB-aliased in L1
-  float* bufa = a.scratch;
-  float* bufb = a.scratch + kActTile * ld;
-  int16_t* i16 = reinterpret_cast<int16_t*>(a.scratch + 2 * kActTile * ld);
-  float* mult = a.scratch + 3 * kActTile * ld;
-  float* tmp = mult + (kActTile * a.k + 15) / 16 * 16;
-  // Λ⁻¹ fused into an integer R1's int16 conversion, P into an integer R2's (no separate pass over the tile)
-  const bool fuse1 = a.r1 && a.r1i.q, fuse2 = a.r2 && a.r2i.q && a.perm;
   // Tokens per tile: the tile's buffers (two float tiles, the int16 tile, the X rows: ~14·K bytes per token)
   // kept within ~256 KiB, in whole groups of 6, at most kActTile. Each chunk of R is the same matrix for every
   // block, so it stays cached whatever the tile; smaller tiles at large K measured 2–4% faster (K = 4096 and
   // 11008 at 512 tokens: 6 tokens vs 24).
-  const int64_t tile = max_i64(6, min_i64(kActTile, (256 * 1024) / (14 * a.k) / 6 * 6));
-  for (int64_t m0 = 0; m0 < a.m; m0 += tile) {
-    const int64_t tm = a.m - m0 < tile ? a.m - m0 : tile;
-    float* cur = bufa;
-    float* oth = bufb;
-    if (!fuse1)
-      for (int64_t g = 0; g < tm; ++g) {
-        const float* x = a.x + (m0 + g) * a.ldx;
-        float* o = cur + g * ld;
-        for (int64_t j = 0; j < a.k; j += 16) {
-          const __mmask16 mk = tail_mask(a.k - j);
-          __m512 v = _mm512_maskz_loadu_ps(mk, x + j);
-          if (a.inv_scale) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mk, a.inv_scale + j));
-          _mm512_mask_storeu_ps(o + j, mk, v);
-        }
-      }
-    if (a.r1) {
-      const FusedIn fs = fuse1 ? FusedIn{a.x + m0 * a.ldx, a.ldx, a.inv_scale, nullptr} : FusedIn{cur, ld, nullptr, nullptr};
-      rotate_step(cur, oth, ld, tm, a, a.r1, a.r1_tail, a.r1i, fs, i16, mult, tmp, nullptr);
-      swap_ptr(cur, oth);
-    }
-    if (a.perm && !fuse2) {
-      for (int64_t g = 0; g < tm; ++g)
-        for (int64_t j = 0; j < a.k; j += 16) {
-          const __mmask16 mk = tail_mask(a.k - j);
-          const __m512i idx = _mm512_maskz_loadu_epi32(mk, a.perm + j);
-          const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, idx, cur + g * ld, 4);
-          _mm512_mask_storeu_ps(oth + g * ld + j, mk, v);
-        }
-      swap_ptr(cur, oth);
-    }
-    if (a.r2) {
-      if (fused_mm)
-        for (int64_t g = 0; g < tm; ++g) {
-          _mm512_store_ps(mm + 32 * g, _mm512_set1_ps(__builtin_inff()));
-          _mm512_store_ps(mm + 32 * g + 16, _mm512_set1_ps(-__builtin_inff()));
-        }
-      rotate_step(cur, oth, ld, tm, a, a.r2, a.r2_tail, a.r2i, FusedIn{cur, ld, nullptr, fuse2 ? a.perm : nullptr}, i16,
-                  mult, tmp, fused_mm ? mm : nullptr);
-      swap_ptr(cur, oth);
-    }
-    for (int64_t g = 0; g < tm; ++g) {
-      const int64_t m = m0 + g;
-      if (a.fout) std::memcpy(a.fout + m * a.ldf, cur + g * ld, static_cast<size_t>(a.k) * sizeof(float));
-      else
-        quantize_row(cur + g * ld, a.k, a.k_pad, a.bits, a.clip, a.codes + m * a.k_pad, a.scale + m, a.zero + m,
-                     a.sum + m, fused_mm ? mm + 32 * g : nullptr);
+  static int64_t tile(int64_t k) { return max_i64(6, min_i64(kActTile, (256 * 1024) / (14 * k) / 6 * 6)); }
+  static void scale_row(const float* x, const float* sc, float* o, int64_t k) {
+    for (int64_t j = 0; j < k; j += 16) {
+      const __mmask16 mk = tail_mask(k - j);
+      __m512 v = _mm512_maskz_loadu_ps(mk, x + j);
+      if (sc) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mk, sc + j));
+      _mm512_mask_storeu_ps(o + j, mk, v);
     }
   }
-}
+  static void permute_row(const float* src, const int32_t* perm, float* o, int64_t k) {
+    for (int64_t j = 0; j < k; j += 16) {
+      const __mmask16 mk = tail_mask(k - j);
+      const __m512i idx = _mm512_maskz_loadu_epi32(mk, perm + j);
+      _mm512_mask_storeu_ps(o + j, mk, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, idx, src, 4));
+    }
+  }
+  static float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t w,
+                            const Rot16& r, int16_t* a16, float* tmp) {
+    return block_to_i16_avx512(row, c, sc, idx, w, r, a16, tmp);
+  }
+  static void rotate_f32(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b,
+                         const float* r, const float* rt, float* mm) {
+    block_rotate<F32>({in, ld, out, ld, nullptr, 0, mm, kMM}, in, tokens, k, b, r, rt);
+  }
+  static void rotate_i16(const int16_t* i16, int64_t ld16, float* out, int64_t ld, const float* mult, int64_t nbt,
+                         int64_t tokens, int64_t k, int64_t b, const int32_t* q, const int32_t* qt, float* mm) {
+    block_rotate<I16>({i16, ld16, out, ld, mult, nbt, mm, kMM}, out, tokens, k, b, q, qt);
+  }
+  static void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes,
+                           float* delta, int32_t* zero, int32_t* sum, const float* mm) {
+    quantize_row_avx512(x, k, k_pad, bits, clip, codes, delta, zero, sum, mm);
+  }
+};
+
+}  // namespace
+}  // namespace avx512
+
+void act_quant_avx512(const ActQuantArgs& a) { avx512::act_quant_tiles<avx512::Steps>(a); }
 
 }  // namespace duq::kernels::detail

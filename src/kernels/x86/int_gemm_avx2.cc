@@ -14,8 +14,14 @@
 #include <cstring>
 
 #include "kernels/int_kernels_internal.h"
+#include "kernels/x86/vec_avx2.h"
+
+#define DUQ_ISA_NS avx2
+#include "kernels/int_gemm_epilogue-inl.h"
+#undef DUQ_ISA_NS
 
 namespace duq::kernels::detail {
+namespace avx2 {
 namespace {
 
 constexpr int kMR = 4;
@@ -24,41 +30,6 @@ inline __m256i bcast4(const uint8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
   return _mm256_set1_epi32(v);
-}
-
-inline __m256i mask8(int64_t cnt) {
-  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(cnt)), idx);
-}
-
-inline void epilogue8(const GemmArgs& a, int kind, int64_t m, int64_t n0, __m256i acc) {
-  const int64_t cnt = a.n - n0 < 8 ? a.n - n0 : 8;
-  if (cnt <= 0) return;
-  if (a.wide) {
-    alignas(32) int32_t tmp[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), acc);
-    epilogue_wide(a, kind, m, n0, cnt, tmp);
-    return;
-  }
-  const __m256i zw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.wz + n0));
-  const __m256i corr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.wcorr + n0));
-  const __m256i sx = _mm256_set1_epi32(a.xsum[m]);
-  const __m256i zx = _mm256_set1_epi32(a.xz[m]);
-  __m256i t;
-  if (kind == 0) {
-    const __m256i ew = _mm256_sub_epi32(_mm256_set1_epi32(a.wbits == 8 ? 128 : 8), zw);
-    t = _mm256_add_epi32(acc, _mm256_mullo_epi32(ew, sx));
-  } else {
-    t = acc;
-    if (a.abits == 8)
-      t = _mm256_add_epi32(t, _mm256_mullo_epi32(_mm256_set1_epi32(128),
-                                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.wsum + n0))));
-    t = _mm256_sub_epi32(t, _mm256_mullo_epi32(zw, sx));
-  }
-  t = _mm256_sub_epi32(t, _mm256_mullo_epi32(zx, corr));
-  const __m256 s = _mm256_mul_ps(_mm256_set1_ps(a.xs[m]), _mm256_loadu_ps(a.ws + n0));
-  const __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(t), s);
-  _mm256_maskstore_ps(a.y + m * a.ldy + n0, mask8(cnt), y);
 }
 
 // W4 panel → int8 (q − 8) [Kp/4 quads][16][4] (see the AVX-512 file for the shuffle sequence).
@@ -112,8 +83,8 @@ void tile_ubs(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t m0, 
     }
   }
   for (int r = 0; r < R; ++r) {
-    epilogue8(a, 0, m0 + r, n0, c[r][0]);
-    epilogue8(a, 0, m0 + r, n0 + 8, c[r][1]);
+    epilogue<Vec>(a, 0, m0 + r, n0, c[r][0]);
+    epilogue<Vec>(a, 0, m0 + r, n0 + 8, c[r][1]);
   }
 }
 
@@ -133,8 +104,8 @@ void tile_i16(const GemmArgs& a, const uint8_t* x, const int16_t* w, int64_t m0,
     }
   }
   for (int r = 0; r < R; ++r) {
-    epilogue8(a, 0, m0 + r, n0, c[r][0]);
-    epilogue8(a, 0, m0 + r, n0 + 8, c[r][1]);
+    epilogue<Vec>(a, 0, m0 + r, n0, c[r][0]);
+    epilogue<Vec>(a, 0, m0 + r, n0 + 8, c[r][1]);
   }
 }
 
@@ -203,19 +174,20 @@ void gemv_w4(const GemmArgs& a, int64_t m) {
       c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(s0, ones));
       c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(s1, ones));
     }
-    epilogue8(a, 1, m, p * 16, c0);
-    epilogue8(a, 1, m, p * 16 + 8, c1);
+    epilogue<Vec>(a, 1, m, p * 16, c0);
+    epilogue<Vec>(a, 1, m, p * 16 + 8, c1);
   }
 }
 
 }  // namespace
+}  // namespace avx2
 
 void int_gemm_avx2(const GemmArgs& a) {
   if (a.m == 1 && a.wbits == 4) {
-    gemv_w4(a, 0);
+    avx2::gemv_w4(a, 0);
     return;
   }
-  gemm(a);
+  avx2::gemm(a);
 }
 
 }  // namespace duq::kernels::detail

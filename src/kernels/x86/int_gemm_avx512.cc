@@ -14,7 +14,7 @@
 // loop, its share of the next block's stored lines (W4: the packed nibbles of the slice unpacked before the
 // next tile call; W8: the weights the next block reads in place), so the loads of packed weights rarely
 // wait on memory. Partial sums go to an int32 [M × 64] scratch between K blocks (only when K > 4096); the
-// last block converts the tile to floats in registers (epilogue16). Extra memory: the thread-local buffer
+// last block converts the tile to floats in registers (the shared epilogue, int_gemm_epilogue-inl.h). Extra memory: the thread-local buffer
 // holds M·Kp bytes of packed activations (M rounded up to 8) plus 384 KiB of W4 unpack buffers.
 // GEMV (M = 1): streams each packed panel once. W4 keeps the nibbles unsigned (v & 0x0F and v & 0xF0,
 // the latter = 16·q, so no shift is needed) as the u8 operand and uses the activation codes (minus 128
@@ -29,8 +29,14 @@
 #include <new>
 
 #include "kernels/int_kernels_internal.h"
+#include "kernels/x86/vec_avx512.h"
+
+#define DUQ_ISA_NS avx512
+#include "kernels/int_gemm_epilogue-inl.h"
+#undef DUQ_ISA_NS
 
 namespace duq::kernels::detail {
+namespace avx512 {
 namespace {
 
 constexpr int kMR = 8;  // activation rows per micro-tile
@@ -40,37 +46,6 @@ inline __m512i bcast4(const uint8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
-}
-
-// y[m, n0 .. n0+16) from the int32 dot products acc (kind: see int_kernels_internal.h).
-inline void epilogue16(const GemmArgs& a, int kind, int64_t m, int64_t n0, __m512i acc) {
-  const int64_t cnt = a.n - n0 < 16 ? a.n - n0 : 16;
-  if (cnt <= 0) return;
-  if (a.wide) {
-    alignas(64) int32_t tmp[16];
-    _mm512_store_si512(tmp, acc);
-    epilogue_wide(a, kind, m, n0, cnt, tmp);
-    return;
-  }
-  const __m512i zw = _mm512_loadu_si512(a.wz + n0);
-  const __m512i corr = _mm512_loadu_si512(a.wcorr + n0);
-  const __m512i sx = _mm512_set1_epi32(a.xsum[m]);
-  const __m512i zx = _mm512_set1_epi32(a.xz[m]);
-  __m512i t;
-  if (kind == 0) {
-    const __m512i ew = _mm512_sub_epi32(_mm512_set1_epi32(a.wbits == 8 ? 128 : 8), zw);
-    t = _mm512_add_epi32(acc, _mm512_mullo_epi32(ew, sx));
-  } else {
-    t = acc;
-    if (a.abits == 8)
-      t = _mm512_add_epi32(t, _mm512_mullo_epi32(_mm512_set1_epi32(128), _mm512_loadu_si512(a.wsum + n0)));
-    t = _mm512_sub_epi32(t, _mm512_mullo_epi32(zw, sx));
-  }
-  t = _mm512_sub_epi32(t, _mm512_mullo_epi32(zx, corr));
-  const __m512 s = _mm512_mul_ps(_mm512_set1_ps(a.xs[m]), _mm512_loadu_ps(a.ws + n0));
-  const __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(t), s);
-  const __mmask16 mask = static_cast<__mmask16>((1u << cnt) - 1u);
-  _mm512_mask_storeu_ps(a.y + m * a.ldy + n0, mask, y);
 }
 
 // noct consecutive octets of a W4 panel, [octet][16][4] nibbles → int8 (q − 8) [2·noct quads][16][4],
@@ -168,7 +143,7 @@ void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t ws
     return;
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v) epilogue16(a, 0, m0 + r, (p0 + v) * 16, c[r][v]);
+    for (int v = 0; v < V; ++v) epilogue<Vec>(a, 0, m0 + r, (p0 + v) * 16, c[r][v]);
 }
 
 // The full-width case (3 panels) with named accumulators: GCC 12 keeps an array of 24 zmm accumulators
@@ -235,9 +210,9 @@ void micro_tile3(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t w
       _mm512_store_si512(cbuf + r * 64 + 16, c##r##1);             \
       _mm512_store_si512(cbuf + r * 64 + 32, c##r##2);             \
     } else {                                                       \
-      epilogue16(a, 0, m0 + r, p0 * 16, c##r##0);                  \
-      epilogue16(a, 0, m0 + r, p0 * 16 + 16, c##r##1);             \
-      epilogue16(a, 0, m0 + r, p0 * 16 + 32, c##r##2);             \
+      epilogue<Vec>(a, 0, m0 + r, p0 * 16, c##r##0);                  \
+      epilogue<Vec>(a, 0, m0 + r, p0 * 16 + 16, c##r##1);             \
+      epilogue<Vec>(a, 0, m0 + r, p0 * 16 + 32, c##r##2);             \
     }                                                              \
   }
   DUQ_FIN(0) DUQ_FIN(1) DUQ_FIN(2) DUQ_FIN(3) DUQ_FIN(4) DUQ_FIN(5) DUQ_FIN(6) DUQ_FIN(7)
@@ -396,7 +371,7 @@ void gemv_w8(const GemmArgs& a, int64_t m) {
       c2 = _mm512_dpbusd_epi32(c2, bcast4(x + 4 * q + 8), _mm512_load_si512(w + 64 * q + 128));
       c3 = _mm512_dpbusd_epi32(c3, bcast4(x + 4 * q + 12), _mm512_load_si512(w + 64 * q + 192));
     }
-    epilogue16(a, 0, m, p * 16, _mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3)));
+    epilogue<Vec>(a, 0, m, p * 16, _mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3)));
   }
 }
 
@@ -426,19 +401,20 @@ void gemv_w4(const GemmArgs& a, int64_t m) {
     }
     // the odd sums were taken on 16·q: exact multiples of 16, so the arithmetic shift is exact
     const __m512i acc = _mm512_add_epi32(_mm512_add_epi32(e0, e1), _mm512_srai_epi32(_mm512_add_epi32(o0, o1), 4));
-    epilogue16(a, 1, m, p * 16, acc);
+    epilogue<Vec>(a, 1, m, p * 16, acc);
   }
 }
 
 }  // namespace
+}  // namespace avx512
 
 void int_gemm_avx512(const GemmArgs& a) {
   if (a.m == 1) {
-    if (a.wbits == 8) gemv_w8(a, 0);
-    else gemv_w4(a, 0);
+    if (a.wbits == 8) avx512::gemv_w8(a, 0);
+    else avx512::gemv_w4(a, 0);
     return;
   }
-  gemm(a);
+  avx512::gemm(a);
 }
 
 }  // namespace duq::kernels::detail
