@@ -18,8 +18,10 @@ void run_rows(detail::ActQuantArgs& a) {
   if (scratch.size() < need) scratch.resize(need);
   a.scratch = scratch.data();
   switch (active_isa()) {
+#if DUQ_KERNELS_X86  // the x86/ files are compiled (src/kernels/CMakeLists.txt)
     case Isa::Avx512Vnni: detail::act_quant_avx512(a); break;
     case Isa::Avx2: detail::act_quant_avx2(a); break;
+#endif
     default: detail::act_quant_ref(a); break;
   }
 }

@@ -1,6 +1,9 @@
 #include "kernels/cpu_features.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#define DUQ_X86 1
 #include <cpuid.h>
+#endif
 
 #include <cstdlib>
 #include <cstring>
@@ -8,6 +11,9 @@
 
 namespace duq::kernels {
 
+#if !DUQ_X86
+static CpuFeatures detect() { return {}; }  // no SIMD path outside x86 yet: every kernel takes the scalar one
+#else
 static CpuFeatures detect() {
   CpuFeatures f;
   unsigned a, b, c, d;
@@ -35,6 +41,7 @@ static CpuFeatures detect() {
   f.f16c = f.f16c && ymm_os;
   return f;
 }
+#endif
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();

@@ -130,8 +130,10 @@ void run_gemm(detail::GemmArgs& a) {
   if (scratch.size() < need) scratch.resize(need);
   a.scratch = scratch.data();
   switch (active_isa()) {
+#if DUQ_KERNELS_X86  // the x86/ files are compiled (src/kernels/CMakeLists.txt)
     case Isa::Avx512Vnni: detail::int_gemm_avx512(a); break;
     case Isa::Avx2: detail::int_gemm_avx2(a); break;
+#endif
     default: detail::int_gemm_ref(a); break;
   }
 }

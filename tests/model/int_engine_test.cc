@@ -34,7 +34,7 @@ TEST(QuantKVCache, StoredRowsDequantizeToTheFakeQuantizersValues) {
   for (int bits : {2, 3, 4, 6, 8}) {
     for (float clip : {1.f, 0.9f}) {
       QuantKVCache kv(c, 16, bits);
-      Mat x = random_mat(5, c.kv_dim(), 2.0, rng);
+      Mat x = test::random_normal_mat(5, c.kv_dim(), 2.0, rng);
       for (int64_t j = 0; j < x.cols(); ++j) x(1, j) += 3.f;  // an offset row (zero point far from the middle)
       kv.store(1, QuantKVCache::V, x, 7, clip);
       Mat ref = x;

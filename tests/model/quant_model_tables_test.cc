@@ -21,12 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Mat random_mat(int64_t r, int64_t c, double sd, Rng& rng) {
-  Mat m(r, c);
-  for (float& v : m.flat()) v = static_cast<float>(sd * rng.normal());
-  return m;
-}
-
 // A tiny W4A4 model (dim 64, vocab 50, untied unless asked) with random packed weights and no transforms.
 QuantModelData tiny_model(bool tied, int dim = 64) {
   Rng rng(9);
@@ -38,13 +32,13 @@ QuantModelData tiny_model(bool tied, int dim = 64) {
   d.q.description = "test";
   d.tokenizer_kind = "llama2c";
   d.tokenizer_bytes = "tok";
-  d.embed = random_mat(c.vocab_size, c.dim, 1.0, rng);
+  d.embed = test::random_normal_mat(c.vocab_size, c.dim, 1.0, rng);
   d.embed(3, 5) = 1.0f + std::ldexp(1.0f, -11);  // f16: a tie that rounds to even (1.0)
   d.embed(4, 0) = 65504.f;                       // f16: the largest finite value, kept exactly
   d.embed(4, 1) = std::ldexp(1.0f, -24);          // f16: the smallest subnormal
-  if (!tied) d.lm_head = random_mat(c.vocab_size, c.dim, 0.1, rng);
+  if (!tied) d.lm_head = test::random_normal_mat(c.vocab_size, c.dim, 0.1, rng);
   d.final_norm.assign(static_cast<size_t>(c.dim), 1.f);
-  auto pack = [&](int64_t n, int64_t k) { return kernels::quantize_pack_weights(random_mat(n, k, 0.1, rng), 4); };
+  auto pack = [&](int64_t n, int64_t k) { return kernels::quantize_pack_weights(test::random_normal_mat(n, k, 0.1, rng), 4); };
   QuantLayer L;
   L.attn_norm.assign(static_cast<size_t>(c.dim), 1.f);
   L.ffn_norm.assign(static_cast<size_t>(c.dim), 1.f);

@@ -6,14 +6,9 @@
 #include "core/rng.h"
 #include "kernels/int_gemm.h"
 #include "model/quant_model.h"
+#include "test_support.h"
 
 namespace duq::model {
-
-inline Mat random_mat(int64_t r, int64_t c, double sd, Rng& rng) {
-  Mat m(r, c);
-  for (float& v : m.flat()) v = static_cast<float>(sd * rng.normal());
-  return m;
-}
 
 inline ModelConfig tiny_config(int kv_heads) {
   ModelConfig c;
@@ -30,14 +25,14 @@ inline QuantModelData tiny_model(const ModelConfig& c, int kv_bits) {
   d.q.method = "rtn";
   d.q.wbits = 4, d.q.abits = 4, d.q.kv_bits = kv_bits;
   d.q.lac = 0.9f, d.q.qk_clip = 0.9f;
-  d.embed = random_mat(c.vocab_size, c.dim, 1.0, rng);
+  d.embed = test::random_normal_mat(c.vocab_size, c.dim, 1.0, rng);
   d.final_norm.assign(static_cast<size_t>(c.dim), 1.f);
   const int hd = c.head_dim();
   d.qk_rotation.resize(hd, hd);  // Sylvester Hadamard / √hd
   for (int i = 0; i < hd; ++i)
     for (int j = 0; j < hd; ++j)
       d.qk_rotation(i, j) = static_cast<float>((__builtin_popcount(i & j) % 2 ? -1.0 : 1.0) / std::sqrt(double(hd)));
-  auto pack = [&](int64_t n, int64_t k) { return kernels::quantize_pack_weights(random_mat(n, k, 1.0 / std::sqrt(double(k)), rng), 4); };
+  auto pack = [&](int64_t n, int64_t k) { return kernels::quantize_pack_weights(test::random_normal_mat(n, k, 1.0 / std::sqrt(double(k)), rng), 4); };
   for (int l = 0; l < c.n_layers; ++l) {
     QuantLayer L;
     L.attn_norm.assign(static_cast<size_t>(c.dim), 1.f);

@@ -6,16 +6,10 @@
 #include <cstdio>
 
 #include "core/rng.h"
+#include "test_support.h"
 
 namespace duq::quant {
 namespace {
-
-Mat random_mat(int64_t r, int64_t c, uint64_t seed) {
-  Rng rng(seed);
-  Mat m(r, c);
-  for (auto& v : m.flat()) v = static_cast<float>(rng.normal());
-  return m;
-}
 
 // A few weight columns ×50. Two input distributions:
 //  - "smoothed": the matching input channels ÷50 (what smoothing does to activation outliers: X·Wᵀ is the
@@ -26,7 +20,7 @@ Mat random_mat(int64_t r, int64_t c, uint64_t seed) {
 TEST(AdaDim, PerInputChannelWinsOnPlantedInputChannelOutliers) {
   const int64_t O = 128, D = 256;
   const std::vector<int64_t> outliers = {3, 77, 150, 201};
-  Mat w = random_mat(O, D, 1), x = random_mat(1024, D, 2), xs(x);
+  Mat w = test::random_normal_mat(O, D, 1), x = test::random_normal_mat(1024, D, 2), xs(x);
   for (int64_t j : outliers) {
     for (int64_t r = 0; r < O; ++r) w(r, j) *= 50.f;
     for (int64_t t = 0; t < x.rows(); ++t) xs(t, j) /= 50.f;
@@ -55,7 +49,7 @@ TEST(AdaDim, PerInputChannelWinsOnPlantedInputChannelOutliers) {
 
 TEST(AdaDim, PerOutputChannelWinsOnOutputChannelOutliers) {
   const int64_t O = 128, D = 256;
-  Mat w = random_mat(O, D, 3), x = random_mat(512, D, 4);
+  Mat w = test::random_normal_mat(O, D, 3), x = test::random_normal_mat(512, D, 4);
   for (int64_t r : {5, 60, 99})
     for (int64_t j = 0; j < D; ++j) w(r, j) *= 50.f;  // a few output channels ×50
   Hessian h(D);

@@ -15,13 +15,9 @@
 namespace duq::quant {
 namespace {
 
-Mat random_mat(int64_t r, int64_t c, uint64_t seed, double scale = 1.0) {
-  return test::random_normal_mat(r, c, seed, scale);
-}
-
 // x [N×D] with strongly correlated columns: x = z·M for a random mixing M plus a little noise.
 Mat correlated_inputs(int64_t n, int64_t d, uint64_t seed) {
-  Mat z = random_mat(n, d / 4, seed), mix = random_mat(d / 4, d, seed + 1), x(n, d);
+  Mat z = test::random_normal_mat(n, d / 4, seed), mix = test::random_normal_mat(d / 4, d, seed + 1), x(n, d);
   Rng rng(seed + 2);
   for (int64_t t = 0; t < n; ++t)
     for (int64_t j = 0; j < d; ++j) {
@@ -47,7 +43,7 @@ double output_error(ConstMatView x, ConstMatView w, const QuantizedMat& q) {
 
 TEST(GptqLinalg, GemmSubMatchesNaive) {
   for (auto [m, n, k] : {std::tuple{7, 45, 13}, std::tuple{64, 300, 257}, std::tuple{5, 3, 600}}) {
-    Mat a = random_mat(m, k, 1), b = random_mat(k, n, 2), c = random_mat(m, n, 3), ref(c);
+    Mat a = test::random_normal_mat(m, k, 1), b = test::random_normal_mat(k, n, 2), c = test::random_normal_mat(m, n, 3), ref(c);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         double s = 0;
@@ -61,7 +57,7 @@ TEST(GptqLinalg, GemmSubMatchesNaive) {
 
 TEST(GptqLinalg, InverseUpperCholesky) {
   for (int64_t n : {1, 5, 64, 97, 300}) {
-    Mat a = random_mat(n + 10, n, 7 + n);
+    Mat a = test::random_normal_mat(n + 10, n, 7 + n);
     std::vector<double> h(static_cast<size_t>(n * n));
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < n; ++j) {
@@ -97,7 +93,7 @@ TEST(GptqLinalg, InverseUpperCholesky) {
 }
 
 TEST(Hessian, AccumulatesTwoXtXOverRows) {
-  Mat x = random_mat(300, 6, 11);
+  Mat x = test::random_normal_mat(300, 6, 11);
   Hessian h(6);
   h.add(x.view().rows_slice(0, 100));
   h.add(x.view().rows_slice(100, 200));
@@ -109,7 +105,7 @@ TEST(Hessian, AccumulatesTwoXtXOverRows) {
       EXPECT_NEAR(h(i, j), 2 * s / 300, 1e-5);
     }
   // ½ tr(ΔHΔᵀ) = mean over rows of ‖x·Δᵀ‖².
-  Mat w = random_mat(3, 6, 12), wh = random_mat(3, 6, 13);
+  Mat w = test::random_normal_mat(3, 6, 12), wh = test::random_normal_mat(3, 6, 13);
   double direct = 0;
   for (int64_t t = 0; t < 300; ++t)
     for (int64_t o = 0; o < 3; ++o) {
@@ -123,7 +119,7 @@ TEST(Hessian, AccumulatesTwoXtXOverRows) {
 // H a multiple of I: no error is fed forward, GPTQ is RTN code for code, at every granularity.
 TEST(Gptq, EqualsRtnWhenHessianIsScaledIdentity) {
   const int64_t O = 37, D = 70;
-  Mat w = random_mat(O, D, 21);
+  Mat w = test::random_normal_mat(O, D, 21);
   Mat x(D, D);
   for (int64_t j = 0; j < D; ++j) x(j, j) = 3.f;
   Hessian h(D);
@@ -151,7 +147,7 @@ TEST(Gptq, EqualsRtnWhenHessianIsScaledIdentity) {
 
 TEST(Gptq, LowerOutputErrorThanRtnOnCorrelatedInputs) {
   const int64_t O = 48, D = 96, N = 512;
-  Mat x = correlated_inputs(N, D, 31), w = random_mat(O, D, 32);
+  Mat x = correlated_inputs(N, D, 31), w = test::random_normal_mat(O, D, 32);
   Hessian h(D);
   h.add(x);
   for (Axis axis : {Axis::kRow, Axis::kColumn})
@@ -174,7 +170,7 @@ TEST(Gptq, LowerOutputErrorThanRtnOnCorrelatedInputs) {
 
 TEST(Gptq, DeadColumnsAreZeroAndCodesMatchGrids) {
   const int64_t O = 8, D = 12;
-  Mat x = random_mat(64, D, 41), w = random_mat(O, D, 42);
+  Mat x = test::random_normal_mat(64, D, 41), w = test::random_normal_mat(O, D, 42);
   for (int64_t t = 0; t < x.rows(); ++t) x(t, 5) = 0.f;  // input channel 5 never active
   Hessian h(D);
   h.add(x);
@@ -189,11 +185,11 @@ TEST(Gptq, DeadColumnsAreZeroAndCodesMatchGrids) {
 
 TEST(Gptq, RejectsMismatchedHessian) {
   Hessian h(5);
-  h.add(random_mat(10, 5, 1));
+  h.add(test::random_normal_mat(10, 5, 1));
   QuantSpec s;
-  EXPECT_THROW(gptq_quantize(random_mat(3, 6, 2), h, s), Error);
+  EXPECT_THROW(gptq_quantize(test::random_normal_mat(3, 6, 2), h, s), Error);
   Hessian empty(6);
-  EXPECT_THROW(gptq_quantize(random_mat(3, 6, 2), empty, s), Error);
+  EXPECT_THROW(gptq_quantize(test::random_normal_mat(3, 6, 2), empty, s), Error);
 }
 
 }  // namespace
@@ -204,7 +200,7 @@ namespace {
 
 // merge(H(rows a), H(rows b)) is H(rows a ∪ b): AdaDim+GPTQ's cross-validation folds rebuild the full H so.
 TEST(Hessian, MergeOfTwoHalvesEqualsAllRows) {
-  const Mat x = random_mat(90, 12, 21);
+  const Mat x = test::random_normal_mat(90, 12, 21);
   Hessian all(12), a(12), b(12);
   all.add(x);
   a.add(ConstMatView(x.data(), 40, 12));

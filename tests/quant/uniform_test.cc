@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "test_support.h"
 
 namespace duq::quant {
 namespace {
@@ -23,13 +24,6 @@ Mat from_rows(std::initializer_list<std::vector<float>> rows) {
 }
 
 std::vector<float> row_of(const Mat& m, int64_t i) { return {m.row(i), m.row(i) + m.cols()}; }
-
-Mat random_mat(int64_t r, int64_t c, uint64_t seed, double scale = 1.0) {
-  Rng rng(seed);
-  Mat m(r, c);
-  for (auto& v : m.flat()) v = static_cast<float>(scale * rng.normal());
-  return m;
-}
 
 QuantSpec asym(int bits, float clip = 1.f) { return QuantSpec{bits, false, clip, 0, Axis::kRow}; }
 
@@ -100,7 +94,7 @@ TEST(Uniform, NearConstantRowKeepsItsClippedRange) {
 // Without clipping every value lies within half a step of the grid: |x − x̂| ≤ Δ/2 (plus float slack).
 TEST(Uniform, ErrorAtMostHalfAStep) {
   for (int bits = 2; bits <= 8; ++bits) {
-    Mat x = random_mat(16, 67, 100 + bits, 3.0);
+    Mat x = test::random_normal_mat(16, 67, 100 + bits, 3.0);
     Mat y = x;
     const QuantizedMat q = quantize(x, asym(bits));
     fake_quant(y, asym(bits));
@@ -115,7 +109,7 @@ TEST(Uniform, ErrorAtMostHalfAStep) {
 
 // Fewer levels than distinct values, but the grid holds 0 exactly when the row straddles 0.
 TEST(Uniform, ZeroIsExactWhenTheRowStraddlesZero) {
-  Mat x = random_mat(8, 33, 7);
+  Mat x = test::random_normal_mat(8, 33, 7);
   for (int64_t i = 0; i < x.rows(); ++i) x(i, 5) = 0.f, x(i, 6) = -1.f, x(i, 7) = 1.f;
   fake_quant(x, asym(3, 0.9f));
   for (int64_t i = 0; i < x.rows(); ++i) EXPECT_EQ(x(i, 5), 0.f);
@@ -125,7 +119,7 @@ TEST(Uniform, DequantizeOfQuantizeEqualsFakeQuant) {
   for (Axis axis : {Axis::kRow, Axis::kColumn})
     for (bool sym : {false, true}) {
       const QuantSpec spec{4, sym, 0.8f, 5, axis};
-      Mat x = random_mat(13, 22, 3);
+      Mat x = test::random_normal_mat(13, 22, 3);
       Mat fq = x, dq(13, 22);
       fake_quant(fq, spec);
       dequantize(quantize(x, spec), dq);
@@ -146,7 +140,7 @@ TEST(Uniform, GroupsAlongARow) {
 
 // Each group (including a partial last one) equals quantizing that slice on its own as whole rows.
 TEST(Uniform, GroupsEqualSlicesQuantizedAlone) {
-  Mat x = random_mat(5, 23, 11);
+  Mat x = test::random_normal_mat(5, 23, 11);
   Mat y = x;
   fake_quant(y, QuantSpec{3, false, 0.9f, 8, Axis::kRow});
   for (int64_t c0 : {0, 8, 16}) {
@@ -161,7 +155,7 @@ TEST(Uniform, GroupsEqualSlicesQuantizedAlone) {
 // Per input channel (kColumn) equals per-row quantization of the transpose, with and without groups.
 TEST(Uniform, PerColumnEqualsPerRowOfTranspose) {
   for (int64_t g : {0, 4, 7}) {
-    Mat x = random_mat(14, 9, 21);
+    Mat x = test::random_normal_mat(14, 9, 21);
     Mat xt(9, 14);
     for (int64_t i = 0; i < 14; ++i)
       for (int64_t j = 0; j < 9; ++j) xt(j, i) = x(i, j);
@@ -207,7 +201,7 @@ TEST(Uniform, SymmetricHandWorked) {
 
 // The symmetric grid is symmetric: quantizing −x gives −x̂, and codes never use −2^(b−1).
 TEST(Uniform, SymmetricGridIsOddAndRestricted) {
-  Mat x = random_mat(6, 40, 5);
+  Mat x = test::random_normal_mat(6, 40, 5);
   Mat n = x;
   for (auto& v : n.flat()) v = -v;
   const QuantSpec sym{3, true, 0.9f, 0, Axis::kRow};

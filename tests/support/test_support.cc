@@ -19,6 +19,10 @@ namespace duq::test {
 
 Mat random_normal_mat(int64_t rows, int64_t cols, uint64_t seed, double scale) {
   Rng rng(seed);
+  return random_normal_mat(rows, cols, scale, rng);
+}
+
+Mat random_normal_mat(int64_t rows, int64_t cols, double scale, Rng& rng) {
   Mat m(rows, cols);
   for (auto& v : m.flat()) v = static_cast<float>(scale * rng.normal());
   return m;

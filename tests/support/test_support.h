@@ -4,12 +4,15 @@
 #include <filesystem>
 #include <string>
 
+#include "core/rng.h"
 #include "core/tensor.h"
 
 namespace duq::test {
 
 // [rows × cols] of scale·N(0, 1) draws from core/rng with `seed` (deterministic synthetic data).
 Mat random_normal_mat(int64_t rows, int64_t cols, uint64_t seed, double scale = 1.0);
+// The same from a caller's generator (row-major draws; several matrices from one stream).
+Mat random_normal_mat(int64_t rows, int64_t cols, double scale, Rng& rng);
 
 // The repo's assets/ (or $DUQUANT_ASSETS); a test that needs assets calls GTEST_SKIP only if this is missing.
 std::filesystem::path assets_dir();
