@@ -8,7 +8,7 @@ namespace duq {
 
 // Buffers of at least kHugeBufferBytes are aligned to 2 MiB and advised as transparent huge pages (Linux
 // madvise; where THP is "madvise"-only this is what enables them): packed weights, activations and outputs
-// of the integer GEMM then need far fewer TLB entries (measured +5–8% on the W4A4 GEMM at 7B shapes).
+// of the integer GEMM then need far fewer TLB entries (measured: docs/benchmarks.md).
 // Smaller buffers: plain `align` alignment. free must be given the same size and alignment.
 inline constexpr std::size_t kHugeBufferBytes = std::size_t(4) << 20;
 void* aligned_buffer_allocate(std::size_t bytes, std::size_t align);

@@ -44,7 +44,7 @@ void remove_tree_signal_safe(const char* dir, int depth) {
           char sub[4096];
           const size_t a = std::strlen(dir), b = std::strlen(e->name);
           if (a + b + 2 > sizeof sub) continue;
-          std::memcpy(sub, dir, a);
+          std::memcpy(sub, dir, a);  // NOLINT(bugprone-not-null-terminated-result): the name below brings the NUL
           sub[a] = '/';
           std::memcpy(sub + a + 1, e->name, b + 1);
           remove_tree_signal_safe(sub, depth - 1);

@@ -137,7 +137,7 @@ fs::path check_output_file(const std::string& out, const std::string& flag, bool
   struct stat fst;
   if (!out.empty() && ::stat(out.c_str(), &fst) == 0 && !S_ISREG(fst.st_mode) && !S_ISDIR(fst.st_mode))
     fail(flag, " ", out, ": is ", kind_of(fst.st_mode), "; refusing to replace it");
-  const fs::path p = resolve(out, flag);
+  fs::path p = resolve(out, flag);  // not const: returned by move
   if (is_input(p, input_ids(inputs))) fail(flag, " ", out, ": is an input of this command; refusing to overwrite it");
   struct stat st;
   if (::stat(p.c_str(), &st) == 0) {
@@ -150,7 +150,7 @@ fs::path check_output_file(const std::string& out, const std::string& flag, bool
 
 fs::path check_output_dir(const std::string& out, const std::string& flag, bool force,
                           const std::vector<std::string>& inputs) {
-  const fs::path p = resolve(out, flag);
+  fs::path p = resolve(out, flag);  // not const: returned by move
   const auto ids = input_ids(inputs);
   if (is_input(p, ids)) fail(flag, " ", out, ": is an input of this command; refusing to replace it");
   // An input inside the directory would be deleted with the old directory.

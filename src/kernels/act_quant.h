@@ -74,8 +74,8 @@ Int16Rotation make_int16_rotation(const float* r, int64_t block, const float* r_
 //   c[j] = b[perm[j]]                (P; skipped when perm is null; perm is a bijection of 0..K−1)
 //   d = c · blockdiag(R2, …, R2, R2t) (as for R1)
 // All matrices row-major [b×b]. A rotation step whose integer form (r1_int / r2_int, made from the same
-// matrices by make_int16_rotation) is set runs in integer arithmetic as described above (~1.6× faster than
-// fp32 at M = 512, ~2.5× at M = 1; the integer engine's default, fp32 with --exact-rotations). An integer R1
+// matrices by make_int16_rotation) is set runs in integer arithmetic as described above (faster than fp32:
+// docs/benchmarks.md; the integer engine's default, fp32 with --exact-rotations). An integer R1
 // reads x ⊙ inv_scale and an integer R2 reads c = b[perm[·]] directly while converting to int16 (no separate
 // Λ⁻¹ / P pass; the same float values, so the same bits). Without it the step is exact fp32 with a fixed evaluation
 // order, so every ISA path gives bit-identical floats: d[j] = fma(c[i_last], R[i_last][j], …

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/multi_isa.h"
 #include "core/threads.h"
 
 namespace duq::kernels {
@@ -25,8 +26,6 @@ void rmsnorm(ConstMatView x, std::span<const float> w, float eps, MatView y) {
 }
 
 // Compiled for three ISAs, chosen at load time by the ifunc resolver (the loops vectorise per ISA).
-#define DUQ_MULTI_ISA __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
 DUQ_MULTI_ISA void softmax(std::span<float> x, float scale) {
   if (x.empty()) return;
   float* v = x.data();

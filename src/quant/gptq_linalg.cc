@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/multi_isa.h"
 #include "core/threads.h"
 
 namespace duq::quant {
@@ -60,11 +61,11 @@ inline __attribute__((always_inline)) void gemm_sub_body(int64_t m, int64_t n, i
   }
 }
 
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void gemm_sub_f32(
+DUQ_MULTI_ISA void gemm_sub_f32(
     int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
   gemm_sub_body<float>(m, n, k, a, lda, b, ldb, c, ldc);
 }
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) void gemm_sub_f64(
+DUQ_MULTI_ISA void gemm_sub_f64(
     int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb, double* c,
     int64_t ldc) {
   gemm_sub_body<double>(m, n, k, a, lda, b, ldb, c, ldc);

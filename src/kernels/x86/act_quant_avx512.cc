@@ -323,8 +323,7 @@ struct Steps : ScalarSteps {
   }
   // Tokens per tile: the tile's buffers (two float tiles, the int16 tile, the X rows: ~14·K bytes per token)
   // kept within ~256 KiB, in whole groups of 6, at most kActTile. Each chunk of R is the same matrix for every
-  // block, so it stays cached whatever the tile; smaller tiles at large K measured 2–4% faster (K = 4096 and
-  // 11008 at 512 tokens: 6 tokens vs 24).
+  // block, so it stays cached whatever the tile; smaller tiles at large K measured faster (docs/benchmarks.md).
   static int64_t tile(int64_t k) { return max_i64(6, min_i64(kActTile, (256 * 1024) / (14 * k) / 6 * 6)); }
   static void scale_row(const float* x, const float* sc, float* o, int64_t k) {
     for (int64_t j = 0; j < k; j += 16) {
