@@ -14,8 +14,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-build-aarch64}"
-# OpenBLAS's thread pool start-up hangs under qemu-user (the programs never reach main); our code keeps BLAS at
-# one thread anyway (core/threads.h). Set before the build: gtest_discover_tests runs the test programs.
+# Under qemu-user a program's threads hang unless it is linked statically (the toolchain file does); OpenBLAS's
+# own pool is not needed (core/threads.h keeps BLAS at one thread). Set before the build: gtest_discover_tests
+# runs the test programs.
 export OPENBLAS_NUM_THREADS=1
 t0=$SECONDS
 launcher=()

@@ -15,7 +15,15 @@ packages=(
   libdnnl-dev              # oneDNN s8 matmul: the integer-GEMM peer in benchmarks
   chromium                 # headless browser test of the `duquant inspect` HTML report
   clang libclang-rt-14-dev # libFuzzer targets in fuzz/ (scripts/fuzz.sh)
+  clang-tidy-14 clang-format-14  # scripts/tidy.sh (.clang-tidy); .clang-format
+  # scripts/cross_aarch64.sh: the cross compiler, qemu-user and the arm64 libraries of the portable layers
+  # (needs `dpkg --add-architecture arm64`, done below)
+  g++-aarch64-linux-gnu qemu-user-static libgtest-dev:arm64 libopenblas-dev:arm64
 )
+# The arm64 packages above come from the arm64 architecture of the same Debian mirrors.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  [ "$(id -u)" -ne 0 ] && sudo dpkg --add-architecture arm64 || dpkg --add-architecture arm64
+fi
 # Node.js + npm: the independent GGUF reader (tools/gguf-check) that tests check our files with.
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
