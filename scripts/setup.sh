@@ -14,6 +14,7 @@ packages=(
   libbenchmark-dev         # bench/
   libdnnl-dev              # oneDNN s8 matmul: the integer-GEMM peer in benchmarks
   chromium                 # headless browser test of the `duquant inspect` HTML report
+  jq                       # scripts/eval_results.sh reads eval JSON
   clang libclang-rt-14-dev # libFuzzer targets in fuzz/ (scripts/fuzz.sh)
   clang-tidy-14 clang-format-14  # scripts/tidy.sh (.clang-tidy); .clang-format
   # scripts/cross_aarch64.sh: the cross compiler, qemu-user and the arm64 libraries of the portable layers
