@@ -28,7 +28,9 @@ struct Vec {
   static void storeu(float* p, F v) { _mm512_storeu_ps(p, v); }
   static void store(int32_t* p, I v) { _mm512_store_si512(p, v); }  // 64-byte aligned
   // lanes [0, cnt) only, 1 ≤ cnt ≤ kLanes
-  static void storeu_first(float* p, F v, int64_t cnt) { _mm512_mask_storeu_ps(p, tail_mask(cnt), v); }
+  static void storeu_first(float* p, F v, int64_t cnt) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << cnt) - 1u), v);  // cnt = 16: 0xFFFF
+  }
 
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
   static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }  // a·b + c, one rounding
