@@ -107,11 +107,10 @@ std::pair<int, int> fit_calibration(int64_t tokens, int nsamples, int calib_ctx,
   } else {
     len = std::min(calib_ctx, kFallbackContext);
     n = static_cast<int>(std::min<int64_t>(kFallbackWindows, tokens / len));
-    if (n < 1) {
-      len = static_cast<int>(tokens);
-      n = 1;
-    }
-    if (len < 2) fail(has, "one window of 2 tokens; use a longer text");
+    // Not one whole window: too short to calibrate on by default (say what would run, if anything can).
+    if (n < 1)
+      fail(has, "one window of ", len, " tokens; use a longer text",
+           tokens >= 2 ? " or pass --nsamples 1 --calib-ctx " + std::to_string(tokens) : std::string());
   }
   std::fprintf(stderr, "note: %s%d × %d (--nsamples × --calib-ctx); calibrating on %d × %d tokens instead\n", has.c_str(),
                nsamples, calib_ctx, n, len);

@@ -31,7 +31,7 @@ struct QuantArgs {
 
 // Without --nsamples and --calib-ctx, and a text too short for the defaults (128 × 2048 tokens, the DuQuant
 // paper's; a 7B model's 2048-token context asks for 262k tokens, the bundled calib.txt holds ~100k LLaMA
-// tokens): 32 windows of min(512, context) tokens, fewer where the text is shorter.
+// tokens): 32 windows of min(512, context) tokens, fewer where the text is shorter (at least one whole window).
 inline constexpr int kFallbackWindows = 32;
 inline constexpr int kFallbackContext = 512;
 
