@@ -1,6 +1,7 @@
 #include "calib/export.h"
 
 #include "core/error.h"
+#include "core/progress.h"
 
 namespace duq::calib {
 
@@ -70,8 +71,7 @@ std::array<int64_t, model::kNumSites> site_widths(const model::ModelConfig& c) {
 
 }  // namespace
 
-model::QuantModelData to_file_data(const QuantizedModel& qm, const std::string& tokenizer_kind,
-                                   std::string tokenizer_bytes) {
+model::QuantModelData file_settings(const QuantizedModel& qm) {
   const QuantOptions& o = qm.opts;
   if (o.method == Method::Fp || o.wbits == kNoQuant)
     fail("a quantized model file needs quantized weights (got ", o.describe(), ")");
@@ -87,31 +87,59 @@ model::QuantModelData to_file_data(const QuantizedModel& qm, const std::string& 
   d.q.description = o.describe();
   if (o.is_auto())
     for (int l = 0; l < qm.cfg.n_layers; ++l) d.q.qk_clip_layer.push_back(qm.hooks->qk_clip(l));
+  d.qk_rotation = qm.hooks->head_rotation();
+  return d;
+}
+
+model::QuantLayer pack_layer(const model::LayerWeights& w, const LayerCodes& c, const SiteTransforms& sites) {
+  model::QuantLayer L;
+  L.attn_norm = w.attn_norm;
+  L.ffn_norm = w.ffn_norm;
+  for (int s = 0; s < model::kNumSites; ++s) L.sites[static_cast<size_t>(s)] = to_online(sites[static_cast<size_t>(s)]);
+  L.wq = pack(c.wq, "wq");
+  L.wk = pack(c.wk, "wk");
+  L.wv = pack(c.wv, "wv");
+  L.wo = pack(c.wo, "wo");
+  L.w_gate = pack(c.w_gate, "w_gate");
+  L.w_up = pack(c.w_up, "w_up");
+  L.w_down = pack(c.w_down, "w_down");
+  L.row_clip = c.row_clip;
+  return L;
+}
+
+model::QuantModelData to_file_data(const QuantizedModel& qm, const std::string& tokenizer_kind,
+                                   std::string tokenizer_bytes) {
+  model::QuantModelData d = file_settings(qm);
+  DUQ_CHECK(qm.model, "to_file_data: the blocks went to a BlockSink (pack them with pack_layer)");
   const model::ModelWeights& w = qm.model->weights();
   d.embed = w.embed;
   d.final_norm = w.final_norm;
   d.lm_head = w.lm_head;
-  d.qk_rotation = qm.hooks->head_rotation();
-  for (int l = 0; l < qm.cfg.n_layers; ++l) {
-    const auto& lw = w.layers[static_cast<size_t>(l)];
-    const auto& c = qm.codes[static_cast<size_t>(l)];
-    model::QuantLayer L;
-    L.attn_norm = lw.attn_norm;
-    L.ffn_norm = lw.ffn_norm;
-    for (int s = 0; s < model::kNumSites; ++s)
-      L.sites[static_cast<size_t>(s)] = to_online(qm.hooks->sites()[static_cast<size_t>(l)][static_cast<size_t>(s)]);
-    L.wq = pack(c.wq, "wq");
-    L.wk = pack(c.wk, "wk");
-    L.wv = pack(c.wv, "wv");
-    L.wo = pack(c.wo, "wo");
-    L.w_gate = pack(c.w_gate, "w_gate");
-    L.w_up = pack(c.w_up, "w_up");
-    L.w_down = pack(c.w_down, "w_down");
-    L.row_clip = c.row_clip;
-    d.layers.push_back(std::move(L));
-  }
+  for (int l = 0; l < qm.cfg.n_layers; ++l)
+    d.layers.push_back(pack_layer(w.layers[static_cast<size_t>(l)], qm.codes[static_cast<size_t>(l)],
+                                  qm.hooks->sites()[static_cast<size_t>(l)]));
   d.tokenizer_kind = tokenizer_kind;
   d.tokenizer_bytes = std::move(tokenizer_bytes);
+  return d;
+}
+
+model::QuantModelData quantize_to_file_data(const model::WeightSource& src, const std::vector<std::vector<int>>& windows,
+                                            const QuantOptions& opts, QuantizedModel& qm) {
+  std::vector<model::QuantLayer> layers;
+  double pack_seconds = 0;
+  qm = quantize_model(src, windows, opts,
+                      [&](int, model::LayerWeights&& w, LayerCodes&& codes, const SiteTransforms& sites) {
+                        const Timer t;
+                        layers.push_back(pack_layer(w, codes, sites));
+                        pack_seconds += t.seconds();
+                      });  // w and codes are freed as each block returns
+  qm.stages.pack = pack_seconds;
+  model::QuantModelData d = file_settings(qm);
+  d.layers = std::move(layers);
+  d.embed = src.embedding();
+  model::check_finite(d.embed.flat(), src.description() + ": token embedding");
+  d.final_norm = src.final_norm();
+  d.lm_head = src.lm_head();
   return d;
 }
 

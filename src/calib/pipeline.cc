@@ -135,7 +135,9 @@ class BlockCalibrator : public model::ForwardHooks {
     if (opts_.is_auto()) {
       // duquant-auto: transform, activation clip and per-row weight clips chosen on the calibration rows;
       // the stage pictures then start from the input of the chosen transform (after its online part).
+      const Timer tw;
       choose_auto(layer, site, x, st, rep);
+      weight_seconds_ += tw.seconds();
       for (int64_t t = 0; t < xin.rows(); ++t)
         for (int64_t j = 0; j < xin.cols(); ++j)
           xin(t, j) = st.smooth.empty() ? x(t, j) : x(t, j) / st.smooth[static_cast<size_t>(j)];
@@ -143,7 +145,9 @@ class BlockCalibrator : public model::ForwardHooks {
     } else {
       search(layer, site, xin, st);
       for (Mat* wm : cons) st.fold_weight(*wm);  // W·Λ·R₁·P·R₂ (Λ only when smoothing stays online)
+      const Timer tw;
       quantize_weights(layer, site, st);
+      weight_seconds_ += tw.seconds();
     }
     record_stages(site, xin, st, rep);
     rt_.linear_input(layer, site, x);  // x ← Q(x·G)
@@ -187,6 +191,7 @@ class BlockCalibrator : public model::ForwardHooks {
   int adadim_per_ic_ = 0, adadim_linears_ = 0;
   std::array<quant::Hessian, 2> folds_;  // AdaDim+GPTQ: Hessians of the two halves of the windows
   int auto_gptq_rows_ = 0, auto_rows_ = 0;  // duquant-auto: weight rows rounded by GPTQ / all
+  double weight_seconds_ = 0;  // spent rounding weights (and on duquant-auto's choice) inside the forward
 
  private:
   // absmax after each stage of G on the (smoothed) search input xin.
@@ -469,7 +474,7 @@ QuantizedModel float_model(const model::WeightSource& src) {
 }
 
 QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<std::vector<int>>& windows,
-                              const QuantOptions& opts) {
+                              const QuantOptions& opts, const BlockSink& sink) {
   opts.validate();
   if (opts.method == Method::Fp) return float_model(src);
   if (windows.empty()) fail("quantization needs calibration windows");
@@ -481,14 +486,16 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
   qm.cfg = cfg;
   qm.opts = opts;
   qm.hooks = std::make_unique<SimQuantHooks>(cfg, opts);
-  qm.codes.resize(static_cast<size_t>(cfg.n_layers));
+  if (!sink) qm.codes.resize(static_cast<size_t>(cfg.n_layers));
   qm.report.resize(static_cast<size_t>(cfg.n_layers));
 
   model::ModelWeights out;
   out.embed = src.embedding();
   model::check_finite(out.embed.flat(), src.description() + ": token embedding");
-  out.final_norm = src.final_norm();
-  out.lm_head = src.lm_head();
+  if (!sink) {  // a sink's caller reads the tables itself: not held here through all the blocks
+    out.final_norm = src.final_norm();
+    out.lm_head = src.lm_head();
+  }
 
   // Block-0 inputs: each window's embeddings, and their mean (the search sequence). x_fp: the windows through
   // the float model (smoothing statistics, LWC targets); x_q: the windows through the quantized blocks
@@ -512,21 +519,28 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     if (need_fp) x_fp.push_back(std::move(e));
   }
 
+  if (sink) out.embed = Mat();
   kernels::RopeTable rope = model::rope_table(cfg, L);
   Mat kc(L, cfg.kv_dim()), vc(L, cfg.kv_dim());
   Progress prog("quantizing " + method_name(opts.method) + " W" + std::to_string(opts.wbits) + "A" +
                     std::to_string(opts.abits),
                 cfg.n_layers, opts.progress);
+  StageTimes& times = qm.stages;
   for (int l = 0; l < cfg.n_layers; ++l) {
+    Timer tl;
     model::LayerWeights w = src.layer(l);
     const std::string where = src.description() + ": layer " + std::to_string(l);
     for (const Mat* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) model::check_finite(m->flat(), where);
+    times.load += tl.seconds();
+    LayerCodes block_codes;
+    LayerCodes& codes = sink ? block_codes : qm.codes[static_cast<size_t>(l)];
     auto& rep = qm.report[static_cast<size_t>(l)];
     SiteTransforms& sites = qm.hooks->sites()[static_cast<size_t>(l)];
     std::array<std::vector<float>, model::kNumSites> fp_absmax;
 
     if (need_fp) {
       // 1. FP statistics over all windows; the windows advance to the next block's input.
+      const Timer ts;
       AbsMaxHook stats;
       model::FloatLinears lin(w);
       for (Mat& x : x_fp) model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, rope, &stats);
@@ -536,9 +550,11 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
         rep[static_cast<size_t>(s)].absmax_fp = stats.absmax[static_cast<size_t>(s)];
       }
       fp_absmax = stats.absmax;
+      times.statistics += ts.seconds();
     }
     // 3. search, fold, quantize while the search sequence runs through the block.
-    BlockCalibrator cal(cfg, opts, *qm.hooks, w, qm.codes[static_cast<size_t>(l)], rep);
+    const Timer tsearch;
+    BlockCalibrator cal(cfg, opts, *qm.hooks, w, codes, rep);
     // 2. smoothing folded into norms / weights (before the search forward sees the block).
     if (uses_smoothing(opts)) smooth_block(cfg, opts, fp_absmax, w, sites, &cal.smooth_);
     if (need_q) cal.set_hessian_windows(&x_q, &rope);
@@ -553,24 +569,36 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     model::FloatLinears lin(w);
     model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x_search, 0, kc, vc, rope, &cal);
     model::check_finite(x_search.flat(), where + " output of the quantized block");
+    times.weights += cal.weight_seconds_;
+    times.search += tsearch.seconds() - cal.weight_seconds_;
     qm.adadim_per_ic += cal.adadim_per_ic_;
     qm.adadim_linears += cal.adadim_linears_;
     qm.auto_gptq_rows += cal.auto_gptq_rows_;
     qm.auto_rows += cal.auto_rows_;
     // 4. LWC: learn the weight clipping of the block with its transforms frozen.
-    if (lwc)
-      lwc_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, qm.codes[static_cast<size_t>(l)], x_q, x_fp, qm);
+    if (lwc) {
+      const Timer tw;
+      lwc_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, codes, x_q, x_fp, qm);
+      times.weights += tw.seconds();
+    }
     // 5. The windows through the finished quantized block: the next block's quantized-propagated inputs.
+    const Timer tp;
     if (need_q)
       for (Mat& x : x_q) {
         model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, rope, qm.hooks.get());
         model::check_finite(x.flat(), where + " quantized-propagated calibration window");
       }
-    out.layers.push_back(std::move(w));
+    times.propagate += tp.seconds();
+    if (sink) {
+      for (SiteReport& r : rep) r.abs_before = r.abs_after = Mat();  // [T×H] each: not kept per block
+      sink(l, std::move(w), std::move(block_codes), sites);
+    } else {
+      out.layers.push_back(std::move(w));
+    }
     prog.update(l + 1);
   }
   prog.finish();
-  qm.model = std::make_unique<model::Model>(cfg, std::move(out));
+  if (!sink) qm.model = std::make_unique<model::Model>(cfg, std::move(out));
   qm.calib_seconds = timer.seconds();
   return qm;
 }

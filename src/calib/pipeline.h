@@ -12,6 +12,7 @@
 //   for packing.
 #pragma once
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -58,14 +59,25 @@ struct SiteReport {
   std::vector<AutoCandidateError> auto_candidates;
 };
 
+// Wall time of the pipeline's stages, summed over the blocks (seconds): reading and converting each block's
+// weights from the source, the FP statistics forward, the transform search (the search sequence's forward
+// with every site's search, folding and activation quantization), weight rounding (RTN/GPTQ/AdaDim/LWC and
+// duquant-auto's candidate evaluation), propagating the calibration windows through the quantized block, and
+// (quantize_to_file_data) packing each finished block for the file.
+struct StageTimes {
+  double load = 0, statistics = 0, search = 0, weights = 0, propagate = 0, pack = 0;
+};
+
 struct QuantizedModel {
   model::ModelConfig cfg;
   QuantOptions opts;
-  std::unique_ptr<model::Model> model;  // weights = dequantized W·G⁻ᵀ (or float for fp / W16)
+  // weights = dequantized W·G⁻ᵀ (or float for fp / W16); null when the blocks went to a BlockSink.
+  std::unique_ptr<model::Model> model;
   std::unique_ptr<SimQuantHooks> hooks;  // null for the float model
-  std::vector<LayerCodes> codes;         // [n_layers] when weights are quantized
+  std::vector<LayerCodes> codes;         // [n_layers] when weights are quantized (empty with a BlockSink)
   std::vector<std::array<SiteReport, model::kNumSites>> report;  // [n_layers]
   double calib_seconds = 0;
+  StageTimes stages;
   // Weight rounding summary: AdaDim's choices (linears given per-IC groups / all), LWC's block losses summed
   // over the blocks (mean window loss of the first and of the last epoch).
   int adadim_per_ic = 0, adadim_linears = 0;
@@ -76,9 +88,17 @@ struct QuantizedModel {
   Mat forward(std::span<const int> tokens, int pos0, model::KVCache& cache, bool last_only = false) const;
 };
 
-// Quantizes the model from `src` with `opts` on calibration windows (token ids, equal lengths).
+// Receives each finished block as soon as it is done: its folded norms and dequantized weights, its integer
+// codes and its site transforms (final). With a sink the pipeline keeps no block after handing it over (the
+// QuantizedModel then has no `model` and no `codes`, and its reports keep the per-channel pictures only, not
+// the [T×H] down-projection inputs), so memory stays at one block however many the model has (issue 15: a
+// 7B model's 32 blocks in f32 would hold ~26 GB).
+using BlockSink = std::function<void(int layer, model::LayerWeights&& w, LayerCodes&& codes, const SiteTransforms& sites)>;
+
+// Quantizes the model from `src` with `opts` on calibration windows (token ids, equal lengths). Blocks go to
+// `sink` when one is given, else they stay in the result's `model` and `codes`.
 QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<std::vector<int>>& windows,
-                              const QuantOptions& opts);
+                              const QuantOptions& opts, const BlockSink& sink = {});
 
 // The float model wrapped as a QuantizedModel (method fp).
 QuantizedModel float_model(const model::WeightSource& src);

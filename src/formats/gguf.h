@@ -116,6 +116,8 @@ class GgufFile {
   uint32_t version() const { return h_.version; }
   uint32_t alignment() const { return h_.alignment; }
   uint64_t data_offset() const { return h_.data_offset; }
+  // Drops a tensor's mapped pages from resident memory once the caller holds its own copy (MappedFile::release).
+  void release(const GgufTensor& t) const { file_.release(t.data, static_cast<size_t>(t.nbytes)); }
 
   // --- metadata ---
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return h_.metadata; }

@@ -249,6 +249,7 @@ void TensorStore::convert(const TensorInfo& t, float* dst) const {
   if (!dtype_is_float(t.dtype))
     fail(t.file, ": tensor '", t.name, "' has dtype ", dtype_name(t.dtype), ", expected F32, F16 or BF16");
   convert_to_f32(t.dtype, t.data, static_cast<size_t>(t.numel), dst);
+  for (const auto& f : files_) f->release(t.data, t.nbytes);  // the copy is the caller's now (core/mapped_file.h)
 }
 
 Mat TensorStore::to_f32(const std::string& name) const {
@@ -298,8 +299,9 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
       DUQ_CHECK(d >= 0, "tensor ", t.name, " has a negative dimension");
       numel *= d;
     }
-    DUQ_CHECK(static_cast<int64_t>(t.data.size()) == numel, "tensor ", t.name, ": shape ", shape_str(t.shape),
-              " but ", t.data.size(), " values");
+    if (!t.produce)
+      DUQ_CHECK(static_cast<int64_t>(t.data.size()) == numel, "tensor ", t.name, ": shape ", shape_str(t.shape),
+                " but ", t.data.size(), " values");
     const uint64_t nbytes = static_cast<uint64_t>(numel) * dtype_size(t.dtype);
     header[t.name] = {{"dtype", std::string(dtype_name(t.dtype))},
                       {"shape", t.shape},
@@ -317,10 +319,15 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
   constexpr size_t kChunk = 1 << 16;  // elements converted per write
   for (const auto& t : tensors) {
     const size_t es = dtype_size(t.dtype);
-    for (size_t i = 0; i < t.data.size(); i += kChunk) {
-      const size_t k = std::min(kChunk, t.data.size() - i);
+    const std::span<const float> data = t.produce ? t.produce() : t.data;
+    int64_t numel = 1;
+    for (int64_t d : t.shape) numel *= d;
+    DUQ_CHECK(static_cast<int64_t>(data.size()) == numel, "tensor ", t.name, ": shape ", shape_str(t.shape), " but ",
+              data.size(), " values");
+    for (size_t i = 0; i < data.size(); i += kChunk) {
+      const size_t k = std::min(kChunk, data.size() - i);
       buf.resize(k * es);
-      convert_from_f32(t.dtype, t.data.data() + i, k, buf.data());
+      convert_from_f32(t.dtype, data.data() + i, k, buf.data());
       f.write(buf.data(), buf.size());
     }
   }

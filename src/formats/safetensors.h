@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -82,6 +83,10 @@ struct TensorToWrite {
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
   std::span<const float> data;  // numel(shape) values, row-major
+  // Or, when set, called just before the tensor's bytes are written (data is then ignored): a writer can
+  // produce each tensor when its turn comes, holding one at a time. The span must stay valid until the
+  // next call of any tensor's produce.
+  std::function<std::span<const float>()> produce;
 };
 
 // Writes `tensors` to `path` atomically (nothing at `path` changes unless the whole file is written).

@@ -45,19 +45,19 @@ double get_float_or(const GgufFile& f, const std::string& key, double dflt) {
 }
 int to_int(int64_t v) { return static_cast<int>(v); }
 
-// The tensor `name` as float32 [rows × cols] (PyTorch order; GGUF dims {cols, rows}).
-std::vector<float> read_f32(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols) {
+// The tensor `name` as float32 [rows × cols] (PyTorch order; GGUF dims {cols, rows}) into `out`; its mapped
+// pages are released once copied.
+void read_f32(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols, float* out) {
   const GgufTensor& t = f.tensor(name);
   const size_t n = static_cast<size_t>(rows * cols);
-  std::vector<float> out(n);
   switch (t.type) {
-    case GgmlType::F32: std::memcpy(out.data(), t.data, n * sizeof(float)); break;
-    case GgmlType::F16: formats::convert_to_f32(formats::DType::F16, t.data, n, out.data()); break;
-    case GgmlType::BF16: formats::convert_to_f32(formats::DType::BF16, t.data, n, out.data()); break;
-    case GgmlType::Q8_0: formats::q8_0_decode(t.data, n, out.data()); break;
+    case GgmlType::F32: std::memcpy(out, t.data, n * sizeof(float)); break;
+    case GgmlType::F16: formats::convert_to_f32(formats::DType::F16, t.data, n, out); break;
+    case GgmlType::BF16: formats::convert_to_f32(formats::DType::BF16, t.data, n, out); break;
+    case GgmlType::Q8_0: formats::q8_0_decode(t.data, n, out); break;
     default: DUQ_CHECK(false, "tensor type checked at open");
   }
-  return out;
+  f.release(t);
 }
 
 class GgufSource : public WeightSource {
@@ -98,13 +98,13 @@ class GgufSource : public WeightSource {
  private:
   Mat mat(const std::string& name, int64_t rows, int64_t cols) const {
     Mat m(rows, cols);
-    auto v = read_f32(f_, name, rows, cols);
-    std::memcpy(m.data(), v.data(), v.size() * sizeof(float));
+    read_f32(f_, name, rows, cols, m.data());
     return m;
   }
   Vec vec(const std::string& name, int64_t n) const {
-    auto v = read_f32(f_, name, 1, n);
-    return Vec(v.begin(), v.end());
+    Vec v(static_cast<size_t>(n));
+    read_f32(f_, name, 1, n, v.data());
+    return v;
   }
   void check_all() const {
     const int64_t D = cfg_.dim, H = cfg_.hidden_dim, Q = cfg_.q_dim(), K = cfg_.kv_dim(), V = cfg_.vocab_size;

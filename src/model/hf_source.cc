@@ -348,43 +348,87 @@ void check_storable(const std::string& dir, const std::string& name, std::span<c
 
 void write_hf_model(const std::string& dir, const ModelConfig& c, const ModelWeights& w, DType dtype, bool force,
                     const std::vector<std::pair<std::string, std::string>>& extra_files) {
+  if (static_cast<int64_t>(w.layers.size()) != c.n_layers)
+    fail(dir, ": weights have ", w.layers.size(), " layers, config says ", c.n_layers);
+  write_hf_model(dir, WeightsView(c, w), dtype, force, extra_files);
+}
+
+void write_hf_model(const std::string& dir, const WeightSource& src, DType dtype, bool force,
+                    const std::vector<std::pair<std::string, std::string>>& extra_files) {
+  const ModelConfig& c = src.config();
   c.validate("model to write to " + dir);
   if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
     fail(dir, ": cannot write weights as ", formats::dtype_name(dtype), " (use F32, F16 or BF16)");
   const Replace replace = force ? Replace::IfRegular : Replace::No;
   check_dir_replaceable(dir, replace);
 
+  // What the writer is converting now: one table, or one block (read from `src` when its first tensor's turn
+  // comes, dropped when the next block's does).
+  struct Current {
+    int layer = -2;  // -1: a table or norm; ≥ 0: block
+    LayerWeights block;
+    Mat table;
+    Vec norm;
+  };
+  auto cur = std::make_shared<Current>();
+  auto block = [&src, cur](int l) -> const LayerWeights& {
+    if (cur->layer != l) {
+      cur->table = Mat();
+      cur->block = src.layer(l);
+      cur->layer = l;
+    }
+    return cur->block;
+  };
   const int64_t D = c.dim, H = c.hidden_dim, Q = c.q_dim(), K = c.kv_dim(), V = c.vocab_size;
   std::vector<formats::TensorToWrite> t;
-  auto mat = [&](const std::string& name, const Mat& m, int64_t rows, int64_t cols) {
+  auto checked_mat = [dir, dtype](const std::string& name, const Mat& m, int64_t rows, int64_t cols) {
     if (m.rows() != rows || m.cols() != cols)
       fail(dir, ": weight '", name, "' is [", m.rows(), ", ", m.cols(), "], config expects [", rows, ", ", cols, "]");
     check_storable(dir, name, m.flat(), dtype);
-    t.push_back({name, dtype, {rows, cols}, m.flat()});
+    return m.flat();
   };
-  auto vec = [&](const std::string& name, const Vec& v, int64_t n) {
+  auto checked_vec = [dir, dtype](const std::string& name, const Vec& v, int64_t n) {
     if (static_cast<int64_t>(v.size()) != n)
       fail(dir, ": weight '", name, "' has ", v.size(), " values, config expects ", n);
     check_storable(dir, name, std::span<const float>(v.data(), v.size()), dtype);
-    t.push_back({name, dtype, {n}, std::span<const float>(v.data(), v.size())});
+    return std::span<const float>(v.data(), v.size());
   };
-  if (static_cast<int64_t>(w.layers.size()) != c.n_layers)
-    fail(dir, ": weights have ", w.layers.size(), " layers, config says ", c.n_layers);
-  mat("model.embed_tokens.weight", w.embed, V, D);
+  // A table or the final norm, read when written.
+  auto table = [&](const std::string& name, std::function<Mat()> read, int64_t rows, int64_t cols) {
+    t.push_back({name, dtype, {rows, cols}, {}, [=] {
+                   cur->block = LayerWeights();
+                   cur->layer = -1;
+                   cur->table = read();
+                   return checked_mat(name, cur->table, rows, cols);
+                 }});
+  };
+  auto mat = [&](int l, const std::string& part, Mat LayerWeights::*m, int64_t rows, int64_t cols) {
+    const std::string name = layer_name(l, part.c_str());
+    t.push_back({name, dtype, {rows, cols}, {}, [=] { return checked_mat(name, block(l).*m, rows, cols); }});
+  };
+  auto vec = [&](int l, const std::string& part, Vec LayerWeights::*v) {
+    const std::string name = layer_name(l, part.c_str());
+    t.push_back({name, dtype, {D}, {}, [=] { return checked_vec(name, block(l).*v, D); }});
+  };
+  table("model.embed_tokens.weight", [&src] { return src.embedding(); }, V, D);
   for (int l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& L = w.layers[static_cast<size_t>(l)];
-    vec(layer_name(l, "input_layernorm"), L.attn_norm, D);
-    mat(layer_name(l, "self_attn.q_proj"), L.wq, Q, D);
-    mat(layer_name(l, "self_attn.k_proj"), L.wk, K, D);
-    mat(layer_name(l, "self_attn.v_proj"), L.wv, K, D);
-    mat(layer_name(l, "self_attn.o_proj"), L.wo, D, Q);
-    vec(layer_name(l, "post_attention_layernorm"), L.ffn_norm, D);
-    mat(layer_name(l, "mlp.gate_proj"), L.w_gate, H, D);
-    mat(layer_name(l, "mlp.up_proj"), L.w_up, H, D);
-    mat(layer_name(l, "mlp.down_proj"), L.w_down, D, H);
+    vec(l, "input_layernorm", &LayerWeights::attn_norm);
+    mat(l, "self_attn.q_proj", &LayerWeights::wq, Q, D);
+    mat(l, "self_attn.k_proj", &LayerWeights::wk, K, D);
+    mat(l, "self_attn.v_proj", &LayerWeights::wv, K, D);
+    mat(l, "self_attn.o_proj", &LayerWeights::wo, D, Q);
+    vec(l, "post_attention_layernorm", &LayerWeights::ffn_norm);
+    mat(l, "mlp.gate_proj", &LayerWeights::w_gate, H, D);
+    mat(l, "mlp.up_proj", &LayerWeights::w_up, H, D);
+    mat(l, "mlp.down_proj", &LayerWeights::w_down, D, H);
   }
-  vec("model.norm.weight", w.final_norm, D);
-  if (!c.tied_embeddings) mat("lm_head.weight", w.lm_head, V, D);
+  t.push_back({"model.norm.weight", dtype, {D}, {}, [=, &src] {
+                 cur->block = LayerWeights();
+                 cur->layer = -1;
+                 cur->norm = src.final_norm();
+                 return checked_vec("model.norm.weight", cur->norm, D);
+               }});
+  if (!c.tied_embeddings) table("lm_head.weight", [&src] { return src.lm_head(); }, V, D);
 
   // Built beside `dir` and swapped in complete: a failure leaves no directory and the old one whole (and no
   // stale shards or index from an earlier model next to the new one).

@@ -41,5 +41,9 @@ std::string hf_config_json(const ModelConfig& c, formats::DType dtype);
 // dtype: F32, F16 or BF16; a finite value beyond float16's ±65504 is refused for F16, naming the tensor.
 void write_hf_model(const std::string& dir, const ModelConfig& c, const ModelWeights& w, formats::DType dtype,
                     bool force = false, const std::vector<std::pair<std::string, std::string>>& extra_files = {});
+// The same from a WeightSource (config and tensors), one block in memory at a time: each tensor is read from
+// `src` when its turn to be written comes.
+void write_hf_model(const std::string& dir, const WeightSource& src, formats::DType dtype, bool force = false,
+                    const std::vector<std::pair<std::string, std::string>>& extra_files = {});
 
 }  // namespace duq::model

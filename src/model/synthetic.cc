@@ -20,27 +20,46 @@ Mat gaussian(int64_t rows, int64_t cols, double stddev, uint64_t seed, uint64_t 
 
 }  // namespace
 
+// Stream indices: the embedding 0, block l's seven linears 1 + 7l … 7 + 7l, the classifier 1 + 7·n_layers.
+RandomWeights::RandomWeights(ModelConfig c, uint64_t seed) : c_(std::move(c)), seed_(seed) {
+  c_.validate("random_weights");
+}
+
+Mat RandomWeights::embedding() const {
+  return gaussian(c_.vocab_size, c_.dim, c_.tied_embeddings ? 1.0 / std::sqrt(double(c_.dim)) : 1.0, seed_, 0);
+}
+
+LayerWeights RandomWeights::layer(int l) const {
+  const int64_t D = c_.dim, H = c_.hidden_dim, Q = c_.q_dim(), K = c_.kv_dim();
+  const double branch = 1.0 / std::sqrt(2.0 * c_.n_layers);
+  uint64_t index = 1 + 7 * static_cast<uint64_t>(l);
+  LayerWeights L;
+  L.attn_norm.assign(static_cast<size_t>(D), 1.f);
+  L.ffn_norm.assign(static_cast<size_t>(D), 1.f);
+  L.wq = gaussian(Q, D, 1.0 / std::sqrt(double(D)), seed_, index++);
+  L.wk = gaussian(K, D, 1.0 / std::sqrt(double(D)), seed_, index++);
+  L.wv = gaussian(K, D, 1.0 / std::sqrt(double(D)), seed_, index++);
+  L.wo = gaussian(D, Q, branch / std::sqrt(double(Q)), seed_, index++);
+  L.w_gate = gaussian(H, D, 1.0 / std::sqrt(double(D)), seed_, index++);
+  L.w_up = gaussian(H, D, 1.0 / std::sqrt(double(D)), seed_, index++);
+  L.w_down = gaussian(D, H, branch / std::sqrt(double(H)), seed_, index++);
+  return L;
+}
+
+Vec RandomWeights::final_norm() const { return Vec(static_cast<size_t>(c_.dim), 1.f); }
+
+Mat RandomWeights::lm_head() const {
+  if (c_.tied_embeddings) return Mat();
+  return gaussian(c_.vocab_size, c_.dim, 1.0 / std::sqrt(double(c_.dim)), seed_, 1 + 7 * static_cast<uint64_t>(c_.n_layers));
+}
+
 ModelWeights random_weights(const ModelConfig& c, uint64_t seed) {
-  c.validate("random_weights");
-  const int64_t D = c.dim, H = c.hidden_dim, Q = c.q_dim(), K = c.kv_dim(), V = c.vocab_size;
-  const double branch = 1.0 / std::sqrt(2.0 * c.n_layers);
-  uint64_t index = 0;
+  const RandomWeights src(c, seed);
   ModelWeights w;
-  w.embed = gaussian(V, D, c.tied_embeddings ? 1.0 / std::sqrt(double(D)) : 1.0, seed, index++);
-  w.layers.resize(static_cast<size_t>(c.n_layers));
-  for (auto& L : w.layers) {
-    L.attn_norm.assign(static_cast<size_t>(D), 1.f);
-    L.ffn_norm.assign(static_cast<size_t>(D), 1.f);
-    L.wq = gaussian(Q, D, 1.0 / std::sqrt(double(D)), seed, index++);
-    L.wk = gaussian(K, D, 1.0 / std::sqrt(double(D)), seed, index++);
-    L.wv = gaussian(K, D, 1.0 / std::sqrt(double(D)), seed, index++);
-    L.wo = gaussian(D, Q, branch / std::sqrt(double(Q)), seed, index++);
-    L.w_gate = gaussian(H, D, 1.0 / std::sqrt(double(D)), seed, index++);
-    L.w_up = gaussian(H, D, 1.0 / std::sqrt(double(D)), seed, index++);
-    L.w_down = gaussian(D, H, branch / std::sqrt(double(H)), seed, index++);
-  }
-  w.final_norm.assign(static_cast<size_t>(D), 1.f);
-  if (!c.tied_embeddings) w.lm_head = gaussian(V, D, 1.0 / std::sqrt(double(D)), seed, index++);
+  w.embed = src.embedding();
+  for (int l = 0; l < c.n_layers; ++l) w.layers.push_back(src.layer(l));
+  w.final_norm = src.final_norm();
+  w.lm_head = src.lm_head();
   return w;
 }
 

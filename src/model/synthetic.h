@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "model/config.h"
 #include "model/weights.h"
@@ -15,6 +16,23 @@ namespace duq::model {
 // Each tensor draws from its own stream (seed, tensor index), so one tensor's values do not depend on the
 // shapes of the others.
 ModelWeights random_weights(const ModelConfig& c, uint64_t seed);
+
+// The same weights drawn one tensor at a time when asked for (each from its own stream), so a writer can
+// stream a model of any size through one block's memory (`duquant synth` of a 7B shape: ~27 GB in f32).
+class RandomWeights : public WeightSource {
+ public:
+  RandomWeights(ModelConfig c, uint64_t seed);
+  const ModelConfig& config() const override { return c_; }
+  std::string description() const override { return "random weights (seed " + std::to_string(seed_) + ")"; }
+  Mat embedding() const override;
+  LayerWeights layer(int l) const override;
+  Vec final_norm() const override;
+  Mat lm_head() const override;
+
+ private:
+  ModelConfig c_;
+  uint64_t seed_;
+};
 
 // A WeightSource over weights held in memory (synthetic models fed to the block-by-block pipeline).
 class MemoryWeights : public WeightSource {

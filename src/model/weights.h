@@ -44,6 +44,22 @@ class WeightSource {
   ModelWeights load_all() const;
 };
 
+// A WeightSource viewing weights held elsewhere (no copy but of the block asked for); `w` must outlive it.
+class WeightsView : public WeightSource {
+ public:
+  WeightsView(const ModelConfig& c, const ModelWeights& w) : c_(c), w_(w) {}
+  const ModelConfig& config() const override { return c_; }
+  std::string description() const override { return "in-memory model"; }
+  Mat embedding() const override { return w_.embed; }
+  LayerWeights layer(int l) const override { return w_.layers.at(static_cast<size_t>(l)); }
+  Vec final_norm() const override { return w_.final_norm; }
+  Mat lm_head() const override { return w_.lm_head; }
+
+ private:
+  const ModelConfig& c_;
+  const ModelWeights& w_;
+};
+
 // Opens a float model: a llama2.c checkpoint file (.bin), a Hugging Face directory (config.json +
 // safetensors) or a llama.cpp GGUF file (a duquant quantized .gguf is refused with a message saying so).
 // Throws duq::Error naming the path when it is none of these or is malformed.

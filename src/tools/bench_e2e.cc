@@ -1,6 +1,5 @@
 #include "tools/bench_e2e.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include "calib/pipeline.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/peak_rss.h"
 #include "core/progress.h"
 #include "core/threads.h"
 #include "core/rng.h"
@@ -120,13 +120,6 @@ std::vector<Speed> measure(const char* name, const model::ModelConfig& c, const 
     out[ti].decode_tps = o.decode / median(dec[ti]);
   }
   return out;
-}
-
-// Peak resident memory of this process so far (getrusage), bytes.
-uint64_t peak_rss_bytes() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<uint64_t>(u.ru_maxrss) * 1024;
 }
 
 }  // namespace

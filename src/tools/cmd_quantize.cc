@@ -8,6 +8,8 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/file_checks.h"
+#include "core/peak_rss.h"
+#include "core/progress.h"
 #include "model/quant_model.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
@@ -57,16 +59,24 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   opts.validate();
   if (std::string why; !file_can_hold(opts, &why)) fail(why);
   std::fprintf(stderr, "%s: %s\n", o.m.model.c_str(), cfg.summary().c_str());
-  std::fprintf(stderr, "settings: %s\n", opts.describe().c_str());
   auto windows = calibration_windows(o.q, opts, *tok);
-  calib::QuantizedModel qm = calib::quantize_model(*src, windows, opts);
+  std::fprintf(stderr, "settings: %s\n", opts.describe().c_str());
+  // Block by block: each finished block is packed at once and its float weights freed (calib/export.h).
+  calib::QuantizedModel qm;
+  model::QuantModelData data = calib::quantize_to_file_data(*src, windows, opts, qm);
   if (opts.is_auto()) std::printf("%s", calib::auto_choices_table(qm).c_str());
-  write_quantized_file(qm, std::move(tok_file), types, out.string(), o.force ? Replace::IfRegular : Replace::No);
+  const Timer write_timer;
+  write_quantized_file(std::move(data), std::move(tok_file), types, out.string(), o.force ? Replace::IfRegular : Replace::No);
+  const double write_seconds = write_timer.seconds() + qm.stages.pack;
   const auto size = fs::file_size(out);
   std::printf("wrote %s (%.2f MB; embedding %s, classifier %s): %s, calibrated on %zu × %d tokens in %.1f s\n",
               o.out.c_str(), size / 1e6, model::table_type_name(types.embed),
               cfg.tied_embeddings ? "tied" : model::table_type_name(types.output), opts.describe().c_str(),
               windows.size(), opts.calib_ctx, qm.calib_seconds);
+  const calib::StageTimes& t = qm.stages;
+  std::printf("stages: reading weights %.1f s, statistics %.1f s, search %.1f s, weight quantization %.1f s, "
+              "propagation %.1f s, writing %.1f s; peak RSS %.2f GB\n",
+              t.load, t.statistics, t.search, t.weights, t.propagate, write_seconds, peak_rss_bytes() / 1e9);
 }
 
 DUQ_REGISTER_COMMAND({"quantize", "calibrate and quantize a model; write a quantized .gguf", [](CLI::App& app) {

@@ -65,7 +65,6 @@ void run_synth(const SynthOpts& o) {
     fail("--dtype must be f32, bf16 or f16 (got '", o.dtype, "')");
 
   Timer t;
-  model::ModelWeights w = model::random_weights(c, o.seed);
   model::OutlierSpec spec;
   spec.channels = o.outlier_channels;
   spec.scale = o.outlier_scale;
@@ -73,7 +72,14 @@ void run_synth(const SynthOpts& o) {
   if (!o.massive_tokens.empty()) spec.massive_tokens = model::parse_id_list(o.massive_tokens, "--massive-tokens");
   spec.massive_scale = o.massive_scale;
   spec.seed = o.seed;
-  if (spec.any()) {
+  if (!spec.any()) {
+    // Streamed: each tensor drawn when the writer reaches it, one block in memory (a 7B shape in f32 would be
+    // ~27 GB at once).
+    model::write_hf_model(out.string(), model::RandomWeights(c, o.seed), dt, o.force);
+  } else {
+    // Planting outliers changes weights across blocks together: the model is built whole (outlier models are
+    // small test models).
+    model::ModelWeights w = model::random_weights(c, o.seed);
     const model::OutlierPlan plan = model::plant_outliers(c, w, spec);
     std::printf("planted outliers: %s\n", spec.describe().c_str());
     if (!plan.residual_channels.empty()) {
@@ -91,8 +97,8 @@ void run_synth(const SynthOpts& o) {
       for (int h : plan.massive_hidden) std::printf(" %d", h);
       std::printf("\n");
     }
+    model::write_hf_model(out.string(), c, w, dt, o.force);
   }
-  model::write_hf_model(out.string(), c, w, dt, o.force);
   const auto bytes = std::filesystem::file_size(std::filesystem::path(o.out) / "model.safetensors");
   std::printf("wrote %s: %lld parameters (%.2f M), model.safetensors %.2f MB as %s, seed %llu, %.1f s\n",
               o.out.c_str(), c.n_params(), c.n_params() / 1e6, bytes / 1e6,

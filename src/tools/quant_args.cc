@@ -1,6 +1,9 @@
 #include "tools/quant_args.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <regex>
+#include <tuple>
 
 #include "calib/calib_data.h"
 #include "core/error.h"
@@ -18,10 +21,14 @@ const CLI::Validator kClip = RangeOpenLow(0.0, 1.0);
 void QuantArgs::add(CLI::App& app, bool calib_required) {
   auto* c = app.add_option("--calib", calib_file, "calibration text file (random windows are drawn from it)");
   if (calib_required) c->required();
-  app.add_option("--nsamples", o.nsamples, "calibration windows")->capture_default_str()->check(Range(1, kMaxWindows));
-  app.add_option("--calib-ctx", o.calib_ctx, "tokens per calibration window (clamped to the model's context)")
-      ->capture_default_str()
-      ->check(Range(2, kMaxContext));
+  nsamples_opt_ = app.add_option("--nsamples", o.nsamples,
+                                 "calibration windows (without --nsamples and --calib-ctx, on a text too short "
+                                 "for the defaults: 32 windows of 512 tokens, fewer if the text is shorter)")
+                      ->capture_default_str()
+                      ->check(Range(1, kMaxWindows));
+  calib_ctx_opt_ = app.add_option("--calib-ctx", o.calib_ctx, "tokens per calibration window (clamped to the model's context)")
+                       ->capture_default_str()
+                       ->check(Range(2, kMaxContext));
   app.add_option("--calib-seed", o.calib_seed, "seed of the window draw")->capture_default_str()->check(kSeed);
   app.add_option("--kv-bits", o.kv_bits, "bits of K and V per head and token (default: --abits)")->check(kBits);
   app.add_option("--lac", o.lac, "activation clip ratio (per token; also Q/K unless --qk-clip)")->capture_default_str()->check(kClip);
@@ -80,10 +87,42 @@ calib::QuantOptions QuantArgs::resolve(const CLI::App& app, int model_max_seq) c
   return r;
 }
 
-std::vector<std::vector<int>> calibration_windows(const QuantArgs& a, const calib::QuantOptions& o,
+std::pair<int, int> fit_calibration(int64_t tokens, int nsamples, int calib_ctx, bool nsamples_given,
+                                    bool calib_ctx_given, const std::string& source) {
+  if (tokens >= static_cast<int64_t>(nsamples) * calib_ctx) return {nsamples, calib_ctx};
+  const std::string has = source + ": calibration text has " + std::to_string(tokens) + " tokens, fewer than ";
+  int n = nsamples, len = calib_ctx;
+  if (nsamples_given && calib_ctx_given) {
+    std::string hint;
+    if (tokens / calib_ctx >= 1) hint += "--nsamples " + std::to_string(tokens / calib_ctx) + " (at --calib-ctx " + std::to_string(calib_ctx) + ")";
+    if (tokens / nsamples >= 2) hint += std::string(hint.empty() ? "" : " or ") + "--calib-ctx " + std::to_string(tokens / nsamples) + " (at --nsamples " + std::to_string(nsamples) + ")";
+    fail(has, nsamples, " × ", calib_ctx, " requested (--nsamples × --calib-ctx); pass ",
+         hint.empty() ? std::string("a longer text") : hint);
+  } else if (calib_ctx_given) {
+    n = static_cast<int>(tokens / calib_ctx);
+    if (n < 1) fail(has, "one window of --calib-ctx ", calib_ctx, "; pass --calib-ctx ", std::max<int64_t>(2, tokens), " or a longer text");
+  } else if (nsamples_given) {
+    len = static_cast<int>(std::min<int64_t>(calib_ctx, tokens / nsamples));
+    if (len < 2) fail(has, nsamples, " windows of 2 tokens (--nsamples ", nsamples, "); pass --nsamples ", std::max<int64_t>(1, tokens / 2), " or a longer text");
+  } else {
+    len = std::min(calib_ctx, kFallbackContext);
+    n = static_cast<int>(std::min<int64_t>(kFallbackWindows, tokens / len));
+    // Not one whole window: too short to calibrate on by default (say what would run, if anything can).
+    if (n < 1)
+      fail(has, "one window of ", len, " tokens; use a longer text",
+           tokens >= 2 ? " or pass --nsamples 1 --calib-ctx " + std::to_string(tokens) : std::string());
+  }
+  std::fprintf(stderr, "note: %s%d × %d (--nsamples × --calib-ctx); calibrating on %d × %d tokens instead\n", has.c_str(),
+               nsamples, calib_ctx, n, len);
+  return {n, len};
+}
+
+std::vector<std::vector<int>> calibration_windows(const QuantArgs& a, calib::QuantOptions& o,
                                                   const model::Tokenizer& tok) {
   const std::string text = read_text_file(a.calib_file);
   std::vector<int> toks = tok.encode(text, /*bos=*/true, /*eos=*/false);
+  std::tie(o.nsamples, o.calib_ctx) = fit_calibration(static_cast<int64_t>(toks.size()), o.nsamples, o.calib_ctx,
+                                                      a.nsamples_given(), a.calib_ctx_given(), a.calib_file);
   return calib::sample_windows(toks, o.nsamples, o.calib_ctx, o.calib_seed, a.calib_file);
 }
 

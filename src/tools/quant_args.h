@@ -20,10 +20,31 @@ struct QuantArgs {
   void add(CLI::App& app, bool calib_required = true);
   // Final options: variant, explicit block, context clamp to the model.
   calib::QuantOptions resolve(const CLI::App& app, int model_max_seq) const;
+  // Whether --nsamples / --calib-ctx were given (set by add's options once parsed).
+  bool nsamples_given() const { return nsamples_opt_ && nsamples_opt_->count() > 0; }
+  bool calib_ctx_given() const { return calib_ctx_opt_ && calib_ctx_opt_->count() > 0; }
+
+ private:
+  CLI::Option* nsamples_opt_ = nullptr;
+  CLI::Option* calib_ctx_opt_ = nullptr;
 };
 
-// Calibration windows from the --calib text (BOS once, then random windows).
-std::vector<std::vector<int>> calibration_windows(const QuantArgs& a, const calib::QuantOptions& o,
+// Without --nsamples and --calib-ctx, and a text too short for the defaults (128 × 2048 tokens, the DuQuant
+// paper's; a 7B model's 2048-token context asks for 262k tokens, the bundled calib.txt holds ~100k LLaMA
+// tokens): 32 windows of min(512, context) tokens, fewer where the text is shorter (at least one whole window).
+inline constexpr int kFallbackWindows = 32;
+inline constexpr int kFallbackContext = 512;
+
+// The window count and length to draw from a text of `tokens` tokens: o's when the text holds them; else an
+// option the user left at its default gives way (the count when --calib-ctx was given, the length when
+// --nsamples was, kFallbackWindows × kFallbackContext when neither), with a note on stderr. Throws duq::Error
+// saying exactly what to pass when both were given or nothing fits. `source` names the text.
+std::pair<int, int> fit_calibration(int64_t tokens, int nsamples, int calib_ctx, bool nsamples_given,
+                                    bool calib_ctx_given, const std::string& source);
+
+// Calibration windows from the --calib text (BOS once, then random windows); o.nsamples / o.calib_ctx become
+// what was drawn (fit_calibration).
+std::vector<std::vector<int>> calibration_windows(const QuantArgs& a, calib::QuantOptions& o,
                                                   const model::Tokenizer& tok);
 
 // calib::parse_method with the error naming `flag` ("--methods: unknown method 'x' (choose from ...)").

@@ -32,7 +32,13 @@ TableTypes resolve_table_types(const std::string& embed, const std::string& outp
 
 void write_quantized_file(const calib::QuantizedModel& qm, EmbeddedTokenizer tok_file, const TableTypes& types,
                           const std::string& out, Replace replace) {
-  model::QuantModelData data = calib::to_file_data(qm, tok_file.kind, std::move(tok_file.bytes));
+  write_quantized_file(calib::to_file_data(qm, "", ""), std::move(tok_file), types, out, replace);
+}
+
+void write_quantized_file(model::QuantModelData data, EmbeddedTokenizer tok_file, const TableTypes& types,
+                          const std::string& out, Replace replace) {
+  data.tokenizer_kind = std::move(tok_file.kind);
+  data.tokenizer_bytes = std::move(tok_file.bytes);
   data.tokenizer_kv = std::move(tok_file.kv);
   data.embed_type = types.embed;
   data.lm_head_type = types.output;

@@ -24,6 +24,9 @@ TableTypes resolve_table_types(const std::string& embed, const std::string& outp
 // qm (quantized weights, not grouped/per-IC) with its tokenizer embedded, written to `out`.
 void write_quantized_file(const calib::QuantizedModel& qm, EmbeddedTokenizer tok_file, const TableTypes& types,
                           const std::string& out, Replace replace);
+// The same from file contents already assembled (calib::quantize_to_file_data's streamed blocks).
+void write_quantized_file(model::QuantModelData data, EmbeddedTokenizer tok_file, const TableTypes& types,
+                          const std::string& out, Replace replace);
 
 // Whether the file can hold qm (per-output-channel quantized weights), with the reason when it cannot.
 bool file_can_hold(const calib::QuantOptions& o, std::string* why = nullptr);

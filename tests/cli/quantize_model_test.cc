@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -105,12 +106,40 @@ TEST(QuantizeBadInput, ClearErrors) {
   expect_error(test::run_command(base + " --calib " + s.calib + " --block 100 --nsamples 2 --calib-ctx 64"),
                "--block 100 is larger than the 64-wide input");
   test::write_bytes(dir / "short.txt", "Once upon a time there was a cat.");
+  // Too short for even the fallback's one window of 512 tokens: the error says what would run.
   expect_error(test::run_command(base + " --calib " + (dir / "short.txt").string()), "short.txt");
+  expect_error(test::run_command(base + " --calib " + (dir / "short.txt").string()), "pass --nsamples 1 --calib-ctx ");
+  // Both given and too many: the counts that fit are named.
+  expect_error(test::run_command(base + " --calib " + s.calib + " --nsamples 100000 --calib-ctx 512"),
+               "requested (--nsamples × --calib-ctx); pass --nsamples ");
   expect_error(test::run_command(base + " --calib " + s.calib + " --embed-type q4_0"),
                "--embed-type: q4_0 not in");
   expect_error(test::run_command(base + " --calib " + s.calib + " --output-type q8_0"),
                "--output-type: q8_0 not in");
   EXPECT_FALSE(fs::exists(dir / "x.gguf"));
+}
+
+// Defaults that the text cannot fill (128 × 512 on stories260K from a ~12k-token text) fall back to 32 windows of
+// 512 tokens, fewer when the text is shorter, with a note; the file records what was used.
+TEST(QuantizeCalibration, DefaultsFallBackToWhatTheTextHolds) {
+  QuantSetup s;
+  if (!s.ok()) GTEST_SKIP();
+  auto dir = test::temp_dir("quantize_fallback");
+  const std::string text = test::read_text(s.calib);
+  test::write_bytes(dir / "part.txt", text.substr(0, 48000));
+  auto r = test::run_command(s.cli + " quantize --model " + s.model + " --calib " + (dir / "part.txt").string() +
+                             " --method rtn --steps 2 --quiet --out " + (dir / "q.gguf").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto at = r.err.find("fewer than 128 × 512 (--nsamples × --calib-ctx); calibrating on ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  int n = 0, len = 0;
+  ASSERT_EQ(std::sscanf(r.err.c_str() + at + std::strlen("fewer than 128 × 512 (--nsamples × --calib-ctx); calibrating on "),
+                        "%d × %d", &n, &len), 2) << r.err;
+  EXPECT_EQ(len, 512);
+  EXPECT_GE(n, 1);
+  EXPECT_LE(n, 32);
+  EXPECT_NE(r.out.find("calibrated on " + std::to_string(n) + " × 512 tokens"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stages: reading weights"), std::string::npos) << r.out;
 }
 
 // The float tables' storage (docs/quantized-format.md): stories260K has a tied table, stored at --output-type
