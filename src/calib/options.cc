@@ -35,6 +35,8 @@ void QuantOptions::validate() const {
   if (!(lwc_lr > 0)) fail("--lwc-lr must be > 0 (got ", lwc_lr, ")");
   if (uses_lwc() && group_size != 0) fail("duquant+lwc learns one clip per output row: --group-size must be 0");
   if (is_auto() && group_size != 0) fail("duquant-auto chooses one clip per output row: --group-size must be 0");
+  if (norm_tweak_epochs < 0) fail("--norm-tweak-epochs must be >= 0 (got ", norm_tweak_epochs, ")");
+  if (!(norm_tweak_lr > 0)) fail("--norm-tweak-lr must be > 0 (got ", norm_tweak_lr, ")");
   if (auto_rows < 1) fail("--auto-rows must be >= 1 (got ", auto_rows, ")");
 }
 
@@ -57,6 +59,7 @@ std::string QuantOptions::describe() const {
   if (uses_gptq())
     os << ", gptq damp " << gptq_damp << (act_order || (uses_adadim() && !adadim_per_linear) ? " act-order" : "");
   if (uses_lwc()) os << ", lwc " << lwc_epochs << " epochs lr " << lwc_lr;
+  if (norm_tweak) os << ", norm tweak " << norm_tweak_epochs << " epochs lr " << norm_tweak_lr;
   os << (qk_rotate() ? ", qk hadamard" : "") << ")";
   return os.str();
 }

@@ -51,6 +51,10 @@ struct QuantOptions {
   float lwc_lr = 1e-2f;      // LWC AdamW learning rate (no weight decay)
   bool auto_gptq = true;      // duquant-auto: GPTQ rounding on the chosen grids where it lowers the layer error
   int auto_rows = 8192;      // duquant-auto: calibration rows (whole windows) its error evaluation uses per input
+  // Norm tweaking (calib/norm_tweak.h), any quantizing method: the block's RMSNorm weights trained on its output.
+  bool norm_tweak = false;
+  int norm_tweak_epochs = 10;
+  float norm_tweak_lr = 1e-3f;
 
   int kv() const { return kv_bits > 0 ? kv_bits : abits; }
   float qk_clip_ratio() const { return qk_clip >= 0 ? qk_clip : lac; }

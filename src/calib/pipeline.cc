@@ -8,6 +8,7 @@
 #include "calib/auto_select.h"
 #include "calib/gptq_sites.h"
 #include "calib/lwc.h"
+#include "calib/norm_tweak.h"
 #include "calib/smoothing_fold.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -432,6 +433,35 @@ void lwc_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opt
   }
 }
 
+// Norm tweaking of one finished block: its RMSNorm weights trained on the block loss (quantized-propagated
+// inputs x_q against the float block outputs fp_out), with the block's own activation and Q/K clips.
+void norm_tweak_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opts, const SimQuantHooks& hooks,
+                      const SiteTransforms& sites, model::LayerWeights& w, const std::vector<Mat>& x_q,
+                      const std::vector<Mat>& fp_out, QuantizedModel& qm) {
+  BlockParams<float> p = frozen_block_params(cfg, w, sites, hooks.head_rotation());
+  set_block_weights(w, p);
+  BlockQuantSpec qs = block_quant_spec(opts);
+  qs.qk_clip = hooks.qk_clip(layer);
+  for (int s = 0; s < model::kNumSites; ++s) qs.site_lac[static_cast<size_t>(s)] = sites[static_cast<size_t>(s)].act_clip;
+  std::vector<MatX<float>> xs, ts;
+  for (size_t n = 0; n < x_q.size(); ++n) {
+    xs.push_back(to_matx(x_q[n]));
+    ts.push_back(to_matx(fp_out[n]));
+  }
+  NormTweakOptions no;
+  no.epochs = opts.norm_tweak_epochs;
+  no.lr = opts.norm_tweak_lr;
+  Timer t;
+  const NormTweakResult r = calib::norm_tweak_block(cfg, qs, p, xs, ts, no);
+  qm.norm_tweak_loss_before += r.loss_before;
+  qm.norm_tweak_loss_after += r.loss_after;
+  if (opts.progress)
+    std::fprintf(stderr, "layer %d norm tweak: block loss %.5g -> %.5g over %d steps (%.1f s)\n", layer, r.loss_before,
+                 r.loss_after, r.steps, t.seconds());
+  std::copy(r.attn_norm.begin(), r.attn_norm.end(), w.attn_norm.begin());
+  std::copy(r.ffn_norm.begin(), r.ffn_norm.end(), w.ffn_norm.begin());
+}
+
 // Smoothing factors of a block's sites from FP activation maxima and the (original) weights, folded.
 // SmoothQuant as its own code runs LLaMA (smooth.py, smooth_ln_fcs_llama_like): only the inputs that follow a
 // norm (q/k/v after the attention norm, gate/up after the FFN norm), w_j = max over all of their consumers,
@@ -494,9 +524,9 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
   // the float model (smoothing statistics, LWC targets); x_q: the windows through the quantized blocks
   // (GPTQ/AdaDim Hessians, LWC inputs).
   const bool lwc = opts.wbits != kNoQuant && opts.uses_lwc();
-  const bool need_fp = uses_smoothing(opts) || lwc;
-  const bool need_q =
-      (opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc() || opts.uses_adadim())) || opts.is_auto();
+  const bool need_fp = uses_smoothing(opts) || lwc || opts.norm_tweak;
+  const bool need_q = (opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc() || opts.uses_adadim())) ||
+                      opts.is_auto() || opts.norm_tweak;
   std::vector<Mat> x_fp, x_q;
   Mat x_search(L, D);
   for (const auto& win : windows) {
@@ -560,6 +590,8 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     // 4. LWC: learn the weight clipping of the block with its transforms frozen.
     if (lwc)
       lwc_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, qm.codes[static_cast<size_t>(l)], x_q, x_fp, qm);
+    // 4b. Norm tweaking: the block's RMSNorm weights fitted to its output with everything else fixed.
+    if (opts.norm_tweak) norm_tweak_block(cfg, l, opts, *qm.hooks, sites, w, x_q, x_fp, qm);
     // 5. The windows through the finished quantized block: the next block's quantized-propagated inputs.
     if (need_q)
       for (Mat& x : x_q) {
