@@ -7,6 +7,7 @@
 #include "calib/adadim_module.h"
 #include "calib/auto_select.h"
 #include "calib/gptq_sites.h"
+#include "calib/learned_rotation.h"
 #include "calib/lwc.h"
 #include "calib/norm_tweak.h"
 #include "calib/smoothing_fold.h"
@@ -433,6 +434,54 @@ void lwc_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opt
   }
 }
 
+// duquant+learn for one block after its DuQuant transforms are searched: learns a rotation after each input's
+// R₂ jointly with LWC's clips (calib/learned_rotation.h), folds it into R₂ and stores the final codes.
+void learn_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opts, const SimQuantHooks& hooks,
+                 SiteTransforms& sites, std::array<Mat, kNumLinears>& folded, model::LayerWeights& w, LayerCodes& codes,
+                 const std::vector<Mat>& x_q, const std::vector<Mat>& fp_out, QuantizedModel& qm) {
+  const BlockParams<float> fixed = frozen_block_params(cfg, w, sites, hooks.head_rotation());
+  const BlockQuantSpec qs = block_quant_spec(opts);
+  std::array<const Mat*, kNumLinears> fw;
+  for (int i = 0; i < kNumLinears; ++i) fw[static_cast<size_t>(i)] = &folded[static_cast<size_t>(i)];
+  std::array<const transform::BlockRotation*, 4> layouts{};
+  for (int s = 0; s < model::kNumSites; ++s) {
+    const auto& dq = sites[static_cast<size_t>(s)].duquant;
+    if (dq && !dq->rotations.empty()) layouts[static_cast<size_t>(s)] = &dq->rotations.back();
+  }
+  std::vector<MatX<float>> xs, ts;
+  for (size_t n = 0; n < x_q.size(); ++n) {
+    xs.push_back(to_matx(x_q[n]));
+    ts.push_back(to_matx(fp_out[n]));
+  }
+  LearnOptions lo;
+  lo.epochs = opts.lwc_epochs;
+  lo.lr_clip = opts.lwc_lr;
+  lo.angle = opts.learn_angle;
+  lo.wbits = opts.wbits;
+  Timer t;
+  const LearnResult r = learn_train_block(cfg, qs, fixed, fw, layouts, xs, ts, lo);
+  qm.lwc_loss_first += r.loss_first;
+  qm.lwc_loss_last += r.loss_last;
+  if (opts.progress)
+    std::fprintf(stderr, "layer %d learned rotations + LWC: block loss %.5g -> %.5g over %d steps (%.1f s)\n", layer,
+                 r.loss_first, r.loss_last, r.steps, t.seconds());
+  constexpr int kSiteOf[kNumLinears] = {0, 0, 0, 1, 2, 2, 3};
+  auto ws = linears(w);
+  auto cs = linear_codes(codes);
+  for (int i = 0; i < kNumLinears; ++i) {
+    const auto& rot = r.rot[static_cast<size_t>(kSiteOf[i])];
+    Mat wp(folded[static_cast<size_t>(i)]);
+    if (rot) {
+      const MatX<float> d = rot->dense();
+      kernels::matmul(folded[static_cast<size_t>(i)], ConstMatView(d.data(), d.rows, d.cols), wp);
+    }
+    *cs[static_cast<size_t>(i)] = lwc_quantize(wp, r.rows[static_cast<size_t>(i)], opts.wbits);
+    quant::dequantize(**cs[static_cast<size_t>(i)], *ws[static_cast<size_t>(i)]);
+  }
+  for (int s = 0; s < model::kNumSites; ++s)
+    if (r.rot[static_cast<size_t>(s)]) r.rot[static_cast<size_t>(s)]->fold_into(sites[static_cast<size_t>(s)].duquant->rotations.back());
+}
+
 // Norm tweaking of one finished block: its RMSNorm weights trained on the block loss (quantized-propagated
 // inputs x_q against the float block outputs fp_out), with the block's own activation and Q/K clips.
 void norm_tweak_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opts, const SimQuantHooks& hooks,
@@ -588,7 +637,9 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     qm.auto_gptq_rows += cal.auto_gptq_rows_;
     qm.auto_rows += cal.auto_rows_;
     // 4. LWC: learn the weight clipping of the block with its transforms frozen.
-    if (lwc)
+    if (lwc && opts.learns_rotation())
+      learn_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, qm.codes[static_cast<size_t>(l)], x_q, x_fp, qm);
+    else if (lwc)
       lwc_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, qm.codes[static_cast<size_t>(l)], x_q, x_fp, qm);
     // 4b. Norm tweaking: the block's RMSNorm weights fitted to its output with everything else fixed.
     if (opts.norm_tweak) norm_tweak_block(cfg, l, opts, *qm.hooks, sites, w, x_q, x_fp, qm);
