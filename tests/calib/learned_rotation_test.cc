@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "core/rng.h"
 
@@ -171,7 +172,7 @@ TEST(LearnedRotation, TrainingLowersTheQuantizedBlockLossAndFolds) {
   for (int n = 0; n < 6; ++n) {
     MatX<float> x(12, D);
     for (auto& v : x.v) v = static_cast<float>(rng.normal());
-    for (int64_t t = 0; t < 12; ++t) x(t, 3) *= 8.f;  // an outlier channel
+    for (int64_t t = 0; t < 12; ++t) x(t, 3) *= 40.f;  // a massive outlier channel
     MatX<float> y, zero(12, D);
     block_loss_grad<float>(c, none, fp, x, zero, &y, nullptr, nullptr);
     xs.push_back(std::move(x));
@@ -180,11 +181,12 @@ TEST(LearnedRotation, TrainingLowersTheQuantizedBlockLossAndFolds) {
   BlockQuantSpec qs;
   qs.abits = qs.kv_bits = 4;
   LearnOptions o;
-  o.epochs = 15;
-  o.angle = 0.05f;
+  o.epochs = 10;
+  o.angle = 0.3f;
   o.lr_clip = 0.f;  // rotations alone: the loss drop is theirs
   const LearnResult r = learn_train_block(c, qs, fixed, wp, layouts, xs, ts, o);
-  EXPECT_LT(r.loss_last, 0.9 * r.loss_first);
+  EXPECT_LT(r.loss_last, 0.7 * r.loss_first);
+  std::fprintf(stderr, "block loss %.5g -> %.5g\n", r.loss_first, r.loss_last);
   for (int s = 0; s < 4; ++s) {
     ASSERT_TRUE(r.rot[static_cast<size_t>(s)].has_value());
     const MatX<float> d = r.rot[static_cast<size_t>(s)]->dense();
