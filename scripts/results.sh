@@ -5,6 +5,8 @@
 # Also measures the integer engine against the simulation (results/agreement-*.json, the AGREEMENT block).
 # Takes ~40–50 min on an idle 2-core machine (two runs at a time, DUQ_JOBS to change).
 # Usage: scripts/results.sh [extra compare flags]
+#        RESULTS_ONLY=name1,name2 scripts/results.sh: only those compare rows (results/NAME.json); no agreement runs,
+#        README.md left as it is (e.g. RESULTS_ONLY=stories260K-learn,stories260K-norm-tweak).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A="${DUQUANT_ASSETS:-assets}"
@@ -19,9 +21,11 @@ weights="rtn,adadim,gptq,adadim+gptq"
 
 # run NAME compare-flags…: one compare into results/NAME.json, at most DUQ_JOBS at a time.
 pids=()
+only="${RESULTS_ONLY:-}"
 run() {
   local name=$1
   shift
+  [[ -z $only || ",$only," == *",$name,"* ]] || return 0
   while (($(jobs -rp | wc -l) >= ${DUQ_JOBS:-2})); do wait -n || true; done
   "$DUQ" compare "${common[@]}" "$@" > "results/$name.json.tmp" && mv "results/$name.json.tmp" "results/$name.json" &
   pids+=($!)
@@ -37,6 +41,16 @@ run stories260K-w8a8-noclip --methods "$paper,duquant-auto" --bits W8A8 --swc 1 
 # 4. Weight-only: per-channel and group-32 weights, AdaDim's per-IC/per-OC choice with RTN and with GPTQ.
 run stories260K-weight-only --methods "$weights" --bits W3A16,W4A16
 run stories260K-weight-only-g32 --methods "$weights" --bits W3A16,W4A16 --group-size 32
+# 4b. Beyond DuQuant (issue 21), in the clipping of section 2: learned rotations (duquant+learn) beside
+#     duquant+lwc, and norm tweaking on top of each method; the note column has the block losses before/after.
+run stories260K-learn --methods duquant+lwc,duquant+learn --bits W4A4,W4A8 --swc 1 --qk-clip 1 --seeds 3,4
+run stories260K-norm-tweak --methods duquant,duquant+lwc,duquant+learn,duquant-auto --bits W4A4,W4A8 --swc 1 --qk-clip 1 \
+  --seeds 3,4 --norm-tweak
+if [[ -n $only ]]; then
+  status=0
+  for p in "${pids[@]}"; do wait "$p" || status=1; done
+  exit $status
+fi
 # 5. Integer engine against the simulation (README "Results" preamble): duquant W4A4 and W8A8 over three seeds,
 #    `ppl --check-simulated` on all of eval.txt with the default int16 rotations and with --exact-rotations.
 agree() {  # agree BITS SEED: results/agreement-BITS-sSEED-{int16,exact}.json
@@ -70,6 +84,14 @@ table() { node scripts/results_table.mjs "$@"; }
   echo "**stories260K, weight clip 1 and Q/K unclipped** (the setting of spec §10):"
   echo
   table results/stories260K-noclip.json
+  echo
+  echo "**stories260K, learned rotations** (weight clip 1, Q/K unclipped; duquant+learn: LWC with a learned rotation after R₂):"
+  echo
+  table results/stories260K-learn.json
+  echo
+  echo "**stories260K, norm tweaking** (\`--norm-tweak\`; weight clip 1, Q/K unclipped):"
+  echo
+  table results/stories260K-norm-tweak.json
   echo
   echo "**stories260K, W8A8 with all clipping off** (every method should be within 2% of fp):"
   echo

@@ -211,13 +211,15 @@ void act_fake_quant_rows_grad(const T* x, const T* gout, T* gin, int64_t rows, i
 
 template <class T>
 T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<T>& p, const MatX<T>& x,
-                  const MatX<T>& target, MatX<T>* y_out, std::array<MatX<T>, kNumLinears>* gw, MatX<T>* gx) {
+                  const MatX<T>& target, MatX<T>* y_out, std::array<MatX<T>, kNumLinears>* gw, MatX<T>* gx,
+                  BlockExtraGrads<T>* extra) {
   const int64_t Tn = x.rows, D = cfg.dim, hd = cfg.head_dim(), nh = cfg.n_heads, nkv = cfg.n_kv_heads;
   const int64_t Q = nh * hd, K = nkv * hd, H = cfg.hidden_dim, half = hd / 2, group = nh / nkv;
   DUQ_CHECK(x.cols == D && target.rows == Tn && target.cols == D, "block_loss_grad: shapes");
   const bool inter = cfg.rope_layout == model::RopeLayout::Interleaved;
   const T eps = static_cast<T>(cfg.rms_eps);
   const auto& W = p.w;
+  auto lac = [&](int site) { return qs.site_lac[static_cast<size_t>(site)] > 0 ? qs.site_lac[static_cast<size_t>(site)] : qs.lac; };
 
   if (cfg.sliding_window > 0 && Tn > cfg.sliding_window)
     fail("LWC: calibration windows of ", Tn, " tokens exceed the model's sliding window of ", cfg.sliding_window,
@@ -236,7 +238,7 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   std::vector<T> r1, r2;
   rmsnorm_fwd(x, p.attn_norm, eps, xn1, r1);
   MatX<T> a1pre = times(xn1, p.g[0]), a1 = a1pre;
-  act_fake_quant_rows(a1.data(), Tn, D, qs.abits, qs.lac);
+  act_fake_quant_rows(a1.data(), Tn, D, qs.abits, lac(0));
   MatX<T> q(Tn, Q), k(Tn, K), v(Tn, K);
   mm_abt<T>(a1.view(), W[kLinQ].view(), q.view());
   mm_abt<T>(a1.view(), W[kLinK].view(), k.view());
@@ -272,13 +274,13 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
     mm_ab<T>(s.view(), v.view().cols_slice(kvh * hd, hd), att.view().cols_slice(h * hd, hd));
   }
   MatX<T> b1pre = times(att, p.g[1]), b1 = b1pre;
-  act_fake_quant_rows(b1.data(), Tn, Q, qs.abits, qs.lac);
+  act_fake_quant_rows(b1.data(), Tn, Q, qs.abits, lac(1));
   MatX<T> x1 = x;
   mm_abt<T>(b1.view(), W[kLinO].view(), x1.view(), /*acc=*/true);
   MatX<T> xn2(Tn, D);
   rmsnorm_fwd(x1, p.ffn_norm, eps, xn2, r2);
   MatX<T> a2pre = times(xn2, p.g[2]), a2 = a2pre;
-  act_fake_quant_rows(a2.data(), Tn, D, qs.abits, qs.lac);
+  act_fake_quant_rows(a2.data(), Tn, D, qs.abits, lac(2));
   MatX<T> gt(Tn, H), ut(Tn, H), hact(Tn, H);
   mm_abt<T>(a2.view(), W[kLinGate].view(), gt.view());
   mm_abt<T>(a2.view(), W[kLinUp].view(), ut.view());
@@ -287,7 +289,7 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
     hact.v[i] = g / (T(1) + std::exp(-g)) * ut.v[i];
   }
   MatX<T> b2pre = times(hact, p.g[3]), b2 = b2pre;
-  act_fake_quant_rows(b2.data(), Tn, H, qs.abits, qs.lac);
+  act_fake_quant_rows(b2.data(), Tn, H, qs.abits, lac(3));
   MatX<T> y = x1;
   mm_abt<T>(b2.view(), W[kLinDown].view(), y.view(), /*acc=*/true);
 
@@ -301,7 +303,7 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   }
   loss *= inv_n;
   if (y_out) *y_out = std::move(y);
-  if (!gw && !gx) return loss;
+  if (!gw && !gx && !extra) return loss;
 
   // ---- backward ----
   std::array<MatX<T>, kNumLinears> local;
@@ -310,8 +312,21 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   mm_atb<T>(dy.view(), b2.view(), G[kLinDown].view());
   MatX<T> db2(Tn, H), db2pre(Tn, H);
   mm_ab<T>(dy.view(), W[kLinDown].view(), db2.view());
-  act_fake_quant_rows_grad(b2pre.data(), db2.data(), db2pre.data(), Tn, H, qs.abits, qs.lac, qs.act_scale_grad);
+  act_fake_quant_rows_grad(b2pre.data(), db2.data(), db2pre.data(), Tn, H, qs.abits, lac(3), qs.act_scale_grad);
   MatX<T> dh = times_t(db2pre, p.g[3]);
+  auto g_grad = [&](int site, const MatX<T>& in, const MatX<T>& dout) {  // ∂L/∂G_s = inᵀ·∂L/∂(in·G_s)
+    if (!extra || p.g[static_cast<size_t>(site)].empty()) return;
+    MatX<T>& gg = extra->g[static_cast<size_t>(site)];
+    gg = MatX<T>(in.cols, dout.cols);
+    mm_atb<T>(in.view(), dout.view(), gg.view());
+  };
+  // ∂L/∂w of RMSNorm(x)·w: Σ_t x_tj·r_t·∂L/∂xn_tj.
+  auto norm_grad = [&](const MatX<T>& in, const std::vector<T>& inv, const MatX<T>& dxn, std::vector<T>& out) {
+    out.assign(static_cast<size_t>(in.cols), T(0));
+    for (int64_t t = 0; t < in.rows; ++t)
+      for (int64_t j = 0; j < in.cols; ++j) out[static_cast<size_t>(j)] += in(t, j) * inv[static_cast<size_t>(t)] * dxn(t, j);
+  };
+  g_grad(3, hact, db2pre);
   MatX<T> dgt(Tn, H), dut(Tn, H);
   for (size_t i = 0; i < dh.v.size(); ++i) {
     const T g = gt.v[i], sg = T(1) / (T(1) + std::exp(-g));
@@ -323,16 +338,19 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   MatX<T> da2(Tn, D), da2pre(Tn, D);
   mm_ab<T>(dgt.view(), W[kLinGate].view(), da2.view());
   mm_ab<T>(dut.view(), W[kLinUp].view(), da2.view(), true);
-  act_fake_quant_rows_grad(a2pre.data(), da2.data(), da2pre.data(), Tn, D, qs.abits, qs.lac, qs.act_scale_grad);
+  act_fake_quant_rows_grad(a2pre.data(), da2.data(), da2pre.data(), Tn, D, qs.abits, lac(2), qs.act_scale_grad);
   MatX<T> dxn2 = times_t(da2pre, p.g[2]);
+  g_grad(2, xn2, da2pre);
+  if (extra) norm_grad(x1, r2, dxn2, extra->ffn_norm);
   MatX<T> dx1 = dy;
   rmsnorm_bwd(x1, p.ffn_norm, r2, dxn2, dx1);
 
   mm_atb<T>(dx1.view(), b1.view(), G[kLinO].view());
   MatX<T> db1(Tn, Q), db1pre(Tn, Q);
   mm_ab<T>(dx1.view(), W[kLinO].view(), db1.view());
-  act_fake_quant_rows_grad(b1pre.data(), db1.data(), db1pre.data(), Tn, Q, qs.abits, qs.lac, qs.act_scale_grad);
+  act_fake_quant_rows_grad(b1pre.data(), db1.data(), db1pre.data(), Tn, Q, qs.abits, lac(1), qs.act_scale_grad);
   MatX<T> datt = times_t(db1pre, p.g[1]);
+  g_grad(1, att, db1pre);
   MatX<T> dq(Tn, Q), dk(Tn, K), dv(Tn, K), dP(Tn, Tn);
   for (int64_t h = 0; h < nh; ++h) {
     const int64_t kvh = h / group;
@@ -359,25 +377,29 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   mm_atb<T>(dqp.view(), a1.view(), G[kLinQ].view());
   mm_atb<T>(dkp.view(), a1.view(), G[kLinK].view());
   mm_atb<T>(dvp.view(), a1.view(), G[kLinV].view());
-  if (gx) {
+  if (gx || extra) {
     MatX<T> da1(Tn, D), da1pre(Tn, D);
     mm_ab<T>(dqp.view(), W[kLinQ].view(), da1.view());
     mm_ab<T>(dkp.view(), W[kLinK].view(), da1.view(), true);
     mm_ab<T>(dvp.view(), W[kLinV].view(), da1.view(), true);
-    act_fake_quant_rows_grad(a1pre.data(), da1.data(), da1pre.data(), Tn, D, qs.abits, qs.lac, qs.act_scale_grad);
+    act_fake_quant_rows_grad(a1pre.data(), da1.data(), da1pre.data(), Tn, D, qs.abits, lac(0), qs.act_scale_grad);
     MatX<T> dxn1 = times_t(da1pre, p.g[0]);
-    *gx = dx1;
-    rmsnorm_bwd(x, p.attn_norm, r1, dxn1, *gx);
+    g_grad(0, xn1, da1pre);
+    if (extra) norm_grad(x, r1, dxn1, extra->attn_norm);
+    if (gx) {
+      *gx = dx1;
+      rmsnorm_bwd(x, p.attn_norm, r1, dxn1, *gx);
+    }
   }
   return loss;
 }
 
 template float block_loss_grad<float>(const model::ModelConfig&, const BlockQuantSpec&, const BlockParams<float>&,
                                       const MatX<float>&, const MatX<float>&, MatX<float>*,
-                                      std::array<MatX<float>, kNumLinears>*, MatX<float>*);
+                                      std::array<MatX<float>, kNumLinears>*, MatX<float>*, BlockExtraGrads<float>*);
 template double block_loss_grad<double>(const model::ModelConfig&, const BlockQuantSpec&, const BlockParams<double>&,
                                         const MatX<double>&, const MatX<double>&, MatX<double>*,
-                                        std::array<MatX<double>, kNumLinears>*, MatX<double>*);
+                                        std::array<MatX<double>, kNumLinears>*, MatX<double>*, BlockExtraGrads<double>*);
 template void act_fake_quant_rows<float>(float*, int64_t, int64_t, int, float);
 template void act_fake_quant_rows<double>(double*, int64_t, int64_t, int, float);
 template void act_fake_quant_rows_grad<float>(const float*, const float*, float*, int64_t, int64_t, int, float, bool);

@@ -52,6 +52,7 @@ struct BlockQuantSpec {
   int kv_bits = 16;             // K and V, per (head, token)
   float lac = 1.f;              // clip of the linear inputs
   float qk_clip = 1.f;          // clip of Q and K (V is not clipped)
+  std::array<float, 4> site_lac = {0.f, 0.f, 0.f, 0.f};  // per site (model::Site order); 0 = lac (duquant-auto)
   bool act_scale_grad = true;   // gradient through the dynamic activation scale too (as autograd does)
 };
 
@@ -63,11 +64,22 @@ struct BlockParams {
   MatX<T> head_rot;                         // [hd×hd] applied to Q and K per head; empty = none
 };
 
+// Gradients beyond the weights' (norm tweaking, learned transforms).
+template <class T>
+struct BlockExtraGrads {
+  std::vector<T> attn_norm, ffn_norm;  // ∂L/∂ RMSNorm weights [D]
+  // ∂L/∂G_s through the activation path only (a = Q(xn·G_s)): xnᵀ·∂L/∂(xn·G_s); sites with an empty G: empty.
+  // A caller that also folds G into the weights (W·G for orthogonal G) adds W₀ᵀ·∂L/∂W itself.
+  std::array<MatX<T>, 4> g;
+};
+
 // Runs the block on x [T×D] and returns L = mean((y − target)²) over all T·D entries (y: the block output,
-// written to *y when given). With gw, fills gw[i] = ∂L/∂w[i]; with gx, ∂L/∂x.
+// written to *y when given). With gw, fills gw[i] = ∂L/∂w[i]; with gx, ∂L/∂x; with extra, the norm and G
+// gradients.
 template <class T>
 T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<T>& p, const MatX<T>& x,
-                  const MatX<T>& target, MatX<T>* y, std::array<MatX<T>, kNumLinears>* gw, MatX<T>* gx);
+                  const MatX<T>& target, MatX<T>* y, std::array<MatX<T>, kNumLinears>* gw, MatX<T>* gx,
+                  BlockExtraGrads<T>* extra = nullptr);
 
 // The activation quantizer of the forward on rows of n values (in place), and its straight-through gradient:
 // gin from gout, given the rows x before quantization.

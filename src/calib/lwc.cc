@@ -19,13 +19,14 @@ quant::QuantSpec row_spec(int bits) {
   return s;
 }
 
+}  // namespace
+
 MatX<float> to_matx(ConstMatView m) {
   MatX<float> r(m.rows, m.cols);
   for (int64_t i = 0; i < m.rows; ++i)
     for (int64_t j = 0; j < m.cols; ++j) r(i, j) = m(i, j);
   return r;
 }
-}  // namespace
 
 quant::GroupParams lwc_grid(float xmin, float xmax, float u, float l, int bits) {
   const float qmax = static_cast<float>((1 << bits) - 1);

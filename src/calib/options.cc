@@ -33,8 +33,11 @@ void QuantOptions::validate() const {
   if (gptq_block < 1) fail("--gptq-block must be >= 1 (got ", gptq_block, ")");
   if (lwc_epochs < 0) fail("--lwc-epochs must be >= 0 (got ", lwc_epochs, ")");
   if (!(lwc_lr > 0)) fail("--lwc-lr must be > 0 (got ", lwc_lr, ")");
-  if (uses_lwc() && group_size != 0) fail("duquant+lwc learns one clip per output row: --group-size must be 0");
+  if (!(learn_angle > 0 && learn_angle <= 1)) fail("--learn-angle must be in (0, 1] (got ", learn_angle, ")");
+  if (uses_lwc() && group_size != 0) fail(method_name(method), " learns one clip per output row: --group-size must be 0");
   if (is_auto() && group_size != 0) fail("duquant-auto chooses one clip per output row: --group-size must be 0");
+  if (norm_tweak_epochs < 0) fail("--norm-tweak-epochs must be >= 0 (got ", norm_tweak_epochs, ")");
+  if (!(norm_tweak_lr > 0)) fail("--norm-tweak-lr must be > 0 (got ", norm_tweak_lr, ")");
   if (auto_rows < 1) fail("--auto-rows must be >= 1 (got ", auto_rows, ")");
 }
 
@@ -57,6 +60,8 @@ std::string QuantOptions::describe() const {
   if (uses_gptq())
     os << ", gptq damp " << gptq_damp << (act_order || (uses_adadim() && !adadim_per_linear) ? " act-order" : "");
   if (uses_lwc()) os << ", lwc " << lwc_epochs << " epochs lr " << lwc_lr;
+  if (learns_rotation()) os << ", learned rotations angle " << learn_angle;
+  if (norm_tweak) os << ", norm tweak " << norm_tweak_epochs << " epochs lr " << norm_tweak_lr;
   os << (qk_rotate() ? ", qk hadamard" : "") << ")";
   return os.str();
 }
@@ -74,6 +79,7 @@ Method parse_method(const std::string& name) {
   if (name == "adadim") return Method::AdaDim;
   if (name == "adadim+gptq") return Method::AdaDimGptq;
   if (name == "duquant-auto") return Method::DuQuantAuto;
+  if (name == "duquant+learn") return Method::DuQuantLearn;
   std::string all;
   for (const auto& m : method_names()) all += (all.empty() ? "" : ", ") + m;
   fail("unknown method '", name, "' (choose from ", all, ")");
@@ -93,13 +99,14 @@ std::string method_name(Method m) {
     case Method::AdaDim: return "adadim";
     case Method::AdaDimGptq: return "adadim+gptq";
     case Method::DuQuantAuto: return "duquant-auto";
+    case Method::DuQuantLearn: return "duquant+learn";
   }
   return "?";
 }
 
 std::vector<std::string> method_names() {
   return {"fp", "rtn", "smoothquant", "rotation", "duquant", "rotation+gptq", "duquant+gptq", "duquant+lwc", "gptq",
-          "adadim", "adadim+gptq", "duquant-auto"};
+          "adadim", "adadim+gptq", "duquant-auto", "duquant+learn"};
 }
 
 }  // namespace duq::calib

@@ -17,8 +17,10 @@ namespace duq::calib {
 // transform (weight-only baselines; adadim chooses per-IC or per-OC groups per layer, simulated only).
 // duquant-auto chooses per linear input the transform (none / smoothing / rotation / DuQuant) and the activation
 // clip, and per output row the weight clip, by output error on the calibration data (calib/auto_select.h).
+// duquant+learn: duquant+lwc that also learns an orthogonal block rotation after DuQuant's R₂ per input
+// (calib/learned_rotation.h), folded into R₂.
 enum class Method { Fp, Rtn, SmoothQuant, Rotation, DuQuant, RotationGptq, DuQuantGptq, DuQuantLwc, Gptq, AdaDim, AdaDimGptq,
-                    DuQuantAuto };
+                    DuQuantAuto, DuQuantLearn };
 
 struct QuantOptions {
   Method method = Method::DuQuant;
@@ -49,18 +51,24 @@ struct QuantOptions {
   bool adadim_per_linear = false;  // AdaDim: duquant's per-linear choice (cross-validated) instead of the official per-module one
   int lwc_epochs = 20;       // LWC epochs over the calibration windows
   float lwc_lr = 1e-2f;      // LWC AdamW learning rate (no weight decay)
+  float learn_angle = 2e-3f; // duquant+learn: first Cayley step of the learned rotations (decays linearly to 0)
   bool auto_gptq = true;      // duquant-auto: GPTQ rounding on the chosen grids where it lowers the layer error
   int auto_rows = 8192;      // duquant-auto: calibration rows (whole windows) its error evaluation uses per input
+  // Norm tweaking (calib/norm_tweak.h), any quantizing method: the block's RMSNorm weights trained on its output.
+  bool norm_tweak = false;
+  int norm_tweak_epochs = 10;
+  float norm_tweak_lr = 1e-3f;
 
   int kv() const { return kv_bits > 0 ? kv_bits : abits; }
   float qk_clip_ratio() const { return qk_clip >= 0 ? qk_clip : lac; }
   // SmoothQuant's default and the authors' LWC script (duquant+lwc) use α 0.5; DuQuant's other scripts 0.6.
   float smoothing_alpha() const {
-    return alpha >= 0 ? alpha : (method == Method::SmoothQuant || method == Method::DuQuantLwc ? 0.5f : 0.6f);
+    return alpha >= 0 ? alpha : (method == Method::SmoothQuant || uses_lwc() ? 0.5f : 0.6f);
   }
   // Which transform the method searches / draws, and how it rounds the weights.
   bool duquant_transform() const {
-    return method == Method::DuQuant || method == Method::DuQuantGptq || method == Method::DuQuantLwc;
+    return method == Method::DuQuant || method == Method::DuQuantGptq || method == Method::DuQuantLwc ||
+           method == Method::DuQuantLearn;
   }
   bool rotation_transform() const { return method == Method::Rotation || method == Method::RotationGptq; }
   bool uses_gptq() const {
@@ -70,7 +78,8 @@ struct QuantOptions {
   // QuaRot's weight quantizer for rotation+gptq: symmetric, per-row MSE clip search (not --swc).
   bool quarot_weight_grid() const { return method == Method::RotationGptq; }
   bool uses_adadim() const { return method == Method::AdaDim || method == Method::AdaDimGptq; }
-  bool uses_lwc() const { return method == Method::DuQuantLwc; }
+  bool uses_lwc() const { return method == Method::DuQuantLwc || method == Method::DuQuantLearn; }
+  bool learns_rotation() const { return method == Method::DuQuantLearn; }
   bool is_auto() const { return method == Method::DuQuantAuto; }
   // Per-site Hessians from all calibration windows are needed (GPTQ rounding or the AdaDim choice).
   bool needs_hessians() const { return uses_gptq() || (uses_adadim() && adadim_per_linear); }

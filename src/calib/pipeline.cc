@@ -7,7 +7,9 @@
 #include "calib/adadim_module.h"
 #include "calib/auto_select.h"
 #include "calib/gptq_sites.h"
+#include "calib/learned_rotation.h"
 #include "calib/lwc.h"
+#include "calib/norm_tweak.h"
 #include "calib/smoothing_fold.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -437,6 +439,83 @@ void lwc_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opt
   }
 }
 
+// duquant+learn for one block after its DuQuant transforms are searched: learns a rotation after each input's
+// R₂ jointly with LWC's clips (calib/learned_rotation.h), folds it into R₂ and stores the final codes.
+void learn_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opts, const SimQuantHooks& hooks,
+                 SiteTransforms& sites, std::array<Mat, kNumLinears>& folded, model::LayerWeights& w, LayerCodes& codes,
+                 const std::vector<Mat>& x_q, const std::vector<Mat>& fp_out, QuantizedModel& qm) {
+  const BlockParams<float> fixed = frozen_block_params(cfg, w, sites, hooks.head_rotation());
+  const BlockQuantSpec qs = block_quant_spec(opts);
+  std::array<const Mat*, kNumLinears> fw;
+  for (int i = 0; i < kNumLinears; ++i) fw[static_cast<size_t>(i)] = &folded[static_cast<size_t>(i)];
+  std::array<const transform::BlockRotation*, 4> layouts{};
+  for (int s = 0; s < model::kNumSites; ++s) {
+    const auto& dq = sites[static_cast<size_t>(s)].duquant;
+    if (dq && !dq->rotations.empty()) layouts[static_cast<size_t>(s)] = &dq->rotations.back();
+  }
+  std::vector<MatX<float>> xs, ts;
+  for (size_t n = 0; n < x_q.size(); ++n) {
+    xs.push_back(to_matx(x_q[n]));
+    ts.push_back(to_matx(fp_out[n]));
+  }
+  LearnOptions lo;
+  lo.epochs = opts.lwc_epochs;
+  lo.lr_clip = opts.lwc_lr;
+  lo.angle = opts.learn_angle;
+  lo.wbits = opts.wbits;
+  Timer t;
+  const LearnResult r = learn_train_block(cfg, qs, fixed, fw, layouts, xs, ts, lo);
+  qm.lwc_loss_first += r.loss_first;
+  qm.lwc_loss_last += r.loss_last;
+  if (opts.progress)
+    std::fprintf(stderr, "layer %d learned rotations + LWC: block loss %.5g -> %.5g over %d steps (%.1f s)\n", layer,
+                 r.loss_first, r.loss_last, r.steps, t.seconds());
+  constexpr int kSiteOf[kNumLinears] = {0, 0, 0, 1, 2, 2, 3};
+  auto ws = linears(w);
+  auto cs = linear_codes(codes);
+  for (int i = 0; i < kNumLinears; ++i) {
+    const auto& rot = r.rot[static_cast<size_t>(kSiteOf[i])];
+    Mat wp(folded[static_cast<size_t>(i)]);
+    if (rot) {
+      const MatX<float> d = rot->dense();
+      kernels::matmul(folded[static_cast<size_t>(i)], ConstMatView(d.data(), d.rows, d.cols), wp);
+    }
+    *cs[static_cast<size_t>(i)] = lwc_quantize(wp, r.rows[static_cast<size_t>(i)], opts.wbits);
+    quant::dequantize(**cs[static_cast<size_t>(i)], *ws[static_cast<size_t>(i)]);
+  }
+  for (int s = 0; s < model::kNumSites; ++s)
+    if (r.rot[static_cast<size_t>(s)]) r.rot[static_cast<size_t>(s)]->fold_into(sites[static_cast<size_t>(s)].duquant->rotations.back());
+}
+
+// Norm tweaking of one finished block: its RMSNorm weights trained on the block loss (quantized-propagated
+// inputs x_q against the float block outputs fp_out), with the block's own activation and Q/K clips.
+void norm_tweak_block(const model::ModelConfig& cfg, int layer, const QuantOptions& opts, const SimQuantHooks& hooks,
+                      const SiteTransforms& sites, model::LayerWeights& w, const std::vector<Mat>& x_q,
+                      const std::vector<Mat>& fp_out, QuantizedModel& qm) {
+  BlockParams<float> p = frozen_block_params(cfg, w, sites, hooks.head_rotation());
+  set_block_weights(w, p);
+  BlockQuantSpec qs = block_quant_spec(opts);
+  qs.qk_clip = hooks.qk_clip(layer);
+  for (int s = 0; s < model::kNumSites; ++s) qs.site_lac[static_cast<size_t>(s)] = sites[static_cast<size_t>(s)].act_clip;
+  std::vector<MatX<float>> xs, ts;
+  for (size_t n = 0; n < x_q.size(); ++n) {
+    xs.push_back(to_matx(x_q[n]));
+    ts.push_back(to_matx(fp_out[n]));
+  }
+  NormTweakOptions no;
+  no.epochs = opts.norm_tweak_epochs;
+  no.lr = opts.norm_tweak_lr;
+  Timer t;
+  const NormTweakResult r = calib::norm_tweak_block(cfg, qs, p, xs, ts, no);
+  qm.norm_tweak_loss_before += r.loss_before;
+  qm.norm_tweak_loss_after += r.loss_after;
+  if (opts.progress)
+    std::fprintf(stderr, "layer %d norm tweak: block loss %.5g -> %.5g over %d steps (%.1f s)\n", layer, r.loss_before,
+                 r.loss_after, r.steps, t.seconds());
+  std::copy(r.attn_norm.begin(), r.attn_norm.end(), w.attn_norm.begin());
+  std::copy(r.ffn_norm.begin(), r.ffn_norm.end(), w.ffn_norm.begin());
+}
+
 // Smoothing factors of a block's sites from FP activation maxima and the (original) weights, folded.
 // SmoothQuant as its own code runs LLaMA (smooth.py, smooth_ln_fcs_llama_like): only the inputs that follow a
 // norm (q/k/v after the attention norm, gate/up after the FFN norm), w_j = max over all of their consumers,
@@ -501,9 +580,9 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
   // the float model (smoothing statistics, LWC targets); x_q: the windows through the quantized blocks
   // (GPTQ/AdaDim Hessians, LWC inputs).
   const bool lwc = opts.wbits != kNoQuant && opts.uses_lwc();
-  const bool need_fp = uses_smoothing(opts) || lwc;
-  const bool need_q =
-      (opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc() || opts.uses_adadim())) || opts.is_auto();
+  const bool need_fp = uses_smoothing(opts) || lwc || opts.norm_tweak;
+  const bool need_q = (opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc() || opts.uses_adadim())) ||
+                      opts.is_auto() || opts.norm_tweak;
   std::vector<Mat> x_fp, x_q;
   Mat x_search(L, D);
   for (const auto& win : windows) {
@@ -578,8 +657,17 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     // 4. LWC: learn the weight clipping of the block with its transforms frozen.
     if (lwc) {
       const Timer tw;
-      lwc_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, codes, x_q, x_fp, qm);
+      if (opts.learns_rotation())
+        learn_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, codes, x_q, x_fp, qm);
+      else
+        lwc_block(cfg, l, opts, *qm.hooks, sites, cal.folded_, w, codes, x_q, x_fp, qm);
       times.weights += tw.seconds();
+    }
+    // 4b. Norm tweaking: the block's RMSNorm weights fitted to its output with everything else fixed.
+    if (opts.norm_tweak) {
+      const Timer tn;
+      norm_tweak_block(cfg, l, opts, *qm.hooks, sites, w, x_q, x_fp, qm);
+      times.weights += tn.seconds();
     }
     // 5. The windows through the finished quantized block: the next block's quantized-propagated inputs.
     const Timer tp;

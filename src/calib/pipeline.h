@@ -82,6 +82,7 @@ struct QuantizedModel {
   // over the blocks (mean window loss of the first and of the last epoch).
   int adadim_per_ic = 0, adadim_linears = 0;
   double lwc_loss_first = 0, lwc_loss_last = 0;
+  double norm_tweak_loss_before = 0, norm_tweak_loss_after = 0;  // --norm-tweak: block losses summed over the blocks
   int auto_gptq_rows = 0, auto_rows = 0;  // duquant-auto: weight rows rounded by GPTQ / all quantized rows
 
   // logits [T×V] with simulated quantization.

@@ -72,6 +72,12 @@ std::string rounding_note(const calib::QuantizedModel& qm) {
     if (qm.auto_rows > 0)
       n += "; GPTQ rounding for " + std::to_string(qm.auto_gptq_rows) + " of " + std::to_string(qm.auto_rows) + " weight rows";
   }
+  if (qm.opts.norm_tweak) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "norm tweak block loss (sum over blocks) %.5g -> %.5g", qm.norm_tweak_loss_before,
+                  qm.norm_tweak_loss_after);
+    n += (n.empty() ? "" : "; ") + std::string(buf);
+  }
   return n;
 }
 

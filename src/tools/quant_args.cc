@@ -64,6 +64,20 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
       ->capture_default_str()
       ->check(Range(0, 10000));
   app.add_option("--lwc-lr", o.lwc_lr, "LWC AdamW learning rate (no weight decay)")->capture_default_str()->check(RangeOpenLow(0.0, 10.0));
+  app.add_option("--learn-angle", o.learn_angle,
+                 "duquant+learn: first Cayley step of the learned rotations, decaying linearly to 0 over the "
+                 "--lwc-epochs (0-1]")
+      ->capture_default_str()
+      ->check(RangeOpenLow(0.0, 1.0));
+  app.add_flag("--norm-tweak", o.norm_tweak,
+               "after each block is quantized, train its two RMSNorm weights (relative change, Adam) on the block's "
+               "output error over the calibration windows; kept only where that error drops (any method; no run-time cost)");
+  app.add_option("--norm-tweak-epochs", o.norm_tweak_epochs, "norm tweaking epochs over the calibration windows (0-10000)")
+      ->capture_default_str()
+      ->check(Range(0, 10000));
+  app.add_option("--norm-tweak-lr", o.norm_tweak_lr, "norm tweaking Adam learning rate on the relative change (0-10]")
+      ->capture_default_str()
+      ->check(RangeOpenLow(0.0, 10.0));
   app.add_option("--auto-rows", o.auto_rows,
                  "duquant-auto: calibration rows (whole windows, evenly spaced) each input's choice is evaluated on")
       ->capture_default_str()

@@ -59,7 +59,8 @@ TEST_P(BlockGradCheck, MatchesCentralDifferences) {
   BlockQuantSpec qs;  // 16 bits everywhere: no quantization
   std::array<MatX<double>, kNumLinears> gw;
   MatX<double> gx;
-  block_loss_grad<double>(c, qs, p, x, target, nullptr, &gw, &gx);
+  BlockExtraGrads<double> extra;
+  block_loss_grad<double>(c, qs, p, x, target, nullptr, &gw, &gx, &extra);
   const double h = 1e-6;
   auto check = [&](std::vector<double>& param, const std::vector<double>& grad, const char* what) {
     double num = 0, den = 0, worst = 0, gmax = 0;
@@ -84,6 +85,12 @@ TEST_P(BlockGradCheck, MatchesCentralDifferences) {
   const char* names[kNumLinears] = {"wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"};
   for (int i = 0; i < kNumLinears; ++i) check(p.w[static_cast<size_t>(i)].v, gw[static_cast<size_t>(i)].v, names[i]);
   check(x.v, gx.v, "x");
+  // Norm tweaking's and the learned transforms' gradients (G through the activation path: the weights are
+  // separate parameters here).
+  check(p.attn_norm, extra.attn_norm, "attn_norm");
+  check(p.ffn_norm, extra.ffn_norm, "ffn_norm");
+  const char* gnames[4] = {"G attn_in", "G attn_out", "G ffn_in", "G down_in"};
+  for (int s = 0; s < 4; ++s) check(p.g[static_cast<size_t>(s)].v, extra.g[static_cast<size_t>(s)].v, gnames[s]);
 }
 
 INSTANTIATE_TEST_SUITE_P(RopeLayouts, BlockGradCheck,

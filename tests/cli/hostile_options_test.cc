@@ -78,6 +78,9 @@ std::vector<OptionCase> quant_option_cases(const std::string& cmd) {
       {cmd, "--lwc-epochs", {"-1", "10001", "2e9"}},
       {cmd, "--lwc-lr", {"0", "-1", "11"}},
       {cmd, "--auto-rows", {"0", "16777217"}},
+      {cmd, "--learn-angle", {"0", "-0.1", "1.5"}},
+      {cmd, "--norm-tweak-epochs", {"-1", "10001", "2e9"}},
+      {cmd, "--norm-tweak-lr", {"0", "-1", "11"}},
   };
 }
 

@@ -72,6 +72,26 @@ TEST(QuantizeStories260K, IntegerMatchesSimulatedW4A4AndW8A8) {
   }
 }
 
+// duquant+learn folds its learned rotations into R₂ and --norm-tweak changes the stored norms: the file runs
+// in the integer engine within the DuQuant tolerances above (0.5% with exact rotations, 4% with int16 ones).
+TEST(QuantizeStories260K, LearnedRotationsAndNormTweakMatchSimulated) {
+  QuantSetup s;
+  if (!s.ok()) GTEST_SKIP();
+  auto f = s.quantized("--wbits 4 --abits 4 --method duquant+learn --lwc-epochs 2 --norm-tweak --norm-tweak-epochs 2",
+                       "w4a4_learn");
+  auto r = test::run_command(s.cli + " ppl --model " + f.string() + " --text " + s.eval +
+                             " --ctx 512 --max-windows 12 --check-simulated --json --exact-rotations");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_LT(j["relative_difference"].get<double>(), 0.005) << r.out;
+  auto d = test::run_command(s.cli + " ppl --model " + f.string() + " --text " + s.eval + " --ctx 512 --max-windows 12 --json");
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  const double ppl_int16 = nlohmann::json::parse(d.out)["ppl"].get<double>(), sim = j["ppl_simulated"].get<double>();
+  EXPECT_LT(std::abs(ppl_int16 - sim) / sim, 0.04) << ppl_int16 << " vs simulated " << sim;
+  EXPECT_GT(sim, 3.5);
+  EXPECT_LT(sim, 30.0);
+}
+
 TEST(QuantizeStories260K, GenerateRunsFromTheFileAlone) {
   QuantSetup s;
   if (!s.ok()) GTEST_SKIP();
