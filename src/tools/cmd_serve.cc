@@ -96,13 +96,17 @@ void reply_error(httplib::Response& res, int status, const std::string& msg, con
   res.set_content(serve::error_body(msg, type, param), "application/json");
 }
 
+// SIGINT / SIGTERM land in whichever thread the kernel picks (OpenMP's workers exist before serve starts):
+// the handler only records the signal, a watcher thread acts on it.
+volatile std::sig_atomic_t g_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_signal = sig; }
+
 void run_serve(const ServeOpts& o) {
-  // Signals go to the watcher thread only (blocked here, before any thread starts; threads inherit the mask).
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  struct sigaction sa = {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   Runner run = load_runner(o.m, o.simulate, o.exact_rotations);
@@ -260,9 +264,9 @@ void run_serve(const ServeOpts& o) {
 
   std::atomic<bool> exiting{false};
   std::thread watcher([&] {
-    timespec ts{0, 200 * 1000 * 1000};
     while (!exiting) {
-      const int sig = sigtimedwait(&sigs, nullptr, &ts);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const int sig = g_signal;
       if (sig != SIGINT && sig != SIGTERM) continue;
       std::fprintf(stderr, "serve: %s: draining (new requests get 503), then exiting\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
       draining = true;
