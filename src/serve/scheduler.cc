@@ -195,25 +195,27 @@ bool Scheduler::on_token(Slot& s, int next) {
 }
 
 bool Scheduler::step() {
-  {
-    std::lock_guard lk(mu_);
-    admit();
-  }
+  // Cancelled (client gone) and timed-out requests leave first, so their slots take queued requests now.
   const auto now = Clock::now();
-  std::vector<model::SeqChunk> chunks;
-  std::vector<Slot*> owners;
   for (auto& sp : slots_) {
     Slot& s = *sp;
     if (!s.job) continue;
     if (s.job->cancelled()) {
       finish_slot(s, Finish::Cancelled);
-      continue;
-    }
-    if (s.p.timeout_s > 0 && std::chrono::duration<double>(now - s.job->submitted).count() > s.p.timeout_s) {
+    } else if (s.p.timeout_s > 0 && std::chrono::duration<double>(now - s.job->submitted).count() > s.p.timeout_s) {
       s.job->push(s.text.substr(s.emitted));
       finish_slot(s, Finish::Timeout);
-      continue;
     }
+  }
+  {
+    std::lock_guard lk(mu_);
+    admit();
+  }
+  std::vector<model::SeqChunk> chunks;
+  std::vector<Slot*> owners;
+  for (auto& sp : slots_) {
+    Slot& s = *sp;
+    if (!s.job) continue;
     // Prefill: the next chunk of at most prefill_chunk prompt tokens; decode: the last sampled token.
     const int end = s.n_past < s.n_prompt ? std::min(s.n_prompt, s.n_past + c_.prefill_chunk) : s.n_past + 1;
     chunks.push_back({std::span<const int>(s.tokens.data() + s.n_past, static_cast<size_t>(end - s.n_past)), s.n_past,
