@@ -36,6 +36,7 @@ class Serve : public ::testing::Test {
     if (!fs::exists(model_)) GTEST_SKIP() << "assets not found";
     dir_ = test::temp_dir("serve");
     const std::string log = (dir_ / "server.err").string();
+    test::write_bytes(log, "");
     pid_ = fork();
     if (pid_ == 0) {
       const std::string cli = test::cli_path().string();
