@@ -32,6 +32,10 @@ class Serve : public ::testing::Test {
   pid_t pid_ = -1;
   int port_ = 0;
 
+  // Options after --model/--tokenizer/--port 0.
+  virtual std::vector<std::string> args() const {
+    return {"--parallel", "4", "--template", "vicuna", "--max-tokens", "24", "--max-body", "8192", "--threads", "1"};
+  }
   void SetUp() override {
     if (!fs::exists(model_)) GTEST_SKIP() << "assets not found";
     dir_ = test::temp_dir("serve");
@@ -41,9 +45,12 @@ class Serve : public ::testing::Test {
     if (pid_ == 0) {
       const std::string cli = test::cli_path().string();
       std::freopen(log.c_str(), "w", stderr);
-      execl(cli.c_str(), cli.c_str(), "serve", "--model", model_.c_str(), "--tokenizer", tok_.c_str(), "--port", "0",
-            "--parallel", "4", "--template", "vicuna", "--max-tokens", "24", "--max-body", "8192", "--threads", "1",
-            static_cast<char*>(nullptr));
+      std::vector<std::string> a = {cli, "serve", "--model", model_, "--tokenizer", tok_, "--port", "0"};
+      for (const auto& x : args()) a.push_back(x);
+      std::vector<char*> argv;
+      for (auto& x : a) argv.push_back(x.data());
+      argv.push_back(nullptr);
+      execv(cli.c_str(), argv.data());
       _exit(127);
     }
     const std::regex re("listening on http://127\\.0\\.0\\.1:([0-9]+)");
@@ -65,8 +72,10 @@ class Serve : public ::testing::Test {
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", port_);
     c.set_read_timeout(60, 0);
+    if (!key_.empty()) c.set_bearer_token_auth(key_);
     return c;
   }
+  std::string key_;
   // Completion text (streamed: the concatenated deltas of the server-sent events).
   std::string complete(const json& body, bool chat = false, int* status = nullptr) const {
     auto c = client();
@@ -202,6 +211,58 @@ TEST_F(Serve, BadRequestsGetTheirStatusAndTheServerGoesOn) {
   expect_idle();
   EXPECT_NE(metric("duquant_requests_finished_total\\{reason=\"cancelled\"\\}"), "0");
   EXPECT_EQ(post("/v1/completions", json{{"prompt", "x"}, {"max_tokens", 2}}.dump()), 200);
+}
+
+// One slot, no queue, a key and a short timeout.
+class ServeLimits : public Serve {
+ protected:
+  std::vector<std::string> args() const override {
+    return {"--parallel", "1", "--queue", "0", "--api-key", "sekret", "--timeout", "0.05", "--threads", "1"};
+  }
+};
+
+TEST_F(ServeLimits, KeyBusyAndTimeout) {
+  {
+    auto c = client();  // no key yet
+    auto r = c.Post("/v1/completions", json{{"prompt", "x"}}.dump(), "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    auto h = c.Get("/health");  // not under /v1: open
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, 200);
+  }
+  key_ = "sekret";
+  // 500 tokens cannot be generated in 50 ms: cut with 504.
+  auto c = client();
+  auto r = c.Post("/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 500}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504) << r->body;
+  // While the only slot streams, a second request is refused with 503 + Retry-After.
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/completions";
+  req.body = json{{"prompt", "Once"}, {"max_tokens", 500}, {"stream", true}}.dump();
+  req.set_header("Content-Type", "application/json");
+  int second = 0;
+  std::string retry, body;
+  req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
+    body.append(d, n);
+    if (second == 0) {
+      auto c2 = client();
+      auto r2 = c2.Post("/v1/completions", json{{"prompt", "x"}}.dump(), "application/json");
+      second = r2 ? r2->status : -1;
+      if (r2) retry = r2->get_header_value("Retry-After");
+    }
+    return true;
+  };
+  httplib::Response res;
+  httplib::Error err;
+  auto c3 = client();
+  c3.send(req, res, err);
+  EXPECT_EQ(second, 503);
+  EXPECT_EQ(retry, "1");
+  EXPECT_NE(body.find("\"finish_reason\":\"timeout\""), std::string::npos) << body;
+  expect_idle();
 }
 
 std::string chromium() {
