@@ -16,5 +16,5 @@ cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_
 # detect_leaks=1: LeakSanitizer runs at exit of each test binary.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-cmake --build "$B" -j"$J"
+cmake --build "$B" -j"$J" --target unit_tests  # the unit binaries and the CLI, not the model tests
 ctest --test-dir "$B" -L unit --output-on-failure -j"$J" "$@"

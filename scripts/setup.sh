@@ -15,6 +15,7 @@ packages=(
   libbenchmark-dev         # bench/
   libdnnl-dev              # oneDNN s8 matmul: the integer-GEMM peer in benchmarks
   chromium                 # headless browser test of the `duquant inspect` HTML report
+  jq                       # scripts/eval_results.sh reads eval JSON
   clang libclang-rt-14-dev # libFuzzer targets in fuzz/ (scripts/fuzz.sh)
 )
 # Node.js + npm: the independent GGUF reader (tools/gguf-check) that tests check our files with.

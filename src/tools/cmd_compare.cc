@@ -9,6 +9,8 @@
 #include <map>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "calib/auto_report.h"
 #include "calib/pipeline.h"
 #include "core/error.h"
@@ -19,9 +21,13 @@
 #include "tools/model_args.h"
 #include "tools/option_checks.h"
 #include "tools/quant_args.h"
+#include "tools/quant_file.h"
+#include "tools/runner.h"
 
 namespace duq::tools {
 namespace {
+
+namespace fs = std::filesystem;
 
 struct CompareOpts {
   ModelArgs m;
@@ -35,6 +41,7 @@ struct CompareOpts {
   bool json = false;
   std::string tasks, task_data;  // --tasks piqa,… --task-data PATH: lm-eval task columns (eval/tasks)
   long task_limit = 0;
+  std::string task_engine = "simulated";  // how quantized rows are scored: from their file, simulated or integer
 };
 
 struct Row {
@@ -146,13 +153,36 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
     eval::tasks::RunOptions ro;
     ro.limit = o.task_limit;
     ro.progress = base.progress;
-    auto run_on = [&](const calib::QuantizedModel& qm) {
-      return eval::tasks::evaluate_tasks(
-          tasks, *tok, [&qm](std::span<const int> t, int pos, model::KVCache& c, bool last) { return qm.forward(t, pos, c, last); },
-          cfg, cfg.max_seq_len, ro);
+    auto score = [&](const eval::tasks::ForwardFn& fwd) {
+      return eval::tasks::evaluate_tasks(tasks, *tok, fwd, cfg, cfg.max_seq_len, ro);
     };
-    task_metrics.push_back(run_on(fp));
-    for (auto& qm : quantized) task_metrics.push_back(run_on(qm));
+    auto in_memory = [](const calib::QuantizedModel& qm) -> eval::tasks::ForwardFn {
+      return [&qm](std::span<const int> t, int pos, model::KVCache& c, bool last) { return qm.forward(t, pos, c, last); };
+    };
+    task_metrics.push_back(score(in_memory(fp)));
+    // Each quantized row is scored on the file `quantize` writes with the same settings (default tables,
+    // tokenizer embedded), run by the engine `eval` would use on it: the columns equal `eval [--simulate]` on
+    // that file. A model the file cannot hold (grouped, per-IC) is scored in memory and its row says so.
+    const TableTypes types = resolve_table_types(model::table_type_name(model::kDefaultEmbedType),
+                                                 model::table_type_name(model::kDefaultOutputType), false, cfg,
+                                                 /*notes=*/false);
+    for (size_t i = 0; i < quantized.size(); ++i) {
+      const auto& qm = quantized[i];
+      if (std::string why; !file_can_hold(qm.opts, &why)) {
+        rows[i].note += std::string(rows[i].note.empty() ? "" : "; ") + "tasks scored in memory (no quantized file)";
+        task_metrics.push_back(score(in_memory(qm)));
+        continue;
+      }
+      const fs::path file = fs::temp_directory_path() /
+                            ("duquant-compare-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".gguf");
+      struct Remove {
+        fs::path p;
+        ~Remove() { std::error_code ec; fs::remove(p, ec); }
+      } remove_after{file};
+      write_quantized_file(qm, tokenizer_file_for(o.m, cfg), types, file.string(), Replace::No);
+      Runner run = load_runner(ModelArgs{file.string(), o.m.tokenizer}, o.task_engine == "simulated");
+      task_metrics.push_back(score(run.forward));
+    }
   }
   auto task_json = [&](size_t i) {
     nlohmann::json t = nlohmann::json::object();
@@ -266,6 +296,11 @@ DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; 
                                        "also score lm-eval tasks (as `eval`) on every model: comma-separated names, "
                                        "e.g. piqa; adds columns and rows[].tasks in lm-eval's layout");
                         app.add_option("--task-data", o->task_data, "data of --tasks (as eval --data)");
+                        app.add_option("--task-engine", o->task_engine,
+                                       "how --tasks scores each quantized row: on the file `quantize` writes with "
+                                       "the same settings, simulated (= eval --simulate on it) or integer (= eval)")
+                            ->check(CLI::IsMember({"simulated", "integer"}))
+                            ->capture_default_str();
                         app.add_option("--task-limit", o->task_limit, "first K documents of each task (0 = all)")->check(Range(0, 1 << 30));
                         app.callback([o, &app] { run_compare(*o, app); });
                       }});

@@ -13,6 +13,7 @@
 #include "tools/model_args.h"
 #include "tools/option_checks.h"
 #include "tools/quant_args.h"
+#include "tools/quant_file.h"
 #include "tools/runner.h"
 
 namespace duq::tools {
@@ -46,21 +47,7 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   const auto& cfg = src->config();
   auto tok = load_tokenizer_for(o.m, cfg);
   EmbeddedTokenizer tok_file = tokenizer_file_for(o.m, cfg);
-  model::TableType embed_type = model::parse_table_type(o.embed_type, "--embed-type");
-  const model::TableType output_type = model::parse_table_type(o.output_type, "--output-type");
-  if (output_type == model::TableType::Q8_0)
-    fail("--output-type: the classifier stays floating point (f32 or f16); q8_0 is for the embedding table");
-  if (cfg.tied_embeddings && app.count("--embed-type") == 0) {
-    // One table is both embedding and classifier: keep it floating point like the classifier.
-    embed_type = output_type;
-    std::fprintf(stderr, "note: tied embeddings: the shared embedding/classifier table is stored as %s "
-                 "(--output-type); pass --embed-type to choose otherwise\n", model::table_type_name(embed_type));
-  }
-  if (embed_type == model::TableType::Q8_0 && cfg.dim % 32 != 0) {
-    embed_type = model::TableType::F16;
-    std::fprintf(stderr, "note: dim %d is not a multiple of 32 (the Q8_0 block): token embedding stored as f16\n",
-                 cfg.dim);
-  }
+  const TableTypes types = resolve_table_types(o.embed_type, o.output_type, app.count("--embed-type") > 0, cfg);
   calib::QuantOptions opts = o.q.resolve(app, cfg.max_seq_len);
   opts.method = o.auto_mode ? calib::Method::DuQuantAuto : calib::parse_method(o.method);
   if (o.auto_mode && app.count("--method") && o.method != "duquant-auto")
@@ -68,25 +55,17 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   opts.wbits = o.wbits;
   opts.abits = o.abits;
   opts.validate();
-  if (opts.method == calib::Method::Fp) fail("--method fp has nothing to quantize");
-  if (opts.wbits == calib::kNoQuant) fail("--wbits 16 keeps float weights: nothing to store in a quantized file");
-  if (opts.group_size > 0 || opts.uses_adadim())
-    fail("grouped or per-input-channel weights (--group-size, adadim) run simulated only: the quantized file and "
-         "the integer kernels hold per-output-channel weights; evaluate them with `duquant compare`");
+  if (std::string why; !file_can_hold(opts, &why)) fail(why);
   std::fprintf(stderr, "%s: %s\n", o.m.model.c_str(), cfg.summary().c_str());
   std::fprintf(stderr, "settings: %s\n", opts.describe().c_str());
   auto windows = calibration_windows(o.q, opts, *tok);
   calib::QuantizedModel qm = calib::quantize_model(*src, windows, opts);
   if (opts.is_auto()) std::printf("%s", calib::auto_choices_table(qm).c_str());
-  model::QuantModelData data = calib::to_file_data(qm, tok_file.kind, std::move(tok_file.bytes));
-  data.tokenizer_kv = std::move(tok_file.kv);
-  data.embed_type = embed_type;
-  data.lm_head_type = output_type;
-  model::write_quant_model(out.string(), data, o.force ? Replace::IfRegular : Replace::No);
+  write_quantized_file(qm, std::move(tok_file), types, out.string(), o.force ? Replace::IfRegular : Replace::No);
   const auto size = fs::file_size(out);
   std::printf("wrote %s (%.2f MB; embedding %s, classifier %s): %s, calibrated on %zu × %d tokens in %.1f s\n",
-              o.out.c_str(), size / 1e6, model::table_type_name(embed_type),
-              cfg.tied_embeddings ? "tied" : model::table_type_name(output_type), opts.describe().c_str(),
+              o.out.c_str(), size / 1e6, model::table_type_name(types.embed),
+              cfg.tied_embeddings ? "tied" : model::table_type_name(types.output), opts.describe().c_str(),
               windows.size(), opts.calib_ctx, qm.calib_seconds);
 }
 

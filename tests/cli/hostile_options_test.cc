@@ -126,6 +126,7 @@ std::vector<OptionCase> all_cases() {
       {"synth", "--outlier-gamma", {"-0.1", "1.1"}},
       {"synth", "--massive-scale", {"0", "-300", "1e7"}},
       {"compare", "--task-limit", {"-1"}},
+      {"compare", "--task-engine", {"float", "''"}, false},
       {"eval", "--limit", {"-1"}},
       {"eval", "--shots", {"-1", "101"}},
       {"eval", "--max-length", {"-1", "1", "1048577"}},
