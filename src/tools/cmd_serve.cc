@@ -38,6 +38,8 @@ struct ServeOpts {
   bool simulate = false, exact_rotations = false;
 };
 
+constexpr int kDefaultCtx = 4096;  // --ctx-size 0: the model's context, at most this
+
 long now_s() { return static_cast<long>(std::time(nullptr)); }
 
 // Counters of what the HTTP layer answered (the scheduler counts the rest).
@@ -118,7 +120,8 @@ void run_serve(const ServeOpts& o) {
 
   serve::SchedulerConfig sc;
   sc.parallel = o.parallel;
-  sc.ctx = o.ctx;
+  // Every slot holds a KV cache of the whole context: a model trained at 128K would otherwise take tens of GB.
+  sc.ctx = o.ctx > 0 ? o.ctx : std::min(run.cfg.max_seq_len, kDefaultCtx);
   sc.queue = o.queue;
   serve::Scheduler sched(serve::Engine{run.cfg, run.tok.get(), run.forward_batch}, sc);
   sched.start();
@@ -297,7 +300,7 @@ DUQ_REGISTER_COMMAND({"serve", "OpenAI-compatible HTTP server with continuous ba
                         app.add_option("--parallel", o->parallel, "slots: sequences decoded together in one batch")
                             ->capture_default_str()
                             ->check(Range(1, 1024));
-                        app.add_option("--ctx-size", o->ctx, "positions per slot, prompt + reply (0: the model's context)")
+                        app.add_option("--ctx-size", o->ctx, "positions per slot, prompt + reply (0: the model's context, at most 4096)")
                             ->capture_default_str()
                             ->check(Range(0, 1 << 20));
                         app.add_option("--queue", o->queue, "requests waiting beyond the slots; more get 503 + Retry-After")
