@@ -9,7 +9,7 @@ using nlohmann::json;
 std::string error_body(const std::string& message, const std::string& type, const std::string& param) {
   json e = {{"message", message}, {"type", type}, {"param", param.empty() ? json(nullptr) : json(param)},
             {"code", nullptr}};
-  return json{{"error", e}}.dump();
+  return json{{"error", e}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {

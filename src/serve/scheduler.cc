@@ -140,6 +140,16 @@ void Scheduler::finish_slot(Slot& s, Finish f, const std::string& err) {
   s.job.reset();
 }
 
+size_t utf8_incomplete_tail(const std::string& s) {
+  for (size_t k = 1; k <= std::min<size_t>(3, s.size()); ++k) {
+    const auto c = static_cast<unsigned char>(s[s.size() - k]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return need > k ? k : 0;
+  }
+  return 0;
+}
+
 namespace {
 // Longest suffix of `text` that is a proper prefix of one of the stop texts (held back while streaming).
 size_t stop_prefix_tail(const std::string& text, const std::vector<std::string>& stops) {
@@ -182,7 +192,7 @@ bool Scheduler::on_token(Slot& s, int next) {
     return false;
   }
   const bool length = job.completion_tokens >= s.p.max_tokens || s.n_past >= ctx_;
-  const size_t hold = length ? 0 : stop_prefix_tail(s.text, s.p.stop);
+  const size_t hold = length ? 0 : std::max(stop_prefix_tail(s.text, s.p.stop), utf8_incomplete_tail(s.text));
   if (s.text.size() - hold > s.emitted) {
     job.push(s.text.substr(s.emitted, s.text.size() - hold - s.emitted));
     s.emitted = s.text.size() - hold;

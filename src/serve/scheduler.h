@@ -93,6 +93,11 @@ struct SchedulerStats {
 };
 inline constexpr int kBatchBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 
+// Bytes at the end of `s` that begin a UTF-8 character not complete yet (0 when s ends on a character
+// boundary): a token can carry part of a character (SentencePiece byte fallback), so streamed text holds
+// them back until the character is whole.
+size_t utf8_incomplete_tail(const std::string& s);
+
 class Scheduler {
  public:
   Scheduler(Engine e, SchedulerConfig c);

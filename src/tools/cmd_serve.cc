@@ -40,6 +40,10 @@ struct ServeOpts {
 
 constexpr int kDefaultCtx = 4096;  // --ctx-size 0: the model's context, at most this
 
+// Response JSON: token text may hold bytes that are not UTF-8 (a byte-fallback token of a broken character,
+// at the end of a reply): replaced by U+FFFD rather than throwing.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 long now_s() { return static_cast<long>(std::time(nullptr)); }
 
 // Counters of what the HTTP layer answered (the scheduler counts the rest).
@@ -190,8 +194,8 @@ void run_serve(const ServeOpts& o) {
           if (f == serve::Finish::Cancelled) throw ApiError(503, "the server is shutting down", "server_error");
           if (f == serve::Finish::Timeout)
             throw ApiError(504, "the request ran longer than --timeout " + std::to_string(o.timeout) + " s", "timeout");
-          res.set_content(serve::completion_body(r, id, model_id, created, text, serve::finish_name(f), job->prompt_tokens,
-                                                 job->completion_tokens).dump(),
+          res.set_content(dump(serve::completion_body(r, id, model_id, created, text, serve::finish_name(f),
+                                                      job->prompt_tokens, job->completion_tokens)),
                           "application/json");
           counters.add(200);
           return;
@@ -202,8 +206,9 @@ void run_serve(const ServeOpts& o) {
         res.set_chunked_content_provider(
             "text/event-stream",
             [&, job, r, id, created, first](size_t, httplib::DataSink& sink) {
+              try {
               auto send = [&](const json& j) {
-                const std::string s = "data: " + j.dump() + "\n\n";
+                const std::string s = "data: " + dump(j) + "\n\n";
                 return sink.write(s.data(), s.size());
               };
               if (*first && chat && !send(serve::stream_chunk(r, id, model_id, created, "", "", true))) {
@@ -228,6 +233,11 @@ void run_serve(const ServeOpts& o) {
               sink.write(end.data(), end.size());
               sink.done();
               return true;
+              } catch (const std::exception& e) {  // never out of httplib's writer thread (std::terminate)
+                std::fprintf(stderr, "serve: stream %s: %s\n", id.c_str(), e.what());
+                job->cancel();
+                return false;
+              }
             },
             [job](bool success) {
               if (!success) job->cancel();
@@ -246,7 +256,7 @@ void run_serve(const ServeOpts& o) {
   svr.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
     json m = {{"id", model_id}, {"object", "model"}, {"created", now_s()}, {"owned_by", "duquant"},
               {"meta", {{"engine", run.kind}, {"context", sched.context()}, {"parallel", o.parallel}}}};
-    res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
+    res.set_content(dump(json{{"object", "list"}, {"data", json::array({m})}}), "application/json");
   });
   svr.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
     const auto s = sched.stats();

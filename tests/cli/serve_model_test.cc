@@ -213,15 +213,18 @@ TEST_F(Serve, BadRequestsGetTheirStatusAndTheServerGoesOn) {
   EXPECT_EQ(post("/v1/completions", json{{"prompt", "x"}, {"max_tokens", 2}}.dump()), 200);
 }
 
-// One slot, no queue, a key and a short timeout.
+// One slot, no queue and a key.
 class ServeLimits : public Serve {
  protected:
   std::vector<std::string> args() const override {
-    return {"--parallel", "1", "--queue", "0", "--api-key", "sekret", "--timeout", "0.05", "--threads", "1"};
+    return {"--parallel", "1", "--queue", "0", "--api-key", "sekret", "--threads", "1"};
   }
 };
 
-TEST_F(ServeLimits, KeyBusyAndTimeout) {
+// Greedy "Once upon a time" runs 341 tokens before its EOS: far more than 20 ms on any machine.
+const json kLongGreedy = {{"prompt", "Once upon a time"}, {"max_tokens", 500}, {"temperature", 0}};
+
+TEST_F(ServeLimits, ApiKeyAndBusy) {
   {
     auto c = client();  // no key yet
     auto r = c.Post("/v1/completions", json{{"prompt", "x"}}.dump(), "application/json");
@@ -232,21 +235,18 @@ TEST_F(ServeLimits, KeyBusyAndTimeout) {
     EXPECT_EQ(h->status, 200);
   }
   key_ = "sekret";
-  // 500 tokens cannot be generated in 50 ms: cut with 504.
-  auto c = client();
-  auto r = c.Post("/v1/completions", json{{"prompt", "Once"}, {"max_tokens", 500}}.dump(), "application/json");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 504) << r->body;
   // While the only slot streams, a second request is refused with 503 + Retry-After.
   httplib::Request req;
   req.method = "POST";
   req.path = "/v1/completions";
-  req.body = json{{"prompt", "Once"}, {"max_tokens", 500}, {"stream", true}}.dump();
+  json body = kLongGreedy;
+  body["stream"] = true;
+  req.body = body.dump();
   req.set_header("Content-Type", "application/json");
+  req.set_header("Authorization", "Bearer sekret");
   int second = 0;
-  std::string retry, body;
-  req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
-    body.append(d, n);
+  std::string retry;
+  req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) {
     if (second == 0) {
       auto c2 = client();
       auto r2 = c2.Post("/v1/completions", json{{"prompt", "x"}}.dump(), "application/json");
@@ -261,8 +261,60 @@ TEST_F(ServeLimits, KeyBusyAndTimeout) {
   c3.send(req, res, err);
   EXPECT_EQ(second, 503);
   EXPECT_EQ(retry, "1");
-  EXPECT_NE(body.find("\"finish_reason\":\"timeout\""), std::string::npos) << body;
   expect_idle();
+}
+
+class ServeTimeout : public Serve {
+ protected:
+  std::vector<std::string> args() const override { return {"--parallel", "2", "--timeout", "0.02", "--threads", "1"}; }
+};
+
+TEST_F(ServeTimeout, LongRequestsAreCut) {
+  auto c = client();
+  auto r = c.Post("/v1/completions", kLongGreedy.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 504) << r->body;
+  json body = kLongGreedy;
+  body["stream"] = true;
+  auto s = c.Post("/v1/completions", body.dump(), "application/json");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, 200);
+  EXPECT_NE(s->body.find("\"finish_reason\":\"timeout\""), std::string::npos) << s->body;
+  expect_idle();
+  EXPECT_EQ(metric("duquant_requests_finished_total\\{reason=\"timeout\"\\}"), "2");
+}
+
+// A random-weight model with the LLaMA-2 tokenizer emits byte-fallback tokens, i.e. pieces of UTF-8
+// characters and invalid sequences: streams and JSON bodies stay valid (U+FFFD) and the server keeps serving.
+class ServeRandomTokens : public Serve {
+ protected:
+  void SetUp() override {
+    const fs::path d = test::temp_dir("synth");
+    tok_ = (a_ / "tokenizers/llama2/tokenizer.model").string();
+    if (!fs::exists(tok_)) GTEST_SKIP() << "assets not found";
+    auto r = test::run_command(test::cli_path().string() + " synth --out " + (d / "m").string() +
+                               " --dim 64 --hidden 128 --layers 1 --heads 4 --vocab 32000 --seed 5");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    model_ = (d / "m").string();
+    Serve::SetUp();
+  }
+  std::vector<std::string> args() const override { return {"--parallel", "4", "--threads", "1"}; }
+};
+
+TEST_F(ServeRandomTokens, InvalidUtf8PiecesDoNotBreakTheServer) {
+  std::vector<std::thread> ts;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      int status = 0;
+      const std::string text = complete({{"prompt", "a"}, {"max_tokens", 300}, {"temperature", 1.0}, {"seed", t},
+                                         {"stream", t % 2 == 0}}, false, &status);
+      if (status == 200 && text.rfind("<", 0) != 0 && !text.empty()) ++ok;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok, 4);
+  expect_idle();
+  EXPECT_EQ(metric("duquant_generated_tokens_total"), "1200");
 }
 
 std::string chromium() {
