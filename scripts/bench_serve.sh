@@ -47,7 +47,7 @@ for kind in float w4a4; do
     echo "]}"
   } > "results/serve-$kind.json.tmp"
   mv "results/serve-$kind.json.tmp" "results/serve-$kind.json"
-  kill -TERM $spid; wait $spid || true; spid=""
+  kill -TERM $spid 2>/dev/null || true; wait $spid || true; spid=""
 done
 node scripts/serve_table.mjs results/serve-float.json results/serve-w4a4.json > results/README-serve.md
 bash scripts/readme_block.sh SERVE results/README-serve.md
