@@ -10,6 +10,7 @@ packages=(
   libsentencepiece-dev     # SentencePiece .model tokenizers
   libxxhash-dev            # XXH3 checksums in the quantized .gguf
   libpcre2-dev             # tokenizer.json / GGUF gpt2 pre-tokenizer regexes (Unicode \p{L}, \p{N})
+  libcpp-httplib-dev       # duquant serve (HTTP server; tests' HTTP client)
   libgtest-dev libgmock-dev  # tests
   libbenchmark-dev         # bench/
   libdnnl-dev              # oneDNN s8 matmul: the integer-GEMM peer in benchmarks

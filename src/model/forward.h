@@ -86,6 +86,10 @@ class BlockLinears {
   virtual void attn_out(ConstMatView att, MatView y) const = 0;
   virtual void ffn_in(ConstMatView xn, MatView gate, MatView up) const = 0;
   virtual void down(ConstMatView act, MatView y) const = 0;
+  // True when every output row is a function of its input row alone, bit for bit, whatever the number of
+  // rows in the call (the integer engine: per-token quantization and exact int32 GEMMs). Model::forward_batch
+  // calls such linears once on all rows; others in fixed blocks of kBatchRowBlock rows.
+  virtual bool row_exact() const { return false; }
 };
 
 // BlockLinears over float weights (BLAS sgemm).
@@ -113,6 +117,18 @@ void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_
                    const kernels::RopeTable& rope, ForwardHooks* hooks, const AttendFn& attend,
                    BlockWorkspace& work);
 
+// One sequence's next chunk for Model::forward_batch: tokens at positions pos0 … pos0+T−1 of `cache` (the
+// sequence's own KV cache, holding positions 0 … pos0−1).
+struct SeqChunk {
+  std::span<const int> tokens;
+  int pos0 = 0;
+  KVCache* cache = nullptr;
+};
+
+// Row block of the batched float products (classifier, float linears): every call has this many rows (the
+// last block zero-padded), so a row's float result never depends on which other rows share the batch.
+constexpr int64_t kBatchRowBlock = 16;
+
 class Model {
  public:
   Model(ModelConfig c, ModelWeights w);
@@ -134,6 +150,11 @@ class Model {
   // Full forward of tokens at positions pos0…; returns logits [T×V] (or only the last row if last_only).
   Mat forward(std::span<const int> tokens, int pos0, KVCache& cache, ForwardHooks* hooks = nullptr,
               bool last_only = false) const;
+  // Several sequences in one pass (continuous batching; model/batch_forward.cc): the chunks' rows go through
+  // the linear layers together (the integer GEMM with M = all rows), while attention, RoPE and the hooks run
+  // per chunk exactly as for that chunk alone. Returns logits [chunks × V], row i = chunk i's last token.
+  // A chunk's logits are bit-identical whatever other chunks share the call (see kBatchRowBlock).
+  Mat forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks = nullptr) const;
 
   // Replaces the linear layers of block l (quantized engines); nullptr restores the float weights.
   void set_block_linears(int l, std::shared_ptr<const BlockLinears> lin);

@@ -102,6 +102,10 @@ IntLinears::IntLinears(const ModelConfig& c, const QuantLayer& layer, const Quan
                         factory, exact_rotations);
 }
 
+bool IntLinears::row_exact() const {
+  return std::all_of(sites_.begin(), sites_.end(), [](const SiteQuantizer& s) { return s.row_exact(); });
+}
+
 void IntLinears::attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const {
   sites_[0].quantize(xn, acts_);
   kernels::int_gemm(acts_, L_.wq, q);

@@ -28,6 +28,8 @@ class SiteQuantizer {
   SiteQuantizer(const SiteQuantizer&) = delete;
   SiteQuantizer& operator=(const SiteQuantizer&) = delete;
   void quantize(ConstMatView x, kernels::QuantActs& out) const;
+  // Per-row arithmetic only (no fp32 BLAS transform through the factory, whose result may depend on M).
+  bool row_exact() const { return !generic_; }
 
  private:
   int bits_;
@@ -47,6 +49,7 @@ class IntLinears : public BlockLinears {
   void attn_out(ConstMatView att, MatView y) const override;
   void ffn_in(ConstMatView xn, MatView gate, MatView up) const override;
   void down(ConstMatView act, MatView y) const override;
+  bool row_exact() const override;
 
  private:
   const QuantLayer& L_;
@@ -96,6 +99,7 @@ struct IntModel {
   Mat forward(std::span<const int> tokens, int pos0, KVCache& cache, bool last_only = false) const {
     return model->forward(tokens, pos0, cache, hooks.get(), last_only);
   }
+  Mat forward_batch(std::span<const SeqChunk> chunks) const { return model->forward_batch(chunks, hooks.get()); }
 };
 // quantized_kv false: the reference path (K/V fake-quantized into the float cache, float attention).
 // exact_rotations: the online DuQuant rotations in fp32, as the simulation computes them; default: in exact

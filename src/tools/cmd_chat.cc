@@ -16,6 +16,7 @@
 #include "eval/chat/reply.h"
 #include "eval/tasks/jsonl.h"
 #include "model/sampler.h"
+#include "tools/chat_args.h"
 #include "tools/commands.h"
 #include "tools/option_checks.h"
 #include "tools/quant_args.h"
@@ -40,26 +41,7 @@ struct ChatOpts {
   bool simulate = false, exact_rotations = false, force = false;
 };
 
-// --template, else the "chat_template" of tokenizer_config.json in the model's folder.
-ch::ChatFormat chat_format_for(const ChatOpts& o) {
-  if (!o.tmpl.empty()) return ch::parse_chat_format(o.tmpl);
-  const fs::path m(o.m.model);
-  const fs::path cfg = (fs::is_directory(m) ? m : m.parent_path()) / "tokenizer_config.json";
-  if (fs::exists(cfg)) {
-    std::ifstream f(cfg);
-    auto j = nlohmann::json::parse(f, nullptr, false);
-    if (j.is_discarded()) fail(cfg.string(), ": not valid JSON");
-    std::string src;
-    if (j.contains("chat_template") && j["chat_template"].is_string()) src = j["chat_template"];
-    if (j.contains("chat_template") && j["chat_template"].is_array())  // [{"name": "default", "template": …}]
-      for (auto& t : j["chat_template"])
-        if (t.is_object() && t.value("name", "") == "default" && t.contains("template") && t["template"].is_string())
-          src = t["template"];
-    if (auto f2 = ch::detect_chat_format(src)) return *f2;
-    fail(cfg.string(), ": chat_template is none of llama-2-chat, vicuna, llama-3-instruct, mistral-instruct; pass --template");
-  }
-  fail("no chat template: pass --template (llama-2-chat, vicuna, llama-3-instruct, mistral-instruct)");
-}
+ch::ChatFormat chat_format_for(const ChatOpts& o) { return tools::chat_format_for(o.tmpl, o.m.model); }
 
 // FastChat's temperature per MT-Bench category (gen_model_answer.py temperature_config; others 0.7).
 float category_temperature(const std::string& c) {

@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "core/progress.h"
-#include "model/sampler.h"
+#include "serve/scheduler.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
 #include "tools/option_checks.h"
@@ -32,31 +32,31 @@ void run_generate(const GenerateOpts& o) {
   if (cfg.context_extendable && static_cast<long>(prompt.size()) - 1 + o.max_tokens > cfg.max_seq_len)
     run.ensure_context(static_cast<int>(std::min<long>(static_cast<long>(prompt.size()) - 1 + o.max_tokens, 1 << 20)),
                        "the prompt plus --max-tokens");
-  const int steps = std::min(cfg.max_seq_len, static_cast<int>(prompt.size()) - 1 + o.max_tokens);
   if (static_cast<int>(prompt.size()) > cfg.max_seq_len)
     fail("the prompt has ", prompt.size(), " tokens, more than the model's context of ", cfg.max_seq_len);
-  model::Sampler sampler(o.temperature, o.top_p, o.seed);
-  // Sized to the positions this run uses, not to max_position_embeddings (which may be millions).
-  model::KVCache cache(cfg, std::max(steps, static_cast<int>(prompt.size())));
-
-  // Prefill all prompt tokens but the last in one batch, then decode one token at a time.
-  Timer timer;
-  const int n_prompt = static_cast<int>(prompt.size());
-  if (n_prompt > 1) run.forward(std::span<const int>(prompt.data(), n_prompt - 1), 0, cache, true);
+  // Through the server's continuous-batching scheduler with one request: the same chunked prefill and batched
+  // forward, so `duquant serve` at temperature 0 returns exactly this text.
+  serve::SchedulerConfig sc;
+  sc.parallel = 1;
+  sc.queue = 0;
+  sc.ctx = std::min(cfg.max_seq_len, static_cast<int>(prompt.size()) + o.max_tokens - 1);
+  serve::Scheduler sched(serve::Engine{cfg, tok.get(), run.forward_batch}, sc);
+  serve::GenParams gp;
+  gp.max_tokens = o.max_tokens;
+  gp.temperature = o.temperature;
+  gp.top_p = o.top_p;
+  gp.seed = o.seed;
+  auto job = sched.submit(prompt, gp);
   std::fputs(o.prompt.c_str(), stdout);
-  int token = prompt.back();
-  int generated = 0;
   Timer decode_timer;
-  for (int pos = n_prompt - 1; pos < steps; ++pos) {
-    Mat logits = run.forward(std::span<const int>(&token, 1), pos, cache, /*last_only=*/true);
-    int next = sampler.sample(logits.flat());
-    if (next == tok->bos_id() || next == tok->eos_id() || cfg.is_eos(next)) break;
-    std::string piece = tok->decode(token, next);
+  for (bool done = false; !done;) {
+    sched.step();
+    const std::string piece = job->read(std::chrono::milliseconds(0), done);
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
-    token = next;
-    ++generated;
   }
+  if (job->finish() == serve::Finish::Error) fail(job->error());
+  const int generated = job->completion_tokens;
   std::fputc('\n', stdout);
   const double s = decode_timer.seconds();
   std::fprintf(stderr, "generated %d tokens in %.2f s: %.1f tokens/s (%s)\n", generated, s,

@@ -64,6 +64,7 @@ Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
       r.forward = [sim](std::span<const int> t, int pos, model::KVCache& c, bool last) {
         return sim->forward(t, pos, c, last);
       };
+      r.forward_batch = [sim](std::span<const model::SeqChunk> ch) { return sim->model->forward_batch(ch, sim->hooks.get()); };
       r.extend = [sim](int n) { sim->model->set_max_seq_len(n); };
       r.keep = sim;
     } else {
@@ -73,6 +74,7 @@ Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
       r.forward = [im](std::span<const int> t, int pos, model::KVCache& c, bool last) {
         return im->forward(t, pos, c, last);
       };
+      r.forward_batch = [im](std::span<const model::SeqChunk> ch) { return im->forward_batch(ch); };
       r.extend = [im](int n) { im->model->set_max_seq_len(n); };
       r.keep = im;
     }
@@ -86,6 +88,7 @@ Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
   r.forward = [m](std::span<const int> t, int pos, model::KVCache& c, bool last) {
     return m->forward(t, pos, c, nullptr, last);
   };
+  r.forward_batch = [m](std::span<const model::SeqChunk> ch) { return m->forward_batch(ch); };
   r.extend = [m](int n) { m->set_max_seq_len(n); };
   r.keep = m;
   return r;
