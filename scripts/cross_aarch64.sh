@@ -12,8 +12,8 @@
 # calib, eval, tools and their tests, because Debian 12's libsentencepiece-dev cannot be installed for arm64
 # beside the amd64 one the host build needs (the arm64 package removes it); libxxhash-dev and libpcre2-dev would
 # co-install, but formats needs SentencePiece anyway.
-# Needs (scripts/setup.sh installs them): dpkg --add-architecture arm64, g++-aarch64-linux-gnu, qemu-user-static,
-# libgtest-dev:arm64, libopenblas-dev:arm64.
+# Needs (installed first by `scripts/setup.sh --cross-aarch64`): dpkg --add-architecture arm64,
+# g++-aarch64-linux-gnu, qemu-user-static, libgtest-dev:arm64, libopenblas-dev:arm64.
 # Usage: scripts/cross_aarch64.sh [--all] [build-dir]   (default build-aarch64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +31,7 @@ exclude=()
 # own pool is not needed (core/threads.h keeps BLAS at one thread). Set before the build: gtest_discover_tests
 # runs the test programs.
 export OPENBLAS_NUM_THREADS=1
+bash scripts/setup.sh --cross-aarch64 >/dev/null
 t0=$SECONDS
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)

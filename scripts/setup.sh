@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages duquant's build, tests and benchmarks need. Idempotent: installs only
 # what is missing. Run as root (or with sudo available).
+#   scripts/setup.sh [--cross-aarch64]   the flag adds the arm64 architecture and the packages of
+#                                        scripts/cross_aarch64.sh (CI's portability step); a user never needs it
 set -euo pipefail
+cross=0
+[ "${1:-}" = "--cross-aarch64" ] && cross=1
 packages=(
   build-essential cmake ninja-build pkg-config
   libopenblas-dev          # fp32 GEMM (BLAS)
@@ -18,13 +22,14 @@ packages=(
   jq                       # scripts/eval_results.sh reads eval JSON
   clang libclang-rt-14-dev # libFuzzer targets in fuzz/ (scripts/fuzz.sh)
   clang-tidy-14 clang-format-14  # scripts/tidy.sh (.clang-tidy); .clang-format
-  # scripts/cross_aarch64.sh: the cross compiler, qemu-user and the arm64 libraries of the portable layers
-  # (needs `dpkg --add-architecture arm64`, done below)
-  g++-aarch64-linux-gnu qemu-user-static libgtest-dev:arm64 libopenblas-dev:arm64
 )
-# The arm64 packages above come from the arm64 architecture of the same Debian mirrors.
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  [ "$(id -u)" -ne 0 ] && sudo dpkg --add-architecture arm64 || dpkg --add-architecture arm64
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+if [ $cross = 1 ]; then
+  # scripts/cross_aarch64.sh: the cross compiler, qemu-user and the arm64 libraries of the portable layers,
+  # from the arm64 architecture of the same Debian mirrors.
+  packages+=(g++-aarch64-linux-gnu qemu-user-static libgtest-dev:arm64 libopenblas-dev:arm64)
+  dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
 fi
 # Node.js + npm: the independent GGUF reader (tools/gguf-check) that tests check our files with.
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -32,8 +37,6 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} Debian packages already installed"
 else
