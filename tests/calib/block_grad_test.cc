@@ -8,20 +8,14 @@
 #include <cmath>
 
 #include "core/rng.h"
+#include "tiny_config.h"
 #include "quant/uniform.h"
 
 namespace duq::calib {
 namespace {
 
 model::ModelConfig tiny_config(model::RopeLayout layout) {
-  model::ModelConfig c;
-  c.dim = 16;
-  c.n_heads = 2;
-  c.n_kv_heads = 1;
-  c.hidden_dim = 24;
-  c.n_layers = 1;
-  c.vocab_size = 32;
-  c.max_seq_len = 16;
+  model::ModelConfig c = test::tiny_config(16, 24, 1, 32, 16, /*heads=*/2, /*kv_heads=*/1);
   c.rope_layout = layout;
   return c;
 }

@@ -11,21 +11,12 @@
 #include <cstdio>
 
 #include "core/rng.h"
+#include "tiny_config.h"
 
 namespace duq::calib {
 namespace {
 
-model::ModelConfig block_config() {
-  model::ModelConfig c;
-  c.dim = 16;
-  c.n_heads = 2;
-  c.n_kv_heads = 1;
-  c.hidden_dim = 24;
-  c.n_layers = 1;
-  c.vocab_size = 32;
-  c.max_seq_len = 32;
-  return c;
-}
+model::ModelConfig block_config() { return test::tiny_config(16, 24, 1, 32, 32, /*heads=*/2, /*kv_heads=*/1); }
 
 template <class T>
 MatX<T> rand_mat(int64_t r, int64_t c, Rng& rng, double scale, double diag = 0) {

@@ -6,21 +6,12 @@
 #include <gtest/gtest.h>
 
 #include "core/rng.h"
+#include "tiny_config.h"
 
 namespace duq::calib {
 namespace {
 
-model::ModelConfig block_config() {
-  model::ModelConfig c;
-  c.dim = 16;
-  c.n_heads = 2;
-  c.n_kv_heads = 2;
-  c.hidden_dim = 32;
-  c.n_layers = 1;
-  c.vocab_size = 32;
-  c.max_seq_len = 32;
-  return c;
-}
+model::ModelConfig block_config() { return test::tiny_config(16, 32, 1, 32, 32, /*heads=*/2, /*kv_heads=*/2); }
 
 MatX<float> rand_mat(int64_t r, int64_t c, Rng& rng, double scale) {
   MatX<float> m(r, c);
