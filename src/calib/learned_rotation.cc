@@ -1,4 +1,5 @@
 #include "calib/learned_rotation.h"
+#include "calib/norm_tweak.h"
 
 #include <cmath>
 #include <type_traits>
@@ -205,16 +206,7 @@ LearnResult learn_train_block(const model::ModelConfig& cfg, const BlockQuantSpe
                      res.rows[static_cast<size_t>(i)], opts.wbits, p.w[static_cast<size_t>(i)].view());
     }
   };
-  auto mean_loss = [&] {
-    std::vector<double> loss(inputs.size());
-    parallel_for(static_cast<int64_t>(inputs.size()), [&](int64_t n) {
-      loss[static_cast<size_t>(n)] = block_loss_grad<float>(cfg, qs, p, inputs[static_cast<size_t>(n)],
-                                                            targets[static_cast<size_t>(n)], nullptr, nullptr, nullptr);
-    });
-    double sum = 0;
-    for (double l : loss) sum += l;
-    return sum / static_cast<double>(inputs.size());
-  };
+  auto mean_loss = [&] { return mean_block_loss(cfg, qs, p, inputs, targets); };
   set_params();
   res.loss_first = res.loss_last = mean_loss();
   auto best_rows = res.rows;
