@@ -1,11 +1,13 @@
 #include "test_support.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -41,7 +43,16 @@ std::filesystem::path temp_dir(const std::string& name) {
                            : "pid" + std::to_string(::getpid());
   for (auto& c : owner)
     if (c == '/') c = '_';  // parameterized test names carry '/'
-  auto p = std::filesystem::path(DUQ_BINARY_DIR) / "test_tmp" / owner / name;
+  // Keyed by process too, so two runs of one test at once (ctest --repeat, a second terminal) never share a
+  // folder; folders of processes that are gone are removed on the way.
+  const auto test_dir = std::filesystem::path(DUQ_BINARY_DIR) / "test_tmp" / owner;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(test_dir, ec)) {
+    const std::string pid = e.path().filename().string();
+    if (pid.rfind("pid", 0) == 0 && pid.size() > 3 && ::kill(std::atoi(pid.c_str() + 3), 0) != 0 && errno == ESRCH)
+      std::filesystem::remove_all(e.path(), ec);
+  }
+  auto p = test_dir / ("pid" + std::to_string(::getpid())) / name;
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p;
