@@ -86,7 +86,7 @@ struct TensorToWrite {
   // Or, when set, called just before the tensor's bytes are written (data is then ignored): a writer can
   // produce each tensor when its turn comes, holding one at a time. The span must stay valid until the
   // next call of any tensor's produce.
-  std::function<std::span<const float>()> produce;
+  std::function<std::span<const float>()> produce = {};
 };
 
 // Writes `tensors` to `path` atomically (nothing at `path` changes unless the whole file is written).
