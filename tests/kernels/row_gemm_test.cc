@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "core/threads.h"
-#include "kernels/gemm_f32.h"
 #include "kernel_test_util.h"
+#include "kernels/gemm_f32.h"
 
 namespace duq {
 namespace {
@@ -70,7 +70,8 @@ TEST(RowGemm, MatchesDoublePrecisionProduct) {
 TEST(RowGemm, RowResultIndependentOfBatch) {
   Rng rng(9);
   const int64_t n = 300, k = 2048 + 5;
-  const Mat w = test::random_mat(rng, n, k, 0.05f), x16 = test::random_mat(rng, 16, k), other = test::random_mat(rng, 16, k);
+  const Mat w = test::random_mat(rng, n, k, 0.05f), x16 = test::random_mat(rng, 16, k),
+            other = test::random_mat(rng, 16, k);
   for (auto isa : test::available_isas()) {
     test::IsaScope scope(isa);
     const Mat y16 = product(x16, w);
