@@ -6,6 +6,8 @@
 #include <functional>
 
 #include "core/threads.h"
+#include "kernels/cpu_features.h"
+#include "kernels/row_gemm_internal.h"
 
 namespace duq::kernels {
 
@@ -48,6 +50,21 @@ void matvec(ConstMatView w, const float* x, float* y) {
   split_columns(w.rows, flops(1, w.rows, w.cols), [&](int64_t c0, int64_t cn) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(cn), static_cast<int>(w.cols), 1.f, w.row(c0),
                 static_cast<int>(w.ld), x, 1, 0.f, y + c0, 1);
+  });
+}
+
+void matmul_xwt_rows(ConstMatView x, ConstMatView w, MatView y) {
+  DUQ_CHECK(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows, "matmul_xwt_rows shapes");
+  if (x.rows == 0 || w.rows == 0) return;
+  split_columns(w.rows, flops(x.rows, w.rows, x.cols), [&](int64_t c0, int64_t cn) {
+    const detail::RowGemmArgs a{x.data, w.row(c0), y.data + c0, x.rows, cn, x.cols, x.ld, w.ld, y.ld};
+    switch (active_isa()) {
+#if DUQ_KERNELS_X86  // the x86/ files are compiled (src/kernels/CMakeLists.txt)
+      case Isa::Avx512Vnni: detail::row_gemm_avx512(a); break;
+      case Isa::Avx2: detail::row_gemm_avx2(a); break;
+#endif
+      default: detail::row_gemm_ref(a); break;
+    }
   });
 }
 

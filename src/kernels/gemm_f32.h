@@ -16,4 +16,14 @@ void matmul_at_b(ConstMatView a, ConstMatView b, MatView y, bool accumulate = fa
 // y [O] = W [O×D] · x [D] (sgemv; decode).
 void matvec(ConstMatView w, const float* x, float* y);
 
+// Y [M×N] = X [M×K] · Wᵀ (W [N×K]), row-invariant (batched decoding, model/batch_forward.cc): Y[r][c] is the
+// same bits whatever M, the other rows, the thread count and the ISA path, because every element is computed
+// by one fixed sequence of operations (not BLAS: its blocking, hence its sums, change with M):
+//   acc[0..15] = 0;  for each 16-column block b of K (columns past K read as 0), lane j:
+//     acc[j] = fma(X[r][16b + j], W[c][16b + j], acc[j]);
+//   then the fixed tree  for s = 8, 4, 2, 1: acc[j] += acc[j + s] (j < s);  Y[r][c] = acc[0].
+// W is streamed once for any M (micro-tiles of rows × outputs reuse each W block from cache), so M = 1 costs
+// a GEMV, not a padded batch. Scalar reference and SIMD paths: kernels/row_gemm_internal.h.
+void matmul_xwt_rows(ConstMatView x, ConstMatView w, MatView y);
+
 }  // namespace duq::kernels

@@ -3,11 +3,12 @@
 // Rows: the chunks' tokens stacked, x [R×D], R = Σ T_i; chunk i owns rows [off_i, off_i + T_i).
 // Per block:
 //   RMSNorm, SwiGLU, residual adds    row-wise kernels: one row's arithmetic never sees another row
-//   linears                           row_exact() (integer engine): one call on all R rows (int GEMM, M = R);
-//                                     else fixed blocks of kBatchRowBlock rows (zero-padded), so BLAS always
-//                                     sees the same shapes and a row's sums do not depend on the batch
+//   linears                           row_exact() (integer engine: int GEMM; float weights: the row-invariant
+//                                     kernels::matmul_xwt_rows): one call on all R rows, M = R; else (the
+//                                     integer engine's generic sites) fixed blocks of kBatchRowBlock rows
+//                                     (zero-padded), so a row's sums do not depend on the batch
 //   RoPE, hooks, attention            per chunk, the same calls with the same shapes as the chunk alone
-// Logits: the last row of every chunk, RMSNorm, classifier in blocks of kBatchRowBlock rows.
+// Logits: the last row of every chunk, RMSNorm, classifier by kernels::matmul_xwt_rows.
 #include <cstring>
 
 #include "core/error.h"
@@ -85,7 +86,7 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
 
   for (int l = 0; l < c.n_layers; ++l) {
     const auto& lw = w_.layers[static_cast<size_t>(l)];
-    FloatLinears flin(lw);
+    FloatLinears flin(lw, /*row_invariant=*/true);
     const BlockLinears& lin = linears_[static_cast<size_t>(l)] ? *linears_[static_cast<size_t>(l)] : flin;
     const bool exact = lin.row_exact();
 
@@ -127,8 +128,7 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
   for (int64_t i = 0; i < n_chunks; ++i)
     std::memcpy(last.row(i), x.row(off[static_cast<size_t>(i) + 1] - 1), sizeof(float) * static_cast<size_t>(D));
   kernels::rmsnorm(last, w_.final_norm, c.rms_eps, lastn);
-  const Mat& cls = w_.classifier();
-  in_row_blocks(false, lastn, {out}, [&](ConstMatView in, std::span<MatView> o) { kernels::matmul_xwt(in, cls, o[0]); });
+  kernels::matmul_xwt_rows(lastn, w_.classifier(), out);
   return out;
 }
 

@@ -43,17 +43,23 @@ MatView scratch(AlignedVector<float>& buf, int64_t rows, int64_t cols) {
 }
 }  // namespace
 
+void FloatLinears::mul(ConstMatView x, ConstMatView w, MatView y) const {
+  if (row_invariant_)
+    kernels::matmul_xwt_rows(x, w, y);
+  else
+    matmul_xwt(x, w, y);
+}
 void FloatLinears::attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const {
-  matmul_xwt(xn, w_.wq, q);
-  matmul_xwt(xn, w_.wk, k);
-  matmul_xwt(xn, w_.wv, v);
+  mul(xn, w_.wq, q);
+  mul(xn, w_.wk, k);
+  mul(xn, w_.wv, v);
 }
-void FloatLinears::attn_out(ConstMatView att, MatView y) const { matmul_xwt(att, w_.wo, y); }
+void FloatLinears::attn_out(ConstMatView att, MatView y) const { mul(att, w_.wo, y); }
 void FloatLinears::ffn_in(ConstMatView xn, MatView gate, MatView up) const {
-  matmul_xwt(xn, w_.w_gate, gate);
-  matmul_xwt(xn, w_.w_up, up);
+  mul(xn, w_.w_gate, gate);
+  mul(xn, w_.w_up, up);
 }
-void FloatLinears::down(ConstMatView act, MatView y) const { matmul_xwt(act, w_.w_down, y); }
+void FloatLinears::down(ConstMatView act, MatView y) const { mul(act, w_.w_down, y); }
 
 void attention_softmax(const ModelConfig& c, MatView scores, int64_t pos0, int64_t pos_step, float scale) {
   const int64_t W = c.sliding_window, last = pos0 + (scores.rows - 1) * pos_step;

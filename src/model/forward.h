@@ -88,21 +88,26 @@ class BlockLinears {
   virtual void down(ConstMatView act, MatView y) const = 0;
   // True when every output row is a function of its input row alone, bit for bit, whatever the number of
   // rows in the call (the integer engine: per-token quantization and exact int32 GEMMs). Model::forward_batch
-  // calls such linears once on all rows; others in fixed blocks of kBatchRowBlock rows.
+  // calls such linears once on all rows; others in fixed blocks of kBatchRowBlock rows. FloatLinears is
+  // row_exact only with its row-invariant kernel.
   virtual bool row_exact() const { return false; }
 };
 
-// BlockLinears over float weights (BLAS sgemm).
+// BlockLinears over float weights: BLAS sgemm, or with row_invariant kernels::matmul_xwt_rows, whose output
+// rows do not depend on the other rows (row_exact; Model::forward_batch).
 class FloatLinears : public BlockLinears {
  public:
-  explicit FloatLinears(const LayerWeights& w) : w_(w) {}
+  explicit FloatLinears(const LayerWeights& w, bool row_invariant = false) : w_(w), row_invariant_(row_invariant) {}
   void attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const override;
   void attn_out(ConstMatView att, MatView y) const override;
   void ffn_in(ConstMatView xn, MatView gate, MatView up) const override;
   void down(ConstMatView act, MatView y) const override;
+  bool row_exact() const override { return row_invariant_; }
 
  private:
+  void mul(ConstMatView x, ConstMatView w, MatView y) const;
   const LayerWeights& w_;
+  bool row_invariant_;
 };
 
 // Runs decoder block `layer` on x [T×D] in place; writes k/v rows pos0… into the cache matrices
@@ -125,8 +130,8 @@ struct SeqChunk {
   KVCache* cache = nullptr;
 };
 
-// Row block of the batched float products (classifier, float linears): every call has this many rows (the
-// last block zero-padded), so a row's float result never depends on which other rows share the batch.
+// Row block of Model::forward_batch's linears that are not row_exact: every call has this many rows (the last
+// block zero-padded), so a row's float result never depends on which other rows share the batch.
 constexpr int64_t kBatchRowBlock = 16;
 
 class Model {

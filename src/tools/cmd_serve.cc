@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "serve/openai.h"
+#include "serve/peer_socket.h"
 #include "serve/scheduler.h"
 #include "tools/chat_args.h"
 #include "tools/commands.h"
@@ -191,8 +192,16 @@ void run_serve(const ServeOpts& o) {
         const std::string id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id++);
         const long created = now_s();
         if (!r.stream) {
+          // The client is watched between reads: one that leaves frees its slot within ~200 ms.
+          const int fd = serve::find_connection_socket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
           std::string text;
-          for (bool done = false; !done;) text += job->read(std::chrono::milliseconds(200), done);
+          for (bool done = false; !done;) {
+            text += job->read(std::chrono::milliseconds(200), done);
+            if (!done && fd >= 0 && serve::peer_closed(fd)) {
+              job->cancel();
+              throw ApiError(499, "the client closed the connection", "invalid_request_error");
+            }
+          }
           const serve::Finish f = job->finish();
           if (f == serve::Finish::Error) throw ApiError(500, job->error(), "server_error");
           if (f == serve::Finish::Cancelled) throw ApiError(503, "the server is shutting down", "server_error");

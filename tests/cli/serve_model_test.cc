@@ -310,13 +310,14 @@ class ServeRandomTokens : public Serve {
     const fs::path d = test::temp_dir("synth");
     tok_ = (a_ / "tokenizers/llama2/tokenizer.model").string();
     if (!fs::exists(tok_)) GTEST_SKIP() << "assets not found";
-    auto r = test::run_command(test::cli_path().string() + " synth --out " + (d / "m").string() +
-                               " --dim 64 --hidden 128 --layers 1 --heads 4 --vocab 32000 --seed 5");
+    auto r = test::run_command(test::cli_path().string() + " synth --out " + (d / "m").string() + " " + shape() +
+                               " --vocab 32000 --seed 5");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     model_ = (d / "m").string();
     Serve::SetUp();
   }
   std::vector<std::string> args() const override { return {"--parallel", "4", "--threads", "1"}; }
+  virtual std::string shape() const { return "--dim 64 --hidden 128 --layers 1 --heads 4"; }
 };
 
 TEST_F(ServeRandomTokens, InvalidUtf8PiecesDoNotBreakTheServer) {
@@ -333,6 +334,32 @@ TEST_F(ServeRandomTokens, InvalidUtf8PiecesDoNotBreakTheServer) {
   EXPECT_EQ(ok, 4);
   expect_idle();
   EXPECT_EQ(metric("duquant_generated_tokens_total"), "1200");
+}
+
+// One slot and a greedy reply of 2000 tokens from a model big enough that it takes seconds: a non-streaming
+// client that gives up after 0.3 s frees the slot long before the reply would end.
+class ServeClientLeaves : public ServeRandomTokens {
+ protected:
+  std::vector<std::string> args() const override { return {"--parallel", "1", "--threads", "1"}; }
+  std::string shape() const override { return "--dim 256 --hidden 512 --layers 4 --heads 4"; }
+};
+
+TEST_F(ServeClientLeaves, NonStreamingClientThatLeavesFreesItsSlot) {
+  const int max_tokens = 2000;
+  {
+    auto c = client();
+    c.set_read_timeout(0, 300000);
+    auto r = c.Post("/v1/completions", json{{"prompt", "a"}, {"max_tokens", max_tokens}, {"temperature", 0}}.dump(),
+                    "application/json");
+    EXPECT_FALSE(r) << r->status << " " << r->body;  // no reply within 0.3 s; the client closes its socket
+  }
+  expect_idle();
+  EXPECT_EQ(metric("duquant_requests_finished_total\\{reason=\"cancelled\"\\}"), "1");
+  EXPECT_EQ(metric("duquant_http_responses_total\\{status=\"499\"\\}"), "1");
+  EXPECT_LT(std::stod(metric("duquant_generated_tokens_total")), max_tokens / 2);
+  int status = 0;
+  complete({{"prompt", "a"}, {"max_tokens", 3}}, false, &status);
+  EXPECT_EQ(status, 200);  // still serving
 }
 
 std::string chromium() {

@@ -1,0 +1,66 @@
+// Shared driver of the row-invariant fp32 product (matmul_xwt_rows, gemm_f32.h), compiled once per ISA by
+// x86/row_gemm_*.cc inside namespace DUQ_ISA_NS with a 16-lane trait L:
+//   L::V                      16 float lanes (one register or two)
+//   L::zero(), L::load(p), L::load_first(p, cnt) (lanes ≥ cnt read as 0), L::fma(x, w, acc) = x·w + acc
+//   L::lo8(v) + L::hi8(v)     lanes j and j + 8 added (the tree's first level), as one __m256
+//   L::kRows × L::kCols       the micro-tile: rows of X × rows of W (outputs) sharing each loaded block
+// Every output gets its own accumulator and the same operations in the same order whatever tile it falls in,
+// so the tiling (and M) never changes a bit.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/row_gemm_internal.h"
+
+namespace duq::kernels::detail::DUQ_ISA_NS {
+namespace {
+
+// The rest of the tree: lanes j + j+4, then j + j+2, then 0 + 1.
+inline float sum8(__m256 a8) {
+  const __m128 a4 = _mm_add_ps(_mm256_castps256_ps128(a8), _mm256_extractf128_ps(a8, 1));
+  const __m128 a2 = _mm_add_ps(a4, _mm_movehl_ps(a4, a4));
+  return _mm_cvtss_f32(_mm_add_ss(a2, _mm_movehdup_ps(a2)));
+}
+
+template <class L, int RT, int CT>
+void row_tile(const RowGemmArgs& a, int64_t r0, int64_t c0) {
+  typename L::V acc[RT][CT];
+  for (auto& row : acc)
+    for (auto& v : row) v = L::zero();
+  auto step = [&](auto load) {
+    typename L::V wv[CT];
+    for (int j = 0; j < CT; ++j) wv[j] = load(a.w + (c0 + j) * a.ldw);
+    for (int i = 0; i < RT; ++i) {
+      const typename L::V xv = load(a.x + (r0 + i) * a.ldx);
+      for (int j = 0; j < CT; ++j) acc[i][j] = L::fma(xv, wv[j], acc[i][j]);
+    }
+  };
+  int64_t k = 0;
+  for (; k + 16 <= a.k; k += 16) step([k](const float* p) { return L::load(p + k); });
+  if (k < a.k) step([k, cnt = a.k - k](const float* p) { return L::load_first(p + k, cnt); });
+  for (int i = 0; i < RT; ++i)
+    for (int j = 0; j < CT; ++j)
+      a.y[(r0 + i) * a.ldy + c0 + j] = sum8(_mm256_add_ps(L::lo8(acc[i][j]), L::hi8(acc[i][j])));
+}
+
+// row_tile<L, rt, ct> for a tile of rt ≤ RT rows and ct ≤ CT outputs.
+template <class L, int RT, int CT>
+void row_tile_upto(const RowGemmArgs& a, int64_t r0, int64_t c0, int64_t rt, int64_t ct) {
+  if constexpr (RT > 1)
+    if (rt < RT) return row_tile_upto<L, RT - 1, CT>(a, r0, c0, rt, ct);
+  if constexpr (CT > 1)
+    if (ct < CT) return row_tile_upto<L, RT, CT - 1>(a, r0, c0, rt, ct);
+  row_tile<L, RT, CT>(a, r0, c0);
+}
+
+// Output tiles outer, row tiles inner: a tile's W rows stay in cache while every row of X passes.
+template <class L>
+void row_gemm(const RowGemmArgs& a) {
+  for (int64_t c0 = 0; c0 < a.n; c0 += L::kCols)
+    for (int64_t r0 = 0; r0 < a.m; r0 += L::kRows)
+      row_tile_upto<L, L::kRows, L::kCols>(a, r0, c0, std::min<int64_t>(L::kRows, a.m - r0),
+                                           std::min<int64_t>(L::kCols, a.n - c0));
+}
+
+}  // namespace
+}  // namespace duq::kernels::detail::DUQ_ISA_NS
