@@ -7,7 +7,8 @@
 //                                     else fixed blocks of kBatchRowBlock rows (zero-padded), so BLAS always
 //                                     sees the same shapes and a row's sums do not depend on the batch
 //   RoPE, hooks, attention            per chunk, the same calls with the same shapes as the chunk alone
-// Logits: the last row of every chunk, RMSNorm, classifier in blocks of kBatchRowBlock rows.
+// Logits: the last row of every chunk (all rows of an all_logits chunk), RMSNorm, classifier in blocks of
+// kBatchRowBlock rows.
 #include <cstring>
 
 #include "core/error.h"
@@ -122,10 +123,14 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
     kernels::add_rows(x, y);
   }
 
-  // Logits of each chunk's last row.
-  Mat last(n_chunks, D), lastn(n_chunks, D), out(n_chunks, c.vocab_size);
-  for (int64_t i = 0; i < n_chunks; ++i)
-    std::memcpy(last.row(i), x.row(off[static_cast<size_t>(i) + 1] - 1), sizeof(float) * static_cast<size_t>(D));
+  // Logits of each chunk's last row (or all its rows).
+  std::vector<int64_t> rows;
+  for (size_t i = 0; i < chunks.size(); ++i)
+    for (int64_t r = chunks[i].all_logits ? off[i] : off[i + 1] - 1; r < off[i + 1]; ++r) rows.push_back(r);
+  const int64_t n_out = static_cast<int64_t>(rows.size());
+  Mat last(n_out, D), lastn(n_out, D), out(n_out, c.vocab_size);
+  for (int64_t i = 0; i < n_out; ++i)
+    std::memcpy(last.row(i), x.row(rows[static_cast<size_t>(i)]), sizeof(float) * static_cast<size_t>(D));
   kernels::rmsnorm(last, w_.final_norm, c.rms_eps, lastn);
   const Mat& cls = w_.classifier();
   in_row_blocks(false, lastn, {out}, [&](ConstMatView in, std::span<MatView> o) { kernels::matmul_xwt(in, cls, o[0]); });
