@@ -18,9 +18,10 @@ A="${DUQUANT_ASSETS:-assets}"
 DUQ="${DUQ_BIN:-build/duquant}"
 SHAPE="${SHAPE:---dim 2048 --hidden 5632 --layers 22 --heads 32 --kv-heads 4 --vocab 32000}"
 LIMIT_SMALL="${LIMIT_SMALL:-600}"  # PIQA documents per run on stories260K
-LIMIT_SYNTH="${LIMIT_SYNTH:-32}"   # … on the synthetic model
+LIMIT_SYNTH="${LIMIT_SYNTH:-16}"   # … on the synthetic model (one batch of 16)
 REPS="${REPS:-3}"
 BATCH="${BATCH:-16}"
+THREADS="${THREADS:-}"             # eval --threads (default: eval's, the physical cores)
 PIQA="$A/tasks/piqa"
 S="$A/models/stories260K/stories260K.bin"
 ST="$A/models/stories260K/tok512.bin"
@@ -36,7 +37,7 @@ calib=(--method duquant --wbits 4 --abits 4 --calib "$A/text/tinystories/calib.t
 
 # name | model | tokenizer | limit
 models=("stories260K|$S|$ST|$LIMIT_SMALL" "stories260K|$work/stories-w4a4.gguf||$LIMIT_SMALL"
-        "synthetic 1.1B|$work/synth|$LT|$LIMIT_SYNTH" "synthetic 1.1B|$work/synth-w4a4.gguf||$LIMIT_SYNTH")
+        "synthetic|$work/synth|$LT|$LIMIT_SYNTH" "synthetic|$work/synth-w4a4.gguf||$LIMIT_SYNTH")
 ways=("naive|--no-prefix-cache --batch-size 1" "prefix, batch 1|--batch-size 1" "prefix, batch $BATCH|--batch-size $BATCH")
 uptime_start=$(uptime)
 : > "$work/runs.jsonl"
@@ -47,7 +48,7 @@ for rep in $(seq "$REPS"); do
       IFS='|' read -r way flags <<< "$w"
       # shellcheck disable=SC2086  # $flags: several options
       "$DUQ" eval --model "$model" ${tok:+--tokenizer "$tok"} --task piqa --data "$PIQA" --limit "$limit" --json \
-        $flags > "$work/eval.json" 2> "$work/eval.err" || { cat "$work/eval.err" >&2; exit 1; }
+        $flags ${THREADS:+--threads "$THREADS"} > "$work/eval.json" 2> "$work/eval.err" || { cat "$work/eval.err" >&2; exit 1; }
       jq -c --arg name "$name" --arg way "$way" --argjson rep "$rep" \
         '{model: $name, engine: .config.engine, way: $way, rep: $rep, docs: .speed.docs,
           docs_per_second: .speed.docs_per_second, forward_tokens: .speed.forward_tokens,

@@ -73,6 +73,26 @@ void Scorer::run(std::span<const Job> jobs) {
   }
 }
 
+Scorer::Job Scorer::whole_sequence(const EncodedRequest& r, ChoiceScore& s, std::vector<int>& fed, size_t slot) {
+  const size_t L = r.continuation.size();
+  fed = r.context;
+  fed.insert(fed.end(), r.continuation.begin(), r.continuation.end());
+  const size_t limit = static_cast<size_t>(max_len_) + 1;
+  if (fed.size() > limit) {
+    fed.erase(fed.begin(), fed.end() - static_cast<long>(limit));
+    s.truncated = true;
+  }
+  fed.pop_back();  // the last continuation token is predicted, never fed
+  // A continuation longer than the window: only its last max_len tokens have their predecessors in the
+  // window and are scored (lm-eval asserts instead; counted in `clipped`).
+  const size_t scored = std::min(L, fed.size());
+  if (scored < L) ++clipped_;
+  const auto targets = std::span<const int>(r.continuation).last(scored);
+  const auto skip = static_cast<int64_t>(fed.size() - scored);
+  return {{fed, 0, &cache(slot, fed.size()), true},
+          [targets, skip, &s](const Mat& logits, int64_t row) { accumulate(logits, row + skip, targets, s); }};
+}
+
 std::vector<std::vector<ChoiceScore>> Scorer::score(const std::vector<std::vector<EncodedRequest>>& docs) {
   using Request = std::pair<const EncodedRequest*, ChoiceScore*>;
   std::vector<std::vector<ChoiceScore>> out;
@@ -141,28 +161,8 @@ std::vector<std::vector<ChoiceScore>> Scorer::score(const std::vector<std::vecto
       jobs.push_back({{cont.first(cont.size() - 1), static_cast<int>(g.ctx.size()), g.cache, true},
                       [cont, s](const Mat& logits, int64_t row) { accumulate(logits, row, cont.subspan(1), *s); }});
     }
-    for (size_t w = 0; k == 0 && w < whole.size(); ++w) {
-      auto [r, s] = whole[w];
-      const size_t L = r->continuation.size();
-      if (L == 0) continue;
-      std::vector<int>& all = fed[w];
-      all = r->context;
-      all.insert(all.end(), r->continuation.begin(), r->continuation.end());
-      const size_t limit = static_cast<size_t>(max_len_) + 1;
-      if (all.size() > limit) {
-        all.erase(all.begin(), all.end() - static_cast<long>(limit));
-        s->truncated = true;
-      }
-      all.pop_back();  // the last continuation token is predicted, never fed
-      // A continuation longer than the window: only its last max_len tokens have their predecessors in the
-      // window and are scored (lm-eval asserts instead; counted in `clipped`).
-      const size_t scored = std::min(L, all.size());
-      if (scored < L) ++clipped_;
-      const std::span<const int> targets = std::span<const int>(r->continuation).last(scored);
-      const int64_t skip = static_cast<int64_t>(all.size() - scored);
-      jobs.push_back({{all, 0, &cache(slot++, all.size()), true},
-                      [targets, skip, s](const Mat& logits, int64_t row) { accumulate(logits, row + skip, targets, *s); }});
-    }
+    for (size_t w = 0; k == 0 && w < whole.size(); ++w)
+      if (!whole[w].first->continuation.empty()) jobs.push_back(whole_sequence(*whole[w].first, *whole[w].second, fed[w], slot++));
     run(jobs);
   }
   return out;

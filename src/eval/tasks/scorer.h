@@ -66,7 +66,9 @@ class Scorer {
     model::SeqChunk chunk;
     std::function<void(const Mat& logits, int64_t row0)> take;
   };
-  void run(std::span<const Job> jobs);
+  void run(std::span<const Job> jobs);  // in calls of at most kMaxTokensPerCall tokens
+  // r as one sequence from position 0 in the cache of `slot`; fed: the tokens fed (kept alive by the caller).
+  Job whole_sequence(const EncodedRequest& r, ChoiceScore& s, std::vector<int>& fed, size_t slot);
   model::KVCache& cache(size_t slot, size_t tokens);  // the slot's cache, grown to hold `tokens` positions
 
   BatchForwardFn fwd_;
