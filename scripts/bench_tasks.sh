@@ -32,6 +32,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p results
 calib=(--method duquant --wbits 4 --abits 4 --calib "$A/text/tinystories/calib.txt" --nsamples 2 --calib-ctx 64)
 "$DUQ" quantize --model "$S" --tokenizer "$ST" "${calib[@]}" --out "$work/stories-w4a4.gguf" >&2
+# shellcheck disable=SC2086  # $SHAPE: several options
 "$DUQ" synth --out "$work/synth" $SHAPE --max-seq 2048 --dtype f32 >&2
 "$DUQ" quantize --model "$work/synth" --tokenizer "$LT" "${calib[@]}" --steps 8 --out "$work/synth-w4a4.gguf" >&2
 
