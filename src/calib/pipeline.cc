@@ -543,6 +543,10 @@ Mat QuantizedModel::forward(std::span<const int> tokens, int pos0, model::KVCach
   return model->forward(tokens, pos0, cache, hooks.get(), last_only);
 }
 
+Mat QuantizedModel::forward_batch(std::span<const model::SeqChunk> chunks) const {
+  return model->forward_batch(chunks, hooks.get());
+}
+
 QuantizedModel float_model(const model::WeightSource& src) {
   QuantizedModel qm;
   qm.cfg = src.config();

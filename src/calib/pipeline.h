@@ -87,6 +87,8 @@ struct QuantizedModel {
 
   // logits [T×V] with simulated quantization.
   Mat forward(std::span<const int> tokens, int pos0, model::KVCache& cache, bool last_only = false) const;
+  // Several sequences' chunks in one pass (model::Model::forward_batch) with the same hooks.
+  Mat forward_batch(std::span<const model::SeqChunk> chunks) const;
 };
 
 // Receives each finished block as soon as it is done: its folded norms and dequantized weights, its integer

@@ -8,7 +8,8 @@
 //                                     integer engine's generic sites) fixed blocks of kBatchRowBlock rows
 //                                     (zero-padded), so a row's sums do not depend on the batch
 //   RoPE, hooks, attention            per chunk, the same calls with the same shapes as the chunk alone
-// Logits: the last row of every chunk, RMSNorm, classifier by kernels::matmul_xwt_rows.
+// Logits: the last row of every chunk (all rows of an all_logits chunk), RMSNorm, classifier by
+// kernels::matmul_xwt_rows.
 #include <cstring>
 
 #include "core/error.h"
@@ -123,10 +124,14 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
     kernels::add_rows(x, y);
   }
 
-  // Logits of each chunk's last row.
-  Mat last(n_chunks, D), lastn(n_chunks, D), out(n_chunks, c.vocab_size);
-  for (int64_t i = 0; i < n_chunks; ++i)
-    std::memcpy(last.row(i), x.row(off[static_cast<size_t>(i) + 1] - 1), sizeof(float) * static_cast<size_t>(D));
+  // Logits of each chunk's last row (or all its rows).
+  std::vector<int64_t> rows;
+  for (size_t i = 0; i < chunks.size(); ++i)
+    for (int64_t r = chunks[i].all_logits ? off[i] : off[i + 1] - 1; r < off[i + 1]; ++r) rows.push_back(r);
+  const int64_t n_out = static_cast<int64_t>(rows.size());
+  Mat last(n_out, D), lastn(n_out, D), out(n_out, c.vocab_size);
+  for (int64_t i = 0; i < n_out; ++i)
+    std::memcpy(last.row(i), x.row(rows[static_cast<size_t>(i)]), sizeof(float) * static_cast<size_t>(D));
   kernels::rmsnorm(last, w_.final_norm, c.rms_eps, lastn);
   kernels::matmul_xwt_rows(lastn, w_.classifier(), out);
   return out;

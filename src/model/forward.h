@@ -123,11 +123,13 @@ void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_
                    BlockWorkspace& work);
 
 // One sequence's next chunk for Model::forward_batch: tokens at positions pos0 … pos0+T−1 of `cache` (the
-// sequence's own KV cache, holding positions 0 … pos0−1).
+// sequence's own KV cache, holding positions 0 … pos0−1). all_logits: the logits of every token of the chunk
+// (T rows; loglikelihood scoring), else of its last token only (1 row; generation).
 struct SeqChunk {
   std::span<const int> tokens;
   int pos0 = 0;
   KVCache* cache = nullptr;
+  bool all_logits = false;
 };
 
 // Row block of Model::forward_batch's linears that are not row_exact: every call has this many rows (the last
@@ -157,7 +159,8 @@ class Model {
               bool last_only = false) const;
   // Several sequences in one pass (continuous batching; model/batch_forward.cc): the chunks' rows go through
   // the linear layers together (the integer GEMM with M = all rows), while attention, RoPE and the hooks run
-  // per chunk exactly as for that chunk alone. Returns logits [chunks × V], row i = chunk i's last token.
+  // per chunk exactly as for that chunk alone. Returns the logits of each chunk's last token (or of all its
+  // tokens when chunk.all_logits), stacked in chunk order: [Σ rows × V].
   // A chunk's logits are bit-identical whatever other chunks share the call (see kBatchRowBlock).
   Mat forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks = nullptr) const;
 

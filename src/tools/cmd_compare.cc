@@ -41,6 +41,7 @@ struct CompareOpts {
   bool json = false;
   std::string tasks, task_data;  // --tasks piqa,… --task-data PATH: lm-eval task columns (eval/tasks)
   long task_limit = 0;
+  int task_batch_size = 16;  // documents scored together (as eval --batch-size)
   std::string task_engine = "simulated";  // how quantized rows are scored: from their file, simulated or integer
 };
 
@@ -158,12 +159,13 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
     }
     eval::tasks::RunOptions ro;
     ro.limit = o.task_limit;
+    ro.batch_size = o.task_batch_size;
     ro.progress = base.progress;
-    auto score = [&](const eval::tasks::ForwardFn& fwd) {
+    auto score = [&](const eval::tasks::BatchForwardFn& fwd) {
       return eval::tasks::evaluate_tasks(tasks, *tok, fwd, cfg, cfg.max_seq_len, ro);
     };
-    auto in_memory = [](const calib::QuantizedModel& qm) -> eval::tasks::ForwardFn {
-      return [&qm](std::span<const int> t, int pos, model::KVCache& c, bool last) { return qm.forward(t, pos, c, last); };
+    auto in_memory = [](const calib::QuantizedModel& qm) -> eval::tasks::BatchForwardFn {
+      return [&qm](std::span<const model::SeqChunk> ch) { return qm.forward_batch(ch); };
     };
     task_metrics.push_back(score(in_memory(fp)));
     // Each quantized row is scored on the file `quantize` writes with the same settings (default tables,
@@ -187,7 +189,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
       } remove_after{file};
       write_quantized_file(qm, tokenizer_file_for(o.m, cfg), types, file.string(), Replace::No);
       Runner run = load_runner(ModelArgs{file.string(), o.m.tokenizer}, o.task_engine == "simulated");
-      task_metrics.push_back(score(run.forward));
+      task_metrics.push_back(score(run.forward_batch));
     }
   }
   auto task_json = [&](size_t i) {
@@ -308,6 +310,10 @@ DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; 
                             ->check(CLI::IsMember({"simulated", "integer"}))
                             ->capture_default_str();
                         app.add_option("--task-limit", o->task_limit, "first K documents of each task (0 = all)")->check(Range(0, 1 << 30));
+                        app.add_option("--task-batch-size", o->task_batch_size,
+                                       "documents of --tasks scored together (as eval --batch-size)")
+                            ->capture_default_str()
+                            ->check(Range(1, 1024));
                         app.callback([o, &app] { run_compare(*o, app); });
                       }});
 

@@ -26,7 +26,7 @@ struct EvalOpts {
   ModelArgs m;
   std::string tasks, data, log_samples;
   long limit = 0;
-  int max_length = 0, shots = 5;
+  int max_length = 0, shots = 5, batch_size = 16;
   bool json = false, simulate = false, exact_rotations = false, bos = false, naive = false, force = false;
 };
 
@@ -67,8 +67,7 @@ void run_eval(const EvalOpts& o) {
   Runner run = load_runner(o.m, o.simulate, o.exact_rotations);
   const int max_len = o.max_length > 0 ? o.max_length : run.cfg.max_seq_len;
   run.ensure_context(max_len, "--max-length " + std::to_string(max_len));  // beyond a GGUF's training context: warns
-  tk::Scorer scorer([&](std::span<const int> t, int pos, model::KVCache& c, bool last) { return run.forward(t, pos, c, last); },
-                    run.cfg, max_len, !o.naive);
+  tk::Scorer scorer(run.forward_batch, run.cfg, max_len, !o.naive);
   std::unique_ptr<AtomicFile> samples;
   if (!o.log_samples.empty()) samples = std::make_unique<AtomicFile>(samples_path, o.force ? Replace::IfRegular : Replace::No);
 
@@ -78,6 +77,7 @@ void run_eval(const EvalOpts& o) {
   tk::RunOptions ro;
   ro.limit = o.limit;
   ro.bos = o.bos;
+  ro.batch_size = o.batch_size;
   for (const auto& t : tasks) {
     auto docs = tk::run_task(t, *run.tok, scorer, ro, &stats, [&](const tk::Doc& d, const tk::DocResult& r) {
       if (samples) samples->write(tk::sample_json(t, d, r).dump() + "\n");
@@ -98,7 +98,8 @@ void run_eval(const EvalOpts& o) {
                         {"n-samples", nsamples},
                         {"config",
                          {{"model", o.m.model}, {"engine", run.kind}, {"bos", o.bos}, {"max_length", max_len},
-                          {"limit", o.limit}, {"num_fewshot_mmlu", o.shots}, {"prefix_cache", !o.naive}}},
+                          {"limit", o.limit}, {"num_fewshot_mmlu", o.shots}, {"prefix_cache", !o.naive},
+                          {"batch_size", o.batch_size}}},
                         {"speed",
                          {{"seconds", stats.seconds}, {"docs", stats.docs}, {"docs_per_second", docs_per_s},
                           {"forward_tokens", stats.forward_tokens}}},
@@ -142,6 +143,11 @@ DUQ_REGISTER_COMMAND({"eval", "task accuracy (PIQA, ARC, HellaSwag, WinoGrande, 
                         app.add_option("--log-samples", o->log_samples,
                                        "write one JSON line per document (doc_id, target, lls, metrics)");
                         app.add_flag("--force", o->force, "replace an existing --log-samples file");
+                        app.add_option("--batch-size", o->batch_size,
+                                       "documents scored together in one forward pass (their scores do not "
+                                       "depend on it)")
+                            ->capture_default_str()
+                            ->check(Range(1, 1024));
                         app.add_flag("--no-prefix-cache", o->naive,
                                      "score every choice as its own sequence (slower; for comparison)");
                         app.add_flag("--simulate", o->simulate,

@@ -23,7 +23,8 @@ struct Runner {
   std::string kind;  // "float", "integer W4A4 (duquant)", "simulated W4A4 (duquant)"
   std::unique_ptr<model::Tokenizer> tok;
   std::function<Mat(std::span<const int>, int, model::KVCache&, bool)> forward;
-  // Several sequences' chunks in one pass (Model::forward_batch): logits of each chunk's last token.
+  // Several sequences' chunks in one pass (Model::forward_batch): logits of each chunk's last token (all
+  // its tokens with SeqChunk::all_logits).
   std::function<Mat(std::span<const model::SeqChunk>)> forward_batch;
   std::shared_ptr<void> keep;  // owns whatever `forward` refers to
 };

@@ -111,6 +111,35 @@ TEST(CliEval, PiqaJsonLayoutAndSamplesAgree) {
   EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
 }
 
+// --batch-size changes which documents share a forward pass, never a score: the --log-samples lines (every
+// choice's ll) are identical at batch 1 and 16 on the float, simulated and integer engines. 40 PIQA documents
+// of different lengths: batches of 16, 16 and 8.
+TEST(CliEval, BatchSizeLeavesEveryScoreUnchanged) {
+  EvalCli c;
+  SKIP_WITHOUT_ASSETS(c);
+  const fs::path dir = test::temp_dir("eval_batch");
+  const std::string file = (dir / "duquant-w4a4.gguf").string();
+  auto q = test::run_command(test::cli_path().string() + " quantize --model " + c.model + " --calib " +
+                             (c.a / "text/tinystories/calib.txt").string() +
+                             " --nsamples 4 --calib-ctx 64 --quiet --method duquant --out " + file);
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  const std::pair<std::string, std::string> engines[] = {
+      {"float", c.model}, {"simulated", file + " --simulate"}, {"integer", file}};
+  for (const auto& [engine, model] : engines) {
+    auto samples = [&](int batch) {
+      const fs::path log = dir / (engine + "-" + std::to_string(batch) + ".jsonl");
+      auto r = test::run_command(test::cli_path().string() + " eval --model " + model + " --task piqa --data " + c.piqa +
+                                 " --limit 40 --batch-size " + std::to_string(batch) + " --log-samples " + log.string());
+      EXPECT_EQ(r.exit_code, 0) << r.err;
+      return read_jsonl(log);
+    };
+    const auto one = samples(1), sixteen = samples(16);
+    ASSERT_EQ(one.size(), 40u) << engine;
+    ASSERT_EQ(sixteen.size(), 40u) << engine;
+    for (size_t i = 0; i < 40; ++i) EXPECT_EQ(one[i].at("lls"), sixteen[i].at("lls")) << engine << ", doc " << i;
+  }
+}
+
 TEST(CliEval, MalformedTaskFileNamesTheLine) {
   EvalCli c;
   SKIP_WITHOUT_ASSETS(c);

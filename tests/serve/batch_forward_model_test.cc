@@ -1,7 +1,7 @@
 // Model::forward_batch on stories260K: a sequence's logits are bit-identical alone and inside a batch of 3
 // sequences of different lengths that join at different steps (float engine and the integer W4A4 engine on
 // a file quantized here), and the batched forward is the model's forward pass (float engine vs
-// Model::forward, an independent code path, within float rounding).
+// Model::forward, an independent code path, within float rounding), also per token (SeqChunk::all_logits).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -130,6 +130,29 @@ TEST(BatchForward, FloatEngineMatchesModelForward) {
   }
   EXPECT_LT(worst, 1e-4 * scale);
   EXPECT_GT(scale, 1.0);
+}
+
+// SeqChunk::all_logits: one row per token, in order, beside a last-only chunk of another sequence; each row is
+// Model::forward's row (within float rounding) and the last equals the last-only logits bit for bit.
+TEST(BatchForward, AllLogitsRowsAreEveryTokensLogits) {
+  Assets as;
+  if (!fs::exists(as.model)) GTEST_SKIP() << "assets not found";
+  Model m = Model::load(as.model);
+  const auto toks = prompt_of(30, 6, m.config().vocab_size), other = prompt_of(12, 7, m.config().vocab_size);
+  KVCache a(m.config(), 64), b(m.config(), 64), c(m.config(), 64), d(m.config(), 64);
+  Mat want = m.forward(toks, 0, a);
+  Mat got = m.forward_batch(std::vector<SeqChunk>{{other, 0, &b}, {toks, 0, &c, /*all_logits=*/true}});
+  Mat last = m.forward_batch(std::vector<SeqChunk>{{toks, 0, &d}});
+  ASSERT_EQ(got.rows(), 1 + 30);
+  double worst = 0, scale = 0;
+  for (int64_t t = 0; t < 30; ++t)
+    for (int64_t j = 0; j < got.cols(); ++j) {
+      worst = std::max(worst, std::fabs(double(got(1 + t, j)) - want(t, j)));
+      scale = std::max(scale, std::fabs(double(want(t, j))));
+    }
+  EXPECT_LT(worst, 1e-4 * scale);
+  EXPECT_GT(scale, 1.0);
+  EXPECT_EQ(std::memcmp(got.row(30), last.row(0), sizeof(float) * static_cast<size_t>(got.cols())), 0);
 }
 
 TEST(BatchForward, IntegerEngineSameBitsAloneAndBatched) {

@@ -1,5 +1,6 @@
 #include "eval/tasks/run.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -24,14 +25,19 @@ std::vector<DocResult> run_task(const Task& t, const model::Tokenizer& tok, Scor
   Timer timer;
   const long tokens0 = scorer.forward_tokens(), clipped0 = scorer.clipped();
   long truncated = 0;
-  for (const Doc* d : docs) {
-    std::vector<EncodedRequest> reqs;
-    for (size_t i = 0; i < d->contexts.size(); ++i)
-      reqs.push_back(encode_request(tok, d->contexts[i], d->continuations[i], o.bos));
+  const size_t batch = static_cast<size_t>(std::max(1, o.batch_size));
+  for (size_t b = 0; b < docs.size(); b += batch) {
+    const size_t e = std::min(docs.size(), b + batch);
+    std::vector<std::vector<EncodedRequest>> reqs(e - b);
+    for (size_t k = b; k < e; ++k)
+      for (size_t i = 0; i < docs[k]->contexts.size(); ++i)
+        reqs[k - b].push_back(encode_request(tok, docs[k]->contexts[i], docs[k]->continuations[i], o.bos));
     const auto scores = scorer.score(reqs);
-    for (const auto& sc : scores) truncated += sc.truncated;
-    out.push_back(doc_result(*d, scores));
-    if (on_doc) on_doc(*d, out.back());
+    for (size_t k = b; k < e; ++k) {
+      for (const auto& sc : scores[k - b]) truncated += sc.truncated;
+      out.push_back(doc_result(*docs[k], scores[k - b]));
+      if (on_doc) on_doc(*docs[k], out.back());
+    }
     const double el = timer.seconds(), rate = static_cast<double>(out.size()) / std::max(el, 1e-9);
     char buf[96];
     std::snprintf(buf, sizeof buf, "docs, %.1f docs/s, ETA %.0f s", rate,
@@ -52,7 +58,7 @@ std::vector<DocResult> run_task(const Task& t, const model::Tokenizer& tok, Scor
   return out;
 }
 
-std::vector<Metric> evaluate_tasks(const std::vector<Task>& tasks, const model::Tokenizer& tok, const ForwardFn& fwd,
+std::vector<Metric> evaluate_tasks(const std::vector<Task>& tasks, const model::Tokenizer& tok, const BatchForwardFn& fwd,
                                    const model::ModelConfig& cfg, int max_len, const RunOptions& o, RunStats* stats) {
   Scorer scorer(fwd, cfg, max_len, /*share_prefix=*/true);
   std::vector<Metric> out;

@@ -13,6 +13,7 @@ struct RunOptions {
   long limit = 0;  // first `limit` documents (per subject for MMLU, as lm-eval's --limit); 0 = all
   bool bos = false;
   bool progress = true;
+  int batch_size = 16;  // documents scored together (Scorer::score); the scores do not depend on it
 };
 
 // The documents `limit` keeps, in order.
@@ -31,7 +32,7 @@ std::vector<DocResult> run_task(const Task& t, const model::Tokenizer& tok, Scor
                                 const std::function<void(const Doc&, const DocResult&)>& on_doc = {});
 
 // Every task through one model (a fresh Scorer over `fwd`, context window max_len): the metrics of all.
-std::vector<Metric> evaluate_tasks(const std::vector<Task>& tasks, const model::Tokenizer& tok, const ForwardFn& fwd,
+std::vector<Metric> evaluate_tasks(const std::vector<Task>& tasks, const model::Tokenizer& tok, const BatchForwardFn& fwd,
                                    const model::ModelConfig& cfg, int max_len, const RunOptions& o,
                                    RunStats* stats = nullptr);
 

@@ -1,6 +1,7 @@
 #include "eval/tasks/scorer.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 #include "core/error.h"
@@ -28,7 +29,7 @@ EncodedRequest encode_request(const model::Tokenizer& tok, std::string context, 
   return r;
 }
 
-void accumulate(const Mat& logits, int row0, std::span<const int> targets, ChoiceScore& s) {
+void accumulate(const Mat& logits, int64_t row0, std::span<const int> targets, ChoiceScore& s) {
   for (size_t i = 0; i < targets.size(); ++i) {
     const float* row = logits.row(row0 + static_cast<int64_t>(i));
     const std::span<const float> r(row, static_cast<size_t>(logits.cols()));
@@ -39,75 +40,131 @@ void accumulate(const Mat& logits, int row0, std::span<const int> targets, Choic
   }
 }
 
-Scorer::Scorer(ForwardFn fwd, const model::ModelConfig& cfg, int max_len, bool share_prefix)
-    : fwd_(std::move(fwd)), max_len_(max_len), share_(share_prefix), cache_(cfg, max_len) {
+Scorer::Scorer(BatchForwardFn fwd, const model::ModelConfig& cfg, int max_len, bool share_prefix)
+    : fwd_(std::move(fwd)), cfg_(cfg), max_len_(max_len), share_(share_prefix) {
   if (max_len < 2) fail("the model context (", max_len, " tokens) is too short to score anything");
 }
 
-ChoiceScore Scorer::whole_sequence(const EncodedRequest& r) {
-  ChoiceScore s;
-  s.greedy = true;
-  const size_t L = r.continuation.size();
-  if (L == 0) return s;
-  std::vector<int> all = r.context;
-  all.insert(all.end(), r.continuation.begin(), r.continuation.end());
-  const size_t limit = static_cast<size_t>(max_len_) + 1;
-  if (all.size() > limit) {
-    all.erase(all.begin(), all.end() - static_cast<long>(limit));
-    s.truncated = true;
-  }
-  all.pop_back();  // the last continuation token is predicted, never fed
-  Mat logits = fwd_(all, 0, cache_, false);
-  forward_tokens_ += static_cast<long>(all.size());
-  // A continuation longer than the window: only its last max_len tokens have their predecessors in the
-  // window and are scored (lm-eval asserts instead; counted in `clipped`).
-  const size_t scored = std::min(L, all.size());
-  if (scored < L) ++clipped_;
-  accumulate(logits, static_cast<int>(all.size() - scored), {r.continuation.data() + (L - scored), scored}, s);
-  return s;
+model::KVCache& Scorer::cache(size_t slot, size_t tokens) {
+  if (caches_.size() <= slot) caches_.resize(slot + 1);
+  auto& c = caches_[slot];
+  // Power-of-two capacities (at most the window): few reallocations as lengths vary.
+  if (!c || static_cast<size_t>(c->capacity) < tokens)
+    c = std::make_unique<model::KVCache>(cfg_, static_cast<int>(std::min<size_t>(max_len_, std::bit_ceil(tokens))));
+  return *c;
 }
 
-std::vector<ChoiceScore> Scorer::score(const std::vector<EncodedRequest>& reqs) {
-  std::vector<ChoiceScore> out(reqs.size());
-  std::vector<char> done(reqs.size(), 0);
-  if (share_) {
-    // The context a request's window holds: (context + continuation)[-(max_len+1):] keeps the last
-    // max_len + 1 − L context tokens (L = continuation length), so requests whose kept contexts are equal
-    // share one context pass even when truncated (e.g. MMLU's 1-token choices after a long 5-shot prompt).
-    auto kept = [&](const EncodedRequest& r) {
-      const size_t room = static_cast<size_t>(max_len_) + 1 - r.continuation.size();
-      const size_t n = std::min(r.context.size(), room);
-      return std::span<const int>(r.context.data() + (r.context.size() - n), n);
-    };
-    auto shareable = [&](const EncodedRequest& r) {
-      return !r.continuation.empty() && r.continuation.size() <= static_cast<size_t>(max_len_) && !kept(r).empty();
-    };
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      if (done[i] || !shareable(reqs[i])) continue;
-      const auto ctx = kept(reqs[i]);
-      std::vector<size_t> group;
-      for (size_t j = i; j < reqs.size(); ++j)
-        if (!done[j] && shareable(reqs[j]) && std::ranges::equal(kept(reqs[j]), ctx)) group.push_back(j);
-      const int C = static_cast<int>(ctx.size());
-      Mat last = fwd_(ctx, 0, cache_, /*last_only=*/true);
-      forward_tokens_ += C;
-      for (size_t j : group) {
-        const auto& cont = reqs[j].continuation;
-        ChoiceScore& s = out[j];
-        s.greedy = true;
-        s.truncated = ctx.size() < reqs[j].context.size();
-        accumulate(last, static_cast<int>(last.rows()) - 1, {cont.data(), 1}, s);
-        if (cont.size() > 1) {
-          Mat logits = fwd_({cont.data(), cont.size() - 1}, C, cache_, false);
-          forward_tokens_ += static_cast<long>(cont.size() - 1);
-          accumulate(logits, 0, {cont.data() + 1, cont.size() - 1}, s);
-        }
-        done[j] = 1;
-      }
+void Scorer::run(std::span<const Job> jobs) {
+  auto rows = [](const model::SeqChunk& ch) { return ch.all_logits ? static_cast<int64_t>(ch.tokens.size()) : 1; };
+  for (size_t i = 0; i < jobs.size();) {
+    std::vector<model::SeqChunk> chunks;
+    size_t tokens = 0, j = i;
+    for (; j < jobs.size() && (j == i || tokens + jobs[j].chunk.tokens.size() <= kMaxTokensPerCall); ++j) {
+      chunks.push_back(jobs[j].chunk);
+      tokens += jobs[j].chunk.tokens.size();
+    }
+    const Mat logits = fwd_(chunks);
+    forward_tokens_ += static_cast<long>(tokens);
+    int64_t row = 0;
+    for (; i < j; ++i) {
+      jobs[i].take(logits, row);
+      row += rows(jobs[i].chunk);
     }
   }
-  for (size_t i = 0; i < reqs.size(); ++i)
-    if (!done[i]) out[i] = whole_sequence(reqs[i]);
+}
+
+Scorer::Job Scorer::whole_sequence(const EncodedRequest& r, ChoiceScore& s, std::vector<int>& fed, size_t slot) {
+  const size_t L = r.continuation.size();
+  fed = r.context;
+  fed.insert(fed.end(), r.continuation.begin(), r.continuation.end());
+  const size_t limit = static_cast<size_t>(max_len_) + 1;
+  if (fed.size() > limit) {
+    fed.erase(fed.begin(), fed.end() - static_cast<long>(limit));
+    s.truncated = true;
+  }
+  fed.pop_back();  // the last continuation token is predicted, never fed
+  // A continuation longer than the window: only its last max_len tokens have their predecessors in the
+  // window and are scored (lm-eval asserts instead; counted in `clipped`).
+  const size_t scored = std::min(L, fed.size());
+  if (scored < L) ++clipped_;
+  const auto targets = std::span<const int>(r.continuation).last(scored);
+  const auto skip = static_cast<int64_t>(fed.size() - scored);
+  return {{fed, 0, &cache(slot, fed.size()), true},
+          [targets, skip, &s](const Mat& logits, int64_t row) { accumulate(logits, row + skip, targets, s); }};
+}
+
+std::vector<std::vector<ChoiceScore>> Scorer::score(const std::vector<std::vector<EncodedRequest>>& docs) {
+  using Request = std::pair<const EncodedRequest*, ChoiceScore*>;
+  std::vector<std::vector<ChoiceScore>> out;
+  for (const auto& d : docs) out.emplace_back(d.size(), ChoiceScore{0, /*greedy=*/true, 0, false});
+
+  // The context a request's window holds: (context + continuation)[-(max_len+1):] keeps the last
+  // max_len + 1 − L context tokens (L = continuation length), so requests whose kept contexts are equal
+  // share one context pass even when truncated (e.g. MMLU's 1-token choices after a long 5-shot prompt).
+  auto kept = [&](const EncodedRequest& r) {
+    const size_t room = static_cast<size_t>(max_len_) + 1 - r.continuation.size();
+    const size_t n = std::min(r.context.size(), room);
+    return std::span<const int>(r.context.data() + (r.context.size() - n), n);
+  };
+  auto shareable = [&](const EncodedRequest& r) {
+    return share_ && !r.continuation.empty() && r.continuation.size() <= static_cast<size_t>(max_len_) &&
+           !kept(r).empty();
+  };
+  // A document's requests with equal kept contexts form a group (one context pass); the others run whole.
+  struct Group {
+    std::span<const int> ctx;
+    std::vector<Request> members;
+    model::KVCache* cache = nullptr;
+  };
+  std::vector<Group> groups;
+  std::vector<Request> whole;
+  for (size_t d = 0; d < docs.size(); ++d) {
+    const size_t first = groups.size();
+    for (size_t i = 0; i < docs[d].size(); ++i) {
+      const EncodedRequest& r = docs[d][i];
+      if (!shareable(r)) {
+        whole.push_back({&r, &out[d][i]});
+        continue;
+      }
+      const auto ctx = kept(r);
+      auto g = std::find_if(groups.begin() + static_cast<long>(first), groups.end(),
+                            [&](const Group& x) { return std::ranges::equal(x.ctx, ctx); });
+      if (g == groups.end()) g = groups.insert(groups.end(), Group{ctx, {}, nullptr});
+      g->members.push_back({&r, &out[d][i]});
+      out[d][i].truncated = ctx.size() < r.context.size();
+    }
+  }
+
+  // 1. Every group's context in one pass; its last row predicts each member's first continuation token.
+  std::vector<Job> jobs;
+  size_t slot = 0, rounds = 1;
+  for (Group& g : groups) {
+    size_t longest = 0;
+    for (auto [r, s] : g.members) longest = std::max(longest, r->continuation.size());
+    g.cache = &cache(slot++, g.ctx.size() + longest - 1);
+    rounds = std::max(rounds, g.members.size());
+    jobs.push_back({{g.ctx, 0, g.cache, false}, [&g](const Mat& logits, int64_t row) {
+                      for (auto [r, s] : g.members) accumulate(logits, row, {r->continuation.data(), 1}, *s);
+                    }});
+  }
+  run(jobs);
+
+  // 2. The rest of each continuation from position len(context), round k running member k of every group
+  // (a group's members share its cache); the whole sequences in round 0, each in its own cache.
+  std::vector<std::vector<int>> fed(whole.size());
+  for (size_t k = 0; k < rounds; ++k) {
+    jobs.clear();
+    for (Group& g : groups) {
+      if (k >= g.members.size() || g.members[k].first->continuation.size() < 2) continue;
+      auto [r, s] = g.members[k];
+      const std::span<const int> cont = r->continuation;
+      jobs.push_back({{cont.first(cont.size() - 1), static_cast<int>(g.ctx.size()), g.cache, true},
+                      [cont, s](const Mat& logits, int64_t row) { accumulate(logits, row, cont.subspan(1), *s); }});
+    }
+    for (size_t w = 0; k == 0 && w < whole.size(); ++w)
+      if (!whole[w].first->continuation.empty()) jobs.push_back(whole_sequence(*whole[w].first, *whole[w].second, fed[w], slot++));
+    run(jobs);
+  }
   return out;
 }
 
