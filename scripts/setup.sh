@@ -8,6 +8,7 @@ cross=0
 [ "${1:-}" = "--cross-aarch64" ] && cross=1
 packages=(
   build-essential cmake ninja-build pkg-config
+  ccache                   # .ci/run: the lone-clone demo rebuilds from the test build's cache
   libopenblas-dev          # fp32 GEMM (BLAS)
   nlohmann-json3-dev       # config.json, safetensors headers, --json output
   libcli11-dev             # command-line parsing
