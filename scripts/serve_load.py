@@ -2,8 +2,9 @@
 """Load generator for `duquant serve` on loopback (standard library only): N concurrent clients, each sending
 streaming /v1/completions requests one after another until the request count or the time bound is reached.
 Prints one JSON object: aggregate generated tokens/s (all completion tokens / wall time from the first send
-to the last end), time to first token and inter-token latency percentiles (ms; a stream event ≈ one token),
-errors. Usage: serve_load.py --port P --concurrency N [--requests R] [--prompt-words W] [--max-tokens D]
+to the last end: prompt reading included), aggregate decode tokens/s (N × the streams' decode rate after their
+first token: Σ (events − 1) / Σ (last event − first event), i.e. N / the mean inter-token latency), time to first
+token and inter-token latency percentiles (ms; a stream event ≈ one token), errors. Usage: serve_load.py --port P --concurrency N [--requests R] [--prompt-words W] [--max-tokens D]
 [--max-seconds S]"""
 import argparse, http.client, json, threading, time
 
@@ -26,7 +27,8 @@ def main():
     a = ap.parse_args()
     total = a.requests or 2 * a.concurrency
     lock = threading.Lock()
-    state = {"next": 0, "tokens": 0, "done": 0, "errors": 0, "ttft": [], "itl": [], "end": 0.0}
+    state = {"next": 0, "tokens": 0, "done": 0, "errors": 0, "ttft": [], "itl": [], "end": 0.0,
+             "decode_events": 0, "decode_s": 0.0}
     t0 = time.monotonic()
 
     def client(ci):
@@ -69,6 +71,8 @@ def main():
                     if ttft is not None:
                         state["ttft"].append(ttft)
                     state["itl"].extend(itl)
+                    state["decode_events"] += len(itl)
+                    state["decode_s"] += sum(itl)
                     state["end"] = max(state["end"], time.monotonic())
             except Exception:  # noqa: BLE001 - counted, reported
                 with lock:
@@ -85,6 +89,8 @@ def main():
         "concurrency": a.concurrency, "requests": state["done"], "errors": state["errors"],
         "completion_tokens": state["tokens"], "wall_s": round(wall, 3),
         "tokens_per_s": round(state["tokens"] / wall, 3),
+        "decode_tokens_per_s": (round(a.concurrency * state["decode_events"] / state["decode_s"], 3)
+                                if state["decode_s"] > 0 else None),
         "ttft_ms": {"p50": ms(pct(state["ttft"], 50)), "p99": ms(pct(state["ttft"], 99))},
         "itl_ms": {"p50": ms(pct(state["itl"], 50)), "p99": ms(pct(state["itl"], 99))},
     }))

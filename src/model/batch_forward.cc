@@ -13,12 +13,16 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/stage_clock.h"
 #include "kernels/gemm_f32.h"
 #include "model/forward.h"
 
 namespace duq::model {
 
 namespace {
+
+using stage_clock::Scope;
+using stage_clock::Stage;
 
 MatView grow(AlignedVector<float>& buf, int64_t rows, int64_t cols) {
   const size_t n = static_cast<size_t>(rows * cols);
@@ -32,6 +36,7 @@ MatView grow(AlignedVector<float>& buf, int64_t rows, int64_t cols) {
 void in_row_blocks(bool exact, ConstMatView x, std::initializer_list<MatView> outs,
                    const std::function<void(ConstMatView, std::span<MatView>)>& f) {
   std::vector<MatView> o(outs);
+  const Scope timed(Stage::kLinear);
   if (exact) {
     f(x, o);
     return;
@@ -79,7 +84,11 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
 
   const int64_t R = static_cast<int64_t>(tokens.size()), D = c.dim, Q = c.q_dim(), K = c.kv_dim(), H = c.hidden_dim;
   const bool interleaved = c.rope_layout == RopeLayout::Interleaved;
-  Mat x = embed(tokens), xn(R, D), q(R, Q), k(R, K), v(R, K), att(R, Q), y(R, D), gate(R, H), up(R, H);
+  Mat x = [&] {
+    const Scope timed(Stage::kEmbed);
+    return embed(tokens);
+  }();
+  Mat xn(R, D), q(R, Q), k(R, K), v(R, K), att(R, Q), y(R, D), gate(R, H), up(R, H);
   auto hook_rows = [&](int l, Site s, MatView m) {
     if (hooks)
       for (size_t i = 0; i < chunks.size(); ++i) hooks->linear_input(l, s, rows_of(m, i));
@@ -92,18 +101,26 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
     const bool exact = lin.row_exact();
 
     // --- attention ---
-    kernels::rmsnorm(x, lw.attn_norm, c.rms_eps, xn);
+    {
+      const Scope timed(Stage::kNorm);
+      kernels::rmsnorm(x, lw.attn_norm, c.rms_eps, xn);
+    }
     hook_rows(l, Site::AttnIn, xn);
     in_row_blocks(exact, xn, {q, k, v}, [&](ConstMatView in, std::span<MatView> o) { lin.attn_in(in, o[0], o[1], o[2]); });
     for (size_t i = 0; i < chunks.size(); ++i) {
       const SeqChunk& ch = chunks[i];
       MatView qi = rows_of(q, i), ki = rows_of(k, i), vi = rows_of(v, i), ai = rows_of(att, i);
-      kernels::rope(qi, c.n_heads, ch.pos0, rope_, interleaved);
-      kernels::rope(ki, c.n_kv_heads, ch.pos0, rope_, interleaved);
+      {
+        const Scope timed(Stage::kRope);
+        kernels::rope(qi, c.n_heads, ch.pos0, rope_, interleaved);
+        kernels::rope(ki, c.n_kv_heads, ch.pos0, rope_, interleaved);
+      }
       if (hooks) {
+        const Scope timed(Stage::kQkQuant);
         hooks->qk(l, qi, ki);
         hooks->v(l, vi);
       }
+      const Scope timed(Stage::kAttention);
       if (attention_)
         attention_->attend(l, qi, ki, vi, ch.pos0, *ch.cache, ai);
       else
@@ -112,15 +129,25 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
     }
     hook_rows(l, Site::AttnOut, att);
     in_row_blocks(exact, att, {y}, [&](ConstMatView in, std::span<MatView> o) { lin.attn_out(in, o[0]); });
-    kernels::add_rows(x, y);
+    {
+      const Scope timed(Stage::kElementwise);
+      kernels::add_rows(x, y);
+    }
 
     // --- feed-forward (SwiGLU) ---
-    kernels::rmsnorm(x, lw.ffn_norm, c.rms_eps, xn);
+    {
+      const Scope timed(Stage::kNorm);
+      kernels::rmsnorm(x, lw.ffn_norm, c.rms_eps, xn);
+    }
     hook_rows(l, Site::FfnIn, xn);
     in_row_blocks(exact, xn, {gate, up}, [&](ConstMatView in, std::span<MatView> o) { lin.ffn_in(in, o[0], o[1]); });
-    kernels::swiglu(gate, up, gate);
+    {
+      const Scope timed(Stage::kElementwise);
+      kernels::swiglu(gate, up, gate);
+    }
     hook_rows(l, Site::DownIn, gate);
     in_row_blocks(exact, gate, {y}, [&](ConstMatView in, std::span<MatView> o) { lin.down(in, o[0]); });
+    const Scope timed(Stage::kElementwise);
     kernels::add_rows(x, y);
   }
 
@@ -129,6 +156,7 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
   for (size_t i = 0; i < chunks.size(); ++i)
     for (int64_t r = chunks[i].all_logits ? off[i] : off[i + 1] - 1; r < off[i + 1]; ++r) rows.push_back(r);
   const int64_t n_out = static_cast<int64_t>(rows.size());
+  const Scope timed(Stage::kClassifier);
   Mat last(n_out, D), lastn(n_out, D), out(n_out, c.vocab_size);
   for (int64_t i = 0; i < n_out; ++i)
     std::memcpy(last.row(i), x.row(rows[static_cast<size_t>(i)]), sizeof(float) * static_cast<size_t>(D));

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/stage_clock.h"
 #include "core/threads.h"
 #include "kernels/gemm_f32.h"
 #include "model/kv_quant_cache.h"
@@ -107,23 +108,31 @@ bool IntLinears::row_exact() const {
 }
 
 void IntLinears::attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const {
-  sites_[0].quantize(xn, acts_);
+  quantize_site(0, xn);
+  const stage_clock::Scope timed(stage_clock::Stage::kIntGemm);
   kernels::int_gemm(acts_, L_.wq, q);
   kernels::int_gemm(acts_, L_.wk, k);
   kernels::int_gemm(acts_, L_.wv, v);
 }
 void IntLinears::attn_out(ConstMatView att, MatView y) const {
-  sites_[1].quantize(att, acts_);
+  quantize_site(1, att);
+  const stage_clock::Scope timed(stage_clock::Stage::kIntGemm);
   kernels::int_gemm(acts_, L_.wo, y);
 }
 void IntLinears::ffn_in(ConstMatView xn, MatView gate, MatView up) const {
-  sites_[2].quantize(xn, acts_);
+  quantize_site(2, xn);
+  const stage_clock::Scope timed(stage_clock::Stage::kIntGemm);
   kernels::int_gemm(acts_, L_.w_gate, gate);
   kernels::int_gemm(acts_, L_.w_up, up);
 }
 void IntLinears::down(ConstMatView act, MatView y) const {
-  sites_[3].quantize(act, acts_);
+  quantize_site(3, act);
+  const stage_clock::Scope timed(stage_clock::Stage::kIntGemm);
   kernels::int_gemm(acts_, L_.w_down, y);
+}
+void IntLinears::quantize_site(int site, ConstMatView x) const {
+  const stage_clock::Scope timed(stage_clock::Stage::kActQuant);
+  sites_[static_cast<size_t>(site)].quantize(x, acts_);
 }
 
 void fake_quant_rows(MatView x, int64_t width, int bits, float clip, kernels::QuantActs& q) {

@@ -52,6 +52,7 @@ class IntLinears : public BlockLinears {
   bool row_exact() const override;
 
  private:
+  void quantize_site(int site, ConstMatView x) const;  // sites_[site] on x into acts_
   const QuantLayer& L_;
   std::vector<SiteQuantizer> sites_;
   mutable kernels::QuantActs acts_;

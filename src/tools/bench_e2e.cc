@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <numeric>
 #include <vector>
 
 #include "calib/export.h"
@@ -18,6 +19,7 @@
 #include "core/progress.h"
 #include "core/threads.h"
 #include "core/rng.h"
+#include "core/stage_clock.h"
 #include "formats/dtype.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"
@@ -122,6 +124,115 @@ std::vector<Speed> measure(const char* name, const model::ModelConfig& c, const 
   return out;
 }
 
+using BatchFn = std::function<Mat(std::span<const model::SeqChunk>)>;
+
+// Batched decode, as `serve` steps it: B sequences, each prefilled with its own `prompt` tokens, then `decode`
+// steps of one token per sequence in one forward_batch call (M = B in every linear). Aggregate tokens/s per
+// count of o.batch (interleaved over o.reps, at the first thread count); with o.stages, each stage's wall time
+// per step (medians over reps) printed beside.
+struct BatchSpeed {
+  int batch = 0;
+  double tps = 0;
+  std::array<double, stage_clock::kNumStages> stage_ms{};  // per decode step
+};
+
+std::vector<BatchSpeed> measure_batched(const char* name, const model::ModelConfig& c, const BatchFn& fwd,
+                                        const E2eBenchOptions& o) {
+  set_threads(o.threads.front());
+  const size_t nb = o.batch.size();
+  std::vector<std::vector<double>> secs(nb);
+  std::vector<std::vector<std::array<double, stage_clock::kNumStages>>> stages(nb);
+  for (int r = 0; r < std::max(1, o.reps); ++r)
+    for (size_t bi = 0; bi < nb; ++bi) {
+      const int B = o.batch[bi];
+      std::vector<model::KVCache> caches;
+      caches.reserve(static_cast<size_t>(B));
+      std::vector<std::vector<int>> seqs;
+      for (int b = 0; b < B; ++b) {
+        caches.emplace_back(c, o.prompt + o.decode);
+        seqs.push_back(random_tokens(o.prompt + o.decode, c.vocab_size, 1000 + static_cast<uint64_t>(b)));
+      }
+      std::vector<model::SeqChunk> chunks(static_cast<size_t>(B));
+      for (int b = 0; b < B; ++b)
+        chunks[static_cast<size_t>(b)] = {std::span<const int>(seqs[static_cast<size_t>(b)].data(), static_cast<size_t>(o.prompt)), 0,
+                                          &caches[static_cast<size_t>(b)], false};
+      fwd(chunks);
+      stage_clock::reset();
+      stage_clock::use_cpu_time(!wall_clock());
+      stage_clock::enable(o.stages);
+      const double t0 = bench_now();
+      for (int i = 0; i < o.decode; ++i) {
+        for (int b = 0; b < B; ++b)
+          chunks[static_cast<size_t>(b)] = {std::span<const int>(&seqs[static_cast<size_t>(b)][static_cast<size_t>(o.prompt + i)], 1),
+                                            o.prompt + i, &caches[static_cast<size_t>(b)], false};
+        fwd(chunks);
+      }
+      secs[bi].push_back(bench_now() - t0);
+      stage_clock::enable(false);
+      stages[bi].push_back(stage_clock::totals());
+      std::fprintf(stderr, "  %s, batch %d: decode %d steps after %d-token prompts: %.2f s (%.2f tok/s aggregate)\n", name, B,
+                   o.decode, o.prompt, secs[bi].back(), static_cast<double>(B) * o.decode / secs[bi].back());
+    }
+  std::vector<BatchSpeed> out(nb);
+  for (size_t bi = 0; bi < nb; ++bi) {
+    out[bi].batch = o.batch[bi];
+    out[bi].tps = static_cast<double>(o.batch[bi]) * o.decode / median(secs[bi]);
+    for (int s = 0; s < stage_clock::kNumStages; ++s) {
+      std::vector<double> v;
+      for (const auto& t : stages[bi]) v.push_back(t[static_cast<size_t>(s)]);
+      out[bi].stage_ms[static_cast<size_t>(s)] = 1e3 * median(v) / o.decode;
+    }
+  }
+  return out;
+}
+
+// The batched table: tokens/s and scaling per batch size for both engines; with o.stages, ms per step by stage.
+void print_batched(std::FILE* out, const std::vector<BatchSpeed>& fp, const std::vector<BatchSpeed>& iq, const E2eBenchOptions& o) {
+  std::fprintf(out, "\nBatched decode (forward_batch, %d steps after %d-token prompts, %d thread%s, %s): aggregate tok/s\n",
+               o.decode, o.prompt, o.threads.front(), o.threads.front() == 1 ? "" : "s", clock_name());
+  std::fprintf(out, "%-8s %12s %12s %10s %10s %10s\n", "batch", "float", "W4A4 int", "W4A4/fp", "fp x", "W4A4 x");
+  for (size_t i = 0; i < fp.size(); ++i)
+    std::fprintf(out, "%-8d %12.2f %12.2f %9.2fx %9.2fx %9.2fx\n", fp[i].batch, fp[i].tps, iq[i].tps, iq[i].tps / fp[i].tps,
+                 fp[i].tps / fp.front().tps, iq[i].tps / iq.front().tps);
+  if (!o.stages) return;
+  for (const auto* engine : {&fp, &iq}) {
+    std::fprintf(out, "\n%s engine, ms per decode step by stage (exclusive %s)\n%-22s", engine == &fp ? "float" : "W4A4 integer", clock_name(), "stage");
+    for (const auto& b : *engine) std::fprintf(out, " %9s", ("B=" + std::to_string(b.batch)).c_str());
+    std::fprintf(out, "\n");
+    auto row = [&](const char* label, const std::function<double(const BatchSpeed&)>& ms) {
+      std::fprintf(out, "%-22s", label);
+      for (const auto& b : *engine) std::fprintf(out, " %9.2f", ms(b));
+      std::fprintf(out, "\n");
+    };
+    for (int s = 0; s < stage_clock::kNumStages; ++s) {
+      const auto at = [s](const BatchSpeed& b) { return b.stage_ms[static_cast<size_t>(s)]; };
+      if (std::all_of(engine->begin(), engine->end(), [&](const BatchSpeed& b) { return at(b) == 0; })) continue;
+      row(stage_clock::name(static_cast<stage_clock::Stage>(s)), at);
+    }
+    row("sum of stages", [](const BatchSpeed& b) { return std::accumulate(b.stage_ms.begin(), b.stage_ms.end(), 0.0); });
+    row("step (measured)", [&](const BatchSpeed& b) { return 1e3 * b.batch * 1.0 / b.tps; });
+  }
+}
+
+// "batched": [{"batch": B, "float_tps": …, "w4a4_tps": …, "float_stage_ms": {stage: ms per step}, …}, …]
+std::string batched_json(const std::vector<BatchSpeed>& fp, const std::vector<BatchSpeed>& iq, bool stages) {
+  auto stage_obj = [&](const BatchSpeed& b) {
+    std::string s = "{";
+    for (int i = 0; i < stage_clock::kNumStages; ++i)
+      s += std::string(i ? ", " : "") + "\"" + stage_clock::name(static_cast<stage_clock::Stage>(i)) + "\": " +
+           json_number(b.stage_ms[static_cast<size_t>(i)]);
+    return s + "}";
+  };
+  std::string out;
+  for (size_t i = 0; i < fp.size(); ++i) {
+    out += std::string(i ? ", " : "") + "{\"batch\": " + std::to_string(fp[i].batch) + ", \"float_tps\": " +
+           json_number(fp[i].tps) + ", \"w4a4_tps\": " + json_number(iq[i].tps);
+    if (stages) out += ", \"float_stage_ms\": " + stage_obj(fp[i]) + ", \"w4a4_stage_ms\": " + stage_obj(iq[i]);
+    out += "}";
+  }
+  return out;
+}
+
 }  // namespace
 
 void run_e2e_bench(const E2eBenchOptions& o) {
@@ -154,6 +265,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
 
   SynthSource src(c);
   std::vector<Speed> fps, iqs;
+  std::vector<BatchSpeed> fp_batch, iq_batch;
   double fp_gemv_tps = 0;
   uintmax_t f32_bytes = 0, gguf_bytes = 0;
   {
@@ -164,6 +276,8 @@ void run_e2e_bench(const E2eBenchOptions& o) {
     fps = measure("float", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
       return m.forward(tk, p, kc, nullptr, last);
     }, o);
+    if (!o.batch.empty())
+      fp_batch = measure_batched("float", c, [&](std::span<const model::SeqChunk> ch) { return m.forward_batch(ch); }, o);
     // What a float engine that streams every weight once per token (sgemv, no packing) could reach: the
     // float engine multiplies M = 1 by sgemm, which OpenBLAS 0.3.21 packs first.
     {
@@ -222,6 +336,8 @@ void run_e2e_bench(const E2eBenchOptions& o) {
     iqs = measure("W4A4", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
       return im.forward(tk, p, kc, last);
     }, o);
+    if (!o.batch.empty())
+      iq_batch = measure_batched("W4A4", c, [&](std::span<const model::SeqChunk> ch) { return im.forward_batch(ch); }, o);
   }
 
   const Speed& fp = fps.front();
@@ -265,6 +381,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
                     ", \"w4a4_prefill_scaling\": " + json_number(sqp) + ", \"w4a4_decode_scaling\": " +
                     json_number(sqd) + "}";
   }
+  if (!o.batch.empty()) print_batched(out, fp_batch, iq_batch, o);
   if (o.json) {
     std::printf(
         "{\"model\": {\"dim\": %d, \"hidden\": %d, \"layers\": %d, \"heads\": %d, \"kv_heads\": %d, \"vocab\": %d, "
@@ -273,14 +390,14 @@ void run_e2e_bench(const E2eBenchOptions& o) {
         "\"decode\": {\"prompt\": %d, \"tokens\": %d, \"float_tps\": %s, \"w4a4_tps\": %s, \"ratio\": %s, "
         "\"float_sgemv_bound_tps\": %s}, "
         "\"file_bytes\": {\"f32_safetensors\": %llu, \"w4a4_gguf\": %llu, \"ratio\": %s}, "
-        "\"peak_rss_bytes\": %llu, \"by_threads\": [%s]}\n",
+        "\"peak_rss_bytes\": %llu, \"by_threads\": [%s], \"batched\": [%s]}\n",
         c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.n_params(), o.method.c_str(),
         o.steps, wall_clock() ? "wall" : "cpu", tlist.c_str(), o.prefill, json_number(fp.prefill_tps).c_str(),
         json_number(iq.prefill_tps).c_str(), json_number(r_pre).c_str(), o.prompt, o.decode,
         json_number(fp.decode_tps).c_str(), json_number(iq.decode_tps).c_str(), json_number(r_dec).c_str(),
         json_number(fp_gemv_tps).c_str(), static_cast<unsigned long long>(f32_bytes),
         static_cast<unsigned long long>(gguf_bytes), json_number(r_size).c_str(), static_cast<unsigned long long>(rss),
-        threads_json.c_str());
+        threads_json.c_str(), batched_json(fp_batch, iq_batch, o.stages).c_str());
   }
 }
 

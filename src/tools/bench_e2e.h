@@ -22,6 +22,8 @@ struct E2eBenchOptions {
   bool wall = false;              // wall time instead of process CPU time (forced when a thread count is > 1)
   std::vector<int> threads = {1};  // every figure at each of these thread counts, interleaved
   bool cpu_time = false;  // process CPU time even with several threads (work efficiency, not speed)
+  std::vector<int> batch;  // batched decode (Model::forward_batch, continuous batching's step) at these sequence counts
+  bool stages = false;     // with batch: where a decode step's time goes (core/stage_clock.h)
 };
 
 void run_e2e_bench(const E2eBenchOptions& o);

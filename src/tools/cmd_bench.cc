@@ -73,6 +73,12 @@ DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm
                         e2e->add_flag("--wall", e->wall, "time by wall clock (default: process CPU time)");
                         add_thread_list_option(*e2e, e->threads);
                         add_cpu_time_flag(*e2e, e->cpu_time);
+                        e2e->add_option_function<std::string>(
+                            "--batch", [e](const std::string& s) { e->batch = parse_thread_list(s, "--batch"); },
+                            "B[,B...]: also decode B sequences at once through the batched forward (what `serve` runs "
+                            "per step), aggregate tokens/s at each B and the ratio to the first");
+                        e2e->add_flag("--stages", e->stages,
+                                      "with --batch: the wall time of each stage of a batched decode step (ms per step)");
                         e2e->callback([e] { run_e2e_bench(*e); });
                       }});
 

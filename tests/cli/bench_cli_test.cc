@@ -66,6 +66,37 @@ TEST(BenchCli, E2eTinyModelPrintsJson) {
   EXPECT_TRUE(std::filesystem::is_empty(dir)) << dir;
 }
 
+// --batch: the batched decode (serve's step) at each count; --stages: its time by stage, which must account for
+// the measured step (the stages cover the whole forward_batch; only the loop around it is outside).
+TEST(BenchCli, E2eBatchedDecodeWithStages) {
+  auto dir = test::temp_dir("bench_e2e_batch");
+  auto r = test::run_command(test::cli_path().string() +
+                             " bench e2e --json --layers 2 --dim 64 --hidden 160 --heads 4 --kv-heads 2 --vocab 300 "
+                             "--prefill 8 --prompt 8 --decode 6 --steps 2 --batch 1,3 --stages --wall --tmp " + dir.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["batched"].size(), 2u) << r.out;
+  for (int i = 0; i < 2; ++i) {
+    const auto& b = j["batched"][i];
+    EXPECT_EQ(b["batch"].get<int>(), i == 0 ? 1 : 3);
+    for (const char* engine : {"float", "w4a4"}) {
+      const double tps = b[std::string(engine) + "_tps"].get<double>();
+      ASSERT_GT(tps, 0.0);
+      double sum = 0;
+      for (const auto& [stage, ms] : b[std::string(engine) + "_stage_ms"].items()) {
+        EXPECT_GE(ms.get<double>(), 0.0) << stage;
+        sum += ms.get<double>();
+      }
+      const double step_ms = 1e3 * b["batch"].get<int>() / tps;
+      EXPECT_LE(sum, step_ms * 1.001) << engine;
+      EXPECT_GT(sum, 0.5 * step_ms) << engine;
+    }
+    EXPECT_GT(b["w4a4_stage_ms"]["integer GEMM"].get<double>(), 0.0);
+    EXPECT_EQ(b["float_stage_ms"]["integer GEMM"].get<double>(), 0.0);
+  }
+  EXPECT_NE(r.err.find("Batched decode"), std::string::npos) << r.err;
+}
+
 TEST(BenchCli, BadArgumentsFailCleanly) {
   auto r = test::run_command(test::cli_path().string() + " bench e2e --layers 0");
   EXPECT_EQ(r.exit_code, 1);

@@ -154,6 +154,7 @@ std::vector<OptionCase> all_cases() {
       {"bench e2e", "--reps", {"0"}},
       {"bench e2e", "--steps", {"-1"}},
       {"bench e2e", "--core", {"-1"}},
+      {"bench e2e", "--batch", {"0", "x", "2,,3"}},
       {"bench e2e", "--method", {"''", "bogus"}, false},
   };
   c.insert(c.end(), rest.begin(), rest.end());
