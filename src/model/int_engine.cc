@@ -273,9 +273,10 @@ IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFac
   IntModel m;
   const ModelConfig& c = data->cfg;
   ModelWeights w;
-  w.embed = data->embed;
+  // The tables move into the Model (nothing reads them from `data` afterwards): one copy in memory, not two.
+  w.embed = std::move(data->embed);
   w.final_norm = data->final_norm;
-  w.lm_head = data->lm_head;
+  w.lm_head = std::move(data->lm_head);
   for (const auto& L : data->layers) {
     LayerWeights lw;
     lw.attn_norm = L.attn_norm;
