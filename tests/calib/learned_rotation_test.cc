@@ -189,7 +189,9 @@ TEST(LearnedRotation, TrainingLowersTheQuantizedBlockLossAndFolds) {
         for (int64_t k = 0; k < d.rows; ++k) dot += double(d(k, i)) * d(k, j);
         EXPECT_NEAR(dot, i == j ? 1.0 : 0.0, 1e-5);
         const int64_t bi = std::min(i / br.block, br.full_blocks()), bj = std::min(j / br.block, br.full_blocks());
-        if (bi != bj) EXPECT_EQ(d(i, j), 0.f);
+        if (bi != bj) {
+          EXPECT_EQ(d(i, j), 0.f);
+        }
       }
     transform::BlockRotation folded = br;
     r.rot[static_cast<size_t>(s)]->fold_into(folded);

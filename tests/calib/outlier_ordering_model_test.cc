@@ -97,8 +97,9 @@ TEST(OutlierOrdering, DuQuantBeatsRotationBeatsSmoothQuantBeatsRtnAndAutoKeepsUp
   }
   EXPECT_LT(down_err[2], down_err[0]) << "rotation vs rtn";
   for (int i = 0; i + 1 < 4; ++i) {
-    if (methods[i + 1] != Method::SmoothQuant)
+    if (methods[i + 1] != Method::SmoothQuant) {
       EXPECT_LT(down_err[i + 1], down_err[i]) << method_name(methods[i + 1]) << " vs " << method_name(methods[i]);
+    }
     EXPECT_LT(kld[i + 1], kld[i]) << method_name(methods[i + 1]) << " vs " << method_name(methods[i]);
   }
   EXPECT_LE(kld[4], 1.01 * kld[3]) << "duquant-auto vs duquant";

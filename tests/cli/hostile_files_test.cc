@@ -24,7 +24,7 @@ class HostileFiles : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     duq::test::write_bytes(dir_ / "m" / "tokenizer.bin", duq::test::tokenizer_bin(300));
     std::string text;
-    for (int i = 0; i < 200; ++i) text += "p" + std::to_string(260 + i % 40) + " ";
+    for (int i = 0; i < 200; ++i) text.append("p").append(std::to_string(260 + i % 40)).append(" ");
     duq::test::write_bytes(dir_ / "text.txt", text);
   }
   static std::string s(const fs::path& p) { return p.string(); }
@@ -177,7 +177,7 @@ TEST_F(HostileFiles, OutOfMemoryExitsCleanly) {
   GTEST_SKIP() << "AddressSanitizer reserves terabytes of shadow address space: it cannot start under ulimit -v";
 #endif
   std::string big;
-  for (int i = 0; i < 200000; ++i) big += "p" + std::to_string(260 + i % 40) + " ";
+  for (int i = 0; i < 200000; ++i) big.append("p").append(std::to_string(260 + i % 40)).append(" ");
   duq::test::write_bytes(dir_ / "big.txt", big);
   for (const std::string& cmd : {"ppl --model " + s(dir_ / "m") + " --text " + s(dir_ / "big.txt") + " --ctx 32",
                                  "generate --model " + s(dir_ / "m") + " --max-tokens 4"}) {

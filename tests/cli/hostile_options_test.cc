@@ -170,7 +170,7 @@ class HostileOptions : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     duq::test::write_bytes(dir_ / "m" / "tokenizer.bin", duq::test::tokenizer_bin(300));
     std::string text;
-    for (int i = 0; i < 200; ++i) text += "p" + std::to_string(260 + i % 40) + " ";
+    for (int i = 0; i < 200; ++i) text.append("p").append(std::to_string(260 + i % 40)).append(" ");
     duq::test::write_bytes(dir_ / "text.txt", text);
     fs::create_directories(dir_ / "out");
   }

@@ -105,7 +105,7 @@ std::string tokenizer_bin(int n) {
     add(buf);
   }
   add(" ");
-  for (int i = 260; i < n; ++i) add("p" + std::to_string(i));
+  for (int i = 260; i < n; ++i) add(std::string("p").append(std::to_string(i)));
   return s;
 }
 
