@@ -3,8 +3,8 @@
 // point, and touches only raw pointers (see int_kernels_internal.h).
 //
 // GEMM (M ≥ 2; W4 at M ≤ 8 runs the GEMV kernel on several rows instead, gemm_w4_small): the activation
-// codes are first repacked (once per call, thread-local buffer) per K block and 8-row tile as [quad][8 rows][4 bytes], so a micro-tile's broadcasts read one contiguous 32-byte row
-// per quad and a pass over all tiles is one sequential stream (row-strided reads put all 8 rows of a tile
+// codes are first repacked (once per call, thread-local buffer) per K block and 8-row tile as
+// [quad][8 rows][4 bytes], so a micro-tile's broadcasts read one contiguous 32-byte row per quad and a pass over all tiles is one sequential stream (row-strided reads put all 8 rows of a tile
 // in the same L1 sets). Then for each group of up to 3 weight panels (48 outputs) and each K block of up to
 // 4096 columns (192 KiB of the group's int8 weights, L2-resident; K ≤ 4096 is a single block) every 8-row
 // activation tile passes over the block: 24 zmm accumulators in registers, per k-quad 3 weight loads and
