@@ -268,10 +268,17 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   std::vector<BatchSpeed> fp_batch, iq_batch;
   double fp_gemv_tps = 0;
   uintmax_t f32_bytes = 0, gguf_bytes = 0;
+  // Weight bytes a decoded token streams: every linear of every block and the classifier (the embedding is one
+  // row per token; norms, KV cache and online rotations are small beside them). GB/s = bytes × tokens/s.
+  double fp_token_bytes = 0, iq_token_bytes = 0;
   {
     Timer t;
     std::fprintf(stderr, "[1/4] generating float weights ...\n");
     model::Model m(c, src.load_all());
+    for (const auto& L : m.weights().layers)
+      for (const Mat* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+        fp_token_bytes += 4.0 * static_cast<double>(w->size());
+    fp_token_bytes += 4.0 * static_cast<double>(m.weights().classifier().size());
     std::fprintf(stderr, "      %.1f s\n[2/4] float engine\n", t.seconds());
     fps = measure("float", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
       return m.forward(tk, p, kc, nullptr, last);
@@ -325,6 +332,11 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   // The file as `duquant quantize` writes it by default (embedding Q8_0, classifier F16); Q8_0 needs dim % 32 == 0.
   if (c.dim % 32 != 0) data->embed_type = model::TableType::F16;
   model::write_quant_model(gguf.string(), *data);
+  for (const auto& L : data->layers)
+    for (const kernels::PackedWeights* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+      iq_token_bytes += static_cast<double>(w->data.size() + 4 * (w->scale.size() + w->zero.size() + w->sum.size() + w->corr.size()));
+  // the engine keeps the classifier in f32 (widened from the file's table)
+  iq_token_bytes += 4.0 * static_cast<double>(c.vocab_size) * c.dim;
   gguf_bytes = fs::file_size(gguf);
   fs::remove(gguf);
   std::fprintf(stderr, "      wrote W4A4 .gguf: %.1f MB (embedding %s, classifier %s)\n[4/4] integer engine (W4A4, KV %d-bit cache)\n",
@@ -356,6 +368,10 @@ void run_e2e_bench(const E2eBenchOptions& o) {
                fp.decode_tps, iq.decode_tps, r_dec, "4x", r_dec >= 4 ? "met" : "NOT met");
   std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n", "decode vs float sgemv bound", fp_gemv_tps,
                iq.decode_tps, iq.decode_tps / fp_gemv_tps, "(4x)", iq.decode_tps / fp_gemv_tps >= 4 ? "met" : "not met");
+  std::fprintf(out, "%-28s %12.1f %12.1f %7.2fx\n", "weight MB read per token", fp_token_bytes / 1e6,
+               iq_token_bytes / 1e6, fp_token_bytes / iq_token_bytes);
+  std::fprintf(out, "%-28s %12.2f %12.2f   (weight bytes per token x decode tok/s)\n", "decode GB/s", fp_token_bytes * fp.decode_tps / 1e9,
+               iq_token_bytes * iq.decode_tps / 1e9);
   std::fprintf(out, "%-28s %12.1f %12.1f %7.2fx %7s  %s\n", "file MB (f32 st / W4A4 gguf)", f32_bytes / 1e6,
                gguf_bytes / 1e6, r_size, "6x", r_size >= 6 ? "met" : "NOT met");
   std::fprintf(out, "%-28s %12.1f  (whole bench process: float model, quantization and W4A4 engine)\n",
@@ -388,14 +404,17 @@ void run_e2e_bench(const E2eBenchOptions& o) {
         "\"params\": %lld}, \"method\": \"%s\", \"steps\": %d, \"clock\": \"%s\", \"threads\": [%s], "
         "\"prefill\": {\"tokens\": %d, \"float_tps\": %s, \"w4a4_tps\": %s, \"ratio\": %s}, "
         "\"decode\": {\"prompt\": %d, \"tokens\": %d, \"float_tps\": %s, \"w4a4_tps\": %s, \"ratio\": %s, "
-        "\"float_sgemv_bound_tps\": %s}, "
+        "\"float_sgemv_bound_tps\": %s, \"float_weight_bytes_per_token\": %.0f, \"w4a4_weight_bytes_per_token\": %.0f, "
+        "\"float_gbps\": %s, \"w4a4_gbps\": %s}, "
         "\"file_bytes\": {\"f32_safetensors\": %llu, \"w4a4_gguf\": %llu, \"ratio\": %s}, "
         "\"peak_rss_bytes\": %llu, \"by_threads\": [%s], \"batched\": [%s]}\n",
         c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.n_params(), o.method.c_str(),
         o.steps, wall_clock() ? "wall" : "cpu", tlist.c_str(), o.prefill, json_number(fp.prefill_tps).c_str(),
         json_number(iq.prefill_tps).c_str(), json_number(r_pre).c_str(), o.prompt, o.decode,
         json_number(fp.decode_tps).c_str(), json_number(iq.decode_tps).c_str(), json_number(r_dec).c_str(),
-        json_number(fp_gemv_tps).c_str(), static_cast<unsigned long long>(f32_bytes),
+        json_number(fp_gemv_tps).c_str(), fp_token_bytes, iq_token_bytes,
+        json_number(fp_token_bytes * fp.decode_tps / 1e9).c_str(), json_number(iq_token_bytes * iq.decode_tps / 1e9).c_str(),
+        static_cast<unsigned long long>(f32_bytes),
         static_cast<unsigned long long>(gguf_bytes), json_number(r_size).c_str(), static_cast<unsigned long long>(rss),
         threads_json.c_str(), batched_json(fp_batch, iq_batch, o.stages).c_str());
   }
