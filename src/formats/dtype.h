@@ -6,6 +6,8 @@
 #include <optional>
 #include <string_view>
 
+#include "core/half.h"
+
 namespace duq::formats {
 
 enum class DType : uint8_t { F64, F32, F16, BF16, I64, I32, I16, I8, U8, Bool };
@@ -19,12 +21,11 @@ size_t dtype_size(DType t);
 // F64, F32, F16 and BF16 convert to fp32; integer types do not.
 bool dtype_is_float(DType t);
 
-// Scalar conversions. f16 → f32 is exact for every bit pattern (subnormals, ±inf, NaN payloads);
-// f32 → f16 / bf16 round to nearest, ties to even, overflow to ±inf, NaN stays a (quiet) NaN.
-float f16_to_f32(uint16_t h);
-uint16_t f32_to_f16(float f);
-float bf16_to_f32(uint16_t b);  // bf16 is the upper 16 bits of an fp32
-uint16_t f32_to_bf16(float f);
+// Scalar conversions (core/half.h).
+using duq::bf16_to_f32;
+using duq::f16_to_f32;
+using duq::f32_to_bf16;
+using duq::f32_to_f16;
 
 // Buffer conversions of n elements. `src` / `dst` may be unaligned (they point into mapped files).
 // The dtype must be a float type (DUQ_CHECK): the caller validates dtypes against the file first.

@@ -68,6 +68,22 @@ void matmul_xwt_rows(ConstMatView x, ConstMatView w, MatView y) {
   });
 }
 
+void matmul_xwt_rows_f16(ConstMatView x, const uint16_t* w, int64_t n, int64_t ldw, MatView y) {
+  DUQ_CHECK(y.rows == x.rows && y.cols == n && ldw >= x.cols, "matmul_xwt_rows_f16 shapes");
+  if (x.rows == 0 || n == 0) return;
+  split_columns(n, flops(x.rows, n, x.cols), [&](int64_t c0, int64_t cn) {
+    detail::RowGemmArgs a{x.data, nullptr, y.data + c0, x.rows, cn, x.cols, x.ld, ldw, y.ld};
+    a.wh = w + c0 * ldw;
+    switch (active_isa()) {
+#if DUQ_KERNELS_X86  // the x86/ files are compiled (src/kernels/CMakeLists.txt)
+      case Isa::Avx512Vnni: detail::row_gemm_avx512(a); break;
+      case Isa::Avx2: detail::row_gemm_avx2(a); break;
+#endif
+      default: detail::row_gemm_ref(a); break;
+    }
+  });
+}
+
 void matmul(ConstMatView a, ConstMatView b, MatView y, bool accumulate) {
   DUQ_CHECK(a.cols == b.rows && y.rows == a.rows && y.cols == b.cols, "matmul shapes");
   if (a.rows == 0 || b.cols == 0) return;

@@ -25,5 +25,9 @@ void matvec(ConstMatView w, const float* x, float* y);
 // W is streamed once for any M (micro-tiles of rows × outputs reuse each W block from cache), so M = 1 costs
 // a GEMV, not a padded batch. Scalar reference and SIMD paths: kernels/row_gemm_internal.h.
 void matmul_xwt_rows(ConstMatView x, ConstMatView w, MatView y);
+// The same product with W [n × x.cols] stored as IEEE half (row stride ldw halves), read in place: each half is
+// widened exactly (f16 → f32) and the arithmetic is matmul_xwt_rows's, so Y is bit-identical to
+// matmul_xwt_rows on the widened matrix, with half the bytes streamed (the classifier of a quantized file).
+void matmul_xwt_rows_f16(ConstMatView x, const uint16_t* w, int64_t n, int64_t ldw, MatView y);
 
 }  // namespace duq::kernels

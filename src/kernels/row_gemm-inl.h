@@ -4,6 +4,7 @@
 //   L::zero(), L::load(p), L::load_first(p, cnt) (lanes ≥ cnt read as 0), L::fma(x, w, acc) = x·w + acc
 //   L::lo8(v) + L::hi8(v)     lanes j and j + 8 added (the tree's first level), as one __m256
 //   L::kRows × L::kCols       the micro-tile: rows of X × rows of W (outputs) sharing each loaded block
+//   L::load_h(p), L::load_h_first(p, cnt)   16 IEEE halves widened to floats (W stored as F16: a.wh)
 // Every output gets its own accumulator and the same operations in the same order whatever tile it falls in,
 // so the tiling (and M) never changes a bit.
 #include <immintrin.h>
@@ -22,44 +23,63 @@ inline float sum8(__m256 a8) {
   return _mm_cvtss_f32(_mm_add_ss(a2, _mm_movehdup_ps(a2)));
 }
 
-template <class L, int RT, int CT>
+// Half: W is a.wh (F16), widened lane by lane on load; the arithmetic is the same as on the widened matrix.
+template <class L, bool Half, int RT, int CT>
 void row_tile(const RowGemmArgs& a, int64_t r0, int64_t c0) {
   typename L::V acc[RT][CT];
   for (auto& row : acc)
     for (auto& v : row) v = L::zero();
-  auto step = [&](auto load) {
+  auto step = [&](auto load, auto load_w) {
     typename L::V wv[CT];
-    for (int j = 0; j < CT; ++j) wv[j] = load(a.w + (c0 + j) * a.ldw);
+    for (int j = 0; j < CT; ++j) wv[j] = load_w(c0 + j);
     for (int i = 0; i < RT; ++i) {
       const typename L::V xv = load(a.x + (r0 + i) * a.ldx);
       for (int j = 0; j < CT; ++j) acc[i][j] = L::fma(xv, wv[j], acc[i][j]);
     }
   };
   int64_t k = 0;
-  for (; k + 16 <= a.k; k += 16) step([k](const float* p) { return L::load(p + k); });
-  if (k < a.k) step([k, cnt = a.k - k](const float* p) { return L::load_first(p + k, cnt); });
+  for (; k + 16 <= a.k; k += 16)
+    step([k](const float* p) { return L::load(p + k); },
+         [&a, k](int64_t c) {
+           if constexpr (Half) return L::load_h(a.wh + c * a.ldw + k);
+           else return L::load(a.w + c * a.ldw + k);
+         });
+  if (k < a.k) {
+    const int64_t cnt = a.k - k;
+    step([k, cnt](const float* p) { return L::load_first(p + k, cnt); },
+         [&a, k, cnt](int64_t c) {
+           if constexpr (Half) return L::load_h_first(a.wh + c * a.ldw + k, cnt);
+           else return L::load_first(a.w + c * a.ldw + k, cnt);
+         });
+  }
   for (int i = 0; i < RT; ++i)
     for (int j = 0; j < CT; ++j)
       a.y[(r0 + i) * a.ldy + c0 + j] = sum8(_mm256_add_ps(L::lo8(acc[i][j]), L::hi8(acc[i][j])));
 }
 
 // row_tile<L, rt, ct> for a tile of rt ≤ RT rows and ct ≤ CT outputs.
-template <class L, int RT, int CT>
+template <class L, bool Half, int RT, int CT>
 void row_tile_upto(const RowGemmArgs& a, int64_t r0, int64_t c0, int64_t rt, int64_t ct) {
   if constexpr (RT > 1)
-    if (rt < RT) return row_tile_upto<L, RT - 1, CT>(a, r0, c0, rt, ct);
+    if (rt < RT) return row_tile_upto<L, Half, RT - 1, CT>(a, r0, c0, rt, ct);
   if constexpr (CT > 1)
-    if (ct < CT) return row_tile_upto<L, RT, CT - 1>(a, r0, c0, rt, ct);
-  row_tile<L, RT, CT>(a, r0, c0);
+    if (ct < CT) return row_tile_upto<L, Half, RT, CT - 1>(a, r0, c0, rt, ct);
+  row_tile<L, Half, RT, CT>(a, r0, c0);
 }
 
 // Output tiles outer, row tiles inner: a tile's W rows stay in cache while every row of X passes.
-template <class L>
-void row_gemm(const RowGemmArgs& a) {
+template <class L, bool Half>
+void row_gemm_of(const RowGemmArgs& a) {
   for (int64_t c0 = 0; c0 < a.n; c0 += L::kCols)
     for (int64_t r0 = 0; r0 < a.m; r0 += L::kRows)
-      row_tile_upto<L, L::kRows, L::kCols>(a, r0, c0, std::min<int64_t>(L::kRows, a.m - r0),
-                                           std::min<int64_t>(L::kCols, a.n - c0));
+      row_tile_upto<L, Half, L::kRows, L::kCols>(a, r0, c0, std::min<int64_t>(L::kRows, a.m - r0),
+                                                 std::min<int64_t>(L::kCols, a.n - c0));
+}
+
+template <class L>
+void row_gemm(const RowGemmArgs& a) {
+  if (a.wh) row_gemm_of<L, true>(a);
+  else row_gemm_of<L, false>(a);
 }
 
 }  // namespace

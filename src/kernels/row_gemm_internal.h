@@ -10,6 +10,7 @@ struct RowGemmArgs {
   const float* w = nullptr;  // [n × k], row stride ldw
   float* y = nullptr;        // [m × n], row stride ldy
   int64_t m = 0, n = 0, k = 0, ldx = 0, ldw = 0, ldy = 0;
+  const uint16_t* wh = nullptr;  // or W as IEEE half (when set, w is unused): widened exactly, lane by lane
 };
 
 void row_gemm_ref(const RowGemmArgs& a);

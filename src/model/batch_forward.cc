@@ -161,7 +161,7 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
   for (int64_t i = 0; i < n_out; ++i)
     std::memcpy(last.row(i), x.row(rows[static_cast<size_t>(i)]), sizeof(float) * static_cast<size_t>(D));
   kernels::rmsnorm(last, w_.final_norm, c.rms_eps, lastn);
-  kernels::matmul_xwt_rows(lastn, w_.classifier(), out);
+  classifier_rows(lastn, out);
   return out;
 }
 

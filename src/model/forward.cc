@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/threads.h"
 #include "kernels/gemm_f32.h"
 #include "model/rope_freq.h"
@@ -197,12 +198,41 @@ Mat Model::embed(std::span<const int> tokens) const {
 Mat Model::logits(ConstMatView x) const {
   Mat xn(x.rows, cfg_.dim), out(x.rows, cfg_.vocab_size);
   kernels::rmsnorm(x, w_.final_norm, cfg_.rms_eps, xn);
+  if (!half_classifier_.empty()) {
+    if (x.rows == 1) {
+      classifier_rows(xn, out);  // one row: streams the halves once
+      return out;
+    }
+    // Many rows (perplexity): the same BLAS product as on the f32 table, one panel of widened rows at a time
+    // (a column split of the product, which leaves every output's sum unchanged).
+    constexpr int64_t kPanel = 2048;
+    Mat panel(std::min<int64_t>(kPanel, cfg_.vocab_size), cfg_.dim);
+    for (int64_t c0 = 0; c0 < cfg_.vocab_size; c0 += kPanel) {
+      const int64_t n = std::min(kPanel, cfg_.vocab_size - c0);
+      const uint16_t* src = half_classifier_.data() + c0 * cfg_.dim;
+      for (int64_t i = 0; i < n * cfg_.dim; ++i) panel.data()[i] = f16_to_f32(src[i]);
+      matmul_xwt(xn, panel.view().rows_slice(0, n), MatView(out.data() + c0, x.rows, n, out.cols()));
+    }
+    return out;
+  }
   const Mat& cls = w_.classifier();
   if (gemv_logits_ && x.rows == 1)
     kernels::matvec(cls, xn.data(), out.data());
   else
     matmul_xwt(xn, cls, out);
   return out;
+}
+
+void Model::classifier_rows(ConstMatView xn, MatView out) const {
+  if (half_classifier_.empty()) kernels::matmul_xwt_rows(xn, w_.classifier(), out);
+  else kernels::matmul_xwt_rows_f16(xn, half_classifier_.data(), cfg_.vocab_size, cfg_.dim, out);
+}
+
+void Model::set_half_classifier(AlignedVector<uint16_t> w) {
+  DUQ_CHECK(!cfg_.tied_embeddings, "set_half_classifier: a tied classifier is the embedding table");
+  DUQ_CHECK(static_cast<int64_t>(w.size()) == int64_t{cfg_.vocab_size} * cfg_.dim, "set_half_classifier: shape");
+  half_classifier_ = std::move(w);
+  w_.lm_head = Mat();
 }
 
 Mat Model::forward(std::span<const int> tokens, int pos0, KVCache& cache, ForwardHooks* hooks,

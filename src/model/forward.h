@@ -172,6 +172,11 @@ class Model {
   // packs the whole [V×D] classifier even for M = 1: ~2.3× slower). Off by default, so the float engine's
   // logits stay bit-identical to what they were; the integer engine turns it on.
   void set_gemv_logits(bool on) { gemv_logits_ = on; }
+  // The classifier [V×D] kept as IEEE halves (a quantized file's F16 table; untied models only): every logits
+  // path then reads the halves in place, each widened exactly, so the logits are bit-identical to those of the
+  // f32 classifier they widen to, while a decoded token streams half the bytes and the table takes half the
+  // memory. weights().lm_head is released.
+  void set_half_classifier(AlignedVector<uint16_t> w);
 
  private:
   ModelConfig cfg_;
@@ -180,6 +185,9 @@ class Model {
   std::vector<std::shared_ptr<const BlockLinears>> linears_;
   std::shared_ptr<const BlockAttention> attention_;
   bool gemv_logits_ = false;
+  AlignedVector<uint16_t> half_classifier_;  // [V×D] when set_half_classifier was called, else empty
+  // out [R×V] = xn · classifierᵀ by the row-invariant kernel (forward_batch's fixed summation order)
+  void classifier_rows(ConstMatView xn, MatView out) const;
 };
 
 }  // namespace duq::model

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/stage_clock.h"
 #include "core/threads.h"
 #include "kernels/gemm_f32.h"
@@ -289,6 +290,13 @@ IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFac
                                                                  exact_rotations));
   m.hooks = std::make_unique<AttentionQuantHooks>(c, data->q, data->qk_rotation, /*quantize_kv=*/!quantized_kv);
   m.model->set_gemv_logits(true);
+  // An F16 classifier table stays in halves (its f32 widening, which the file reader made, converts back exactly).
+  if (!c.tied_embeddings && data->lm_head_type == TableType::F16) {
+    const Mat& wide = m.model->weights().lm_head;
+    AlignedVector<uint16_t> half(static_cast<size_t>(wide.size()));
+    for (size_t i = 0; i < half.size(); ++i) half[i] = f32_to_f16(wide.data()[i]);
+    m.model->set_half_classifier(std::move(half));
+  }
   if (quantized_kv) m.model->set_attention(std::make_shared<IntAttention>(c, data->q));
   m.data = std::move(data);
   return m;

@@ -335,8 +335,8 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   for (const auto& L : data->layers)
     for (const kernels::PackedWeights* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
       iq_token_bytes += static_cast<double>(w->data.size() + 4 * (w->scale.size() + w->zero.size() + w->sum.size() + w->corr.size()));
-  // the engine keeps the classifier in f32 (widened from the file's table)
-  iq_token_bytes += 4.0 * static_cast<double>(c.vocab_size) * c.dim;
+  // the classifier as the engine keeps it: F16 halves when the file stores it so (the default), else f32
+  iq_token_bytes += (data->lm_head_type == model::TableType::F16 ? 2.0 : 4.0) * static_cast<double>(c.vocab_size) * c.dim;
   gguf_bytes = fs::file_size(gguf);
   fs::remove(gguf);
   std::fprintf(stderr, "      wrote W4A4 .gguf: %.1f MB (embedding %s, classifier %s)\n[4/4] integer engine (W4A4, KV %d-bit cache)\n",

@@ -60,12 +60,12 @@ TEST(BenchCli, E2eTinyModelPrintsJson) {
     EXPECT_GT(j[k]["w4a4_tps"].get<double>(), 0.0);
   }
   // Weight bytes a decoded token reads: the float engine's are the f32 parameters of the linears and the
-  // classifier, counted independently here; the W4A4 engine's are fewer (4-bit linears, same f32 classifier).
+  // classifier, counted independently here; the W4A4 engine's are fewer (4-bit linears, F16 classifier).
   const double d = 64, h = 160, v = 300, kv = 2 * (64 / 4);  // dim, hidden, vocab, kv_dim
   const double fp_params = d * d + 2 * kv * d + d * d + 3 * d * h + v * d;
   EXPECT_EQ(j["decode"]["float_weight_bytes_per_token"].get<double>(), 4 * fp_params);
   EXPECT_LT(j["decode"]["w4a4_weight_bytes_per_token"].get<double>(), 4 * fp_params);
-  EXPECT_GT(j["decode"]["w4a4_weight_bytes_per_token"].get<double>(), 4 * v * d);
+  EXPECT_GT(j["decode"]["w4a4_weight_bytes_per_token"].get<double>(), 2 * v * d);  // F16 classifier
   const double gbps = 4 * fp_params * j["decode"]["float_tps"].get<double>() / 1e9;  // JSON numbers: 4 digits
   EXPECT_NEAR(j["decode"]["float_gbps"].get<double>(), gbps, 1e-3 * gbps);
   // (At this size the .gguf's transforms outweigh the 4-bit savings: only that both were written is checked.)

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/half.h"
 #include "core/threads.h"
 #include "kernel_test_util.h"
 #include "kernels/gemm_f32.h"
@@ -39,6 +40,34 @@ TEST(RowGemm, SimdPathsEqualScalarReference) {
     for (auto isa : test::available_isas()) {
       test::IsaScope scope(isa);
       const Mat y = product(x, w);
+      EXPECT_TRUE(same_bits(y.data(), ref.data(), y.size()))
+          << kernels::isa_name(isa) << " m=" << s.m << " n=" << s.n << " k=" << s.k;
+    }
+  }
+}
+
+// W stored as F16 (the classifier of a quantized file) gives exactly the product on its f32 widening (widened
+// here by core/half.h's scalar conversion), on every ISA path, with a row stride wider than K; subnormal and
+// negative halves included.
+TEST(RowGemm, HalfWeightsEqualTheProductOnTheirWidening) {
+  Rng rng(9);
+  for (const Shape& s : kShapes) {
+    const Mat x = test::random_mat(rng, s.m, s.k);
+    const Mat w = test::random_mat(rng, s.n, s.k, 0.1f);
+    const int64_t ldw = s.k + 3;
+    std::vector<uint16_t> wh(static_cast<size_t>(s.n * ldw), 0x7e00);  // NaN in the padding: must never be read
+    Mat wide(s.n, s.k);
+    for (int64_t c = 0; c < s.n; ++c)
+      for (int64_t k = 0; k < s.k; ++k) {
+        const float v = (c + k) % 11 == 0 ? 3e-6f * w(c, k) : w(c, k);  // every 11th a half subnormal
+        wh[static_cast<size_t>(c * ldw + k)] = f32_to_f16(v);
+        wide(c, k) = f16_to_f32(wh[static_cast<size_t>(c * ldw + k)]);
+      }
+    for (auto isa : test::available_isas()) {
+      test::IsaScope scope(isa);
+      const Mat ref = product(x, wide);
+      Mat y(s.m, s.n);
+      kernels::matmul_xwt_rows_f16(x, wh.data(), s.n, ldw, y);
       EXPECT_TRUE(same_bits(y.data(), ref.data(), y.size()))
           << kernels::isa_name(isa) << " m=" << s.m << " n=" << s.n << " k=" << s.k;
     }

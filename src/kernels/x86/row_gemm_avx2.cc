@@ -21,6 +21,15 @@ struct Lanes16 {
     const __m256i hi = _mm256_cmpgt_epi32(n, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
     return {_mm256_maskload_ps(p, lo), _mm256_maskload_ps(p + 8, hi)};
   }
+  static V load_h(const uint16_t* p) {
+    return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)))};
+  }
+  static V load_h_first(const uint16_t* p, int64_t cnt) {  // halves ≥ cnt read as +0
+    alignas(32) uint16_t tmp[16] = {};
+    for (int64_t j = 0; j < cnt; ++j) tmp[j] = p[j];
+    return load_h(tmp);
+  }
   static V fma(V x, V w, V acc) { return {_mm256_fmadd_ps(x.lo, w.lo, acc.lo), _mm256_fmadd_ps(x.hi, w.hi, acc.hi)}; }
   static __m256 lo8(V v) { return v.lo; }
   static __m256 hi8(V v) { return v.hi; }
