@@ -1,6 +1,7 @@
 #include "calib/block_calibrator.h"
 
 #include "calib/auto_site.h"
+#include "calib/gptq_sites.h"
 #include "calib/site_search.h"
 #include "calib/weight_rounding.h"
 #include "core/progress.h"
@@ -24,7 +25,7 @@ void search_transform(const QuantOptions& opts, int layer, Site site, ConstMatVi
   }
 }
 
-// x [T×D] with an online smoothing Λ undone: x·Λ⁻¹ (as is without one).
+// x [T×D] after an online smoothing Λ: x·Λ⁻¹ (a copy of x without one).
 Mat smoothed(ConstMatView x, const std::vector<float>& smooth) {
   Mat xs(x);
   if (!smooth.empty())
@@ -33,12 +34,12 @@ Mat smoothed(ConstMatView x, const std::vector<float>& smooth) {
   return xs;
 }
 
-}  // namespace
-
-void BlockCalibrator::linear_input(int layer, Site site, MatView x) {
-  SiteTransform& st = b_.site(site);
-  SiteReport& rep = b_.report[static_cast<size_t>(site)];
-  auto cons = site_consumers(b_.w, site);
+// One site's stage: x [T×D] is its input as the forward computed it (not yet transformed).
+void calibrate_site(BlockState& b, Site site, MatView x) {
+  const int layer = b.layer;
+  SiteTransform& st = b.site(site);
+  SiteReport& rep = b.report[static_cast<size_t>(site)];
+  auto cons = site_consumers(b.w, site);
   // Reference output of the float layers on this input (x·Wᵀ is unchanged by any folded smoothing).
   std::vector<Mat> ref;
   for (Mat* wm : cons) {
@@ -50,31 +51,44 @@ void BlockCalibrator::linear_input(int layer, Site site, MatView x) {
   rep.absmax_before = column_absmax(xin);
   // The smoothing alone, undone, for the "before smoothing" picture: x·Λ (folded Λ is not in x any more).
   rep.absmax_raw = rep.absmax_before;
-  const auto& sm = st.smooth.empty() ? b_.smooth_folded[static_cast<size_t>(site)] : st.smooth;
+  const auto& sm = st.smooth.empty() ? b.smooth_folded[static_cast<size_t>(site)] : st.smooth;
   for (size_t j = 0; j < sm.size(); ++j) rep.absmax_raw[j] *= sm[j];
-  if (b_.opts.method.transform == Transform::Auto) {
+  if (b.opts.method.transform == Transform::Auto) {
     // duquant-auto: transform, activation clip and per-row weight clips chosen on the calibration rows;
     // the stage pictures then start from the input of the chosen transform (after its online part).
     const Timer tw;
-    choose_auto_site(b_, site, x, st, rep);
-    b_.weight_seconds += tw.seconds();
+    choose_auto_site(b, site, x, st, rep);
+    b.weight_seconds += tw.seconds();
     xin = smoothed(x, st.smooth);
     rep.absmax_before = column_absmax(xin);
   } else {
-    search_transform(b_.opts, layer, site, xin, st);
+    search_transform(b.opts, layer, site, xin, st);
     for (Mat* wm : cons) st.fold_weight(*wm);  // W·Λ·R₁·P·R₂ (Λ only when smoothing stays online)
     const Timer tw;
-    round_site_weights(b_, site, st);
-    b_.weight_seconds += tw.seconds();
+    round_site_weights(b, site, st);
+    b.weight_seconds += tw.seconds();
   }
   record_stages(site, xin, st, rep);
-  b_.rt.linear_input(layer, site, x);  // x ← Q(x·G)
+  b.rt.linear_input(layer, site, x);  // x ← Q(x·G), what the consumers now multiply
   record_output_error(x, cons, ref, rep);
 }
 
-void BlockCalibrator::qk(int layer, MatView q, MatView k) {
-  if (b_.opts.is_auto() && (b_.opts.abits != kNoQuant || b_.opts.kv() != kNoQuant)) choose_auto_qk_clip(b_);
-  b_.rt.qk(layer, q, k);
+}  // namespace
+
+void calibrate_block(BlockState& b, MatView x, Mat& kc, Mat& vc, const kernels::RopeTable& rope) {
+  const std::vector<Mat> seq{Mat(x)};
+  for (int s = 0; s < model::kNumSites; ++s) {
+    const Site site = static_cast<Site>(s);
+    // duquant-auto's Q/K clip: the attention input is final, the o-projection input (after Q/K) not yet.
+    if (site == Site::AttnOut && b.opts.is_auto() && (b.opts.abits != kNoQuant || b.opts.kv() != kNoQuant))
+      choose_auto_qk_clip(b);
+    Mat xs;
+    for_each_site_input(b.cfg, b.layer, b.w, b.rt, site, seq, rope, [&](ConstMatView v) { xs = Mat(v); });
+    calibrate_site(b, site, xs);
+  }
+  // The finished block on the search sequence: the next block's search input.
+  const model::FloatLinears lin(b.w);
+  model::block_forward(b.cfg, b.layer, b.w.attn_norm, b.w.ffn_norm, lin, x, 0, kc, vc, rope, &b.rt);
 }
 
 }  // namespace duq::calib

@@ -131,7 +131,7 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
       fp_absmax = stats.absmax;
       times.statistics += ts.seconds();
     }
-    // 3. search, fold, quantize while the search sequence runs through the block.
+    // 3. search, fold, quantize site by site, between stages of the search sequence's forward.
     const Timer tsearch;
     BlockState block(cfg, opts, l, *qm.hooks, w, codes, rep);
     // 2. smoothing folded into norms / weights (before the search forward sees the block).
@@ -148,9 +148,7 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
                      l, c.axis[0] == quant::Axis::kColumn ? "IC" : "OC", c.rel_error[0][0], c.rel_error[0][1],
                      c.axis[1] == quant::Axis::kColumn ? "IC" : "OC", c.rel_error[1][0], c.rel_error[1][1]);
     }
-    model::FloatLinears lin(w);
-    BlockCalibrator cal(block);
-    model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x_search, 0, kc, vc, rope, &cal);
+    calibrate_block(block, x_search, kc, vc, rope);
     model::check_finite(x_search.flat(), where + " output of the quantized block");
     times.weights += block.weight_seconds;
     times.search += tsearch.seconds() - block.weight_seconds;
@@ -176,6 +174,7 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
     }
     // 5. The windows through the finished quantized block: the next block's quantized-propagated inputs.
     const Timer tp;
+    const model::FloatLinears lin(w);
     if (need_q)
       for (Mat& x : x_q) {
         model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, rope, qm.hooks.get());

@@ -3,11 +3,11 @@
 //     1. FP statistics: the calibration windows, propagated through the float model, give the per-channel
 //        max |x| at each of the block's four linear inputs (for smoothing);
 //     2. smoothing (SmoothQuant, DuQuant): s from those maxima and the weights, folded into norms/weights;
-//     3. one forward of the search sequence (the mean of the calibration windows' embeddings, propagated
-//        through the already-quantized blocks): at each linear input in turn the transform is searched on
-//        the input it actually sees (upstream weights and activations already quantized), folded into the
-//        consumer weights (W·G⁻ᵀ), the weights quantized per output channel, and the input transformed and
-//        quantized before the forward continues.
+//     3. the search sequence (the mean of the calibration windows' embeddings, propagated through the
+//        already-quantized blocks) runs through the block in stages: at each linear input in turn the
+//        transform is searched on the input it actually sees (upstream weights and activations already
+//        quantized), folded into the consumer weights (W·G⁻ᵀ) and the weights rounded before the next
+//        stage's forward runs to the next input; then the finished block gives the next block's sequence.
 //     4. training with the block's transforms fixed (LWC, learned rotations, norm tweaking);
 //     5. the calibration windows through the finished quantized block: the next block's inputs.
 //   The result runs through SimQuantHooks (simulated quantization) and keeps the integer weight codes
