@@ -9,78 +9,77 @@ namespace duq::calib {
 
 namespace {
 
-struct StopAtSite {};
-
-// Lets the forward run as the runtime hooks do up to `site`, hands the site's raw input to `f` and stops.
-class CatchHook : public model::ForwardHooks {
+// The runtime hooks at every point of the forward before `end` (the sites there already transformed and
+// quantized, as at run time); at `end` the point's raw data goes to a read-only observer instead.
+class RunThenObserve : public model::ForwardHooks {
  public:
-  CatchHook(SimQuantHooks& rt, model::Site site, const std::function<void(MatView)>& f) : rt_(rt), site_(site), f_(f) {}
+  RunThenObserve(SimQuantHooks& rt, model::BlockPoint end, model::ForwardObserver& at_end) : rt_(rt), end_(end), obs_(at_end) {}
   void linear_input(int layer, model::Site s, MatView x) override {
-    if (s != site_) {
-      rt_.linear_input(layer, s, x);
-      return;
-    }
-    f_(x);
-    throw StopAtSite{};
+    if (model::point_of(s) == end_) obs_.linear_input(layer, s, x);
+    else rt_.linear_input(layer, s, x);
   }
-  void qk(int layer, MatView q, MatView k) override { rt_.qk(layer, q, k); }
-  void v(int layer, MatView v) override { rt_.v(layer, v); }
-
- private:
-  SimQuantHooks& rt_;
-  model::Site site_;
-  const std::function<void(MatView)>& f_;
-};
-
-// Lets the forward run as the runtime hooks do up to Q/K, hands them over rotated per head, and stops.
-class QkCatchHook : public model::ForwardHooks {
- public:
-  QkCatchHook(SimQuantHooks& rt, const std::function<void(MatView, MatView)>& f) : rt_(rt), f_(f) {}
-  void linear_input(int layer, model::Site s, MatView x) override { rt_.linear_input(layer, s, x); }
-  void qk(int, MatView q, MatView k) override {
-    if (rt_.head_rotation().size()) {
-      rotate_heads(q, static_cast<int>(rt_.head_rotation().rows()), rt_.head_rotation());
-      rotate_heads(k, static_cast<int>(rt_.head_rotation().rows()), rt_.head_rotation());
-    }
-    f_(q, k);
-    throw StopAtSite{};
+  void qk(int layer, MatView q, MatView k) override {
+    if (end_ == model::BlockPoint::Qk) obs_.qk(layer, q, k);
+    else rt_.qk(layer, q, k);
   }
   void v(int layer, MatView v) override { rt_.v(layer, v); }
 
  private:
   SimQuantHooks& rt_;
-  const std::function<void(MatView, MatView)>& f_;
+  model::BlockPoint end_;
+  model::ForwardObserver& obs_;
 };
 
-}  // namespace
-
-namespace {
-
-// Each window through block `layer` with `hook`, which stops the forward (StopAtSite) where it caught its input.
-void run_until_caught(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
-                      const std::vector<Mat>& windows, const kernels::RopeTable& rope, model::ForwardHooks& hook,
-                      const char* where) {
+// Each window through block `layer` up to `end` (the rest of the block is not run), `observer` seeing the
+// data at `end`.
+void run_to(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w, SimQuantHooks& runtime,
+            const std::vector<Mat>& windows, const kernels::RopeTable& rope, model::BlockPoint end,
+            model::ForwardObserver& observer) {
   model::FloatLinears lin(w);
+  RunThenObserve hooks(runtime, end, observer);
   for (const Mat& win : windows) {
     Mat x(win);
     Mat kc(x.rows(), cfg.kv_dim()), vc(x.rows(), cfg.kv_dim());
-    bool reached = false;
-    try {
-      model::block_forward(cfg, layer, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, rope, &hook);
-    } catch (const StopAtSite&) {
-      reached = true;
-    }
-    DUQ_CHECK(reached, "the calibration forward never reached ", where);
+    model::block_forward(cfg, layer, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, rope, &hooks, end);
   }
 }
+
+// Hands a site's input to f.
+class SiteInput : public model::ForwardObserver {
+ public:
+  explicit SiteInput(const std::function<void(ConstMatView)>& f) : f_(f) {}
+  void linear_input(int, model::Site, ConstMatView x) override { f_(x); }
+
+ private:
+  const std::function<void(ConstMatView)>& f_;
+};
+
+// Hands Q and K to f, each head rotated by the runtime's head rotation (copies: the forward's own are not
+// touched).
+class RotatedQk : public model::ForwardObserver {
+ public:
+  RotatedQk(const SimQuantHooks& rt, const std::function<void(ConstMatView, ConstMatView)>& f) : rt_(rt), f_(f) {}
+  void qk(int, ConstMatView q, ConstMatView k) override {
+    Mat qr(q), kr(k);
+    if (rt_.head_rotation().size()) {
+      rotate_heads(qr, static_cast<int>(rt_.head_rotation().rows()), rt_.head_rotation());
+      rotate_heads(kr, static_cast<int>(rt_.head_rotation().rows()), rt_.head_rotation());
+    }
+    f_(qr, kr);
+  }
+
+ private:
+  const SimQuantHooks& rt_;
+  const std::function<void(ConstMatView, ConstMatView)>& f_;
+};
 
 }  // namespace
 
 void for_each_qk(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w, SimQuantHooks& runtime,
                  const std::vector<Mat>& windows, const kernels::RopeTable& rope,
-                 const std::function<void(MatView, MatView)>& f) {
-  QkCatchHook hook(runtime, f);
-  run_until_caught(cfg, layer, w, windows, rope, hook, "the attention");
+                 const std::function<void(ConstMatView, ConstMatView)>& f) {
+  RotatedQk observer(runtime, f);
+  run_to(cfg, layer, w, runtime, windows, rope, model::BlockPoint::Qk, observer);
 }
 
 std::vector<Mat> spaced_windows(const std::vector<Mat>& windows, int64_t max_rows) {
@@ -94,16 +93,16 @@ std::vector<Mat> spaced_windows(const std::vector<Mat>& windows, int64_t max_row
 
 void for_each_site_input(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
                          SimQuantHooks& runtime, model::Site site, const std::vector<Mat>& windows,
-                         const kernels::RopeTable& rope, const std::function<void(MatView)>& f) {
-  CatchHook hook(runtime, site, f);
-  run_until_caught(cfg, layer, w, windows, rope, hook, "the site");
+                         const kernels::RopeTable& rope, const std::function<void(ConstMatView)>& f) {
+  SiteInput observer(f);
+  run_to(cfg, layer, w, runtime, windows, rope, model::point_of(site), observer);
 }
 
 quant::Hessian site_hessian(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
                             SimQuantHooks& runtime, model::Site site, const SiteTransform& st,
                             const std::vector<Mat>& windows, const kernels::RopeTable& rope, bool after_act_quant) {
   quant::Hessian h(site_width(cfg, site));
-  for_each_site_input(cfg, layer, w, runtime, site, windows, rope, [&](MatView x) {
+  for_each_site_input(cfg, layer, w, runtime, site, windows, rope, [&](ConstMatView x) {
     Mat xt(x);
     st.apply(xt);
     if (after_act_quant) runtime.quantize_activation(xt, st.act_clip);
@@ -120,7 +119,7 @@ Mat site_inputs(const model::ModelConfig& cfg, int layer, const model::LayerWeig
   const std::vector<Mat> chosen = spaced_windows(windows, max_rows);
   Mat out(static_cast<int64_t>(chosen.size()) * chosen.front().rows(), site_width(cfg, site));
   int64_t row = 0;
-  for_each_site_input(cfg, layer, w, runtime, site, chosen, rope, [&](MatView x) {
+  for_each_site_input(cfg, layer, w, runtime, site, chosen, rope, [&](ConstMatView x) {
     for (int64_t t = 0; t < x.rows; ++t, ++row)
       for (int64_t j = 0; j < x.cols; ++j) out(row, j) = x(t, j);
   });

@@ -2,7 +2,8 @@
 // propagated through the already-quantized blocks, runs through block `layer` (the sites before `site`
 // already transformed and quantized, as the runtime hooks do) up to `site`; there its input x is transformed
 // (x·G, the transform the consumers' weights W·G⁻ᵀ pair with) and H = 2·Σ(xG)ᵀ(xG)/N accumulated. The rest
-// of the block is not run (the forward is cut at the site, like the reference's Catcher).
+// of the block is not run (the forward ends at the site: model::block_forward's end point, the reference's
+// Catcher without its exception). The site's input is only observed (const views).
 #pragma once
 #include <functional>
 #include <vector>
@@ -25,13 +26,13 @@ inline int64_t site_width(const model::ModelConfig& cfg, model::Site site) {
 // time) up to `site` and calls f with the site's raw input x [L×width] (not yet transformed).
 void for_each_site_input(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
                          SimQuantHooks& runtime, model::Site site, const std::vector<Mat>& windows,
-                         const kernels::RopeTable& rope, const std::function<void(MatView)>& f);
+                         const kernels::RopeTable& rope, const std::function<void(ConstMatView)>& f);
 
 // Runs each window through block `layer` up to its attention and calls f(q, k) with Q [L×q_dim] and
 // K [L×kv_dim] after RoPE and the runtime's head rotation, before their quantization.
 void for_each_qk(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w, SimQuantHooks& runtime,
                  const std::vector<Mat>& windows, const kernels::RopeTable& rope,
-                 const std::function<void(MatView, MatView)>& f);
+                 const std::function<void(ConstMatView, ConstMatView)>& f);
 
 // Whole windows evenly spaced over `windows`, at most max_rows rows in all (at least one window).
 std::vector<Mat> spaced_windows(const std::vector<Mat>& windows, int64_t max_rows);

@@ -49,7 +49,7 @@ std::string QuantOptions::describe() const {
     os << ", lac " << lac << ", weights symmetric, " << (group_size > 0 ? "clip 1" : "per-row MSE clip") << ", qk clip "
        << qk_clip_ratio();
   else os << ", lac " << lac << ", swc " << swc << ", qk clip " << qk_clip_ratio();
-  if (method == Method::SmoothQuant || ((duquant_transform() || is_auto()) && smooth)) os << ", alpha " << smoothing_alpha();
+  if (uses_smoothing()) os << ", alpha " << smoothing_alpha();
   if (duquant_transform() || is_auto())
     os << ", block " << block << ", steps " << steps << ", rounds " << (permute ? rounds : 0)
        << (variant == transform::SearchVariant::kPaper ? ", paper variant" : "") << (smooth ? "" : ", no smoothing");
@@ -64,49 +64,6 @@ std::string QuantOptions::describe() const {
   if (norm_tweak) os << ", norm tweak " << norm_tweak_epochs << " epochs lr " << norm_tweak_lr;
   os << (qk_rotate() ? ", qk hadamard" : "") << ")";
   return os.str();
-}
-
-Method parse_method(const std::string& name) {
-  if (name == "fp") return Method::Fp;
-  if (name == "rtn") return Method::Rtn;
-  if (name == "smoothquant") return Method::SmoothQuant;
-  if (name == "rotation") return Method::Rotation;
-  if (name == "duquant") return Method::DuQuant;
-  if (name == "rotation+gptq") return Method::RotationGptq;
-  if (name == "duquant+gptq") return Method::DuQuantGptq;
-  if (name == "duquant+lwc") return Method::DuQuantLwc;
-  if (name == "gptq") return Method::Gptq;
-  if (name == "adadim") return Method::AdaDim;
-  if (name == "adadim+gptq") return Method::AdaDimGptq;
-  if (name == "duquant-auto") return Method::DuQuantAuto;
-  if (name == "duquant+learn") return Method::DuQuantLearn;
-  std::string all;
-  for (const auto& m : method_names()) all += (all.empty() ? "" : ", ") + m;
-  fail("unknown method '", name, "' (choose from ", all, ")");
-}
-
-std::string method_name(Method m) {
-  switch (m) {
-    case Method::Fp: return "fp";
-    case Method::Rtn: return "rtn";
-    case Method::SmoothQuant: return "smoothquant";
-    case Method::Rotation: return "rotation";
-    case Method::DuQuant: return "duquant";
-    case Method::RotationGptq: return "rotation+gptq";
-    case Method::DuQuantGptq: return "duquant+gptq";
-    case Method::DuQuantLwc: return "duquant+lwc";
-    case Method::Gptq: return "gptq";
-    case Method::AdaDim: return "adadim";
-    case Method::AdaDimGptq: return "adadim+gptq";
-    case Method::DuQuantAuto: return "duquant-auto";
-    case Method::DuQuantLearn: return "duquant+learn";
-  }
-  return "?";
-}
-
-std::vector<std::string> method_names() {
-  return {"fp", "rtn", "smoothquant", "rotation", "duquant", "rotation+gptq", "duquant+gptq", "duquant+lwc", "gptq",
-          "adadim", "adadim+gptq", "duquant-auto", "duquant+learn"};
 }
 
 }  // namespace duq::calib

@@ -5,23 +5,15 @@
 #pragma once
 #include <cstdint>
 #include <string>
-#include <vector>
 
+#include "calib/method.h"
 #include "transform/greedy_rotation.h"
 
 namespace duq::calib {
 
-// Baselines and DuQuant (spec §8). The "+gptq" / "+lwc" variants keep the method's transforms and change how
-// the transformed weights are rounded: GPTQ with the Hessian of the transformed, quantized-propagated inputs;
-// LWC with per-row clipping learned on the block's output (spec §5). gptq / adadim / adadim+gptq have no
-// transform (weight-only baselines; adadim chooses per-IC or per-OC groups per layer, simulated only).
-// duquant-auto chooses per linear input the transform (none / smoothing / rotation / DuQuant) and the activation
-// clip, and per output row the weight clip, by output error on the calibration data (calib/auto_select.h).
-// duquant+learn: duquant+lwc that also learns an orthogonal block rotation after DuQuant's R₂ per input
-// (calib/learned_rotation.h), folded into R₂.
-enum class Method { Fp, Rtn, SmoothQuant, Rotation, DuQuant, RotationGptq, DuQuantGptq, DuQuantLwc, Gptq, AdaDim, AdaDimGptq,
-                    DuQuantAuto, DuQuantLearn };
-
+// The method is a transform × rounding pair (calib/method.h: the strategy table of named pairs, e.g.
+// duquant+gptq keeps DuQuant's transforms and rounds the transformed weights by GPTQ with the Hessian of the
+// transformed, quantized-propagated inputs; duquant+lwc learns per-row clipping on the block's output, spec §5).
 struct QuantOptions {
   Method method = Method::DuQuant;
   int wbits = 4, abits = 4;
@@ -61,26 +53,22 @@ struct QuantOptions {
 
   int kv() const { return kv_bits > 0 ? kv_bits : abits; }
   float qk_clip_ratio() const { return qk_clip >= 0 ? qk_clip : lac; }
-  // SmoothQuant's default and the authors' LWC script (duquant+lwc) use α 0.5; DuQuant's other scripts 0.6.
-  float smoothing_alpha() const {
-    return alpha >= 0 ? alpha : (method == Method::SmoothQuant || uses_lwc() ? 0.5f : 0.6f);
-  }
+  // --alpha, else the method's default (the strategy table's: SmoothQuant and duquant+lwc 0.5, DuQuant 0.6).
+  float smoothing_alpha() const { return alpha >= 0 ? alpha : method_spec(method).alpha; }
   // Which transform the method searches / draws, and how it rounds the weights.
-  bool duquant_transform() const {
-    return method == Method::DuQuant || method == Method::DuQuantGptq || method == Method::DuQuantLwc ||
-           method == Method::DuQuantLearn;
-  }
-  bool rotation_transform() const { return method == Method::Rotation || method == Method::RotationGptq; }
-  bool uses_gptq() const {
-    return method == Method::RotationGptq || method == Method::DuQuantGptq || method == Method::Gptq ||
-           method == Method::AdaDimGptq;
-  }
+  bool duquant_transform() const { return method.transform == Transform::DuQuant; }
+  bool rotation_transform() const { return method.transform == Transform::Rotation; }
+  bool is_auto() const { return method.transform == Transform::Auto; }
+  bool uses_gptq() const { return method.rounding == Rounding::Gptq || method.rounding == Rounding::AdaDimGptq; }
+  bool uses_adadim() const { return method.rounding == Rounding::AdaDim || method.rounding == Rounding::AdaDimGptq; }
+  bool uses_lwc() const { return method.rounding == Rounding::Lwc || method.rounding == Rounding::LearnedRotation; }
+  bool learns_rotation() const { return method.rounding == Rounding::LearnedRotation; }
   // QuaRot's weight quantizer for rotation+gptq: symmetric, per-row MSE clip search (not --swc).
-  bool quarot_weight_grid() const { return method == Method::RotationGptq; }
-  bool uses_adadim() const { return method == Method::AdaDim || method == Method::AdaDimGptq; }
-  bool uses_lwc() const { return method == Method::DuQuantLwc || method == Method::DuQuantLearn; }
-  bool learns_rotation() const { return method == Method::DuQuantLearn; }
-  bool is_auto() const { return method == Method::DuQuantAuto; }
+  bool quarot_weight_grid() const { return method_spec(method).grid == WeightGrid::QuaRotSymmetric; }
+  // Smoothing factors from the FP statistics: SmoothQuant's, or DuQuant's (duquant-auto's candidates too).
+  bool uses_smoothing() const {
+    return method.transform == Transform::Smooth || ((duquant_transform() || is_auto()) && smooth);
+  }
   // Per-site Hessians from all calibration windows are needed (GPTQ rounding or the AdaDim choice).
   bool needs_hessians() const { return uses_gptq() || (uses_adadim() && adadim_per_linear); }
   bool qk_rotate() const {
@@ -92,12 +80,6 @@ struct QuantOptions {
   // One line: "duquant W4A4 (kv 4, lac 0.9, swc 0.8, α 0.6, block 128, steps 256, rounds 1, seed 2)".
   std::string describe() const;
 };
-
-// "fp", "rtn", "smoothquant", "rotation", "duquant", "rotation+gptq", "duquant+gptq", "duquant+lwc", "gptq",
-// "adadim", "adadim+gptq" (throws on anything else, listing the choices).
-Method parse_method(const std::string& name);
-std::string method_name(Method m);
-std::vector<std::string> method_names();
 
 // Bits of 16 mean "not quantized" on that side (W16A16 = float).
 constexpr int kNoQuant = 16;

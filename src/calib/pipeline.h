@@ -3,13 +3,17 @@
 //     1. FP statistics: the calibration windows, propagated through the float model, give the per-channel
 //        max |x| at each of the block's four linear inputs (for smoothing);
 //     2. smoothing (SmoothQuant, DuQuant): s from those maxima and the weights, folded into norms/weights;
-//     3. one forward of the search sequence (the mean of the calibration windows' embeddings, propagated
-//        through the already-quantized blocks): at each linear input in turn the transform is searched on
-//        the input it actually sees (upstream weights and activations already quantized), folded into the
-//        consumer weights (W·G⁻ᵀ), the weights quantized per output channel, and the input transformed and
-//        quantized before the forward continues.
+//     3. the search sequence (the mean of the calibration windows' embeddings, propagated through the
+//        already-quantized blocks) runs through the block in stages: at each linear input in turn the
+//        transform is searched on the input it actually sees (upstream weights and activations already
+//        quantized), folded into the consumer weights (W·G⁻ᵀ) and the weights rounded before the next
+//        stage's forward runs to the next input; then the finished block gives the next block's sequence.
+//     4. training with the block's transforms fixed (LWC, learned rotations, norm tweaking);
+//     5. the calibration windows through the finished quantized block: the next block's inputs.
 //   The result runs through SimQuantHooks (simulated quantization) and keeps the integer weight codes
-//   for packing.
+//   for packing. What each step does depends on the method's transform × rounding (calib/method.h); the
+//   steps live in their own files: smoothing_fold (2), block_calibrator + site_search + weight_rounding +
+//   auto_site (3), block_training (4), with the per-block state they share in block_state.h.
 #pragma once
 #include <array>
 #include <functional>
@@ -19,45 +23,15 @@
 #include <string>
 #include <vector>
 
+#include "calib/layer_codes.h"
 #include "calib/options.h"
 #include "calib/sim_quant.h"
+#include "calib/site_report.h"
 #include "model/forward.h"
 #include "model/weights.h"
 #include "quant/uniform.h"
 
 namespace duq::calib {
-
-// Integer codes of a block's seven linear weights (after the transform), in ModelWeights order.
-struct LayerCodes {
-  std::optional<quant::QuantizedMat> wq, wk, wv, wo, w_gate, w_up, w_down;
-  // duquant-auto: the weight clip ratio chosen for each output row, per linear in the same order (else empty).
-  std::array<std::vector<float>, 7> row_clip;
-};
-
-// What calibration saw at one linear input (for reports and `duquant inspect`). Per-channel max |x| of
-// the search sequence at each stage of the transform (stages that the method lacks are empty), and the
-// relative output error of the quantized linear layers on that input.
-struct SiteReport {
-  std::vector<float> absmax_fp;        // FP model over all calibration windows, before smoothing (if collected)
-  std::vector<float> absmax_raw;       // search input before smoothing (x·Λ undone), after upstream quantization
-  std::vector<float> absmax_before;    // search input after smoothing = the input of the rotation search
-  std::vector<float> absmax_rot1;      // after R₁ (DuQuant) or the randomized Hadamard (rotation)
-  std::vector<float> absmax_perm;      // after R₁·P (DuQuant with permutation)
-  std::vector<float> absmax_after;     // after the whole G, before activation quantization
-  Mat abs_before, abs_after;           // |x| [T×D] before / after G — kept for the down-projection input only
-  double output_rel_error = 0;         // ‖Q(xG)·Q(WG⁻ᵀ)ᵀ − x·Wᵀ‖ / ‖x·Wᵀ‖ over the site's consumers
-  // The same per token, then RMS over tokens: √(mean_t ‖ŷ_t − y_t‖² / ‖y_t‖²). Every token counts alike (as
-  // the next RMSNorm sees them); the Frobenius ratio above is dominated by a few massive-outlier tokens.
-  double output_token_rel_error = 0;
-  // duquant-auto: each candidate transform's relative output error on the calibration rows at its best
-  // activation clip (name, error, clip), in the order tried.
-  struct AutoCandidateError {
-    std::string name;
-    double rel_error = 0;
-    float act_clip = 1.f;
-  };
-  std::vector<AutoCandidateError> auto_candidates;
-};
 
 // Wall time of the pipeline's stages, summed over the blocks (seconds): reading and converting each block's
 // weights from the source, the FP statistics forward, the transform search (the search sequence's forward

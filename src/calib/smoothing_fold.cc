@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "transform/smoothing.h"
 
 namespace duq::calib {
 
@@ -59,6 +60,34 @@ std::vector<float> weight_column_absmax(std::initializer_list<const Mat*> consum
       for (int64_t j = 0; j < w->cols(); ++j) m[static_cast<size_t>(j)] = std::max(m[static_cast<size_t>(j)], std::fabs((*w)(i, j)));
   }
   return m;
+}
+
+std::vector<float> smoothing_weight_max(model::Site site, const model::LayerWeights& w, bool all_consumers) {
+  using model::Site;
+  switch (site) {
+    case Site::AttnIn: return all_consumers ? weight_column_absmax({&w.wq, &w.wk, &w.wv}) : weight_column_absmax({&w.wq});
+    case Site::AttnOut: return weight_column_absmax({&w.wo});
+    case Site::FfnIn: return all_consumers ? weight_column_absmax({&w.w_gate, &w.w_up}) : weight_column_absmax({&w.w_up});
+    case Site::DownIn: return weight_column_absmax({&w.w_down});
+  }
+  return {};
+}
+
+void smooth_block(const model::ModelConfig& cfg, const QuantOptions& opts,
+                  const std::array<std::vector<float>, model::kNumSites>& act_max, model::LayerWeights& w,
+                  SiteTransforms& sites, std::array<std::vector<float>, model::kNumSites>* folded) {
+  using model::Site;
+  const bool smoothquant = opts.method.transform == Transform::Smooth;
+  const float floor = smoothquant ? transform::kSmoothQuantSmoothFloor : transform::kDuQuantSmoothFloor;
+  for (int s = 0; s < model::kNumSites; ++s) {
+    const Site site = static_cast<Site>(s);
+    if (smoothquant && site != Site::AttnIn && site != Site::FfnIn) continue;
+    const std::vector<float> wmax = smoothing_weight_max(site, w, /*all_consumers=*/smoothquant);
+    std::vector<float> sm =
+        transform::smoothing_factors(act_max[static_cast<size_t>(s)], wmax, opts.smoothing_alpha(), floor);
+    if (!fold_smoothing(cfg, site, sm, w)) sites[static_cast<size_t>(s)].smooth = sm;  // GQA o input: online
+    else if (folded) (*folded)[static_cast<size_t>(s)] = sm;
+  }
 }
 
 }  // namespace duq::calib

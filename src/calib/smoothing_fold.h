@@ -6,9 +6,12 @@
 //   AttnOut with GQA: one V channel feeds several heads' outputs, W_v cannot absorb s → returns false and
 //                     the caller applies x·Λ⁻¹ online (SiteTransform::smooth).
 #pragma once
+#include <array>
 #include <span>
 #include <vector>
 
+#include "calib/options.h"
+#include "calib/sim_quant.h"
 #include "model/config.h"
 #include "model/forward.h"
 #include "model/weights.h"
@@ -21,5 +24,20 @@ bool fold_smoothing(const model::ModelConfig& c, model::Site site, std::span<con
 
 // Per input channel max |W[:,j]| over the given consumer weights [O×D].
 std::vector<float> weight_column_absmax(std::initializer_list<const Mat*> consumers);
+
+// The weight side of the smoothing factors at a site: per input channel max |W| over all its consumers
+// (SmoothQuant) or, as DuQuant's reference code, over W_q (attention input) / W_up (FFN input) only.
+std::vector<float> smoothing_weight_max(model::Site site, const model::LayerWeights& w, bool all_consumers);
+
+// The method's smoothing of one block (Transform::Smooth, or DuQuant's and duquant-auto's unless
+// --no-smooth): factors s [D_site] from the FP activation maxima act_max and the (original) weights, with α
+// = opts.smoothing_alpha(), folded where they can be (else kept online in sites[s].smooth); the folded ones
+// also go to *folded (per site, empty where none). SmoothQuant as its own code runs LLaMA (smooth.py,
+// smooth_ln_fcs_llama_like): only the inputs that follow a norm (q/k/v after the attention norm, gate/up
+// after the FFN norm), w_j = max over all of their consumers, s clamped at 1e-5. DuQuant smooths all four
+// inputs (w_j from W_q / W_up as its reference code) with a 1e-2 floor.
+void smooth_block(const model::ModelConfig& cfg, const QuantOptions& opts,
+                  const std::array<std::vector<float>, model::kNumSites>& act_max, model::LayerWeights& w,
+                  SiteTransforms& sites, std::array<std::vector<float>, model::kNumSites>* folded);
 
 }  // namespace duq::calib

@@ -122,20 +122,20 @@ void float_attention(const ModelConfig& c, ConstMatView q, ConstMatView k, Const
 
 void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
                    std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0, Mat& k_cache,
-                   Mat& v_cache, const kernels::RopeTable& rope, ForwardHooks* hooks) {
+                   Mat& v_cache, const kernels::RopeTable& rope, ForwardHooks* hooks, BlockPoint end) {
   BlockWorkspace work;
   block_forward(
       c, layer, attn_norm, ffn_norm, lin, x, pos0, rope, hooks,
       [&](MatView q, MatView k, MatView v, MatView att) {
         float_attention(c, q, k, v, pos0, k_cache, v_cache, att, work.scores);
       },
-      work);
+      work, end);
 }
 
 void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
                    std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0,
                    const kernels::RopeTable& rope, ForwardHooks* hooks, const AttendFn& attend,
-                   BlockWorkspace& work) {
+                   BlockWorkspace& work, BlockPoint end) {
   const int64_t T = x.rows, D = c.dim, Q = c.q_dim(), K = c.kv_dim(), H = c.hidden_dim;
   DUQ_CHECK(x.cols == D);
   const bool interleaved = c.rope_layout == RopeLayout::Interleaved;
@@ -145,25 +145,28 @@ void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_
           v = scratch(work.v, T, K), att = scratch(work.att, T, Q), y = scratch(work.y, T, D);
   kernels::rmsnorm(x, attn_norm, c.rms_eps, xn);
   if (hooks) hooks->linear_input(layer, Site::AttnIn, xn);
+  if (end == BlockPoint::AttnIn) return;
   lin.attn_in(xn, q, k, v);
   kernels::rope(q, c.n_heads, pos0, rope, interleaved);
   kernels::rope(k, c.n_kv_heads, pos0, rope, interleaved);
-  if (hooks) {
-    hooks->qk(layer, q, k);
-    hooks->v(layer, v);
-  }
+  if (hooks) hooks->qk(layer, q, k);
+  if (end == BlockPoint::Qk) return;
+  if (hooks) hooks->v(layer, v);
   attend(q, k, v, att);
   if (hooks) hooks->linear_input(layer, Site::AttnOut, att);
+  if (end == BlockPoint::AttnOut) return;
   lin.attn_out(att, y);
   kernels::add_rows(x, y);
 
   // --- feed-forward (SwiGLU) ---
   kernels::rmsnorm(x, ffn_norm, c.rms_eps, xn);
   if (hooks) hooks->linear_input(layer, Site::FfnIn, xn);
+  if (end == BlockPoint::FfnIn) return;
   MatView gate = scratch(work.gate, T, H), up = scratch(work.up, T, H);
   lin.ffn_in(xn, gate, up);
   kernels::swiglu(gate, up, gate);
   if (hooks) hooks->linear_input(layer, Site::DownIn, gate);
+  if (end == BlockPoint::DownIn) return;
   lin.down(gate, y);
   kernels::add_rows(x, y);
 }

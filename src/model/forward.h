@@ -5,8 +5,9 @@
 //   xn     [T×D]   RMSNorm(x)                          → site FfnIn   → gate, up [T×H]
 //   act    [T×H]   silu(gate) ⊙ up                      → site DownIn  → w_down → x += [T×D]
 // Q = n_heads·hd, K = n_kv_heads·hd; query head h reads KV head h / (n_heads / n_kv_heads) (GQA).
-// Hooks see (and may rewrite in place) the input of every linear layer and q/k/v after RoPE: calibration
-// observes through them, simulated quantization transforms and fake-quantizes through them.
+// Hooks see (and may rewrite in place) the input of every linear layer and q/k/v after RoPE: simulated
+// quantization transforms and fake-quantizes through them; calibration statistics only look (ForwardObserver).
+// A calibration forward may end early, after the hooks of one point (BlockPoint).
 #pragma once
 #include <functional>
 #include <memory>
@@ -31,6 +32,36 @@ class ForwardHooks {
   virtual void qk(int layer, MatView q, MatView k) {}  // after RoPE, before scores and the cache
   virtual void v(int layer, MatView v) {}              // before the cache
 };
+
+// Hooks that only look (calibration statistics): the same points with const views, so an observer cannot
+// change the forward it watches. ObserveOnly runs one as ForwardHooks.
+class ForwardObserver {
+ public:
+  virtual ~ForwardObserver() = default;
+  virtual void linear_input(int layer, Site site, ConstMatView x) {}
+  virtual void qk(int layer, ConstMatView q, ConstMatView k) {}
+  virtual void v(int layer, ConstMatView v) {}
+};
+class ObserveOnly final : public ForwardHooks {
+ public:
+  explicit ObserveOnly(ForwardObserver& o) : o_(o) {}
+  void linear_input(int layer, Site site, MatView x) override { o_.linear_input(layer, site, x); }
+  void qk(int layer, MatView q, MatView k) override { o_.qk(layer, q, k); }
+  void v(int layer, MatView v) override { o_.v(layer, v); }
+
+ private:
+  ForwardObserver& o_;
+};
+
+// The points of a block's forward where hooks run, in order (Qk: the qk hook, before the v hook). A forward
+// given an end point returns right after the hooks there: a calibration forward that needs only one site's
+// input (GPTQ's Hessian, duquant-auto's rows and Q/K clip) does not run the rest of the block. x is then the
+// residual stream as it was at that point, not the block's output.
+enum class BlockPoint { AttnIn, Qk, AttnOut, FfnIn, DownIn, Output };
+constexpr BlockPoint point_of(Site s) {
+  constexpr BlockPoint p[kNumSites] = {BlockPoint::AttnIn, BlockPoint::AttnOut, BlockPoint::FfnIn, BlockPoint::DownIn};
+  return p[static_cast<int>(s)];
+}
 
 // Engine-specific state kept with one sequence's cache (e.g. the integer engine's quantized K/V).
 struct KVCacheExtension {
@@ -111,16 +142,17 @@ class FloatLinears : public BlockLinears {
 };
 
 // Runs decoder block `layer` on x [T×D] in place; writes k/v rows pos0… into the cache matrices
-// ([capacity × K]) and attends over 0 … pos0+T−1.
+// ([capacity × K]) and attends over 0 … pos0+T−1. With an `end` before Output it stops after the hooks there.
 void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
                    std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0, Mat& k_cache,
-                   Mat& v_cache, const kernels::RopeTable& rope, ForwardHooks* hooks);
+                   Mat& v_cache, const kernels::RopeTable& rope, ForwardHooks* hooks,
+                   BlockPoint end = BlockPoint::Output);
 // The same with the attention (cache write + attention) supplied by the caller and temporaries in `work`.
 using AttendFn = std::function<void(MatView q, MatView k, MatView v, MatView att)>;
 void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
                    std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0,
                    const kernels::RopeTable& rope, ForwardHooks* hooks, const AttendFn& attend,
-                   BlockWorkspace& work);
+                   BlockWorkspace& work, BlockPoint end = BlockPoint::Output);
 
 // One sequence's next chunk for Model::forward_batch: tokens at positions pos0 … pos0+T−1 of `cache` (the
 // sequence's own KV cache, holding positions 0 … pos0−1). all_logits: the logits of every token of the chunk
