@@ -12,6 +12,12 @@ cd "$(dirname "$0")/.."
 A="${DUQUANT_ASSETS:-assets}"
 bash scripts/build.sh >/dev/null
 DUQ="${DUQ_BIN:-build/duquant}"
+# Each of the DUQ_JOBS concurrent runs gets its share of the cores (every result is bit-identical at any thread
+# count): runs that each take all cores spin on OpenMP barriers against each other (two 2-thread compares on the
+# 2-core machine, beside other load, used ~40 CPU-minutes each without finishing the larger compare).
+jobs_n="${DUQ_JOBS:-2}"
+share=$(( $(nproc) / jobs_n ))
+export DUQUANT_THREADS="${DUQUANT_THREADS:-$(( share > 0 ? share : 1 ))}"
 mkdir -p results
 common=(--model "$A/models/stories260K/stories260K.bin" --calib "$A/text/tinystories/calib.txt"
         --text "$A/text/tinystories/eval.txt" --ctx 512 --nsamples 32 --calib-ctx 256 --quiet --json "$@")
