@@ -53,18 +53,24 @@ void matvec(ConstMatView w, const float* x, float* y) {
   });
 }
 
+namespace {
+// The row-invariant product's ISA dispatch (every path computes the same bits: row_gemm_internal.h).
+void run_row_gemm(const detail::RowGemmArgs& a) {
+  switch (active_isa()) {
+#if DUQ_KERNELS_X86  // the x86/ files are compiled (src/kernels/CMakeLists.txt)
+    case Isa::Avx512Vnni: detail::row_gemm_avx512(a); break;
+    case Isa::Avx2: detail::row_gemm_avx2(a); break;
+#endif
+    default: detail::row_gemm_ref(a); break;
+  }
+}
+}  // namespace
+
 void matmul_xwt_rows(ConstMatView x, ConstMatView w, MatView y) {
   DUQ_CHECK(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows, "matmul_xwt_rows shapes");
   if (x.rows == 0 || w.rows == 0) return;
   split_columns(w.rows, flops(x.rows, w.rows, x.cols), [&](int64_t c0, int64_t cn) {
-    const detail::RowGemmArgs a{x.data, w.row(c0), y.data + c0, x.rows, cn, x.cols, x.ld, w.ld, y.ld};
-    switch (active_isa()) {
-#if DUQ_KERNELS_X86  // the x86/ files are compiled (src/kernels/CMakeLists.txt)
-      case Isa::Avx512Vnni: detail::row_gemm_avx512(a); break;
-      case Isa::Avx2: detail::row_gemm_avx2(a); break;
-#endif
-      default: detail::row_gemm_ref(a); break;
-    }
+    run_row_gemm({x.data, w.row(c0), y.data + c0, x.rows, cn, x.cols, x.ld, w.ld, y.ld});
   });
 }
 
@@ -72,15 +78,7 @@ void matmul_xwt_rows_f16(ConstMatView x, const uint16_t* w, int64_t n, int64_t l
   DUQ_CHECK(y.rows == x.rows && y.cols == n && ldw >= x.cols, "matmul_xwt_rows_f16 shapes");
   if (x.rows == 0 || n == 0) return;
   split_columns(n, flops(x.rows, n, x.cols), [&](int64_t c0, int64_t cn) {
-    detail::RowGemmArgs a{x.data, nullptr, y.data + c0, x.rows, cn, x.cols, x.ld, ldw, y.ld};
-    a.wh = w + c0 * ldw;
-    switch (active_isa()) {
-#if DUQ_KERNELS_X86  // the x86/ files are compiled (src/kernels/CMakeLists.txt)
-      case Isa::Avx512Vnni: detail::row_gemm_avx512(a); break;
-      case Isa::Avx2: detail::row_gemm_avx2(a); break;
-#endif
-      default: detail::row_gemm_ref(a); break;
-    }
+    run_row_gemm({x.data, nullptr, y.data + c0, x.rows, cn, x.cols, x.ld, ldw, y.ld, w + c0 * ldw});
   });
 }
 
