@@ -3,7 +3,9 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
+#include <string>
 
 #include "core/threads.h"
 #include "kernels/cpu_features.h"
@@ -51,6 +53,18 @@ void matvec(ConstMatView w, const float* x, float* y) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(cn), static_cast<int>(w.cols), 1.f, w.row(c0),
                 static_cast<int>(w.ld), x, 1, 0.f, y + c0, 1);
   });
+}
+
+const char* openblas_core() { return openblas_get_corename(); }
+
+const char* openblas_core_to_request() {
+  if (std::getenv("OPENBLAS_CORETYPE")) return nullptr;
+  const std::string core = openblas_get_corename();
+  const Isa isa = active_isa();
+  if (isa == Isa::Avx512Vnni)
+    return core == "SkylakeX" || core == "Cooperlake" || core == "SapphireRapids" ? nullptr : "SkylakeX";
+  if (isa == Isa::Avx2) return core == "Haswell" || core == "Zen" || core == "SkylakeX" ? nullptr : "Haswell";
+  return nullptr;
 }
 
 namespace {

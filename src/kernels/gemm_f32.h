@@ -16,6 +16,16 @@ void matmul_at_b(ConstMatView a, ConstMatView b, MatView y, bool accumulate = fa
 // y [O] = W [O×D] · x [D] (sgemv; decode).
 void matvec(ConstMatView w, const float* x, float* y);
 
+// The OpenBLAS kernel set (an OPENBLAS_CORETYPE value) to ask for on this CPU, or nullptr when OpenBLAS's own
+// choice is already right or OPENBLAS_CORETYPE is set. OpenBLAS picks its kernels from the CPU model; 0.3.21
+// falls back to its SSE3 (Prescott) kernels on CPUs it does not know (e.g. virtual machines reporting a generic
+// "Intel Xeon Processor"), ~5× slower sgemm than SkylakeX on an AVX-512 core. Asks for SkylakeX on AVX-512 and
+// Haswell on AVX2 (from the ISA our kernels detected). The variable is read when the library loads, so the
+// caller re-executes the program with it set (tools/commands.cc).
+const char* openblas_core_to_request();
+// The OpenBLAS kernel set in use (e.g. "SkylakeX").
+const char* openblas_core();
+
 // Y [M×N] = X [M×K] · Wᵀ (W [N×K]), row-invariant (batched decoding, model/batch_forward.cc): Y[r][c] is the
 // same bits whatever M, the other rows, the thread count and the ISA path, because every element is computed
 // by one fixed sequence of operations (not BLAS: its blocking, hence its sums, change with M):

@@ -21,37 +21,6 @@
 
 namespace duq::tools {
 
-const char* openblas_core() { return openblas_get_corename(); }
-
-void ensure_openblas_kernels() {
-  if (std::getenv("OPENBLAS_CORETYPE")) return;
-  const std::string core = openblas_get_corename();
-  const kernels::Isa isa = kernels::active_isa();
-  const char* want = isa == kernels::Isa::Avx512Vnni ? "SkylakeX" : isa == kernels::Isa::Avx2 ? "Haswell" : nullptr;
-  if (!want || core == want || core == "SkylakeX" || core == "Cooperlake" || core == "SapphireRapids") return;
-  if (std::string(want) == "Haswell" && (core == "Haswell" || core == "Zen")) return;
-  // The arguments as given, from /proc/self/cmdline (NUL-separated).
-  std::ifstream f("/proc/self/cmdline", std::ios::binary);
-  std::string all((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::vector<std::string> args;
-  for (size_t i = 0; i < all.size();) {
-    const size_t j = all.find('\0', i);
-    args.push_back(all.substr(i, j == std::string::npos ? std::string::npos : j - i));
-    if (j == std::string::npos) break;
-    i = j + 1;
-  }
-  if (args.empty()) return;
-  std::fprintf(stderr, "bench: OpenBLAS chose its %s kernels on this CPU; re-running with OPENBLAS_CORETYPE=%s\n",
-               core.c_str(), want);
-  std::fflush(nullptr);
-  setenv("OPENBLAS_CORETYPE", want, 1);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  execv("/proc/self/exe", argv.data());
-  std::fprintf(stderr, "bench: re-exec failed; the fp32 baseline runs on OpenBLAS's %s kernels\n", core.c_str());
-}
-
 int pin_single_thread(int core) {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);

@@ -7,15 +7,6 @@
 
 namespace duq::tools {
 
-// OpenBLAS picks its kernels from the CPU model; on CPUs it does not recognise (e.g. virtual machines reporting
-// a generic "Intel Xeon Processor") 0.3.21 falls back to Prescott (SSE3) kernels, ~7× slower sgemm than
-// SkylakeX on an AVX-512 core, which would make every fp32 baseline a straw man. When that happens and
-// OPENBLAS_CORETYPE is unset, this re-executes the program with OPENBLAS_CORETYPE set from the ISA our kernels
-// detected (SkylakeX for AVX-512, Haswell for AVX2); it returns only if no re-exec was needed or it failed.
-void ensure_openblas_kernels();
-// The OpenBLAS core in use (e.g. "SkylakeX").
-const char* openblas_core();
-
 // Pins the process to one CPU (the first one it may run on, or `core` when ≥ 0) and limits OpenBLAS and
 // OpenMP (oneDNN's runtime) to one thread. Returns the CPU pinned to (−1 when pinning failed).
 int pin_single_thread(int core = -1);

@@ -241,7 +241,6 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   if (o.threads.empty()) fail("bench e2e: --threads needs at least one count");
   std::error_code ec;
   if (!o.tmp.empty() && !fs::is_directory(o.tmp, ec)) fail("--tmp ", o.tmp, ": not an existing directory");
-  ensure_openblas_kernels();
   const bool multi = *std::max_element(o.threads.begin(), o.threads.end()) > 1;
   // One thread: pinned, process CPU time (as before). Several: unpinned, wall clock.
   const int cpu = multi ? -1 : pin_single_thread(o.core);
@@ -261,7 +260,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   std::fprintf(stderr, "bench e2e: %s, %.2f B parameters; %s, ISA %s, OpenBLAS %s, timed by %s\n",
                c.summary().c_str(), c.n_params() / 1e9,
                multi ? ("threads " + tlist + ", not pinned").c_str() : ("pinned to CPU " + std::to_string(cpu) + ", one thread").c_str(),
-               kernels::isa_name(kernels::active_isa()), openblas_core(), clock_name());
+               kernels::isa_name(kernels::active_isa()), kernels::openblas_core(), clock_name());
 
   SynthSource src(c);
   std::vector<Speed> fps, iqs;

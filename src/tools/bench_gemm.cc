@@ -52,7 +52,6 @@ const char* kImpls[] = {"w4a4", "w4a8", "w8a8", "f32_openblas", "s8_onednn"};
 }  // namespace
 
 void run_gemm_bench(const GemmBenchOptions& o) {
-  ensure_openblas_kernels();
   const std::vector<int>& tcounts = o.threads;
   const bool multi = *std::max_element(tcounts.begin(), tcounts.end()) > 1;
   // One thread: pinned to one core, timed by process CPU time (as before). Several: unpinned, timed by wall
@@ -69,10 +68,10 @@ void run_gemm_bench(const GemmBenchOptions& o) {
   for (int t : tcounts) (tlist += tlist.empty() ? "" : ",") += std::to_string(t);
   if (multi)
     std::fprintf(stderr, "bench gemm: threads %s (OpenBLAS and oneDNN at the same count), not pinned, ISA %s, OpenBLAS %s, "
-                 "median of %d repetitions, %s\n", tlist.c_str(), k::isa_name(k::active_isa()), openblas_core(), reps, clock_name());
+                 "median of %d repetitions, %s\n", tlist.c_str(), k::isa_name(k::active_isa()), k::openblas_core(), reps, clock_name());
   else
     std::fprintf(stderr, "bench gemm: pinned to CPU %d, one thread, ISA %s, OpenBLAS %s, median of %d repetitions, %s\n",
-                 cpu, k::isa_name(k::active_isa()), openblas_core(), reps, clock_name());
+                 cpu, k::isa_name(k::active_isa()), k::openblas_core(), reps, clock_name());
 
   // Per (shape, M) every implementation at every thread count is timed interleaved
   // (median_seconds_interleaved), so the ratios compare like with like. At the largest M the online
