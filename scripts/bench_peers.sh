@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Side by side with llama.cpp: a synthetic TinyLlama-1.1B-shaped model (dim 2048, hidden 5632, 22 layers,
-# 32 heads / 4 KV heads, vocab 32000) as llama.cpp F32 / F16 / Q8_0 / Q4_0 GGUF (llama-bench -p 512 -n 64)
-# beside `duquant bench e2e --wall` (float engine and W4A4 integer engine, the same shape), at 1 thread and
-# at all threads, interleaved round by round so both see the same stretches of a shared machine.
+# 32 heads / 4 KV heads, vocab 32000) as llama.cpp F32 / Q8_0 / Q4_0 GGUF (llama-bench -p 512 -n 64) beside
+# `duquant bench e2e --wall` (float engine, W4A4 and W8A8 integer engines, the same shape), at 1 thread and at
+# all threads, interleaved round by round so both see the same stretches of a shared machine. Pairs: W4A4 vs
+# Q4_0, W8A8 vs Q8_0, float vs F32 (scripts/peers_table.py: ratios within a round, median and range over rounds).
 #
 # The GGUF files: `duquant convert` writes Hugging Face safetensors only (no GGUF in llama.cpp's layout), so
 # this script writes a llama2.c checkpoint of the shape (random weights; the speed does not depend on their
 # values) and a 32000-token llama2.c vocabulary with python3, converts them with llama.cpp's
-# llama-convert-llama2c-to-ggml (F32 GGUF) and llama-quantize (F16, Q8_0, Q4_0). duquant's bench uses its own
+# llama-convert-llama2c-to-ggml (F32 GGUF) and llama-quantize (Q8_0, Q4_0). duquant's bench uses its own
 # synthetic weights of the same shape.
 #
 # Skips (exit 0, with a message) when the llama.cpp tools are absent: $LLAMACPP_DIR, else
 # ../shared/peers/llama.cpp next to the repository. Never needed by the build or the tests.
 # Usage: scripts/bench_peers.sh            (ROUNDS=3, THREADS="1 <all>", LAYERS=22; ~30–60 min at full size)
 #        LAYERS=2 ROUNDS=1 scripts/bench_peers.sh   (a quick smoke run)
-# Writes results/peers/{llama,duquant}-r<round>-t<threads>.json and prints a summary table (medians).
+# Writes results/peers/{llama,duquant-w4a4,duquant-w8a8}-r<round>-t<threads>.json and results/peers/summary.json,
+# prints the table, and at full size (LAYERS=22, ROUNDS >= 3) puts it in README.md's PEERS block.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -73,40 +75,34 @@ EOF
 "$PEERS/llama-convert-llama2c-to-ggml" --copy-vocab-from-model "$WORK/tok.bin" --llama2c-model "$WORK/model.bin" \
   --llama2c-output-model "$WORK/f32.gguf" >"$WORK/convert.log" 2>&1 || { tail -5 "$WORK/convert.log"; exit 1; }
 rm -f "$WORK/model.bin"
-for q in F16 Q8_0 Q4_0; do
+for q in Q8_0 Q4_0; do
   "$PEERS/llama-quantize" "$WORK/f32.gguf" "$WORK/$q.gguf" "$q" >"$WORK/quantize-$q.log" 2>&1 ||
     { tail -5 "$WORK/quantize-$q.log"; exit 1; }
 done
-MODELS="$WORK/Q4_0.gguf,$WORK/Q8_0.gguf,$WORK/F16.gguf,$WORK/f32.gguf"
+MODELS="$WORK/Q4_0.gguf,$WORK/Q8_0.gguf,$WORK/f32.gguf"
 
 for r in $(seq 1 "$ROUNDS"); do
   for t in $THREADS; do
     echo "bench_peers: round $r/$ROUNDS, $t thread(s): llama-bench"
     "$PEERS/llama-bench" -m "$MODELS" -p 512 -n 64 -t "$t" -r 1 -o json >"$OUT/llama-r$r-t$t.json" 2>"$WORK/llama.log"
-    echo "bench_peers: round $r/$ROUNDS, $t thread(s): duquant bench e2e"
-    "$DUQ" bench e2e --wall --json --layers "$LAYERS" --threads "$t" >"$OUT/duquant-r$r-t$t.json" 2>"$WORK/duq.log"
+    for bits in 4 8; do
+      echo "bench_peers: round $r/$ROUNDS, $t thread(s): duquant bench e2e W${bits}A${bits}"
+      "$DUQ" bench e2e --wall --json --layers "$LAYERS" --threads "$t" --wbits "$bits" --abits "$bits" \
+        >"$OUT/duquant-w${bits}a${bits}-r$r-t$t.json" 2>"$WORK/duq.log" || { tail -5 "$WORK/duq.log"; exit 1; }
+    done
   done
 done
 echo "uptime: $(uptime)"
 
-# Summary: medians over the rounds, tokens/s, per thread count.
-python3 - "$OUT" "$ROUNDS" "$THREADS" <<'EOF'
-import json, statistics, sys
-out, rounds, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
-def med(v): return statistics.median(v) if v else float("nan")
-print("%-8s %-22s %12s %12s" % ("threads", "engine", "prefill t/s", "decode t/s"))
-for t in threads:
-    rows = {}
-    for r in range(1, rounds + 1):
-        for e in json.load(open("%s/llama-r%d-t%s.json" % (out, r, t))):
-            name = "llama.cpp " + e["model_type"].replace("(guessed)", "").split()[-1]  # Q4_0, F32, ...
-            key = "prefill" if e["n_prompt"] > 0 else "decode"
-            rows.setdefault(name, {}).setdefault(key, []).append(e["avg_ts"])
-        d = json.load(open("%s/duquant-r%d-t%s.json" % (out, r, t)))
-        for name, p, g in (("duquant float", d["prefill"]["float_tps"], d["decode"]["float_tps"]),
-                           ("duquant W4A4", d["prefill"]["w4a4_tps"], d["decode"]["w4a4_tps"])):
-            rows.setdefault(name, {}).setdefault("prefill", []).append(p)
-            rows[name].setdefault("decode", []).append(g)
-    for name, v in rows.items():
-        print("%-8s %-22s %12.2f %12.2f" % (t, name, med(v.get("prefill", [])), med(v.get("decode", []))))
-EOF
+python3 scripts/peers_table.py "$OUT" "$ROUNDS" "$THREADS" "$LAYERS" \
+  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(uptime | sed 's/.*load average/load average/')" \
+  >results/README-peers.md.tmp
+cat results/README-peers.md.tmp
+if [ "$LAYERS" = 22 ] && [ "$ROUNDS" -ge 3 ]; then
+  mv results/README-peers.md.tmp results/README-peers.md
+  bash scripts/readme_block.sh PEERS results/README-peers.md
+  echo "bench_peers: README.md updated" >&2
+else
+  rm -f results/README-peers.md.tmp
+  echo "bench_peers: smoke run (LAYERS=$LAYERS, ROUNDS=$ROUNDS): README.md left as it is" >&2
+fi

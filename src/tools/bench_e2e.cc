@@ -93,7 +93,7 @@ double median(std::vector<double> v) {
 
 // Prefill and decode speed at every thread count of o.threads: repetition r runs each count in turn, so the
 // scaling ratios are paired on a shared machine. One Speed per thread count.
-std::vector<Speed> measure(const char* name, const model::ModelConfig& c, const ForwardFn& fwd, const E2eBenchOptions& o) {
+std::vector<Speed> measure(const std::string& name, const model::ModelConfig& c, const ForwardFn& fwd, const E2eBenchOptions& o) {
   const auto prefill = random_tokens(o.prefill, c.vocab_size, 11);
   const auto seq = random_tokens(o.prompt + o.decode, c.vocab_size, 12);
   model::KVCache cache(c, std::max(o.prefill, o.prompt + o.decode));
@@ -105,14 +105,14 @@ std::vector<Speed> measure(const char* name, const model::ModelConfig& c, const 
       double t0 = bench_now();
       fwd(prefill, 0, cache, /*last_only=*/true);
       pre[ti].push_back(bench_now() - t0);
-      std::fprintf(stderr, "  %s, %d thread%s: prefill %d tokens: %.2f s (%.1f tok/s)\n", name, o.threads[ti],
+      std::fprintf(stderr, "  %s, %d thread%s: prefill %d tokens: %.2f s (%.1f tok/s)\n", name.c_str(), o.threads[ti],
                    o.threads[ti] == 1 ? "" : "s", o.prefill, pre[ti].back(), o.prefill / pre[ti].back());
       fwd(std::span<const int>(seq.data(), static_cast<size_t>(o.prompt)), 0, cache, true);
       t0 = bench_now();
       for (int i = 0; i < o.decode; ++i)
         fwd(std::span<const int>(&seq[static_cast<size_t>(o.prompt + i)], 1), o.prompt + i, cache, true);
       dec[ti].push_back(bench_now() - t0);
-      std::fprintf(stderr, "  %s, %d thread%s: decode %d tokens after a %d-token prompt: %.2f s (%.2f tok/s)\n", name,
+      std::fprintf(stderr, "  %s, %d thread%s: decode %d tokens after a %d-token prompt: %.2f s (%.2f tok/s)\n", name.c_str(),
                    o.threads[ti], o.threads[ti] == 1 ? "" : "s", o.decode, o.prompt, dec[ti].back(),
                    o.decode / dec[ti].back());
     }
@@ -136,7 +136,7 @@ struct BatchSpeed {
   std::array<double, stage_clock::kNumStages> stage_ms{};  // per decode step
 };
 
-std::vector<BatchSpeed> measure_batched(const char* name, const model::ModelConfig& c, const BatchFn& fwd,
+std::vector<BatchSpeed> measure_batched(const std::string& name, const model::ModelConfig& c, const BatchFn& fwd,
                                         const E2eBenchOptions& o) {
   set_threads(o.threads.front());
   const size_t nb = o.batch.size();
@@ -170,7 +170,7 @@ std::vector<BatchSpeed> measure_batched(const char* name, const model::ModelConf
       secs[bi].push_back(bench_now() - t0);
       stage_clock::enable(false);
       stages[bi].push_back(stage_clock::totals());
-      std::fprintf(stderr, "  %s, batch %d: decode %d steps after %d-token prompts: %.2f s (%.2f tok/s aggregate)\n", name, B,
+      std::fprintf(stderr, "  %s, batch %d: decode %d steps after %d-token prompts: %.2f s (%.2f tok/s aggregate)\n", name.c_str(), B,
                    o.decode, o.prompt, secs[bi].back(), static_cast<double>(B) * o.decode / secs[bi].back());
     }
   std::vector<BatchSpeed> out(nb);
@@ -187,16 +187,18 @@ std::vector<BatchSpeed> measure_batched(const char* name, const model::ModelConf
 }
 
 // The batched table: tokens/s and scaling per batch size for both engines; with o.stages, ms per step by stage.
-void print_batched(std::FILE* out, const std::vector<BatchSpeed>& fp, const std::vector<BatchSpeed>& iq, const E2eBenchOptions& o) {
+void print_batched(std::FILE* out, const std::vector<BatchSpeed>& fp, const std::vector<BatchSpeed>& iq, const E2eBenchOptions& o,
+                   const std::string& qn) {
   std::fprintf(out, "\nBatched decode (forward_batch, %d steps after %d-token prompts, %d thread%s, %s): aggregate tok/s\n",
                o.decode, o.prompt, o.threads.front(), o.threads.front() == 1 ? "" : "s", clock_name());
-  std::fprintf(out, "%-8s %12s %12s %10s %10s %10s\n", "batch", "float", "W4A4 int", "W4A4/fp", "fp x", "W4A4 x");
+  std::fprintf(out, "%-8s %12s %12s %10s %10s %10s\n", "batch", "float", (qn + " int").c_str(), (qn + "/fp").c_str(), "fp x",
+               (qn + " x").c_str());
   for (size_t i = 0; i < fp.size(); ++i)
     std::fprintf(out, "%-8d %12.2f %12.2f %9.2fx %9.2fx %9.2fx\n", fp[i].batch, fp[i].tps, iq[i].tps, iq[i].tps / fp[i].tps,
                  fp[i].tps / fp.front().tps, iq[i].tps / iq.front().tps);
   if (!o.stages) return;
   for (const auto* engine : {&fp, &iq}) {
-    std::fprintf(out, "\n%s engine, ms per decode step by stage (exclusive %s)\n%-22s", engine == &fp ? "float" : "W4A4 integer", clock_name(), "stage");
+    std::fprintf(out, "\n%s engine, ms per decode step by stage (exclusive %s)\n%-22s", engine == &fp ? "float" : (qn + " integer").c_str(), clock_name(), "stage");
     for (const auto& b : *engine) std::fprintf(out, " %9s", ("B=" + std::to_string(b.batch)).c_str());
     std::fprintf(out, "\n");
     auto row = [&](const char* label, const std::function<double(const BatchSpeed&)>& ms) {
@@ -263,6 +265,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
                kernels::isa_name(kernels::active_isa()), kernels::openblas_core(), clock_name());
 
   SynthSource src(c);
+  const std::string qn = "W" + std::to_string(o.wbits) + "A" + std::to_string(o.abits);  // the integer format's name
   std::vector<Speed> fps, iqs;
   std::vector<BatchSpeed> fp_batch, iq_batch;
   double fp_gemv_tps = 0;
@@ -309,7 +312,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
 
   calib::QuantOptions q;
   q.method = calib::parse_method(o.method);
-  q.wbits = 4, q.abits = 4;
+  q.wbits = o.wbits, q.abits = o.abits;
   q.steps = o.steps;
   q.nsamples = o.calib_windows;
   q.calib_ctx = o.calib_ctx;
@@ -327,7 +330,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
     data = std::make_unique<model::QuantModelData>(calib::to_file_data(qm, "llama2c", "synthetic model: no tokenizer"));
     std::fprintf(stderr, "      %.1f s\n", t.seconds());
   }
-  const fs::path gguf = dir / "model-w4a4.gguf";
+  const fs::path gguf = dir / "model-int.gguf";
   // The file as `duquant quantize` writes it by default (embedding Q8_0, classifier F16); Q8_0 needs dim % 32 == 0.
   if (c.dim % 32 != 0) data->embed_type = model::TableType::F16;
   model::write_quant_model(gguf.string(), *data);
@@ -338,17 +341,17 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   iq_token_bytes += (data->lm_head_type == model::TableType::F16 ? 2.0 : 4.0) * static_cast<double>(c.vocab_size) * c.dim;
   gguf_bytes = fs::file_size(gguf);
   fs::remove(gguf);
-  std::fprintf(stderr, "      wrote W4A4 .gguf: %.1f MB (embedding %s, classifier %s)\n[4/4] integer engine (W4A4, KV %d-bit cache)\n",
-               gguf_bytes / 1e6, model::table_type_name(data->embed_type), model::table_type_name(data->lm_head_type),
-               data->q.kv_bits);
+  std::fprintf(stderr, "      wrote %s .gguf: %.1f MB (embedding %s, classifier %s)\n[4/4] integer engine (%s, KV %d-bit cache)\n",
+               qn.c_str(), gguf_bytes / 1e6, model::table_type_name(data->embed_type), model::table_type_name(data->lm_head_type),
+               qn.c_str(), data->q.kv_bits);
   {
     model::IntModel im = model::make_int_model(std::move(data), calib::transform_factory(), /*quantized_kv=*/true,
                                                      o.exact_rotations);
-    iqs = measure("W4A4", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
+    iqs = measure(qn, c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
       return im.forward(tk, p, kc, last);
     }, o);
     if (!o.batch.empty())
-      iq_batch = measure_batched("W4A4", c, [&](std::span<const model::SeqChunk> ch) { return im.forward_batch(ch); }, o);
+      iq_batch = measure_batched(qn, c, [&](std::span<const model::SeqChunk> ch) { return im.forward_batch(ch); }, o);
   }
 
   const Speed& fp = fps.front();
@@ -359,7 +362,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   std::FILE* out = o.json ? stderr : stdout;
   std::fprintf(out, "\nEnd to end, %s (%s, %d steps), %d thread%s, %s\n", c.summary().c_str(), o.method.c_str(), o.steps,
                o.threads.front(), o.threads.front() == 1 ? "" : "s", clock_name());
-  std::fprintf(out, "%-28s %12s %12s %8s %8s\n", "", "float", "W4A4 int", "ratio", "target");
+  std::fprintf(out, "%-28s %12s %12s %8s %8s\n", "", "float", (qn + " int").c_str(), "ratio", "target");
   std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n", ("prefill tok/s (" + std::to_string(o.prefill) + ")").c_str(),
                fp.prefill_tps, iq.prefill_tps, r_pre, "2.5x", r_pre >= 2.5 ? "met" : "NOT met");
   std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n",
@@ -371,16 +374,16 @@ void run_e2e_bench(const E2eBenchOptions& o) {
                iq_token_bytes / 1e6, fp_token_bytes / iq_token_bytes);
   std::fprintf(out, "%-28s %12.2f %12.2f   (weight bytes per token x decode tok/s)\n", "decode GB/s", fp_token_bytes * fp.decode_tps / 1e9,
                iq_token_bytes * iq.decode_tps / 1e9);
-  std::fprintf(out, "%-28s %12.1f %12.1f %7.2fx %7s  %s\n", "file MB (f32 st / W4A4 gguf)", f32_bytes / 1e6,
+  std::fprintf(out, "%-28s %12.1f %12.1f %7.2fx %7s  %s\n", ("file MB (f32 st / " + qn + " gguf)").c_str(), f32_bytes / 1e6,
                gguf_bytes / 1e6, r_size, "6x", r_size >= 6 ? "met" : "NOT met");
-  std::fprintf(out, "%-28s %12.1f  (whole bench process: float model, quantization and W4A4 engine)\n",
-               "peak RSS MB", rss / 1e6);
+  std::fprintf(out, "%-28s %12.1f  (whole bench process: float model, quantization and %s engine)\n",
+               "peak RSS MB", rss / 1e6, qn.c_str());
   // Thread scaling: tokens/s at each count over the first count's, per engine.
   std::string threads_json;
   if (o.threads.size() > 1)
     std::fprintf(out, "\nThread scaling (tokens/s at N threads / at %d), interleaved, %s\n%-8s %12s %12s %12s %12s %9s %9s %9s %9s\n",
-                 o.threads.front(), clock_name(), "threads", "float pre", "float dec", "W4A4 pre", "W4A4 dec", "f pre x",
-                 "f dec x", "W4A4 pre x", "W4A4 dec x");
+                 o.threads.front(), clock_name(), "threads", "float pre", "float dec", (qn + " pre").c_str(),
+                 (qn + " dec").c_str(), "f pre x", "f dec x", (qn + " pre x").c_str(), (qn + " dec x").c_str());
   for (size_t ti = 0; ti < o.threads.size(); ++ti) {
     const Speed &f = fps[ti], &q = iqs[ti];
     const double sfp = f.prefill_tps / fp.prefill_tps, sfd = f.decode_tps / fp.decode_tps;
@@ -396,11 +399,11 @@ void run_e2e_bench(const E2eBenchOptions& o) {
                     ", \"w4a4_prefill_scaling\": " + json_number(sqp) + ", \"w4a4_decode_scaling\": " +
                     json_number(sqd) + "}";
   }
-  if (!o.batch.empty()) print_batched(out, fp_batch, iq_batch, o);
+  if (!o.batch.empty()) print_batched(out, fp_batch, iq_batch, o, qn);
   if (o.json) {
     std::printf(
         "{\"model\": {\"dim\": %d, \"hidden\": %d, \"layers\": %d, \"heads\": %d, \"kv_heads\": %d, \"vocab\": %d, "
-        "\"params\": %lld}, \"method\": \"%s\", \"steps\": %d, \"clock\": \"%s\", \"threads\": [%s], "
+        "\"params\": %lld}, \"method\": \"%s\", \"bits\": \"%s\", \"steps\": %d, \"clock\": \"%s\", \"threads\": [%s], "
         "\"prefill\": {\"tokens\": %d, \"float_tps\": %s, \"w4a4_tps\": %s, \"ratio\": %s}, "
         "\"decode\": {\"prompt\": %d, \"tokens\": %d, \"float_tps\": %s, \"w4a4_tps\": %s, \"ratio\": %s, "
         "\"float_sgemv_bound_tps\": %s, \"float_weight_bytes_per_token\": %.0f, \"w4a4_weight_bytes_per_token\": %.0f, "
@@ -408,7 +411,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
         "\"file_bytes\": {\"f32_safetensors\": %llu, \"w4a4_gguf\": %llu, \"ratio\": %s}, "
         "\"peak_rss_bytes\": %llu, \"by_threads\": [%s], \"batched\": [%s]}\n",
         c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.n_params(), o.method.c_str(),
-        o.steps, wall_clock() ? "wall" : "cpu", tlist.c_str(), o.prefill, json_number(fp.prefill_tps).c_str(),
+        qn.c_str(), o.steps, wall_clock() ? "wall" : "cpu", tlist.c_str(), o.prefill, json_number(fp.prefill_tps).c_str(),
         json_number(iq.prefill_tps).c_str(), json_number(r_pre).c_str(), o.prompt, o.decode,
         json_number(fp.decode_tps).c_str(), json_number(iq.decode_tps).c_str(), json_number(r_dec).c_str(),
         json_number(fp_gemv_tps).c_str(), fp_token_bytes, iq_token_bytes,

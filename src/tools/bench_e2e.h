@@ -1,6 +1,7 @@
 // `duquant bench e2e`: end-to-end prefill and decode tokens/s of a synthetic LLaMA-shaped model (TinyLlama-
 // 1.1B shape by default) in the float engine and the W4A4 integer engine, at one or more thread counts (one thread: pinned); and the
-// model file sizes (f32 safetensors vs the W4A4 .gguf).
+// model file sizes (f32 safetensors vs the W4A4 .gguf). --wbits/--abits measure another integer format (W8A8);
+// the JSON's "w4a4_*" keys then hold that format's figures and "bits" names it.
 #pragma once
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@ struct E2eBenchOptions {
   int prompt = 64, decode = 64;   // decode: `decode` single-token steps after a `prompt`-token prefill
   int reps = 1;                   // medians over this many runs per measurement
   std::string method = "duquant";
+  int wbits = 4, abits = 4;       // the integer engine's weight / activation bits (W4A4; W8A8 beside llama.cpp's Q8_0)
   int steps = 8;                  // greedy steps of the DuQuant search (speed does not depend on it)
   int calib_windows = 2, calib_ctx = 64;
   std::string tmp;                // where the model files are written (and removed); default: system temp

@@ -65,6 +65,9 @@ DUQ_REGISTER_COMMAND({"bench", "measure speed: integer GEMM vs fp32/oneDNN (gemm
                         e2e->add_option("--method", e->method, "quantization method (duquant, rtn, ...)")
                             ->capture_default_str()
                             ->check(CLI::IsMember(calib::method_names()));
+                        e2e->add_option("--wbits", e->wbits, "integer engine weight bits (4 or 8; W8A8 is llama.cpp Q8_0's peer)")
+                            ->capture_default_str()->check(Range(2, 8));
+                        e2e->add_option("--abits", e->abits, "integer engine activation bits (4 or 8)")->capture_default_str()->check(Range(2, 8));
                         e2e->add_option("--steps", e->steps, "DuQuant greedy steps")->capture_default_str()->check(Range(0, 1 << 20));
                         e2e->add_option("--tmp", e->tmp, "existing folder for the temporary model files (default: the system's)");
                         e2e->add_option("--core", e->core, "CPU to pin to (default: the first allowed)")->check(Range(0, 65535));

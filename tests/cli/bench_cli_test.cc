@@ -75,6 +75,28 @@ TEST(BenchCli, E2eTinyModelPrintsJson) {
   EXPECT_TRUE(std::filesystem::is_empty(dir)) << dir;
 }
 
+// --wbits/--abits: the integer engine at another format (llama.cpp Q8_0's peer is W8A8). Its linears read a byte
+// per weight: more than W4A4's half byte, counted on the same tiny shape.
+TEST(BenchCli, E2eW8A8NamesItsFormatAndReadsAByteAWeight) {
+  auto dir = test::temp_dir("bench_e2e_w8");
+  const std::string base = test::cli_path().string() +
+                           " bench e2e --json --layers 1 --dim 64 --hidden 160 --heads 4 --kv-heads 2 --vocab 300 "
+                           "--prefill 8 --prompt 4 --decode 2 --steps 1 --tmp " + dir.string();
+  auto w8 = test::run_command(base + " --wbits 8 --abits 8");
+  ASSERT_EQ(w8.exit_code, 0) << w8.err;
+  auto w4 = test::run_command(base);
+  ASSERT_EQ(w4.exit_code, 0) << w4.err;
+  const auto j8 = nlohmann::json::parse(w8.out), j4 = nlohmann::json::parse(w4.out);
+  EXPECT_EQ(j8["bits"], "W8A8");
+  EXPECT_EQ(j4["bits"], "W4A4");
+  EXPECT_NE(w8.err.find("W8A8 int"), std::string::npos) << w8.err;
+  const double d = 64, h = 160, kv = 2 * (64 / 4), linear_weights = d * d + 2 * kv * d + d * d + 3 * d * h;
+  const double b8 = j8["decode"]["w4a4_weight_bytes_per_token"].get<double>();
+  const double b4 = j4["decode"]["w4a4_weight_bytes_per_token"].get<double>();
+  EXPECT_NEAR(b8 - b4, linear_weights / 2, 0.05 * linear_weights);  // 1 byte vs ½ byte per weight (+ equal metadata)
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << dir;
+}
+
 // --batch: the batched decode (serve's step) at each count; --stages: its time by stage, which must account for
 // the measured step (the stages cover the whole forward_batch; only the loop around it is outside).
 TEST(BenchCli, E2eBatchedDecodeWithStages) {
