@@ -5,11 +5,9 @@
 # all threads, interleaved round by round so both see the same stretches of a shared machine. Pairs: W4A4 vs
 # Q4_0, W8A8 vs Q8_0, float vs F32 (scripts/peers_table.py: ratios within a round, median and range over rounds).
 #
-# The GGUF files: `duquant convert` writes Hugging Face safetensors only (no GGUF in llama.cpp's layout), so
-# this script writes a llama2.c checkpoint of the shape (random weights; the speed does not depend on their
-# values) and a 32000-token llama2.c vocabulary with python3, converts them with llama.cpp's
-# llama-convert-llama2c-to-ggml (F32 GGUF) and llama-quantize (Q8_0, Q4_0). duquant's bench uses its own
-# synthetic weights of the same shape.
+# The GGUF files: `duquant synth` writes the shape with random weights (the speed does not depend on their values;
+# duquant's bench draws its own of the same shape), `duquant convert --out f32.gguf` writes it in llama.cpp's
+# layout with the bundled LLaMA-2 vocabulary, and llama.cpp's llama-quantize makes Q8_0 and Q4_0 from it.
 #
 # Skips (exit 0, with a message) when the llama.cpp tools are absent: $LLAMACPP_DIR, else
 # ../shared/peers/llama.cpp next to the repository. Never needed by the build or the tests.
@@ -21,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PEERS="${LLAMACPP_DIR:-$ROOT/../shared/peers/llama.cpp}"
-for tool in llama-bench llama-quantize llama-convert-llama2c-to-ggml; do
+for tool in llama-bench llama-quantize; do
   if [ ! -x "$PEERS/$tool" ]; then
     echo "bench_peers: $PEERS/$tool not found (set LLAMACPP_DIR to llama.cpp's tools); skipping"
     exit 0
@@ -40,41 +38,12 @@ trap 'rm -rf "$WORK"' EXIT
 OUT=results/peers
 mkdir -p "$OUT"
 
-echo "bench_peers: writing a TinyLlama-shaped llama2.c checkpoint ($LAYERS layers) in $WORK"
-python3 - "$WORK" "$LAYERS" <<'EOF'
-import os, random, struct, sys
-work, layers = sys.argv[1], int(sys.argv[2])
-dim, hidden, heads, kv, vocab, seq = 2048, 5632, 32, 4, 32000, 2048
-hd = dim // heads
-rng = random.Random(1)
-block = struct.pack("<%df" % (1 << 18), *[rng.gauss(0.0, 0.02) for _ in range(1 << 18)])  # 1 MiB, tiled
-def floats(f, n):
-    b = 4 * n
-    while b >= len(block):
-        f.write(block); b -= len(block)
-    f.write(block[:b])
-with open(os.path.join(work, "model.bin"), "wb") as f:
-    f.write(struct.pack("<7i", dim, hidden, layers, heads, kv, -vocab, seq))  # negative vocab: own classifier
-    floats(f, vocab * dim)                      # token embedding
-    floats(f, layers * dim)                     # attention norms
-    floats(f, layers * dim * dim)               # wq
-    floats(f, 2 * layers * dim * kv * hd)       # wk, wv
-    floats(f, layers * dim * dim)               # wo
-    floats(f, layers * dim)                     # ffn norms
-    floats(f, 3 * layers * dim * hidden)        # w1, w2, w3
-    floats(f, dim)                              # final norm
-    floats(f, seq * hd)                         # freq_cis real + imaginary (unused)
-    floats(f, vocab * dim)                      # classifier
-with open(os.path.join(work, "tok.bin"), "wb") as f:
-    toks = [b"<unk>", b"<s>", b"</s>"] + [("<0x%02X>" % i).encode() for i in range(256)]
-    toks += [("t%d" % i).encode() for i in range(vocab - len(toks))]
-    f.write(struct.pack("<i", max(len(t) for t in toks)))
-    for i, t in enumerate(toks):
-        f.write(struct.pack("<fi", float(-i), len(t)) + t)
-EOF
-"$PEERS/llama-convert-llama2c-to-ggml" --copy-vocab-from-model "$WORK/tok.bin" --llama2c-model "$WORK/model.bin" \
-  --llama2c-output-model "$WORK/f32.gguf" >"$WORK/convert.log" 2>&1 || { tail -5 "$WORK/convert.log"; exit 1; }
-rm -f "$WORK/model.bin"
+echo "bench_peers: a TinyLlama-shaped model ($LAYERS layers) in $WORK: duquant synth, duquant convert to an F32 GGUF"
+"$DUQ" synth --out "$WORK/synth" --dim 2048 --hidden 5632 --layers "$LAYERS" --heads 32 --kv-heads 4 --vocab 32000 \
+  --dtype f16 >"$WORK/synth.log" 2>&1 || { tail -5 "$WORK/synth.log"; exit 1; }
+"$DUQ" convert --model "$WORK/synth" --tokenizer assets/tokenizers/llama2/tokenizer.model --out "$WORK/f32.gguf" \
+  >"$WORK/convert.log" 2>&1 || { tail -5 "$WORK/convert.log"; exit 1; }
+rm -rf "$WORK/synth"
 for q in Q8_0 Q4_0; do
   "$PEERS/llama-quantize" "$WORK/f32.gguf" "$WORK/$q.gguf" "$q" >"$WORK/quantize-$q.log" 2>&1 ||
     { tail -5 "$WORK/quantize-$q.log"; exit 1; }

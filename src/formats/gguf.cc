@@ -379,7 +379,9 @@ GgufHeader parse_gguf(const uint8_t* base, size_t size, const std::string& file)
   return h;
 }
 
-bool GgufFile::verify_checksums() const { return verify_gguf_checksums(h_, file_.data(), path()); }
+bool GgufFile::verify_checksums() const {
+  return verify_gguf_checksums(h_, file_.data(), path(), [this](const GgufTensor& t) { release(t); });
+}
 
 GgufFile GgufFile::open(const std::filesystem::path& path) {
   GgufFile f;

@@ -118,6 +118,8 @@ class GgufFile {
   uint64_t data_offset() const { return h_.data_offset; }
   // Drops a tensor's mapped pages from resident memory once the caller holds its own copy (MappedFile::release).
   void release(const GgufTensor& t) const { file_.release(t.data, static_cast<size_t>(t.nbytes)); }
+  // The same for every tensor (a reader that has copied what it needs so far; pages read again come back).
+  void release_all() const { file_.release(file_.data(), file_.size()); }
 
   // --- metadata ---
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return h_.metadata; }

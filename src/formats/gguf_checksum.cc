@@ -23,7 +23,8 @@ uint64_t gguf_header_checksum(const uint8_t* header, uint64_t end, uint64_t valu
   return h;
 }
 
-bool verify_gguf_checksums(const GgufHeader& h, const uint8_t* base, const std::string& file) {
+bool verify_gguf_checksums(const GgufHeader& h, const uint8_t* base, const std::string& file,
+                           const std::function<void(const GgufTensor&)>& hashed) {
   size_t hi = h.metadata.size(), ti = h.metadata.size();
   for (size_t i = 0; i < h.metadata.size(); ++i) {
     if (h.metadata[i].first == kGgufHeaderChecksumKey) hi = i;
@@ -42,9 +43,11 @@ bool verify_gguf_checksums(const GgufHeader& h, const uint8_t* base, const std::
   const std::vector<uint64_t>* sums = h.metadata[ti].second.get_array_if<uint64_t>();
   if (!sums || sums->size() != h.tensors.size())
     fail(file, ": ", kGgufTensorChecksumsKey, " does not hold one uint64 per tensor: the header is damaged");
-  for (size_t i = 0; i < h.tensors.size(); ++i)
+  for (size_t i = 0; i < h.tensors.size(); ++i) {
     if (gguf_tensor_checksum(h.tensors[i].bytes()) != (*sums)[i])
       fail(file, ": tensor '", h.tensors[i].name, "' checksum mismatch: its data is damaged; re-copy or re-quantize the file");
+    if (hashed) hashed(h.tensors[i]);
+  }
   return true;
 }
 

@@ -91,8 +91,8 @@ void add_vec(GgufWriter& w, const std::string& name, const float* p, size_t n) {
 }
 
 // --- reading helpers ---
-// A V×D table stored as F32, F16 or Q8_0 (add_table), widened to float32; `type` receives how it was stored.
-Mat read_table(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols, TableType& type) {
+// A V×D table stored as F32, F16 or Q8_0 (add_table), checked; `type` receives how it was stored.
+const formats::GgufTensor& table_tensor(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols, TableType& type) {
   const auto& t = f.tensor(name);
   const uint64_t dims[2] = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
   if (t.type == GgmlType::F32) type = TableType::F32;
@@ -106,14 +106,43 @@ Mat read_table(const GgufFile& f, const std::string& name, int64_t rows, int64_t
   if (t.nbytes != want)
     fail(f.path(), ": tensor ", name, " holds ", t.nbytes, " bytes, expected ", want, " for ",
          formats::ggml_type_name(t.type), " ", formats::gguf_dims_str(dims));
+  return t;
+}
+
+// n values of a table stored as `type` at `src`, widened to float32 (exactly: F16 and Q8_0 decode to floats).
+void widen(TableType type, const uint8_t* src, size_t n, float* out) {
+  if (type == TableType::F32) std::memcpy(out, src, n * sizeof(float));
+  else if (type == TableType::F16) formats::convert_to_f32(formats::DType::F16, src, n, out);
+  else formats::q8_0_decode(src, n, out);
+}
+
+void check_finite(const GgufFile& f, const std::string& name, std::span<const float> v) {
+  for (float x : v)
+    if (!std::isfinite(x)) fail(f.path(), ": tensor ", name, " holds NaN or Inf");
+}
+
+// The table widened to float32.
+Mat read_table(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols, TableType& type) {
+  const auto& t = table_tensor(f, name, rows, cols, type);
   Mat m(rows, cols);
-  const size_t n = static_cast<size_t>(m.size());
-  if (type == TableType::F32) std::memcpy(m.data(), t.data, n * sizeof(float));
-  else if (type == TableType::F16) formats::convert_to_f32(formats::DType::F16, t.data, n, m.data());
-  else formats::q8_0_decode(t.data, n, m.data());
-  for (float v : m.flat())
-    if (!std::isfinite(v)) fail(f.path(), ": tensor ", name, " holds NaN or Inf");
+  widen(type, t.data, static_cast<size_t>(m.size()), m.data());
+  check_finite(f, name, m.flat());
   return m;
+}
+
+// The table's stored bytes as T elements (Q8_0 blocks as bytes, F16 as halves), checked finite row by row.
+template <typename T>
+AlignedVector<T> read_table_as_stored(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols, TableType type) {
+  const auto& t = table_tensor(f, name, rows, cols, type);
+  AlignedVector<T> out(static_cast<size_t>(t.nbytes) / sizeof(T));
+  std::memcpy(out.data(), t.data, static_cast<size_t>(t.nbytes));
+  const size_t row_bytes = static_cast<size_t>(t.nbytes / static_cast<uint64_t>(rows));
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    widen(type, reinterpret_cast<const uint8_t*>(out.data()) + static_cast<size_t>(r) * row_bytes, row.size(), row.data());
+    check_finite(f, name, row);
+  }
+  return out;
 }
 Mat read_mat(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols) {
   const uint64_t dims[2] = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
@@ -332,7 +361,7 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
   w.write(path, replace);
 }
 
-QuantModelData read_quant_model(const std::string& path) {
+QuantModelData read_quant_model(const std::string& path, TableLoad tables) {
   GgufFile f = GgufFile::open(path);
   const uint32_t ver = f.get<uint32_t>("duquant.format_version");
   if (ver > kQuantFormatVersion)
@@ -398,10 +427,23 @@ QuantModelData read_quant_model(const std::string& path) {
     fail(path, ": unsupported bit widths W", m.q.wbits, "A", m.q.abits, " KV", m.q.kv_bits);
   if (m.q.wbits == 16) fail(path, ": float weights (W16) are not stored in quantized model files");
 
-  m.embed = read_table(f, "token_embd.weight", c.vocab_size, c.dim, m.embed_type);
+  const bool as_stored = tables == TableLoad::AsStored && !c.tied_embeddings;
+  table_tensor(f, "token_embd.weight", c.vocab_size, c.dim, m.embed_type);
+  if (as_stored && m.embed_type == TableType::Q8_0)
+    m.embed_q8_0 = read_table_as_stored<uint8_t>(f, "token_embd.weight", c.vocab_size, c.dim, m.embed_type);
+  else
+    m.embed = read_table(f, "token_embd.weight", c.vocab_size, c.dim, m.embed_type);
   m.final_norm = to_vec(read_fvec(f, "output_norm.weight", c.dim));
-  if (c.tied_embeddings) m.lm_head_type = m.embed_type;  // the one table is the classifier too
-  else m.lm_head = read_table(f, "output.weight", c.vocab_size, c.dim, m.lm_head_type);
+  if (c.tied_embeddings) {
+    m.lm_head_type = m.embed_type;  // the one table is the classifier too
+  } else {
+    table_tensor(f, "output.weight", c.vocab_size, c.dim, m.lm_head_type);
+    if (as_stored && m.lm_head_type == TableType::F16)
+      m.lm_head_f16 = read_table_as_stored<uint16_t>(f, "output.weight", c.vocab_size, c.dim, m.lm_head_type);
+    else
+      m.lm_head = read_table(f, "output.weight", c.vocab_size, c.dim, m.lm_head_type);
+  }
+  f.release_all();  // the tables are copied: their mapped pages need not stay resident
   if (f.find_tensor("duquant.qk_rotation")) m.qk_rotation = read_mat(f, "duquant.qk_rotation", c.head_dim(), c.head_dim());
   m.tokenizer_kind = f.get<std::string>("duquant.tokenizer.kind");
   if (m.tokenizer_kind == "gguf") {
@@ -498,8 +540,23 @@ QuantModelData read_quant_model(const std::string& path) {
         if (!(v > 0.f && v <= 1.f)) fail(path, ": ", name, " holds a clip ratio outside (0, 1]");
     }
     m.layers.push_back(std::move(L));
+    f.release_all();  // this block's tensors are copied (re-packed): drop their mapped pages
   }
   return m;
+}
+
+void widen_tables(QuantModelData& m) {
+  const int64_t V = m.cfg.vocab_size, D = m.cfg.dim;
+  if (!m.embed_q8_0.empty()) {
+    m.embed = Mat(V, D);
+    widen(TableType::Q8_0, m.embed_q8_0.data(), static_cast<size_t>(V * D), m.embed.data());
+    m.embed_q8_0 = {};
+  }
+  if (!m.lm_head_f16.empty()) {
+    m.lm_head = Mat(V, D);
+    widen(TableType::F16, reinterpret_cast<const uint8_t*>(m.lm_head_f16.data()), static_cast<size_t>(V * D), m.lm_head.data());
+    m.lm_head_f16 = {};
+  }
 }
 
 }  // namespace duq::model

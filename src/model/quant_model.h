@@ -49,6 +49,13 @@ const char* table_type_name(TableType t);  // "f32", "f16", "q8_0"
 // Parses "f32" | "f16" | "q8_0"; throws duq::Error naming `flag` otherwise.
 TableType parse_table_type(const std::string& s, const std::string& flag);
 
+// How read_quant_model hands over the two tables. Widened: both as f32 Mats (what every consumer reads).
+// AsStored (the integer engine): an untied model's Q8_0 embedding stays in its Q8_0 blocks and its F16
+// classifier in halves (QuantModelData::embed_q8_0 / lm_head_f16, with embed / lm_head left empty), so loading
+// never holds their f32 widening (on TinyLlama-1.1B 2 × 262 MB against 70 + 131 MB); widen_tables() turns such
+// data into the Widened form. Tied tables and the other storage types are widened either way.
+enum class TableLoad { Widened, AsStored };
+
 struct BlockRotationData {
   int64_t block = 0;
   Mat full;                    // shared R̂ [b×b] (empty when per_block is set)
@@ -97,6 +104,10 @@ struct QuantModelData {
   // and is stored at embed_type. Q8_0 needs dim to be a multiple of 32 (the writer refuses otherwise).
   TableType embed_type = kDefaultEmbedType;
   TableType lm_head_type = kDefaultOutputType;
+  // TableLoad::AsStored only (else empty): the embedding's Q8_0 blocks [V rows × D/32 blocks × 34 bytes] in
+  // place of `embed`, the classifier's halves [V×D] in place of `lm_head`.
+  AlignedVector<uint8_t> embed_q8_0;
+  AlignedVector<uint16_t> lm_head_f16;
   std::vector<QuantLayer> layers;
   // The tokenizer as it came, so the file needs nothing else: kind "llama2c" (tokenizer.bin), "sentencepiece"
   // (tokenizer.model) or "tokenizer.json" with the file's bytes; kind "gguf" with llama.cpp's tokenizer.ggml.*
@@ -113,6 +124,8 @@ uint32_t quant_format_version_for(const QuantModelData& m);
 void write_quant_model(const std::string& path, const QuantModelData& m, Replace replace = Replace::IfRegular);
 // Reads and validates everything (format version, every tensor's presence, type and size, transform
 // shapes, permutations being bijections, packed sizes). Throws duq::Error naming the file and the tensor.
-QuantModelData read_quant_model(const std::string& path);
+QuantModelData read_quant_model(const std::string& path, TableLoad tables = TableLoad::Widened);
+// Widens tables held as stored (TableLoad::AsStored) into embed / lm_head; a no-op on widened data.
+void widen_tables(QuantModelData& m);
 
 }  // namespace duq::model

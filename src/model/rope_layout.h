@@ -12,7 +12,12 @@ namespace duq::model {
 // w [n_heads·hd × D]: rows reordered from interleaved to rotate-half order (in place).
 void interleaved_to_rotate_half(Mat& w, int n_heads);
 
+// The inverse: rows of w from rotate-half back to interleaved order (in place).
+void rotate_half_to_interleaved(Mat& w, int n_heads);
+
 // Every layer's W_q and W_k, and cfg.rope_layout, from Interleaved to RotateHalf.
 void convert_to_rotate_half(ModelConfig& cfg, ModelWeights& w);
+// ... and from RotateHalf to Interleaved (llama.cpp's GGUF order).
+void convert_to_interleaved(ModelConfig& cfg, ModelWeights& w);
 
 }  // namespace duq::model

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "model/gguf_export.h"
 
 namespace duq::model {
 
@@ -95,6 +96,24 @@ std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string& path)
 
 std::unique_ptr<Tokenizer> sentencepiece_tokenizer_from_bytes(const std::string& bytes, const std::string& source) {
   return std::make_unique<SpTokenizer>(source, &bytes);
+}
+
+GgufKeyValues llama_vocab_kv_from_sentencepiece(const std::string& path, int bos, int eos) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) fail(path, ": tokenizer file not found");
+  sentencepiece::SentencePieceProcessor sp;
+  if (const auto st = sp.Load(path); !st.ok()) fail(path, ": not a SentencePiece model (", st.ToString(), ")");
+  const int n = sp.GetPieceSize();
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  for (int id = 0; id < n; ++id) {
+    pieces.push_back(sp.IdToPiece(id));
+    scores.push_back(sp.GetScore(id));
+    // llama_token_type as llama.cpp's converter assigns it from the SentencePiece piece types
+    types.push_back(sp.IsUnknown(id) ? 2 : sp.IsControl(id) ? 3 : sp.IsUnused(id) ? 5 : sp.IsByte(id) ? 6 : 1);
+  }
+  return llama_vocab_kv(pieces, scores, types, bos, eos, sp.unk_id());
 }
 
 }  // namespace duq::model

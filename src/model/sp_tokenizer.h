@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "model/gguf_tokenizer.h"
 #include "model/tokenizer.h"
 
 namespace duq::model {
@@ -16,5 +17,7 @@ namespace duq::model {
 std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string& path);
 // The same from a serialized model held in memory (e.g. inside a quantized model file); `source` names it.
 std::unique_ptr<Tokenizer> sentencepiece_tokenizer_from_bytes(const std::string& bytes, const std::string& source);
+// Its vocabulary as llama.cpp's tokenizer.ggml.* keys (model/gguf_export.h llama_vocab_kv), bos / eos the model's.
+GgufKeyValues llama_vocab_kv_from_sentencepiece(const std::string& path, int bos, int eos);
 
 }  // namespace duq::model

@@ -1,5 +1,7 @@
 // duquant convert: llama2.c checkpoint or llama.cpp GGUF model → Hugging Face directory (config.json +
-// model.safetensors + tokenizer), with W_q/W_k rows permuted to Hugging Face's rotate-half RoPE layout.
+// model.safetensors + tokenizer), with W_q/W_k rows permuted to Hugging Face's rotate-half RoPE layout;
+// or any float model (Hugging Face directory included) → a GGUF file in llama.cpp's layout (--out X.gguf,
+// model/gguf_export.h), which llama.cpp's llama-quantize and llama-bench take.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,9 +13,11 @@
 #include "core/file_checks.h"
 #include "formats/dtype.h"
 #include "formats/gguf.h"
+#include "model/gguf_export.h"
 #include "model/gguf_tokenizer.h"
 #include "model/hf_source.h"
 #include "model/rope_layout.h"
+#include "model/sp_tokenizer.h"
 #include "tools/commands.h"
 #include "tools/model_args.h"
 
@@ -59,7 +63,35 @@ std::pair<std::string, std::string> tokenizer_file_bytes(const TokenizerLocation
   }
 }
 
+bool gguf_output(const std::string& out) { return fs::path(out).extension() == ".gguf"; }
+
+// The model's vocabulary as llama.cpp's tokenizer.ggml.* keys.
+model::GgufKeyValues llama_vocab_for(const TokenizerLocation& t, const model::ModelConfig& cfg) {
+  if (t.kind == "gguf") return model::gguf_tokenizer_kv(formats::GgufFile::open(t.path));
+  if (t.kind == "sentencepiece") return model::llama_vocab_kv_from_sentencepiece(t.path, cfg.bos_id, cfg.eos_id);
+  if (t.kind == "llama2c") return model::llama_vocab_kv_from_llama2c(t.path, cfg.bos_id, cfg.eos_id);
+  fail(t.path, ": a ", t.kind, " vocabulary (byte-level BPE) is not written to llama.cpp GGUF by duquant; use llama.cpp's "
+       "convert_hf_to_gguf.py for such models, or pass a SentencePiece tokenizer.model / llama2.c tokenizer.bin "
+       "with --tokenizer");
+}
+
+// Any float model → one GGUF file in llama.cpp's layout.
+void run_convert_to_gguf(const ConvertOpts& o) {
+  if (o.dtype == "bf16") fail("--dtype bf16: llama.cpp GGUF output is written as f32 or f16");
+  const fs::path out = check_output_file(o.out, "--out", o.force, model_input_paths(o.m));
+  auto src = model::open_weights(o.m.model);
+  const model::ModelConfig cfg = src->config();
+  auto tok = load_tokenizer_for(o.m, cfg);  // checked against the vocabulary before anything is written
+  const auto vocab = llama_vocab_for(find_tokenizer(o.m, cfg), cfg);
+  model::write_llama_gguf(out.string(), cfg, src->load_all(),
+                          o.dtype == "f16" ? formats::GgmlType::F16 : formats::GgmlType::F32, vocab,
+                          o.force ? Replace::IfRegular : Replace::No);
+  std::printf("wrote %s: %s, %s weights, llama.cpp GGUF layout (vocabulary of %d tokens)\n", o.out.c_str(),
+              cfg.summary().c_str(), o.dtype.c_str(), cfg.vocab_size);
+}
+
 void run_convert(const ConvertOpts& o) {
+  if (gguf_output(o.out)) return run_convert_to_gguf(o);
   if (fs::is_directory(o.m.model))
     fail(o.m.model, ": already a Hugging Face directory; convert reads llama2.c checkpoints and GGUF models");
   const fs::path out = check_output_dir(o.out, "--out", o.force, model_input_paths(o.m));
@@ -77,14 +109,14 @@ void run_convert(const ConvertOpts& o) {
               name.c_str());
 }
 
-DUQ_REGISTER_COMMAND({"convert", "convert a llama2.c checkpoint or GGUF model to a Hugging Face directory", [](CLI::App& app) {
+DUQ_REGISTER_COMMAND({"convert", "convert a llama2.c checkpoint or GGUF model to a Hugging Face directory, or any float model to a llama.cpp GGUF (--out X.gguf)", [](CLI::App& app) {
                         auto o = std::make_shared<ConvertOpts>();
                         o->m.add(app);
-                        app.add_option("-o,--out", o->out, "output directory")->required();
-                        app.add_option("--dtype", o->dtype, "tensor type in model.safetensors")
+                        app.add_option("-o,--out", o->out, "output directory, or a file ending in .gguf: llama.cpp's GGUF layout")->required();
+                        app.add_option("--dtype", o->dtype, "tensor type of the weights (GGUF output: f32 or f16)")
                             ->check(CLI::IsMember({"f32", "f16", "bf16"}))
                             ->capture_default_str();
-                        app.add_flag("--force", o->force, "replace an existing non-empty output directory (one holding model files only)");
+                        app.add_flag("--force", o->force, "replace an existing output (a non-empty directory must hold model files only)");
                         app.callback([o] { run_convert(*o); });
                       }});
 

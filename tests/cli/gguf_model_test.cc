@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <filesystem>
 
 #include "formats/gguf.h"
@@ -63,6 +64,78 @@ TEST(GgufCli, ConvertShipsTheVocabularyInsideTheDirectoryAndReplacesItWithForce)
   const std::string tail = " --text " + f.eval + " --ctx 128 --protocol llamacpp --max-windows 8";
   const double from_gguf = ppl_json(f.cli + " ppl --model " + f.gguf + tail);
   EXPECT_NEAR(ppl_json(f.cli + " ppl --model " + dir.string() + tail), from_gguf, 1e-5 * from_gguf);
+}
+
+// `convert --out X.gguf` writes llama.cpp's layout. Independent golden: llama.cpp's own conversion of the same
+// checkpoint (llama-convert-llama2c-to-ggml, the bundled stories260K-llamacpp-f32.gguf) holds the very same bytes
+// in every tensor both files have (names, types, shapes, interleaved W_q/W_k rows), the same hyperparameters and
+// the same vocabulary (pieces with "▁", scores, token types). llama.cpp stores the tied classifier again as
+// output.weight; the converted file leaves it tied.
+TEST(GgufCli, ConvertToGgufWritesWhatLlamaCppsConverterWrites) {
+  Files f;
+  if (!f.ok()) GTEST_SKIP();
+  const fs::path out = test::temp_dir("gguf_export") / "ours.gguf";
+  auto r = test::run_command(f.cli + " convert --model " + f.bin + " --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ours = formats::GgufFile::open(out), theirs = formats::GgufFile::open(f.gguf);
+  EXPECT_EQ(ours.get<std::string>("general.architecture"), "llama");
+  for (const char* k : {"llama.embedding_length", "llama.feed_forward_length", "llama.block_count", "llama.attention.head_count",
+                        "llama.attention.head_count_kv", "llama.rope.dimension_count"})
+    EXPECT_EQ(ours.get<uint32_t>(k), theirs.get<uint32_t>(k)) << k;
+  EXPECT_EQ(ours.get<float>("llama.attention.layer_norm_rms_epsilon"), theirs.get<float>("llama.attention.layer_norm_rms_epsilon"));
+  EXPECT_EQ(ours.get_array<std::string>("tokenizer.ggml.tokens"), theirs.get_array<std::string>("tokenizer.ggml.tokens"));
+  EXPECT_EQ(ours.get_array<float>("tokenizer.ggml.scores"), theirs.get_array<float>("tokenizer.ggml.scores"));
+  EXPECT_EQ(ours.get_array<int32_t>("tokenizer.ggml.token_type"), theirs.get_array<int32_t>("tokenizer.ggml.token_type"));
+  EXPECT_EQ(ours.get<std::string>("tokenizer.ggml.model"), "llama");
+  // context_length: the checkpoint's 512 (llama.cpp's converter writes its own --ctx default, 128)
+  EXPECT_EQ(ours.get<uint32_t>("llama.context_length"), 512u);
+  size_t compared = 0;
+  for (const auto& t : ours.tensors()) {
+    const formats::GgufTensor* u = theirs.find_tensor(t.name);
+    ASSERT_NE(u, nullptr) << t.name;
+    EXPECT_EQ(t.type, u->type) << t.name;
+    EXPECT_EQ(t.dims, u->dims) << t.name;
+    ASSERT_EQ(t.nbytes, u->nbytes) << t.name;
+    EXPECT_EQ(std::memcmp(t.data, u->data, static_cast<size_t>(t.nbytes)), 0) << t.name << ": bytes differ";
+    ++compared;
+  }
+  EXPECT_EQ(compared + 1, theirs.tensors().size());  // all but llama.cpp's copy of the tied classifier
+  EXPECT_EQ(ours.find_tensor("output.weight"), nullptr);
+  // llama.cpp's F16 conversion type: --dtype f16 stores the matrices as F16 (norms stay F32); bf16 is refused.
+  r = test::run_command(f.cli + " convert --model " + f.bin + " --dtype f16 --out " + (out.parent_path() / "h.gguf").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto half = formats::GgufFile::open(out.parent_path() / "h.gguf");
+  EXPECT_EQ(half.tensor("blk.0.attn_q.weight").type, formats::GgmlType::F16);
+  EXPECT_EQ(half.tensor("blk.0.attn_norm.weight").type, formats::GgmlType::F32);
+  r = test::run_command(f.cli + " convert --model " + f.bin + " --dtype bf16 --out " + (out.parent_path() / "b.gguf").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("f32 or f16"), std::string::npos) << r.err;
+  // An existing output is kept without --force.
+  r = test::run_command(f.cli + " convert --model " + f.bin + " --out " + out.string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(fs::is_regular_file(out));
+}
+
+// A Hugging Face directory (rotate-half W_q/W_k) converted to GGUF is the same model: the rows go back to the
+// interleaved order, and duquant's GGUF reader gives the directory's greedy text and perplexity.
+TEST(GgufCli, ConvertedHuggingFaceDirectoryRunsTheSameAsGguf) {
+  Files f;
+  if (!f.ok()) GTEST_SKIP();
+  const fs::path dir = test::temp_dir("gguf_export_hf");
+  auto r = test::run_command(f.cli + " convert --model " + f.bin + " --out " + (dir / "hf").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_command(f.cli + " convert --model " + (dir / "hf").string() + " --out " + (dir / "m.gguf").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string args = " --prompt 'Once upon a time' --temperature 0 -n 60";
+  auto a = test::run_command(f.cli + " generate --model " + (dir / "hf").string() + args);
+  auto b = test::run_command(f.cli + " generate --model " + (dir / "m.gguf").string() + args);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_GT(a.out.size(), 60u);
+  EXPECT_EQ(a.out, b.out);
+  const std::string tail = " --text " + f.eval + " --ctx 128 --max-windows 6";
+  const double p_hf = ppl_json(f.cli + " ppl --model " + (dir / "hf").string() + tail);
+  EXPECT_NEAR(ppl_json(f.cli + " ppl --model " + (dir / "m.gguf").string() + tail), p_hf, 1e-5 * p_hf);
 }
 
 TEST(GgufCli, GreedyGenerationEqualsTheCheckpoints) {
