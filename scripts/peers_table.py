@@ -57,6 +57,23 @@ for row in summary["rows"]:
         row["threads"], row["duquant"], row["llama_cpp"], span(row["duq_pre"]), span(row["ll_pre"]),
         ratio(row["pre_ratio"]), verdict(row["pre_ratio"], row["target_prefill_ratio"]), span(row["duq_dec"]),
         span(row["ll_dec"]), ratio(row["dec_ratio"]), verdict(row["dec_ratio"], row["target_decode_ratio"])))
+# Thread scaling of every engine: speed at the largest thread count over speed at one thread, per round.
+if len(threads) > 1 and "1" in threads:
+    top = max(threads, key=int)
+    by = {(r["threads"], r["duquant"]): r for r in summary["rows"]}
+    lines += ["", "| engine | prefill, %s threads / 1 | decode, %s threads / 1 |" % (top, top), "|---|---|---|"]
+    summary["scaling"] = []
+    for side, name_key, pre_key, dec_key in (("duquant", "duquant", "duq_pre", "duq_dec"), ("llama.cpp", "llama_cpp", "ll_pre", "ll_dec")):
+        for name, *_ in PAIRS:
+            one, many = by[(1, name)], by[(int(top), name)]
+            label = "%s %s" % (side, one[name_key])
+            sc = {}
+            for key, what in ((pre_key, "prefill"), (dec_key, "decode")):
+                ratios = [b / a for a, b in zip(one[key], many[key])]
+                sc[what] = {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+            summary["scaling"].append({"engine": label, "threads": int(top), **sc})
+            lines.append("| %s | %s | %s |" % (label, ratio(sc["prefill"]), ratio(sc["decode"])))
+    json.dump(summary, open(out + "/summary.json", "w"), indent=1)
 lines += ["",
           "*TinyLlama-1.1B shape (%d layers, random weights), %d interleaved rounds; tokens/s as ranges over the rounds, "
           "ratios taken within each round: median (min–max). Targets: W4A4 prefill ≥ 3× Q4_0, W4A4 and W8A8 decode "
