@@ -4,8 +4,9 @@
 // shares; end-to-end prefill/decode tokens/s and file sizes.
 import { readFileSync } from "node:fs";
 
-const [gemmFile, e2eFile] = process.argv.slice(2);
-if (!gemmFile || !e2eFile) throw new Error("usage: node bench_table.mjs gemm.json e2e.json");
+// Optional third and fourth files: the same two benches at 1 and N threads (--threads 1,N) for the scaling table.
+const [gemmFile, e2eFile, gemmThreadsFile, e2eThreadsFile] = process.argv.slice(2);
+if (!gemmFile || !e2eFile) throw new Error("usage: node bench_table.mjs gemm.json e2e.json [gemm-threads.json e2e-threads.json]");
 const gemm = JSON.parse(readFileSync(gemmFile, "utf8"));
 const e2e = JSON.parse(readFileSync(e2eFile, "utf8"));
 const f = (x, d) => (x === undefined || x === null ? "–" : Number(x).toFixed(d));
@@ -48,4 +49,33 @@ lines.push(`| decode ${e2e.decode.tokens} tokens after ${e2e.decode.prompt}, tok
 const fb = e2e.file_bytes;
 lines.push(`| file size, MB | ${f(fb.f32_safetensors / 1e6, 1)} (f32 safetensors) | ${f(fb.w4a4_gguf / 1e6, 1)} (.gguf) | ` +
            `${f(fb.ratio, 2)}× smaller |`);
+if (gemmThreadsFile && e2eThreadsFile) {
+  const gt = JSON.parse(readFileSync(gemmThreadsFile, "utf8"));
+  const et = JSON.parse(readFileSync(e2eThreadsFile, "utf8"));
+  const top = Math.max(...et.threads);
+  const sc = new Map();  // "shape/m" → {impl: ratio}
+  for (const r of gt.scaling) {
+    const key = `${r.shape}/${r.m}`;
+    if (!sc.has(key)) sc.set(key, {});
+    sc.get(key)[r.impl] = r.ratio;
+  }
+  lines.push("");
+  lines.push(`Thread scaling, speed at ${top} threads / at 1 (unpinned, wall clock, interleaved repetitions):`);
+  lines.push("");
+  lines.push("| N×K | M | w4a4 | w8a8 | fp32 OpenBLAS | s8 oneDNN |");
+  lines.push("|---|---|---|---|---|---|");
+  for (const [key, c] of sc) {
+    const [shape, m] = key.split("/");
+    const x = (v) => (v === undefined ? "–" : `${f(v, 2)}×`);
+    lines.push(`| ${shape} | ${m} | ${x(c.w4a4)} | ${x(c.w8a8)} | ${x(c.f32_openblas)} | ${x(c.s8_onednn)} |`);
+  }
+  lines.push("");
+  const one = et.by_threads.find((b) => b.threads === 1), many = et.by_threads.find((b) => b.threads === top);
+  lines.push(`| synthetic LLaMA, ${et.model.layers} layers | 1 thread, tok/s | ${top} threads, tok/s | scaling |`);
+  lines.push("|---|---|---|---|");
+  for (const [label, key] of [["float prefill", "float_prefill"], ["float decode", "float_decode"],
+                              ["W4A4 prefill", "w4a4_prefill"], ["W4A4 decode", "w4a4_decode"]]) {
+    lines.push(`| ${label} | ${f(one[key + "_tps"], 2)} | ${f(many[key + "_tps"], 2)} | ${f(many[key + "_scaling"], 2)}× |`);
+  }
+}
 console.log(lines.join("\n"));

@@ -29,18 +29,7 @@ SiteTransform from_online(const model::OnlineTransform& t, int64_t width) {
   st.act_clip = t.act_clip;
   st.choice = t.choice;
   if (t.kind == model::OnlineTransform::Kind::DuQuant) {
-    transform::DuQuantTransform dq;
-    for (const auto& r : t.rotations) {
-      transform::BlockRotation br;
-      br.dim = width;
-      br.block = r.block;
-      br.full = r.full;
-      br.per_block = r.per_block;
-      br.tail = r.tail;
-      dq.rotations.push_back(std::move(br));
-    }
-    for (const auto& p : t.perms) dq.perms.emplace_back(p.begin(), p.end());
-    st.duquant = std::move(dq);
+    st.duquant = model::duquant_transform_of(t, width);
   } else if (t.kind == model::OnlineTransform::Kind::Hadamard) {
     st.hadamard_seed = t.hadamard_seed;
     st.hadamard = std::make_shared<transform::RandomizedHadamard>(width, t.hadamard_seed);
@@ -182,17 +171,6 @@ QuantizedModel simulated_from_file(const model::QuantModelData& d) {
   }
   qm.model = std::make_unique<model::Model>(d.cfg, std::move(w));
   return qm;
-}
-
-model::TransformFactory transform_factory() {
-  return [](const model::OnlineTransform& t, int64_t width) -> std::function<void(MatView)> {
-    if (t.kind == model::OnlineTransform::Kind::DuQuant) {  // per-block rotations: R₁·P₁·R₂… in fp32 (Λ⁻¹ is the engine's)
-      auto dq = std::make_shared<const transform::DuQuantTransform>(*from_online(t, width).duquant);
-      return [dq](MatView x) { dq->apply(x); };
-    }
-    auto h = std::make_shared<transform::RandomizedHadamard>(width, t.hadamard_seed);
-    return [h](MatView x) { h->apply_rows(x); };
-  };
 }
 
 }  // namespace duq::calib

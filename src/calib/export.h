@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "calib/pipeline.h"
-#include "model/int_engine.h"
+#include "model/online_transform_fp32.h"
 #include "model/quant_model.h"
 
 namespace duq::calib {
@@ -35,8 +35,5 @@ model::QuantModelData quantize_to_file_data(const model::WeightSource& src, cons
 
 // File contents → the simulated model (float weights dequantized from the codes, SimQuantHooks).
 QuantizedModel simulated_from_file(const model::QuantModelData& d);
-
-// Rebuilds transforms the model layer cannot (randomized Hadamard) for model::make_int_model.
-model::TransformFactory transform_factory();
 
 }  // namespace duq::calib

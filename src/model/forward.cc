@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "core/threads.h"
+#include "formats/q8_0.h"
 #include "kernels/gemm_f32.h"
 #include "model/rope_freq.h"
 
@@ -193,9 +194,23 @@ Mat Model::embed(std::span<const int> tokens) const {
     const int id = tokens[t];
     if (id < 0 || id >= cfg_.vocab_size)
       fail("token id ", id, " at position ", t, " is outside the model's vocabulary (", cfg_.vocab_size, ")");
-    std::memcpy(x.row(static_cast<int64_t>(t)), w_.embed.row(id), sizeof(float) * static_cast<size_t>(cfg_.dim));
+    if (q8_0_embedding_.empty())
+      std::memcpy(x.row(static_cast<int64_t>(t)), w_.embed.row(id), sizeof(float) * static_cast<size_t>(cfg_.dim));
+    else
+      formats::q8_0_decode(q8_0_embedding_.data() + static_cast<size_t>(id) * q8_0_row_bytes(), static_cast<size_t>(cfg_.dim),
+                           x.row(static_cast<int64_t>(t)));
   }
   return x;
+}
+
+size_t Model::q8_0_row_bytes() const { return static_cast<size_t>(cfg_.dim) / formats::kQ8_0Block * formats::kQ8_0BlockBytes; }
+
+void Model::set_q8_0_embedding(AlignedVector<uint8_t> blocks) {
+  DUQ_CHECK(!cfg_.tied_embeddings, "set_q8_0_embedding: a tied embedding is the classifier too");
+  DUQ_CHECK(cfg_.dim % static_cast<int>(formats::kQ8_0Block) == 0, "set_q8_0_embedding: dim not a multiple of 32");
+  DUQ_CHECK(blocks.size() == static_cast<size_t>(cfg_.vocab_size) * q8_0_row_bytes(), "set_q8_0_embedding: shape");
+  q8_0_embedding_ = std::move(blocks);
+  w_.embed = Mat();
 }
 
 Mat Model::logits(ConstMatView x) const {

@@ -209,6 +209,10 @@ class Model {
   // f32 classifier they widen to, while a decoded token streams half the bytes and the table takes half the
   // memory. weights().lm_head is released.
   void set_half_classifier(AlignedVector<uint16_t> w);
+  // The embedding table [V×D] kept as Q8_0 blocks (a quantized file's default storage; untied models only, D a
+  // multiple of 32): embed() decodes the rows it needs, exactly as the file reader widens them, so every result
+  // is bit-identical while the table takes 34 of 128 bytes per 32 values. weights().embed is released.
+  void set_q8_0_embedding(AlignedVector<uint8_t> blocks);
 
  private:
   ModelConfig cfg_;
@@ -218,6 +222,8 @@ class Model {
   std::shared_ptr<const BlockAttention> attention_;
   bool gemv_logits_ = false;
   AlignedVector<uint16_t> half_classifier_;  // [V×D] when set_half_classifier was called, else empty
+  AlignedVector<uint8_t> q8_0_embedding_;    // [V × D/32 blocks] when set_q8_0_embedding was called, else empty
+  size_t q8_0_row_bytes() const;  // one embedding row in Q8_0 blocks
   // out [R×V] = xn · classifierᵀ by the row-invariant kernel (forward_batch's fixed summation order)
   void classifier_rows(ConstMatView xn, MatView out) const;
 };

@@ -8,6 +8,7 @@
 #include "core/half.h"
 #include "core/stage_clock.h"
 #include "core/threads.h"
+#include "formats/q8_0.h"
 #include "kernels/gemm_f32.h"
 #include "model/kv_quant_cache.h"
 
@@ -290,12 +291,33 @@ IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFac
                                                                  exact_rotations));
   m.hooks = std::make_unique<AttentionQuantHooks>(c, data->q, data->qk_rotation, /*quantize_kv=*/!quantized_kv);
   m.model->set_gemv_logits(true);
-  // An F16 classifier table stays in halves (its f32 widening, which the file reader made, converts back exactly).
-  if (!c.tied_embeddings && data->lm_head_type == TableType::F16) {
-    const Mat& wide = m.model->weights().lm_head;
-    AlignedVector<uint16_t> half(static_cast<size_t>(wide.size()));
-    for (size_t i = 0; i < half.size(); ++i) half[i] = f32_to_f16(wide.data()[i]);
-    m.model->set_half_classifier(std::move(half));
+  // The tables stay in their stored type: as the reader handed them over (TableLoad::AsStored), or, when it
+  // widened them, converted back — exactly for F16; for Q8_0 only when re-encoding gives back the very values
+  // (a table written by duquant does; anything else keeps its f32 widening).
+  if (!c.tied_embeddings) {
+    if (!data->lm_head_f16.empty()) {
+      m.model->set_half_classifier(std::move(data->lm_head_f16));
+    } else if (data->lm_head_type == TableType::F16) {
+      const Mat& wide = m.model->weights().lm_head;
+      AlignedVector<uint16_t> half(static_cast<size_t>(wide.size()));
+      for (size_t i = 0; i < half.size(); ++i) half[i] = f32_to_f16(wide.data()[i]);
+      m.model->set_half_classifier(std::move(half));
+    }
+    if (!data->embed_q8_0.empty()) {
+      m.model->set_q8_0_embedding(std::move(data->embed_q8_0));
+    } else if (data->embed_type == TableType::Q8_0 && c.dim % static_cast<int>(formats::kQ8_0Block) == 0) {
+      const Mat& wide = m.model->weights().embed;
+      AlignedVector<uint8_t> q(static_cast<size_t>(wide.size()) / formats::kQ8_0Block * formats::kQ8_0BlockBytes);
+      formats::q8_0_encode(wide.data(), static_cast<size_t>(wide.size()), q.data(), "embedding");
+      std::vector<float> back(static_cast<size_t>(c.dim));
+      bool exact = true;
+      const size_t row_bytes = static_cast<size_t>(c.dim) / formats::kQ8_0Block * formats::kQ8_0BlockBytes;
+      for (int64_t r = 0; r < wide.rows() && exact; ++r) {
+        formats::q8_0_decode(q.data() + static_cast<size_t>(r) * row_bytes, back.size(), back.data());
+        exact = std::memcmp(back.data(), wide.row(r), back.size() * sizeof(float)) == 0;
+      }
+      if (exact) m.model->set_q8_0_embedding(std::move(q));
+    }
   }
   if (quantized_kv) m.model->set_attention(std::make_shared<IntAttention>(c, data->q));
   m.data = std::move(data);

@@ -8,14 +8,13 @@
 
 #include "kernels/act_quant.h"
 #include "model/forward.h"
+#include "model/online_transform_fp32.h"
 #include "model/quant_model.h"
 
 namespace duq::model {
 
-// Builds x ↦ x·G for transforms the model layer cannot rebuild itself (the randomized Hadamard, whose
-// construction lives in transform/, and per-block DuQuant rotations, which no fused kernel takes): given the
-// transform and its width, returns an in-place function (without the smoothing Λ⁻¹, which the caller applies).
-using TransformFactory = std::function<std::function<void(MatView)>(const OnlineTransform&, int64_t width)>;
+// Transforms no fused kernel takes (the randomized Hadamard, per-block DuQuant rotations) run through a
+// TransformFactory (model/online_transform_fp32.h); fp32_transform_factory() builds every stored kind.
 
 // One linear input's run-time path: transform + per-token quantization into shared codes.
 class SiteQuantizer {
@@ -105,7 +104,7 @@ struct IntModel {
 // quantized_kv false: the reference path (K/V fake-quantized into the float cache, float attention).
 // exact_rotations: the online DuQuant rotations in fp32, as the simulation computes them; default: in exact
 // int16 arithmetic (kernels::Int16Rotation, ~3e-4 relative error on the rotated activations, faster).
-IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory,
+IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory = fp32_transform_factory(),
                         bool quantized_kv = true, bool exact_rotations = false);
 
 // Per-row fake quantization with the kernels' activation quantizer (x ← x̂), for rows of `width` values.

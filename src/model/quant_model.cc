@@ -240,6 +240,7 @@ uint32_t quant_format_version_for(const QuantModelData& m) {
 
 void write_quant_model(const std::string& path, const QuantModelData& m, Replace replace) {
   const ModelConfig& c = m.cfg;
+  DUQ_CHECK(m.embed_q8_0.empty() && m.lm_head_f16.empty(), "write_quant_model: tables read as stored; widen_tables first");
   GgufWriter w;
   w.add_kv("general.architecture", "llama");
   w.add_kv("general.name", "duquant " + m.q.method);

@@ -345,7 +345,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
                qn.c_str(), gguf_bytes / 1e6, model::table_type_name(data->embed_type), model::table_type_name(data->lm_head_type),
                qn.c_str(), data->q.kv_bits);
   {
-    model::IntModel im = model::make_int_model(std::move(data), calib::transform_factory(), /*quantized_kv=*/true,
+    model::IntModel im = model::make_int_model(std::move(data), model::fp32_transform_factory(), /*quantized_kv=*/true,
                                                      o.exact_rotations);
     iqs = measure(qn, c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
       return im.forward(tk, p, kc, last);

@@ -5,7 +5,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "calib/export.h"
 #include "core/error.h"
 #include "core/file_checks.h"
 #include "formats/file_kind.h"
@@ -16,6 +15,7 @@
 #include "model/int_engine.h"
 #include "model/quant_model.h"
 #include "model/sp_tokenizer.h"
+#include "tools/simulated_runner.h"
 
 namespace duq::tools {
 
@@ -47,7 +47,10 @@ Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
   Runner r;
   if (!fs::is_directory(a.model) && model::is_gguf_file(a.model) &&
       model::gguf_kind(a.model) == model::GgufKind::Quantized) {
-    auto data = std::make_unique<model::QuantModelData>(model::read_quant_model(a.model));
+    // The integer engine runs the tables in their stored type (Q8_0 embedding, F16 classifier): read them so,
+    // never widened, unless the simulation will run (it multiplies f32 tables).
+    auto data = std::make_unique<model::QuantModelData>(
+        model::read_quant_model(a.model, simulate ? model::TableLoad::Widened : model::TableLoad::AsStored));
     r.cfg = data->cfg;
     if (a.tokenizer.empty()) {
       r.tok = tokenizer_from_file_data(*data, a.model);
@@ -59,16 +62,9 @@ Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
            " tokens but the model's vocabulary is ", r.cfg.vocab_size);
     const std::string bits = "W" + std::to_string(data->q.wbits) + "A" + std::to_string(data->q.abits);
     if (simulate || data->q.abits == 16) {
-      auto sim = std::make_shared<calib::QuantizedModel>(calib::simulated_from_file(*data));
-      r.kind = "simulated " + bits + " (" + data->q.method + ")";
-      r.forward = [sim](std::span<const int> t, int pos, model::KVCache& c, bool last) {
-        return sim->forward(t, pos, c, last);
-      };
-      r.forward_batch = [sim](std::span<const model::SeqChunk> ch) { return sim->model->forward_batch(ch, sim->hooks.get()); };
-      r.extend = [sim](int n) { sim->model->set_max_seq_len(n); };
-      r.keep = sim;
+      set_simulated(r, *data);  // tools/simulated_runner.h (the calibration layer's simulation)
     } else {
-      auto im = std::make_shared<model::IntModel>(model::make_int_model(std::move(data), calib::transform_factory(),
+      auto im = std::make_shared<model::IntModel>(model::make_int_model(std::move(data), model::fp32_transform_factory(),
                                                                                   /*quantized_kv=*/true, exact_rotations));
       r.kind = "integer " + bits + " (" + im->data->q.method + ")";
       r.forward = [im](std::span<const int> t, int pos, model::KVCache& c, bool last) {

@@ -125,6 +125,37 @@ TEST(QuantModelTables, EveryEmbedAndOutputTypeRoundTrips) {
   EXPECT_EQ(r.embed(4, 1), std::ldexp(1.0f, -24));
 }
 
+// TableLoad::AsStored (the integer engine's read): an untied Q8_0 embedding arrives as its blocks and an F16
+// classifier as its halves, nothing widened; widen_tables() then gives exactly the Widened read. Other types
+// and tied tables arrive widened either way. A file read as stored is not written back unwidened.
+TEST(QuantModelTables, AsStoredKeepsQ8EmbeddingAndHalfClassifierAndWidensToTheSameValues) {
+  const fs::path dir = test::temp_dir("quant_model_tables_stored");
+  for (TableType et : {TableType::F32, TableType::F16, TableType::Q8_0})
+    for (bool tied : {false, true}) {
+      QuantModelData d = tiny_model(tied);
+      d.embed_type = et;
+      d.lm_head_type = TableType::F16;
+      const std::string what = std::string("embed ") + table_type_name(et) + (tied ? ", tied" : "");
+      const fs::path p = dir / (std::string(table_type_name(et)) + (tied ? "_tied" : "") + ".gguf");
+      write_quant_model(p.string(), d);
+      const QuantModelData wide = read_quant_model(p.string());
+      QuantModelData narrow = read_quant_model(p.string(), TableLoad::AsStored);
+      const bool q8 = !tied && et == TableType::Q8_0, half = !tied;
+      EXPECT_EQ(narrow.embed_q8_0.size(), q8 ? 50u * 2 * 34 : 0u) << what;  // 50 rows × 2 blocks × 34 bytes
+      EXPECT_EQ(narrow.embed.size(), q8 ? 0 : 50 * 64) << what;
+      EXPECT_EQ(narrow.lm_head_f16.size(), half ? 50u * 64 : 0u) << what;
+      EXPECT_EQ(narrow.lm_head.size(), 0) << what;  // F16: as halves; tied: none
+      EXPECT_EQ(narrow.embed_type, et) << what;
+      if (q8 || half) {
+        EXPECT_DEATH(write_quant_model((dir / "x.gguf").string(), narrow), "widen_tables first") << what;
+      }
+      widen_tables(narrow);
+      expect_equal(narrow.embed, wide.embed, what + ": embedding");
+      expect_equal(narrow.lm_head, wide.lm_head, what + ": classifier");
+      EXPECT_TRUE(narrow.embed_q8_0.empty() && narrow.lm_head_f16.empty()) << what;
+    }
+}
+
 TEST(QuantModelTables, TiedTableIsStoredAtEmbedType) {
   const fs::path dir = test::temp_dir("quant_model_tables_tied");
   QuantModelData d = tiny_model(true);

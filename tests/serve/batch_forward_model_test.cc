@@ -167,7 +167,7 @@ TEST(BatchForward, IntegerEngineSameBitsAloneAndBatched) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (bool exact : {false, true}) {
     auto data = std::make_unique<QuantModelData>(read_quant_model(q.string()));
-    IntModel im = make_int_model(std::move(data), calib::transform_factory(), /*quantized_kv=*/true, exact);
+    IntModel im = make_int_model(std::move(data), model::fp32_transform_factory(), /*quantized_kv=*/true, exact);
     expect_batch_independent([&](std::span<const SeqChunk> ch) { return im.forward_batch(ch); }, im.data->cfg,
                              exact ? "integer, exact rotations" : "integer");
   }
