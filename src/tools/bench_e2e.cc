@@ -129,7 +129,7 @@ using BatchFn = std::function<Mat(std::span<const model::SeqChunk>)>;
 // Batched decode, as `serve` steps it: B sequences, each prefilled with its own `prompt` tokens, then `decode`
 // steps of one token per sequence in one forward_batch call (M = B in every linear). Aggregate tokens/s per
 // count of o.batch (interleaved over o.reps, at the first thread count); with o.stages, each stage's wall time
-// per step (medians over reps) printed beside.
+// per step in the median repetition printed beside.
 struct BatchSpeed {
   int batch = 0;
   double tps = 0;
@@ -173,15 +173,18 @@ std::vector<BatchSpeed> measure_batched(const std::string& name, const model::Mo
       std::fprintf(stderr, "  %s, batch %d: decode %d steps after %d-token prompts: %.2f s (%.2f tok/s aggregate)\n", name.c_str(), B,
                    o.decode, o.prompt, secs[bi].back(), static_cast<double>(B) * o.decode / secs[bi].back());
     }
+  // Speed and stages both come from the median repetition (the upper one of an even count), so the stages account
+  // for the very step they are printed beside: separate medians per stage could sum to more than the step.
   std::vector<BatchSpeed> out(nb);
   for (size_t bi = 0; bi < nb; ++bi) {
+    std::vector<size_t> order(secs[bi].size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return secs[bi][a] < secs[bi][b]; });
+    const size_t mid = order[order.size() / 2];
     out[bi].batch = o.batch[bi];
-    out[bi].tps = static_cast<double>(o.batch[bi]) * o.decode / median(secs[bi]);
-    for (int s = 0; s < stage_clock::kNumStages; ++s) {
-      std::vector<double> v;
-      for (const auto& t : stages[bi]) v.push_back(t[static_cast<size_t>(s)]);
-      out[bi].stage_ms[static_cast<size_t>(s)] = 1e3 * median(v) / o.decode;
-    }
+    out[bi].tps = static_cast<double>(o.batch[bi]) * o.decode / secs[bi][mid];
+    for (int s = 0; s < stage_clock::kNumStages; ++s)
+      out[bi].stage_ms[static_cast<size_t>(s)] = 1e3 * stages[bi][mid][static_cast<size_t>(s)] / o.decode;
   }
   return out;
 }
