@@ -243,6 +243,7 @@ QkClipResult choose_qk_clip(const std::vector<std::pair<Mat, Mat>>& qk, int head
     return u;
   };
   std::vector<std::pair<Mat, Mat>> unit;
+  unit.reserve(qk.size());
   for (const auto& [q, k] : qk) unit.emplace_back(unit_rows(q), unit_rows(k));
   double norm = 0;
   for (const auto& [q, k] : unit) norm += logit_error(q, k, nullptr, nullptr);

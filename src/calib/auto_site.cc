@@ -38,6 +38,7 @@ void choose_auto_site(BlockState& b, model::Site site, ConstMatView x, SiteTrans
   const std::vector<float>& folded = b.smooth_folded[static_cast<size_t>(site)];
   const std::vector<float> online = st.smooth;
   std::vector<float> unfold;
+  unfold.reserve(folded.size());
   for (float f : folded) unfold.push_back(1.f / f);
   const bool smoothing = !folded.empty() || !online.empty();
   std::vector<AutoCandidate> cand;

@@ -61,6 +61,7 @@ std::string method_name(Method m) {
 
 std::vector<std::string> method_names() {
   std::vector<std::string> names;
+  names.reserve(kMethods.size());
   for (const MethodSpec& s : kMethods) names.emplace_back(s.name);
   return names;
 }

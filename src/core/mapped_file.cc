@@ -35,10 +35,12 @@ void MappedFile::release(const void* p, size_t n) const {
   const auto* b = static_cast<const uint8_t*>(p);
   if (!data_ || n == 0 || b < data_ || b + n > data_ + size_) return;
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t lo = reinterpret_cast<uintptr_t>(b) / page * page;
-  const uintptr_t hi = (reinterpret_cast<uintptr_t>(b + n) + page - 1) / page * page;
+  // Whole pages around [b, b+n), as pointer arithmetic (the map itself is page-aligned, so lo stays inside it).
+  const uint8_t* lo = b - reinterpret_cast<uintptr_t>(b) % page;
+  const uintptr_t hi_addr = (reinterpret_cast<uintptr_t>(b + n) + page - 1) / page * page;
+  const size_t len = hi_addr - reinterpret_cast<uintptr_t>(lo);
   // The map is read-only and private: nothing is lost, the pages come back from the file if read again.
-  ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+  ::madvise(const_cast<uint8_t*>(lo), len, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -175,6 +175,7 @@ PlotFrame plot_frame(const std::vector<Series>& series, double width, double hei
   const double ml = 62, mr = 12, mb = 40;
   const double mt = 14 + 16 * legend_rows(series, ml, width - mr);
   std::vector<const std::vector<float>*> data;
+  data.reserve(series.size());
   for (const auto& s : series) data.push_back(&s.y);
   return {ml, width - mr, mt, height - mb, auto_axis(data)};
 }
@@ -182,7 +183,8 @@ PlotFrame plot_frame(const std::vector<Series>& series, double width, double hei
 std::string line_chart(const LineChart& c) {
   const auto [px0, px1, py0, py1, ya] = plot_frame(c.series, c.width, c.height);
   const double xmax = std::max<int64_t>(1, c.x_count - 1);
-  auto xmap = [&](double x) { return px0 + (px1 - px0) * x / xmax; };
+  const double x_lo = px0, x_hi = px1;  // named copies: C++17 lambdas (clang-14) cannot capture structured bindings
+  auto xmap = [&](double x) { return x_lo + (x_hi - x_lo) * x / xmax; };
 
   std::string o = open_svg(c.svg_class, c.width, c.height);
   o += y_axis(ya, px0, px1, py0, py1, c.y_label);

@@ -16,21 +16,28 @@ namespace duq::kernels {
 namespace {
 
 // OpenBLAS always runs single-threaded (core/threads.h); large products are split here over our threads by
-// output columns, in ranges aligned to kAlign columns, each range one sgemm / sgemv call on offset views.
-// Products below kMinParallelFlops, and calls from inside a parallel region, are one call.
-constexpr int64_t kAlign = 64;
+// output columns into fixed chunks of kChunk columns, each chunk one sgemm / sgemv call on offset views, the
+// chunks shared out over the threads. The chunks depend on the shape only, never on the thread count: OpenBLAS's
+// sgemm is not split-invariant on every core (Zen/Haswell kernels give other bits for a column when the call
+// has other M or N; SkylakeX's happen to agree), so one call per thread's range would make the float results
+// depend on --threads. Measured on Zen (1 thread, M = 512, K = 2048): 256-column chunks cost 2-4% against one
+// call. Products below kMinParallelFlops are one call.
+constexpr int64_t kChunk = 256;
 constexpr double kMinParallelFlops = 8e6;  // ~0.1 ms on one core
 
 void split_columns(int64_t n, double flops, const std::function<void(int64_t, int64_t)>& call) {
-  const int64_t units = (n + kAlign - 1) / kAlign;
-  if (flops < kMinParallelFlops || units < 2 || num_threads() < 2 || in_parallel()) {
+  if (flops < kMinParallelFlops || n <= kChunk) {
     call(0, n);
     return;
   }
-  parallel_ranges(units, [&](int64_t u0, int64_t u1) {
-    const int64_t c0 = u0 * kAlign, c1 = std::min(n, u1 * kAlign);
-    call(c0, c1 - c0);
-  });
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const auto run = [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) call(u * kChunk, std::min(n, (u + 1) * kChunk) - u * kChunk);
+  };
+  if (num_threads() < 2 || in_parallel())
+    run(0, chunks);
+  else
+    parallel_ranges(chunks, run);
 }
 
 double flops(int64_t m, int64_t n, int64_t k) { return 2.0 * double(m) * double(n) * double(k); }

@@ -172,7 +172,7 @@ void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_
   kernels::add_rows(x, y);
 }
 
-Model::Model(ModelConfig c, ModelWeights w)
+Model::Model(const ModelConfig& c, ModelWeights w)
     : cfg_(c), w_(std::move(w)), rope_(rope_table(c, c.max_seq_len)), linears_(c.n_layers) {
   DUQ_CHECK(static_cast<int>(w_.layers.size()) == c.n_layers);
 }

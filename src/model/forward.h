@@ -170,7 +170,7 @@ constexpr int64_t kBatchRowBlock = 16;
 
 class Model {
  public:
-  Model(ModelConfig c, ModelWeights w);
+  Model(const ModelConfig& c, ModelWeights w);
   // Loads a llama2.c checkpoint or Hugging Face directory fully into memory.
   static Model load(const std::string& path);
 

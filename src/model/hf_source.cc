@@ -394,7 +394,7 @@ void write_hf_model(const std::string& dir, const WeightSource& src, DType dtype
     return std::span<const float>(v.data(), v.size());
   };
   // A table or the final norm, read when written.
-  auto table = [&](const std::string& name, std::function<Mat()> read, int64_t rows, int64_t cols) {
+  auto table = [&](const std::string& name, const std::function<Mat()>& read, int64_t rows, int64_t cols) {
     t.push_back({name, dtype, {rows, cols}, {}, [=] {
                    cur->block = LayerWeights();
                    cur->layer = -1;

@@ -11,7 +11,7 @@ QuantKVCache::QuantKVCache(const ModelConfig& c, int capacity, int bits)
     : capacity_(capacity), bits_(bits), n_kv_(c.n_kv_heads), hd_(c.head_dim()) {
   DUQ_CHECK(bits >= 2 && bits <= 8 && hd_ % 2 == 0);
   row_bytes_ = bits_ <= 4 ? hd_ / 2 : hd_;
-  planes_.resize(static_cast<size_t>(2 * c.n_layers));
+  planes_.resize(2 * static_cast<size_t>(c.n_layers));
   const size_t rows = static_cast<size_t>(capacity) * static_cast<size_t>(n_kv_);
   for (Plane& p : planes_) {
     p.codes.assign(rows * static_cast<size_t>(row_bytes_), 0);
@@ -30,7 +30,7 @@ void QuantKVCache::store(int layer, Which which, ConstMatView x, int pos0, float
   const int64_t T = x.rows;
   DUQ_CHECK(x.cols == static_cast<int64_t>(n_kv_) * hd_ && x.contiguous());
   DUQ_CHECK(pos0 >= 0 && pos0 + T <= capacity_, "KV cache: context beyond its capacity");
-  Plane& p = planes_[static_cast<size_t>(2 * layer + which)];
+  Plane& p = planes_[2 * static_cast<size_t>(layer) + static_cast<size_t>(which)];
   // One quantizer row per (token, head): the rows of x are [n_kv × hd] back to back.
   kernels::quantize_acts(ConstMatView(x.data, T * n_kv_, hd_), bits_, clip, tmp_);
   const int64_t r0 = static_cast<int64_t>(pos0) * n_kv_;
@@ -50,7 +50,7 @@ void QuantKVCache::store(int layer, Which which, ConstMatView x, int pos0, float
 
 void QuantKVCache::load_head(int layer, Which which, int head, int64_t n, MatView out) const {
   DUQ_CHECK(out.rows == n && out.cols == hd_ && n <= capacity_ && head < n_kv_);
-  const Plane& p = planes_[static_cast<size_t>(2 * layer + which)];
+  const Plane& p = planes_[2 * static_cast<size_t>(layer) + static_cast<size_t>(which)];
   for (int64_t t = 0; t < n; ++t) {
     const size_t r = static_cast<size_t>(t * n_kv_ + head);
     const uint8_t* src = p.codes.data() + static_cast<int64_t>(r) * row_bytes_;

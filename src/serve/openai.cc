@@ -74,7 +74,9 @@ CompletionRequest parse_completion_request(const std::string& body, bool chat, i
           bad("messages", where + ": an assistant message must answer a user message");
         r.turns.back().assistant = text.empty() ? " " : text;
       } else {
-        bad("messages", where + ": unknown role '" + role + "' (system, user, assistant)");
+        std::string msg = where;
+        msg.append(": unknown role '").append(role).append("' (system, user, assistant)");
+        bad("messages", msg);
       }
     }
     if (r.turns.empty() || !r.turns.back().assistant.empty()) bad("messages", "the last message must be from the user");

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 #include "calib/export.h"
@@ -38,7 +39,7 @@ namespace fs = std::filesystem;
 // model::random_weights (speed does not depend on the distribution; uniform is several times faster to draw).
 class SynthSource : public model::WeightSource {
  public:
-  explicit SynthSource(model::ModelConfig c) : c_(c) {}
+  explicit SynthSource(model::ModelConfig c) : c_(std::move(c)) {}
   const model::ModelConfig& config() const override { return c_; }
   std::string description() const override { return "synthetic " + c_.summary(); }
   Mat embedding() const override { return draw(c_.vocab_size, c_.dim, 1.0, 0); }
@@ -110,7 +111,7 @@ std::vector<Speed> measure(const std::string& name, const model::ModelConfig& c,
       fwd(std::span<const int>(seq.data(), static_cast<size_t>(o.prompt)), 0, cache, true);
       t0 = bench_now();
       for (int i = 0; i < o.decode; ++i)
-        fwd(std::span<const int>(&seq[static_cast<size_t>(o.prompt + i)], 1), o.prompt + i, cache, true);
+        fwd(std::span<const int>(&seq[static_cast<size_t>(o.prompt) + static_cast<size_t>(i)], 1), o.prompt + i, cache, true);
       dec[ti].push_back(bench_now() - t0);
       std::fprintf(stderr, "  %s, %d thread%s: decode %d tokens after a %d-token prompt: %.2f s (%.2f tok/s)\n", name.c_str(),
                    o.threads[ti], o.threads[ti] == 1 ? "" : "s", o.decode, o.prompt, dec[ti].back(),
@@ -163,7 +164,7 @@ std::vector<BatchSpeed> measure_batched(const std::string& name, const model::Mo
       const double t0 = bench_now();
       for (int i = 0; i < o.decode; ++i) {
         for (int b = 0; b < B; ++b)
-          chunks[static_cast<size_t>(b)] = {std::span<const int>(&seqs[static_cast<size_t>(b)][static_cast<size_t>(o.prompt + i)], 1),
+          chunks[static_cast<size_t>(b)] = {std::span<const int>(&seqs[static_cast<size_t>(b)][static_cast<size_t>(o.prompt) + static_cast<size_t>(i)], 1),
                                             o.prompt + i, &caches[static_cast<size_t>(b)], false};
         fwd(chunks);
       }
@@ -258,7 +259,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   // A fresh folder inside --tmp (which must exist: nothing is created outside it), removed at the end, on
   // failure and on SIGINT/SIGTERM/SIGHUP (StagedDir that is never committed).
   const StagedDir work(fs::path(o.tmp.empty() ? fs::temp_directory_path().string() : o.tmp) / "duquant-bench-e2e");
-  const fs::path dir = work.path();
+  const fs::path& dir = work.path();
   use_wall_clock(o.wall || (multi && !o.cpu_time));
   std::string tlist;
   for (int t : o.threads) (tlist += tlist.empty() ? "" : ",") += std::to_string(t);
@@ -328,6 +329,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
     std::fprintf(stderr, "[3/4] quantizing in memory: %s on %d random-token windows of %d\n", q.describe().c_str(),
                  o.calib_windows, o.calib_ctx);
     std::vector<std::vector<int>> windows;
+    windows.reserve(static_cast<size_t>(o.calib_windows));
     for (int i = 0; i < o.calib_windows; ++i) windows.push_back(random_tokens(o.calib_ctx, c.vocab_size, 100 + i));
     calib::QuantizedModel qm = calib::quantize_model(src, windows, q);
     data = std::make_unique<model::QuantModelData>(calib::to_file_data(qm, "llama2c", "synthetic model: no tokenizer"));

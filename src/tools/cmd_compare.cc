@@ -141,6 +141,7 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
   po.progress = base.progress;
   model::KVCache cache(cfg, ctx);
   std::vector<eval::WindowLogitsFn> fns;
+  fns.reserve(quantized.size());
   for (auto& qm : quantized) fns.push_back([&qm, &cache](std::span<const int> w) { return qm.forward(w, 0, cache); });
   auto res = eval::compare_models(
       tokens, tok->bos_id(), [&](std::span<const int> w) { return fp.forward(w, 0, cache); }, fns, po);

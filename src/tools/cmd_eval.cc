@@ -61,6 +61,7 @@ void run_eval(const EvalOpts& o) {
       o.log_samples.empty() ? fs::path() : check_output_file(o.log_samples, "--log-samples", o.force, {o.m.model, o.m.tokenizer, o.data});
   // Load every task before the model: a bad file fails fast.
   std::vector<tk::Task> tasks;
+  tasks.reserve(names.size());
   for (auto& n : names) {
     tasks.push_back(tk::load_task(n, data_for(n, o.data, names.size() > 1), o.shots));
   }

@@ -216,6 +216,7 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
     const size_t mi = static_cast<size_t>(std::find(methods.begin(), methods.end(), m) - methods.begin());
     for (const auto& layer : qm.report) {
       std::vector<double> row;
+      row.reserve(layer.size());
       for (const auto& site : layer) row.push_back(site.output_rel_error);
       errors[mi].push_back(std::move(row));
     }
@@ -247,6 +248,7 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
     calib::QuantizedModel fp = calib::float_model(*src);
     model::KVCache cache(cfg, ctx);
     std::vector<eval::WindowLogitsFn> fns;
+    fns.reserve(kept.size());
     for (auto& qm : kept) fns.push_back([&qm, &cache](std::span<const int> w) { return qm.forward(w, 0, cache); });
     auto res = eval::compare_models(
         eval_tokens, tok->bos_id(), [&](std::span<const int> w) { return fp.forward(w, 0, cache); }, fns, po);

@@ -38,7 +38,7 @@ std::string num(double v) {
 }
 
 // A validator on the option's string: `check` returns "" or the reason; `desc` goes to --help.
-CLI::Validator make(std::string desc, std::function<std::string(const std::string&)> check) {
+CLI::Validator make(const std::string& desc, std::function<std::string(const std::string&)> check) {
   CLI::Validator v(std::move(check), desc, "");
   v.description(desc);
   return v;
@@ -91,7 +91,7 @@ CLI::Validator ZeroOrRange(double lo, double hi) {
   });
 }
 
-CLI::Validator OneOf(std::vector<int> allowed) {
+CLI::Validator OneOf(const std::vector<int>& allowed) {
   std::string list;
   for (int a : allowed) list += (list.empty() ? "" : ", ") + std::to_string(a);
   return make("one of " + list, [=](const std::string& s) -> std::string {

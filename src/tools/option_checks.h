@@ -35,7 +35,7 @@ CLI::Validator RangeOpenLow(double lo, double hi);
 // Exactly 0, or [lo, hi] (e.g. temperature: 0 = greedy).
 CLI::Validator ZeroOrRange(double lo, double hi);
 // One of a few integers (flags written as 0/1, bit widths).
-CLI::Validator OneOf(std::vector<int> allowed);
+CLI::Validator OneOf(const std::vector<int>& allowed);
 
 // `s` as T within [lo, hi]; throws duq::Error "WHAT: 'S' is not an integer in [lo, hi]".
 int64_t parse_int(std::string_view s, int64_t lo, int64_t hi, const std::string& what);

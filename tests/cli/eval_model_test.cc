@@ -291,7 +291,9 @@ TEST(CliCompare, QuantizedTaskColumnsEqualEvalOnTheWrittenFile) {
     EXPECT_EQ(sim.at(m).get<double>(), isim.at(m).get<double>()) << m;
     EXPECT_EQ(in.at(m).get<double>(), iin.at(m).get<double>()) << m;
   }
-  EXPECT_NE(isim.at("acc_norm,none").get<double>(), iin.at("acc_norm,none").get<double>())
+  // One metric may coincide by chance (on a Zen machine acc_norm did: 0.4 and 0.4, acc 0.55 and 0.475).
+  EXPECT_TRUE(isim.at("acc,none").get<double>() != iin.at("acc,none").get<double>() ||
+              isim.at("acc_norm,none").get<double>() != iin.at("acc_norm,none").get<double>())
       << "the two engines score these documents alike: the test cannot tell them apart";
 }
 

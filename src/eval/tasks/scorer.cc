@@ -96,6 +96,7 @@ Scorer::Job Scorer::whole_sequence(const EncodedRequest& r, ChoiceScore& s, std:
 std::vector<std::vector<ChoiceScore>> Scorer::score(const std::vector<std::vector<EncodedRequest>>& docs) {
   using Request = std::pair<const EncodedRequest*, ChoiceScore*>;
   std::vector<std::vector<ChoiceScore>> out;
+  out.reserve(docs.size());
   for (const auto& d : docs) out.emplace_back(d.size(), ChoiceScore{0, /*greedy=*/true, 0, false});
 
   // The context a request's window holds: (context + continuation)[-(max_len+1):] keeps the last
@@ -156,7 +157,8 @@ std::vector<std::vector<ChoiceScore>> Scorer::score(const std::vector<std::vecto
     jobs.clear();
     for (Group& g : groups) {
       if (k >= g.members.size() || g.members[k].first->continuation.size() < 2) continue;
-      auto [r, s] = g.members[k];
+      const auto* r = g.members[k].first;
+      auto* s = g.members[k].second;
       const std::span<const int> cont = r->continuation;
       jobs.push_back({{cont.first(cont.size() - 1), static_cast<int>(g.ctx.size()), g.cache, true},
                       [cont, s](const Mat& logits, int64_t row) { accumulate(logits, row, cont.subspan(1), *s); }});
