@@ -50,12 +50,12 @@ struct Setup {
     }
     const int64_t widths[4] = {D, Q, D, H};
     for (int s = 0; s < 4; ++s) {
-      fixed.g[static_cast<size_t>(s)] = MatX<float>(widths[s], widths[s]);
+      fixed.g[static_cast<size_t>(s)] = Mat(widths[s], widths[s]);
       for (int64_t i = 0; i < widths[s]; ++i)
         for (int64_t j = 0; j < widths[s]; ++j)
           fixed.g[static_cast<size_t>(s)](i, j) = static_cast<float>((i == j ? 1.0 : 0.0) + 0.05 * rng.normal());
     }
-    fixed.head_rot = MatX<float>(hd, hd);
+    fixed.head_rot = Mat(hd, hd);
     for (int64_t i = 0; i < hd; ++i) fixed.head_rot(i, i) = 1.f;
     for (int n = 0; n < 32; ++n) {
       x.emplace_back(256, D);
@@ -89,10 +89,10 @@ void BM_BlockForwardOnly32Windows(benchmark::State& st) {
   BlockParams<float> p = s.fixed;
   for (int i = 0; i < kNumLinears; ++i) {
     const Mat& m = s.w[static_cast<size_t>(i)];
-    p.w[static_cast<size_t>(i)] = MatX<float>(m.rows(), m.cols());
+    p.w[static_cast<size_t>(i)] = Mat(m.rows(), m.cols());
     std::copy(m.data(), m.data() + m.size(), p.w[static_cast<size_t>(i)].data());
   }
-  std::vector<MatX<float>> xs, ts;
+  std::vector<Mat> xs, ts;
   for (size_t n = 0; n < s.x.size(); ++n) {
     xs.emplace_back(256, s.cfg.dim);
     ts.emplace_back(256, s.cfg.dim);

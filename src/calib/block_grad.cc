@@ -69,60 +69,62 @@ void mm_atb(CV<T> a, CV<T> b, MV<T> c, bool acc = false) {
 
 // x·G when G is given, else a copy.
 template <class T>
-MatX<T> times(const MatX<T>& x, const MatX<T>& g) {
+Matrix<T> times(const Matrix<T>& x, const Matrix<T>& g) {
   if (g.empty()) return x;
-  MatX<T> out(x.rows, g.cols);
+  Matrix<T> out(x.rows(), g.cols());
   mm_ab<T>(x.view(), g.view(), out.view());
   return out;
 }
 // dx·Gᵀ when G is given (the backward of times), else a copy.
 template <class T>
-MatX<T> times_t(const MatX<T>& dx, const MatX<T>& g) {
+Matrix<T> times_t(const Matrix<T>& dx, const Matrix<T>& g) {
   if (g.empty()) return dx;
-  MatX<T> out(dx.rows, g.rows);
+  Matrix<T> out(dx.rows(), g.rows());
   mm_abt<T>(dx.view(), g.view(), out.view());
   return out;
 }
 // Rows of hd values (head-major inside a token) times r [hd×hd] or rᵀ.
 template <class T>
-void rotate_head_rows(MatX<T>& x, int64_t hd, const MatX<T>& r, bool transpose) {
+void rotate_head_rows(Matrix<T>& x, int64_t hd, const Matrix<T>& r, bool transpose) {
   if (r.empty()) return;
-  CV<T> in(x.data(), x.rows * x.cols / hd, hd);
-  MatX<T> out(in.rows, hd);
+  CV<T> in(x.data(), x.rows() * x.cols() / hd, hd);
+  Matrix<T> out(in.rows, hd);
   if (transpose) mm_abt<T>(in, r.view(), out.view());
   else mm_ab<T>(in, r.view(), out.view());
-  x.v = std::move(out.v);
+  out.reshape(x.rows(), x.cols());
+  x = std::move(out);
 }
 
 template <class T>
-void rmsnorm_fwd(const MatX<T>& x, const std::vector<T>& w, T eps, MatX<T>& y, std::vector<T>& inv) {
-  inv.assign(static_cast<size_t>(x.rows), T(0));
-  for (int64_t t = 0; t < x.rows; ++t) {
+void rmsnorm_fwd(const Matrix<T>& x, const std::vector<T>& w, T eps, Matrix<T>& y, std::vector<T>& inv) {
+  inv.assign(static_cast<size_t>(x.rows()), T(0));
+  for (int64_t t = 0; t < x.rows(); ++t) {
     T ss = 0;
-    for (int64_t j = 0; j < x.cols; ++j) ss += x(t, j) * x(t, j);
-    const T r = T(1) / std::sqrt(ss / static_cast<T>(x.cols) + eps);
+    for (int64_t j = 0; j < x.cols(); ++j) ss += x(t, j) * x(t, j);
+    const T r = T(1) / std::sqrt(ss / static_cast<T>(x.cols()) + eps);
     inv[static_cast<size_t>(t)] = r;
-    for (int64_t j = 0; j < x.cols; ++j) y(t, j) = x(t, j) * r * w[static_cast<size_t>(j)];
+    for (int64_t j = 0; j < x.cols(); ++j) y(t, j) = x(t, j) * r * w[static_cast<size_t>(j)];
   }
 }
 // dx += ∂(RMSNorm(x)·w)/∂x applied to dy.
 template <class T>
-void rmsnorm_bwd(const MatX<T>& x, const std::vector<T>& w, const std::vector<T>& inv, const MatX<T>& dy, MatX<T>& dx) {
-  const T n = static_cast<T>(x.cols);
-  for (int64_t t = 0; t < x.rows; ++t) {
+void rmsnorm_bwd(const Matrix<T>& x, const std::vector<T>& w, const std::vector<T>& inv, const Matrix<T>& dy,
+                 Matrix<T>& dx) {
+  const T n = static_cast<T>(x.cols());
+  for (int64_t t = 0; t < x.rows(); ++t) {
     const T r = inv[static_cast<size_t>(t)];
     T dot = 0;
-    for (int64_t j = 0; j < x.cols; ++j) dot += dy(t, j) * w[static_cast<size_t>(j)] * x(t, j);
+    for (int64_t j = 0; j < x.cols(); ++j) dot += dy(t, j) * w[static_cast<size_t>(j)] * x(t, j);
     const T c = r * r * r / n * dot;
-    for (int64_t j = 0; j < x.cols; ++j) dx(t, j) += r * w[static_cast<size_t>(j)] * dy(t, j) - c * x(t, j);
+    for (int64_t j = 0; j < x.cols(); ++j) dx(t, j) += r * w[static_cast<size_t>(j)] * dy(t, j) - c * x(t, j);
   }
 }
 
 template <class T>
-void rope_apply(MatX<T>& x, int64_t n_heads, int64_t hd, const std::vector<T>& cs, const std::vector<T>& sn,
+void rope_apply(Matrix<T>& x, int64_t n_heads, int64_t hd, const std::vector<T>& cs, const std::vector<T>& sn,
                 bool interleaved, bool inverse) {
   const int64_t half = hd / 2;
-  for (int64_t t = 0; t < x.rows; ++t)
+  for (int64_t t = 0; t < x.rows(); ++t)
     for (int64_t h = 0; h < n_heads; ++h) {
       T* v = &x(t, h * hd);
       for (int64_t i = 0; i < half; ++i) {
@@ -210,12 +212,12 @@ void act_fake_quant_rows_grad(const T* x, const T* gout, T* gin, int64_t rows, i
 }
 
 template <class T>
-T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<T>& p, const MatX<T>& x,
-                  const MatX<T>& target, MatX<T>* y_out, std::array<MatX<T>, kNumLinears>* gw, MatX<T>* gx,
+T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<T>& p, const Matrix<T>& x,
+                  const Matrix<T>& target, Matrix<T>* y_out, std::array<Matrix<T>, kNumLinears>* gw, Matrix<T>* gx,
                   BlockExtraGrads<T>* extra) {
-  const int64_t Tn = x.rows, D = cfg.dim, hd = cfg.head_dim(), nh = cfg.n_heads, nkv = cfg.n_kv_heads;
+  const int64_t Tn = x.rows(), D = cfg.dim, hd = cfg.head_dim(), nh = cfg.n_heads, nkv = cfg.n_kv_heads;
   const int64_t Q = nh * hd, K = nkv * hd, H = cfg.hidden_dim, half = hd / 2, group = nh / nkv;
-  DUQ_CHECK(x.cols == D && target.rows == Tn && target.cols == D, "block_loss_grad: shapes");
+  DUQ_CHECK(x.cols() == D && target.rows() == Tn && target.cols() == D, "block_loss_grad: shapes");
   const bool inter = cfg.rope_layout == model::RopeLayout::Interleaved;
   const T eps = static_cast<T>(cfg.rms_eps);
   const auto& W = p.w;
@@ -234,12 +236,12 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
     }
 
   // ---- forward (keeping what the backward needs) ----
-  MatX<T> xn1(Tn, D);
+  Matrix<T> xn1(Tn, D);
   std::vector<T> r1, r2;
   rmsnorm_fwd(x, p.attn_norm, eps, xn1, r1);
-  MatX<T> a1pre = times(xn1, p.g[0]), a1 = a1pre;
+  Matrix<T> a1pre = times(xn1, p.g[0]), a1 = a1pre;
   act_fake_quant_rows(a1.data(), Tn, D, qs.abits, lac(0));
-  MatX<T> q(Tn, Q), k(Tn, K), v(Tn, K);
+  Matrix<T> q(Tn, Q), k(Tn, K), v(Tn, K);
   mm_abt<T>(a1.view(), W[kLinQ].view(), q.view());
   mm_abt<T>(a1.view(), W[kLinK].view(), k.view());
   mm_abt<T>(a1.view(), W[kLinV].view(), v.view());
@@ -247,17 +249,17 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   rope_apply(k, nkv, hd, cs, sn, inter, false);
   rotate_head_rows(q, hd, p.head_rot, false);
   rotate_head_rows(k, hd, p.head_rot, false);
-  MatX<T> qpre = q, kpre = k, vpre = v;
+  Matrix<T> qpre = q, kpre = k, vpre = v;
   act_fake_quant_rows(q.data(), Tn * nh, hd, qs.abits, qs.qk_clip);
   act_fake_quant_rows(k.data(), Tn * nkv, hd, qs.kv_bits, qs.qk_clip);
   act_fake_quant_rows(v.data(), Tn * nkv, hd, qs.kv_bits, 1.f);
   const T scale = T(1) / std::sqrt(static_cast<T>(hd));
-  std::vector<MatX<T>> P(static_cast<size_t>(nh));
-  MatX<T> att(Tn, Q);
+  std::vector<Matrix<T>> P(static_cast<size_t>(nh));
+  Matrix<T> att(Tn, Q);
   for (int64_t h = 0; h < nh; ++h) {
     const int64_t kvh = h / group;
-    MatX<T>& s = P[static_cast<size_t>(h)];
-    s = MatX<T>(Tn, Tn);
+    Matrix<T>& s = P[static_cast<size_t>(h)];
+    s = Matrix<T>(Tn, Tn);
     mm_abt<T>(q.view().cols_slice(h * hd, hd), k.view().cols_slice(kvh * hd, hd), s.view());
     for (int64_t t = 0; t < Tn; ++t) {
       T mx = s(t, 0);
@@ -273,88 +275,90 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
     }
     mm_ab<T>(s.view(), v.view().cols_slice(kvh * hd, hd), att.view().cols_slice(h * hd, hd));
   }
-  MatX<T> b1pre = times(att, p.g[1]), b1 = b1pre;
+  Matrix<T> b1pre = times(att, p.g[1]), b1 = b1pre;
   act_fake_quant_rows(b1.data(), Tn, Q, qs.abits, lac(1));
-  MatX<T> x1 = x;
+  Matrix<T> x1 = x;
   mm_abt<T>(b1.view(), W[kLinO].view(), x1.view(), /*acc=*/true);
-  MatX<T> xn2(Tn, D);
+  Matrix<T> xn2(Tn, D);
   rmsnorm_fwd(x1, p.ffn_norm, eps, xn2, r2);
-  MatX<T> a2pre = times(xn2, p.g[2]), a2 = a2pre;
+  Matrix<T> a2pre = times(xn2, p.g[2]), a2 = a2pre;
   act_fake_quant_rows(a2.data(), Tn, D, qs.abits, lac(2));
-  MatX<T> gt(Tn, H), ut(Tn, H), hact(Tn, H);
+  Matrix<T> gt(Tn, H), ut(Tn, H), hact(Tn, H);
   mm_abt<T>(a2.view(), W[kLinGate].view(), gt.view());
   mm_abt<T>(a2.view(), W[kLinUp].view(), ut.view());
-  for (size_t i = 0; i < hact.v.size(); ++i) {
-    const T g = gt.v[i];
-    hact.v[i] = g / (T(1) + std::exp(-g)) * ut.v[i];
+  for (size_t i = 0; i < hact.flat().size(); ++i) {
+    const T g = gt.data()[i];
+    hact.data()[i] = g / (T(1) + std::exp(-g)) * ut.data()[i];
   }
-  MatX<T> b2pre = times(hact, p.g[3]), b2 = b2pre;
+  Matrix<T> b2pre = times(hact, p.g[3]), b2 = b2pre;
   act_fake_quant_rows(b2.data(), Tn, H, qs.abits, lac(3));
-  MatX<T> y = x1;
+  Matrix<T> y = x1;
   mm_abt<T>(b2.view(), W[kLinDown].view(), y.view(), /*acc=*/true);
 
   T loss = 0;
-  MatX<T> dy(Tn, D);
+  Matrix<T> dy(Tn, D);
   const T inv_n = T(1) / static_cast<T>(Tn * D);
-  for (size_t i = 0; i < y.v.size(); ++i) {
-    const T d = y.v[i] - target.v[i];
+  for (size_t i = 0; i < y.flat().size(); ++i) {
+    const T d = y.data()[i] - target.data()[i];
     loss += d * d;
-    dy.v[i] = T(2) * d * inv_n;
+    dy.data()[i] = T(2) * d * inv_n;
   }
   loss *= inv_n;
   if (y_out) *y_out = std::move(y);
   if (!gw && !gx && !extra) return loss;
 
   // ---- backward ----
-  std::array<MatX<T>, kNumLinears> local;
+  std::array<Matrix<T>, kNumLinears> local;
   auto& G = gw ? *gw : local;
-  for (int i = 0; i < kNumLinears; ++i) G[static_cast<size_t>(i)] = MatX<T>(W[static_cast<size_t>(i)].rows, W[static_cast<size_t>(i)].cols);
+  for (int i = 0; i < kNumLinears; ++i)
+    G[static_cast<size_t>(i)] = Matrix<T>(W[static_cast<size_t>(i)].rows(), W[static_cast<size_t>(i)].cols());
   mm_atb<T>(dy.view(), b2.view(), G[kLinDown].view());
-  MatX<T> db2(Tn, H), db2pre(Tn, H);
+  Matrix<T> db2(Tn, H), db2pre(Tn, H);
   mm_ab<T>(dy.view(), W[kLinDown].view(), db2.view());
   act_fake_quant_rows_grad(b2pre.data(), db2.data(), db2pre.data(), Tn, H, qs.abits, lac(3), qs.act_scale_grad);
-  MatX<T> dh = times_t(db2pre, p.g[3]);
-  auto g_grad = [&](int site, const MatX<T>& in, const MatX<T>& dout) {  // ∂L/∂G_s = inᵀ·∂L/∂(in·G_s)
+  Matrix<T> dh = times_t(db2pre, p.g[3]);
+  auto g_grad = [&](int site, const Matrix<T>& in, const Matrix<T>& dout) {  // ∂L/∂G_s = inᵀ·∂L/∂(in·G_s)
     if (!extra || p.g[static_cast<size_t>(site)].empty()) return;
-    MatX<T>& gg = extra->g[static_cast<size_t>(site)];
-    gg = MatX<T>(in.cols, dout.cols);
+    Matrix<T>& gg = extra->g[static_cast<size_t>(site)];
+    gg = Matrix<T>(in.cols(), dout.cols());
     mm_atb<T>(in.view(), dout.view(), gg.view());
   };
   // ∂L/∂w of RMSNorm(x)·w: Σ_t x_tj·r_t·∂L/∂xn_tj.
-  auto norm_grad = [&](const MatX<T>& in, const std::vector<T>& inv, const MatX<T>& dxn, std::vector<T>& out) {
-    out.assign(static_cast<size_t>(in.cols), T(0));
-    for (int64_t t = 0; t < in.rows; ++t)
-      for (int64_t j = 0; j < in.cols; ++j) out[static_cast<size_t>(j)] += in(t, j) * inv[static_cast<size_t>(t)] * dxn(t, j);
+  auto norm_grad = [&](const Matrix<T>& in, const std::vector<T>& inv, const Matrix<T>& dxn, std::vector<T>& out) {
+    out.assign(static_cast<size_t>(in.cols()), T(0));
+    for (int64_t t = 0; t < in.rows(); ++t)
+      for (int64_t j = 0; j < in.cols(); ++j)
+        out[static_cast<size_t>(j)] += in(t, j) * inv[static_cast<size_t>(t)] * dxn(t, j);
   };
   g_grad(3, hact, db2pre);
-  MatX<T> dgt(Tn, H), dut(Tn, H);
-  for (size_t i = 0; i < dh.v.size(); ++i) {
-    const T g = gt.v[i], sg = T(1) / (T(1) + std::exp(-g));
-    dut.v[i] = dh.v[i] * g * sg;
-    dgt.v[i] = dh.v[i] * ut.v[i] * sg * (T(1) + g * (T(1) - sg));
+  Matrix<T> dgt(Tn, H), dut(Tn, H);
+  for (size_t i = 0; i < dh.flat().size(); ++i) {
+    const T g = gt.data()[i], sg = T(1) / (T(1) + std::exp(-g));
+    dut.data()[i] = dh.data()[i] * g * sg;
+    dgt.data()[i] = dh.data()[i] * ut.data()[i] * sg * (T(1) + g * (T(1) - sg));
   }
   mm_atb<T>(dgt.view(), a2.view(), G[kLinGate].view());
   mm_atb<T>(dut.view(), a2.view(), G[kLinUp].view());
-  MatX<T> da2(Tn, D), da2pre(Tn, D);
+  Matrix<T> da2(Tn, D), da2pre(Tn, D);
   mm_ab<T>(dgt.view(), W[kLinGate].view(), da2.view());
   mm_ab<T>(dut.view(), W[kLinUp].view(), da2.view(), true);
   act_fake_quant_rows_grad(a2pre.data(), da2.data(), da2pre.data(), Tn, D, qs.abits, lac(2), qs.act_scale_grad);
-  MatX<T> dxn2 = times_t(da2pre, p.g[2]);
+  Matrix<T> dxn2 = times_t(da2pre, p.g[2]);
   g_grad(2, xn2, da2pre);
   if (extra) norm_grad(x1, r2, dxn2, extra->ffn_norm);
-  MatX<T> dx1 = dy;
+  Matrix<T> dx1 = dy;
   rmsnorm_bwd(x1, p.ffn_norm, r2, dxn2, dx1);
 
   mm_atb<T>(dx1.view(), b1.view(), G[kLinO].view());
-  MatX<T> db1(Tn, Q), db1pre(Tn, Q);
+  Matrix<T> db1(Tn, Q), db1pre(Tn, Q);
   mm_ab<T>(dx1.view(), W[kLinO].view(), db1.view());
   act_fake_quant_rows_grad(b1pre.data(), db1.data(), db1pre.data(), Tn, Q, qs.abits, lac(1), qs.act_scale_grad);
-  MatX<T> datt = times_t(db1pre, p.g[1]);
+  Matrix<T> datt = times_t(db1pre, p.g[1]);
   g_grad(1, att, db1pre);
-  MatX<T> dq(Tn, Q), dk(Tn, K), dv(Tn, K), dP(Tn, Tn);
+  Matrix<T> dq(Tn, Q), dk(Tn, K), dv(Tn, K), dP(Tn, Tn);
   for (int64_t h = 0; h < nh; ++h) {
     const int64_t kvh = h / group;
-    const MatX<T>& ph = P[static_cast<size_t>(h)];
+    const Matrix<T>& ph = P[static_cast<size_t>(h)];
     CV<T> datt_h = datt.view().cols_slice(h * hd, hd);
     mm_abt<T>(datt_h, v.view().cols_slice(kvh * hd, hd), dP.view());
     mm_atb<T>(ph.view(), datt_h, dv.view().cols_slice(kvh * hd, hd), true);
@@ -366,7 +370,7 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
     mm_ab<T>(dP.view(), k.view().cols_slice(kvh * hd, hd), dq.view().cols_slice(h * hd, hd));
     mm_atb<T>(dP.view(), q.view().cols_slice(h * hd, hd), dk.view().cols_slice(kvh * hd, hd), true);
   }
-  MatX<T> dqp(Tn, Q), dkp(Tn, K), dvp(Tn, K);
+  Matrix<T> dqp(Tn, Q), dkp(Tn, K), dvp(Tn, K);
   act_fake_quant_rows_grad(qpre.data(), dq.data(), dqp.data(), Tn * nh, hd, qs.abits, qs.qk_clip, qs.act_scale_grad);
   act_fake_quant_rows_grad(kpre.data(), dk.data(), dkp.data(), Tn * nkv, hd, qs.kv_bits, qs.qk_clip, qs.act_scale_grad);
   act_fake_quant_rows_grad(vpre.data(), dv.data(), dvp.data(), Tn * nkv, hd, qs.kv_bits, 1.f, qs.act_scale_grad);
@@ -378,12 +382,12 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   mm_atb<T>(dkp.view(), a1.view(), G[kLinK].view());
   mm_atb<T>(dvp.view(), a1.view(), G[kLinV].view());
   if (gx || extra) {
-    MatX<T> da1(Tn, D), da1pre(Tn, D);
+    Matrix<T> da1(Tn, D), da1pre(Tn, D);
     mm_ab<T>(dqp.view(), W[kLinQ].view(), da1.view());
     mm_ab<T>(dkp.view(), W[kLinK].view(), da1.view(), true);
     mm_ab<T>(dvp.view(), W[kLinV].view(), da1.view(), true);
     act_fake_quant_rows_grad(a1pre.data(), da1.data(), da1pre.data(), Tn, D, qs.abits, lac(0), qs.act_scale_grad);
-    MatX<T> dxn1 = times_t(da1pre, p.g[0]);
+    Matrix<T> dxn1 = times_t(da1pre, p.g[0]);
     g_grad(0, xn1, da1pre);
     if (extra) norm_grad(x, r1, dxn1, extra->attn_norm);
     if (gx) {
@@ -395,11 +399,13 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
 }
 
 template float block_loss_grad<float>(const model::ModelConfig&, const BlockQuantSpec&, const BlockParams<float>&,
-                                      const MatX<float>&, const MatX<float>&, MatX<float>*,
-                                      std::array<MatX<float>, kNumLinears>*, MatX<float>*, BlockExtraGrads<float>*);
+                                      const Matrix<float>&, const Matrix<float>&, Matrix<float>*,
+                                      std::array<Matrix<float>, kNumLinears>*, Matrix<float>*,
+                                      BlockExtraGrads<float>*);
 template double block_loss_grad<double>(const model::ModelConfig&, const BlockQuantSpec&, const BlockParams<double>&,
-                                        const MatX<double>&, const MatX<double>&, MatX<double>*,
-                                        std::array<MatX<double>, kNumLinears>*, MatX<double>*, BlockExtraGrads<double>*);
+                                        const Matrix<double>&, const Matrix<double>&, Matrix<double>*,
+                                        std::array<Matrix<double>, kNumLinears>*, Matrix<double>*,
+                                        BlockExtraGrads<double>*);
 template void act_fake_quant_rows<float>(float*, int64_t, int64_t, int, float);
 template void act_fake_quant_rows<double>(double*, int64_t, int64_t, int, float);
 template void act_fake_quant_rows_grad<float>(const float*, const float*, float*, int64_t, int64_t, int, float, bool);

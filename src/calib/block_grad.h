@@ -27,22 +27,6 @@
 
 namespace duq::calib {
 
-// Owning row-major matrix of float or double.
-template <class T>
-struct MatX {
-  int64_t rows = 0, cols = 0;
-  std::vector<T> v;
-  MatX() = default;
-  MatX(int64_t r, int64_t c) : rows(r), cols(c), v(static_cast<size_t>(r * c), T(0)) {}
-  bool empty() const { return v.empty(); }
-  T* data() { return v.data(); }
-  const T* data() const { return v.data(); }
-  T& operator()(int64_t i, int64_t j) { return v[static_cast<size_t>(i * cols + j)]; }
-  T operator()(int64_t i, int64_t j) const { return v[static_cast<size_t>(i * cols + j)]; }
-  MatViewT<T> view() { return MatViewT<T>(v.data(), rows, cols); }
-  MatViewT<const T> view() const { return MatViewT<const T>(v.data(), rows, cols); }
-};
-
 // The seven linears in ModelWeights order.
 enum LinearIndex { kLinQ = 0, kLinK, kLinV, kLinO, kLinGate, kLinUp, kLinDown, kNumLinears };
 
@@ -59,9 +43,9 @@ struct BlockQuantSpec {
 template <class T>
 struct BlockParams {
   std::vector<T> attn_norm, ffn_norm;       // [D]
-  std::array<MatX<T>, kNumLinears> w;       // [O×D] as used by the forward
-  std::array<MatX<T>, 4> g;                 // per site (model::Site order) G [D_s×D_s]; empty = identity
-  MatX<T> head_rot;                         // [hd×hd] applied to Q and K per head; empty = none
+  std::array<Matrix<T>, kNumLinears> w;     // [O×D] as used by the forward
+  std::array<Matrix<T>, 4> g;               // per site (model::Site order) G [D_s×D_s]; empty = identity
+  Matrix<T> head_rot;                       // [hd×hd] applied to Q and K per head; empty = none
 };
 
 // Gradients beyond the weights' (norm tweaking, learned transforms).
@@ -70,15 +54,15 @@ struct BlockExtraGrads {
   std::vector<T> attn_norm, ffn_norm;  // ∂L/∂ RMSNorm weights [D]
   // ∂L/∂G_s through the activation path only (a = Q(xn·G_s)): xnᵀ·∂L/∂(xn·G_s); sites with an empty G: empty.
   // A caller that also folds G into the weights (W·G for orthogonal G) adds W₀ᵀ·∂L/∂W itself.
-  std::array<MatX<T>, 4> g;
+  std::array<Matrix<T>, 4> g;
 };
 
 // Runs the block on x [T×D] and returns L = mean((y − target)²) over all T·D entries (y: the block output,
 // written to *y when given). With gw, fills gw[i] = ∂L/∂w[i]; with gx, ∂L/∂x; with extra, the norm and G
 // gradients.
 template <class T>
-T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<T>& p, const MatX<T>& x,
-                  const MatX<T>& target, MatX<T>* y, std::array<MatX<T>, kNumLinears>* gw, MatX<T>* gx,
+T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<T>& p, const Matrix<T>& x,
+                  const Matrix<T>& target, Matrix<T>* y, std::array<Matrix<T>, kNumLinears>* gw, Matrix<T>* gx,
                   BlockExtraGrads<T>* extra = nullptr);
 
 // The activation quantizer of the forward on rows of n values (in place), and its straight-through gradient:

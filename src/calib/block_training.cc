@@ -53,18 +53,13 @@ BlockLoss learn_block(BlockState& b, const std::vector<Mat>& x_q, const std::vec
     const auto& dq = sites[static_cast<size_t>(s)].duquant;
     if (dq && !dq->rotations.empty()) layouts[static_cast<size_t>(s)] = &dq->rotations.back();
   }
-  std::vector<MatX<float>> xs, ts;
-  for (size_t n = 0; n < x_q.size(); ++n) {
-    xs.push_back(to_matx(x_q[n]));
-    ts.push_back(to_matx(fp_out[n]));
-  }
   LearnOptions lo;
   lo.epochs = b.opts.lwc_epochs;
   lo.lr_clip = b.opts.lwc_lr;
   lo.angle = b.opts.learn_angle;
   lo.wbits = b.opts.wbits;
   Timer t;
-  const LearnResult r = learn_train_block(b.cfg, qs, fixed, folded_weights(b), layouts, xs, ts, lo);
+  const LearnResult r = learn_train_block(b.cfg, qs, fixed, folded_weights(b), layouts, x_q, fp_out, lo);
   if (b.opts.progress)
     std::fprintf(stderr, "layer %d learned rotations + LWC: block loss %.5g -> %.5g over %d steps (%.1f s)\n", b.layer,
                  r.loss_first, r.loss_last, r.steps, t.seconds());
@@ -76,8 +71,8 @@ BlockLoss learn_block(BlockState& b, const std::vector<Mat>& x_q, const std::vec
     const auto& rot = r.rot[static_cast<size_t>(kSiteOf[i])];
     Mat wp(folded);
     if (rot) {
-      const MatX<float> d = rot->dense();
-      kernels::matmul(folded, ConstMatView(d.data(), d.rows, d.cols), wp);
+      const Mat d = rot->dense();
+      kernels::matmul(folded, d, wp);
     }
     *cs[static_cast<size_t>(i)] = lwc_quantize(wp, r.rows[static_cast<size_t>(i)], b.opts.wbits);
     quant::dequantize(**cs[static_cast<size_t>(i)], *ws[static_cast<size_t>(i)]);
@@ -100,16 +95,11 @@ BlockLoss tweak_norms(BlockState& b, const std::vector<Mat>& x_q, const std::vec
   BlockQuantSpec qs = block_quant_spec(b.opts);
   qs.qk_clip = b.rt.qk_clip(b.layer);
   for (int s = 0; s < model::kNumSites; ++s) qs.site_lac[static_cast<size_t>(s)] = sites[static_cast<size_t>(s)].act_clip;
-  std::vector<MatX<float>> xs, ts;
-  for (size_t n = 0; n < x_q.size(); ++n) {
-    xs.push_back(to_matx(x_q[n]));
-    ts.push_back(to_matx(fp_out[n]));
-  }
   NormTweakOptions no;
   no.epochs = b.opts.norm_tweak_epochs;
   no.lr = b.opts.norm_tweak_lr;
   Timer t;
-  const NormTweakResult r = norm_tweak_block(b.cfg, qs, p, xs, ts, no);
+  const NormTweakResult r = norm_tweak_block(b.cfg, qs, p, x_q, fp_out, no);
   if (b.opts.progress)
     std::fprintf(stderr, "layer %d norm tweak: block loss %.5g -> %.5g over %d steps (%.1f s)\n", b.layer, r.loss_before,
                  r.loss_after, r.steps, t.seconds());

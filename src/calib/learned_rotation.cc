@@ -16,7 +16,7 @@ namespace {
 
 // Solves (I + B)·X = C for X by Gauss–Jordan with partial pivoting (I + skew is never singular).
 MatD solve_identity_plus(const MatD& b, MatD c) {
-  const int64_t n = b.rows;
+  const int64_t n = b.rows();
   MatD a = b;
   for (int64_t i = 0; i < n; ++i) a(i, i) += 1.0;
   for (int64_t col = 0; col < n; ++col) {
@@ -46,31 +46,31 @@ MatD solve_identity_plus(const MatD& b, MatD c) {
 }
 
 MatD transpose(const MatD& m) {
-  MatD t(m.cols, m.rows);
-  for (int64_t i = 0; i < m.rows; ++i)
-    for (int64_t j = 0; j < m.cols; ++j) t(j, i) = m(i, j);
+  MatD t(m.cols(), m.rows());
+  for (int64_t i = 0; i < m.rows(); ++i)
+    for (int64_t j = 0; j < m.cols(); ++j) t(j, i) = m(i, j);
   return t;
 }
 
 // The b×b diagonal block at offset o of a dense gradient, added into g.
-void add_block(const MatX<float>& dense, int64_t o, MatD& g) {
-  for (int64_t i = 0; i < g.rows; ++i)
-    for (int64_t j = 0; j < g.cols; ++j) g(i, j) += dense(o + i, o + j);
+void add_block(const Mat& dense, int64_t o, MatD& g) {
+  for (int64_t i = 0; i < g.rows(); ++i)
+    for (int64_t j = 0; j < g.cols(); ++j) g(i, j) += dense(o + i, o + j);
 }
 
 template <class T>
-void mm_atb(const MatX<T>& a, const MatX<T>& b, MatX<T>& c) {  // c += aᵀ·b
+void mm_atb(const Matrix<T>& a, const Matrix<T>& b, Matrix<T>& c) {  // c += aᵀ·b
   if constexpr (std::is_same_v<T, float>) {
     kernels::matmul_at_b(a.view(), b.view(), c.view(), /*accumulate=*/true);
   } else {
-    for (int64_t k = 0; k < a.rows; ++k)
-      for (int64_t i = 0; i < a.cols; ++i)
-        for (int64_t j = 0; j < b.cols; ++j) c(i, j) += a(k, i) * b(k, j);
+    for (int64_t k = 0; k < a.rows(); ++k)
+      for (int64_t i = 0; i < a.cols(); ++i)
+        for (int64_t j = 0; j < b.cols(); ++j) c(i, j) += a(k, i) * b(k, j);
   }
 }
 
-MatX<float> times(const MatX<float>& a, const MatX<float>& b) {
-  MatX<float> c(a.rows, b.cols);
+Mat times(const Mat& a, const Mat& b) {
+  Mat c(a.rows(), b.cols());
   kernels::matmul(a.view(), b.view(), c.view());
   return c;
 }
@@ -80,21 +80,21 @@ constexpr int kSiteOfLinear[kNumLinears] = {0, 0, 0, 1, 2, 2, 3};
 }  // namespace
 
 MatD cayley_update(const MatD& r, const MatD& g, double angle) {
-  const int64_t n = r.rows;
+  const int64_t n = r.rows();
   const MatD a1 = transform::matmul(g, transpose(r)), a2 = transform::matmul(r, transpose(g));
   MatD a(n, n);
   double norm = 0;
-  for (size_t k = 0; k < a.v.size(); ++k) {
-    a.v[k] = a1.v[k] - a2.v[k];
-    norm += a.v[k] * a.v[k];
+  for (size_t k = 0; k < a.flat().size(); ++k) {
+    a.data()[k] = a1.data()[k] - a2.data()[k];
+    norm += a.data()[k] * a.data()[k];
   }
   norm = std::sqrt(norm);
   if (!(norm > 0) || !std::isfinite(norm)) return r;
   const double h = 0.5 * angle / norm;
-  for (double& v : a.v) v *= h;            // B = η/2·A
+  for (double& v : a.flat()) v *= h;       // B = η/2·A
   MatD rhs = r;                            // (I − B)·R
   const MatD br = transform::matmul(a, r);
-  for (size_t k = 0; k < rhs.v.size(); ++k) rhs.v[k] -= br.v[k];
+  for (size_t k = 0; k < rhs.flat().size(); ++k) rhs.data()[k] -= br.data()[k];
   return solve_identity_plus(a, std::move(rhs));
 }
 
@@ -108,8 +108,8 @@ LearnedRotation LearnedRotation::identity_like(const transform::BlockRotation& r
   return l;
 }
 
-MatX<float> LearnedRotation::dense() const {
-  MatX<float> d(dim, dim);
+Mat LearnedRotation::dense() const {
+  Mat d(dim, dim);
   const int64_t nfull = block == 0 ? 0 : dim / block;
   for (int64_t k = 0; k < nfull; ++k) {
     const MatD& b = blocks[blocks.size() == 1 ? 0 : static_cast<size_t>(k)];
@@ -117,12 +117,12 @@ MatX<float> LearnedRotation::dense() const {
       for (int64_t j = 0; j < block; ++j) d(k * block + i, k * block + j) = static_cast<float>(b(i, j));
   }
   const int64_t o = nfull * block;
-  for (int64_t i = 0; i < tail.rows; ++i)
-    for (int64_t j = 0; j < tail.cols; ++j) d(o + i, o + j) = static_cast<float>(tail(i, j));
+  for (int64_t i = 0; i < tail.rows(); ++i)
+    for (int64_t j = 0; j < tail.cols(); ++j) d(o + i, o + j) = static_cast<float>(tail(i, j));
   return d;
 }
 
-void LearnedRotation::cayley_step(const MatX<float>& grad, double angle) {
+void LearnedRotation::cayley_step(const Mat& grad, double angle) {
   const int64_t nfull = block == 0 ? 0 : dim / block;
   if (blocks.size() == 1) {
     MatD g(block, block);
@@ -135,8 +135,8 @@ void LearnedRotation::cayley_step(const MatX<float>& grad, double angle) {
       blocks[static_cast<size_t>(k)] = cayley_update(blocks[static_cast<size_t>(k)], g, angle);
     }
   }
-  if (tail.rows > 0) {
-    MatD g(tail.rows, tail.rows);
+  if (tail.rows() > 0) {
+    MatD g(tail.rows(), tail.rows());
     add_block(grad, nfull * block, g);
     tail = cayley_update(tail, g, angle);
   }
@@ -154,44 +154,45 @@ void LearnedRotation::fold_into(transform::BlockRotation& r) const {
       r.per_block[k] = transform::to_float(
           transform::matmul(transform::to_double(r.per_block[k]), blocks[blocks.size() == 1 ? 0 : k]));
   }
-  if (tail.rows > 0) r.tail = transform::to_float(transform::matmul(transform::to_double(r.tail), tail));
+  if (tail.rows() > 0) r.tail = transform::to_float(transform::matmul(transform::to_double(r.tail), tail));
 }
 
 template <class T>
-MatX<T> site_rotation_grad(const MatX<T>& g_fixed, const MatX<T>& g_act, const std::vector<const MatX<T>*>& w_f,
-                           const std::vector<const MatX<T>*>& gw) {
+Matrix<T> site_rotation_grad(const Matrix<T>& g_fixed, const Matrix<T>& g_act, const std::vector<const Matrix<T>*>& w_f,
+                             const std::vector<const Matrix<T>*>& gw) {
   DUQ_CHECK(w_f.size() == gw.size());
-  MatX<T> g(g_fixed.cols, g_fixed.cols);
+  Matrix<T> g(g_fixed.cols(), g_fixed.cols());
   mm_atb(g_fixed, g_act, g);
   for (size_t i = 0; i < w_f.size(); ++i) mm_atb(*w_f[i], *gw[i], g);
   return g;
 }
-template MatX<float> site_rotation_grad<float>(const MatX<float>&, const MatX<float>&, const std::vector<const MatX<float>*>&,
-                                               const std::vector<const MatX<float>*>&);
-template MatX<double> site_rotation_grad<double>(const MatX<double>&, const MatX<double>&,
-                                                 const std::vector<const MatX<double>*>&,
-                                                 const std::vector<const MatX<double>*>&);
+template Matrix<float> site_rotation_grad<float>(const Matrix<float>&, const Matrix<float>&,
+                                                 const std::vector<const Matrix<float>*>&,
+                                                 const std::vector<const Matrix<float>*>&);
+template Matrix<double> site_rotation_grad<double>(const Matrix<double>&, const Matrix<double>&,
+                                                   const std::vector<const Matrix<double>*>&,
+                                                   const std::vector<const Matrix<double>*>&);
 
 LearnResult learn_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<float>& fixed,
                               const std::array<const Mat*, kNumLinears>& w,
                               const std::array<const transform::BlockRotation*, 4>& layouts,
-                              const std::vector<MatX<float>>& inputs, const std::vector<MatX<float>>& targets,
+                              const std::vector<Mat>& inputs, const std::vector<Mat>& targets,
                               const LearnOptions& opts) {
   DUQ_CHECK(inputs.size() == targets.size() && !inputs.empty(), "learn_train_block: inputs and targets");
   LearnResult res;
-  std::array<MatX<float>, kNumLinears> wf;
+  std::array<Mat, kNumLinears> wf;
   for (int i = 0; i < kNumLinears; ++i) {
     res.rows[static_cast<size_t>(i)] = LwcRow(w[static_cast<size_t>(i)]->rows());
-    wf[static_cast<size_t>(i)] = to_matx(*w[static_cast<size_t>(i)]);
+    wf[static_cast<size_t>(i)] = *w[static_cast<size_t>(i)];
   }
   for (int s = 0; s < 4; ++s)
     if (layouts[static_cast<size_t>(s)] && !fixed.g[static_cast<size_t>(s)].empty())
       res.rot[static_cast<size_t>(s)] = LearnedRotation::identity_like(*layouts[static_cast<size_t>(s)]);
   BlockParams<float> p = fixed;
-  std::array<MatX<float>, kNumLinears> wp;  // W_f·R (before the weight quantizer)
+  std::array<Mat, kNumLinears> wp;  // W_f·R (before the weight quantizer)
   // The block at the current parameters: p.g = G·R, p.w = LWC(W_f·R).
   auto set_params = [&] {
-    std::array<MatX<float>, 4> rd;
+    std::array<Mat, 4> rd;
     for (int s = 0; s < 4; ++s)
       if (res.rot[static_cast<size_t>(s)]) {
         rd[static_cast<size_t>(s)] = res.rot[static_cast<size_t>(s)]->dense();
@@ -200,10 +201,9 @@ LearnResult learn_train_block(const model::ModelConfig& cfg, const BlockQuantSpe
     for (int i = 0; i < kNumLinears; ++i) {
       const auto& r = rd[static_cast<size_t>(kSiteOfLinear[i])];
       wp[static_cast<size_t>(i)] = r.empty() ? wf[static_cast<size_t>(i)] : times(wf[static_cast<size_t>(i)], r);
-      p.w[static_cast<size_t>(i)] = MatX<float>(wp[static_cast<size_t>(i)].rows, wp[static_cast<size_t>(i)].cols);
-      lwc_fake_quant(ConstMatView(wp[static_cast<size_t>(i)].data(), wp[static_cast<size_t>(i)].rows,
-                                  wp[static_cast<size_t>(i)].cols),
-                     res.rows[static_cast<size_t>(i)], opts.wbits, p.w[static_cast<size_t>(i)].view());
+      p.w[static_cast<size_t>(i)] = Mat(wp[static_cast<size_t>(i)].rows(), wp[static_cast<size_t>(i)].cols());
+      lwc_fake_quant(wp[static_cast<size_t>(i)], res.rows[static_cast<size_t>(i)], opts.wbits,
+                     p.w[static_cast<size_t>(i)].view());
     }
   };
   auto mean_loss = [&] { return mean_block_loss(cfg, qs, p, inputs, targets); };
@@ -221,7 +221,7 @@ LearnResult learn_train_block(const model::ModelConfig& cfg, const BlockQuantSpe
   }
   const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
   const int64_t total = static_cast<int64_t>(opts.epochs) * static_cast<int64_t>(inputs.size());
-  std::array<MatX<float>, kNumLinears> gw;
+  std::array<Mat, kNumLinears> gw;
   BlockExtraGrads<float> eg;
   std::vector<float> gu, gl;
   int64_t step = 0;
@@ -233,13 +233,12 @@ LearnResult learn_train_block(const model::ModelConfig& cfg, const BlockQuantSpe
       ++step;
       const float c1 = 1.f - std::pow(b1, static_cast<float>(step)), c2 = 1.f - std::pow(b2, static_cast<float>(step));
       for (int i = 0; i < kNumLinears; ++i) {  // LWC's clips (Adam)
-        const MatX<float>& wi = wp[static_cast<size_t>(i)];
+        const Mat& wi = wp[static_cast<size_t>(i)];
         LwcRow& r = res.rows[static_cast<size_t>(i)];
         Moments& m = mom[static_cast<size_t>(i)];
-        gu.assign(static_cast<size_t>(wi.rows), 0.f);
-        gl.assign(static_cast<size_t>(wi.rows), 0.f);
-        lwc_grad(ConstMatView(wi.data(), wi.rows, wi.cols), r, opts.wbits,
-                 ConstMatView(gw[static_cast<size_t>(i)].data(), wi.rows, wi.cols), gu, gl);
+        gu.assign(static_cast<size_t>(wi.rows()), 0.f);
+        gl.assign(static_cast<size_t>(wi.rows()), 0.f);
+        lwc_grad(wi, r, opts.wbits, gw[static_cast<size_t>(i)], gu, gl);
         auto adam = [&](std::vector<float>& x, std::vector<float>& mm, std::vector<float>& vv, const std::vector<float>& g) {
           for (size_t k = 0; k < x.size(); ++k) {
             mm[k] = b1 * mm[k] + (1 - b1) * g[k];
@@ -254,7 +253,7 @@ LearnResult learn_train_block(const model::ModelConfig& cfg, const BlockQuantSpe
       for (int s = 0; s < 4; ++s) {  // the rotations (Cayley)
         auto& rot = res.rot[static_cast<size_t>(s)];
         if (!rot) continue;
-        std::vector<const MatX<float>*> ws, gs;
+        std::vector<const Mat*> ws, gs;
         for (int i = 0; i < kNumLinears; ++i)
           if (kSiteOfLinear[i] == s) {
             ws.push_back(&wf[static_cast<size_t>(i)]);

@@ -28,10 +28,10 @@ struct LearnedRotation {
   std::vector<transform::MatD> blocks;  // 1 shared block, or one per full block
   transform::MatD tail;                 // [r×r], empty when r = 0
   static LearnedRotation identity_like(const transform::BlockRotation& r);
-  MatX<float> dense() const;  // the D×D matrix
+  Mat dense() const;  // the D×D matrix
   // Per-block Euclidean gradients from the dense one (blocks sharing a matrix add up), then one Cayley step
   // of angle `angle` per block (per matrix). Returns false when the gradient is zero.
-  void cayley_step(const MatX<float>& grad, double angle);
+  void cayley_step(const Mat& grad, double angle);
   // r ← r·R (the block matrices multiplied in place; a shared r with per-block R becomes per-block).
   void fold_into(transform::BlockRotation& r) const;
 };
@@ -42,8 +42,8 @@ transform::MatD cayley_update(const transform::MatD& r, const transform::MatD& g
 // ∂L/∂R of one site, R entering as G·R (activations) and W_f·R (its consumers, straight-through):
 // g_fixedᵀ·g_act + Σ_i w_f[i]ᵀ·gw[i]. g_fixed [D×D] = the site's frozen G; g_act = ∂L/∂(G·R).
 template <class T>
-MatX<T> site_rotation_grad(const MatX<T>& g_fixed, const MatX<T>& g_act, const std::vector<const MatX<T>*>& w_f,
-                           const std::vector<const MatX<T>*>& gw);
+Matrix<T> site_rotation_grad(const Matrix<T>& g_fixed, const Matrix<T>& g_act, const std::vector<const Matrix<T>*>& w_f,
+                             const std::vector<const Matrix<T>*>& gw);
 
 struct LearnOptions {
   int epochs = 20;
@@ -64,7 +64,7 @@ struct LearnResult {
 LearnResult learn_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<float>& fixed,
                               const std::array<const Mat*, kNumLinears>& w,
                               const std::array<const transform::BlockRotation*, 4>& layouts,
-                              const std::vector<MatX<float>>& inputs, const std::vector<MatX<float>>& targets,
+                              const std::vector<Mat>& inputs, const std::vector<Mat>& targets,
                               const LearnOptions& opts);
 
 }  // namespace duq::calib

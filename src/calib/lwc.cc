@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "core/error.h"
 #include "core/threads.h"
@@ -20,13 +21,6 @@ quant::QuantSpec row_spec(int bits) {
 }
 
 }  // namespace
-
-MatX<float> to_matx(ConstMatView m) {
-  MatX<float> r(m.rows, m.cols);
-  for (int64_t i = 0; i < m.rows; ++i)
-    for (int64_t j = 0; j < m.cols; ++j) r(i, j) = m(i, j);
-  return r;
-}
 
 quant::GroupParams lwc_grid(float xmin, float xmax, float u, float l, int bits) {
   const float qmax = static_cast<float>((1 << bits) - 1);
@@ -107,15 +101,15 @@ BlockParams<float> frozen_block_params(const model::ModelConfig& cfg, const mode
     Mat g(width, width);
     for (int64_t j = 0; j < width; ++j) g(j, j) = 1.f;
     st.apply(g);
-    p.g[static_cast<size_t>(s)] = to_matx(g);
+    p.g[static_cast<size_t>(s)] = std::move(g);
   }
-  if (head_rotation.size() > 0) p.head_rot = to_matx(head_rotation);
+  if (head_rotation.size() > 0) p.head_rot = head_rotation;
   return p;
 }
 
 void set_block_weights(const model::LayerWeights& w, BlockParams<float>& p) {
   const Mat* ws[kNumLinears] = {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down};
-  for (int i = 0; i < kNumLinears; ++i) p.w[static_cast<size_t>(i)] = to_matx(*ws[i]);
+  for (int i = 0; i < kNumLinears; ++i) p.w[static_cast<size_t>(i)] = *ws[i];
 }
 
 BlockQuantSpec block_quant_spec(const QuantOptions& o) {
@@ -134,12 +128,8 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
   LwcResult res;
   for (int i = 0; i < kNumLinears; ++i) res.rows[static_cast<size_t>(i)] = LwcRow(w[static_cast<size_t>(i)]->rows());
   BlockParams<float> p = fixed;
-  for (int i = 0; i < kNumLinears; ++i) p.w[static_cast<size_t>(i)] = MatX<float>(w[static_cast<size_t>(i)]->rows(), w[static_cast<size_t>(i)]->cols());
-  std::vector<MatX<float>> xs, ts;
-  for (size_t n = 0; n < inputs.size(); ++n) {
-    xs.push_back(to_matx(inputs[n]));
-    ts.push_back(to_matx(targets[n]));
-  }
+  for (int i = 0; i < kNumLinears; ++i)
+    p.w[static_cast<size_t>(i)] = Mat(w[static_cast<size_t>(i)]->rows(), w[static_cast<size_t>(i)]->cols());
   // Adam state, per linear: [u, l] moments.
   struct Moments {
     std::vector<float> mu, vu, ml, vl;
@@ -150,7 +140,7 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
     mom[static_cast<size_t>(i)] = {std::vector<float>(o), std::vector<float>(o), std::vector<float>(o), std::vector<float>(o)};
   }
   const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-  std::array<MatX<float>, kNumLinears> gw;
+  std::array<Mat, kNumLinears> gw;
   std::vector<float> gu, gl;
   int64_t step = 0;
   // Mean loss over the windows at the current clips, no gradients.
@@ -159,25 +149,25 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
       lwc_fake_quant(*w[static_cast<size_t>(i)], res.rows[static_cast<size_t>(i)], opts.wbits,
                      p.w[static_cast<size_t>(i)].view());
     // Windows in parallel, their losses added in window order (the same sum for any thread count).
-    std::vector<double> loss(xs.size());
-    parallel_for(static_cast<int64_t>(xs.size()), [&](int64_t n) {
-      loss[static_cast<size_t>(n)] = block_loss_grad<float>(cfg, qs, p, xs[static_cast<size_t>(n)],
-                                                            ts[static_cast<size_t>(n)], nullptr, nullptr, nullptr);
+    std::vector<double> loss(inputs.size());
+    parallel_for(static_cast<int64_t>(inputs.size()), [&](int64_t n) {
+      loss[static_cast<size_t>(n)] = block_loss_grad<float>(cfg, qs, p, inputs[static_cast<size_t>(n)],
+                                                            targets[static_cast<size_t>(n)], nullptr, nullptr, nullptr);
     });
     double sum = 0;
     for (double l : loss) sum += l;
-    return sum / static_cast<double>(xs.size());
+    return sum / static_cast<double>(inputs.size());
   };
   res.loss_first = mean_loss();
   for (int epoch = 0; epoch < opts.epochs; ++epoch) {
     const auto start_rows = res.rows;
     const auto start_mom = mom;
     bool bad = false;
-    for (size_t n = 0; n < xs.size() && !bad; ++n) {
+    for (size_t n = 0; n < inputs.size() && !bad; ++n) {
       for (int i = 0; i < kNumLinears; ++i)
         lwc_fake_quant(*w[static_cast<size_t>(i)], res.rows[static_cast<size_t>(i)], opts.wbits,
                        p.w[static_cast<size_t>(i)].view());
-      const float loss = block_loss_grad<float>(cfg, qs, p, xs[n], ts[n], nullptr, &gw, nullptr);
+      const float loss = block_loss_grad<float>(cfg, qs, p, inputs[n], targets[n], nullptr, &gw, nullptr);
       if (!std::isfinite(loss)) {
         bad = true;
         break;

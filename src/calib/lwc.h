@@ -60,8 +60,6 @@ BlockParams<float> frozen_block_params(const model::ModelConfig& cfg, const mode
                                        const SiteTransforms& sites, const Mat& head_rotation);
 // The quantized block's weights (as the model holds them) put into p.w.
 void set_block_weights(const model::LayerWeights& w, BlockParams<float>& p);
-// A float copy of m in block_grad's matrix type.
-MatX<float> to_matx(ConstMatView m);
 // The block quantization a QuantOptions simulates.
 BlockQuantSpec block_quant_spec(const QuantOptions& o);
 

@@ -8,7 +8,7 @@
 namespace duq::calib {
 
 double mean_block_loss(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<float>& p,
-                       const std::vector<MatX<float>>& inputs, const std::vector<MatX<float>>& targets) {
+                       const std::vector<Mat>& inputs, const std::vector<Mat>& targets) {
   DUQ_CHECK(inputs.size() == targets.size() && !inputs.empty(), "mean_block_loss: inputs and targets");
   std::vector<double> loss(inputs.size());
   parallel_for(static_cast<int64_t>(inputs.size()), [&](int64_t n) {
@@ -21,7 +21,7 @@ double mean_block_loss(const model::ModelConfig& cfg, const BlockQuantSpec& qs, 
 }
 
 NormTweakResult norm_tweak_block(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<float>& p0,
-                                 const std::vector<MatX<float>>& inputs, const std::vector<MatX<float>>& targets,
+                                 const std::vector<Mat>& inputs, const std::vector<Mat>& targets,
                                  const NormTweakOptions& opts) {
   NormTweakResult res;
   res.attn_norm = p0.attn_norm;

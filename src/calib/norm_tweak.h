@@ -27,11 +27,11 @@ struct NormTweakResult {
 // p: the quantized block as block_grad runs it (weights fake-quantized, site transforms, norms w₀);
 // inputs: quantized-propagated block inputs [T×D] per window; targets: the float block's outputs.
 NormTweakResult norm_tweak_block(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<float>& p,
-                                 const std::vector<MatX<float>>& inputs, const std::vector<MatX<float>>& targets,
+                                 const std::vector<Mat>& inputs, const std::vector<Mat>& targets,
                                  const NormTweakOptions& opts);
 
 // Mean over the windows of block_loss_grad's loss (windows in parallel, summed in window order).
 double mean_block_loss(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<float>& p,
-                       const std::vector<MatX<float>>& inputs, const std::vector<MatX<float>>& targets);
+                       const std::vector<Mat>& inputs, const std::vector<Mat>& targets);
 
 }  // namespace duq::calib

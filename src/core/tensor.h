@@ -1,5 +1,5 @@
-// Dense float matrices: an owning Mat and non-owning views. Everything in duquant that is 2-D
-// (activations [T×D], weights [O×D] in PyTorch out×in layout) is one of these, row-major.
+// Dense matrices: the owning Matrix<T> (Mat = Matrix<float>) and non-owning views. Everything in duquant that
+// is 2-D (activations [T×D], weights [O×D] in PyTorch out×in layout) is one of these, row-major.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -29,43 +29,60 @@ struct MatViewT {
 using MatView = MatViewT<float>;
 using ConstMatView = MatViewT<const float>;
 
-// Owning row-major matrix [rows × cols], zero-initialised, 64-byte aligned.
-class Mat {
+// Owning row-major matrix [rows × cols] of T (float for activations and weights, double where rotations are
+// built and where gradients are checked), zero-initialised, 64-byte aligned.
+template <class T>
+class Matrix {
  public:
-  Mat() = default;
-  Mat(int64_t rows, int64_t cols) : rows_(rows), cols_(cols), v_(static_cast<size_t>(rows * cols), 0.f) {
+  Matrix() = default;
+  Matrix(int64_t rows, int64_t cols) : rows_(rows), cols_(cols), v_(static_cast<size_t>(rows * cols), T(0)) {
     DUQ_CHECK(rows >= 0 && cols >= 0);
   }
-  Mat(ConstMatView src) : Mat(src.rows, src.cols) {
+  Matrix(MatViewT<const T> src) : Matrix(src.rows, src.cols) {
     for (int64_t i = 0; i < rows_; ++i)
       for (int64_t j = 0; j < cols_; ++j) (*this)(i, j) = src(i, j);
+  }
+  // [n×n] with ones on the diagonal.
+  static Matrix identity(int64_t n) {
+    Matrix m(n, n);
+    for (int64_t i = 0; i < n; ++i) m(i, i) = T(1);
+    return m;
   }
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
   int64_t size() const { return rows_ * cols_; }
-  float* data() { return v_.data(); }
-  const float* data() const { return v_.data(); }
-  float* row(int64_t i) { return v_.data() + i * cols_; }
-  const float* row(int64_t i) const { return v_.data() + i * cols_; }
-  float& operator()(int64_t i, int64_t j) { return v_[static_cast<size_t>(i * cols_ + j)]; }
-  float operator()(int64_t i, int64_t j) const { return v_[static_cast<size_t>(i * cols_ + j)]; }
-  MatView view() { return MatView(v_.data(), rows_, cols_); }
-  ConstMatView view() const { return ConstMatView(v_.data(), rows_, cols_); }
-  ConstMatView cview() const { return view(); }
-  operator MatView() { return view(); }
-  operator ConstMatView() const { return view(); }
-  std::span<float> flat() { return {v_.data(), v_.size()}; }
-  std::span<const float> flat() const { return {v_.data(), v_.size()}; }
+  bool empty() const { return v_.empty(); }
+  T* data() { return v_.data(); }
+  const T* data() const { return v_.data(); }
+  T* row(int64_t i) { return v_.data() + i * cols_; }
+  const T* row(int64_t i) const { return v_.data() + i * cols_; }
+  T& operator()(int64_t i, int64_t j) { return v_[static_cast<size_t>(i * cols_ + j)]; }
+  T operator()(int64_t i, int64_t j) const { return v_[static_cast<size_t>(i * cols_ + j)]; }
+  MatViewT<T> view() { return MatViewT<T>(v_.data(), rows_, cols_); }
+  MatViewT<const T> view() const { return MatViewT<const T>(v_.data(), rows_, cols_); }
+  MatViewT<const T> cview() const { return view(); }
+  operator MatViewT<T>() { return view(); }
+  operator MatViewT<const T>() const { return view(); }
+  std::span<T> flat() { return {v_.data(), v_.size()}; }
+  std::span<const T> flat() const { return {v_.data(), v_.size()}; }
+  // New shape, zero-filled.
   void resize(int64_t rows, int64_t cols) {
     rows_ = rows;
     cols_ = cols;
-    v_.assign(static_cast<size_t>(rows * cols), 0.f);
+    v_.assign(static_cast<size_t>(rows * cols), T(0));
+  }
+  // New shape with the same number of entries, data kept in row-major order.
+  void reshape(int64_t rows, int64_t cols) {
+    DUQ_CHECK(rows >= 0 && cols >= 0 && rows * cols == size(), "reshape");
+    rows_ = rows;
+    cols_ = cols;
   }
 
  private:
   int64_t rows_ = 0, cols_ = 0;
-  AlignedVector<float> v_;
+  AlignedVector<T> v_;
 };
+using Mat = Matrix<float>;
 
 using Vec = AlignedVector<float>;
 

@@ -3,21 +3,13 @@
 // no matter how many factors it has.
 #pragma once
 #include <cstdint>
-#include <vector>
 
 #include "core/tensor.h"
 
 namespace duq::transform {
 
-struct MatD {
-  int64_t rows = 0, cols = 0;
-  std::vector<double> v;  // row-major
-  MatD() = default;
-  MatD(int64_t r, int64_t c) : rows(r), cols(c), v(static_cast<size_t>(r * c), 0.0) {}
-  double& operator()(int64_t i, int64_t j) { return v[static_cast<size_t>(i * cols + j)]; }
-  double operator()(int64_t i, int64_t j) const { return v[static_cast<size_t>(i * cols + j)]; }
-  static MatD identity(int64_t n);
-};
+// The core owning matrix in double (MatD::identity(n) is the [n×n] identity).
+using MatD = Matrix<double>;
 
 MatD matmul(const MatD& a, const MatD& b);
 // Exchanges rows i and j, then columns i and j (the spec's Swap(·, i, j)).

@@ -55,7 +55,7 @@ MatD sylvester_hadamard(int64_t n) {
 MatD paley_hadamard(int64_t order) {
   MatD h = paley1_pm1(order);
   const double v = 1.0 / std::sqrt(static_cast<double>(order));
-  for (auto& e : h.v) e *= v;
+  for (auto& e : h.flat()) e *= v;
   return h;
 }
 
@@ -66,7 +66,7 @@ Hadamard::Hadamard(int64_t n, uint64_t seed) : n_(n) {
   if (m_ == 1) return;
   for (int64_t pj = 1; pj <= p_; pj *= 2) {
     MatD a = hadamard_of_order(m_ * pj);
-    if (a.rows > 0) {
+    if (a.rows() > 0) {
       m_ *= pj;
       p_ /= pj;
       a_ = to_float(a);

@@ -10,11 +10,11 @@ MatD random_orthogonal(int64_t n, Rng& rng) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) at(j, i) = rng.normal();
   for (int64_t j = 0; j < n; ++j) {
-    double* v = &at.v[static_cast<size_t>(j * n)];
+    double* v = at.row(j);
     // Two passes of classical Gram–Schmidt ("twice is enough"): orthogonal to ~1e-15 in double.
     for (int pass = 0; pass < 2; ++pass)
       for (int64_t i = 0; i < j; ++i) {
-        const double* q = &at.v[static_cast<size_t>(i * n)];
+        const double* q = at.row(i);
         double r = 0;
         for (int64_t k = 0; k < n; ++k) r += q[k] * v[k];
         for (int64_t k = 0; k < n; ++k) v[k] -= r * q[k];

@@ -129,10 +129,10 @@ MatD paley2_pm1(int64_t order) {
 
 MatD hadamard_of_order(int64_t order) {
   MatD h = paley1_pm1(order);
-  if (h.rows == 0) h = paley2_pm1(order);
-  if (h.rows == 0) return h;
+  if (h.rows() == 0) h = paley2_pm1(order);
+  if (h.rows() == 0) return h;
   const double v = 1.0 / std::sqrt(static_cast<double>(order));
-  for (auto& e : h.v) e *= v;
+  for (auto& e : h.flat()) e *= v;
   return h;
 }
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <span>
 
 #include "core/rng.h"
 #include "tiny_config.h"
@@ -20,8 +21,8 @@ model::ModelConfig tiny_config(model::RopeLayout layout) {
   return c;
 }
 
-MatX<double> rand_mat(int64_t r, int64_t c, Rng& rng, double scale, double diag = 0) {
-  MatX<double> m(r, c);
+Matrix<double> rand_mat(int64_t r, int64_t c, Rng& rng, double scale, double diag = 0) {
+  Matrix<double> m(r, c);
   for (int64_t i = 0; i < r; ++i)
     for (int64_t j = 0; j < c; ++j) m(i, j) = scale * rng.normal() + (i == j ? diag : 0.0);
   return m;
@@ -49,14 +50,14 @@ TEST_P(BlockGradCheck, MatchesCentralDifferences) {
   Rng rng(5);
   BlockParams<double> p = random_block(c, rng);
   const int64_t T = 5;
-  MatX<double> x = rand_mat(T, c.dim, rng, 1.0), target = rand_mat(T, c.dim, rng, 1.0);
+  Matrix<double> x = rand_mat(T, c.dim, rng, 1.0), target = rand_mat(T, c.dim, rng, 1.0);
   BlockQuantSpec qs;  // 16 bits everywhere: no quantization
-  std::array<MatX<double>, kNumLinears> gw;
-  MatX<double> gx;
+  std::array<Matrix<double>, kNumLinears> gw;
+  Matrix<double> gx;
   BlockExtraGrads<double> extra;
   block_loss_grad<double>(c, qs, p, x, target, nullptr, &gw, &gx, &extra);
   const double h = 1e-6;
-  auto check = [&](std::vector<double>& param, const std::vector<double>& grad, const char* what) {
+  auto check = [&](std::span<double> param, std::span<const double> grad, const char* what) {
     double num = 0, den = 0, worst = 0, gmax = 0;
     for (double g : grad) gmax = std::max(gmax, std::fabs(g));
     for (size_t i = 0; i < param.size(); ++i) {
@@ -77,14 +78,16 @@ TEST_P(BlockGradCheck, MatchesCentralDifferences) {
     EXPECT_GT(den, 0) << what << " has a zero gradient";
   };
   const char* names[kNumLinears] = {"wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"};
-  for (int i = 0; i < kNumLinears; ++i) check(p.w[static_cast<size_t>(i)].v, gw[static_cast<size_t>(i)].v, names[i]);
-  check(x.v, gx.v, "x");
+  for (int i = 0; i < kNumLinears; ++i)
+    check(p.w[static_cast<size_t>(i)].flat(), gw[static_cast<size_t>(i)].flat(), names[i]);
+  check(x.flat(), gx.flat(), "x");
   // Norm tweaking's and the learned transforms' gradients (G through the activation path: the weights are
   // separate parameters here).
   check(p.attn_norm, extra.attn_norm, "attn_norm");
   check(p.ffn_norm, extra.ffn_norm, "ffn_norm");
   const char* gnames[4] = {"G attn_in", "G attn_out", "G ffn_in", "G down_in"};
-  for (int s = 0; s < 4; ++s) check(p.g[static_cast<size_t>(s)].v, extra.g[static_cast<size_t>(s)].v, gnames[s]);
+  for (int s = 0; s < 4; ++s)
+    check(p.g[static_cast<size_t>(s)].flat(), extra.g[static_cast<size_t>(s)].flat(), gnames[s]);
 }
 
 INSTANTIATE_TEST_SUITE_P(RopeLayouts, BlockGradCheck,

@@ -19,18 +19,18 @@ namespace {
 model::ModelConfig block_config() { return test::tiny_config(16, 24, 1, 32, 32, /*heads=*/2, /*kv_heads=*/1); }
 
 template <class T>
-MatX<T> rand_mat(int64_t r, int64_t c, Rng& rng, double scale, double diag = 0) {
-  MatX<T> m(r, c);
+Matrix<T> rand_mat(int64_t r, int64_t c, Rng& rng, double scale, double diag = 0) {
+  Matrix<T> m(r, c);
   for (int64_t i = 0; i < r; ++i)
     for (int64_t j = 0; j < c; ++j) m(i, j) = static_cast<T>(scale * rng.normal() + (i == j ? diag : 0.0));
   return m;
 }
 template <class T>
-MatX<T> mul(const MatX<T>& a, const MatX<T>& b) {
-  MatX<T> c(a.rows, b.cols);
-  for (int64_t i = 0; i < a.rows; ++i)
-    for (int64_t k = 0; k < a.cols; ++k)
-      for (int64_t j = 0; j < b.cols; ++j) c(i, j) += a(i, k) * b(k, j);
+Matrix<T> mul(const Matrix<T>& a, const Matrix<T>& b) {
+  Matrix<T> c(a.rows(), b.cols());
+  for (int64_t i = 0; i < a.rows(); ++i)
+    for (int64_t k = 0; k < a.cols(); ++k)
+      for (int64_t j = 0; j < b.cols(); ++j) c(i, j) += a(i, k) * b(k, j);
   return c;
 }
 
@@ -44,15 +44,15 @@ TEST(LearnedRotation, SiteGradientMatchesCentralDifferences) {
     base.ffn_norm.push_back(1 + 0.2 * rng.normal());
   }
   const int64_t shapes[kNumLinears][2] = {{Q, D}, {K, D}, {K, D}, {D, Q}, {H, D}, {H, D}, {D, H}};
-  std::array<MatX<double>, kNumLinears> wf;
+  std::array<Matrix<double>, kNumLinears> wf;
   for (int i = 0; i < kNumLinears; ++i) wf[static_cast<size_t>(i)] = rand_mat<double>(shapes[i][0], shapes[i][1], rng, 0.4);
   const int64_t widths[4] = {D, Q, D, H};
-  std::array<MatX<double>, 4> gfix, r;
+  std::array<Matrix<double>, 4> gfix, r;
   for (int s = 0; s < 4; ++s) {
     gfix[static_cast<size_t>(s)] = rand_mat<double>(widths[s], widths[s], rng, 0.2, 1.0);
     r[static_cast<size_t>(s)] = rand_mat<double>(widths[s], widths[s], rng, 0.2, 1.0);  // any R: the gradient is Euclidean
   }
-  const MatX<double> x = rand_mat<double>(5, D, rng, 1.0), target = rand_mat<double>(5, D, rng, 1.0);
+  const Matrix<double> x = rand_mat<double>(5, D, rng, 1.0), target = rand_mat<double>(5, D, rng, 1.0);
   const int site_of[kNumLinears] = {0, 0, 0, 1, 2, 2, 3};
   auto params = [&] {
     BlockParams<double> p = base;
@@ -63,21 +63,22 @@ TEST(LearnedRotation, SiteGradientMatchesCentralDifferences) {
   };
   const BlockQuantSpec qs;  // no quantization
   auto loss = [&] { return block_loss_grad<double>(c, qs, params(), x, target, nullptr, nullptr, nullptr); };
-  std::array<MatX<double>, kNumLinears> gw;
+  std::array<Matrix<double>, kNumLinears> gw;
   BlockExtraGrads<double> eg;
   block_loss_grad<double>(c, qs, params(), x, target, nullptr, &gw, nullptr, &eg);
   for (int s = 0; s < 4; ++s) {
-    std::vector<const MatX<double>*> ws, gs;
+    std::vector<const Matrix<double>*> ws, gs;
     for (int i = 0; i < kNumLinears; ++i)
       if (site_of[i] == s) {
         ws.push_back(&wf[static_cast<size_t>(i)]);
         gs.push_back(&gw[static_cast<size_t>(i)]);
       }
-    const MatX<double> g = site_rotation_grad<double>(gfix[static_cast<size_t>(s)], eg.g[static_cast<size_t>(s)], ws, gs);
+    const Matrix<double> g =
+        site_rotation_grad<double>(gfix[static_cast<size_t>(s)], eg.g[static_cast<size_t>(s)], ws, gs);
     double num = 0, den = 0;
     const double h = 1e-6;
-    for (size_t k = 0; k < r[static_cast<size_t>(s)].v.size(); ++k) {
-      double& e = r[static_cast<size_t>(s)].v[k];
+    for (size_t k = 0; k < r[static_cast<size_t>(s)].flat().size(); ++k) {
+      double& e = r[static_cast<size_t>(s)].data()[k];
       const double keep = e;
       e = keep + h;
       const double lp = loss();
@@ -85,7 +86,7 @@ TEST(LearnedRotation, SiteGradientMatchesCentralDifferences) {
       const double lm = loss();
       e = keep;
       const double fd = (lp - lm) / (2 * h);
-      num += (fd - g.v[k]) * (fd - g.v[k]);
+      num += (fd - g.data()[k]) * (fd - g.data()[k]);
       den += fd * fd;
     }
     EXPECT_GT(den, 0) << "site " << s;
@@ -98,16 +99,16 @@ TEST(LearnedRotation, CayleyStepStaysOrthogonalAndDescends) {
   Rng rng(4);
   const int64_t n = 6;
   transform::MatD m(n, n), r = transform::MatD::identity(n);
-  for (double& v : m.v) v = rng.normal();
+  for (double& v : m.flat()) v = rng.normal();
   auto f = [&](const transform::MatD& x) {
     double s = 0;
-    for (size_t k = 0; k < x.v.size(); ++k) s += (x.v[k] - m.v[k]) * (x.v[k] - m.v[k]);
+    for (size_t k = 0; k < x.flat().size(); ++k) s += (x.data()[k] - m.data()[k]) * (x.data()[k] - m.data()[k]);
     return s;
   };
   double prev = f(r);
   for (int it = 0; it < 20; ++it) {
     transform::MatD g(n, n);
-    for (size_t k = 0; k < g.v.size(); ++k) g.v[k] = 2 * (r.v[k] - m.v[k]);
+    for (size_t k = 0; k < g.flat().size(); ++k) g.data()[k] = 2 * (r.data()[k] - m.data()[k]);
     r = cayley_update(r, g, 0.05);
     const double now = f(r);
     EXPECT_LT(now, prev) << "step " << it;
@@ -139,7 +140,7 @@ TEST(LearnedRotation, TrainingLowersTheQuantizedBlockLossAndFolds) {
     for (auto& v : w[static_cast<size_t>(i)].flat()) v = static_cast<float>(0.3 * rng.normal());
     w[static_cast<size_t>(i)](0, 1) = 2.f;  // an outlier weight column entry
     wp[static_cast<size_t>(i)] = &w[static_cast<size_t>(i)];
-    fp.w[static_cast<size_t>(i)] = to_matx(w[static_cast<size_t>(i)]);
+    fp.w[static_cast<size_t>(i)] = w[static_cast<size_t>(i)];
   }
   // G = I at every site (identity rotations of block 8 with a tail where the width is not a multiple).
   std::array<transform::BlockRotation, 4> rots;
@@ -155,16 +156,16 @@ TEST(LearnedRotation, TrainingLowersTheQuantizedBlockLossAndFolds) {
       br.tail = Mat(br.tail_width(), br.tail_width());
       for (int64_t j = 0; j < br.tail_width(); ++j) br.tail(j, j) = 1.f;
     }
-    fixed.g[static_cast<size_t>(s)] = to_matx(br.matrix());
+    fixed.g[static_cast<size_t>(s)] = br.matrix();
     layouts[static_cast<size_t>(s)] = &br;
   }
-  std::vector<MatX<float>> xs, ts;
+  std::vector<Mat> xs, ts;
   BlockQuantSpec none;
   for (int n = 0; n < 6; ++n) {
-    MatX<float> x(12, D);
-    for (auto& v : x.v) v = static_cast<float>(rng.normal());
+    Mat x(12, D);
+    for (auto& v : x.flat()) v = static_cast<float>(rng.normal());
     for (int64_t t = 0; t < 12; ++t) x(t, 3) *= 40.f;  // a massive outlier channel
-    MatX<float> y, zero(12, D);
+    Mat y, zero(12, D);
     block_loss_grad<float>(c, none, fp, x, zero, &y, nullptr, nullptr);
     xs.push_back(std::move(x));
     ts.push_back(std::move(y));
@@ -180,13 +181,13 @@ TEST(LearnedRotation, TrainingLowersTheQuantizedBlockLossAndFolds) {
   std::fprintf(stderr, "block loss %.5g -> %.5g\n", r.loss_first, r.loss_last);
   for (int s = 0; s < 4; ++s) {
     ASSERT_TRUE(r.rot[static_cast<size_t>(s)].has_value());
-    const MatX<float> d = r.rot[static_cast<size_t>(s)]->dense();
+    const Mat d = r.rot[static_cast<size_t>(s)]->dense();
     // Orthogonal and block-diagonal with the layout's blocks.
     const auto& br = rots[static_cast<size_t>(s)];
-    for (int64_t i = 0; i < d.rows; ++i)
-      for (int64_t j = 0; j < d.cols; ++j) {
+    for (int64_t i = 0; i < d.rows(); ++i)
+      for (int64_t j = 0; j < d.cols(); ++j) {
         double dot = 0;
-        for (int64_t k = 0; k < d.rows; ++k) dot += double(d(k, i)) * d(k, j);
+        for (int64_t k = 0; k < d.rows(); ++k) dot += double(d(k, i)) * d(k, j);
         EXPECT_NEAR(dot, i == j ? 1.0 : 0.0, 1e-5);
         const int64_t bi = std::min(i / br.block, br.full_blocks()), bj = std::min(j / br.block, br.full_blocks());
         if (bi != bj) {
@@ -196,8 +197,8 @@ TEST(LearnedRotation, TrainingLowersTheQuantizedBlockLossAndFolds) {
     transform::BlockRotation folded = br;
     r.rot[static_cast<size_t>(s)]->fold_into(folded);
     const Mat m = folded.matrix();
-    for (int64_t i = 0; i < d.rows; ++i)
-      for (int64_t j = 0; j < d.cols; ++j) EXPECT_NEAR(m(i, j), d(i, j), 1e-6);  // R₂ = I: R₂·R = R
+    for (int64_t i = 0; i < d.rows(); ++i)
+      for (int64_t j = 0; j < d.cols(); ++j) EXPECT_NEAR(m(i, j), d(i, j), 1e-6);  // R₂ = I: R₂·R = R
   }
 }
 

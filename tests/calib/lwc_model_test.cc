@@ -30,10 +30,10 @@ Stories load(int n, int len) {
   return s;
 }
 
-double rel_diff(const MatX<float>& a, const Mat& b) {
+double rel_diff(const Mat& a, const Mat& b) {
   double num = 0, den = 0;
   for (int64_t i = 0; i < b.size(); ++i) {
-    num += (double(a.v[static_cast<size_t>(i)]) - b.data()[i]) * (double(a.v[static_cast<size_t>(i)]) - b.data()[i]);
+    num += (double(a.data()[i]) - b.data()[i]) * (double(a.data()[i]) - b.data()[i]);
     den += double(b.data()[i]) * b.data()[i];
   }
   return std::sqrt(num / den);
@@ -61,7 +61,7 @@ TEST(LwcModel, BlockGradForwardMatchesQuantizedModel) {
       const auto& w = qm.model->weights().layers[static_cast<size_t>(l)];
       BlockParams<float> p = frozen_block_params(cfg, w, qm.hooks->sites()[static_cast<size_t>(l)], qm.hooks->head_rotation());
       set_block_weights(w, p);
-      MatX<float> xin(T, cfg.dim), y;
+      Mat xin(T, cfg.dim), y;
       std::copy(x.data(), x.data() + x.size(), xin.data());
       block_loss_grad<float>(cfg, block_quant_spec(o), p, xin, xin, &y, nullptr, nullptr);
       Mat kc(T, cfg.kv_dim()), vc(T, cfg.kv_dim());

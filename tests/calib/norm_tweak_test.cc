@@ -13,9 +13,9 @@ namespace {
 
 model::ModelConfig block_config() { return test::tiny_config(16, 32, 1, 32, 32, /*heads=*/2, /*kv_heads=*/2); }
 
-MatX<float> rand_mat(int64_t r, int64_t c, Rng& rng, double scale) {
-  MatX<float> m(r, c);
-  for (auto& v : m.v) v = static_cast<float>(scale * rng.normal());
+Mat rand_mat(int64_t r, int64_t c, Rng& rng, double scale) {
+  Mat m(r, c);
+  for (auto& v : m.flat()) v = static_cast<float>(scale * rng.normal());
   return m;
 }
 
@@ -34,7 +34,7 @@ BlockParams<float> random_block(const model::ModelConfig& c, Rng& rng) {
 struct TweakCase {
   model::ModelConfig cfg = block_config();
   BlockParams<float> p;
-  std::vector<MatX<float>> xs, ts;
+  std::vector<Mat> xs, ts;
   BlockQuantSpec qs;
 };
 
@@ -49,7 +49,7 @@ TweakCase make(double noise) {
   BlockQuantSpec none;
   for (int n = 0; n < 6; ++n) {
     s.xs.push_back(rand_mat(12, s.cfg.dim, rng, 1.0));
-    MatX<float> y, zero(12, s.cfg.dim);
+    Mat y, zero(12, s.cfg.dim);
     block_loss_grad<float>(s.cfg, none, truth, s.xs.back(), zero, &y, nullptr, nullptr);
     s.ts.push_back(std::move(y));
   }

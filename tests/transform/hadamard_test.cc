@@ -49,24 +49,24 @@ TEST(Hadamard, TwoPointByHand) {
 TEST(Hadamard, PaleyOrders) {
   for (int64_t n : {12, 20, 24, 44, 48, 60}) {
     const MatD h = paley_hadamard(n);
-    ASSERT_EQ(h.rows, n);
+    ASSERT_EQ(h.rows(), n);
     expect_hadamard(to_float(h), 1e-6);
   }
-  EXPECT_EQ(paley_hadamard(16).rows, 0);  // 15 is not prime
-  EXPECT_EQ(paley_hadamard(14).rows, 0);  // 13 ≡ 1 mod 4
+  EXPECT_EQ(paley_hadamard(16).rows(), 0);  // 15 is not prime
+  EXPECT_EQ(paley_hadamard(14).rows(), 0);  // 13 ≡ 1 mod 4
 }
 
 // Paley I over prime fields and GF(27), GF(343); Paley II over GF(13), GF(17), GF(25), GF(29), GF(37), GF(53).
 TEST(Hadamard, PaleyOneAndTwoOverPrimePowers) {
   for (int64_t n : {12, 20, 28, 36, 44, 52, 60, 108, 140, 344}) {
     const MatD h = hadamard_of_order(n);
-    ASSERT_EQ(h.rows, n) << n;
+    ASSERT_EQ(h.rows(), n) << n;
     expect_hadamard(to_float(h), 1e-5);
   }
   for (int64_t n : {28, 36, 52, 60, 76, 108}) {  // Paley II orders (q = 13, 17, 25, 29, 37, 53)
     const MatD h = paley2_pm1(n);
-    ASSERT_EQ(h.rows, n) << n;
-    for (double v : h.v) ASSERT_EQ(std::fabs(v), 1.0);
+    ASSERT_EQ(h.rows(), n) << n;
+    for (double v : h.flat()) ASSERT_EQ(std::fabs(v), 1.0);
     const MatD hht = matmul(h, [&] {
       MatD t(n, n);
       for (int64_t i = 0; i < n; ++i)
@@ -76,10 +76,10 @@ TEST(Hadamard, PaleyOneAndTwoOverPrimePowers) {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < n; ++j) ASSERT_EQ(hht(i, j), i == j ? double(n) : 0.0) << n << " " << i << " " << j;
   }
-  EXPECT_EQ(paley1_pm1(28).rows, 28);   // GF(27) = GF(3)[x]/f, degree 3
-  EXPECT_EQ(paley1_pm1(344).rows, 344); // GF(343)
-  EXPECT_EQ(hadamard_of_order(172).rows, 0);  // Williamson-type only: not generated
-  EXPECT_EQ(hadamard_of_order(22).rows, 0);   // not a multiple of 4
+  EXPECT_EQ(paley1_pm1(28).rows(), 28);   // GF(27) = GF(3)[x]/f, degree 3
+  EXPECT_EQ(paley1_pm1(344).rows(), 344); // GF(343)
+  EXPECT_EQ(hadamard_of_order(172).rows(), 0);  // Williamson-type only: not generated
+  EXPECT_EQ(hadamard_of_order(22).rows(), 0);   // not a multiple of 4
 }
 
 // Every LLaMA width is H_m ⊗ H_p with the smallest reachable m: A is a Hadamard matrix (±1/√m, A·Aᵀ = I), and

@@ -11,10 +11,10 @@ using namespace duq::transform::test;
 
 double orth_err(const MatD& q) {
   double worst = 0;
-  for (int64_t i = 0; i < q.cols; ++i)
-    for (int64_t j = 0; j < q.cols; ++j) {
+  for (int64_t i = 0; i < q.cols(); ++i)
+    for (int64_t j = 0; j < q.cols(); ++j) {
       double s = 0;
-      for (int64_t k = 0; k < q.rows; ++k) s += q(k, i) * q(k, j);
+      for (int64_t k = 0; k < q.rows(); ++k) s += q(k, i) * q(k, j);
       worst = std::max(worst, std::fabs(s - (i == j)));
     }
   return worst;
@@ -28,7 +28,7 @@ TEST(Orthogonal, RandomIsQOfSignFixedQR) {
   const MatD q = random_orthogonal(n, rng);
   EXPECT_LT(orth_err(q), 1e-12);
   MatD a(n, n);
-  for (auto& v : a.v) v = again.normal();
+  for (auto& v : a.flat()) v = again.normal();
   MatD qt(n, n);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) qt(i, j) = q(j, i);
