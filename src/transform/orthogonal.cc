@@ -49,7 +49,7 @@ MatD base_rotation(int64_t n) {
 }
 
 MatD randomized_base(int64_t n, Rng& rng) {
-  const MatD base = base_rotation(n);
+  MatD base = base_rotation(n);  // not const: returned (moved) when n ≤ 1
   if (n <= 1) return base;
   const MatD q = random_orthogonal(n - 1, rng);
   MatD d(n, n);
