@@ -33,7 +33,9 @@ class TimedLinears : public model::BlockLinears {
   void ffn_in(ConstMatView x, MatView g, MatView u) const override {
     timed(x.rows * x.cols * (g.cols + u.cols), [&] { f_.ffn_in(x, g, u); });
   }
-  void down(ConstMatView a, MatView y) const override { timed(a.rows * a.cols * y.cols, [&] { f_.down(a, y); }); }
+  void down(ConstMatView a, MatView y) const override {
+    timed(a.rows * a.cols * y.cols, [&] { f_.down(a, y); });
+  }
 
  private:
   template <class F>
@@ -69,8 +71,8 @@ Loaded& get_model(int which) {
     L.m = std::make_unique<model::Model>(c, model::random_weights(c, 1));
   }
   for (int l = 0; l < L.m->config().n_layers; ++l)
-    L.m->set_block_linears(l, std::make_shared<TimedLinears>(L.m->weights().layers[static_cast<size_t>(l)],
-                                                             &L.gemm_s, &L.gemm_flops));
+    L.m->set_block_linears(
+        l, std::make_shared<TimedLinears>(L.m->weights().layers[static_cast<size_t>(l)], &L.gemm_s, &L.gemm_flops));
   return L;
 }
 
@@ -107,12 +109,13 @@ void BM_Decode(benchmark::State& st) {
   for (auto _ : st) {
     L.m->forward(std::span<const int>(toks.data(), prefix), 0, cache, nullptr, true);
     for (int i = 0; i < steps; ++i)
-      benchmark::DoNotOptimize(L.m->forward(std::span<const int>(&toks[static_cast<size_t>(prefix + i)], 1),
-                                            prefix + i, cache, nullptr, true));
+      benchmark::DoNotOptimize(L.m->forward(std::span<const int>(&toks[static_cast<size_t>(prefix + i)], 1), prefix + i,
+                                            cache, nullptr, true));
   }
   // Only the decode steps count as tokens; the prefix prefill is included in the time (small next to 64 steps).
   st.counters["tok/s"] = benchmark::Counter(static_cast<double>(steps) * st.iterations(), benchmark::Counter::kIsRate);
-  st.SetLabel(st.range(0) == 0 ? "stories260K (64 after a 64-token prefill)" : "synthetic-100M (64 after a 64-token prefill)");
+  st.SetLabel(st.range(0) == 0 ? "stories260K (64 after a 64-token prefill)"
+                               : "synthetic-100M (64 after a 64-token prefill)");
 }
 
 // The engine's GEMM shapes alone: Y [T×O] = X [T×D]·Wᵀ.
@@ -129,13 +132,34 @@ void BM_Sgemm(benchmark::State& st) {
   st.counters["gflops"] = benchmark::Counter(2.0 * T * O * D * st.iterations() * 1e-9, benchmark::Counter::kIsRate);
 }
 
-BENCHMARK(BM_Prefill)->Args({0, 256})->Args({0, 512})->Args({1, 512})->Unit(benchmark::kMillisecond)
-    ->UseRealTime()->Repetitions(5)->ReportAggregatesOnly(true);
-BENCHMARK(BM_Decode)->Args({0})->Args({1})->Unit(benchmark::kMillisecond)->UseRealTime()->Repetitions(5)->ReportAggregatesOnly(true);
+BENCHMARK(BM_Prefill)
+    ->Args({0, 256})
+    ->Args({0, 512})
+    ->Args({1, 512})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
+BENCHMARK(BM_Decode)
+    ->Args({0})
+    ->Args({1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
 // stories260K: D 64, H 172, Q 64, K 32; synthetic: D 768, H 2048.
-BENCHMARK(BM_Sgemm)->Args({512, 64, 64})->Args({512, 172, 64})->Args({512, 64, 172})
-    ->Args({512, 768, 768})->Args({512, 2048, 768})->Args({512, 768, 2048})->Args({512, 32000, 768})
-    ->Unit(benchmark::kMicrosecond)->UseRealTime()->Repetitions(5)->ReportAggregatesOnly(true);
+BENCHMARK(BM_Sgemm)
+    ->Args({512, 64, 64})
+    ->Args({512, 172, 64})
+    ->Args({512, 64, 172})
+    ->Args({512, 768, 768})
+    ->Args({512, 2048, 768})
+    ->Args({512, 768, 2048})
+    ->Args({512, 32000, 768})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime()
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
 
 }  // namespace
 }  // namespace duq::bench

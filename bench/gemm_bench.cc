@@ -59,8 +59,8 @@ const k::PackedWeights& packed(int64_t n, int64_t kk, int bits) {
 }
 
 void set_gops(benchmark::State& state, int64_t m, int64_t n, int64_t kk) {
-  state.counters["GOP/s"] = benchmark::Counter(2.0 * static_cast<double>(m * n * kk) * 1e-9,
-                                               benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GOP/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(m * n * kk) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_Int(benchmark::State& state, int wbits, int abits) {
@@ -86,8 +86,7 @@ void BM_Sgemm(benchmark::State& state) {
     if (m == 1)
       cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(kk), 1.f, w.data(),
                   static_cast<int>(kk), x.data(), 1, 0.f, y.data(), 1);
-    else
-      k::matmul_xwt(x, w, y);
+    else k::matmul_xwt(x, w, y);
     benchmark::DoNotOptimize(y.data());
   }
   set_gops(state, m, n, kk);
@@ -144,10 +143,18 @@ BENCHMARK(BM_Sgemm)->Apply(shapes);
 #if defined(DUQ_HAVE_DNNL)
 BENCHMARK(BM_Dnnl_s8)->Apply(shapes);
 #endif
-BENCHMARK(BM_ActQuant)->Args({512, 4096})->ArgNames({"M", "K"})->Unit(benchmark::kMillisecond)->Repetitions(5)
+BENCHMARK(BM_ActQuant)
+    ->Args({512, 4096})
+    ->ArgNames({"M", "K"})
+    ->Unit(benchmark::kMillisecond)
+    ->Repetitions(5)
     ->ReportAggregatesOnly(true);
-BENCHMARK(BM_TransformQuant)->Args({512, 4096, 128})->ArgNames({"M", "K", "b"})->Unit(benchmark::kMillisecond)
-    ->Repetitions(5)->ReportAggregatesOnly(true);
+BENCHMARK(BM_TransformQuant)
+    ->Args({512, 4096, 128})
+    ->ArgNames({"M", "K", "b"})
+    ->Unit(benchmark::kMillisecond)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
 
 }  // namespace
 
@@ -160,10 +167,8 @@ int main(int argc, char** argv) {
 #if defined(DUQ_HAVE_DNNL)
   // Debian's libdnnl runs on OpenMP (libgomp, loaded with it): one thread, like everything else here.
   // Looked up at run time so the benchmark needs no -fopenmp.
-  if (auto* set_threads = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads")))
-    set_threads(1);
-  else
-    std::fprintf(stderr, "note: omp_set_num_threads not found; oneDNN may use several threads\n");
+  if (auto* set_threads = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"))) set_threads(1);
+  else std::fprintf(stderr, "note: omp_set_num_threads not found; oneDNN may use several threads\n");
 #else
   std::fprintf(stderr, "note: built without oneDNN (DUQ_HAVE_DNNL), Dnnl_s8 baseline skipped\n");
 #endif

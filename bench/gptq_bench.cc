@@ -40,7 +40,8 @@ const Mat& inputs() {
     std::vector<float> shared(64);
     for (int64_t t = 0; t < kRows; ++t) {
       for (float& s : shared) s = static_cast<float>(rng.normal());
-      for (int64_t j = 0; j < kIn; ++j) x(t, j) = static_cast<float>(rng.normal()) + shared[static_cast<size_t>(j % 64)];
+      for (int64_t j = 0; j < kIn; ++j)
+        x(t, j) = static_cast<float>(rng.normal()) + shared[static_cast<size_t>(j % 64)];
     }
   }
   return x;

@@ -29,7 +29,15 @@ void hadamard_rows(benchmark::State& state) {
   state.counters["factor_m"] = static_cast<double>(duq::transform::Hadamard(n).factor_order());
 }
 
-BENCHMARK(hadamard_rows)->Arg(4096)->Arg(5120)->Arg(5632)->Arg(8192)->Arg(11008)->Arg(13824)->Arg(14336)->Arg(28672)
+BENCHMARK(hadamard_rows)
+    ->Arg(4096)
+    ->Arg(5120)
+    ->Arg(5632)
+    ->Arg(8192)
+    ->Arg(11008)
+    ->Arg(13824)
+    ->Arg(14336)
+    ->Arg(28672)
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -79,8 +79,8 @@ void BM_LwcOneBlockOneEpoch(benchmark::State& st) {
   LwcOptions o;
   o.epochs = 1;
   for (auto _ : st) benchmark::DoNotOptimize(lwc_train_block(s.cfg, s.qs, s.fixed, w, s.x, s.t, o).loss_last);
-  st.counters["stories260K estimate (s)"] = benchmark::Counter(100, benchmark::Counter::kIsIterationInvariantRate,
-                                                               benchmark::Counter::kIs1000);
+  st.counters["stories260K estimate (s)"] =
+      benchmark::Counter(100, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
 void BM_BlockForwardOnly32Windows(benchmark::State& st) {

@@ -112,12 +112,14 @@ int run(const Args& a) {
   po.ctx = evalctx;
   po.progress = false;
 
-  std::printf("\nW%dA%d, lac %.2f, swc %.2f, block %d, steps %d, calibration %zu x %zu tokens (trigger rate %.3f), "
-              "eval %d x %d tokens\n",
-              static_cast<int>(a.num("wbits", 4)), static_cast<int>(a.num("abits", 4)), a.num("lac", 0.9), a.num("swc", 0.8), static_cast<int>(a.num("block", 128)),
-              static_cast<int>(a.num("steps", 256)), calib.size(), calib[0].size(), rate, evalw, evalctx);
-  std::printf("%-12s %-6s %9s %9s %9s %9s %9s | %10s %10s | %8s %8s %8s %7s\n", "method", "layer", "AttnIn",
-              "AttnOut", "FfnIn", "DownIn", "Down/tok", "down max", "after G", "KLD", "top1", "ppl", "calib s");
+  std::printf(
+      "\nW%dA%d, lac %.2f, swc %.2f, block %d, steps %d, calibration %zu x %zu tokens (trigger rate %.3f), "
+      "eval %d x %d tokens\n",
+      static_cast<int>(a.num("wbits", 4)), static_cast<int>(a.num("abits", 4)), a.num("lac", 0.9), a.num("swc", 0.8),
+      static_cast<int>(a.num("block", 128)), static_cast<int>(a.num("steps", 256)), calib.size(), calib[0].size(), rate,
+      evalw, evalctx);
+  std::printf("%-12s %-6s %9s %9s %9s %9s %9s | %10s %10s | %8s %8s %8s %7s\n", "method", "layer", "AttnIn", "AttnOut",
+              "FfnIn", "DownIn", "Down/tok", "down max", "after G", "KLD", "top1", "ppl", "calib s");
   std::stringstream ms(a.str("methods", "rtn,smoothquant,rotation,duquant"));
   std::string name;
   double fp_ppl = 0;
@@ -137,13 +139,11 @@ int run(const Args& a) {
     for (int l = 0; l < c.n_layers; ++l) {
       const auto& rep = q.report[static_cast<size_t>(l)];
       const auto& down = rep[static_cast<size_t>(model::Site::DownIn)];
-      std::printf("%-12s %-6d %9.4f %9.4f %9.4f %9.4f %9.4f | %10.2f %10.2f", name.c_str(), l,
-                  rep[0].output_rel_error, rep[1].output_rel_error, rep[2].output_rel_error, down.output_rel_error,
-                  down.output_token_rel_error, max_of(down.absmax_before), max_of(down.absmax_after));
-      if (l == 0)
-        std::printf(" | %8.4f %8.3f %8.2f %7.1f\n", r[1].kld, r[1].top1_agree, r[1].ppl, q.calib_seconds);
-      else
-        std::printf("\n");
+      std::printf("%-12s %-6d %9.4f %9.4f %9.4f %9.4f %9.4f | %10.2f %10.2f", name.c_str(), l, rep[0].output_rel_error,
+                  rep[1].output_rel_error, rep[2].output_rel_error, down.output_rel_error, down.output_token_rel_error,
+                  max_of(down.absmax_before), max_of(down.absmax_after));
+      if (l == 0) std::printf(" | %8.4f %8.3f %8.2f %7.1f\n", r[1].kld, r[1].top1_agree, r[1].ppl, q.calib_seconds);
+      else std::printf("\n");
     }
     std::fflush(stdout);
   }

@@ -122,7 +122,9 @@ int run(const Args& a) {
   duq::set_threads(threads);
   model::ModelConfig c = llama7b_block_config(a, 4096);
   const std::string dtype = a.str("dtype", "bf16");
-  const formats::DType dt = dtype == "f32" ? formats::DType::F32 : dtype == "f16" ? formats::DType::F16 : formats::DType::BF16;
+  const formats::DType dt = dtype == "f32"   ? formats::DType::F32
+                            : dtype == "f16" ? formats::DType::F16
+                                             : formats::DType::BF16;
 
   const fs::path dir = fs::temp_directory_path() / ("duq_pipeline_bench_" + std::to_string(getpid()));
   {
@@ -140,8 +142,8 @@ int run(const Args& a) {
     }
     model::write_hf_model(dir.string(), c, w, dt, /*force=*/true);
     std::printf("model: %s, %s, %.2f GB on disk (%s outliers), written in %.1f s to %s\n", c.summary().c_str(),
-                dtype.c_str(), fs::file_size(dir / "model.safetensors") / 1e9, outliers ? "planted" : "no",
-                t.seconds(), dir.c_str());
+                dtype.c_str(), fs::file_size(dir / "model.safetensors") / 1e9, outliers ? "planted" : "no", t.seconds(),
+                dir.c_str());
   }
   const int nwin = static_cast<int>(a.num("calib", 8)), ctx = static_cast<int>(a.num("ctx", 512));
   const int steps = static_cast<int>(a.num("steps", 256));
@@ -154,9 +156,10 @@ int run(const Args& a) {
   std::string m;
   while (std::getline(ms, m, ',')) secs[m] = run_method(dir.string(), windows, m, steps);
   if (secs.count("rtn") && secs.count("smoothquant") && secs.count("duquant")) {
-    std::printf("\nphases by difference: FP statistics (smoothquant - rtn) %.1f s; greedy search + permutation "
-                "(duquant - smoothquant) %.1f s; rest (load, search-sequence forward, weight rounding = rtn) %.1f s\n",
-                secs["smoothquant"] - secs["rtn"], secs["duquant"] - secs["smoothquant"], secs["rtn"]);
+    std::printf(
+        "\nphases by difference: FP statistics (smoothquant - rtn) %.1f s; greedy search + permutation "
+        "(duquant - smoothquant) %.1f s; rest (load, search-sequence forward, weight rounding = rtn) %.1f s\n",
+        secs["smoothquant"] - secs["rtn"], secs["duquant"] - secs["smoothquant"], secs["rtn"]);
   }
   fs::remove_all(dir);
   return 0;

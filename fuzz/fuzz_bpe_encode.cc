@@ -1,6 +1,7 @@
 // BPE encoding of arbitrary text with the real stories260K tokenizer (tok512.bin from $DUQUANT_ASSETS or
 // the repo's assets/): ids in range, decode(encode(text)) gives the text back (byte fallback covers every
-// byte), and for inputs up to 64 bytes (the reference is O(n²) per merge) the heap encoder equals the O(n²) run.c port token for token.
+// byte), and for inputs up to 64 bytes (the reference is O(n²) per merge) the heap encoder equals the O(n²) run.c port
+// token for token.
 #include <cstdio>
 #include <cstdlib>
 #include <string>

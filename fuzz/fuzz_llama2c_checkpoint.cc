@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto& o = c.layout();
     const uint64_t header_bytes = h.version == 0 ? 28 : 256;
     FUZZ_REQUIRE(header_bytes + 4 * o.total_floats == size);
-    for (uint64_t off : {o.tok_embeddings, o.rms_att, o.wq, o.wk, o.wv, o.wo, o.rms_ffn, o.w1, o.w2, o.w3,
-                         o.rms_final, o.wcls})
+    for (uint64_t off :
+         {o.tok_embeddings, o.rms_att, o.wq, o.wk, o.wv, o.wo, o.rms_ffn, o.w1, o.w2, o.w3, o.rms_final, o.wcls})
       FUZZ_REQUIRE(off <= o.total_floats);
     // Last array ends inside the data: the final-norm / classifier reads stay in bounds.
     FUZZ_REQUIRE(o.rms_final + static_cast<uint64_t>(h.dim) <= o.total_floats);

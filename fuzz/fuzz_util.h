@@ -41,8 +41,8 @@ class MemFile {
   std::fprintf(stderr, "fuzz property violated: %s\n", what);
   std::abort();
 }
-#define FUZZ_REQUIRE(cond) \
-  do {                     \
+#define FUZZ_REQUIRE(cond)                            \
+  do {                                                \
     if (!(cond)) ::duq::fuzz::property_failed(#cond); \
   } while (0)
 

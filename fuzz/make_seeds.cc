@@ -119,7 +119,9 @@ void checkpoint_seeds() {
 // tokenizer.bin: 3 specials, 256 byte pieces, printable ASCII, a few merges. Suffix: text + length byte.
 std::string tokenizer_file() {
   std::string s = raw<int32_t>(8);
-  auto tok = [&](const std::string& piece, float score) { s += raw<float>(score) + raw<int32_t>(static_cast<int32_t>(piece.size())) + piece; };
+  auto tok = [&](const std::string& piece, float score) {
+    s += raw<float>(score) + raw<int32_t>(static_cast<int32_t>(piece.size())) + piece;
+  };
   tok("<unk>", 0);
   tok("\n<s>\n", 0);
   tok("\n</s>\n", 0);
@@ -130,7 +132,8 @@ std::string tokenizer_file() {
   }
   for (int ch = 32; ch < 127; ++ch) tok(std::string(1, static_cast<char>(ch)), -1000.f + ch);
   float sc = 0;
-  for (const char* m : {" t", "he", " the", "in", " a", "an", "and", " and", "é", "ll", "ell", "hell", "hello"}) tok(m, sc -= 1);
+  for (const char* m : {" t", "he", " the", "in", " a", "an", "and", " and", "é", "ll", "ell", "hell", "hello"})
+    tok(m, sc -= 1);
   return s;
 }
 
@@ -156,7 +159,8 @@ void text_seeds(const fs::path& assets) {
   const fs::path eval = assets / "text/tinystories/eval.txt";
   if (fs::exists(eval)) {
     const std::string e = slurp(eval);
-    for (size_t k = 0; k < 8 && k * 997 < e.size(); ++k) put("bpe_encode", "eval" + std::to_string(k), e.substr(k * 997, 40 + 30 * k));
+    for (size_t k = 0; k < 8 && k * 997 < e.size(); ++k)
+      put("bpe_encode", "eval" + std::to_string(k), e.substr(k * 997, 40 + 30 * k));
   }
 }
 

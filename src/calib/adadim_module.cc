@@ -27,8 +27,8 @@ class CaptureLinears : public model::BlockLinears {
   model::FloatLinears f_;
 };
 
-CaptureLinears run(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w, const std::vector<Mat>& windows,
-                   const kernels::RopeTable& rope) {
+CaptureLinears run(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
+                   const std::vector<Mat>& windows, const kernels::RopeTable& rope) {
   CaptureLinears cap(w);
   for (const Mat& x0 : windows) {
     Mat x(x0), kc(x0.rows(), cfg.kv_dim()), vc(x0.rows(), cfg.kv_dim());
@@ -49,8 +49,8 @@ AdaDimModuleChoice adadim_module_choice(const model::ModelConfig& cfg, int layer
       model::LayerWeights q = w;
       quant::QuantSpec s = spec;
       s.axis = a == 0 ? quant::Axis::kRow : quant::Axis::kColumn;
-      const std::vector<Mat*> lins = m == 0 ? std::vector<Mat*>{&q.wq, &q.wk, &q.wv, &q.wo}
-                                            : std::vector<Mat*>{&q.w_gate, &q.w_up, &q.w_down};
+      const std::vector<Mat*> lins =
+          m == 0 ? std::vector<Mat*>{&q.wq, &q.wk, &q.wv, &q.wo} : std::vector<Mat*>{&q.w_gate, &q.w_up, &q.w_down};
       for (Mat* l : lins) quant::fake_quant(*l, s);
       const CaptureLinears got = run(cfg, layer, q, windows, rope);
       double num = 0, den = 0;
@@ -62,7 +62,8 @@ AdaDimModuleChoice adadim_module_choice(const model::ModelConfig& cfg, int layer
         }
       c.rel_error[static_cast<size_t>(m)][static_cast<size_t>(a)] = den > 0 ? num / den : 0.0;
     }
-  for (size_t m = 0; m < 2; ++m) c.axis[m] = c.rel_error[m][1] < c.rel_error[m][0] ? quant::Axis::kColumn : quant::Axis::kRow;
+  for (size_t m = 0; m < 2; ++m)
+    c.axis[m] = c.rel_error[m][1] < c.rel_error[m][0] ? quant::Axis::kColumn : quant::Axis::kRow;
   return c;
 }
 

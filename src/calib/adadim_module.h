@@ -21,7 +21,7 @@ namespace duq::calib {
 
 struct AdaDimModuleChoice {
   std::array<quant::Axis, 2> axis{quant::Axis::kRow, quant::Axis::kRow};  // [attention, MLP]
-  std::array<std::array<double, 2>, 2> rel_error{};                         // [module][per-OC, per-IC]
+  std::array<std::array<double, 2>, 2> rel_error{};                       // [module][per-OC, per-IC]
 };
 
 // windows: the block's inputs [L×D] (quantized-propagated); spec: the weight grid (its axis is ignored).

@@ -112,8 +112,9 @@ int gptq_rows_best_clip(ConstMatView w, const quant::Hessian& h, int bits, std::
   return static_cast<int>(std::count(from_gptq.begin(), from_gptq.end(), 1));
 }
 
-AutoResult auto_select(ConstMatView x_in, const std::vector<const Mat*>& weights, const std::vector<AutoCandidate>& cands,
-                       int wbits, int abits, const AutoGrid& grid, const quant::GptqOptions* gptq) {
+AutoResult auto_select(ConstMatView x_in, const std::vector<const Mat*>& weights,
+                       const std::vector<AutoCandidate>& cands, int wbits, int abits, const AutoGrid& grid,
+                       const quant::GptqOptions* gptq) {
   if (cands.empty()) fail("auto_select: no candidate transforms");
   DUQ_CHECK(!weights.empty() && x_in.rows > 0);
   for (const Mat* w : weights)

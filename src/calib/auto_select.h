@@ -7,9 +7,9 @@
 //   err = Σ_i ‖Q_a(X·G)·Q_w(W_i·G⁻ᵀ)ᵀ − X·W_iᵀ‖² / Σ_i ‖X·W_iᵀ‖²
 // on calibration inputs X [N×D] (the calibration windows as they reach the site through the already
 // quantized model), each token's row scaled to unit norm so that every token counts alike (a few massive
-// outlier tokens would otherwise decide the clips for all). Inside each candidate, every output row of every consumer gets the weight clip ratio
-// (a grid) that minimises that row's output error Σ_k E[x_k²]·(w_k − ŵ_k)² (the diagonal of the transformed
-// input's second moment weighs the columns: a column multiplied by large activations matters more).
+// outlier tokens would otherwise decide the clips for all). Inside each candidate, every output row of every consumer
+// gets the weight clip ratio (a grid) that minimises that row's output error Σ_k E[x_k²]·(w_k − ŵ_k)² (the diagonal of
+// the transformed input's second moment weighs the columns: a column multiplied by large activations matters more).
 // Nothing of the evaluation text is ever seen.
 #pragma once
 #include <span>
@@ -36,13 +36,13 @@ struct AutoGrid {
 };
 
 struct AutoResult {
-  size_t chosen = 0;                          // index into the candidates
-  float act_clip = 1.f;                       // of the chosen candidate (1 when activations stay float)
-  std::vector<double> rel_error;              // [candidate] at its best activation clip
-  std::vector<float> best_act_clip;           // [candidate]
-  std::vector<quant::QuantizedMat> codes;     // [consumer] W_i·G⁻ᵀ of the chosen candidate, per-row grids
-  std::vector<std::vector<float>> row_clip;   // [consumer][row] the chosen weight clip ratios
-  int gptq_rows = 0;                          // rows of the chosen candidate's consumers rounded by GPTQ
+  size_t chosen = 0;                         // index into the candidates
+  float act_clip = 1.f;                      // of the chosen candidate (1 when activations stay float)
+  std::vector<double> rel_error;             // [candidate] at its best activation clip
+  std::vector<float> best_act_clip;          // [candidate]
+  std::vector<quant::QuantizedMat> codes;    // [consumer] W_i·G⁻ᵀ of the chosen candidate, per-row grids
+  std::vector<std::vector<float>> row_clip;  // [consumer][row] the chosen weight clip ratios
+  int gptq_rows = 0;                         // rows of the chosen candidate's consumers rounded by GPTQ
 };
 
 // Per output row of w [O×D], the clip ratio from `grid` minimising Σ_k col_weight[k]·(w − ŵ)²; the rows

@@ -21,7 +21,8 @@ void choose_auto_qk_clip(BlockState& b) {
   b.rt.set_qk_clip(b.layer, r.clip);
   if (b.opts.progress) {
     std::fprintf(stderr, "layer %d q/k: clip %.2f (logit errors:", b.layer, r.clip);
-    for (size_t i = 0; i < r.rel_error.size(); ++i) std::fprintf(stderr, " %.2f %.4f", grid.qk_clips[i], r.rel_error[i]);
+    for (size_t i = 0; i < r.rel_error.size(); ++i)
+      std::fprintf(stderr, " %.2f %.4f", grid.qk_clips[i], r.rel_error[i]);
     std::fprintf(stderr, ")\n");
   }
 }
@@ -64,7 +65,8 @@ void choose_auto_site(BlockState& b, model::Site site, ConstMatView x, SiteTrans
   b.auto_gptq_rows += r.gptq_rows;
   if (opts.wbits != kNoQuant)
     for (const Mat* m : cons) b.auto_rows += static_cast<int>(m->rows());
-  for (size_t c = 0; c < cand.size(); ++c) rep.auto_candidates.push_back({cand[c].name, r.rel_error[c], r.best_act_clip[c]});
+  for (size_t c = 0; c < cand.size(); ++c)
+    rep.auto_candidates.push_back({cand[c].name, r.rel_error[c], r.best_act_clip[c]});
   st = std::move(cand[r.chosen].st);
   st.choice = cand[r.chosen].name;
   st.act_clip = opts.abits == kNoQuant ? 0.f : r.act_clip;

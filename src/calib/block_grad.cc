@@ -129,8 +129,8 @@ void rope_apply(Matrix<T>& x, int64_t n_heads, int64_t hd, const std::vector<T>&
       T* v = &x(t, h * hd);
       for (int64_t i = 0; i < half; ++i) {
         const int64_t a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-        const T c = cs[static_cast<size_t>(t * half + i)], s = inverse ? -sn[static_cast<size_t>(t * half + i)]
-                                                                       : sn[static_cast<size_t>(t * half + i)];
+        const T c = cs[static_cast<size_t>(t * half + i)],
+                s = inverse ? -sn[static_cast<size_t>(t * half + i)] : sn[static_cast<size_t>(t * half + i)];
         const T v0 = v[a], v1 = v[b];
         v[a] = v0 * c - v1 * s;
         v[b] = v0 * s + v1 * c;
@@ -221,7 +221,9 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   const bool inter = cfg.rope_layout == model::RopeLayout::Interleaved;
   const T eps = static_cast<T>(cfg.rms_eps);
   const auto& W = p.w;
-  auto lac = [&](int site) { return qs.site_lac[static_cast<size_t>(site)] > 0 ? qs.site_lac[static_cast<size_t>(site)] : qs.lac; };
+  auto lac = [&](int site) {
+    return qs.site_lac[static_cast<size_t>(site)] > 0 ? qs.site_lac[static_cast<size_t>(site)] : qs.lac;
+  };
 
   if (cfg.sliding_window > 0 && Tn > cfg.sliding_window)
     fail("LWC: calibration windows of ", Tn, " tokens exceed the model's sliding window of ", cfg.sliding_window,
@@ -400,8 +402,7 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
 
 template float block_loss_grad<float>(const model::ModelConfig&, const BlockQuantSpec&, const BlockParams<float>&,
                                       const Matrix<float>&, const Matrix<float>&, Matrix<float>*,
-                                      std::array<Matrix<float>, kNumLinears>*, Matrix<float>*,
-                                      BlockExtraGrads<float>*);
+                                      std::array<Matrix<float>, kNumLinears>*, Matrix<float>*, BlockExtraGrads<float>*);
 template double block_loss_grad<double>(const model::ModelConfig&, const BlockQuantSpec&, const BlockParams<double>&,
                                         const Matrix<double>&, const Matrix<double>&, Matrix<double>*,
                                         std::array<Matrix<double>, kNumLinears>*, Matrix<double>*,

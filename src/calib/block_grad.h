@@ -32,20 +32,20 @@ enum LinearIndex { kLinQ = 0, kLinK, kLinV, kLinO, kLinGate, kLinUp, kLinDown, k
 
 // What the forward quantizes (bits 16 = not quantized).
 struct BlockQuantSpec {
-  int abits = 16;               // linear inputs, per token
-  int kv_bits = 16;             // K and V, per (head, token)
-  float lac = 1.f;              // clip of the linear inputs
-  float qk_clip = 1.f;          // clip of Q and K (V is not clipped)
+  int abits = 16;                                        // linear inputs, per token
+  int kv_bits = 16;                                      // K and V, per (head, token)
+  float lac = 1.f;                                       // clip of the linear inputs
+  float qk_clip = 1.f;                                   // clip of Q and K (V is not clipped)
   std::array<float, 4> site_lac = {0.f, 0.f, 0.f, 0.f};  // per site (model::Site order); 0 = lac (duquant-auto)
-  bool act_scale_grad = true;   // gradient through the dynamic activation scale too (as autograd does)
+  bool act_scale_grad = true;  // gradient through the dynamic activation scale too (as autograd does)
 };
 
 template <class T>
 struct BlockParams {
-  std::vector<T> attn_norm, ffn_norm;       // [D]
-  std::array<Matrix<T>, kNumLinears> w;     // [O×D] as used by the forward
-  std::array<Matrix<T>, 4> g;               // per site (model::Site order) G [D_s×D_s]; empty = identity
-  Matrix<T> head_rot;                       // [hd×hd] applied to Q and K per head; empty = none
+  std::vector<T> attn_norm, ffn_norm;    // [D]
+  std::array<Matrix<T>, kNumLinears> w;  // [O×D] as used by the forward
+  std::array<Matrix<T>, 4> g;            // per site (model::Site order) G [D_s×D_s]; empty = identity
+  Matrix<T> head_rot;                    // [hd×hd] applied to Q and K per head; empty = none
 };
 
 // Gradients beyond the weights' (norm tweaking, learned transforms).

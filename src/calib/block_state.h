@@ -27,9 +27,9 @@ struct BlockState {
   const model::ModelConfig& cfg;
   const QuantOptions& opts;
   int layer;
-  SimQuantHooks& rt;        // the runtime hooks; this block's SiteTransforms are filled in as they are found
-  model::LayerWeights& w;   // smoothed at the start, then each site's consumers become dequantized W·G⁻ᵀ
-  LayerCodes& codes;        // the integer codes, filled in site by site
+  SimQuantHooks& rt;       // the runtime hooks; this block's SiteTransforms are filled in as they are found
+  model::LayerWeights& w;  // smoothed at the start, then each site's consumers become dequantized W·G⁻ᵀ
+  LayerCodes& codes;       // the integer codes, filled in site by site
   std::array<SiteReport, model::kNumSites>& report;
   // All calibration windows [L×D] at this block's input, propagated through the quantized blocks (GPTQ /
   // AdaDim Hessians, duquant-auto's rows); null when the method needs none.
@@ -50,9 +50,7 @@ struct BlockState {
   int adadim_per_ic = 0, adadim_linears = 0, auto_gptq_rows = 0, auto_rows = 0;
   double weight_seconds = 0;
 
-  SiteTransform& site(model::Site s) {
-    return rt.sites()[static_cast<size_t>(layer)][static_cast<size_t>(s)];
-  }
+  SiteTransform& site(model::Site s) { return rt.sites()[static_cast<size_t>(layer)][static_cast<size_t>(s)]; }
 };
 
 }  // namespace duq::calib

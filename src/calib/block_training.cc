@@ -31,12 +31,14 @@ BlockLoss lwc_block(BlockState& b, const std::vector<Mat>& x_q, const std::vecto
   Timer t;
   const LwcResult r = lwc_train_block(b.cfg, qs, fixed, folded_weights(b), x_q, fp_out, lo);
   if (b.opts.progress)
-    std::fprintf(stderr, "layer %d LWC: block loss %.5g -> %.5g over %d steps (%.1f s), %d non-finite epochs rolled back\n",
+    std::fprintf(stderr,
+                 "layer %d LWC: block loss %.5g -> %.5g over %d steps (%.1f s), %d non-finite epochs rolled back\n",
                  b.layer, r.loss_first, r.loss_last, r.steps, t.seconds(), r.nan_epochs);
   auto ws = block_linears(b.w);
   auto cs = block_linear_codes(b.codes);
   for (int i = 0; i < kNumLinears; ++i) {
-    *cs[static_cast<size_t>(i)] = lwc_quantize(b.folded[static_cast<size_t>(i)], r.rows[static_cast<size_t>(i)], b.opts.wbits);
+    *cs[static_cast<size_t>(i)] =
+        lwc_quantize(b.folded[static_cast<size_t>(i)], r.rows[static_cast<size_t>(i)], b.opts.wbits);
     quant::dequantize(**cs[static_cast<size_t>(i)], *ws[static_cast<size_t>(i)]);
   }
   return {r.loss_first, r.loss_last};
@@ -78,7 +80,8 @@ BlockLoss learn_block(BlockState& b, const std::vector<Mat>& x_q, const std::vec
     quant::dequantize(**cs[static_cast<size_t>(i)], *ws[static_cast<size_t>(i)]);
   }
   for (int s = 0; s < model::kNumSites; ++s)
-    if (r.rot[static_cast<size_t>(s)]) r.rot[static_cast<size_t>(s)]->fold_into(sites[static_cast<size_t>(s)].duquant->rotations.back());
+    if (r.rot[static_cast<size_t>(s)])
+      r.rot[static_cast<size_t>(s)]->fold_into(sites[static_cast<size_t>(s)].duquant->rotations.back());
   return {r.loss_first, r.loss_last};
 }
 
@@ -94,15 +97,16 @@ BlockLoss tweak_norms(BlockState& b, const std::vector<Mat>& x_q, const std::vec
   set_block_weights(b.w, p);
   BlockQuantSpec qs = block_quant_spec(b.opts);
   qs.qk_clip = b.rt.qk_clip(b.layer);
-  for (int s = 0; s < model::kNumSites; ++s) qs.site_lac[static_cast<size_t>(s)] = sites[static_cast<size_t>(s)].act_clip;
+  for (int s = 0; s < model::kNumSites; ++s)
+    qs.site_lac[static_cast<size_t>(s)] = sites[static_cast<size_t>(s)].act_clip;
   NormTweakOptions no;
   no.epochs = b.opts.norm_tweak_epochs;
   no.lr = b.opts.norm_tweak_lr;
   Timer t;
   const NormTweakResult r = norm_tweak_block(b.cfg, qs, p, x_q, fp_out, no);
   if (b.opts.progress)
-    std::fprintf(stderr, "layer %d norm tweak: block loss %.5g -> %.5g over %d steps (%.1f s)\n", b.layer, r.loss_before,
-                 r.loss_after, r.steps, t.seconds());
+    std::fprintf(stderr, "layer %d norm tweak: block loss %.5g -> %.5g over %d steps (%.1f s)\n", b.layer,
+                 r.loss_before, r.loss_after, r.steps, t.seconds());
   std::copy(r.attn_norm.begin(), r.attn_norm.end(), b.w.attn_norm.begin());
   std::copy(r.ffn_norm.begin(), r.ffn_norm.end(), b.w.ffn_norm.begin());
   return {r.loss_before, r.loss_after};

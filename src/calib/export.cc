@@ -112,8 +112,9 @@ model::QuantModelData to_file_data(const QuantizedModel& qm, const std::string& 
   return d;
 }
 
-model::QuantModelData quantize_to_file_data(const model::WeightSource& src, const std::vector<std::vector<int>>& windows,
-                                            const QuantOptions& opts, QuantizedModel& qm) {
+model::QuantModelData quantize_to_file_data(const model::WeightSource& src,
+                                            const std::vector<std::vector<int>>& windows, const QuantOptions& opts,
+                                            QuantizedModel& qm) {
   std::vector<model::QuantLayer> layers;
   double pack_seconds = 0;
   qm = quantize_model(src, windows, opts,

@@ -30,8 +30,9 @@ model::QuantModelData to_file_data(const QuantizedModel& qm, const std::string& 
 // few GB). The tables are read from `src` again afterwards (the pipeline changes neither). `qm` receives the
 // calibration's result without model and codes (reports, choices, stage times). The file is byte for byte
 // what to_file_data(quantize_model(...)) gives; the tokenizer fields are the caller's to fill.
-model::QuantModelData quantize_to_file_data(const model::WeightSource& src, const std::vector<std::vector<int>>& windows,
-                                            const QuantOptions& opts, QuantizedModel& qm);
+model::QuantModelData quantize_to_file_data(const model::WeightSource& src,
+                                            const std::vector<std::vector<int>>& windows, const QuantOptions& opts,
+                                            QuantizedModel& qm);
 
 // File contents → the simulated model (float weights dequantized from the codes, SimQuantHooks).
 QuantizedModel simulated_from_file(const model::QuantModelData& d);

@@ -13,7 +13,8 @@ namespace {
 // quantized, as at run time); at `end` the point's raw data goes to a read-only observer instead.
 class RunThenObserve : public model::ForwardHooks {
  public:
-  RunThenObserve(SimQuantHooks& rt, model::BlockPoint end, model::ForwardObserver& at_end) : rt_(rt), end_(end), obs_(at_end) {}
+  RunThenObserve(SimQuantHooks& rt, model::BlockPoint end, model::ForwardObserver& at_end)
+      : rt_(rt), end_(end), obs_(at_end) {}
   void linear_input(int layer, model::Site s, MatView x) override {
     if (model::point_of(s) == end_) obs_.linear_input(layer, s, x);
     else rt_.linear_input(layer, s, x);
@@ -91,9 +92,9 @@ std::vector<Mat> spaced_windows(const std::vector<Mat>& windows, int64_t max_row
   return chosen;
 }
 
-void for_each_site_input(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
-                         SimQuantHooks& runtime, model::Site site, const std::vector<Mat>& windows,
-                         const kernels::RopeTable& rope, const std::function<void(ConstMatView)>& f) {
+void for_each_site_input(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w, SimQuantHooks& runtime,
+                         model::Site site, const std::vector<Mat>& windows, const kernels::RopeTable& rope,
+                         const std::function<void(ConstMatView)>& f) {
   SiteInput observer(f);
   run_to(cfg, layer, w, runtime, windows, rope, model::point_of(site), observer);
 }

@@ -24,9 +24,9 @@ inline int64_t site_width(const model::ModelConfig& cfg, model::Site site) {
 
 // Runs each window through block `layer` (earlier sites transformed and quantized by `runtime`, as at run
 // time) up to `site` and calls f with the site's raw input x [L×width] (not yet transformed).
-void for_each_site_input(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
-                         SimQuantHooks& runtime, model::Site site, const std::vector<Mat>& windows,
-                         const kernels::RopeTable& rope, const std::function<void(ConstMatView)>& f);
+void for_each_site_input(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w, SimQuantHooks& runtime,
+                         model::Site site, const std::vector<Mat>& windows, const kernels::RopeTable& rope,
+                         const std::function<void(ConstMatView)>& f);
 
 // Runs each window through block `layer` up to its attention and calls f(q, k) with Q [L×q_dim] and
 // K [L×kv_dim] after RoPE and the runtime's head rotation, before their quantization.

@@ -91,8 +91,8 @@ MatD cayley_update(const MatD& r, const MatD& g, double angle) {
   norm = std::sqrt(norm);
   if (!(norm > 0) || !std::isfinite(norm)) return r;
   const double h = 0.5 * angle / norm;
-  for (double& v : a.flat()) v *= h;       // B = η/2·A
-  MatD rhs = r;                            // (I − B)·R
+  for (double& v : a.flat()) v *= h;  // B = η/2·A
+  MatD rhs = r;                       // (I − B)·R
   const MatD br = transform::matmul(a, r);
   for (size_t k = 0; k < rhs.flat().size(); ++k) rhs.data()[k] -= br.data()[k];
   return solve_identity_plus(a, std::move(rhs));
@@ -217,7 +217,8 @@ LearnResult learn_train_block(const model::ModelConfig& cfg, const BlockQuantSpe
   std::array<Moments, kNumLinears> mom;
   for (int i = 0; i < kNumLinears; ++i) {
     const size_t o = static_cast<size_t>(w[static_cast<size_t>(i)]->rows());
-    mom[static_cast<size_t>(i)] = {std::vector<float>(o), std::vector<float>(o), std::vector<float>(o), std::vector<float>(o)};
+    mom[static_cast<size_t>(i)] = {std::vector<float>(o), std::vector<float>(o), std::vector<float>(o),
+                                   std::vector<float>(o)};
   }
   const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
   const int64_t total = static_cast<int64_t>(opts.epochs) * static_cast<int64_t>(inputs.size());
@@ -239,7 +240,8 @@ LearnResult learn_train_block(const model::ModelConfig& cfg, const BlockQuantSpe
         gu.assign(static_cast<size_t>(wi.rows()), 0.f);
         gl.assign(static_cast<size_t>(wi.rows()), 0.f);
         lwc_grad(wi, r, opts.wbits, gw[static_cast<size_t>(i)], gu, gl);
-        auto adam = [&](std::vector<float>& x, std::vector<float>& mm, std::vector<float>& vv, const std::vector<float>& g) {
+        auto adam = [&](std::vector<float>& x, std::vector<float>& mm, std::vector<float>& vv,
+                        const std::vector<float>& g) {
           for (size_t k = 0; k < x.size(); ++k) {
             mm[k] = b1 * mm[k] + (1 - b1) * g[k];
             vv[k] = b2 * vv[k] + (1 - b2) * g[k] * g[k];
@@ -259,8 +261,8 @@ LearnResult learn_train_block(const model::ModelConfig& cfg, const BlockQuantSpe
             ws.push_back(&wf[static_cast<size_t>(i)]);
             gs.push_back(&gw[static_cast<size_t>(i)]);
           }
-        rot->cayley_step(site_rotation_grad<float>(fixed.g[static_cast<size_t>(s)], eg.g[static_cast<size_t>(s)], ws, gs),
-                         angle);
+        rot->cayley_step(
+            site_rotation_grad<float>(fixed.g[static_cast<size_t>(s)], eg.g[static_cast<size_t>(s)], ws, gs), angle);
       }
     }
     set_params();

@@ -55,7 +55,7 @@ struct LearnOptions {
 struct LearnResult {
   std::array<LwcRow, kNumLinears> rows;
   std::array<std::optional<LearnedRotation>, 4> rot;  // per site (model::Site order); none where not learned
-  double loss_first = 0, loss_last = 0;              // mean window loss at the start / of the kept epoch
+  double loss_first = 0, loss_last = 0;               // mean window loss at the start / of the kept epoch
   int steps = 0;
 };
 

@@ -59,7 +59,8 @@ void lwc_fake_quant(ConstMatView w, const LwcRow& p, int bits, MatView out) {
     for (int64_t r = r0; r < r1; ++r) {
       const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
       const quant::GroupParams gp = lwc_grid(*mn, *mx, p.u[static_cast<size_t>(r)], p.l[static_cast<size_t>(r)], bits);
-      for (int64_t j = 0; j < w.cols; ++j) out(r, j) = quant::dequantize_value(quant::quantize_value(w(r, j), gp, spec), gp);
+      for (int64_t j = 0; j < w.cols; ++j)
+        out(r, j) = quant::dequantize_value(quant::quantize_value(w(r, j), gp, spec), gp);
     }
   });
 }
@@ -67,24 +68,24 @@ void lwc_fake_quant(ConstMatView w, const LwcRow& p, int bits, MatView out) {
 void lwc_grad(ConstMatView w, const LwcRow& p, int bits, ConstMatView g, std::span<float> gu, std::span<float> gl) {
   const float qmax = static_cast<float>((1 << bits) - 1);
   parallel_ranges(w.rows, [&](int64_t r0, int64_t r1) {  // rows are independent
-  for (int64_t r = r0; r < r1; ++r) {
-    const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
-    const float gam = sigmoid(p.u[static_cast<size_t>(r)]), bet = sigmoid(p.l[static_cast<size_t>(r)]);
-    const float raw = (gam * *mx - bet * *mn) / qmax;
-    gu[static_cast<size_t>(r)] = gl[static_cast<size_t>(r)] = 0.f;
-    if (!(raw > quant::kMinScale && raw < quant::kMaxScale)) continue;  // clamped scale: no gradient
-    const quant::GroupParams gp = lwc_grid(*mn, *mx, p.u[static_cast<size_t>(r)], p.l[static_cast<size_t>(r)], bits);
-    const float z = static_cast<float>(gp.zero);
-    double ds = 0;
-    for (int64_t j = 0; j < w.cols; ++j) {
-      const float uq = w(r, j) / gp.scale;
-      const float c = std::nearbyint(uq) + z;
-      const bool inside = c >= 0.f && c <= qmax;
-      ds += double(g(r, j)) * ((clampf(c, 0.f, qmax) - z) - (inside ? uq : 0.f));
+    for (int64_t r = r0; r < r1; ++r) {
+      const auto [mn, mx] = std::minmax_element(w.row(r), w.row(r) + w.cols);
+      const float gam = sigmoid(p.u[static_cast<size_t>(r)]), bet = sigmoid(p.l[static_cast<size_t>(r)]);
+      const float raw = (gam * *mx - bet * *mn) / qmax;
+      gu[static_cast<size_t>(r)] = gl[static_cast<size_t>(r)] = 0.f;
+      if (!(raw > quant::kMinScale && raw < quant::kMaxScale)) continue;  // clamped scale: no gradient
+      const quant::GroupParams gp = lwc_grid(*mn, *mx, p.u[static_cast<size_t>(r)], p.l[static_cast<size_t>(r)], bits);
+      const float z = static_cast<float>(gp.zero);
+      double ds = 0;
+      for (int64_t j = 0; j < w.cols; ++j) {
+        const float uq = w(r, j) / gp.scale;
+        const float c = std::nearbyint(uq) + z;
+        const bool inside = c >= 0.f && c <= qmax;
+        ds += double(g(r, j)) * ((clampf(c, 0.f, qmax) - z) - (inside ? uq : 0.f));
+      }
+      gu[static_cast<size_t>(r)] = static_cast<float>(ds * *mx / qmax * gam * (1 - gam));
+      gl[static_cast<size_t>(r)] = static_cast<float>(-ds * *mn / qmax * bet * (1 - bet));
     }
-    gu[static_cast<size_t>(r)] = static_cast<float>(ds * *mx / qmax * gam * (1 - gam));
-    gl[static_cast<size_t>(r)] = static_cast<float>(-ds * *mn / qmax * bet * (1 - bet));
-  }
   });
 }
 
@@ -137,7 +138,8 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
   std::array<Moments, kNumLinears> mom;
   for (int i = 0; i < kNumLinears; ++i) {
     const size_t o = static_cast<size_t>(w[static_cast<size_t>(i)]->rows());
-    mom[static_cast<size_t>(i)] = {std::vector<float>(o), std::vector<float>(o), std::vector<float>(o), std::vector<float>(o)};
+    mom[static_cast<size_t>(i)] = {std::vector<float>(o), std::vector<float>(o), std::vector<float>(o),
+                                   std::vector<float>(o)};
   }
   const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
   std::array<Mat, kNumLinears> gw;
@@ -180,9 +182,9 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
         Moments& m = mom[static_cast<size_t>(i)];
         gu.assign(static_cast<size_t>(wi.rows()), 0.f);
         gl.assign(static_cast<size_t>(wi.rows()), 0.f);
-        lwc_grad(wi, r, opts.wbits,
-                 ConstMatView(gw[static_cast<size_t>(i)].data(), wi.rows(), wi.cols()), gu, gl);
-        auto adam = [&](std::vector<float>& x, std::vector<float>& mm, std::vector<float>& vv, const std::vector<float>& g) {
+        lwc_grad(wi, r, opts.wbits, ConstMatView(gw[static_cast<size_t>(i)].data(), wi.rows(), wi.cols()), gu, gl);
+        auto adam = [&](std::vector<float>& x, std::vector<float>& mm, std::vector<float>& vv,
+                        const std::vector<float>& g) {
           for (size_t k = 0; k < x.size(); ++k) {
             mm[k] = b1 * mm[k] + (1 - b1) * g[k];
             vv[k] = b2 * vv[k] + (1 - b2) * g[k] * g[k];

@@ -44,25 +44,25 @@ struct Method {
   static const Method Fp, Rtn, SmoothQuant, Rotation, DuQuant, RotationGptq, DuQuantGptq, DuQuantLwc, Gptq, AdaDim,
       AdaDimGptq, DuQuantAuto, DuQuantLearn;
 };
-inline constexpr Method Method::Fp{Transform::None, Rounding::Float};                           // fp
-inline constexpr Method Method::Rtn{Transform::None, Rounding::Rtn};                            // rtn
-inline constexpr Method Method::SmoothQuant{Transform::Smooth, Rounding::Rtn};                  // smoothquant
-inline constexpr Method Method::Rotation{Transform::Rotation, Rounding::Rtn};                   // rotation
-inline constexpr Method Method::DuQuant{Transform::DuQuant, Rounding::Rtn};                     // duquant
-inline constexpr Method Method::RotationGptq{Transform::Rotation, Rounding::Gptq};              // rotation+gptq
-inline constexpr Method Method::DuQuantGptq{Transform::DuQuant, Rounding::Gptq};                // duquant+gptq
-inline constexpr Method Method::DuQuantLwc{Transform::DuQuant, Rounding::Lwc};                  // duquant+lwc
-inline constexpr Method Method::Gptq{Transform::None, Rounding::Gptq};                          // gptq
-inline constexpr Method Method::AdaDim{Transform::None, Rounding::AdaDim};                      // adadim
-inline constexpr Method Method::AdaDimGptq{Transform::None, Rounding::AdaDimGptq};              // adadim+gptq
-inline constexpr Method Method::DuQuantAuto{Transform::Auto, Rounding::Auto};                   // duquant-auto
-inline constexpr Method Method::DuQuantLearn{Transform::DuQuant, Rounding::LearnedRotation};    // duquant+learn
+inline constexpr Method Method::Fp{Transform::None, Rounding::Float};                         // fp
+inline constexpr Method Method::Rtn{Transform::None, Rounding::Rtn};                          // rtn
+inline constexpr Method Method::SmoothQuant{Transform::Smooth, Rounding::Rtn};                // smoothquant
+inline constexpr Method Method::Rotation{Transform::Rotation, Rounding::Rtn};                 // rotation
+inline constexpr Method Method::DuQuant{Transform::DuQuant, Rounding::Rtn};                   // duquant
+inline constexpr Method Method::RotationGptq{Transform::Rotation, Rounding::Gptq};            // rotation+gptq
+inline constexpr Method Method::DuQuantGptq{Transform::DuQuant, Rounding::Gptq};              // duquant+gptq
+inline constexpr Method Method::DuQuantLwc{Transform::DuQuant, Rounding::Lwc};                // duquant+lwc
+inline constexpr Method Method::Gptq{Transform::None, Rounding::Gptq};                        // gptq
+inline constexpr Method Method::AdaDim{Transform::None, Rounding::AdaDim};                    // adadim
+inline constexpr Method Method::AdaDimGptq{Transform::None, Rounding::AdaDimGptq};            // adadim+gptq
+inline constexpr Method Method::DuQuantAuto{Transform::Auto, Rounding::Auto};                 // duquant-auto
+inline constexpr Method Method::DuQuantLearn{Transform::DuQuant, Rounding::LearnedRotation};  // duquant+learn
 
 // One row of the strategy table: a named method and the defaults that come with it.
 struct MethodSpec {
   const char* name;  // the --method name (an alias of the pair)
   Method method;
-  float alpha;       // default smoothing strength α where the transform smooths (--alpha overrides)
+  float alpha;  // default smoothing strength α where the transform smooths (--alpha overrides)
   WeightGrid grid;
 };
 

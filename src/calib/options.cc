@@ -34,7 +34,8 @@ void QuantOptions::validate() const {
   if (lwc_epochs < 0) fail("--lwc-epochs must be >= 0 (got ", lwc_epochs, ")");
   if (!(lwc_lr > 0)) fail("--lwc-lr must be > 0 (got ", lwc_lr, ")");
   if (!(learn_angle > 0 && learn_angle <= 1)) fail("--learn-angle must be in (0, 1] (got ", learn_angle, ")");
-  if (uses_lwc() && group_size != 0) fail(method_name(method), " learns one clip per output row: --group-size must be 0");
+  if (uses_lwc() && group_size != 0)
+    fail(method_name(method), " learns one clip per output row: --group-size must be 0");
   if (is_auto() && group_size != 0) fail("duquant-auto chooses one clip per output row: --group-size must be 0");
   if (norm_tweak_epochs < 0) fail("--norm-tweak-epochs must be >= 0 (got ", norm_tweak_epochs, ")");
   if (!(norm_tweak_lr > 0)) fail("--norm-tweak-lr must be > 0 (got ", norm_tweak_lr, ")");

@@ -17,35 +17,36 @@ namespace duq::calib {
 struct QuantOptions {
   Method method = Method::DuQuant;
   int wbits = 4, abits = 4;
-  int kv_bits = 0;         // 0 = abits (K and V per head and token)
-  float lac = 0.9f;        // activation clip ratio (per token, all linear inputs)
-  float swc = 0.8f;        // weight clip ratio (per output channel)
-  float qk_clip = -1.f;    // Q/K clip; < 0 = lac (the reference applies lac to Q/K too)
-  float alpha = -1.f;      // smoothing strength; < 0 = method default (DuQuant 0.6, SmoothQuant and duquant+lwc 0.5)
-  bool smooth = true;      // DuQuant ablation: smoothing on/off
-  bool permute = true;     // DuQuant ablation: zigzag permutation (off = one rotation only)
-  int rounds = 1;          // permutation rounds (rotations = rounds + 1)
-  int steps = 256;         // greedy steps N
-  int block = 128;         // rotation block size b (clamped to each input's width unless block_explicit)
+  int kv_bits = 0;       // 0 = abits (K and V per head and token)
+  float lac = 0.9f;      // activation clip ratio (per token, all linear inputs)
+  float swc = 0.8f;      // weight clip ratio (per output channel)
+  float qk_clip = -1.f;  // Q/K clip; < 0 = lac (the reference applies lac to Q/K too)
+  float alpha = -1.f;    // smoothing strength; < 0 = method default (DuQuant 0.6, SmoothQuant and duquant+lwc 0.5)
+  bool smooth = true;    // DuQuant ablation: smoothing on/off
+  bool permute = true;   // DuQuant ablation: zigzag permutation (off = one rotation only)
+  int rounds = 1;        // permutation rounds (rotations = rounds + 1)
+  int steps = 256;       // greedy steps N
+  int block = 128;       // rotation block size b (clamped to each input's width unless block_explicit)
   bool block_explicit = false;
   transform::SearchVariant variant = transform::SearchVariant::kReference;
-  int qk_hadamard = -1;    // Hadamard over head_dim on Q/K: 1 on, 0 off, −1 = on for rotation/duquant
-  uint64_t seed = 2;       // the random draws in the search / randomized Hadamard
-  int nsamples = 128;      // calibration windows
-  int calib_ctx = 2048;    // tokens per calibration window (clamped to the model's context)
-  uint64_t calib_seed = 2; // which windows
+  int qk_hadamard = -1;     // Hadamard over head_dim on Q/K: 1 on, 0 off, −1 = on for rotation/duquant
+  uint64_t seed = 2;        // the random draws in the search / randomized Hadamard
+  int nsamples = 128;       // calibration windows
+  int calib_ctx = 2048;     // tokens per calibration window (clamped to the model's context)
+  uint64_t calib_seed = 2;  // which windows
   bool progress = true;
   // Weight rounding (GPTQ / AdaDim / LWC methods).
-  int group_size = 0;        // weight group size along the grouping axis; 0 = whole row (per channel)
-  double gptq_damp = 0.01;   // GPTQ damping λ = damp · mean(diag H)
-  int gptq_block = 128;      // GPTQ lazy-update block (columns)
-  bool act_order = false;    // GPTQ: columns by decreasing H_jj (adadim+gptq's module choice always uses it)
-  bool adadim_per_linear = false;  // AdaDim: duquant's per-linear choice (cross-validated) instead of the official per-module one
-  int lwc_epochs = 20;       // LWC epochs over the calibration windows
-  float lwc_lr = 1e-2f;      // LWC AdamW learning rate (no weight decay)
-  float learn_angle = 2e-3f; // duquant+learn: first Cayley step of the learned rotations (decays linearly to 0)
+  int group_size = 0;       // weight group size along the grouping axis; 0 = whole row (per channel)
+  double gptq_damp = 0.01;  // GPTQ damping λ = damp · mean(diag H)
+  int gptq_block = 128;     // GPTQ lazy-update block (columns)
+  bool act_order = false;   // GPTQ: columns by decreasing H_jj (adadim+gptq's module choice always uses it)
+  bool adadim_per_linear =
+      false;             // AdaDim: duquant's per-linear choice (cross-validated) instead of the official per-module one
+  int lwc_epochs = 20;   // LWC epochs over the calibration windows
+  float lwc_lr = 1e-2f;  // LWC AdamW learning rate (no weight decay)
+  float learn_angle = 2e-3f;  // duquant+learn: first Cayley step of the learned rotations (decays linearly to 0)
   bool auto_gptq = true;      // duquant-auto: GPTQ rounding on the chosen grids where it lowers the layer error
-  int auto_rows = 8192;      // duquant-auto: calibration rows (whole windows) its error evaluation uses per input
+  int auto_rows = 8192;       // duquant-auto: calibration rows (whole windows) its error evaluation uses per input
   // Norm tweaking (calib/norm_tweak.h), any quantizing method: the block's RMSNorm weights trained on its output.
   bool norm_tweak = false;
   int norm_tweak_epochs = 10;

@@ -28,7 +28,8 @@ class AbsMaxObserver : public model::ForwardObserver {
     auto& m = absmax[static_cast<size_t>(site)];
     if (m.empty()) m.assign(static_cast<size_t>(x.cols), 0.f);
     for (int64_t t = 0; t < x.rows; ++t)
-      for (int64_t j = 0; j < x.cols; ++j) m[static_cast<size_t>(j)] = std::max(m[static_cast<size_t>(j)], std::fabs(x(t, j)));
+      for (int64_t j = 0; j < x.cols; ++j)
+        m[static_cast<size_t>(j)] = std::max(m[static_cast<size_t>(j)], std::fabs(x(t, j)));
   }
 };
 
@@ -100,15 +101,16 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
   if (sink) out.embed = Mat();
   kernels::RopeTable rope = model::rope_table(cfg, L);
   Mat kc(L, cfg.kv_dim()), vc(L, cfg.kv_dim());
-  Progress prog("quantizing " + method_name(opts.method) + " W" + std::to_string(opts.wbits) + "A" +
-                    std::to_string(opts.abits),
-                cfg.n_layers, opts.progress);
+  Progress prog(
+      "quantizing " + method_name(opts.method) + " W" + std::to_string(opts.wbits) + "A" + std::to_string(opts.abits),
+      cfg.n_layers, opts.progress);
   StageTimes& times = qm.stages;
   for (int l = 0; l < cfg.n_layers; ++l) {
     Timer tl;
     model::LayerWeights w = src.layer(l);
     const std::string where = src.description() + ": layer " + std::to_string(l);
-    for (const Mat* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) model::check_finite(m->flat(), where);
+    for (const Mat* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down})
+      model::check_finite(m->flat(), where);
     times.load += tl.seconds();
     LayerCodes block_codes;
     LayerCodes& codes = sink ? block_codes : qm.codes[static_cast<size_t>(l)];
@@ -124,8 +126,8 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
       model::FloatLinears lin(w);
       for (Mat& x : x_fp) model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, rope, &observe);
       for (int s = 0; s < model::kNumSites; ++s) {
-        model::check_finite(stats.absmax[static_cast<size_t>(s)], where + " calibration activations at " +
-                                                                    model::site_name(static_cast<Site>(s)));
+        model::check_finite(stats.absmax[static_cast<size_t>(s)],
+                            where + " calibration activations at " + model::site_name(static_cast<Site>(s)));
         rep[static_cast<size_t>(s)].absmax_fp = stats.absmax[static_cast<size_t>(s)];
       }
       fp_absmax = stats.absmax;
@@ -144,9 +146,11 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
       block.adadim_module = adadim_module_choice(cfg, l, w, x_q, rope, weight_spec(opts));
       const auto& c = *block.adadim_module;
       if (opts.progress)
-        std::fprintf(stderr, "layer %d AdaDim: attention per-%s (rel. output error per-OC %.4g, per-IC %.4g), MLP per-%s (%.4g, %.4g)\n",
-                     l, c.axis[0] == quant::Axis::kColumn ? "IC" : "OC", c.rel_error[0][0], c.rel_error[0][1],
-                     c.axis[1] == quant::Axis::kColumn ? "IC" : "OC", c.rel_error[1][0], c.rel_error[1][1]);
+        std::fprintf(
+            stderr,
+            "layer %d AdaDim: attention per-%s (rel. output error per-OC %.4g, per-IC %.4g), MLP per-%s (%.4g, %.4g)\n",
+            l, c.axis[0] == quant::Axis::kColumn ? "IC" : "OC", c.rel_error[0][0], c.rel_error[0][1],
+            c.axis[1] == quant::Axis::kColumn ? "IC" : "OC", c.rel_error[1][0], c.rel_error[1][1]);
     }
     calibrate_block(block, x_search, kc, vc, rope);
     model::check_finite(x_search.flat(), where + " output of the quantized block");

@@ -70,7 +70,8 @@ struct QuantizedModel {
 // QuantizedModel then has no `model` and no `codes`, and its reports keep the per-channel pictures only, not
 // the [T×H] down-projection inputs), so memory stays at one block however many the model has (issue 15: a
 // 7B model's 32 blocks in f32 would hold ~26 GB).
-using BlockSink = std::function<void(int layer, model::LayerWeights&& w, LayerCodes&& codes, const SiteTransforms& sites)>;
+using BlockSink =
+    std::function<void(int layer, model::LayerWeights&& w, LayerCodes&& codes, const SiteTransforms& sites)>;
 
 // Quantizes the model from `src` with `opts` on calibration windows (token ids, equal lengths). Blocks go to
 // `sink` when one is given, else they stay in the result's `model` and `codes`.

@@ -11,7 +11,10 @@ namespace duq::calib {
 static_assert(quant::kZeroPointLimit == static_cast<float>(kernels::kZeroPointLimit));
 
 SimQuantHooks::SimQuantHooks(const model::ModelConfig& cfg, const QuantOptions& opts)
-    : cfg_(cfg), opts_(opts), sites_(static_cast<size_t>(cfg.n_layers)), qk_clip_(static_cast<size_t>(cfg.n_layers), 0.f) {
+    : cfg_(cfg),
+      opts_(opts),
+      sites_(static_cast<size_t>(cfg.n_layers)),
+      qk_clip_(static_cast<size_t>(cfg.n_layers), 0.f) {
   if (opts_.qk_rotate()) head_rot_ = transform::Hadamard(cfg.head_dim(), opts.seed).matrix();
 }
 

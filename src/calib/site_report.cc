@@ -11,7 +11,8 @@ namespace duq::calib {
 std::vector<float> column_absmax(ConstMatView x) {
   std::vector<float> m(static_cast<size_t>(x.cols), 0.f);
   for (int64_t t = 0; t < x.rows; ++t)
-    for (int64_t j = 0; j < x.cols; ++j) m[static_cast<size_t>(j)] = std::max(m[static_cast<size_t>(j)], std::fabs(x(t, j)));
+    for (int64_t j = 0; j < x.cols; ++j)
+      m[static_cast<size_t>(j)] = std::max(m[static_cast<size_t>(j)], std::fabs(x(t, j)));
   return m;
 }
 

@@ -13,14 +13,14 @@ namespace duq::calib {
 
 // Stages that the method lacks are left empty.
 struct SiteReport {
-  std::vector<float> absmax_fp;        // FP model over all calibration windows, before smoothing (if collected)
-  std::vector<float> absmax_raw;       // search input before smoothing (x·Λ undone), after upstream quantization
-  std::vector<float> absmax_before;    // search input after smoothing = the input of the rotation search
-  std::vector<float> absmax_rot1;      // after R₁ (DuQuant) or the randomized Hadamard (rotation)
-  std::vector<float> absmax_perm;      // after R₁·P (DuQuant with permutation)
-  std::vector<float> absmax_after;     // after the whole G, before activation quantization
-  Mat abs_before, abs_after;           // |x| [T×D] before / after G — kept for the down-projection input only
-  double output_rel_error = 0;         // ‖Q(xG)·Q(WG⁻ᵀ)ᵀ − x·Wᵀ‖ / ‖x·Wᵀ‖ over the site's consumers
+  std::vector<float> absmax_fp;      // FP model over all calibration windows, before smoothing (if collected)
+  std::vector<float> absmax_raw;     // search input before smoothing (x·Λ undone), after upstream quantization
+  std::vector<float> absmax_before;  // search input after smoothing = the input of the rotation search
+  std::vector<float> absmax_rot1;    // after R₁ (DuQuant) or the randomized Hadamard (rotation)
+  std::vector<float> absmax_perm;    // after R₁·P (DuQuant with permutation)
+  std::vector<float> absmax_after;   // after the whole G, before activation quantization
+  Mat abs_before, abs_after;         // |x| [T×D] before / after G — kept for the down-projection input only
+  double output_rel_error = 0;  // ‖Q(xG)·Q(WG⁻ᵀ)ᵀ − x·Wᵀ‖ / ‖x·Wᵀ‖ over the site's consumers
   // The same per token, then RMS over tokens: √(mean_t ‖ŷ_t − y_t‖² / ‖y_t‖²). Every token counts alike (as
   // the next RMSNorm sees them); the Frobenius ratio above is dominated by a few massive-outlier tokens.
   double output_token_rel_error = 0;

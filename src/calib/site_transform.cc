@@ -9,7 +9,8 @@ void scale_cols(MatView x, const std::vector<float>& s, bool divide) {
   DUQ_CHECK(static_cast<int64_t>(s.size()) == x.cols);
   for (int64_t i = 0; i < x.rows; ++i) {
     float* r = x.row(i);
-    for (int64_t j = 0; j < x.cols; ++j) r[j] = divide ? r[j] / s[static_cast<size_t>(j)] : r[j] * s[static_cast<size_t>(j)];
+    for (int64_t j = 0; j < x.cols; ++j)
+      r[j] = divide ? r[j] / s[static_cast<size_t>(j)] : r[j] * s[static_cast<size_t>(j)];
   }
 }
 }  // namespace

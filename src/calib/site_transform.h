@@ -15,8 +15,8 @@
 namespace duq::calib {
 
 struct SiteTransform {
-  std::vector<float> smooth;                             // online Λ = diag(s); empty = none
-  std::optional<transform::DuQuantTransform> duquant;    // rotations + permutations (its own smooth empty)
+  std::vector<float> smooth;                           // online Λ = diag(s); empty = none
+  std::optional<transform::DuQuantTransform> duquant;  // rotations + permutations (its own smooth empty)
   std::shared_ptr<const transform::RandomizedHadamard> hadamard;
   uint64_t hadamard_seed = 0;  // the seed `hadamard` was built with (stored in model files)
   float act_clip = 0.f;        // per-token activation clip ratio of this input; 0 = the method's lac

@@ -57,7 +57,8 @@ std::vector<float> weight_column_absmax(std::initializer_list<const Mat*> consum
     if (m.empty()) m.assign(static_cast<size_t>(w->cols()), 0.f);
     DUQ_CHECK(static_cast<int64_t>(m.size()) == w->cols());
     for (int64_t i = 0; i < w->rows(); ++i)
-      for (int64_t j = 0; j < w->cols(); ++j) m[static_cast<size_t>(j)] = std::max(m[static_cast<size_t>(j)], std::fabs((*w)(i, j)));
+      for (int64_t j = 0; j < w->cols(); ++j)
+        m[static_cast<size_t>(j)] = std::max(m[static_cast<size_t>(j)], std::fabs((*w)(i, j)));
   }
   return m;
 }
@@ -65,9 +66,11 @@ std::vector<float> weight_column_absmax(std::initializer_list<const Mat*> consum
 std::vector<float> smoothing_weight_max(model::Site site, const model::LayerWeights& w, bool all_consumers) {
   using model::Site;
   switch (site) {
-    case Site::AttnIn: return all_consumers ? weight_column_absmax({&w.wq, &w.wk, &w.wv}) : weight_column_absmax({&w.wq});
+    case Site::AttnIn:
+      return all_consumers ? weight_column_absmax({&w.wq, &w.wk, &w.wv}) : weight_column_absmax({&w.wq});
     case Site::AttnOut: return weight_column_absmax({&w.wo});
-    case Site::FfnIn: return all_consumers ? weight_column_absmax({&w.w_gate, &w.w_up}) : weight_column_absmax({&w.w_up});
+    case Site::FfnIn:
+      return all_consumers ? weight_column_absmax({&w.w_gate, &w.w_up}) : weight_column_absmax({&w.w_up});
     case Site::DownIn: return weight_column_absmax({&w.w_down});
   }
   return {};

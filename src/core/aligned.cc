@@ -8,7 +8,9 @@ namespace duq {
 
 namespace {
 constexpr std::size_t kHugePage = std::size_t(2) << 20;
-std::size_t effective_align(std::size_t bytes, std::size_t align) { return bytes >= kHugeBufferBytes ? kHugePage : align; }
+std::size_t effective_align(std::size_t bytes, std::size_t align) {
+  return bytes >= kHugeBufferBytes ? kHugePage : align;
+}
 }  // namespace
 
 void* aligned_buffer_allocate(std::size_t bytes, std::size_t align) {

@@ -27,7 +27,9 @@ struct AlignedAllocator {
   T* allocate(std::size_t n) { return static_cast<T*>(aligned_buffer_allocate(n * sizeof(T), Align)); }
   void deallocate(T* p, std::size_t n) noexcept { aligned_buffer_free(p, n * sizeof(T), Align); }
   template <class U>
-  bool operator==(const AlignedAllocator<U, Align>&) const noexcept { return true; }
+  bool operator==(const AlignedAllocator<U, Align>&) const noexcept {
+    return true;
+  }
 };
 
 template <class T>

@@ -36,7 +36,13 @@ void remove_tree_signal_safe(const char* dir, int depth) {
       const long n = ::syscall(SYS_getdents64, fd, buf, sizeof buf);
       if (n <= 0) break;
       for (long off = 0; off < n;) {
-        struct Entry { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[1]; };
+        struct Entry {
+          uint64_t ino;
+          int64_t off;
+          unsigned short reclen;
+          unsigned char type;
+          char name[1];
+        };
         const Entry* e = reinterpret_cast<const Entry*>(buf + off);
         off += e->reclen;
         if (std::strcmp(e->name, ".") == 0 || std::strcmp(e->name, "..") == 0) continue;
@@ -213,7 +219,8 @@ void StagedDir::commit(Replace replace) {
     committed_ = true;
     return;
   }
-  if (errno != EEXIST && errno != ENOTEMPTY) fail(target_.string(), ": cannot move the new directory into place: ", std::strerror(errno));
+  if (errno != EEXIST && errno != ENOTEMPTY)
+    fail(target_.string(), ": cannot move the new directory into place: ", std::strerror(errno));
   check_dir_replaceable(target_, replace);
   // Swap the complete new directory in with one rename; the old one ends up at the temporary name, removed.
   if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0)
@@ -228,7 +235,8 @@ void check_dir_replaceable(const std::filesystem::path& target, Replace replace)
   std::error_code ec;
   const auto st = fs::symlink_status(target, ec);
   if (ec || st.type() == fs::file_type::not_found) return;
-  if (st.type() != fs::file_type::directory) fail(target.string(), ": exists and is not a directory; refusing to replace it");
+  if (st.type() != fs::file_type::directory)
+    fail(target.string(), ": exists and is not a directory; refusing to replace it");
   if (fs::is_empty(target, ec)) return;
   if (replace == Replace::No) fail(target.string(), ": already exists and is not empty (pass --force to replace it)");
   for (const auto& e : fs::directory_iterator(target, ec))

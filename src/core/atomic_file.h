@@ -23,7 +23,7 @@ class AtomicFile {
 
   void write(const void* data, size_t n);  // throws on short write (disk full) with the path
   void write(const std::string& s) { write(s.data(), s.size()); }
-  void pad_to(uint64_t alignment);         // zero bytes up to the next multiple of alignment
+  void pad_to(uint64_t alignment);  // zero bytes up to the next multiple of alignment
   uint64_t offset() const { return written_; }
   void commit();  // flush, fsync, rename into place
 

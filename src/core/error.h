@@ -31,8 +31,8 @@ template <class... Args>
 
 }  // namespace duq
 
-#define DUQ_CHECK(cond, ...)                                                              \
-  do {                                                                                    \
-    if (!(cond)) ::duq::detail::check_failed(#cond, __FILE__, __LINE__,                   \
-                                             ::duq::detail::concat("" __VA_OPT__(, ) __VA_ARGS__)); \
+#define DUQ_CHECK(cond, ...)                                                                                        \
+  do {                                                                                                              \
+    if (!(cond))                                                                                                    \
+      ::duq::detail::check_failed(#cond, __FILE__, __LINE__, ::duq::detail::concat("" __VA_OPT__(, ) __VA_ARGS__)); \
   } while (0)

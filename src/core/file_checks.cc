@@ -123,7 +123,8 @@ std::string read_regular_file(const std::string& path, const std::string& what, 
     if (n <= 0) {
       const int e = errno;
       ::close(fd);
-      fail(path, ": cannot read ", what, n < 0 ? ": " : " (file shrank while being read)", n < 0 ? std::strerror(e) : "");
+      fail(path, ": cannot read ", what, n < 0 ? ": " : " (file shrank while being read)",
+           n < 0 ? std::strerror(e) : "");
     }
     got += static_cast<size_t>(n);
   }

@@ -20,10 +20,9 @@ double now() {
 }  // namespace
 
 const char* name(Stage s) {
-  static constexpr const char* kNames[kNumStages] = {"embedding",      "RMSNorm",          "float linear",
-                                                     "act transform+quant", "integer GEMM", "RoPE",
-                                                     "Q/K/V quant",    "attention",        "SwiGLU+residual",
-                                                     "classifier"};
+  static constexpr const char* kNames[kNumStages] = {
+      "embedding", "RMSNorm",     "float linear", "act transform+quant", "integer GEMM",
+      "RoPE",      "Q/K/V quant", "attention",    "SwiGLU+residual",     "classifier"};
   return kNames[static_cast<int>(s)];
 }
 void enable(bool on) { g_on.store(on, std::memory_order_relaxed); }

@@ -9,15 +9,27 @@
 
 namespace duq::stage_clock {
 
-enum class Stage { kEmbed, kNorm, kLinear, kActQuant, kIntGemm, kRope, kQkQuant, kAttention, kElementwise, kClassifier, kCount };
+enum class Stage {
+  kEmbed,
+  kNorm,
+  kLinear,
+  kActQuant,
+  kIntGemm,
+  kRope,
+  kQkQuant,
+  kAttention,
+  kElementwise,
+  kClassifier,
+  kCount
+};
 constexpr int kNumStages = static_cast<int>(Stage::kCount);
 
 const char* name(Stage s);
 void enable(bool on);
-void use_cpu_time(bool on);      // process CPU time (a benchmark pinned to one core on a shared machine) instead of wall
+void use_cpu_time(bool on);  // process CPU time (a benchmark pinned to one core on a shared machine) instead of wall
 bool enabled();
-void reset();                    // every total to 0
-double seconds(Stage s);         // accumulated exclusive wall time
+void reset();             // every total to 0
+double seconds(Stage s);  // accumulated exclusive wall time
 std::array<double, kNumStages> totals();
 
 class Scope {

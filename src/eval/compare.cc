@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "eval/perplexity.h"
 #include "core/progress.h"
+#include "eval/perplexity.h"
 
 namespace duq::eval {
 

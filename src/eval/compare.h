@@ -12,10 +12,10 @@ namespace duq::eval {
 
 struct CompareResult {
   double ppl = 0, nll = 0, ppl_stderr = 0;
-  double kld = 0;       // mean KL(P_fp ‖ P_model) in nats (0 for the float model itself)
-  double top1_agree = 0; // fraction of scored positions whose argmax equals the float model's
+  double kld = 0;         // mean KL(P_fp ‖ P_model) in nats (0 for the float model itself)
+  double top1_agree = 0;  // fraction of scored positions whose argmax equals the float model's
   long scored = 0;
-  double seconds = 0;   // time spent running this model
+  double seconds = 0;  // time spent running this model
 };
 
 // reference: the float model; models: the others. Result [0] is the reference, then one per model.

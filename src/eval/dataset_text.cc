@@ -52,16 +52,13 @@ std::string join(const std::vector<std::string>& rows, const std::string& sep) {
   return out;
 }
 
-bool is_jsonl(const std::string& path) {
-  return path.ends_with(".jsonl") || path.ends_with(".json");
-}
+bool is_jsonl(const std::string& path) { return path.ends_with(".jsonl") || path.ends_with(".json"); }
 
 }  // namespace
 
 std::string dataset_text(const std::string& path, DatasetFormat fmt) {
   switch (fmt) {
-    case DatasetFormat::Raw:
-      return read_all(path);
+    case DatasetFormat::Raw: return read_all(path);
     case DatasetFormat::C4:
       if (!is_jsonl(path)) fail(path, ": --dataset-format c4 reads the validation shard's JSON lines (.json/.jsonl)");
       return join(jsonl_texts(path, kC4Documents), " ");

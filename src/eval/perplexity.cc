@@ -27,12 +27,12 @@ void check_finite_ppl(double ppl, double nll, const std::string& what) {
 PplResult perplexity(std::span<const int> tokens, int bos_id, const WindowLogitsFn& run, const PplOptions& opt) {
   if (opt.ctx < 2) fail("--ctx must be at least 2 (got ", opt.ctx, ")");
   if (opt.protocol == Protocol::LlamaCpp && opt.ctx < 3)
-    fail("--ctx must be at least 3 with --protocol llamacpp (it scores the second half of each window; got ", opt.ctx, ")");
+    fail("--ctx must be at least 3 with --protocol llamacpp (it scores the second half of each window; got ", opt.ctx,
+         ")");
   PplResult r;
   r.tokens_total = static_cast<long>(tokens.size());
   long n_windows = static_cast<long>(tokens.size()) / opt.ctx;
-  if (n_windows == 0)
-    fail("the text has ", tokens.size(), " tokens, fewer than one window of --ctx ", opt.ctx);
+  if (n_windows == 0) fail("the text has ", tokens.size(), " tokens, fewer than one window of --ctx ", opt.ctx);
   if (opt.max_windows > 0) n_windows = std::min<long>(n_windows, opt.max_windows);
   r.windows = n_windows;
   const int first_scored = opt.protocol == Protocol::Paper ? 0 : opt.ctx / 2;  // prediction index
@@ -49,7 +49,8 @@ PplResult perplexity(std::span<const int> tokens, int bos_id, const WindowLogits
     long wn = 0;
     // Position i predicts token i+1.
     for (int i = first_scored; i < opt.ctx - 1; ++i) {
-      const double nll = token_nll({logits.row(i), static_cast<size_t>(logits.cols())}, win[static_cast<size_t>(i) + 1]);
+      const double nll =
+          token_nll({logits.row(i), static_cast<size_t>(logits.cols())}, win[static_cast<size_t>(i) + 1]);
       wsum += nll;
       sum_sq += nll * nll;
       ++wn;

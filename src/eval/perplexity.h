@@ -28,7 +28,7 @@ struct PplResult {
   double ppl = 0, nll = 0, ppl_stderr = 0;
   long scored = 0, windows = 0, tokens_total = 0;
   double seconds = 0, tokens_per_second = 0;  // tokens run through the model per second
-  std::vector<double> window_nll;              // mean NLL of each window
+  std::vector<double> window_nll;             // mean NLL of each window
 };
 
 // Runs one window of tokens [ctx] from an empty state and returns logits [ctx×V].

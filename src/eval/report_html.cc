@@ -48,14 +48,18 @@ td.l,th.l{text-align:left}
 
 // Stage colours by key, so the same stage has the same colour in every figure.
 std::string stage_color(const std::string& key) {
-  static const std::map<std::string, std::string> c = {{"fp", "#8c8c8c"},  {"raw", "#d62728"},  {"smoothed", "#ff7f0e"},
-                                                       {"rot1", "#2ca02c"}, {"perm", "#9467bd"}, {"after", "#1f77b4"}};
+  static const std::map<std::string, std::string> c = {{"fp", "#8c8c8c"},       {"raw", "#d62728"},
+                                                       {"smoothed", "#ff7f0e"}, {"rot1", "#2ca02c"},
+                                                       {"perm", "#9467bd"},     {"after", "#1f77b4"}};
   auto it = c.find(key);
   return it != c.end() ? it->second : "#17becf";
 }
 std::string method_color(const std::string& m, size_t i) {
-  static const std::map<std::string, std::string> c = {
-      {"rtn", "#8c8c8c"}, {"smoothquant", "#ff7f0e"}, {"rotation", "#2ca02c"}, {"duquant", "#1f77b4"}, {"fp", "#222222"}};
+  static const std::map<std::string, std::string> c = {{"rtn", "#8c8c8c"},
+                                                       {"smoothquant", "#ff7f0e"},
+                                                       {"rotation", "#2ca02c"},
+                                                       {"duquant", "#1f77b4"},
+                                                       {"fp", "#222222"}};
   static const char* other[] = {"#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"};
   auto it = c.find(m);
   return it != c.end() ? it->second : other[i % 5];
@@ -118,8 +122,8 @@ Rendered render_stages(const InspectReport& r, const SiteStages& s) {
     se.label = c.label + " (max " + num(vmax(c.absmax)) + ")";
     se.color = stage_color(c.key);
     se.dashed = c.reference;
-    stages.push_back({{"key", c.key}, {"label", c.label}, {"max", vmax(c.absmax)}, {"reference", c.reference},
-                      {"values", se.y}});
+    stages.push_back(
+        {{"key", c.key}, {"label", c.label}, {"max", vmax(c.absmax)}, {"reference", c.reference}, {"values", se.y}});
     ch.series.push_back(std::move(se));
   }
   ch.x_count = channels;
@@ -140,8 +144,8 @@ Rendered render_stages(const InspectReport& r, const SiteStages& s) {
   if (find_curve(s, "fp")) cap += " Dashed: the float model over all calibration windows (the smoothing statistic).";
   const std::string title = "Block " + std::to_string(s.layer) + " · " + s.title + " → " + s.consumers;
   out.html = figure("chart stage", "stage-" + std::to_string(s.layer) + "-" + s.site, title, svg::line_chart(ch), cap);
-  out.json = {{"layer", s.layer},      {"site", s.site},   {"consumers", s.consumers}, {"channels", channels},
-              {"tokens", s.tokens},    {"bucket", bucket}, {"log_y", log_y},           {"stages", stages}};
+  out.json = {{"layer", s.layer},   {"site", s.site},   {"consumers", s.consumers}, {"channels", channels},
+              {"tokens", s.tokens}, {"bucket", bucket}, {"log_y", log_y},           {"stages", stages}};
   return out;
 }
 
@@ -165,7 +169,8 @@ Rendered render_heat(const InspectReport& r, const SiteHeat& h) {
     std::vector<float> token_max(static_cast<size_t>(sp.raster.rows), 0.f);
     for (int64_t i = 0; i < sp.raster.rows; ++i)
       for (int64_t j = 0; j < sp.raster.cols; ++j)
-        token_max[static_cast<size_t>(i)] = std::max(token_max[static_cast<size_t>(i)], sp.raster.v[static_cast<size_t>(i * sp.raster.cols + j)]);
+        token_max[static_cast<size_t>(i)] =
+            std::max(token_max[static_cast<size_t>(i)], sp.raster.v[static_cast<size_t>(i * sp.raster.cols + j)]);
     panels.push_back({{"key", p.key}, {"label", p.label}, {"max", m}, {"token_max", token_max}});
     tokens = p.rows;
     channels = p.cols;
@@ -264,16 +269,18 @@ Rendered render_errors(const ErrorTable& e) {
       se.label = e.methods[m];
       se.color = method_color(e.methods[m], m);
       for (size_t l = 0; l < nl; ++l)
-        se.y.push_back(l < e.values[m].size() && s < e.values[m][l].size() ? static_cast<float>(e.values[m][l][s]) : 0.f);
+        se.y.push_back(l < e.values[m].size() && s < e.values[m][l].size() ? static_cast<float>(e.values[m][l][s])
+                                                                           : 0.f);
       ch.series.push_back(std::move(se));
     }
     std::vector<const std::vector<float>*> data;
     for (const auto& se : ch.series) data.push_back(&se.y);
     const bool log_y = svg::auto_axis(data).log;
     const std::string title = "Quantization error · " + (s < e.site_titles.size() ? e.site_titles[s] : e.sites[s]);
-    const std::string cap = "Relative output error ‖Q(x)·Q(W)ᵀ − x·Wᵀ‖ / ‖x·Wᵀ‖ of the layers reading this input, per "
-                            "block and method, on the calibration search sequence" +
-                            std::string(log_y ? " (log scale)" : "") + "; lower is better.";
+    const std::string cap =
+        "Relative output error ‖Q(x)·Q(W)ᵀ − x·Wᵀ‖ / ‖x·Wᵀ‖ of the layers reading this input, per "
+        "block and method, on the calibration search sequence" +
+        std::string(log_y ? " (log scale)" : "") + "; lower is better.";
     charts += figure("chart errors", "errors-" + e.sites[s], title, svg::bar_chart(ch), cap);
   }
   out.html = "<div class=\"grid2\">" + charts + "</div>";
@@ -294,7 +301,8 @@ Rendered render_errors(const ErrorTable& e) {
         const bool have = l < e.values[m].size() && s < e.values[m][l].size();
         const double v = have ? e.values[m][l][s] : NAN;
         if (have) sum[m] += v;
-        t += std::string("<td") + (have && v == best && nm > 1 ? " class=\"down\"" : "") + ">" + (have ? num(v) : "") + "</td>";
+        t += std::string("<td") + (have && v == best && nm > 1 ? " class=\"down\"" : "") + ">" + (have ? num(v) : "") +
+             "</td>";
       }
       t += "</tr>";
       ++rows;
@@ -320,8 +328,13 @@ Rendered render_compare(const CompareTable& c) {
     t += "<tr><td class=\"l\">" + esc(r.method) + "</td><td class=\"l\">" + esc(r.bits) + "</td><td>" + num(r.ppl) +
          "</td><td>" + num(r.ppl_stderr) + "</td><td>" + num(r.kld) + "</td><td>" + num(r.top1) + "</td><td>" +
          num(r.calib_seconds) + "</td></tr>";
-    rows.push_back({{"method", r.method}, {"bits", r.bits}, {"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"kld", r.kld},
-                    {"top1", r.top1}, {"calib_seconds", r.calib_seconds}});
+    rows.push_back({{"method", r.method},
+                    {"bits", r.bits},
+                    {"ppl", r.ppl},
+                    {"ppl_stderr", r.ppl_stderr},
+                    {"kld", r.kld},
+                    {"top1", r.top1},
+                    {"calib_seconds", r.calib_seconds}});
   }
   t += "</table>";
   out.html = figure("table compare", "compare-table", "duquant compare", t, esc(c.caption));
@@ -381,12 +394,14 @@ std::string render_report_html(const InspectReport& r) {
   body += "</nav>\n";
 
   if (!r.stages.empty()) {
-    body += "<section id=\"summary\"><h2>Outlier summary</h2><p>Largest |x| at each linear input, on the input as the "
-            "model computes it (before smoothing) → after the whole transform, over the calibration search "
-            "sequence (the mean of the calibration windows' embeddings, propagated through the already-quantized "
-            "blocks: the sequence the transform is searched on). Activations are quantized per token after the transform, so a smaller maximum relative to "
-            "the typical value means a finer quantization step.</p>" +
-            summary_table(r) + "</section>\n";
+    body +=
+        "<section id=\"summary\"><h2>Outlier summary</h2><p>Largest |x| at each linear input, on the input as the "
+        "model computes it (before smoothing) → after the whole transform, over the calibration search "
+        "sequence (the mean of the calibration windows' embeddings, propagated through the already-quantized "
+        "blocks: the sequence the transform is searched on). Activations are quantized per token after the transform, "
+        "so a smaller maximum relative to "
+        "the typical value means a finer quantization step.</p>" +
+        summary_table(r) + "</section>\n";
   }
   if (!r.errors.methods.empty()) {
     Rendered e = render_errors(r.errors);
@@ -417,9 +432,11 @@ std::string render_report_html(const InspectReport& r) {
     body += "</div></section>\n";
   }
 
-  std::string doc = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                    "<title>" + esc(r.title) + "</title><style>" + kStyle + "</style></head>\n<body>\n";
+  std::string doc =
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>" +
+      esc(r.title) + "</title><style>" + kStyle + "</style></head>\n<body>\n";
   doc += body;
   doc += "<script type=\"application/json\" id=\"duquant-data\">" +
          script_safe(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + "</script>\n";

@@ -33,10 +33,10 @@ struct StageCurve {
 // One linear input of one block: a figure of its stage curves.
 struct SiteStages {
   int layer = 0;
-  std::string site;       // "attn_in", "attn_out", "ffn_in", "down_in"
-  std::string title;      // "attention input", …
-  std::string consumers;  // "q, k, v"
-  int64_t tokens = 0;     // length of the sequence the maxima were taken over
+  std::string site;                // "attn_in", "attn_out", "ffn_in", "down_in"
+  std::string title;               // "attention input", …
+  std::string consumers;           // "q, k, v"
+  int64_t tokens = 0;              // length of the sequence the maxima were taken over
   std::vector<StageCurve> curves;  // in transform order
 };
 
@@ -57,8 +57,8 @@ struct SiteHeat {
 // Relative output error ‖Q(x)·Q(W)ᵀ − x·Wᵀ‖ / ‖x·Wᵀ‖ per method, block and input.
 struct ErrorTable {
   std::vector<std::string> methods;
-  std::vector<std::string> sites;   // column names, e.g. "attn_in"
-  std::vector<std::string> site_titles;  // legend / headers, e.g. "q, k, v"
+  std::vector<std::string> sites;                        // column names, e.g. "attn_in"
+  std::vector<std::string> site_titles;                  // legend / headers, e.g. "q, k, v"
   std::vector<std::vector<std::vector<double>>> values;  // [method][layer][site]
 };
 

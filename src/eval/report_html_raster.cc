@@ -54,9 +54,9 @@ const std::array<std::array<uint8_t, 3>, 256>& viridis() {
       double t;
       int r, g, b;
     };
-    static constexpr A anchors[] = {{0.0, 0x44, 0x01, 0x54},    {0.125, 0x48, 0x28, 0x78}, {0.25, 0x3e, 0x49, 0x89},
-                                    {0.375, 0x31, 0x68, 0x8e},  {0.5, 0x26, 0x82, 0x8e},   {0.625, 0x1f, 0x9e, 0x89},
-                                    {0.75, 0x35, 0xb7, 0x79},   {0.875, 0x6e, 0xce, 0x58}, {0.9375, 0xb5, 0xde, 0x2b},
+    static constexpr A anchors[] = {{0.0, 0x44, 0x01, 0x54},   {0.125, 0x48, 0x28, 0x78}, {0.25, 0x3e, 0x49, 0x89},
+                                    {0.375, 0x31, 0x68, 0x8e}, {0.5, 0x26, 0x82, 0x8e},   {0.625, 0x1f, 0x9e, 0x89},
+                                    {0.75, 0x35, 0xb7, 0x79},  {0.875, 0x6e, 0xce, 0x58}, {0.9375, 0xb5, 0xde, 0x2b},
                                     {1.0, 0xfd, 0xe7, 0x25}};
     std::array<std::array<uint8_t, 3>, 256> t{};
     for (int i = 0; i < 256; ++i) {
@@ -142,7 +142,8 @@ std::string encode_png_palette(std::span<const uint8_t> indices, int width, int 
   raw.reserve(static_cast<size_t>(height) * (static_cast<size_t>(width) + 1));
   for (int y = 0; y < height; ++y) {
     raw += '\0';
-    raw.append(reinterpret_cast<const char*>(indices.data()) + static_cast<size_t>(y) * width, static_cast<size_t>(width));
+    raw.append(reinterpret_cast<const char*>(indices.data()) + static_cast<size_t>(y) * width,
+               static_cast<size_t>(width));
   }
   std::string z("\x78\x01", 2);
   size_t pos = 0;
@@ -169,7 +170,8 @@ std::string base64(std::string_view bytes) {
   out.reserve((bytes.size() + 2) / 3 * 4);
   size_t i = 0;
   for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8) | uint8_t(bytes[i + 2]);
+    const uint32_t v =
+        (uint32_t(uint8_t(bytes[i])) << 16) | (uint32_t(uint8_t(bytes[i + 1])) << 8) | uint8_t(bytes[i + 2]);
     out += tbl[v >> 18];
     out += tbl[(v >> 12) & 63];
     out += tbl[(v >> 6) & 63];

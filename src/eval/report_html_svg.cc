@@ -26,12 +26,9 @@ std::string num(double v) {
   char buf[32];
   if (!std::isfinite(v)) return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
   const double a = std::fabs(v);
-  if (a >= 1000 && a < 1e5)
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  else if (a != 0 && a < 1e-3)
-    std::snprintf(buf, sizeof buf, "%.2g", v);
-  else
-    std::snprintf(buf, sizeof buf, "%.3g", v);
+  if (a >= 1000 && a < 1e5) std::snprintf(buf, sizeof buf, "%.0f", v);
+  else if (a != 0 && a < 1e-3) std::snprintf(buf, sizeof buf, "%.2g", v);
+  else std::snprintf(buf, sizeof buf, "%.3g", v);
   return buf;
 }
 
@@ -59,8 +56,8 @@ std::string text(double x, double y, const std::string& s, const char* anchor = 
 }
 
 std::string line(double x0, double y0, double x1, double y1, const char* cls) {
-  return "<line x1=\"" + c1(x0) + "\" y1=\"" + c1(y0) + "\" x2=\"" + c1(x1) + "\" y2=\"" + c1(y1) + "\" class=\"" + cls +
-         "\"/>";
+  return "<line x1=\"" + c1(x0) + "\" y1=\"" + c1(y0) + "\" x2=\"" + c1(x1) + "\" y2=\"" + c1(y1) + "\" class=\"" +
+         cls + "\"/>";
 }
 
 // Legend entries laid out left to right from (x0, y), wrapping at x1; returns the SVG and the rows used.
@@ -108,8 +105,7 @@ std::string y_axis(const Axis& a, double px0, double px1, double py0, double py1
   }
   o += line(px0, py0, px0, py1, "axis");
   const double cy = (py0 + py1) / 2;
-  o += text(14, cy, label + (a.log ? " (log)" : ""), "middle", "label",
-            " transform=\"rotate(-90 14 " + c1(cy) + ")\"");
+  o += text(14, cy, label + (a.log ? " (log)" : ""), "middle", "label", " transform=\"rotate(-90 14 " + c1(cy) + ")\"");
   return o;
 }
 
@@ -225,8 +221,8 @@ std::string bar_chart(const BarChart& c) {
       if (k >= c.series[s].y.size()) continue;
       const double v = c.series[s].y[k];
       const double y = ya.map(v, py1, py0);
-      o += "<rect x=\"" + c1(gx + gw * 0.1 + bw * double(s)) + "\" y=\"" + c1(y) + "\" width=\"" + c1(std::max(bw, 0.5)) +
-           "\" height=\"" + c1(py1 - y) + "\" fill=\"" + c.series[s].color + "\"><title>" +
+      o += "<rect x=\"" + c1(gx + gw * 0.1 + bw * double(s)) + "\" y=\"" + c1(y) + "\" width=\"" +
+           c1(std::max(bw, 0.5)) + "\" height=\"" + c1(py1 - y) + "\" fill=\"" + c.series[s].color + "\"><title>" +
            esc(c.series[s].label + ", " + c.x_label + " " + c.categories[k] + ": " + num(v)) + "</title></rect>";
     }
     if (k % label_every == 0) o += text(gx + gw / 2, py1 + 15, c.categories[k]);
@@ -252,7 +248,8 @@ std::string heat_chart(const HeatChart& c) {
     if (hp.raster.rows > 0 && hp.raster.cols > 0) {
       std::vector<uint8_t> idx(hp.raster.v.size());
       for (size_t i = 0; i < idx.size(); ++i) idx[i] = log_index(hp.raster.v[i], c.lo, c.hi);
-      const std::string png = encode_png_palette(idx, static_cast<int>(hp.raster.cols), static_cast<int>(hp.raster.rows), pal);
+      const std::string png =
+          encode_png_palette(idx, static_cast<int>(hp.raster.cols), static_cast<int>(hp.raster.rows), pal);
       o += "<image x=\"" + c1(px0) + "\" y=\"" + c1(py0) + "\" width=\"" + c1(pw) + "\" height=\"" + c1(py1 - py0) +
            "\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64," +
            base64(png) + "\"><title>" + esc(hp.title) + "</title></image>";
@@ -290,7 +287,8 @@ std::string heat_chart(const HeatChart& c) {
   ca.lo = c.lo;
   ca.hi = c.hi;
   std::vector<double> ticks;
-  for (int e = static_cast<int>(std::ceil(std::log10(c.lo) - 1e-9)); e <= static_cast<int>(std::floor(std::log10(c.hi) + 1e-9)); ++e)
+  for (int e = static_cast<int>(std::ceil(std::log10(c.lo) - 1e-9));
+       e <= static_cast<int>(std::floor(std::log10(c.hi) + 1e-9)); ++e)
     ticks.push_back(std::pow(10.0, e));
   for (double t : ticks) {
     const double y = ca.map(t, py1, py0);

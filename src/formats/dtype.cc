@@ -57,9 +57,7 @@ void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
   if (n == 0 && dtype_is_float(t)) return;
   const auto* p = static_cast<const uint8_t*>(src);
   switch (t) {
-    case DType::F32:
-      std::memcpy(dst, p, n * 4);
-      return;
+    case DType::F32: std::memcpy(dst, p, n * 4); return;
     case DType::F16:
     case DType::BF16: {
       const bool half = t == DType::F16;
@@ -77,8 +75,7 @@ void convert_to_f32(DType t, const void* src, size_t n, float* dst) {
         dst[i] = static_cast<float>(v);
       }
       return;
-    default:
-      DUQ_CHECK(false, "convert_to_f32: ", dtype_name(t), " is not a float type");
+    default: DUQ_CHECK(false, "convert_to_f32: ", dtype_name(t), " is not a float type");
   }
 }
 
@@ -86,9 +83,7 @@ void convert_from_f32(DType t, const float* src, size_t n, void* dst) {
   if (n == 0 && dtype_is_float(t)) return;  // as above: src / dst of an empty tensor may be null
   auto* p = static_cast<uint8_t*>(dst);
   switch (t) {
-    case DType::F32:
-      std::memcpy(p, src, n * 4);
-      return;
+    case DType::F32: std::memcpy(p, src, n * 4); return;
     case DType::F16:
     case DType::BF16: {
       const bool half = t == DType::F16;
@@ -104,8 +99,7 @@ void convert_from_f32(DType t, const float* src, size_t n, void* dst) {
         std::memcpy(p + 8 * i, &v, 8);
       }
       return;
-    default:
-      DUQ_CHECK(false, "convert_from_f32: ", dtype_name(t), " is not a float type");
+    default: DUQ_CHECK(false, "convert_from_f32: ", dtype_name(t), " is not a float type");
   }
 }
 

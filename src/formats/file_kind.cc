@@ -25,7 +25,7 @@ FileKind sniff_model_file(const std::string& path) {
   head.resize(n > 0 ? static_cast<size_t>(n) : 0);
   if (head.size() >= 4 && std::memcmp(head.data(), "GGUF", 4) == 0)
     return std::string_view(head).find("duquant.format_version") != std::string_view::npos ? FileKind::GgufDuquant
-                                                                                            : FileKind::GgufFloat;
+                                                                                           : FileKind::GgufFloat;
   if (head.size() >= 9 && head[8] == '{') return FileKind::Safetensors;
   return FileKind::Llama2c;
 }

@@ -16,7 +16,7 @@ static_assert(std::endian::native == std::endian::little, "GGUF reading assumes 
 namespace {
 
 // The smallest encodings, used to bound counts by the bytes left before anything is allocated.
-constexpr uint64_t kMinKvBytes = 8 + 4 + 1;               // empty key, type, 1-byte value
+constexpr uint64_t kMinKvBytes = 8 + 4 + 1;                  // empty key, type, 1-byte value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // empty name, n_dims, one dim, type, offset
 // Counts are bounded by the file size, but a multi-GB file would still allow reserving tens of GB of
 // entries (each far larger in memory than its minimal encoding): reserve at most this many up front and
@@ -190,9 +190,15 @@ uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 bool ggml_type_supported(uint32_t code) {
   switch (static_cast<GgmlType>(code)) {
-    case GgmlType::F32: case GgmlType::F16: case GgmlType::I8: case GgmlType::I16:
-    case GgmlType::I32: case GgmlType::I64: case GgmlType::F64: case GgmlType::BF16: case GgmlType::Q8_0:
-      return true;
+    case GgmlType::F32:
+    case GgmlType::F16:
+    case GgmlType::I8:
+    case GgmlType::I16:
+    case GgmlType::I32:
+    case GgmlType::I64:
+    case GgmlType::F64:
+    case GgmlType::BF16:
+    case GgmlType::Q8_0: return true;
   }
   return false;
 }
@@ -218,9 +224,13 @@ size_t ggml_type_size(GgmlType t) {
   switch (t) {
     case GgmlType::Q8_0: return 2 + 32;  // f16 scale + 32 int8
     case GgmlType::I8: return 1;
-    case GgmlType::F16: case GgmlType::I16: case GgmlType::BF16: return 2;
-    case GgmlType::F32: case GgmlType::I32: return 4;
-    case GgmlType::I64: case GgmlType::F64: return 8;
+    case GgmlType::F16:
+    case GgmlType::I16:
+    case GgmlType::BF16: return 2;
+    case GgmlType::F32:
+    case GgmlType::I32: return 4;
+    case GgmlType::I64:
+    case GgmlType::F64: return 8;
   }
   DUQ_CHECK(false, "unknown ggml type ", static_cast<uint32_t>(t));
   return 0;
@@ -253,11 +263,9 @@ GgufHeader parse_gguf(const uint8_t* base, size_t size, const std::string& file)
   h.version = c.u32("version");
   if (h.version != kGgufVersion) {
     const uint32_t swapped = __builtin_bswap32(h.version);  // std::byteswap is C++23
-    if (swapped >= 1 && swapped <= 3)
-      fail(file, ": big-endian GGUF (version ", swapped, ") is not supported");
+    if (swapped >= 1 && swapped <= 3) fail(file, ": big-endian GGUF (version ", swapped, ") is not supported");
     if (h.version > kGgufVersion)
-      fail(file, ": written by a newer duquant/GGUF version ", h.version, "; this build reads version ",
-           kGgufVersion);
+      fail(file, ": written by a newer duquant/GGUF version ", h.version, "; this build reads version ", kGgufVersion);
     fail(file, ": GGUF version ", h.version, " is not supported; this build reads version ", kGgufVersion);
   }
   const uint64_t tensor_count = c.u64("tensor_count");
@@ -331,8 +339,7 @@ GgufHeader parse_gguf(const uint8_t* base, size_t size, const std::string& file)
     const uint32_t type = c.u32(what + " type");
     if (!ggml_type_supported(type)) {
       const std::string_view known = ggml_code_name(type);
-      c.fail_at(type_at, what, ": ggml type ", type, known.empty() ? "" : " (", known,
-                known.empty() ? "" : ")",
+      c.fail_at(type_at, what, ": ggml type ", type, known.empty() ? "" : " (", known, known.empty() ? "" : ")",
                 " is not supported; this build reads F32, F16, BF16, Q8_0, I8, I16, I32, I64 and F64");
     }
     t.type = static_cast<GgmlType>(type);
@@ -373,8 +380,8 @@ GgufHeader parse_gguf(const uint8_t* base, size_t size, const std::string& file)
     const GgufTensor& a = *by_offset[i - 1];
     const GgufTensor& b = *by_offset[i];
     if (b.offset < a.offset + a.nbytes)
-      fail(file, ": tensor '", b.name, "' data [", b.offset, ", ", b.offset + b.nbytes, ") overlaps tensor '",
-           a.name, "' data [", a.offset, ", ", a.offset + a.nbytes, ") (data offsets)");
+      fail(file, ": tensor '", b.name, "' data [", b.offset, ", ", b.offset + b.nbytes, ") overlaps tensor '", a.name,
+           "' data [", a.offset, ", ", a.offset + a.nbytes, ") (data offsets)");
   }
   return h;
 }
@@ -414,7 +421,8 @@ uint64_t GgufFile::get_uint(const std::string& key) const {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
           if constexpr (std::is_signed_v<T>)
-            if (x < 0) fail(path(), ": key ", key, " is ", static_cast<int64_t>(x), ", expected a non-negative integer");
+            if (x < 0)
+              fail(path(), ": key ", key, " is ", static_cast<int64_t>(x), ", expected a non-negative integer");
           return static_cast<uint64_t>(x);
         } else {
           type_mismatch(key, v, "an integer");

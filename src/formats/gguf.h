@@ -50,14 +50,22 @@ namespace duq::formats {
 
 inline constexpr uint32_t kGgufVersion = 3;
 inline constexpr uint32_t kGgufDefaultAlignment = 32;
-inline constexpr uint32_t kGgufMaxDims = 4;                 // GGML_MAX_DIMS
-inline constexpr uint64_t kGgufMaxElements = 1ull << 40;    // per tensor; anything larger is corruption
-inline constexpr size_t kGgufMaxTensorName = 63;            // ggml rejects names of 64 bytes or more
+inline constexpr uint32_t kGgufMaxDims = 4;               // GGML_MAX_DIMS
+inline constexpr uint64_t kGgufMaxElements = 1ull << 40;  // per tensor; anything larger is corruption
+inline constexpr size_t kGgufMaxTensorName = 63;          // ggml rejects names of 64 bytes or more
 inline constexpr const char* kGgufAlignmentKey = "general.alignment";
 
 // ggml tensor types we read and write, with their ggml enum values.
 enum class GgmlType : uint32_t {
-  F32 = 0, F16 = 1, Q8_0 = 8, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, BF16 = 30
+  F32 = 0,
+  F16 = 1,
+  Q8_0 = 8,
+  I8 = 24,
+  I16 = 25,
+  I32 = 26,
+  I64 = 27,
+  F64 = 28,
+  BF16 = 30
 };
 
 bool ggml_type_supported(uint32_t code);

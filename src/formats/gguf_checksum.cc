@@ -38,14 +38,16 @@ bool verify_gguf_checksums(const GgufHeader& h, const uint8_t* base, const std::
   if (!want) fail(file, ": ", kGgufHeaderChecksumKey, " is not a uint64: the header is damaged");
   const uint64_t value_at = h.value_offsets[hi];
   if (gguf_header_checksum(base, h.header_end, value_at) != *want)
-    fail(file, ": header checksum mismatch: the metadata or tensor table is damaged (or was edited); "
-               "re-copy or re-quantize the file");
+    fail(file,
+         ": header checksum mismatch: the metadata or tensor table is damaged (or was edited); "
+         "re-copy or re-quantize the file");
   const std::vector<uint64_t>* sums = h.metadata[ti].second.get_array_if<uint64_t>();
   if (!sums || sums->size() != h.tensors.size())
     fail(file, ": ", kGgufTensorChecksumsKey, " does not hold one uint64 per tensor: the header is damaged");
   for (size_t i = 0; i < h.tensors.size(); ++i) {
     if (gguf_tensor_checksum(h.tensors[i].bytes()) != (*sums)[i])
-      fail(file, ": tensor '", h.tensors[i].name, "' checksum mismatch: its data is damaged; re-copy or re-quantize the file");
+      fail(file, ": tensor '", h.tensors[i].name,
+           "' checksum mismatch: its data is damaged; re-copy or re-quantize the file");
     if (hashed) hashed(h.tensors[i]);
   }
   return true;

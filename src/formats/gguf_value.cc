@@ -7,9 +7,9 @@
 namespace duq::formats {
 
 std::string_view gguf_type_name(GgufValueType t) {
-  static constexpr std::string_view kNames[kGgufValueTypeCount] = {
-      "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
-      "bool", "string", "array", "uint64", "int64", "float64"};
+  static constexpr std::string_view kNames[kGgufValueTypeCount] = {"uint8",  "int8",    "uint16", "int16",  "uint32",
+                                                                   "int32",  "float32", "bool",   "string", "array",
+                                                                   "uint64", "int64",   "float64"};
   const auto i = static_cast<uint32_t>(t);
   return i < kGgufValueTypeCount ? kNames[i] : std::string_view("unknown");
 }
@@ -17,10 +17,8 @@ std::string_view gguf_type_name(GgufValueType t) {
 size_t GgufArray::size() const {
   return std::visit(
       [](const auto& xs) -> size_t {
-        if constexpr (std::is_same_v<std::decay_t<decltype(xs)>, std::monostate>)
-          return 0;
-        else
-          return xs.size();
+        if constexpr (std::is_same_v<std::decay_t<decltype(xs)>, std::monostate>) return 0;
+        else return xs.size();
       },
       v);
 }

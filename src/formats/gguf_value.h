@@ -14,8 +14,19 @@ namespace duq::formats {
 
 // The GGUF value type codes, exactly as stored in the file (uint32).
 enum class GgufValueType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7,
-  String = 8, Array = 9, U64 = 10, I64 = 11, F64 = 12,
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  Bool = 7,
+  String = 8,
+  Array = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12,
 };
 inline constexpr uint32_t kGgufValueTypeCount = 13;
 
@@ -24,11 +35,10 @@ std::string_view gguf_type_name(GgufValueType t);
 
 // A homogeneous array: alternative index = element type code. Index 9 (ARRAY) is a placeholder that never
 // holds a value: nested arrays are rejected on read and cannot be built.
-using GgufArrayVariant =
-    std::variant<std::vector<uint8_t>, std::vector<int8_t>, std::vector<uint16_t>, std::vector<int16_t>,
-                 std::vector<uint32_t>, std::vector<int32_t>, std::vector<float>, std::vector<bool>,
-                 std::vector<std::string>, std::monostate, std::vector<uint64_t>, std::vector<int64_t>,
-                 std::vector<double>>;
+using GgufArrayVariant = std::variant<std::vector<uint8_t>, std::vector<int8_t>, std::vector<uint16_t>,
+                                      std::vector<int16_t>, std::vector<uint32_t>, std::vector<int32_t>,
+                                      std::vector<float>, std::vector<bool>, std::vector<std::string>, std::monostate,
+                                      std::vector<uint64_t>, std::vector<int64_t>, std::vector<double>>;
 
 struct GgufArray {
   GgufArrayVariant v;
@@ -37,8 +47,8 @@ struct GgufArray {
   bool operator==(const GgufArray&) const = default;
 };
 
-using GgufValueVariant = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool,
-                                      std::string, GgufArray, uint64_t, int64_t, double>;
+using GgufValueVariant = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool, std::string,
+                                      GgufArray, uint64_t, int64_t, double>;
 
 namespace detail {
 template <class T, class V>
@@ -47,12 +57,9 @@ template <class T, class... Ts>
 struct is_alternative<T, std::variant<Ts...>> : std::bool_constant<(std::is_same_v<T, Ts> || ...)> {};
 template <class T, size_t I = 0>
 constexpr size_t variant_index() {
-  if constexpr (I == std::variant_size_v<GgufValueVariant>)
-    return I;
-  else if constexpr (std::is_same_v<std::variant_alternative_t<I, GgufValueVariant>, T>)
-    return I;
-  else
-    return variant_index<T, I + 1>();
+  if constexpr (I == std::variant_size_v<GgufValueVariant>) return I;
+  else if constexpr (std::is_same_v<std::variant_alternative_t<I, GgufValueVariant>, T>) return I;
+  else return variant_index<T, I + 1>();
 }
 }  // namespace detail
 
@@ -89,10 +96,14 @@ class GgufValue {
   std::string type_name() const;
 
   template <class T>
-  bool is() const { return std::holds_alternative<T>(v_); }
+  bool is() const {
+    return std::holds_alternative<T>(v_);
+  }
   // Null when the value is not exactly a T.
   template <class T>
-  const T* get_if() const { return std::get_if<T>(&v_); }
+  const T* get_if() const {
+    return std::get_if<T>(&v_);
+  }
   // Null unless the value is an array of exactly T.
   template <GgufScalar T>
   const std::vector<T>* get_array_if() const {

@@ -27,12 +27,9 @@ void put_str(std::string& out, const std::string& s) {
 
 template <class T>
 void put_elem(std::string& out, const T& x) {
-  if constexpr (std::is_same_v<T, std::string>)
-    put_str(out, x);
-  else if constexpr (std::is_same_v<T, bool>)
-    put<uint8_t>(out, x ? 1 : 0);
-  else
-    put<T>(out, x);
+  if constexpr (std::is_same_v<T, std::string>) put_str(out, x);
+  else if constexpr (std::is_same_v<T, bool>) put<uint8_t>(out, x ? 1 : 0);
+  else put<T>(out, x);
 }
 
 void put_value(std::string& out, const GgufValue& v) {

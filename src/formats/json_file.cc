@@ -98,14 +98,12 @@ bool json_bool(const nlohmann::json& obj, const std::string& key, const std::str
   return as_bool(required(obj, key, source), key, source);
 }
 
-std::optional<int64_t> json_opt_int(const nlohmann::json& obj, const std::string& key,
-                                    const std::string& source) {
+std::optional<int64_t> json_opt_int(const nlohmann::json& obj, const std::string& key, const std::string& source) {
   const nlohmann::json* v = field(obj, key, source);
   if (!v) return std::nullopt;
   return as_int(*v, key, source);
 }
-std::optional<double> json_opt_float(const nlohmann::json& obj, const std::string& key,
-                                     const std::string& source) {
+std::optional<double> json_opt_float(const nlohmann::json& obj, const std::string& key, const std::string& source) {
   const nlohmann::json* v = field(obj, key, source);
   if (!v) return std::nullopt;
   return as_float(*v, key, source);
@@ -116,8 +114,7 @@ std::optional<std::string> json_opt_string(const nlohmann::json& obj, const std:
   if (!v) return std::nullopt;
   return as_string(*v, key, source);
 }
-std::optional<bool> json_opt_bool(const nlohmann::json& obj, const std::string& key,
-                                  const std::string& source) {
+std::optional<bool> json_opt_bool(const nlohmann::json& obj, const std::string& key, const std::string& source) {
   const nlohmann::json* v = field(obj, key, source);
   if (!v) return std::nullopt;
   return as_bool(*v, key, source);

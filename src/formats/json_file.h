@@ -26,13 +26,10 @@ std::string json_string(const nlohmann::json& obj, const std::string& key, const
 bool json_bool(const nlohmann::json& obj, const std::string& key, const std::string& source);
 
 // Optional fields: nullopt when the key is absent or null; a present value of the wrong type throws.
-std::optional<int64_t> json_opt_int(const nlohmann::json& obj, const std::string& key,
-                                    const std::string& source);
-std::optional<double> json_opt_float(const nlohmann::json& obj, const std::string& key,
-                                     const std::string& source);
+std::optional<int64_t> json_opt_int(const nlohmann::json& obj, const std::string& key, const std::string& source);
+std::optional<double> json_opt_float(const nlohmann::json& obj, const std::string& key, const std::string& source);
 std::optional<std::string> json_opt_string(const nlohmann::json& obj, const std::string& key,
                                            const std::string& source);
-std::optional<bool> json_opt_bool(const nlohmann::json& obj, const std::string& key,
-                                  const std::string& source);
+std::optional<bool> json_opt_bool(const nlohmann::json& obj, const std::string& key, const std::string& source);
 
 }  // namespace duq::formats

@@ -113,11 +113,11 @@ Llama2cCheckpoint::Llama2cCheckpoint(const std::string& path) : file_(path) {
   o.total_floats = at;
   const uint64_t need = data_offset_ + 4 * at;
   if (size < need)
-    fail(path, ": truncated llama2.c checkpoint: header describes ", need, " bytes (", h.n_layers,
-         " layers, dim ", h.dim, ") but the file has ", size);
+    fail(path, ": truncated llama2.c checkpoint: header describes ", need, " bytes (", h.n_layers, " layers, dim ",
+         h.dim, ") but the file has ", size);
   if (size > need)
-    fail(path, ": llama2.c checkpoint has ", size - need,
-         " unexpected trailing bytes (header describes ", need, " bytes): wrong header or a different format");
+    fail(path, ": llama2.c checkpoint has ", size - need, " unexpected trailing bytes (header describes ", need,
+         " bytes): wrong header or a different format");
 }
 
 const float* Llama2cCheckpoint::floats(uint64_t offset) const {

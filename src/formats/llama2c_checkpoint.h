@@ -25,7 +25,7 @@ struct Llama2cHeader {
 // Offsets (in floats from the start of the weight data) of each array; matrices are per-layer stacked.
 struct Llama2cLayout {
   uint64_t tok_embeddings, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final, wcls;
-  uint64_t total_floats;   // floats the file must hold after the header
+  uint64_t total_floats;  // floats the file must hold after the header
 };
 
 class Llama2cCheckpoint {

@@ -26,8 +26,8 @@ uint64_t read_u64_le(const uint8_t* p) {
 
 // Tensor entry `name` → TensorInfo with offsets relative to the data section (data = base + begin),
 // checking types, shape and the byte count; range checks against the section come later.
-TensorInfo parse_entry(const std::string& file, const std::string& name, const nlohmann::json& e,
-                       uint64_t data_size, uint64_t* begin, uint64_t* end) {
+TensorInfo parse_entry(const std::string& file, const std::string& name, const nlohmann::json& e, uint64_t data_size,
+                       uint64_t* begin, uint64_t* end) {
   const std::string where = file + ": tensor '" + name + "'";
   if (!e.is_object()) fail(where, ": header entry is not an object");
   TensorInfo t;
@@ -69,8 +69,7 @@ TensorInfo parse_entry(const std::string& file, const std::string& name, const n
 
   auto off = e.find("data_offsets");
   if (off == e.end()) fail(where, ": missing 'data_offsets'");
-  if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
-      !(*off)[1].is_number_unsigned())
+  if (!off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() || !(*off)[1].is_number_unsigned())
     fail(where, ": 'data_offsets' must be two non-negative integers (got ", off->dump(), ")");
   *begin = (*off)[0].get<uint64_t>();
   *end = (*off)[1].get<uint64_t>();
@@ -79,8 +78,8 @@ TensorInfo parse_entry(const std::string& file, const std::string& name, const n
     fail(where, ": data_offsets [", *begin, ", ", *end, "] run past the data section of ", data_size,
          " bytes (file truncated?)");
   if (*end - *begin != nbytes)
-    fail(where, ": data_offsets [", *begin, ", ", *end, "] span ", *end - *begin, " bytes but shape ",
-         sh->dump(), " as ", dtype_name(t.dtype), " needs ", nbytes);
+    fail(where, ": data_offsets [", *begin, ", ", *end, "] span ", *end - *begin, " bytes but shape ", sh->dump(),
+         " as ", dtype_name(t.dtype), " needs ", nbytes);
   return t;
 }
 
@@ -99,8 +98,7 @@ ParsedHeader parse_safetensors(const uint8_t* base, size_t file_size, const std:
   const uint64_t n = read_u64_le(base);
   if (n > kMaxHeaderBytes)
     fail(file, ": header length ", n, " is absurd (limit ", kMaxHeaderBytes, "); not a safetensors file?");
-  if (n > file_size - 8)
-    fail(file, ": header length ", n, " runs past the end of the file (", file_size, " bytes)");
+  if (n > file_size - 8) fail(file, ": header length ", n, " runs past the end of the file (", file_size, " bytes)");
   const char* hp = reinterpret_cast<const char*>(base + 8);
   nlohmann::json header;
   try {
@@ -151,8 +149,7 @@ ParsedHeader parse_safetensors(const uint8_t* base, size_t file_size, const std:
     pos = s.end;
     prev = &name;
   }
-  if (pos != data_size)
-    fail(file, ": data section is ", data_size, " bytes but the tensors cover only ", pos);
+  if (pos != data_size) fail(file, ": data section is ", data_size, " bytes but the tensors cover only ", pos);
   return out;
 }
 
@@ -212,8 +209,7 @@ void TensorStore::add_file(const std::filesystem::path& file) {
   ParsedHeader h = parse_safetensors(mf->data(), mf->size(), mf->path());
   for (auto& t : h.tensors) {
     auto it = tensors_.find(t.name);
-    if (it != tensors_.end())
-      fail(file.string(), ": tensor '", t.name, "' is also in ", it->second.file);
+    if (it != tensors_.end()) fail(file.string(), ": tensor '", t.name, "' is also in ", it->second.file);
     std::string name = t.name;
     tensors_.emplace(std::move(name), std::move(t));
   }
@@ -303,9 +299,8 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
       DUQ_CHECK(static_cast<int64_t>(t.data.size()) == numel, "tensor ", t.name, ": shape ", shape_str(t.shape),
                 " but ", t.data.size(), " values");
     const uint64_t nbytes = static_cast<uint64_t>(numel) * dtype_size(t.dtype);
-    header[t.name] = {{"dtype", std::string(dtype_name(t.dtype))},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + nbytes}}};
+    header[t.name] = {
+        {"dtype", std::string(dtype_name(t.dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
   }
   std::string h = header.dump();

@@ -55,8 +55,7 @@ struct ScalarSteps {
   static void scale_row(const float* x, const float* sc, float* o, int64_t k) {
     if (sc)
       for (int64_t j = 0; j < k; ++j) o[j] = x[j] * sc[j];
-    else
-      std::memcpy(o, x, static_cast<size_t>(k) * sizeof(float));
+    else std::memcpy(o, x, static_cast<size_t>(k) * sizeof(float));
   }
   static void permute_row(const float* src, const int32_t* perm, float* o, int64_t k) {
     for (int64_t j = 0; j < k; ++j) o[j] = src[perm[j]];
@@ -65,8 +64,8 @@ struct ScalarSteps {
   // a16 [w + 1] (the pad 0 last) of one block of a row for an integer rotation step; returns the block's output
   // multiplier (rot16_row_scales). The inputs are a_j = row[idx ? idx[j] : c + j]·(sc ? sc[j] : 1) (Λ⁻¹ or P
   // fused in; idx and sc already offset to the block, row the row start).
-  static float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t w,
-                            const Rot16& r, int16_t* a16, float* /*tmp*/) {
+  static float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t w, const Rot16& r,
+                            int16_t* a16, float* /*tmp*/) {
     auto at = [&](int64_t j) {
       const float v = idx ? row[idx[j]] : row[c + j];
       return sc ? v * sc[j] : v;
@@ -90,8 +89,8 @@ struct ScalarSteps {
 
   // out[c + j] = Σ_i in[c + i]·R[i][j] per block, sequential in i (first term a product, then fma); a tail
   // without matrix is copied.
-  static void rotate_f32(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b,
-                         const float* r, const float* rt, float* /*mm*/) {
+  static void rotate_f32(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b, const float* r,
+                         const float* rt, float* /*mm*/) {
     const int64_t nb = k / b, t = k - nb * b;
     for (int64_t g = 0; g < tokens; ++g) {
       const float* x = in + g * ld;
@@ -132,8 +131,8 @@ struct ScalarSteps {
     }
   }
 
-  static void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes,
-                           float* delta, int32_t* zero, int32_t* sum, const float* /*mm*/) {
+  static void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes, float* delta,
+                           int32_t* zero, int32_t* sum, const float* /*mm*/) {
     float mn = x[0], mx = x[0];
     for (int64_t j = 1; j < k; ++j) {
       mn = min_f(mn, x[j]);
@@ -169,7 +168,9 @@ struct F32Op {
   static V bcast(const float* x, int64_t i) { return Vec::set1(x[i]); }
   static V load(const float* r) { return Vec::loadu(r); }
   template <class Mask>
-  static V load(const float* r, Mask mk) { return Vec::loadu(r, mk); }
+  static V load(const float* r, Mask mk) {
+    return Vec::loadu(r, mk);
+  }
   static V first(V xb, V r) { return Vec::mul(xb, r); }
   static V step(V acc, V xb, V r) { return Vec::fmadd(xb, r, acc); }
   static typename Vec::F out(V acc, float) { return acc; }
@@ -192,7 +193,9 @@ struct I16Op {
   }
   static V load(const int32_t* r) { return Vec::loadu(r); }
   template <class Mask>
-  static V load(const int32_t* r, Mask mk) { return Vec::loadu(r, mk); }
+  static V load(const int32_t* r, Mask mk) {
+    return Vec::loadu(r, mk);
+  }
   static V first(V xb, V r) { return Vec::dot_pairs_first(xb, r); }
   static V step(V acc, V xb, V r) { return Vec::dot_pairs(acc, xb, r); }
   static typename Vec::F out(V acc, float mult) { return Vec::mul(Vec::to_float(acc), Vec::set1(mult)); }
@@ -218,7 +221,8 @@ struct RotIo {
   float* mm;
   int64_t lmm = 0;  // floats between consecutive tokens' min/max
   RotIo at(int64_t g) const {
-    return {in + g * ldi, ldi, out + g * ldo, ldo, mult ? mult + g * lmu : nullptr, lmu, mm ? mm + g * lmm : nullptr, lmm};
+    return {in + g * ldi, ldi, out + g * ldo, ldo, mult ? mult + g * lmu : nullptr, lmu, mm ? mm + g * lmm : nullptr,
+            lmm};
   }
   float mu(int64_t g) const { return mult ? mult[g * lmu] : 0.f; }
 };
@@ -274,8 +278,13 @@ struct VecRotate {
     for (int64_t g0 = 0; g0 < tokens; g0 += 4) {
       const int64_t gn = tokens - g0 < 4 ? tokens - g0 : 4;
       auto blk = [&](const typename Op::R* m, int64_t w, int64_t c) {
-        const RotIo<Op> i0{io.in + g0 * io.ldi, io.ldi, io.out + g0 * io.ldo, io.ldo,
-                           io.mult ? io.mult + g0 * io.lmu + c / b : nullptr, io.lmu, nullptr};
+        const RotIo<Op> i0{io.in + g0 * io.ldi,
+                           io.ldi,
+                           io.out + g0 * io.ldo,
+                           io.ldo,
+                           io.mult ? io.mult + g0 * io.lmu + c / b : nullptr,
+                           io.lmu,
+                           nullptr};
         switch (gn) {
           case 1: block<Op, 1>(i0, m, w, c); break;
           case 2: block<Op, 2>(i0, m, w, c); break;
@@ -288,13 +297,14 @@ struct VecRotate {
         if (rt) blk(rt, t, nb * b);
         else if (fin != io.out)
           for (int64_t g = g0; g < g0 + gn; ++g)
-            std::memcpy(io.out + g * io.ldo + nb * b, fin + g * io.ldo + nb * b, static_cast<size_t>(t) * sizeof(float));
+            std::memcpy(io.out + g * io.ldo + nb * b, fin + g * io.ldo + nb * b,
+                        static_cast<size_t>(t) * sizeof(float));
       }
     }
   }
 
-  static void rotate_f32(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b,
-                         const float* r, const float* rt, float* /*mm*/) {
+  static void rotate_f32(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b, const float* r,
+                         const float* rt, float* /*mm*/) {
     rotate<F32Op<Vec>>({in, ld, out, ld, nullptr, 0, nullptr}, in, tokens, k, b, r, rt);
   }
   static void rotate_i16(const int16_t* i16, int64_t ld16, float* out, int64_t ld, const float* mult, int64_t nbt,
@@ -357,7 +367,8 @@ void act_quant_tiles(const ActQuantArgs& a) {
     if (!fuse1)
       for (int64_t g = 0; g < tm; ++g) K::scale_row(a.x + (m0 + g) * a.ldx, a.inv_scale, cur + g * ld, a.k);
     if (a.r1) {
-      const FusedIn fs = fuse1 ? FusedIn{a.x + m0 * a.ldx, a.ldx, a.inv_scale, nullptr} : FusedIn{cur, ld, nullptr, nullptr};
+      const FusedIn fs =
+          fuse1 ? FusedIn{a.x + m0 * a.ldx, a.ldx, a.inv_scale, nullptr} : FusedIn{cur, ld, nullptr, nullptr};
       rotate_step<K>(cur, oth, ld, tm, a, a.r1, a.r1_tail, a.r1i, fs, i16, mult, tmp, nullptr);
       swap_ptr(cur, oth);
     }

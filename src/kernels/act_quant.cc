@@ -158,7 +158,8 @@ Int16Rotation make_int16_rotation(const float* r, int64_t block, const float* r_
   auto col_l1 = [&](const AlignedVector<int16_t>& v, int64_t w) {
     for (int64_t j = 0; j < w; ++j) {
       int64_t sum = 0;
-      for (int64_t i = 0; i < w; ++i) sum += std::abs(static_cast<int64_t>(v[static_cast<size_t>(i / 2 * 2 * w + 2 * j + (i & 1))]));
+      for (int64_t i = 0; i < w; ++i)
+        sum += std::abs(static_cast<int64_t>(v[static_cast<size_t>(i / 2 * 2 * w + 2 * j + (i & 1))]));
       lq = std::max(lq, sum);
     }
   };

@@ -83,12 +83,12 @@ Int16Rotation make_int16_rotation(const float* r, int64_t block, const float* r_
 // (The simulated / float model never comes here: its transforms are the float matrices in transform/.)
 struct ActTransform {
   int64_t block = 0;
-  const float* inv_scale = nullptr;  // [K]
-  const float* r1 = nullptr;         // [block×block]
-  const float* r1_tail = nullptr;    // [t×t]
-  const int32_t* perm = nullptr;     // [K]
-  const float* r2 = nullptr;         // [block×block]
-  const float* r2_tail = nullptr;    // [t×t]
+  const float* inv_scale = nullptr;       // [K]
+  const float* r1 = nullptr;              // [block×block]
+  const float* r1_tail = nullptr;         // [t×t]
+  const int32_t* perm = nullptr;          // [K]
+  const float* r2 = nullptr;              // [block×block]
+  const float* r2_tail = nullptr;         // [t×t]
   const Int16Rotation* r1_int = nullptr;  // integer form of (r1, r1_tail), or null
   const Int16Rotation* r2_int = nullptr;  // integer form of (r2, r2_tail), or null
 };

@@ -34,10 +34,8 @@ void split_columns(int64_t n, double flops, const std::function<void(int64_t, in
   const auto run = [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) call(u * kChunk, std::min(n, (u + 1) * kChunk) - u * kChunk);
   };
-  if (num_threads() < 2 || in_parallel())
-    run(0, chunks);
-  else
-    parallel_ranges(chunks, run);
+  if (num_threads() < 2 || in_parallel()) run(0, chunks);
+  else parallel_ranges(chunks, run);
 }
 
 double flops(int64_t m, int64_t n, int64_t k) { return 2.0 * double(m) * double(n) * double(k); }
@@ -47,7 +45,8 @@ double flops(int64_t m, int64_t n, int64_t k) { return 2.0 * double(m) * double(
 void matmul_xwt(ConstMatView x, ConstMatView w, MatView y, bool accumulate) {
   DUQ_CHECK(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows, "matmul_xwt shapes");
   if (x.rows == 0 || w.rows == 0) return;
-  if (x.rows == 1) {  // one token (decode): sgemv streams W once; OpenBLAS 0.3.21's sgemm would pack it first (2x slower)
+  if (x.rows ==
+      1) {  // one token (decode): sgemv streams W once; OpenBLAS 0.3.21's sgemm would pack it first (2x slower)
     split_columns(w.rows, flops(1, w.rows, x.cols), [&](int64_t c0, int64_t cn) {
       cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(cn), static_cast<int>(w.cols), 1.f, w.row(c0),
                   static_cast<int>(w.ld), x.data, 1, accumulate ? 1.f : 0.f, y.data + c0, 1);

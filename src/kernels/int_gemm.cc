@@ -86,8 +86,8 @@ PackedWeights pack_weights(const uint8_t* codes, int64_t ld, int64_t n, int64_t 
     w.zero[r] = z;
     w.sum[r] = static_cast<int32_t>(s);
     w.corr[r] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(s - k * static_cast<int64_t>(z))));
-    w.max_dev = std::max<int64_t>(w.max_dev, std::max<int64_t>(std::abs(static_cast<int64_t>(z)),
-                                                               std::abs(static_cast<int64_t>(qmax) - z)));
+    w.max_dev = std::max<int64_t>(
+        w.max_dev, std::max<int64_t>(std::abs(static_cast<int64_t>(z)), std::abs(static_cast<int64_t>(qmax) - z)));
   }
   return w;
 }
@@ -112,15 +112,15 @@ Mat dequantize_weights(const PackedWeights& w) {
   Mat out(w.rows, w.cols);
   for (int64_t r = 0; r < w.rows; ++r)
     for (int64_t c = 0; c < w.cols; ++c)
-      out(r, c) = static_cast<float>(static_cast<int32_t>(detail::weight_code(w.data.data(), w.bits, w.cols_pad, r, c)) -
-                                     w.zero[r]) *
+      out(r, c) = static_cast<float>(
+                      static_cast<int32_t>(detail::weight_code(w.data.data(), w.bits, w.cols_pad, r, c)) - w.zero[r]) *
                   w.scale[r];
   return out;
 }
 
 namespace {
 
-constexpr int64_t kSplitPanels = 3;             // weight panels per unit of the N split (the AVX-512 group)
+constexpr int64_t kSplitPanels = 3;            // weight panels per unit of the N split (the AVX-512 group)
 constexpr int64_t kMinParallelMacs = 1 << 22;  // smaller products (< ~50 µs) run on one thread
 
 // One (sub-)product on the calling thread, with its thread-local scratch.

@@ -114,7 +114,9 @@ struct ActQuantArgs {
   float* scratch = nullptr;
 };
 inline constexpr int64_t kActTile = 24;  // tokens transformed together (each chunk of R reused from L1)
-inline size_t act_scratch_floats(int64_t k) { return static_cast<size_t>(3 * kActTile * (k + 32) + (kActTile + 1) * k + 128); }
+inline size_t act_scratch_floats(int64_t k) {
+  return static_cast<size_t>(3 * kActTile * (k + 32) + (kActTile + 1) * k + 128);
+}
 // Row stride (int16 elements) of the int16 tile for K columns: ≥ K + 1, a multiple of 32 (64 bytes), +32 so
 // rows are not 4 KiB-aliased.
 inline int64_t act_i16_ld(int64_t k) { return (k + 32) / 32 * 32 + 32; }
@@ -127,8 +129,7 @@ void act_quant_avx512(const ActQuantArgs& a);
 // bit for bit). Baseline ISA.
 void quant_params(float rmin, float rmax, int bits, float clip, float* delta, int32_t* zero);
 // The §3 quantizer on one weight row w [k] (codes [k], no padding). Baseline ISA.
-void quantize_weight_row(const float* w, int64_t k, int bits, float clip, uint8_t* codes, float* delta,
-                         int32_t* zero);
+void quantize_weight_row(const float* w, int64_t k, int bits, float clip, uint8_t* codes, float* delta, int32_t* zero);
 // Code q[n, k] read back from the packed layout of int_gemm.h (data = PackedWeights::data). Baseline ISA.
 uint8_t weight_code(const uint8_t* data, int bits, int64_t k_pad, int64_t n, int64_t k);
 

@@ -14,14 +14,14 @@ namespace duq::kernels {
 void rmsnorm(ConstMatView x, std::span<const float> w, float eps, MatView y) {
   DUQ_CHECK(x.cols == static_cast<int64_t>(w.size()) && y.rows == x.rows && y.cols == x.cols);
   for_rows(x.rows, x.cols, [&](int64_t r0, int64_t r1) {
-  for (int64_t t = r0; t < r1; ++t) {
-    const float* xr = x.row(t);
-    float* yr = y.row(t);
-    double ss = 0;
-    for (int64_t j = 0; j < x.cols; ++j) ss += static_cast<double>(xr[j]) * xr[j];
-    const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(x.cols) + eps));
-    for (int64_t j = 0; j < x.cols; ++j) yr[j] = xr[j] * inv * w[static_cast<size_t>(j)];
-  }
+    for (int64_t t = r0; t < r1; ++t) {
+      const float* xr = x.row(t);
+      float* yr = y.row(t);
+      double ss = 0;
+      for (int64_t j = 0; j < x.cols; ++j) ss += static_cast<double>(xr[j]) * xr[j];
+      const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(x.cols) + eps));
+      for (int64_t j = 0; j < x.cols; ++j) yr[j] = xr[j] * inv * w[static_cast<size_t>(j)];
+    }
   });
 }
 
@@ -99,19 +99,19 @@ void rope(MatView x, int n_heads, int pos0, const RopeTable& table, bool interle
   DUQ_CHECK(x.cols == static_cast<int64_t>(n_heads) * hd);
   DUQ_CHECK(pos0 + x.rows <= table.cos.rows(), "position beyond the RoPE table");
   for_rows(x.rows, x.cols, [&](int64_t r0, int64_t r1) {
-  for (int64_t t = r0; t < r1; ++t) {
-    const float* c = table.cos.row(pos0 + t);
-    const float* s = table.sin.row(pos0 + t);
-    for (int h = 0; h < n_heads; ++h) {
-      float* v = x.row(t) + static_cast<int64_t>(h) * hd;
-      for (int i = 0; i < half; ++i) {
-        const int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
-        const float v0 = v[a], v1 = v[b];
-        v[a] = v0 * c[i] - v1 * s[i];
-        v[b] = v0 * s[i] + v1 * c[i];
+    for (int64_t t = r0; t < r1; ++t) {
+      const float* c = table.cos.row(pos0 + t);
+      const float* s = table.sin.row(pos0 + t);
+      for (int h = 0; h < n_heads; ++h) {
+        float* v = x.row(t) + static_cast<int64_t>(h) * hd;
+        for (int i = 0; i < half; ++i) {
+          const int a = interleaved ? 2 * i : i, b = interleaved ? 2 * i + 1 : i + half;
+          const float v0 = v[a], v1 = v[b];
+          v[a] = v0 * c[i] - v1 * s[i];
+          v[b] = v0 * s[i] + v1 * c[i];
+        }
       }
     }
-  }
   });
 }
 

@@ -48,8 +48,7 @@ void in_row_blocks(bool exact, ConstMatView x, std::initializer_list<MatView> ou
     const int64_t n = std::min(B, x.rows - r0);
     MatView in = grow(in_buf, B, x.cols);
     std::fill(in.data, in.data + B * x.cols, 0.f);
-    for (int64_t i = 0; i < n; ++i)
-      std::memcpy(in.row(i), x.row(r0 + i), sizeof(float) * static_cast<size_t>(x.cols));
+    for (int64_t i = 0; i < n; ++i) std::memcpy(in.row(i), x.row(r0 + i), sizeof(float) * static_cast<size_t>(x.cols));
     std::vector<MatView> bo;
     for (size_t j = 0; j < o.size(); ++j) bo.push_back(grow(out_bufs[j], B, o[j].cols));
     f(in, bo);
@@ -106,7 +105,8 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
       kernels::rmsnorm(x, lw.attn_norm, c.rms_eps, xn);
     }
     hook_rows(l, Site::AttnIn, xn);
-    in_row_blocks(exact, xn, {q, k, v}, [&](ConstMatView in, std::span<MatView> o) { lin.attn_in(in, o[0], o[1], o[2]); });
+    in_row_blocks(exact, xn, {q, k, v},
+                  [&](ConstMatView in, std::span<MatView> o) { lin.attn_in(in, o[0], o[1], o[2]); });
     for (size_t i = 0; i < chunks.size(); ++i) {
       const SeqChunk& ch = chunks[i];
       MatView qi = rows_of(q, i), ki = rows_of(k, i), vi = rows_of(v, i), ai = rows_of(att, i);
@@ -121,11 +121,10 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
         hooks->v(l, vi);
       }
       const Scope timed(Stage::kAttention);
-      if (attention_)
-        attention_->attend(l, qi, ki, vi, ch.pos0, *ch.cache, ai);
+      if (attention_) attention_->attend(l, qi, ki, vi, ch.pos0, *ch.cache, ai);
       else
-        float_attention(c, qi, ki, vi, ch.pos0, ch.cache->k[static_cast<size_t>(l)], ch.cache->v[static_cast<size_t>(l)],
-                        ai, ch.cache->work->scores);
+        float_attention(c, qi, ki, vi, ch.pos0, ch.cache->k[static_cast<size_t>(l)],
+                        ch.cache->v[static_cast<size_t>(l)], ai, ch.cache->work->scores);
     }
     hook_rows(l, Site::AttnOut, att);
     in_row_blocks(exact, att, {y}, [&](ConstMatView in, std::span<MatView> o) { lin.attn_out(in, o[0]); });

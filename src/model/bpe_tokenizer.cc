@@ -10,7 +10,11 @@ namespace duq::model {
 
 BpeTokenizer::BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source, int bos,
                            int eos, bool dummy_prefix, ByteIds byte_ids)
-    : pieces_(std::move(pieces)), scores_(std::move(scores)), source_(std::move(source)), bos_(bos), eos_(eos),
+    : pieces_(std::move(pieces)),
+      scores_(std::move(scores)),
+      source_(std::move(source)),
+      bos_(bos),
+      eos_(eos),
       dummy_prefix_(dummy_prefix) {
   DUQ_CHECK(pieces_.size() == scores_.size());
   const int n = static_cast<int>(pieces_.size());

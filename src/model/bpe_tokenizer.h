@@ -24,8 +24,8 @@ class BpeTokenizer : public Tokenizer {
   // Byte fallback: llama2.c's run.c emits id byte + 3 whatever that piece is (its tokenizer.bin files put
   // <0x00>…<0xFF> at 3…258); a GGUF "llama" vocabulary is looked up by name ("<0x0A>"), as llama.cpp does.
   enum class ByteIds { Plus3, ByName };
-  BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source, int bos = 1,
-               int eos = 2, bool dummy_prefix = true, ByteIds byte_ids = ByteIds::Plus3);
+  BpeTokenizer(std::vector<std::string> pieces, std::vector<float> scores, std::string source, int bos = 1, int eos = 2,
+               bool dummy_prefix = true, ByteIds byte_ids = ByteIds::Plus3);
   static std::unique_ptr<BpeTokenizer> load(const std::string& path);
   // From the bytes of a tokenizer.bin held in memory; `source` names it in errors.
   static std::unique_ptr<BpeTokenizer> from_bytes(const std::string& bytes, const std::string& source);

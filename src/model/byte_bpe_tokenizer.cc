@@ -115,7 +115,8 @@ ByteBpeTokenizer::ByteBpeTokenizer(ByteBpeVocab v, std::string source) : v_(std:
   for (int b = 0; b < 256; ++b) {
     unicode_to_byte_[static_cast<int>(byte_cp(static_cast<unsigned char>(b)))] = static_cast<unsigned char>(b);
     if (!index_.count(byte_to_unicode(static_cast<unsigned char>(b))))
-      fail(source_, ": byte-level vocabulary lacks the token for byte ", b, " ('", byte_to_unicode(static_cast<unsigned char>(b)), "')");
+      fail(source_, ": byte-level vocabulary lacks the token for byte ", b, " ('",
+           byte_to_unicode(static_cast<unsigned char>(b)), "')");
   }
   int err = 0;
   PCRE2_SIZE off = 0;
@@ -268,8 +269,7 @@ std::string split_pattern(const nlohmann::json& pt, const std::string& source, b
   }
   if (type == "ByteLevel") {
     byte_level = true;
-    if (pt.value("add_prefix_space", false))
-      fail(source, ": ByteLevel add_prefix_space = true is not supported");
+    if (pt.value("add_prefix_space", false)) fail(source, ": ByteLevel add_prefix_space = true is not supported");
     return pt.value("use_regex", true) ? kGpt2SplitPattern : "";
   }
   if (type == "Split") {

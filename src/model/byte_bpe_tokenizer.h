@@ -33,7 +33,7 @@ struct ByteBpeVocab {
   std::vector<char> added;          // id → matched verbatim in the text (added / user-defined / control)
   std::vector<char> control;        // id → decodes to "" (special tokens)
   std::vector<std::pair<std::string, std::string>> merges;  // by rank (0 first)
-  std::string pattern;              // pre-tokenizer split regex
+  std::string pattern;                                      // pre-tokenizer split regex
   bool ignore_merges = false;
   int bos = -1, eos = -1;
 };
@@ -56,21 +56,20 @@ class ByteBpeTokenizer : public Tokenizer {
   void encode_piece(const std::string& piece, std::vector<int>& out) const;
   ByteBpeVocab v_;
   std::string source_;
-  std::unordered_map<std::string, int> index_;  // BPE token text → id
-  std::unordered_map<std::string, int> ranks_;  // left + '\0' + right → merge rank
+  std::unordered_map<std::string, int> index_;   // BPE token text → id
+  std::unordered_map<std::string, int> ranks_;   // left + '\0' + right → merge rank
   std::vector<std::vector<int>> added_by_byte_;  // first byte → added token ids, longest first
   std::unordered_map<int, unsigned char> unicode_to_byte_;
-  void* regex_ = nullptr;  // pcre2_code_8*
+  void* regex_ = nullptr;                                            // pcre2_code_8*
   mutable std::unordered_map<std::string, std::vector<int>> cache_;  // piece → ids (pieces repeat a lot)
-  mutable std::mutex cache_mutex_;  // encode() may be called from several threads
+  mutable std::mutex cache_mutex_;                                   // encode() may be called from several threads
 };
 
 // tokenizer.json (Hugging Face tokenizers, model type BPE with a ByteLevel pre-tokenizer) → vocabulary.
 // bos / eos: ids from the model's config (≥ 0) or −1 to take BOS from the post-processor's template and EOS
 // from the usual names. SentencePiece-style tokenizer.json files (byte_fallback, Metaspace) are refused:
 // their tokenizer.model is the file to use.
-ByteBpeVocab parse_tokenizer_json(const std::string& json_text, const std::string& source, int bos = -1,
-                                  int eos = -1);
+ByteBpeVocab parse_tokenizer_json(const std::string& json_text, const std::string& source, int bos = -1, int eos = -1);
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path, int bos = -1, int eos = -1);
 std::unique_ptr<Tokenizer> tokenizer_json_from_bytes(const std::string& bytes, const std::string& source, int bos = -1,
                                                      int eos = -1);

@@ -21,8 +21,7 @@ void ModelConfig::validate(const std::string& source) const {
   positive("max_seq_len", max_seq_len, 1 << 22);
   if (head_size < 0 || head_size > (1 << 12)) fail(source, ": head_dim ", head_size, " is out of range");
   if (head_size == 0 && dim % n_heads != 0) fail(source, ": dim ", dim, " is not a multiple of n_heads ", n_heads);
-  if (n_heads % n_kv_heads != 0)
-    fail(source, ": n_heads ", n_heads, " is not a multiple of n_kv_heads ", n_kv_heads);
+  if (n_heads % n_kv_heads != 0) fail(source, ": n_heads ", n_heads, " is not a multiple of n_kv_heads ", n_kv_heads);
   if (head_dim() % 2 != 0) fail(source, ": head size ", head_dim(), " must be even for RoPE");
   if (!(rms_eps > 0.f) || !(rope_theta > 0.f)) fail(source, ": rms_eps and rope_theta must be positive");
   // 1e300 in config.json becomes +inf as a float: RMSNorm would then scale everything to 0.
@@ -35,15 +34,14 @@ void ModelConfig::validate(const std::string& source) const {
   if (r.type != RopeScaling::Type::None && r.type != RopeScaling::Type::FreqFactors &&
       !(r.factor >= 1.f && std::isfinite(r.factor)))
     fail(source, ": rope scaling factor ", r.factor, " must be a finite number ≥ 1");
-  if (r.type == RopeScaling::Type::Llama3 &&
-      !(r.high_freq_factor > r.low_freq_factor && r.low_freq_factor > 0.f && r.original_max_pos > 0 &&
-        std::isfinite(r.high_freq_factor)))
+  if (r.type == RopeScaling::Type::Llama3 && !(r.high_freq_factor > r.low_freq_factor && r.low_freq_factor > 0.f &&
+                                               r.original_max_pos > 0 && std::isfinite(r.high_freq_factor)))
     fail(source, ": llama3 rope scaling needs 0 < low_freq_factor (", r.low_freq_factor, ") < high_freq_factor (",
          r.high_freq_factor, ") and original_max_position_embeddings > 0 (", r.original_max_pos, ")");
   if (r.type == RopeScaling::Type::FreqFactors) {
     if (r.freq_factors.size() != static_cast<size_t>(head_dim() / 2))
-      fail(source, ": rope frequency factors hold ", r.freq_factors.size(), " values, expected head_dim / 2 = ",
-           head_dim() / 2);
+      fail(source, ": rope frequency factors hold ", r.freq_factors.size(),
+           " values, expected head_dim / 2 = ", head_dim() / 2);
     for (float f : r.freq_factors)
       if (!(f > 0.f && std::isfinite(f))) fail(source, ": rope frequency factor ", f, " must be positive and finite");
   }
@@ -74,8 +72,8 @@ long long ModelConfig::n_params() const {
 
 std::string ModelConfig::summary() const {
   std::ostringstream os;
-  os << "dim " << dim << ", hidden " << hidden_dim << ", layers " << n_layers << ", heads " << n_heads
-     << " (kv " << n_kv_heads << "), vocab " << vocab_size << ", max seq " << max_seq_len
+  os << "dim " << dim << ", hidden " << hidden_dim << ", layers " << n_layers << ", heads " << n_heads << " (kv "
+     << n_kv_heads << "), vocab " << vocab_size << ", max seq " << max_seq_len
      << (tied_embeddings ? ", tied classifier" : ", separate classifier")
      << (rope_layout == RopeLayout::Interleaved ? ", rope interleaved" : ", rope rotate-half");
   if (head_size > 0) os << ", head_dim " << head_size;

@@ -26,11 +26,11 @@ struct RopeScaling {
 const char* rope_scaling_name(RopeScaling::Type t);  // "none", "linear", "llama3", "freq_factors"
 
 struct ModelConfig {
-  int dim = 0;          // residual width D
-  int hidden_dim = 0;   // SwiGLU width H
+  int dim = 0;         // residual width D
+  int hidden_dim = 0;  // SwiGLU width H
   int n_layers = 0;
-  int n_heads = 0;      // query heads
-  int n_kv_heads = 0;   // key/value heads (== n_heads for MHA, fewer for GQA)
+  int n_heads = 0;     // query heads
+  int n_kv_heads = 0;  // key/value heads (== n_heads for MHA, fewer for GQA)
   int vocab_size = 0;
   int max_seq_len = 0;  // longest context the model supports
   float rope_theta = 10000.f;

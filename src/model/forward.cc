@@ -46,10 +46,8 @@ MatView scratch(AlignedVector<float>& buf, int64_t rows, int64_t cols) {
 }  // namespace
 
 void FloatLinears::mul(ConstMatView x, ConstMatView w, MatView y) const {
-  if (row_invariant_)
-    kernels::matmul_xwt_rows(x, w, y);
-  else
-    matmul_xwt(x, w, y);
+  if (row_invariant_) kernels::matmul_xwt_rows(x, w, y);
+  else matmul_xwt(x, w, y);
 }
 void FloatLinears::attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const {
   mul(xn, w_.wq, q);
@@ -121,9 +119,9 @@ void float_attention(const ModelConfig& c, ConstMatView q, ConstMatView k, Const
   });
 }
 
-void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
-                   std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0, Mat& k_cache,
-                   Mat& v_cache, const kernels::RopeTable& rope, ForwardHooks* hooks, BlockPoint end) {
+void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm, std::span<const float> ffn_norm,
+                   const BlockLinears& lin, MatView x, int pos0, Mat& k_cache, Mat& v_cache,
+                   const kernels::RopeTable& rope, ForwardHooks* hooks, BlockPoint end) {
   BlockWorkspace work;
   block_forward(
       c, layer, attn_norm, ffn_norm, lin, x, pos0, rope, hooks,
@@ -133,17 +131,16 @@ void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_
       work, end);
 }
 
-void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
-                   std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0,
-                   const kernels::RopeTable& rope, ForwardHooks* hooks, const AttendFn& attend,
-                   BlockWorkspace& work, BlockPoint end) {
+void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm, std::span<const float> ffn_norm,
+                   const BlockLinears& lin, MatView x, int pos0, const kernels::RopeTable& rope, ForwardHooks* hooks,
+                   const AttendFn& attend, BlockWorkspace& work, BlockPoint end) {
   const int64_t T = x.rows, D = c.dim, Q = c.q_dim(), K = c.kv_dim(), H = c.hidden_dim;
   DUQ_CHECK(x.cols == D);
   const bool interleaved = c.rope_layout == RopeLayout::Interleaved;
 
   // --- attention ---
-  MatView xn = scratch(work.xn, T, D), q = scratch(work.q, T, Q), k = scratch(work.k, T, K),
-          v = scratch(work.v, T, K), att = scratch(work.att, T, Q), y = scratch(work.y, T, D);
+  MatView xn = scratch(work.xn, T, D), q = scratch(work.q, T, Q), k = scratch(work.k, T, K), v = scratch(work.v, T, K),
+          att = scratch(work.att, T, Q), y = scratch(work.y, T, D);
   kernels::rmsnorm(x, attn_norm, c.rms_eps, xn);
   if (hooks) hooks->linear_input(layer, Site::AttnIn, xn);
   if (end == BlockPoint::AttnIn) return;
@@ -197,13 +194,15 @@ Mat Model::embed(std::span<const int> tokens) const {
     if (q8_0_embedding_.empty())
       std::memcpy(x.row(static_cast<int64_t>(t)), w_.embed.row(id), sizeof(float) * static_cast<size_t>(cfg_.dim));
     else
-      formats::q8_0_decode(q8_0_embedding_.data() + static_cast<size_t>(id) * q8_0_row_bytes(), static_cast<size_t>(cfg_.dim),
-                           x.row(static_cast<int64_t>(t)));
+      formats::q8_0_decode(q8_0_embedding_.data() + static_cast<size_t>(id) * q8_0_row_bytes(),
+                           static_cast<size_t>(cfg_.dim), x.row(static_cast<int64_t>(t)));
   }
   return x;
 }
 
-size_t Model::q8_0_row_bytes() const { return static_cast<size_t>(cfg_.dim) / formats::kQ8_0Block * formats::kQ8_0BlockBytes; }
+size_t Model::q8_0_row_bytes() const {
+  return static_cast<size_t>(cfg_.dim) / formats::kQ8_0Block * formats::kQ8_0BlockBytes;
+}
 
 void Model::set_q8_0_embedding(AlignedVector<uint8_t> blocks) {
   DUQ_CHECK(!cfg_.tied_embeddings, "set_q8_0_embedding: a tied embedding is the classifier too");
@@ -234,10 +233,8 @@ Mat Model::logits(ConstMatView x) const {
     return out;
   }
   const Mat& cls = w_.classifier();
-  if (gemv_logits_ && x.rows == 1)
-    kernels::matvec(cls, xn.data(), out.data());
-  else
-    matmul_xwt(xn, cls, out);
+  if (gemv_logits_ && x.rows == 1) kernels::matvec(cls, xn.data(), out.data());
+  else matmul_xwt(xn, cls, out);
   return out;
 }
 
@@ -253,8 +250,7 @@ void Model::set_half_classifier(AlignedVector<uint16_t> w) {
   w_.lm_head = Mat();
 }
 
-Mat Model::forward(std::span<const int> tokens, int pos0, KVCache& cache, ForwardHooks* hooks,
-                   bool last_only) const {
+Mat Model::forward(std::span<const int> tokens, int pos0, KVCache& cache, ForwardHooks* hooks, bool last_only) const {
   const int T = static_cast<int>(tokens.size());
   if (pos0 + T > cache.capacity || pos0 + T > cfg_.max_seq_len)
     fail("context of ", pos0 + T, " tokens exceeds the model's maximum of ",
@@ -267,8 +263,7 @@ Mat Model::forward(std::span<const int> tokens, int pos0, KVCache& cache, Forwar
     FloatLinears flin(lw);
     const BlockLinears& lin = linears_[static_cast<size_t>(l)] ? *linears_[static_cast<size_t>(l)] : flin;
     auto attend = [&](MatView q, MatView k, MatView v, MatView att) {
-      if (attention_)
-        attention_->attend(l, q, k, v, pos0, cache, att);
+      if (attention_) attention_->attend(l, q, k, v, pos0, cache, att);
       else
         float_attention(cfg_, q, k, v, pos0, cache.k[static_cast<size_t>(l)], cache.v[static_cast<size_t>(l)], att,
                         cache.work->scores);

@@ -143,16 +143,14 @@ class FloatLinears : public BlockLinears {
 
 // Runs decoder block `layer` on x [T×D] in place; writes k/v rows pos0… into the cache matrices
 // ([capacity × K]) and attends over 0 … pos0+T−1. With an `end` before Output it stops after the hooks there.
-void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
-                   std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0, Mat& k_cache,
-                   Mat& v_cache, const kernels::RopeTable& rope, ForwardHooks* hooks,
-                   BlockPoint end = BlockPoint::Output);
+void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm, std::span<const float> ffn_norm,
+                   const BlockLinears& lin, MatView x, int pos0, Mat& k_cache, Mat& v_cache,
+                   const kernels::RopeTable& rope, ForwardHooks* hooks, BlockPoint end = BlockPoint::Output);
 // The same with the attention (cache write + attention) supplied by the caller and temporaries in `work`.
 using AttendFn = std::function<void(MatView q, MatView k, MatView v, MatView att)>;
-void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm,
-                   std::span<const float> ffn_norm, const BlockLinears& lin, MatView x, int pos0,
-                   const kernels::RopeTable& rope, ForwardHooks* hooks, const AttendFn& attend,
-                   BlockWorkspace& work, BlockPoint end = BlockPoint::Output);
+void block_forward(const ModelConfig& c, int layer, std::span<const float> attn_norm, std::span<const float> ffn_norm,
+                   const BlockLinears& lin, MatView x, int pos0, const kernels::RopeTable& rope, ForwardHooks* hooks,
+                   const AttendFn& attend, BlockWorkspace& work, BlockPoint end = BlockPoint::Output);
 
 // One sequence's next chunk for Model::forward_batch: tokens at positions pos0 … pos0+T−1 of `cache` (the
 // sequence's own KV cache, holding positions 0 … pos0−1). all_logits: the logits of every token of the chunk
@@ -223,7 +221,7 @@ class Model {
   bool gemv_logits_ = false;
   AlignedVector<uint16_t> half_classifier_;  // [V×D] when set_half_classifier was called, else empty
   AlignedVector<uint8_t> q8_0_embedding_;    // [V × D/32 blocks] when set_q8_0_embedding was called, else empty
-  size_t q8_0_row_bytes() const;  // one embedding row in Q8_0 blocks
+  size_t q8_0_row_bytes() const;             // one embedding row in Q8_0 blocks
   // out [R×V] = xn · classifierᵀ by the row-invariant kernel (forward_batch's fixed summation order)
   void classifier_rows(ConstMatView xn, MatView out) const;
 };

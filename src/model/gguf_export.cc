@@ -16,8 +16,8 @@ namespace {
 constexpr int32_t kNormal = 1, kUnknown = 2, kControl = 3, kByte = 6;  // llama.cpp's llama_token_type
 
 bool is_byte_piece(const std::string& p) {
-  return p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>' && std::isxdigit(static_cast<unsigned char>(p[3])) &&
-         std::isxdigit(static_cast<unsigned char>(p[4]));
+  return p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>' &&
+         std::isxdigit(static_cast<unsigned char>(p[3])) && std::isxdigit(static_cast<unsigned char>(p[4]));
 }
 
 std::string replace_spaces(const std::string& s) {
@@ -31,7 +31,8 @@ GgufKeyValues llama_vocab_kv(const std::vector<std::string>& pieces, const std::
                              const std::vector<int32_t>& types, int bos, int eos, int unk) {
   const int n = static_cast<int>(pieces.size());
   DUQ_CHECK(scores.size() == pieces.size() && types.size() == pieces.size(), "llama_vocab_kv: sizes");
-  if (bos < 0 || bos >= n || eos < 0 || eos >= n) fail("vocabulary of ", n, " tokens: bos ", bos, " / eos ", eos, " outside it");
+  if (bos < 0 || bos >= n || eos < 0 || eos >= n)
+    fail("vocabulary of ", n, " tokens: bos ", bos, " / eos ", eos, " outside it");
   GgufKeyValues kv;
   kv.emplace_back("tokenizer.ggml.model", std::string("llama"));
   kv.emplace_back("tokenizer.ggml.pre", std::string("default"));
@@ -78,7 +79,8 @@ void write_llama_gguf(const std::string& path, ModelConfig cfg, ModelWeights w, 
   const std::string a = "llama.";
   g.add_kv("general.architecture", std::string("llama"));
   g.add_kv("general.name", std::string("duquant convert"));
-  g.add_kv("general.file_type", static_cast<uint32_t>(matrices == GgmlType::F32 ? 0 : 1));  // llama_ftype ALL_F32 / MOSTLY_F16
+  g.add_kv("general.file_type",
+           static_cast<uint32_t>(matrices == GgmlType::F32 ? 0 : 1));  // llama_ftype ALL_F32 / MOSTLY_F16
   g.add_kv(a + "vocab_size", static_cast<uint32_t>(cfg.vocab_size));
   g.add_kv(a + "context_length", static_cast<uint32_t>(cfg.max_seq_len));
   g.add_kv(a + "embedding_length", static_cast<uint32_t>(cfg.dim));
@@ -115,7 +117,8 @@ void write_llama_gguf(const std::string& path, ModelConfig cfg, ModelWeights w, 
     return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(n) * sizeof(float));
   };
   auto vec = [&](const std::string& name, const Vec& v) {
-    g.add_tensor(name, GgmlType::F32, {static_cast<uint64_t>(v.size())}, bytes_of(v.data(), static_cast<int64_t>(v.size())));
+    g.add_tensor(name, GgmlType::F32, {static_cast<uint64_t>(v.size())},
+                 bytes_of(v.data(), static_cast<int64_t>(v.size())));
   };
   auto mat = [&](const std::string& name, const Mat& m) {
     const std::vector<uint64_t> dims = {static_cast<uint64_t>(m.cols()), static_cast<uint64_t>(m.rows())};

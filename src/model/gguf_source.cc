@@ -64,7 +64,8 @@ class GgufSource : public WeightSource {
  public:
   explicit GgufSource(const std::string& path) : f_(GgufFile::open(path)) {
     if (f_.has("duquant.format_version"))
-      fail(path, ": a quantized duquant model, not a float model (quantize reads float models; run it with "
+      fail(path,
+           ": a quantized duquant model, not a float model (quantize reads float models; run it with "
            "ppl / generate)");
     cfg_ = gguf_model_config(f_);
     check_all();
@@ -115,8 +116,9 @@ class GgufSource : public WeightSource {
           t->type != GgmlType::Q8_0)
         fail(f_.path(), ": tensor '", name, "' is ", formats::ggml_type_name(t->type),
              "; duquant reads float models with F32, F16, BF16 or Q8_0 tensors");
-      std::vector<uint64_t> want = is_vec ? std::vector<uint64_t>{static_cast<uint64_t>(cols)}
-                                          : std::vector<uint64_t>{static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
+      std::vector<uint64_t> want =
+          is_vec ? std::vector<uint64_t>{static_cast<uint64_t>(cols)}
+                 : std::vector<uint64_t>{static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
       if (t->dims != want)
         fail(f_.path(), ": tensor '", name, "' has dims ", formats::gguf_dims_str(t->dims), ", expected ",
              formats::gguf_dims_str(want), " for this model's hyper-parameters");
@@ -173,7 +175,8 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   c.context_extendable = true;
   c.rope_theta = static_cast<float>(get_float_or(f, a + "rope.freq_base", 10000.0));
   c.rms_eps = static_cast<float>(get_float_or(f, a + "attention.layer_norm_rms_epsilon", -1.0));
-  if (!f.has(a + "attention.layer_norm_rms_epsilon")) fail(path, ": missing key ", a, "attention.layer_norm_rms_epsilon");
+  if (!f.has(a + "attention.layer_norm_rms_epsilon"))
+    fail(path, ": missing key ", a, "attention.layer_norm_rms_epsilon");
   int64_t vocab = get_int_or(f, a + "vocab_size", -1);
   if (vocab < 0) {
     const GgufTensor& t = f.tensor("token_embd.weight");
@@ -202,7 +205,8 @@ ModelConfig gguf_model_config(const GgufFile& f) {
     c.rope_scaling.type = RopeScaling::Type::Linear;
     c.rope_scaling.factor = static_cast<float>(get_float_or(f, a + "rope.scaling.factor", 1.0));
   } else if (scaling != "none") {
-    fail(path, ": ", a, "rope.scaling.type '", scaling, "' is not supported (duquant reads none, linear, and "
+    fail(path, ": ", a, "rope.scaling.type '", scaling,
+         "' is not supported (duquant reads none, linear, and "
          "LLaMA-3.1's rope_freqs.weight)");
   }
   if (c.n_heads > 0 && c.dim > 0) {
@@ -223,8 +227,8 @@ ModelConfig gguf_model_config(const GgufFile& f) {
   }
   c.validate(path);
   if (c.bos_id < 0 || c.bos_id >= c.vocab_size || c.eos_id < 0 || c.eos_id >= c.vocab_size)
-    fail(path, ": tokenizer.ggml.bos_token_id ", c.bos_id, " / eos_token_id ", c.eos_id,
-         " outside the vocabulary of ", c.vocab_size);
+    fail(path, ": tokenizer.ggml.bos_token_id ", c.bos_id, " / eos_token_id ", c.eos_id, " outside the vocabulary of ",
+         c.vocab_size);
   return c;
 }
 

@@ -90,7 +90,8 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf_kv(const GgufKeyValues& kvs, cons
   std::vector<int32_t> types(n, 1);
   if (kv.find("tokenizer.ggml.token_type")) {
     types = kv.array<int32_t>("tokenizer.ggml.token_type");
-    if (types.size() != n) fail(source, ": tokenizer.ggml.token_type has ", types.size(), " entries for ", n, " tokens");
+    if (types.size() != n)
+      fail(source, ": tokenizer.ggml.token_type has ", types.size(), " entries for ", n, " tokens");
   }
   const int bos = special_id(kv, "tokenizer.ggml.bos_token_id", 1, n, source);
   const int eos = special_id(kv, "tokenizer.ggml.eos_token_id", 2, n, source);
@@ -98,7 +99,8 @@ std::unique_ptr<Tokenizer> tokenizer_from_gguf_kv(const GgufKeyValues& kvs, cons
     std::vector<float> scores(n, 0.f);
     if (kv.find("tokenizer.ggml.scores")) {
       scores = kv.array<float>("tokenizer.ggml.scores");
-      if (scores.size() != n) fail(source, ": tokenizer.ggml.scores has ", scores.size(), " entries for ", n, " tokens");
+      if (scores.size() != n)
+        fail(source, ": tokenizer.ggml.scores has ", scores.size(), " entries for ", n, " tokens");
     }
     std::vector<std::string> pieces;
     pieces.reserve(n);

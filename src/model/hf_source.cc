@@ -1,8 +1,8 @@
 #include "model/hf_source.h"
 
 #include <charconv>
-#include <cmath>
 #include <climits>
+#include <cmath>
 #include <filesystem>
 #include <optional>
 
@@ -21,9 +21,7 @@ using formats::TensorStore;
 
 namespace {
 
-std::string layer_name(int l, const char* what) {
-  return "model.layers." + std::to_string(l) + "." + what + ".weight";
-}
+std::string layer_name(int l, const char* what) { return "model.layers." + std::to_string(l) + "." + what + ".weight"; }
 
 int to_int(int64_t v, const char* key, const std::string& source) {
   if (v < INT_MIN || v > INT_MAX) fail(source, ": field '", key, "' = ", v, " is out of range");
@@ -36,7 +34,8 @@ std::vector<int> token_ids(const nlohmann::json& j, const char* key, const std::
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return ids;
   if (!it->is_array()) return {to_int(formats::json_int(j, key, source), key, source)};
-  for (const auto& v : *it) ids.push_back(to_int(formats::json_int(nlohmann::json{{key, v}}, key, source), key, source));
+  for (const auto& v : *it)
+    ids.push_back(to_int(formats::json_int(nlohmann::json{{key, v}}, key, source), key, source));
   return ids;
 }
 
@@ -115,8 +114,10 @@ void apply_special_token_files(ModelConfig& c, const std::string& dir, const nlo
     if (e < 0 || e >= c.vocab_size)
       fail(dir, ": eos id ", e, " (generation_config.json) outside the vocabulary of ", c.vocab_size);
   if (c.bos_id < 0 || c.bos_id >= c.vocab_size || c.eos_id < 0 || c.eos_id >= c.vocab_size)
-    fail(dir, ": bos id ", c.bos_id, " / eos id ", c.eos_id, " (config.json, generation_config.json, "
-         "tokenizer_config.json) outside the vocabulary of ", c.vocab_size);
+    fail(dir, ": bos id ", c.bos_id, " / eos id ", c.eos_id,
+         " (config.json, generation_config.json, "
+         "tokenizer_config.json) outside the vocabulary of ",
+         c.vocab_size);
 }
 
 namespace {
@@ -187,8 +188,8 @@ class HfSource : public WeightSource {
     need("model.norm.weight", {D});
     if (!cfg_.tied_embeddings) need("lm_head.weight", {V, D});
     if (store_.has(layer_name(cfg_.n_layers, "input_layernorm")))
-      fail(store_.source(), ": has tensors for layer ", cfg_.n_layers, " but config.json says num_hidden_layers = ",
-           cfg_.n_layers);
+      fail(store_.source(), ": has tensors for layer ", cfg_.n_layers,
+           " but config.json says num_hidden_layers = ", cfg_.n_layers);
   }
 
   std::string dir_;
@@ -235,7 +236,8 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
     for (const auto& name : *a)
       if (name == "LlamaForCausalLM" || name == "MistralForCausalLM") supported = true;
     if (!supported)
-      fail(source, ": architectures ", a->dump(), " not supported (duquant reads LlamaForCausalLM, MistralForCausalLM)");
+      fail(source, ": architectures ", a->dump(),
+           " not supported (duquant reads LlamaForCausalLM, MistralForCausalLM)");
   } else {
     const auto mt = json_opt_string(j, "model_type", source);
     if (!mt) fail(source, ": missing field 'architectures' (or 'model_type'): cannot tell the model family");
@@ -253,30 +255,32 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
   c.hidden_dim = to_int(json_int(j, "intermediate_size", source), "intermediate_size", source);
   c.n_layers = to_int(json_int(j, "num_hidden_layers", source), "num_hidden_layers", source);
   c.n_heads = to_int(json_int(j, "num_attention_heads", source), "num_attention_heads", source);
-  c.n_kv_heads = to_int(json_opt_int(j, "num_key_value_heads", source).value_or(c.n_heads), "num_key_value_heads",
-                        source);
+  c.n_kv_heads =
+      to_int(json_opt_int(j, "num_key_value_heads", source).value_or(c.n_heads), "num_key_value_heads", source);
   c.vocab_size = to_int(json_int(j, "vocab_size", source), "vocab_size", source);
   c.max_seq_len = to_int(json_int(j, "max_position_embeddings", source), "max_position_embeddings", source);
   // Mistral: attention over the last sliding_window positions (a window ≥ the context is full attention).
   if (auto sw = json_opt_int(j, "sliding_window", source); sw && *sw > 0 && *sw < c.max_seq_len)
     c.sliding_window = static_cast<int>(*sw);
-  if (auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null()) c.rope_scaling = parse_rope_scaling(*rs, source);
+  if (auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null())
+    c.rope_scaling = parse_rope_scaling(*rs, source);
   c.rope_theta = static_cast<float>(json_opt_float(j, "rope_theta", source).value_or(10000.0));
   c.rms_eps = static_cast<float>(json_float(j, "rms_norm_eps", source));
   c.tied_embeddings = json_opt_bool(j, "tie_word_embeddings", source).value_or(false);
   c.bos_id = token_id(j, "bos_token_id", 1, source);
   c.eos_id = token_id(j, "eos_token_id", 2, source);
-  if (auto ids = token_ids(j, "eos_token_id", source); ids.size() > 1) c.extra_eos_ids.assign(ids.begin() + 1, ids.end());
+  if (auto ids = token_ids(j, "eos_token_id", source); ids.size() > 1)
+    c.extra_eos_ids.assign(ids.begin() + 1, ids.end());
   c.rope_layout = RopeLayout::RotateHalf;
   if (auto rl = json_opt_string(j, "duquant_rope_layout", source)) {
-    if (*rl == "interleaved")
-      c.rope_layout = RopeLayout::Interleaved;
+    if (*rl == "interleaved") c.rope_layout = RopeLayout::Interleaved;
     else if (*rl != "rotate_half")
       fail(source, ": duquant_rope_layout '", *rl, "' must be 'interleaved' or 'rotate_half'");
   }
   // head_dim ≠ hidden_size / num_attention_heads (e.g. Mistral-Nemo): q/k/v and the o-projection input are
   // n_heads·head_dim wide, which the forward pass and the quantizers handle as they handle GQA's widths.
-  if (auto hd = json_opt_int(j, "head_dim", source); hd && (c.n_heads <= 0 || c.dim % c.n_heads != 0 || *hd != c.dim / c.n_heads))
+  if (auto hd = json_opt_int(j, "head_dim", source);
+      hd && (c.n_heads <= 0 || c.dim % c.n_heads != 0 || *hd != c.dim / c.n_heads))
     c.head_size = to_int(*hd, "head_dim", source);
   c.validate(source);
   if (c.bos_id < 0 || c.bos_id >= c.vocab_size || c.eos_id < 0 || c.eos_id >= c.vocab_size)
@@ -311,8 +315,9 @@ std::string hf_config_json(const ModelConfig& c, DType dtype) {
                            {"original_max_position_embeddings", c.rope_scaling.original_max_pos}};
       break;
     case RopeScaling::Type::FreqFactors:
-      fail("config.json has no form for per-frequency RoPE factors (a GGUF's rope_freqs.weight); this model "
-           "cannot be written as a Hugging Face directory");
+      fail(
+          "config.json has no form for per-frequency RoPE factors (a GGUF's rope_freqs.weight); this model "
+          "cannot be written as a Hugging Face directory");
   }
   if (c.head_size > 0) j["head_dim"] = c.head_size;
   if (c.sliding_window > 0) j["sliding_window"] = c.sliding_window;
@@ -410,7 +415,8 @@ void write_hf_model(const std::string& dir, const WeightSource& src, DType dtype
     const std::string name = layer_name(l, part.c_str());
     t.push_back({name, dtype, {D}, {}, [=] { return checked_vec(name, block(l).*v, D); }});
   };
-  table("model.embed_tokens.weight", [&src] { return src.embedding(); }, V, D);
+  table(
+      "model.embed_tokens.weight", [&src] { return src.embedding(); }, V, D);
   for (int l = 0; l < c.n_layers; ++l) {
     vec(l, "input_layernorm", &LayerWeights::attn_norm);
     mat(l, "self_attn.q_proj", &LayerWeights::wq, Q, D);
@@ -428,7 +434,9 @@ void write_hf_model(const std::string& dir, const WeightSource& src, DType dtype
                  cur->norm = src.final_norm();
                  return checked_vec("model.norm.weight", cur->norm, D);
                }});
-  if (!c.tied_embeddings) table("lm_head.weight", [&src] { return src.lm_head(); }, V, D);
+  if (!c.tied_embeddings)
+    table(
+        "lm_head.weight", [&src] { return src.lm_head(); }, V, D);
 
   // Built beside `dir` and swapped in complete: a failure leaves no directory and the old one whole (and no
   // stale shards or index from an earlier model next to the new one).

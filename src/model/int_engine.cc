@@ -26,7 +26,10 @@ SiteQuantizer::SiteQuantizer(const OnlineTransform& t, int64_t width, int bits, 
   bool per_block = false;
   for (const auto& r : t.rotations) per_block = per_block || !r.per_block.empty();
   if (t.kind == OnlineTransform::Kind::Hadamard || per_block) {
-    if (!factory) fail("this quantized model uses a transform (randomized Hadamard or per-block rotations) that needs a transform factory");
+    if (!factory)
+      fail(
+          "this quantized model uses a transform (randomized Hadamard or per-block rotations) that needs a transform "
+          "factory");
     generic_ = factory(t, width);
   }
   // DuQuant rounds as a chain of {scale?, R, P, R'} steps: R₁ P₁ R₂ | P₂ R₃ | …
@@ -40,8 +43,8 @@ SiteQuantizer::SiteQuantizer(const OnlineTransform& t, int64_t width, int bits, 
     int_rots_.reserve(R.size());
     for (const auto& r : R)
       if (!exact_rotations)
-        int_rots_.push_back(kernels::make_int16_rotation(r.full.data(), r.block, r.tail.size() ? r.tail.data() : nullptr,
-                                                       r.tail.size() ? r.tail.rows() : 0));
+        int_rots_.push_back(kernels::make_int16_rotation(
+            r.full.data(), r.block, r.tail.size() ? r.tail.data() : nullptr, r.tail.size() ? r.tail.rows() : 0));
     first.block = R[0].block;
     first.r1 = R[0].full.data();
     first.r1_tail = R[0].tail.size() ? R[0].tail.data() : nullptr;
@@ -100,9 +103,10 @@ IntLinears::IntLinears(const ModelConfig& c, const QuantLayer& layer, const Quan
     : L_(layer) {
   const int64_t widths[kNumSites] = {c.dim, c.q_dim(), c.dim, c.hidden_dim};
   for (int s = 0; s < kNumSites; ++s)
-    sites_.emplace_back(layer.sites[static_cast<size_t>(s)], widths[s], q.abits == 16 ? 8 : q.abits,
-                        layer.sites[static_cast<size_t>(s)].act_clip > 0.f ? layer.sites[static_cast<size_t>(s)].act_clip : q.lac,
-                        factory, exact_rotations);
+    sites_.emplace_back(
+        layer.sites[static_cast<size_t>(s)], widths[s], q.abits == 16 ? 8 : q.abits,
+        layer.sites[static_cast<size_t>(s)].act_clip > 0.f ? layer.sites[static_cast<size_t>(s)].act_clip : q.lac,
+        factory, exact_rotations);
 }
 
 bool IntLinears::row_exact() const {
@@ -202,8 +206,7 @@ MatView tile(AlignedVector<float>& buf, int64_t rows, int64_t cols) {
 
 }  // namespace
 
-IntAttention::IntAttention(const ModelConfig& c, const QuantSettings& q)
-    : c_(c), kv_bits_(q.kv_bits), q_(q) {}
+IntAttention::IntAttention(const ModelConfig& c, const QuantSettings& q) : c_(c), kv_bits_(q.kv_bits), q_(q) {}
 
 void IntAttention::attend(int layer, MatView q, MatView k, MatView v, int pos0, KVCache& cache, MatView att) const {
   if (kv_bits_ >= 16) {
@@ -287,8 +290,8 @@ IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFac
   }
   m.model = std::make_unique<Model>(c, std::move(w));
   for (int l = 0; l < c.n_layers; ++l)
-    m.model->set_block_linears(l, std::make_shared<IntLinears>(c, data->layers[static_cast<size_t>(l)], data->q, factory,
-                                                                 exact_rotations));
+    m.model->set_block_linears(
+        l, std::make_shared<IntLinears>(c, data->layers[static_cast<size_t>(l)], data->q, factory, exact_rotations));
   m.hooks = std::make_unique<AttentionQuantHooks>(c, data->q, data->qk_rotation, /*quantize_kv=*/!quantized_kv);
   m.model->set_gemv_logits(true);
   // The tables stay in their stored type: as the reader handed them over (TableLoad::AsStored), or, when it

@@ -36,7 +36,7 @@ class SiteQuantizer {
   std::vector<kernels::ActTransform> chain_;  // all but the last applied alone, the last fused
   std::vector<float> inv_scale_;
   std::vector<kernels::Int16Rotation> int_rots_;  // the rotations' integer forms (built once; chain_ points here)
-  std::function<void(MatView)> generic_;      // Hadamard kind, per-block rotations
+  std::function<void(MatView)> generic_;          // Hadamard kind, per-block rotations
   const OnlineTransform* t_;
 };
 
@@ -104,8 +104,9 @@ struct IntModel {
 // quantized_kv false: the reference path (K/V fake-quantized into the float cache, float attention).
 // exact_rotations: the online DuQuant rotations in fp32, as the simulation computes them; default: in exact
 // int16 arithmetic (kernels::Int16Rotation, ~3e-4 relative error on the rotated activations, faster).
-IntModel make_int_model(std::unique_ptr<QuantModelData> data, const TransformFactory& factory = fp32_transform_factory(),
-                        bool quantized_kv = true, bool exact_rotations = false);
+IntModel make_int_model(std::unique_ptr<QuantModelData> data,
+                        const TransformFactory& factory = fp32_transform_factory(), bool quantized_kv = true,
+                        bool exact_rotations = false);
 
 // Per-row fake quantization with the kernels' activation quantizer (x ← x̂), for rows of `width` values.
 void fake_quant_rows(MatView x, int64_t width, int bits, float clip);

@@ -35,16 +35,15 @@ void QuantKVCache::store(int layer, Which which, ConstMatView x, int pos0, float
   kernels::quantize_acts(ConstMatView(x.data, T * n_kv_, hd_), bits_, clip, tmp_);
   const int64_t r0 = static_cast<int64_t>(pos0) * n_kv_;
   kernels::for_rows(T * n_kv_, hd_, [&](int64_t ra, int64_t rb) {
-  for (int64_t r = ra; r < rb; ++r) {
-    const uint8_t* src = tmp_.row(r);
-    uint8_t* dst = p.codes.data() + (r0 + r) * row_bytes_;
-    if (bits_ <= 4)
-      for (int64_t j = 0; j < row_bytes_; ++j) dst[j] = static_cast<uint8_t>(src[2 * j] | (src[2 * j + 1] << 4));
-    else
-      std::memcpy(dst, src, static_cast<size_t>(hd_));
-    p.scale[static_cast<size_t>(r0 + r)] = tmp_.scale[static_cast<size_t>(r)];
-    p.zero[static_cast<size_t>(r0 + r)] = tmp_.zero[static_cast<size_t>(r)];
-  }
+    for (int64_t r = ra; r < rb; ++r) {
+      const uint8_t* src = tmp_.row(r);
+      uint8_t* dst = p.codes.data() + (r0 + r) * row_bytes_;
+      if (bits_ <= 4)
+        for (int64_t j = 0; j < row_bytes_; ++j) dst[j] = static_cast<uint8_t>(src[2 * j] | (src[2 * j + 1] << 4));
+      else std::memcpy(dst, src, static_cast<size_t>(hd_));
+      p.scale[static_cast<size_t>(r0 + r)] = tmp_.scale[static_cast<size_t>(r)];
+      p.zero[static_cast<size_t>(r0 + r)] = tmp_.zero[static_cast<size_t>(r)];
+    }
   });
 }
 

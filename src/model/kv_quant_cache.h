@@ -38,9 +38,9 @@ class QuantKVCache {
     std::vector<int32_t> zero;
   };
   int capacity_, bits_, n_kv_, hd_;
-  int64_t row_bytes_;            // bytes of one (token, head) row of codes
-  std::vector<Plane> planes_;    // [layer·2 + which]
-  kernels::QuantActs tmp_;       // the quantizer's output before packing
+  int64_t row_bytes_;          // bytes of one (token, head) row of codes
+  std::vector<Plane> planes_;  // [layer·2 + which]
+  kernels::QuantActs tmp_;     // the quantizer's output before packing
 };
 
 }  // namespace duq::model

@@ -82,10 +82,8 @@ void OutlierSpec::validate(const ModelConfig& c) const {
 
 std::string OutlierSpec::describe() const {
   std::ostringstream os;
-  if (channels > 0)
-    os << "normal " << channels << " ch x" << scale << " (gamma " << weight_compensation << ")";
-  else
-    os << "no normal outliers";
+  if (channels > 0) os << "normal " << channels << " ch x" << scale << " (gamma " << weight_compensation << ")";
+  else os << "no normal outliers";
   if (!massive_tokens.empty()) {
     os << ", massive tokens ";
     for (size_t i = 0; i < massive_tokens.size(); ++i) os << (i ? "," : "") << massive_tokens[i];
@@ -111,12 +109,13 @@ std::vector<int> parse_id_list(const std::string& text, const std::string& what)
   return ids;
 }
 
-std::vector<std::vector<int>> trigger_windows(int count, int length, int vocab, int bos, const std::vector<int>& triggers,
-                                              double rate, uint64_t seed) {
+std::vector<std::vector<int>> trigger_windows(int count, int length, int vocab, int bos,
+                                              const std::vector<int>& triggers, double rate, uint64_t seed) {
   if (count < 1 || length < 1) fail("trigger_windows: need at least one window of one token");
   std::set<int> trig(triggers.begin(), triggers.end());
   trig.insert(bos);
-  if (static_cast<int>(trig.size()) >= vocab) fail("trigger_windows: no ordinary tokens left in a vocabulary of ", vocab);
+  if (static_cast<int>(trig.size()) >= vocab)
+    fail("trigger_windows: no ordinary tokens left in a vocabulary of ", vocab);
   for (int t : triggers)
     if (t < 0 || t >= vocab) fail("trigger_windows: trigger id ", t, " is outside the vocabulary");
   Rng rng(seed * 0xd1b54a32d192ed03ULL + 0x77696e646f7773ULL);

@@ -63,14 +63,14 @@ struct OutlierSpec {
 
 // Where the outliers went (for tests and reports).
 struct OutlierPlan {
-  std::vector<int> residual_channels;        // normal outliers at AttnIn / FfnIn (sorted)
-  std::vector<int> v_rows;                   // W_v rows scaled (AttnOut channels of KV head layout, sorted)
-  std::vector<int> hidden_channels;          // W_up rows scaled (DownIn, sorted, excludes every h*)
-  int massive_channel = -1;                  // c (−1 without massive outliers)
-  std::vector<int> massive_hidden;           // h* per layer
-  double gate_value = 0;                     // G
-  double median_act = 0;                     // m (Monte Carlo estimate)
-  double xi = 0;                             // ξ at layer 0 (mean over trigger tokens)
+  std::vector<int> residual_channels;  // normal outliers at AttnIn / FfnIn (sorted)
+  std::vector<int> v_rows;             // W_v rows scaled (AttnOut channels of KV head layout, sorted)
+  std::vector<int> hidden_channels;    // W_up rows scaled (DownIn, sorted, excludes every h*)
+  int massive_channel = -1;            // c (−1 without massive outliers)
+  std::vector<int> massive_hidden;     // h* per layer
+  double gate_value = 0;               // G
+  double median_act = 0;               // m (Monte Carlo estimate)
+  double xi = 0;                       // ξ at layer 0 (mean over trigger tokens)
 };
 
 // Modifies w in place. Deterministic for (spec, config); independent of the weights' values except where
@@ -80,8 +80,8 @@ OutlierPlan plant_outliers(const ModelConfig& c, ModelWeights& w, const OutlierS
 // Random-token windows for calibration / evaluation of a planted model: `count` windows of `length` tokens,
 // each starting with `bos`; every later position is a trigger id (uniform among `triggers`) with probability
 // `rate`, else a uniform non-trigger id from [0, vocab) other than bos. Deterministic for the seed.
-std::vector<std::vector<int>> trigger_windows(int count, int length, int vocab, int bos, const std::vector<int>& triggers,
-                                              double rate, uint64_t seed);
+std::vector<std::vector<int>> trigger_windows(int count, int length, int vocab, int bos,
+                                              const std::vector<int>& triggers, double rate, uint64_t seed);
 
 // "1,13,29" → {1, 13, 29}; throws duq::Error on anything else.
 std::vector<int> parse_id_list(const std::string& text, const std::string& what);

@@ -92,7 +92,8 @@ void add_vec(GgufWriter& w, const std::string& name, const float* p, size_t n) {
 
 // --- reading helpers ---
 // A V×D table stored as F32, F16 or Q8_0 (add_table), checked; `type` receives how it was stored.
-const formats::GgufTensor& table_tensor(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols, TableType& type) {
+const formats::GgufTensor& table_tensor(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols,
+                                        TableType& type) {
   const auto& t = f.tensor(name);
   const uint64_t dims[2] = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
   if (t.type == GgmlType::F32) type = TableType::F32;
@@ -132,14 +133,16 @@ Mat read_table(const GgufFile& f, const std::string& name, int64_t rows, int64_t
 
 // The table's stored bytes as T elements (Q8_0 blocks as bytes, F16 as halves), checked finite row by row.
 template <typename T>
-AlignedVector<T> read_table_as_stored(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols, TableType type) {
+AlignedVector<T> read_table_as_stored(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols,
+                                      TableType type) {
   const auto& t = table_tensor(f, name, rows, cols, type);
   AlignedVector<T> out(static_cast<size_t>(t.nbytes) / sizeof(T));
   std::memcpy(out.data(), t.data, static_cast<size_t>(t.nbytes));
   const size_t row_bytes = static_cast<size_t>(t.nbytes / static_cast<uint64_t>(rows));
   std::vector<float> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
-    widen(type, reinterpret_cast<const uint8_t*>(out.data()) + static_cast<size_t>(r) * row_bytes, row.size(), row.data());
+    widen(type, reinterpret_cast<const uint8_t*>(out.data()) + static_cast<size_t>(r) * row_bytes, row.size(),
+          row.data());
     check_finite(f, name, row);
   }
   return out;
@@ -215,9 +218,7 @@ kernels::PackedWeights read_packed(const GgufFile& f, const std::string& base, i
 
 }  // namespace
 
-const char* table_type_name(TableType t) {
-  return t == TableType::F32 ? "f32" : t == TableType::F16 ? "f16" : "q8_0";
-}
+const char* table_type_name(TableType t) { return t == TableType::F32 ? "f32" : t == TableType::F16 ? "f16" : "q8_0"; }
 
 TableType parse_table_type(const std::string& s, const std::string& flag) {
   if (s == "f32") return TableType::F32;
@@ -240,7 +241,8 @@ uint32_t quant_format_version_for(const QuantModelData& m) {
 
 void write_quant_model(const std::string& path, const QuantModelData& m, Replace replace) {
   const ModelConfig& c = m.cfg;
-  DUQ_CHECK(m.embed_q8_0.empty() && m.lm_head_f16.empty(), "write_quant_model: tables read as stored; widen_tables first");
+  DUQ_CHECK(m.embed_q8_0.empty() && m.lm_head_f16.empty(),
+            "write_quant_model: tables read as stored; widen_tables first");
   GgufWriter w;
   w.add_kv("general.architecture", "llama");
   w.add_kv("general.name", "duquant " + m.q.method);
@@ -308,7 +310,8 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
       const auto& p = *lins[static_cast<size_t>(i)];
       const std::string base = blk(l, kLinearNames[i]);
       w.add_blob(base + ".q", p.bits == 4 ? "duquant.w4.panel16.v1" : "duquant.w8.panel16.v1",
-                 {static_cast<uint64_t>(p.rows), static_cast<uint64_t>(p.cols)}, bytes_of(p.data.data(), p.data.size()));
+                 {static_cast<uint64_t>(p.rows), static_cast<uint64_t>(p.cols)},
+                 bytes_of(p.data.data(), p.data.size()));
       add_vec(w, base + ".scale", p.scale.data(), static_cast<size_t>(p.rows));
       w.add_tensor(base + ".zero", GgmlType::I32, {static_cast<uint64_t>(p.rows)},
                    bytes_of(p.zero.data(), static_cast<size_t>(p.rows)));
@@ -329,12 +332,14 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
           if (r.per_block.empty()) {
             add_mat(w, base + ".rot" + std::to_string(i), r.full);
           } else {  // R̂_1 … R̂_K stacked: [K·b × b], kept in `own` until the write (the writer references it)
-            auto& bytes = own.bytes.emplace_back(r.per_block.size() * static_cast<size_t>(r.block * r.block) * sizeof(float));
+            auto& bytes =
+                own.bytes.emplace_back(r.per_block.size() * static_cast<size_t>(r.block * r.block) * sizeof(float));
             for (size_t k = 0; k < r.per_block.size(); ++k)
-              std::memcpy(bytes.data() + k * static_cast<size_t>(r.block * r.block) * sizeof(float), r.per_block[k].data(),
-                          static_cast<size_t>(r.block * r.block) * sizeof(float));
+              std::memcpy(bytes.data() + k * static_cast<size_t>(r.block * r.block) * sizeof(float),
+                          r.per_block[k].data(), static_cast<size_t>(r.block * r.block) * sizeof(float));
             w.add_tensor(base + ".rot" + std::to_string(i), GgmlType::F32,
-                         {static_cast<uint64_t>(r.block), static_cast<uint64_t>(r.per_block.size()) * static_cast<uint64_t>(r.block)},
+                         {static_cast<uint64_t>(r.block),
+                          static_cast<uint64_t>(r.per_block.size()) * static_cast<uint64_t>(r.block)},
                          bytes);
           }
           if (r.tail.size()) add_mat(w, base + ".rot" + std::to_string(i) + "t", r.tail);
@@ -393,7 +398,8 @@ QuantModelData read_quant_model(const std::string& path, TableLoad tables) {
   if (f.has("duquant.config.sliding_window")) c.sliding_window = u("duquant.config.sliding_window");
   c.context_extendable = f.get_or<bool>("duquant.config.context_extendable", false);
   if (f.has("duquant.config.extra_eos_ids"))
-    for (uint32_t id : f.get_array<uint32_t>("duquant.config.extra_eos_ids")) c.extra_eos_ids.push_back(static_cast<int>(id));
+    for (uint32_t id : f.get_array<uint32_t>("duquant.config.extra_eos_ids"))
+      c.extra_eos_ids.push_back(static_cast<int>(id));
   if (f.has("duquant.config.rope_scaling")) {
     const std::string t = f.get<std::string>("duquant.config.rope_scaling");
     RopeScaling& rs = c.rope_scaling;
@@ -432,8 +438,7 @@ QuantModelData read_quant_model(const std::string& path, TableLoad tables) {
   table_tensor(f, "token_embd.weight", c.vocab_size, c.dim, m.embed_type);
   if (as_stored && m.embed_type == TableType::Q8_0)
     m.embed_q8_0 = read_table_as_stored<uint8_t>(f, "token_embd.weight", c.vocab_size, c.dim, m.embed_type);
-  else
-    m.embed = read_table(f, "token_embd.weight", c.vocab_size, c.dim, m.embed_type);
+  else m.embed = read_table(f, "token_embd.weight", c.vocab_size, c.dim, m.embed_type);
   m.final_norm = to_vec(read_fvec(f, "output_norm.weight", c.dim));
   if (c.tied_embeddings) {
     m.lm_head_type = m.embed_type;  // the one table is the classifier too
@@ -441,11 +446,11 @@ QuantModelData read_quant_model(const std::string& path, TableLoad tables) {
     table_tensor(f, "output.weight", c.vocab_size, c.dim, m.lm_head_type);
     if (as_stored && m.lm_head_type == TableType::F16)
       m.lm_head_f16 = read_table_as_stored<uint16_t>(f, "output.weight", c.vocab_size, c.dim, m.lm_head_type);
-    else
-      m.lm_head = read_table(f, "output.weight", c.vocab_size, c.dim, m.lm_head_type);
+    else m.lm_head = read_table(f, "output.weight", c.vocab_size, c.dim, m.lm_head_type);
   }
   f.release_all();  // the tables are copied: their mapped pages need not stay resident
-  if (f.find_tensor("duquant.qk_rotation")) m.qk_rotation = read_mat(f, "duquant.qk_rotation", c.head_dim(), c.head_dim());
+  if (f.find_tensor("duquant.qk_rotation"))
+    m.qk_rotation = read_mat(f, "duquant.qk_rotation", c.head_dim(), c.head_dim());
   m.tokenizer_kind = f.get<std::string>("duquant.tokenizer.kind");
   if (m.tokenizer_kind == "gguf") {
     for (const auto& [k, v] : f.metadata())
@@ -485,7 +490,8 @@ QuantModelData read_quant_model(const std::string& path, TableLoad tables) {
         if (f.has("duquant." + base + ".per_block")) {
           if (ver < 3) fail(path, ": ", base, ": per-block rotations need format version 3 (file says ", ver, ")");
           per_block = f.get_array<uint32_t>("duquant." + base + ".per_block");
-          if (per_block.size() != nrot) fail(path, ": ", base, ": per_block has ", per_block.size(), " flags for ", nrot, " rotations");
+          if (per_block.size() != nrot)
+            fail(path, ": ", base, ": per_block has ", per_block.size(), " flags for ", nrot, " rotations");
         }
         for (uint32_t i = 0; i < nrot; ++i) {
           BlockRotationData r;
@@ -555,7 +561,8 @@ void widen_tables(QuantModelData& m) {
   }
   if (!m.lm_head_f16.empty()) {
     m.lm_head = Mat(V, D);
-    widen(TableType::F16, reinterpret_cast<const uint8_t*>(m.lm_head_f16.data()), static_cast<size_t>(V * D), m.lm_head.data());
+    widen(TableType::F16, reinterpret_cast<const uint8_t*>(m.lm_head_f16.data()), static_cast<size_t>(V * D),
+          m.lm_head.data());
     m.lm_head_f16 = {};
   }
 }

@@ -5,8 +5,9 @@
 // integer kernels (kernels/int_gemm.h layout, 4-bit storage for ≤ 4-bit codes, 8-bit otherwise), and per
 // linear input the online transform x ↦ x·G applied before per-token quantization:
 //   none | DuQuant: x·Λ⁻¹ (only when not foldable) · R₁ · P₁ · R₂ … (R block-diagonal: a shared b×b R̂, or
-//   one per block for the paper variant, plus a trailing-block rotation) | Hadamard: the randomized Hadamard of the rotation baseline (rebuilt from
-//   its size and seed by transform::RandomizedHadamard — the model layer only stores the seed).
+//   one per block for the paper variant, plus a trailing-block rotation) | Hadamard: the randomized Hadamard of the
+//   rotation baseline (rebuilt from its size and seed by transform::RandomizedHadamard — the model layer only stores
+//   the seed).
 // Q and K are multiplied by qk_rotation [hd×hd] (a normalised Hadamard; empty = none) and quantized per
 // (head, token); V per (head, token). Final norm stays float32; the embedding table and the classifier are
 // float32 in memory and stored as F32, F16 or Q8_0 (TableType below), widened to float32 on read.
@@ -66,26 +67,26 @@ struct BlockRotationData {
 struct OnlineTransform {
   enum class Kind : uint32_t { None = 0, DuQuant = 1, Hadamard = 2 };
   Kind kind = Kind::None;
-  std::vector<float> smooth;                  // online Λ (empty = none or folded)
-  std::vector<BlockRotationData> rotations;   // DuQuant: R₁ … R_{rounds+1}
-  std::vector<std::vector<int32_t>> perms;    // DuQuant: P₁ … P_rounds (x_new[:, j] = x[:, perm[j]])
-  uint64_t hadamard_seed = 0;                 // Hadamard: RandomizedHadamard(D, seed)
-  float act_clip = 0.f;                       // this input's per-token activation clip; 0 = QuantSettings::lac
-  std::string choice;                         // duquant-auto's choice ("none", "smooth", "rotation", "duquant")
+  std::vector<float> smooth;                 // online Λ (empty = none or folded)
+  std::vector<BlockRotationData> rotations;  // DuQuant: R₁ … R_{rounds+1}
+  std::vector<std::vector<int32_t>> perms;   // DuQuant: P₁ … P_rounds (x_new[:, j] = x[:, perm[j]])
+  uint64_t hadamard_seed = 0;                // Hadamard: RandomizedHadamard(D, seed)
+  float act_clip = 0.f;                      // this input's per-token activation clip; 0 = QuantSettings::lac
+  std::string choice;                        // duquant-auto's choice ("none", "smooth", "rotation", "duquant")
 };
 
 struct QuantLayer {
   Vec attn_norm, ffn_norm;
   std::array<OnlineTransform, kNumSites> sites;
   kernels::PackedWeights wq, wk, wv, wo, w_gate, w_up, w_down;
-  std::array<std::vector<float>, 7> row_clip;   // duquant-auto: weight clip per output row, per linear (or empty)
+  std::array<std::vector<float>, 7> row_clip;  // duquant-auto: weight clip per output row, per linear (or empty)
 };
 
 struct QuantSettings {
-  std::string method;         // "duquant", "rtn", ...
+  std::string method;  // "duquant", "rtn", ...
   int wbits = 4, abits = 4, kv_bits = 4;
   float lac = 0.9f, qk_clip = 0.9f, swc = 0.8f;
-  std::string description;    // the full settings line (calib::QuantOptions::describe)
+  std::string description;           // the full settings line (calib::QuantOptions::describe)
   std::vector<float> qk_clip_layer;  // [n_layers] per-layer Q/K clip (duquant-auto), 0 = qk_clip; empty = none
   float qk_clip_at(int layer) const {
     const float c = static_cast<size_t>(layer) < qk_clip_layer.size() ? qk_clip_layer[static_cast<size_t>(layer)] : 0.f;

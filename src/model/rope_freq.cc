@@ -10,7 +10,8 @@ std::vector<double> rope_inv_freq(const ModelConfig& c) {
   const RopeScaling& r = c.rope_scaling;
   std::vector<double> f(static_cast<size_t>(hd / 2));
   for (int i = 0; i < hd / 2; ++i) {
-    // The same expression as the plain table (kernels::RopeTable(max_pos, hd, theta)): unscaled models stay bit-identical.
+    // The same expression as the plain table (kernels::RopeTable(max_pos, hd, theta)): unscaled models stay
+    // bit-identical.
     double inv = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / hd);
     switch (r.type) {
       case RopeScaling::Type::None: break;
@@ -37,6 +38,8 @@ std::vector<double> rope_inv_freq(const ModelConfig& c) {
   return f;
 }
 
-kernels::RopeTable rope_table(const ModelConfig& c, int max_pos) { return kernels::RopeTable(max_pos, rope_inv_freq(c)); }
+kernels::RopeTable rope_table(const ModelConfig& c, int max_pos) {
+  return kernels::RopeTable(max_pos, rope_inv_freq(c));
+}
 
 }  // namespace duq::model

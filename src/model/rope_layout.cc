@@ -17,8 +17,8 @@ void permute_head_rows(Mat& w, int n_heads, bool to_rotate_half) {
     for (int64_t i = 0; i < half; ++i)
       for (int64_t j = 0; j < 2; ++j) {
         const int64_t interleaved = h * hd + 2 * i + j, rotate_half = h * hd + j * half + i;
-        std::memcpy(w.row(to_rotate_half ? rotate_half : interleaved), src.row(to_rotate_half ? interleaved : rotate_half),
-                    sizeof(float) * static_cast<size_t>(D));
+        std::memcpy(w.row(to_rotate_half ? rotate_half : interleaved),
+                    src.row(to_rotate_half ? interleaved : rotate_half), sizeof(float) * static_cast<size_t>(D));
       }
 }
 

@@ -11,15 +11,12 @@
 
 namespace duq::model {
 
-Sampler::Sampler(float temperature, float top_p, uint64_t seed)
-    : temperature_(temperature), top_p_(top_p), rng_(seed) {
+Sampler::Sampler(float temperature, float top_p, uint64_t seed) : temperature_(temperature), top_p_(top_p), rng_(seed) {
   if (!(temperature >= 0.f) || !std::isfinite(temperature)) fail("--temperature must be >= 0 (got ", temperature, ")");
   if (!(top_p > 0.f && top_p <= 1.f)) fail("--top-p must be in (0, 1] (got ", top_p, ")");
 }
 
-int argmax(std::span<const float> v) {
-  return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
-}
+int argmax(std::span<const float> v) { return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin()); }
 
 int Sampler::sample(std::span<float> logits) {
   for (float l : logits)

@@ -67,7 +67,8 @@ class SpTokenizer : public Tokenizer {
   }
 
   std::string decode(int prev, int token) const override {
-    if (token < 0 || token >= vocab_size()) fail(path_, ": token id ", token, " outside the vocabulary of ", vocab_size());
+    if (token < 0 || token >= vocab_size())
+      fail(path_, ": token id ", token, " outside the vocabulary of ", vocab_size());
     const auto t = static_cast<size_t>(token);
     const std::string& s = text_[t];
     // SentencePiece drops the dummy-prefix space of the first visible piece of a sequence.

@@ -9,7 +9,9 @@ namespace duq::model {
 namespace {
 
 // Stream for tensor number `index`: mixes the seed so neighbouring seeds give unrelated weights.
-Rng stream(uint64_t seed, uint64_t index) { return Rng(seed * 0x9e3779b97f4a7c15ULL + index * 0xd1b54a32d192ed03ULL + 1); }
+Rng stream(uint64_t seed, uint64_t index) {
+  return Rng(seed * 0x9e3779b97f4a7c15ULL + index * 0xd1b54a32d192ed03ULL + 1);
+}
 
 Mat gaussian(int64_t rows, int64_t cols, double stddev, uint64_t seed, uint64_t index) {
   Rng rng = stream(seed, index);
@@ -50,7 +52,8 @@ Vec RandomWeights::final_norm() const { return Vec(static_cast<size_t>(c_.dim), 
 
 Mat RandomWeights::lm_head() const {
   if (c_.tied_embeddings) return Mat();
-  return gaussian(c_.vocab_size, c_.dim, 1.0 / std::sqrt(double(c_.dim)), seed_, 1 + 7 * static_cast<uint64_t>(c_.n_layers));
+  return gaussian(c_.vocab_size, c_.dim, 1.0 / std::sqrt(double(c_.dim)), seed_,
+                  1 + 7 * static_cast<uint64_t>(c_.n_layers));
 }
 
 ModelWeights random_weights(const ModelConfig& c, uint64_t seed) {

@@ -53,8 +53,9 @@ std::unique_ptr<WeightSource> open_weights(const std::string& path) {
     case FileKind::Missing: fail(path, ": model not found");
     case FileKind::NotRegular: require_regular_file(path, "model"); break;  // throws, naming what it is
     case FileKind::GgufDuquant:
-      fail(path, ": is a quantized duquant model (.gguf); `ppl` and `generate` run it, while quantize, convert, "
-                 "compare and inspect take a float model (llama2.c checkpoint, Hugging Face directory, llama.cpp GGUF)");
+      fail(path,
+           ": is a quantized duquant model (.gguf); `ppl` and `generate` run it, while quantize, convert, "
+           "compare and inspect take a float model (llama2.c checkpoint, Hugging Face directory, llama.cpp GGUF)");
     case FileKind::Safetensors:
       fail(path, ": is a bare .safetensors file; give the Hugging Face directory that holds it and its config.json");
     default: break;
@@ -66,7 +67,8 @@ std::unique_ptr<WeightSource> open_weights(const std::string& path) {
   }
   if (is_gguf_file(path)) {
     if (gguf_kind(path) == GgufKind::Quantized)
-      fail(path, ": a quantized duquant model; this command reads float models (llama2.c .bin, Hugging Face "
+      fail(path,
+           ": a quantized duquant model; this command reads float models (llama2.c .bin, Hugging Face "
            "directory, llama.cpp GGUF) — run quantized files with ppl / generate");
     return open_gguf_weights(path);
   }

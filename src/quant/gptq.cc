@@ -83,7 +83,8 @@ double Hessian::output_error(ConstMatView w, ConstMatView w_hat) const {
 QuantizedMat gptq_quantize(ConstMatView w, const Hessian& hs, const QuantSpec& spec, const GptqOptions& opts) {
   validate(spec, w.rows, w.cols);
   const int64_t O = w.rows, D = w.cols;
-  if (hs.dim() != D) fail("GPTQ: the Hessian is ", hs.dim(), "×", hs.dim(), " but the weight has ", D, " input channels");
+  if (hs.dim() != D)
+    fail("GPTQ: the Hessian is ", hs.dim(), "×", hs.dim(), " but the weight has ", D, " input channels");
   if (hs.rows() == 0) fail("GPTQ: the Hessian has no calibration rows");
   if (opts.block < 1) fail("GPTQ: block must be >= 1 (got ", opts.block, ")");
   if (!(opts.damp >= 0)) fail("GPTQ: damping must be >= 0 (got ", opts.damp, ")");
@@ -133,7 +134,8 @@ QuantizedMat gptq_quantize(ConstMatView w, const Hessian& hs, const QuantSpec& s
   std::vector<double> hp(static_cast<size_t>(D * D));
   for (int64_t a = 0; a < D; ++a)
     for (int64_t b = 0; b < D; ++b)
-      hp[static_cast<size_t>(a * D + b)] = h[static_cast<size_t>(perm[static_cast<size_t>(a)] * D + perm[static_cast<size_t>(b)])];
+      hp[static_cast<size_t>(a * D + b)] =
+          h[static_cast<size_t>(perm[static_cast<size_t>(a)] * D + perm[static_cast<size_t>(b)])];
   std::vector<double> u;
   if (!inverse_upper_cholesky(hp, D, u))
     fail("GPTQ: the damped Hessian is not positive definite (raise the damping, now ", opts.damp, ")");

@@ -55,9 +55,9 @@ class Hessian {
 };
 
 struct GptqOptions {
-  double damp = 0.01;       // λ = damp · mean(diag H)
-  int64_t block = 128;      // columns per lazy-update block
-  bool act_order = false;   // columns by decreasing H_jj
+  double damp = 0.01;      // λ = damp · mean(diag H)
+  int64_t block = 128;     // columns per lazy-update block
+  bool act_order = false;  // columns by decreasing H_jj
   // Per-row clip ratios for whole-row grids (per output channel, group 0): row r's grid uses row_clip[r]
   // instead of spec.clip (duquant-auto's per-row choice). Empty = spec.clip everywhere.
   std::vector<float> row_clip;

@@ -45,7 +45,8 @@ inline __attribute__((always_inline)) void gemm_sub_body(int64_t m, int64_t n, i
       int64_t i = 0;
       for (; i + 4 <= m; i += 4) {
         int64_t j = j0;
-        for (; j + JB <= j1; j += JB) micro4<T, JB>(kc, a + i * lda + k0, lda, b + k0 * ldb + j, ldb, c + i * ldc + j, ldc);
+        for (; j + JB <= j1; j += JB)
+          micro4<T, JB>(kc, a + i * lda + k0, lda, b + k0 * ldb + j, ldb, c + i * ldc + j, ldc);
         for (int64_t r = i; r < i + 4; ++r)
           for (int64_t p = 0; p < kc; ++p) {
             const T ar = a[r * lda + k0 + p];
@@ -61,13 +62,12 @@ inline __attribute__((always_inline)) void gemm_sub_body(int64_t m, int64_t n, i
   }
 }
 
-DUQ_MULTI_ISA void gemm_sub_f32(
-    int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
+DUQ_MULTI_ISA void gemm_sub_f32(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+                                int64_t ldb, float* c, int64_t ldc) {
   gemm_sub_body<float>(m, n, k, a, lda, b, ldb, c, ldc);
 }
-DUQ_MULTI_ISA void gemm_sub_f64(
-    int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb, double* c,
-    int64_t ldc) {
+DUQ_MULTI_ISA void gemm_sub_f64(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
+                                int64_t ldb, double* c, int64_t ldc) {
   gemm_sub_body<double>(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
@@ -186,12 +186,14 @@ void invert_lower(std::vector<double>& l, int64_t n) {
 bool inverse_upper_cholesky(const std::vector<double>& h, int64_t n, std::vector<double>& u) {
   std::vector<double> a(static_cast<size_t>(n * n));
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) a[static_cast<size_t>(i * n + j)] = h[static_cast<size_t>((n - 1 - i) * n + (n - 1 - j))];
+    for (int64_t j = 0; j < n; ++j)
+      a[static_cast<size_t>(i * n + j)] = h[static_cast<size_t>((n - 1 - i) * n + (n - 1 - j))];
   if (!cholesky_lower(a, n)) return false;
   invert_lower(a, n);
   u.assign(static_cast<size_t>(n * n), 0.0);
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j) u[static_cast<size_t>(i * n + j)] = a[static_cast<size_t>((n - 1 - i) * n + (n - 1 - j))];
+    for (int64_t j = 0; j < n; ++j)
+      u[static_cast<size_t>(i * n + j)] = a[static_cast<size_t>((n - 1 - i) * n + (n - 1 - j))];
   return true;
 }
 

@@ -27,8 +27,8 @@
 
 namespace duq::quant {
 
-inline constexpr float kMinScale = 1e-5f;  // CLIPMIN of the reference
-inline constexpr float kMaxScale = 1e4f;   // CLIPMAX of the reference
+inline constexpr float kMinScale = 1e-5f;            // CLIPMIN of the reference
+inline constexpr float kMaxScale = 1e4f;             // CLIPMAX of the reference
 inline constexpr float kZeroPointLimit = 4194304.f;  // 2^22 = kernels::kZeroPointLimit (one grid everywhere)
 
 // One group's grid: x̂ = (q − zero)·scale with the stored code q in [0, 2^bits − 1].

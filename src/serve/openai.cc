@@ -7,21 +7,24 @@ namespace duq::serve {
 using nlohmann::json;
 
 std::string error_body(const std::string& message, const std::string& type, const std::string& param) {
-  json e = {{"message", message}, {"type", type}, {"param", param.empty() ? json(nullptr) : json(param)},
-            {"code", nullptr}};
+  json e = {
+      {"message", message}, {"type", type}, {"param", param.empty() ? json(nullptr) : json(param)}, {"code", nullptr}};
   return json{{"error", e}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {
 
-[[noreturn]] void bad(const std::string& param, const std::string& msg) { throw ApiError(400, msg, "invalid_request_error", param); }
+[[noreturn]] void bad(const std::string& param, const std::string& msg) {
+  throw ApiError(400, msg, "invalid_request_error", param);
+}
 
 double number(const json& j, const char* key, double lo, double hi) {
   const json& v = j[key];
   if (!v.is_number()) bad(key, std::string("'") + key + "' must be a number");
   const double x = v.get<double>();
   if (!std::isfinite(x) || x < lo || x > hi)
-    bad(key, std::string("'") + key + "' must be in [" + json(lo).dump() + ", " + json(hi).dump() + "] (got " + v.dump() + ")");
+    bad(key, std::string("'") + key + "' must be in [" + json(lo).dump() + ", " + json(hi).dump() + "] (got " +
+                 v.dump() + ")");
   return x;
 }
 
@@ -92,7 +95,8 @@ CompletionRequest parse_completion_request(const std::string& body, bool chat, i
     if (j.contains(key) && !j[key].is_null()) {
       if (!j[key].is_number_integer()) bad(key, std::string("'") + key + "' must be an integer");
       const long long n = j[key].get<long long>();
-      if (n < 1 || n > (1 << 24)) bad(key, std::string("'") + key + "' must be at least 1 (got " + std::to_string(n) + ")");
+      if (n < 1 || n > (1 << 24))
+        bad(key, std::string("'") + key + "' must be at least 1 (got " + std::to_string(n) + ")");
       r.p.max_tokens = static_cast<int>(n);
     }
   if (j.contains("temperature") && !j["temperature"].is_null()) {
@@ -105,7 +109,8 @@ CompletionRequest parse_completion_request(const std::string& body, bool chat, i
   }
   if (j.contains("seed") && !j["seed"].is_null()) {
     if (!j["seed"].is_number_integer()) bad("seed", "'seed' must be an integer");
-    r.p.seed = j["seed"].is_number_unsigned() ? j["seed"].get<uint64_t>() : static_cast<uint64_t>(j["seed"].get<int64_t>());
+    r.p.seed =
+        j["seed"].is_number_unsigned() ? j["seed"].get<uint64_t>() : static_cast<uint64_t>(j["seed"].get<int64_t>());
   }
   if (j.contains("n") && !j["n"].is_null() && !(j["n"].is_number_integer() && j["n"].get<long long>() == 1))
     bad("n", "only n = 1 is supported");
@@ -135,15 +140,17 @@ std::vector<int> prompt_tokens(CompletionRequest& r, const model::Tokenizer& tok
                                const std::optional<eval::chat::ChatFormat>& fmt) {
   if (!r.chat) return tok.encode(r.prompt, /*bos=*/true, /*eos=*/false);
   if (!fmt)
-    throw ApiError(400, "this server has no chat template: start it with --template (llama-2-chat, vicuna, "
-                        "llama-3-instruct, mistral-instruct) or use /v1/completions");
+    throw ApiError(400,
+                   "this server has no chat template: start it with --template (llama-2-chat, vicuna, "
+                   "llama-3-instruct, mistral-instruct) or use /v1/completions");
   const std::string system = r.system_given ? r.system : eval::chat::default_system(*fmt);
   r.p.stop.push_back(eval::chat::stop_text(*fmt));
   return eval::chat::encode_chat(tok, eval::chat::render_chat(*fmt, system, r.turns));
 }
 
 json usage_json(int prompt_tokens, int completion_tokens) {
-  return {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens},
+  return {{"prompt_tokens", prompt_tokens},
+          {"completion_tokens", completion_tokens},
           {"total_tokens", prompt_tokens + completion_tokens}};
 }
 
@@ -156,8 +163,12 @@ json completion_body(const CompletionRequest& r, const std::string& id, const st
     choice["text"] = text;
     choice["logprobs"] = nullptr;
   }
-  return {{"id", id}, {"object", r.chat ? "chat.completion" : "text_completion"}, {"created", created}, {"model", model},
-          {"choices", json::array({choice})}, {"usage", usage_json(prompt_tokens, completion_tokens)}};
+  return {{"id", id},
+          {"object", r.chat ? "chat.completion" : "text_completion"},
+          {"created", created},
+          {"model", model},
+          {"choices", json::array({choice})},
+          {"usage", usage_json(prompt_tokens, completion_tokens)}};
 }
 
 json stream_chunk(const CompletionRequest& r, const std::string& id, const std::string& model, long created,
@@ -172,8 +183,11 @@ json stream_chunk(const CompletionRequest& r, const std::string& id, const std::
     choice["text"] = text;
     choice["logprobs"] = nullptr;
   }
-  json j = {{"id", id}, {"object", r.chat ? "chat.completion.chunk" : "text_completion"}, {"created", created},
-            {"model", model}, {"choices", json::array({choice})}};
+  json j = {{"id", id},
+            {"object", r.chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", created},
+            {"model", model},
+            {"choices", json::array({choice})}};
   if (!usage.is_null()) j["usage"] = usage;
   return j;
 }

@@ -27,11 +27,11 @@ std::string error_body(const std::string& message, const std::string& type, cons
 
 struct CompletionRequest {
   bool chat = false, stream = false, include_usage = false;
-  std::string model;                       // "" = not given
-  std::string prompt;                      // completions
-  std::string system;                      // chat: the system message ("" = the template's default)
+  std::string model;   // "" = not given
+  std::string prompt;  // completions
+  std::string system;  // chat: the system message ("" = the template's default)
   bool system_given = false;
-  std::vector<eval::chat::Turn> turns;     // chat: user/assistant pairs, the last one unanswered
+  std::vector<eval::chat::Turn> turns;  // chat: user/assistant pairs, the last one unanswered
   GenParams p;
 };
 

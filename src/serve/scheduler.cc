@@ -65,10 +65,10 @@ struct Scheduler::Slot {
   GenParams p;
   std::vector<int> tokens;  // prompt, then sampled tokens
   int n_prompt = 0;
-  int n_past = 0;           // tokens already in the cache
+  int n_past = 0;  // tokens already in the cache
   model::Sampler sampler;
-  std::string text;         // generated text so far
-  size_t emitted = 0;       // bytes of `text` pushed to the job
+  std::string text;    // generated text so far
+  size_t emitted = 0;  // bytes of `text` pushed to the job
 };
 
 Scheduler::Scheduler(Engine e, SchedulerConfig c) : e_(std::move(e)), c_(c) {
@@ -90,10 +90,12 @@ std::shared_ptr<Job> Scheduler::submit(std::vector<int> prompt, const GenParams&
   if (static_cast<int>(prompt.size()) > ctx_)
     fail("the prompt has ", prompt.size(), " tokens, more than the context of ", ctx_);
   if (p.max_tokens < 1) fail("max_tokens must be at least 1 (got ", p.max_tokens, ")");
-  if (!(p.temperature >= 0.f && p.temperature <= 100.f)) fail("temperature must be in [0, 100] (got ", p.temperature, ")");
+  if (!(p.temperature >= 0.f && p.temperature <= 100.f))
+    fail("temperature must be in [0, 100] (got ", p.temperature, ")");
   if (!(p.top_p > 0.f && p.top_p <= 1.f)) fail("top_p must be in (0, 1] (got ", p.top_p, ")");
   for (int t : prompt)
-    if (t < 0 || t >= e_.cfg.vocab_size) fail("token id ", t, " is outside the model's vocabulary (", e_.cfg.vocab_size, ")");
+    if (t < 0 || t >= e_.cfg.vocab_size)
+      fail("token id ", t, " is outside the model's vocabulary (", e_.cfg.vocab_size, ")");
   auto job = std::make_shared<Job>();
   job->prompt_tokens = static_cast<int>(prompt.size());
   job->submitted = Clock::now();
@@ -228,8 +230,8 @@ bool Scheduler::step() {
     if (!s.job) continue;
     // Prefill: the next chunk of at most prefill_chunk prompt tokens; decode: the last sampled token.
     const int end = s.n_past < s.n_prompt ? std::min(s.n_prompt, s.n_past + c_.prefill_chunk) : s.n_past + 1;
-    chunks.push_back({std::span<const int>(s.tokens.data() + s.n_past, static_cast<size_t>(end - s.n_past)), s.n_past,
-                      &s.cache});
+    chunks.push_back(
+        {std::span<const int>(s.tokens.data() + s.n_past, static_cast<size_t>(end - s.n_past)), s.n_past, &s.cache});
     owners.push_back(&s);
   }
   if (chunks.empty()) return false;

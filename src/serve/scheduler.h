@@ -86,10 +86,10 @@ struct SchedulerConfig {
 struct SchedulerStats {
   int queued = 0, active = 0, slots = 0;
   uint64_t requests = 0, prompt_tokens = 0, completion_tokens = 0, steps = 0;
-  uint64_t finished[6] = {};                 // by Finish
-  uint64_t batch_sum = 0;                    // Σ batch sizes over the steps
-  std::vector<uint64_t> batch_hist;          // steps by batch size: bucket i counts sizes ≤ kBatchBuckets[i]
-  double decode_tokens_per_s = 0;            // generated tokens per second over the last few seconds
+  uint64_t finished[6] = {};         // by Finish
+  uint64_t batch_sum = 0;            // Σ batch sizes over the steps
+  std::vector<uint64_t> batch_hist;  // steps by batch size: bucket i counts sizes ≤ kBatchBuckets[i]
+  double decode_tokens_per_s = 0;    // generated tokens per second over the last few seconds
 };
 inline constexpr int kBatchBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
 

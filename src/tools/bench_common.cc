@@ -1,18 +1,18 @@
 #include "tools/bench_common.h"
 
 #include <cblas.h>
-#include <unistd.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <ctime>
 #include <vector>
 
 #include "core/threads.h"

@@ -18,9 +18,9 @@
 #include "core/error.h"
 #include "core/peak_rss.h"
 #include "core/progress.h"
-#include "core/threads.h"
 #include "core/rng.h"
 #include "core/stage_clock.h"
+#include "core/threads.h"
 #include "formats/dtype.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"
@@ -94,7 +94,8 @@ double median(std::vector<double> v) {
 
 // Prefill and decode speed at every thread count of o.threads: repetition r runs each count in turn, so the
 // scaling ratios are paired on a shared machine. One Speed per thread count.
-std::vector<Speed> measure(const std::string& name, const model::ModelConfig& c, const ForwardFn& fwd, const E2eBenchOptions& o) {
+std::vector<Speed> measure(const std::string& name, const model::ModelConfig& c, const ForwardFn& fwd,
+                           const E2eBenchOptions& o) {
   const auto prefill = random_tokens(o.prefill, c.vocab_size, 11);
   const auto seq = random_tokens(o.prompt + o.decode, c.vocab_size, 12);
   model::KVCache cache(c, std::max(o.prefill, o.prompt + o.decode));
@@ -111,10 +112,11 @@ std::vector<Speed> measure(const std::string& name, const model::ModelConfig& c,
       fwd(std::span<const int>(seq.data(), static_cast<size_t>(o.prompt)), 0, cache, true);
       t0 = bench_now();
       for (int i = 0; i < o.decode; ++i)
-        fwd(std::span<const int>(&seq[static_cast<size_t>(o.prompt) + static_cast<size_t>(i)], 1), o.prompt + i, cache, true);
+        fwd(std::span<const int>(&seq[static_cast<size_t>(o.prompt) + static_cast<size_t>(i)], 1), o.prompt + i, cache,
+            true);
       dec[ti].push_back(bench_now() - t0);
-      std::fprintf(stderr, "  %s, %d thread%s: decode %d tokens after a %d-token prompt: %.2f s (%.2f tok/s)\n", name.c_str(),
-                   o.threads[ti], o.threads[ti] == 1 ? "" : "s", o.decode, o.prompt, dec[ti].back(),
+      std::fprintf(stderr, "  %s, %d thread%s: decode %d tokens after a %d-token prompt: %.2f s (%.2f tok/s)\n",
+                   name.c_str(), o.threads[ti], o.threads[ti] == 1 ? "" : "s", o.decode, o.prompt, dec[ti].back(),
                    o.decode / dec[ti].back());
     }
   std::vector<Speed> out(nt);
@@ -155,8 +157,9 @@ std::vector<BatchSpeed> measure_batched(const std::string& name, const model::Mo
       }
       std::vector<model::SeqChunk> chunks(static_cast<size_t>(B));
       for (int b = 0; b < B; ++b)
-        chunks[static_cast<size_t>(b)] = {std::span<const int>(seqs[static_cast<size_t>(b)].data(), static_cast<size_t>(o.prompt)), 0,
-                                          &caches[static_cast<size_t>(b)], false};
+        chunks[static_cast<size_t>(b)] = {
+            std::span<const int>(seqs[static_cast<size_t>(b)].data(), static_cast<size_t>(o.prompt)), 0,
+            &caches[static_cast<size_t>(b)], false};
       fwd(chunks);
       stage_clock::reset();
       stage_clock::use_cpu_time(!wall_clock());
@@ -164,15 +167,18 @@ std::vector<BatchSpeed> measure_batched(const std::string& name, const model::Mo
       const double t0 = bench_now();
       for (int i = 0; i < o.decode; ++i) {
         for (int b = 0; b < B; ++b)
-          chunks[static_cast<size_t>(b)] = {std::span<const int>(&seqs[static_cast<size_t>(b)][static_cast<size_t>(o.prompt) + static_cast<size_t>(i)], 1),
-                                            o.prompt + i, &caches[static_cast<size_t>(b)], false};
+          chunks[static_cast<size_t>(b)] = {
+              std::span<const int>(
+                  &seqs[static_cast<size_t>(b)][static_cast<size_t>(o.prompt) + static_cast<size_t>(i)], 1),
+              o.prompt + i, &caches[static_cast<size_t>(b)], false};
         fwd(chunks);
       }
       secs[bi].push_back(bench_now() - t0);
       stage_clock::enable(false);
       stages[bi].push_back(stage_clock::totals());
-      std::fprintf(stderr, "  %s, batch %d: decode %d steps after %d-token prompts: %.2f s (%.2f tok/s aggregate)\n", name.c_str(), B,
-                   o.decode, o.prompt, secs[bi].back(), static_cast<double>(B) * o.decode / secs[bi].back());
+      std::fprintf(stderr, "  %s, batch %d: decode %d steps after %d-token prompts: %.2f s (%.2f tok/s aggregate)\n",
+                   name.c_str(), B, o.decode, o.prompt, secs[bi].back(),
+                   static_cast<double>(B) * o.decode / secs[bi].back());
     }
   // Speed and stages both come from the median repetition (the upper one of an even count), so the stages account
   // for the very step they are printed beside: separate medians per stage could sum to more than the step.
@@ -191,18 +197,20 @@ std::vector<BatchSpeed> measure_batched(const std::string& name, const model::Mo
 }
 
 // The batched table: tokens/s and scaling per batch size for both engines; with o.stages, ms per step by stage.
-void print_batched(std::FILE* out, const std::vector<BatchSpeed>& fp, const std::vector<BatchSpeed>& iq, const E2eBenchOptions& o,
-                   const std::string& qn) {
-  std::fprintf(out, "\nBatched decode (forward_batch, %d steps after %d-token prompts, %d thread%s, %s): aggregate tok/s\n",
+void print_batched(std::FILE* out, const std::vector<BatchSpeed>& fp, const std::vector<BatchSpeed>& iq,
+                   const E2eBenchOptions& o, const std::string& qn) {
+  std::fprintf(out,
+               "\nBatched decode (forward_batch, %d steps after %d-token prompts, %d thread%s, %s): aggregate tok/s\n",
                o.decode, o.prompt, o.threads.front(), o.threads.front() == 1 ? "" : "s", clock_name());
-  std::fprintf(out, "%-8s %12s %12s %10s %10s %10s\n", "batch", "float", (qn + " int").c_str(), (qn + "/fp").c_str(), "fp x",
-               (qn + " x").c_str());
+  std::fprintf(out, "%-8s %12s %12s %10s %10s %10s\n", "batch", "float", (qn + " int").c_str(), (qn + "/fp").c_str(),
+               "fp x", (qn + " x").c_str());
   for (size_t i = 0; i < fp.size(); ++i)
-    std::fprintf(out, "%-8d %12.2f %12.2f %9.2fx %9.2fx %9.2fx\n", fp[i].batch, fp[i].tps, iq[i].tps, iq[i].tps / fp[i].tps,
-                 fp[i].tps / fp.front().tps, iq[i].tps / iq.front().tps);
+    std::fprintf(out, "%-8d %12.2f %12.2f %9.2fx %9.2fx %9.2fx\n", fp[i].batch, fp[i].tps, iq[i].tps,
+                 iq[i].tps / fp[i].tps, fp[i].tps / fp.front().tps, iq[i].tps / iq.front().tps);
   if (!o.stages) return;
   for (const auto* engine : {&fp, &iq}) {
-    std::fprintf(out, "\n%s engine, ms per decode step by stage (exclusive %s)\n%-22s", engine == &fp ? "float" : (qn + " integer").c_str(), clock_name(), "stage");
+    std::fprintf(out, "\n%s engine, ms per decode step by stage (exclusive %s)\n%-22s",
+                 engine == &fp ? "float" : (qn + " integer").c_str(), clock_name(), "stage");
     for (const auto& b : *engine) std::fprintf(out, " %9s", ("B=" + std::to_string(b.batch)).c_str());
     std::fprintf(out, "\n");
     auto row = [&](const char* label, const std::function<double(const BatchSpeed&)>& ms) {
@@ -215,7 +223,8 @@ void print_batched(std::FILE* out, const std::vector<BatchSpeed>& fp, const std:
       if (std::all_of(engine->begin(), engine->end(), [&](const BatchSpeed& b) { return at(b) == 0; })) continue;
       row(stage_clock::name(static_cast<stage_clock::Stage>(s)), at);
     }
-    row("sum of stages", [](const BatchSpeed& b) { return std::accumulate(b.stage_ms.begin(), b.stage_ms.end(), 0.0); });
+    row("sum of stages",
+        [](const BatchSpeed& b) { return std::accumulate(b.stage_ms.begin(), b.stage_ms.end(), 0.0); });
     row("step (measured)", [&](const BatchSpeed& b) { return 1e3 * b.batch * 1.0 / b.tps; });
   }
 }
@@ -225,14 +234,14 @@ std::string batched_json(const std::vector<BatchSpeed>& fp, const std::vector<Ba
   auto stage_obj = [&](const BatchSpeed& b) {
     std::string s = "{";
     for (int i = 0; i < stage_clock::kNumStages; ++i)
-      s += std::string(i ? ", " : "") + "\"" + stage_clock::name(static_cast<stage_clock::Stage>(i)) + "\": " +
-           json_number(b.stage_ms[static_cast<size_t>(i)]);
+      s += std::string(i ? ", " : "") + "\"" + stage_clock::name(static_cast<stage_clock::Stage>(i)) +
+           "\": " + json_number(b.stage_ms[static_cast<size_t>(i)]);
     return s + "}";
   };
   std::string out;
   for (size_t i = 0; i < fp.size(); ++i) {
-    out += std::string(i ? ", " : "") + "{\"batch\": " + std::to_string(fp[i].batch) + ", \"float_tps\": " +
-           json_number(fp[i].tps) + ", \"w4a4_tps\": " + json_number(iq[i].tps);
+    out += std::string(i ? ", " : "") + "{\"batch\": " + std::to_string(fp[i].batch) +
+           ", \"float_tps\": " + json_number(fp[i].tps) + ", \"w4a4_tps\": " + json_number(iq[i].tps);
     if (stages) out += ", \"float_stage_ms\": " + stage_obj(fp[i]) + ", \"w4a4_stage_ms\": " + stage_obj(iq[i]);
     out += "}";
   }
@@ -263,9 +272,10 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   use_wall_clock(o.wall || (multi && !o.cpu_time));
   std::string tlist;
   for (int t : o.threads) (tlist += tlist.empty() ? "" : ",") += std::to_string(t);
-  std::fprintf(stderr, "bench e2e: %s, %.2f B parameters; %s, ISA %s, OpenBLAS %s, timed by %s\n",
-               c.summary().c_str(), c.n_params() / 1e9,
-               multi ? ("threads " + tlist + ", not pinned").c_str() : ("pinned to CPU " + std::to_string(cpu) + ", one thread").c_str(),
+  std::fprintf(stderr, "bench e2e: %s, %.2f B parameters; %s, ISA %s, OpenBLAS %s, timed by %s\n", c.summary().c_str(),
+               c.n_params() / 1e9,
+               multi ? ("threads " + tlist + ", not pinned").c_str()
+                     : ("pinned to CPU " + std::to_string(cpu) + ", one thread").c_str(),
                kernels::isa_name(kernels::active_isa()), kernels::openblas_core(), clock_name());
 
   SynthSource src(c);
@@ -286,15 +296,20 @@ void run_e2e_bench(const E2eBenchOptions& o) {
         fp_token_bytes += 4.0 * static_cast<double>(w->size());
     fp_token_bytes += 4.0 * static_cast<double>(m.weights().classifier().size());
     std::fprintf(stderr, "      %.1f s\n[2/4] float engine\n", t.seconds());
-    fps = measure("float", c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
-      return m.forward(tk, p, kc, nullptr, last);
-    }, o);
+    fps = measure(
+        "float", c,
+        [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
+          return m.forward(tk, p, kc, nullptr, last);
+        },
+        o);
     if (!o.batch.empty())
-      fp_batch = measure_batched("float", c, [&](std::span<const model::SeqChunk> ch) { return m.forward_batch(ch); }, o);
+      fp_batch = measure_batched(
+          "float", c, [&](std::span<const model::SeqChunk> ch) { return m.forward_batch(ch); }, o);
     // What a float engine that streams every weight once per token (sgemv, no packing) could reach: the
     // float engine multiplies M = 1 by sgemm, which OpenBLAS 0.3.21 packs first.
     {
-      Vec xv(static_cast<size_t>(std::max(c.dim, c.hidden_dim)), 0.01f), yv(static_cast<size_t>(std::max(c.vocab_size, c.hidden_dim)));
+      Vec xv(static_cast<size_t>(std::max(c.dim, c.hidden_dim)), 0.01f),
+          yv(static_cast<size_t>(std::max(c.vocab_size, c.hidden_dim)));
       auto gemv = [&](const Mat& w) { kernels::matvec(w, xv.data(), yv.data()); };
       set_threads(o.threads.front());
       const double t = median_seconds(
@@ -341,22 +356,27 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   model::write_quant_model(gguf.string(), *data);
   for (const auto& L : data->layers)
     for (const kernels::PackedWeights* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
-      iq_token_bytes += static_cast<double>(w->data.size() + 4 * (w->scale.size() + w->zero.size() + w->sum.size() + w->corr.size()));
+      iq_token_bytes +=
+          static_cast<double>(w->data.size() + 4 * (w->scale.size() + w->zero.size() + w->sum.size() + w->corr.size()));
   // the classifier as the engine keeps it: F16 halves when the file stores it so (the default), else f32
-  iq_token_bytes += (data->lm_head_type == model::TableType::F16 ? 2.0 : 4.0) * static_cast<double>(c.vocab_size) * c.dim;
+  iq_token_bytes +=
+      (data->lm_head_type == model::TableType::F16 ? 2.0 : 4.0) * static_cast<double>(c.vocab_size) * c.dim;
   gguf_bytes = fs::file_size(gguf);
   fs::remove(gguf);
-  std::fprintf(stderr, "      wrote %s .gguf: %.1f MB (embedding %s, classifier %s)\n[4/4] integer engine (%s, KV %d-bit cache)\n",
-               qn.c_str(), gguf_bytes / 1e6, model::table_type_name(data->embed_type), model::table_type_name(data->lm_head_type),
-               qn.c_str(), data->q.kv_bits);
+  std::fprintf(
+      stderr,
+      "      wrote %s .gguf: %.1f MB (embedding %s, classifier %s)\n[4/4] integer engine (%s, KV %d-bit cache)\n",
+      qn.c_str(), gguf_bytes / 1e6, model::table_type_name(data->embed_type),
+      model::table_type_name(data->lm_head_type), qn.c_str(), data->q.kv_bits);
   {
     model::IntModel im = model::make_int_model(std::move(data), model::fp32_transform_factory(), /*quantized_kv=*/true,
-                                                     o.exact_rotations);
-    iqs = measure(qn, c, [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) {
-      return im.forward(tk, p, kc, last);
-    }, o);
+                                               o.exact_rotations);
+    iqs = measure(
+        qn, c,
+        [&](std::span<const int> tk, int p, model::KVCache& kc, bool last) { return im.forward(tk, p, kc, last); }, o);
     if (!o.batch.empty())
-      iq_batch = measure_batched(qn, c, [&](std::span<const model::SeqChunk> ch) { return im.forward_batch(ch); }, o);
+      iq_batch = measure_batched(
+          qn, c, [&](std::span<const model::SeqChunk> ch) { return im.forward_batch(ch); }, o);
   }
 
   const Speed& fp = fps.front();
@@ -365,30 +385,33 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   const double r_size = static_cast<double>(f32_bytes) / static_cast<double>(gguf_bytes);
   const uint64_t rss = peak_rss_bytes();
   std::FILE* out = o.json ? stderr : stdout;
-  std::fprintf(out, "\nEnd to end, %s (%s, %d steps), %d thread%s, %s\n", c.summary().c_str(), o.method.c_str(), o.steps,
-               o.threads.front(), o.threads.front() == 1 ? "" : "s", clock_name());
+  std::fprintf(out, "\nEnd to end, %s (%s, %d steps), %d thread%s, %s\n", c.summary().c_str(), o.method.c_str(),
+               o.steps, o.threads.front(), o.threads.front() == 1 ? "" : "s", clock_name());
   std::fprintf(out, "%-28s %12s %12s %8s %8s\n", "", "float", (qn + " int").c_str(), "ratio", "target");
-  std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n", ("prefill tok/s (" + std::to_string(o.prefill) + ")").c_str(),
-               fp.prefill_tps, iq.prefill_tps, r_pre, "2.5x", r_pre >= 2.5 ? "met" : "NOT met");
+  std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n",
+               ("prefill tok/s (" + std::to_string(o.prefill) + ")").c_str(), fp.prefill_tps, iq.prefill_tps, r_pre,
+               "2.5x", r_pre >= 2.5 ? "met" : "NOT met");
   std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n",
                ("decode tok/s (" + std::to_string(o.decode) + " after " + std::to_string(o.prompt) + ")").c_str(),
                fp.decode_tps, iq.decode_tps, r_dec, "4x", r_dec >= 4 ? "met" : "NOT met");
-  std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n", "decode vs float sgemv bound", fp_gemv_tps,
-               iq.decode_tps, iq.decode_tps / fp_gemv_tps, "(4x)", iq.decode_tps / fp_gemv_tps >= 4 ? "met" : "not met");
+  std::fprintf(out, "%-28s %12.2f %12.2f %7.2fx %7s  %s\n", "decode vs float sgemv bound", fp_gemv_tps, iq.decode_tps,
+               iq.decode_tps / fp_gemv_tps, "(4x)", iq.decode_tps / fp_gemv_tps >= 4 ? "met" : "not met");
   std::fprintf(out, "%-28s %12.1f %12.1f %7.2fx\n", "weight MB read per token", fp_token_bytes / 1e6,
                iq_token_bytes / 1e6, fp_token_bytes / iq_token_bytes);
-  std::fprintf(out, "%-28s %12.2f %12.2f   (weight bytes per token x decode tok/s)\n", "decode GB/s", fp_token_bytes * fp.decode_tps / 1e9,
-               iq_token_bytes * iq.decode_tps / 1e9);
-  std::fprintf(out, "%-28s %12.1f %12.1f %7.2fx %7s  %s\n", ("file MB (f32 st / " + qn + " gguf)").c_str(), f32_bytes / 1e6,
-               gguf_bytes / 1e6, r_size, "6x", r_size >= 6 ? "met" : "NOT met");
-  std::fprintf(out, "%-28s %12.1f  (whole bench process: float model, quantization and %s engine)\n",
-               "peak RSS MB", rss / 1e6, qn.c_str());
+  std::fprintf(out, "%-28s %12.2f %12.2f   (weight bytes per token x decode tok/s)\n", "decode GB/s",
+               fp_token_bytes * fp.decode_tps / 1e9, iq_token_bytes * iq.decode_tps / 1e9);
+  std::fprintf(out, "%-28s %12.1f %12.1f %7.2fx %7s  %s\n", ("file MB (f32 st / " + qn + " gguf)").c_str(),
+               f32_bytes / 1e6, gguf_bytes / 1e6, r_size, "6x", r_size >= 6 ? "met" : "NOT met");
+  std::fprintf(out, "%-28s %12.1f  (whole bench process: float model, quantization and %s engine)\n", "peak RSS MB",
+               rss / 1e6, qn.c_str());
   // Thread scaling: tokens/s at each count over the first count's, per engine.
   std::string threads_json;
   if (o.threads.size() > 1)
-    std::fprintf(out, "\nThread scaling (tokens/s at N threads / at %d), interleaved, %s\n%-8s %12s %12s %12s %12s %9s %9s %9s %9s\n",
-                 o.threads.front(), clock_name(), "threads", "float pre", "float dec", (qn + " pre").c_str(),
-                 (qn + " dec").c_str(), "f pre x", "f dec x", (qn + " pre x").c_str(), (qn + " dec x").c_str());
+    std::fprintf(
+        out,
+        "\nThread scaling (tokens/s at N threads / at %d), interleaved, %s\n%-8s %12s %12s %12s %12s %9s %9s %9s %9s\n",
+        o.threads.front(), clock_name(), "threads", "float pre", "float dec", (qn + " pre").c_str(),
+        (qn + " dec").c_str(), "f pre x", "f dec x", (qn + " pre x").c_str(), (qn + " dec x").c_str());
   for (size_t ti = 0; ti < o.threads.size(); ++ti) {
     const Speed &f = fps[ti], &q = iqs[ti];
     const double sfp = f.prefill_tps / fp.prefill_tps, sfd = f.decode_tps / fp.decode_tps;
@@ -396,13 +419,14 @@ void run_e2e_bench(const E2eBenchOptions& o) {
     if (o.threads.size() > 1)
       std::fprintf(out, "%-8d %12.2f %12.2f %12.2f %12.2f %8.2fx %8.2fx %8.2fx %8.2fx\n", o.threads[ti], f.prefill_tps,
                    f.decode_tps, q.prefill_tps, q.decode_tps, sfp, sfd, sqp, sqd);
-    threads_json += std::string(ti ? ", " : "") + "{\"threads\": " + std::to_string(o.threads[ti]) +
-                    ", \"float_prefill_tps\": " + json_number(f.prefill_tps) + ", \"float_decode_tps\": " +
-                    json_number(f.decode_tps) + ", \"w4a4_prefill_tps\": " + json_number(q.prefill_tps) +
-                    ", \"w4a4_decode_tps\": " + json_number(q.decode_tps) + ", \"float_prefill_scaling\": " +
-                    json_number(sfp) + ", \"float_decode_scaling\": " + json_number(sfd) +
-                    ", \"w4a4_prefill_scaling\": " + json_number(sqp) + ", \"w4a4_decode_scaling\": " +
-                    json_number(sqd) + "}";
+    threads_json +=
+        std::string(ti ? ", " : "") + "{\"threads\": " + std::to_string(o.threads[ti]) +
+        ", \"float_prefill_tps\": " + json_number(f.prefill_tps) +
+        ", \"float_decode_tps\": " + json_number(f.decode_tps) +
+        ", \"w4a4_prefill_tps\": " + json_number(q.prefill_tps) +
+        ", \"w4a4_decode_tps\": " + json_number(q.decode_tps) + ", \"float_prefill_scaling\": " + json_number(sfp) +
+        ", \"float_decode_scaling\": " + json_number(sfd) + ", \"w4a4_prefill_scaling\": " + json_number(sqp) +
+        ", \"w4a4_decode_scaling\": " + json_number(sqd) + "}";
   }
   if (!o.batch.empty()) print_batched(out, fp_batch, iq_batch, o, qn);
   if (o.json) {
@@ -416,12 +440,12 @@ void run_e2e_bench(const E2eBenchOptions& o) {
         "\"file_bytes\": {\"f32_safetensors\": %llu, \"w4a4_gguf\": %llu, \"ratio\": %s}, "
         "\"peak_rss_bytes\": %llu, \"by_threads\": [%s], \"batched\": [%s]}\n",
         c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.n_params(), o.method.c_str(),
-        qn.c_str(), o.steps, wall_clock() ? "wall" : "cpu", tlist.c_str(), o.prefill, json_number(fp.prefill_tps).c_str(),
-        json_number(iq.prefill_tps).c_str(), json_number(r_pre).c_str(), o.prompt, o.decode,
-        json_number(fp.decode_tps).c_str(), json_number(iq.decode_tps).c_str(), json_number(r_dec).c_str(),
+        qn.c_str(), o.steps, wall_clock() ? "wall" : "cpu", tlist.c_str(), o.prefill,
+        json_number(fp.prefill_tps).c_str(), json_number(iq.prefill_tps).c_str(), json_number(r_pre).c_str(), o.prompt,
+        o.decode, json_number(fp.decode_tps).c_str(), json_number(iq.decode_tps).c_str(), json_number(r_dec).c_str(),
         json_number(fp_gemv_tps).c_str(), fp_token_bytes, iq_token_bytes,
-        json_number(fp_token_bytes * fp.decode_tps / 1e9).c_str(), json_number(iq_token_bytes * iq.decode_tps / 1e9).c_str(),
-        static_cast<unsigned long long>(f32_bytes),
+        json_number(fp_token_bytes * fp.decode_tps / 1e9).c_str(),
+        json_number(iq_token_bytes * iq.decode_tps / 1e9).c_str(), static_cast<unsigned long long>(f32_bytes),
         static_cast<unsigned long long>(gguf_bytes), json_number(r_size).c_str(), static_cast<unsigned long long>(rss),
         threads_json.c_str(), batched_json(fp_batch, iq_batch, o.stages).c_str());
   }

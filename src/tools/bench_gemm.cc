@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/threads.h"
 #include "core/rng.h"
+#include "core/threads.h"
 #include "kernels/act_quant.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"
@@ -67,11 +67,14 @@ void run_gemm_bench(const GemmBenchOptions& o) {
   std::string tlist;
   for (int t : tcounts) (tlist += tlist.empty() ? "" : ",") += std::to_string(t);
   if (multi)
-    std::fprintf(stderr, "bench gemm: threads %s (OpenBLAS and oneDNN at the same count), not pinned, ISA %s, OpenBLAS %s, "
-                 "median of %d repetitions, %s\n", tlist.c_str(), k::isa_name(k::active_isa()), k::openblas_core(), reps, clock_name());
+    std::fprintf(stderr,
+                 "bench gemm: threads %s (OpenBLAS and oneDNN at the same count), not pinned, ISA %s, OpenBLAS %s, "
+                 "median of %d repetitions, %s\n",
+                 tlist.c_str(), k::isa_name(k::active_isa()), k::openblas_core(), reps, clock_name());
   else
-    std::fprintf(stderr, "bench gemm: pinned to CPU %d, one thread, ISA %s, OpenBLAS %s, median of %d repetitions, %s\n",
-                 cpu, k::isa_name(k::active_isa()), k::openblas_core(), reps, clock_name());
+    std::fprintf(stderr,
+                 "bench gemm: pinned to CPU %d, one thread, ISA %s, OpenBLAS %s, median of %d repetitions, %s\n", cpu,
+                 k::isa_name(k::active_isa()), k::openblas_core(), reps, clock_name());
 
   // Per (shape, M) every implementation at every thread count is timed interleaved
   // (median_seconds_interleaved), so the ratios compare like with like. At the largest M the online
@@ -125,8 +128,8 @@ void run_gemm_bench(const GemmBenchOptions& o) {
                         static_cast<int>(s.k), x.data(), 1, 0.f, y.data(), 1);
           else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(s.n),
-                        static_cast<int>(s.k), 1.f, x.data(), static_cast<int>(s.k), w.data(), static_cast<int>(s.k), 0.f,
-                        y.data(), static_cast<int>(s.n));
+                        static_cast<int>(s.k), 1.f, x.data(), static_cast<int>(s.k), w.data(), static_cast<int>(s.k),
+                        0.f, y.data(), static_cast<int>(s.n));
         });
 #if defined(DUQ_HAVE_DNNL)
         set_threads(nt);
@@ -146,7 +149,8 @@ void run_gemm_bench(const GemmBenchOptions& o) {
         rows.push_back({s.name(), m, names[i], fthreads[i], ops / sec[i] * 1e-9, sec[i]});
         std::fprintf(stderr, "  %-11s M=%-4lld %-13s %2d thr %8.2f GOP/s  (%.3f ms)\n", s.name().c_str(),
                      static_cast<long long>(m), names[i].c_str(), fthreads[i], ops / sec[i] * 1e-9, sec[i] * 1e3);
-        if (names[i] == "w4a4") w4a4_seconds[s.name() + "/" + std::to_string(m) + "/" + std::to_string(fthreads[i])] = sec[i];
+        if (names[i] == "w4a4")
+          w4a4_seconds[s.name() + "/" + std::to_string(m) + "/" + std::to_string(fthreads[i])] = sec[i];
       }
       if (with_transform)
         for (size_t ti = 0; ti < tcounts.size(); ++ti) {
@@ -166,8 +170,8 @@ void run_gemm_bench(const GemmBenchOptions& o) {
   };
   for (int nt : tcounts) {
     std::fprintf(table, "\nGEMM GOP/s (2·M·N·K / time; %d thread%s), shape N×K\n", nt, nt == 1 ? "" : "s");
-    std::fprintf(table, "%-11s %5s %9s %9s %9s %9s %9s | %-23s | %-23s\n", "N×K", "M", "w4a4", "w4a8", "w8a8",
-                 "f32", "s8_onednn", "ours/f32 (4a4 4a8 8a8)", "ours/oneDNN (4a4 4a8 8a8)");
+    std::fprintf(table, "%-11s %5s %9s %9s %9s %9s %9s | %-23s | %-23s\n", "N×K", "M", "w4a4", "w4a8", "w8a8", "f32",
+                 "s8_onednn", "ours/f32 (4a4 4a8 8a8)", "ours/oneDNN (4a4 4a8 8a8)");
     for (const Shape& s : shapes)
       for (int64_t m : ms) {
         double g[5] = {0, 0, 0, 0, 0};
@@ -204,9 +208,9 @@ void run_gemm_bench(const GemmBenchOptions& o) {
             const double ratio = b->gops / a->gops;
             std::fprintf(table, " %11.2fx", ratio);
             scaling_json += std::string(scaling_json.empty() ? "" : ", ") + "{\"shape\": \"" + s.name() +
-                            "\", \"m\": " + std::to_string(m) + ", \"impl\": \"" + impl + "\", \"threads\": " +
-                            std::to_string(tcounts[ti]) + ", \"base_threads\": " + std::to_string(t0) +
-                            ", \"ratio\": " + json_number(ratio, 4) + "}";
+                            "\", \"m\": " + std::to_string(m) + ", \"impl\": \"" + impl +
+                            "\", \"threads\": " + std::to_string(tcounts[ti]) +
+                            ", \"base_threads\": " + std::to_string(t0) + ", \"ratio\": " + json_number(ratio, 4) + "}";
           }
           std::fprintf(table, "\n");
         }
@@ -229,17 +233,20 @@ void run_gemm_bench(const GemmBenchOptions& o) {
     const double g_down = w4a4_seconds.at(down.name() + suffix);
     const double t_down = tt.at({down.k, nt}).int16;
     auto share = [](double t, double gemm) { return 100.0 * t / (t + gemm); };
-    const std::string j = "{\"m\": " + std::to_string(tM) + ", \"threads\": " + std::to_string(nt) +
-                          ", \"block\": 128, \"inputs\": [{\"k\": " + std::to_string(sq.k) +
-                          ", \"ms\": " + json_number(t4.int16 * 1e3) + "}, {\"k\": " + std::to_string(down.k) +
-                          ", \"ms\": " + json_number(t_down * 1e3) + "}], \"share_o_proj\": " +
-                          json_number(share(t4.int16, g_sq), 2) + ", \"share_down_proj\": " +
-                          json_number(share(t_down, g_down), 2) + ", \"share_decoder_block\": " +
-                          json_number(share(3 * t4.int16 + t_down, 4 * g_sq + 2 * g_up + g_down), 2) + "}";
+    const std::string j =
+        "{\"m\": " + std::to_string(tM) + ", \"threads\": " + std::to_string(nt) +
+        ", \"block\": 128, \"inputs\": [{\"k\": " + std::to_string(sq.k) + ", \"ms\": " + json_number(t4.int16 * 1e3) +
+        "}, {\"k\": " + std::to_string(down.k) + ", \"ms\": " + json_number(t_down * 1e3) +
+        "}], \"share_o_proj\": " + json_number(share(t4.int16, g_sq), 2) +
+        ", \"share_down_proj\": " + json_number(share(t_down, g_down), 2) +
+        ", \"share_decoder_block\": " + json_number(share(3 * t4.int16 + t_down, 4 * g_sq + 2 * g_up + g_down), 2) +
+        "}";
     if (transform_json.empty()) transform_json = j;
     transform_by_threads += (transform_by_threads.empty() ? "" : ", ") + j;
-    std::fprintf(table, "\nOnline transform + quantization, X [%lld×K] → 4 bits, b = 128 (W4A4 linear = it + GEMM), %d thread%s\n",
-                 static_cast<long long>(tM), nt, nt == 1 ? "" : "s");
+    std::fprintf(
+        table,
+        "\nOnline transform + quantization, X [%lld×K] → 4 bits, b = 128 (W4A4 linear = it + GEMM), %d thread%s\n",
+        static_cast<long long>(tM), nt, nt == 1 ? "" : "s");
     std::fprintf(table, "  K = %-6lld quantize only          %8.3f ms\n", static_cast<long long>(sq.k), t4.quant * 1e3);
     std::fprintf(table, "  K = %-6lld transform + quantize   %8.3f ms  (int16 rotations, kernels::Int16Rotation)\n",
                  static_cast<long long>(sq.k), t4.int16 * 1e3);
@@ -259,16 +266,16 @@ void run_gemm_bench(const GemmBenchOptions& o) {
   }
 
   if (o.json) {
-    std::string j = "{\"threads\": [" + tlist + "], \"clock\": \"" + std::string(wall_clock() ? "wall" : "cpu") +
-                    "\", \"gemm\": [";
+    std::string j =
+        "{\"threads\": [" + tlist + "], \"clock\": \"" + std::string(wall_clock() ? "wall" : "cpu") + "\", \"gemm\": [";
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
       j += (i ? ", " : "") + std::string("{\"shape\": \"") + r.shape + "\", \"m\": " + std::to_string(r.m) +
            ", \"impl\": \"" + r.impl + "\", \"threads\": " + std::to_string(r.threads) +
            ", \"gops\": " + json_number(r.gops) + "}";
     }
-    j += "], \"scaling\": [" + scaling_json + "], \"transform\": " + transform_json +
-         ", \"transform_by_threads\": [" + transform_by_threads + "]}";
+    j += "], \"scaling\": [" + scaling_json + "], \"transform\": " + transform_json + ", \"transform_by_threads\": [" +
+         transform_by_threads + "]}";
     std::printf("%s\n", j.c_str());
   }
 }

@@ -27,7 +27,8 @@ std::optional<ch::ChatFormat> model_chat_format(const std::string& model_path) {
         src = t["template"];
   if (src.empty()) return std::nullopt;
   if (auto f2 = ch::detect_chat_format(src)) return *f2;
-  fail(cfg.string(), ": chat_template is none of llama-2-chat, vicuna, llama-3-instruct, mistral-instruct; pass --template");
+  fail(cfg.string(),
+       ": chat_template is none of llama-2-chat, vicuna, llama-3-instruct, mistral-instruct; pass --template");
 }
 
 ch::ChatFormat chat_format_for(const std::string& tmpl, const std::string& model_path) {

@@ -18,9 +18,9 @@
 #include "model/sampler.h"
 #include "tools/chat_args.h"
 #include "tools/commands.h"
+#include "tools/model_args.h"
 #include "tools/option_checks.h"
 #include "tools/quant_args.h"
-#include "tools/model_args.h"
 #include "tools/runner.h"
 
 namespace duq::tools {
@@ -98,14 +98,18 @@ void run_answer(const ChatOpts& o) {
     nlohmann::json turns = nlohmann::json::array();
     for (const auto& user : q.turns) {
       conv.push_back({user, ""});
-      auto r = ch::generate_reply(forward_of(run), run.cfg, *run.tok, ch::encode_chat(*run.tok, ch::render_chat(fmt, system, conv)),
-                                  o.max_tokens, sampler, ch::stop_text(fmt));
+      auto r = ch::generate_reply(forward_of(run), run.cfg, *run.tok,
+                                  ch::encode_chat(*run.tok, ch::render_chat(fmt, system, conv)), o.max_tokens, sampler,
+                                  ch::stop_text(fmt));
       conv.back().assistant = r.text.empty() ? " " : r.text;
       turns.push_back(r.text);
     }
     const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    nlohmann::json a = {{"question_id", q.id}, {"answer_id", short_uuid(ids)}, {"model_id", model_id},
-                        {"choices", nlohmann::json::array({{{"index", 0}, {"turns", turns}}})}, {"tstamp", now}};
+    nlohmann::json a = {{"question_id", q.id},
+                        {"answer_id", short_uuid(ids)},
+                        {"model_id", model_id},
+                        {"choices", nlohmann::json::array({{{"index", 0}, {"turns", turns}}})},
+                        {"tstamp", now}};
     out.write(a.dump() + "\n");
     std::fprintf(stderr, "answer: %zu/%zu questions\n", ++done, qs.size());
   }
@@ -133,8 +137,9 @@ void run_chat(const ChatOpts& o) {
     }
     if (line.empty()) continue;
     conv.push_back({line, ""});
-    auto r = ch::generate_reply(forward_of(run), run.cfg, *run.tok, ch::encode_chat(*run.tok, ch::render_chat(fmt, system, conv)),
-                                o.max_tokens, sampler, ch::stop_text(fmt), [](const std::string& p) {
+    auto r = ch::generate_reply(forward_of(run), run.cfg, *run.tok,
+                                ch::encode_chat(*run.tok, ch::render_chat(fmt, system, conv)), o.max_tokens, sampler,
+                                ch::stop_text(fmt), [](const std::string& p) {
                                   std::fwrite(p.data(), 1, p.size(), stdout);
                                   std::fflush(stdout);
                                 });
@@ -151,34 +156,38 @@ void add_common(CLI::App& app, ChatOpts& o) {
                  "tokenizer_config.json's chat_template next to the model)");
   app.add_option("--system", o.system, "system message (default: FastChat's for the template)")
       ->each([&o](const std::string&) { o.system_given = true; });
-  app.add_option("-n,--max-tokens", o.max_tokens, "most tokens per reply")->capture_default_str()->check(Range(1, 1 << 24));
+  app.add_option("-n,--max-tokens", o.max_tokens, "most tokens per reply")
+      ->capture_default_str()
+      ->check(Range(1, 1 << 24));
   app.add_option("--top-p", o.top_p, "nucleus sampling mass")->capture_default_str()->check(RangeOpenLow(0.0, 1.0));
   app.add_option("--seed", o.seed, "sampling seed")->capture_default_str()->check(RangeU64(0, UINT64_MAX));
-  app.add_flag("--simulate", o.simulate, "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
+  app.add_flag("--simulate", o.simulate,
+               "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
   app.add_flag("--exact-rotations", o.exact_rotations, "integer engine: DuQuant's online rotations in fp32");
 }
 
-DUQ_REGISTER_COMMAND({"answer", "MT-Bench answers: FastChat question.jsonl in, model answers (FastChat format) out",
-                      [](CLI::App& app) {
-                        auto o = std::make_shared<ChatOpts>();
-                        add_common(app, *o);
-                        app.add_option("--questions", o->questions, "FastChat question.jsonl (question_id, category, turns)")
-                            ->required();
-                        app.add_option("--out", o->out, "answers .jsonl (question_id, answer_id, model_id, choices, tstamp)")
-                            ->required();
-                        app.add_option("--model-id", o->model_id, "model_id written with every answer (default: the file name)");
-                        app.add_option("--temperature", o->temperature,
-                                       "sampling temperature for every question (default: FastChat's per category; 0 = greedy)")
-                            ->check(ZeroOrRange(0.01, 100.0));
-                        app.add_option("--limit", o->limit, "first K questions")->check(Range(1, 1 << 30));
-                        app.add_flag("--force", o->force, "replace an existing --out file");
-                        app.callback([o] { run_answer(*o); });
-                      }});
+DUQ_REGISTER_COMMAND(
+    {"answer", "MT-Bench answers: FastChat question.jsonl in, model answers (FastChat format) out", [](CLI::App& app) {
+       auto o = std::make_shared<ChatOpts>();
+       add_common(app, *o);
+       app.add_option("--questions", o->questions, "FastChat question.jsonl (question_id, category, turns)")
+           ->required();
+       app.add_option("--out", o->out, "answers .jsonl (question_id, answer_id, model_id, choices, tstamp)")
+           ->required();
+       app.add_option("--model-id", o->model_id, "model_id written with every answer (default: the file name)");
+       app.add_option("--temperature", o->temperature,
+                      "sampling temperature for every question (default: FastChat's per category; 0 = greedy)")
+           ->check(ZeroOrRange(0.01, 100.0));
+       app.add_option("--limit", o->limit, "first K questions")->check(Range(1, 1 << 30));
+       app.add_flag("--force", o->force, "replace an existing --out file");
+       app.callback([o] { run_answer(*o); });
+     }});
 
 DUQ_REGISTER_COMMAND({"chat", "interactive chat with a chat template (reads stdin)", [](CLI::App& app) {
                         auto o = std::make_shared<ChatOpts>();
                         add_common(app, *o);
-                        app.add_option("--temperature", o->temperature, "sampling temperature (default 0.7; 0 = greedy)")
+                        app.add_option("--temperature", o->temperature,
+                                       "sampling temperature (default 0.7; 0 = greedy)")
                             ->check(ZeroOrRange(0.01, 100.0));
                         app.callback([o] { run_chat(*o); });
                       }});

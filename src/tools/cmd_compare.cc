@@ -41,7 +41,7 @@ struct CompareOpts {
   bool json = false;
   std::string tasks, task_data;  // --tasks piqa,… --task-data PATH: lm-eval task columns (eval/tasks)
   long task_limit = 0;
-  int task_batch_size = 16;  // documents scored together (as eval --batch-size)
+  int task_batch_size = 16;               // documents scored together (as eval --batch-size)
   std::string task_engine = "simulated";  // how quantized rows are scored: from their file, simulated or integer
 };
 
@@ -51,17 +51,19 @@ struct Row {
   uint64_t seed;
   bool seeded;
   double calib_seconds;
-  std::string note;  // AdaDim's choices, LWC's loss
+  std::string note;      // AdaDim's choices, LWC's loss
   std::string settings;  // the row's full settings line (QuantOptions::describe)
 };
 
 std::string rounding_note(const calib::QuantizedModel& qm) {
   std::string n;
   if (qm.opts.uses_adadim() && qm.adadim_linears > 0)
-    n = "per-IC groups for " + std::to_string(qm.adadim_per_ic) + " of " + std::to_string(qm.adadim_linears) + " linears";
+    n = "per-IC groups for " + std::to_string(qm.adadim_per_ic) + " of " + std::to_string(qm.adadim_linears) +
+        " linears";
   if (qm.opts.uses_lwc() && qm.opts.wbits != calib::kNoQuant) {
     char buf[128];
-    std::snprintf(buf, sizeof buf, "LWC block loss (sum over blocks) %.5g -> %.5g", qm.lwc_loss_first, qm.lwc_loss_last);
+    std::snprintf(buf, sizeof buf, "LWC block loss (sum over blocks) %.5g -> %.5g", qm.lwc_loss_first,
+                  qm.lwc_loss_last);
     n = buf;
   }
   if (qm.opts.is_auto() && qm.hooks) {
@@ -71,7 +73,8 @@ std::string rounding_note(const calib::QuantizedModel& qm) {
     n = "inputs:";
     for (const auto& [name, k] : count) n += " " + name + " " + std::to_string(k);
     if (qm.auto_rows > 0)
-      n += "; GPTQ rounding for " + std::to_string(qm.auto_gptq_rows) + " of " + std::to_string(qm.auto_rows) + " weight rows";
+      n += "; GPTQ rounding for " + std::to_string(qm.auto_gptq_rows) + " of " + std::to_string(qm.auto_rows) +
+           " weight rows";
   }
   if (qm.opts.norm_tweak) {
     char buf[128];
@@ -128,7 +131,8 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
         q.validate();
         if (base.progress) std::fprintf(stderr, "%s\n", q.describe().c_str());
         quantized.push_back(calib::quantize_model(*src, windows, q));
-        if (base.progress && q.is_auto()) std::fprintf(stderr, "%s", calib::auto_choices_table(quantized.back()).c_str());
+        if (base.progress && q.is_auto())
+          std::fprintf(stderr, "%s", calib::auto_choices_table(quantized.back()).c_str());
         rows.push_back({calib::method_name(method), wb, ab, seed, random, quantized.back().calib_seconds,
                         rounding_note(quantized.back()), q.describe()});
       }
@@ -186,7 +190,10 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
                             ("duquant-compare-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".gguf");
       struct Remove {
         fs::path p;
-        ~Remove() { std::error_code ec; fs::remove(p, ec); }
+        ~Remove() {
+          std::error_code ec;
+          fs::remove(p, ec);
+        }
       } remove_after{file};
       write_quantized_file(qm, tokenizer_file_for(o.m, cfg), types, file.string(), Replace::No);
       Runner run = load_runner(ModelArgs{file.string(), o.m.tokenizer}, o.task_engine == "simulated");
@@ -229,14 +236,21 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
     j["windows"] = res[0].scored / std::max(1, ctx - 1);
     j["scored"] = res[0].scored;
     j["settings"] = base.describe();
-    j["rows"].push_back({{"method", "fp"}, {"wbits", 16}, {"abits", 16}, {"ppl", res[0].ppl}, {"ppl_stderr", res[0].ppl_stderr},
-                         {"kld", 0.0}, {"top1", 1.0}, {"calib_seconds", 0.0}});
+    j["rows"].push_back({{"method", "fp"},
+                         {"wbits", 16},
+                         {"abits", 16},
+                         {"ppl", res[0].ppl},
+                         {"ppl_stderr", res[0].ppl_stderr},
+                         {"kld", 0.0},
+                         {"top1", 1.0},
+                         {"calib_seconds", 0.0}});
     if (!task_metrics.empty()) j["rows"].back()["tasks"] = task_json(0);
     for (size_t i = 0; i < rows.size(); ++i) {
       const auto& r = res[i + 1];
-      nlohmann::json row = {{"method", rows[i].method}, {"wbits", rows[i].wbits}, {"abits", rows[i].abits},
-                            {"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"kld", r.kld}, {"top1", r.top1_agree},
-                            {"calib_seconds", rows[i].calib_seconds}};
+      nlohmann::json row = {{"method", rows[i].method},   {"wbits", rows[i].wbits},
+                            {"abits", rows[i].abits},     {"ppl", r.ppl},
+                            {"ppl_stderr", r.ppl_stderr}, {"kld", r.kld},
+                            {"top1", r.top1_agree},       {"calib_seconds", rows[i].calib_seconds}};
       if (rows[i].seeded) row["seed"] = rows[i].seed;
       if (!rows[i].note.empty()) row["note"] = rows[i].note;
       row["settings"] = rows[i].settings;
@@ -250,14 +264,14 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
               o.text.c_str(), ctx, res[0].scored, windows.size(), base.calib_ctx, o.q.calib_file.c_str());
   std::printf("%-13s %-6s %5s %10s %9s %9s %7s %9s%s\n", "method", "bits", "seed", "ppl", "±", "kld", "top1", "calib s",
               task_header.c_str());
-  std::printf("%-13s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f%s\n", "fp", "W16A16", "", res[0].ppl, res[0].ppl_stderr, 0.0,
-              1.0, 0.0, task_metrics.empty() ? "" : task_cells(0).c_str());
+  std::printf("%-13s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f%s\n", "fp", "W16A16", "", res[0].ppl, res[0].ppl_stderr,
+              0.0, 1.0, 0.0, task_metrics.empty() ? "" : task_cells(0).c_str());
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = res[i + 1];
     std::string b = "W" + std::to_string(rows[i].wbits) + "A" + std::to_string(rows[i].abits);
     std::string sd = rows[i].seeded ? std::to_string(rows[i].seed) : "";
-    std::printf("%-13s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f%s%s%s\n", rows[i].method.c_str(), b.c_str(), sd.c_str(), r.ppl,
-                r.ppl_stderr, r.kld, r.top1_agree, rows[i].calib_seconds,
+    std::printf("%-13s %-6s %5s %10.4f %9.4f %9.5f %7.4f %9.2f%s%s%s\n", rows[i].method.c_str(), b.c_str(), sd.c_str(),
+                r.ppl, r.ppl_stderr, r.kld, r.top1_agree, rows[i].calib_seconds,
                 task_metrics.empty() ? "" : task_cells(i + 1).c_str(), rows[i].note.empty() ? "" : "  ",
                 rows[i].note.c_str());
   }
@@ -270,53 +284,52 @@ void run_compare(const CompareOpts& o, const CLI::App& app) {
     }
 }
 
-DUQ_REGISTER_COMMAND({"compare", "quantize with several methods and bit widths; perplexity and KL divergence table",
-                      [](CLI::App& app) {
-                        auto o = std::make_shared<CompareOpts>();
-                        o->m.add(app);
-                        o->q.add(app);
-                        app.add_option("--text", o->text, "evaluation text")->required();
-                        app.add_option("--methods", o->methods,
-                                       "comma-separated methods: fp; rtn; smoothquant (q/k/v and gate/up inputs, "
-                                       "alpha 0.5); rotation (QuaRot's randomized Hadamard per linear input); duquant; "
-                                       "rotation+gptq (QuaRot-GPTQ: GPTQ on the rotated weights, symmetric grid, per-row "
-                                       "MSE clip); duquant+gptq; duquant+lwc (learned weight clipping, --lwc-epochs, "
-                                       "--lwc-lr); gptq (no transform); adadim (per module per-IC or per-OC groups, RTN); "
-                                       "adadim+gptq; duquant-auto (per linear input the transform — none, smoothing, "
-                                       "rotation or DuQuant — and activation clip, per layer the Q/K clip, per row the "
-                                       "weight clip, chosen by output error on the calibration data; GPTQ rounding). "
-                                       "GPTQ/AdaDim use the Hessian of each transformed linear input "
-                                       "over all calibration windows propagated through the quantized blocks. "
-                                       "Weight-only settings: --bits W3A16,W4A16 (A16 = activations and KV not "
-                                       "quantized), --group-size 32 or 0 (per channel). Per-IC (AdaDim) and grouped "
-                                       "weights run simulated only: the integer kernels take per-row grids")
-                            ->capture_default_str();
-                        app.add_option("--bits", o->bits, "comma-separated bit settings")->capture_default_str();
-                        app.add_option("--seeds", o->seeds,
-                                       "more seeds for rotation/duquant at --seed-bits, e.g. 3,4 (rows per seed)");
-                        app.add_option("--seed-bits", o->seed_bits, "bit setting the extra seeds apply to")
-                            ->capture_default_str();
-                        app.add_option("--ctx", o->ctx, "evaluation window (default: min(model max, 2048))")
-                            ->check(Range(2, kMaxContext));
-                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
-                            ->check(Range(1, kMaxWindows));
-                        app.add_flag("--json", o->json, "print JSON {\"rows\": [...]}");
-                        app.add_option("--tasks", o->tasks,
-                                       "also score lm-eval tasks (as `eval`) on every model: comma-separated names, "
-                                       "e.g. piqa; adds columns and rows[].tasks in lm-eval's layout");
-                        app.add_option("--task-data", o->task_data, "data of --tasks (as eval --data)");
-                        app.add_option("--task-engine", o->task_engine,
-                                       "how --tasks scores each quantized row: on the file `quantize` writes with "
-                                       "the same settings, simulated (= eval --simulate on it) or integer (= eval)")
-                            ->check(CLI::IsMember({"simulated", "integer"}))
-                            ->capture_default_str();
-                        app.add_option("--task-limit", o->task_limit, "first K documents of each task (0 = all)")->check(Range(0, 1 << 30));
-                        app.add_option("--task-batch-size", o->task_batch_size,
-                                       "documents of --tasks scored together (as eval --batch-size)")
-                            ->capture_default_str()
-                            ->check(Range(1, 1024));
-                        app.callback([o, &app] { run_compare(*o, app); });
-                      }});
+DUQ_REGISTER_COMMAND(
+    {"compare", "quantize with several methods and bit widths; perplexity and KL divergence table", [](CLI::App& app) {
+       auto o = std::make_shared<CompareOpts>();
+       o->m.add(app);
+       o->q.add(app);
+       app.add_option("--text", o->text, "evaluation text")->required();
+       app.add_option("--methods", o->methods,
+                      "comma-separated methods: fp; rtn; smoothquant (q/k/v and gate/up inputs, "
+                      "alpha 0.5); rotation (QuaRot's randomized Hadamard per linear input); duquant; "
+                      "rotation+gptq (QuaRot-GPTQ: GPTQ on the rotated weights, symmetric grid, per-row "
+                      "MSE clip); duquant+gptq; duquant+lwc (learned weight clipping, --lwc-epochs, "
+                      "--lwc-lr); gptq (no transform); adadim (per module per-IC or per-OC groups, RTN); "
+                      "adadim+gptq; duquant-auto (per linear input the transform — none, smoothing, "
+                      "rotation or DuQuant — and activation clip, per layer the Q/K clip, per row the "
+                      "weight clip, chosen by output error on the calibration data; GPTQ rounding). "
+                      "GPTQ/AdaDim use the Hessian of each transformed linear input "
+                      "over all calibration windows propagated through the quantized blocks. "
+                      "Weight-only settings: --bits W3A16,W4A16 (A16 = activations and KV not "
+                      "quantized), --group-size 32 or 0 (per channel). Per-IC (AdaDim) and grouped "
+                      "weights run simulated only: the integer kernels take per-row grids")
+           ->capture_default_str();
+       app.add_option("--bits", o->bits, "comma-separated bit settings")->capture_default_str();
+       app.add_option("--seeds", o->seeds, "more seeds for rotation/duquant at --seed-bits, e.g. 3,4 (rows per seed)");
+       app.add_option("--seed-bits", o->seed_bits, "bit setting the extra seeds apply to")->capture_default_str();
+       app.add_option("--ctx", o->ctx, "evaluation window (default: min(model max, 2048))")
+           ->check(Range(2, kMaxContext));
+       app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
+           ->check(Range(1, kMaxWindows));
+       app.add_flag("--json", o->json, "print JSON {\"rows\": [...]}");
+       app.add_option("--tasks", o->tasks,
+                      "also score lm-eval tasks (as `eval`) on every model: comma-separated names, "
+                      "e.g. piqa; adds columns and rows[].tasks in lm-eval's layout");
+       app.add_option("--task-data", o->task_data, "data of --tasks (as eval --data)");
+       app.add_option("--task-engine", o->task_engine,
+                      "how --tasks scores each quantized row: on the file `quantize` writes with "
+                      "the same settings, simulated (= eval --simulate on it) or integer (= eval)")
+           ->check(CLI::IsMember({"simulated", "integer"}))
+           ->capture_default_str();
+       app.add_option("--task-limit", o->task_limit, "first K documents of each task (0 = all)")
+           ->check(Range(0, 1 << 30));
+       app.add_option("--task-batch-size", o->task_batch_size,
+                      "documents of --tasks scored together (as eval --batch-size)")
+           ->capture_default_str()
+           ->check(Range(1, 1024));
+       app.callback([o, &app] { run_compare(*o, app); });
+     }});
 
 }  // namespace
 }  // namespace duq::tools

@@ -42,7 +42,9 @@ std::pair<std::string, std::string> tokenizer_file_bytes(const TokenizerLocation
     return b;
   };
   if (t.kind != "gguf") {
-    const char* name = t.kind == "sentencepiece" ? "tokenizer.model" : t.kind == "tokenizer.json" ? "tokenizer.json" : "tokenizer.bin";
+    const char* name = t.kind == "sentencepiece"    ? "tokenizer.model"
+                       : t.kind == "tokenizer.json" ? "tokenizer.json"
+                                                    : "tokenizer.bin";
     return {name, read_all(t.path)};
   }
   formats::GgufWriter vw;  // GgufWriter writes files only: through a private temporary folder
@@ -70,7 +72,8 @@ model::GgufKeyValues llama_vocab_for(const TokenizerLocation& t, const model::Mo
   if (t.kind == "gguf") return model::gguf_tokenizer_kv(formats::GgufFile::open(t.path));
   if (t.kind == "sentencepiece") return model::llama_vocab_kv_from_sentencepiece(t.path, cfg.bos_id, cfg.eos_id);
   if (t.kind == "llama2c") return model::llama_vocab_kv_from_llama2c(t.path, cfg.bos_id, cfg.eos_id);
-  fail(t.path, ": a ", t.kind, " vocabulary (byte-level BPE) is not written to llama.cpp GGUF by duquant; use llama.cpp's "
+  fail(t.path, ": a ", t.kind,
+       " vocabulary (byte-level BPE) is not written to llama.cpp GGUF by duquant; use llama.cpp's "
        "convert_hf_to_gguf.py for such models, or pass a SentencePiece tokenizer.model / llama2.c tokenizer.bin "
        "with --tokenizer");
 }
@@ -100,7 +103,9 @@ void run_convert(const ConvertOpts& o) {
   model::ModelWeights w = src->load_all();
   auto tok = load_tokenizer_for(o.m, cfg);  // checked against the vocabulary before anything is written
   model::convert_to_rotate_half(cfg, w);
-  const auto dt = o.dtype == "bf16" ? formats::DType::BF16 : o.dtype == "f16" ? formats::DType::F16 : formats::DType::F32;
+  const auto dt = o.dtype == "bf16"  ? formats::DType::BF16
+                  : o.dtype == "f16" ? formats::DType::F16
+                                     : formats::DType::F32;
   // The tokenizer travels with the model, in the form it came in (a GGUF vocabulary as a vocabulary-only GGUF),
   // inside the staged directory: the model appears with its tokenizer or not at all.
   const auto [name, bytes] = tokenizer_file_bytes(find_tokenizer(o.m, cfg));
@@ -109,14 +114,20 @@ void run_convert(const ConvertOpts& o) {
               name.c_str());
 }
 
-DUQ_REGISTER_COMMAND({"convert", "convert a llama2.c checkpoint or GGUF model to a Hugging Face directory, or any float model to a llama.cpp GGUF (--out X.gguf)", [](CLI::App& app) {
+DUQ_REGISTER_COMMAND({"convert",
+                      "convert a llama2.c checkpoint or GGUF model to a Hugging Face directory, or any float model to "
+                      "a llama.cpp GGUF (--out X.gguf)",
+                      [](CLI::App& app) {
                         auto o = std::make_shared<ConvertOpts>();
                         o->m.add(app);
-                        app.add_option("-o,--out", o->out, "output directory, or a file ending in .gguf: llama.cpp's GGUF layout")->required();
+                        app.add_option("-o,--out", o->out,
+                                       "output directory, or a file ending in .gguf: llama.cpp's GGUF layout")
+                            ->required();
                         app.add_option("--dtype", o->dtype, "tensor type of the weights (GGUF output: f32 or f16)")
                             ->check(CLI::IsMember({"f32", "f16", "bf16"}))
                             ->capture_default_str();
-                        app.add_flag("--force", o->force, "replace an existing output (a non-empty directory must hold model files only)");
+                        app.add_flag("--force", o->force,
+                                     "replace an existing output (a non-empty directory must hold model files only)");
                         app.callback([o] { run_convert(*o); });
                       }});
 

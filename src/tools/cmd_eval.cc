@@ -11,9 +11,9 @@
 #include "core/file_checks.h"
 #include "eval/tasks/run.h"
 #include "tools/commands.h"
+#include "tools/model_args.h"
 #include "tools/option_checks.h"
 #include "tools/quant_args.h"
-#include "tools/model_args.h"
 #include "tools/runner.h"
 
 namespace duq::tools {
@@ -37,7 +37,9 @@ fs::path data_for(const std::string& task, const fs::path& data, bool several) {
     if (fs::exists(data / task)) return data / task;
     if (fs::exists(data / (task + ".jsonl"))) return data / (task + ".jsonl");
   }
-  if (several) fail("--data ", data.string(), ": no ", task, " or ", task, ".jsonl inside it (several tasks need one folder per task)");
+  if (several)
+    fail("--data ", data.string(), ": no ", task, " or ", task,
+         ".jsonl inside it (several tasks need one folder per task)");
   return data;
 }
 
@@ -57,8 +59,9 @@ void run_eval(const EvalOpts& o) {
   if (o.max_length < 0 || o.max_length == 1)
     fail("--max-length must be at least 2 tokens (0 = the model's maximum; got ", o.max_length, ")");
   if (o.shots < 0 || o.shots > 100) fail("--shots must be between 0 and 100 (got ", o.shots, ")");
-  const fs::path samples_path =
-      o.log_samples.empty() ? fs::path() : check_output_file(o.log_samples, "--log-samples", o.force, {o.m.model, o.m.tokenizer, o.data});
+  const fs::path samples_path = o.log_samples.empty() ? fs::path()
+                                                      : check_output_file(o.log_samples, "--log-samples", o.force,
+                                                                          {o.m.model, o.m.tokenizer, o.data});
   // Load every task before the model: a bad file fails fast.
   std::vector<tk::Task> tasks;
   tasks.reserve(names.size());
@@ -70,7 +73,8 @@ void run_eval(const EvalOpts& o) {
   run.ensure_context(max_len, "--max-length " + std::to_string(max_len));  // beyond a GGUF's training context: warns
   tk::Scorer scorer(run.forward_batch, run.cfg, max_len, !o.naive);
   std::unique_ptr<AtomicFile> samples;
-  if (!o.log_samples.empty()) samples = std::make_unique<AtomicFile>(samples_path, o.force ? Replace::IfRegular : Replace::No);
+  if (!o.log_samples.empty())
+    samples = std::make_unique<AtomicFile>(samples_path, o.force ? Replace::IfRegular : Replace::No);
 
   nlohmann::json results = nlohmann::json::object(), nsamples = nlohmann::json::object();
   std::vector<tk::Metric> metrics;
@@ -95,17 +99,25 @@ void run_eval(const EvalOpts& o) {
   if (samples) samples->commit();
   const double docs_per_s = static_cast<double>(stats.docs) / std::max(stats.seconds, 1e-9);
   if (o.json) {
-    nlohmann::json j = {{"results", results},
-                        {"n-samples", nsamples},
-                        {"config",
-                         {{"model", o.m.model}, {"engine", run.kind}, {"bos", o.bos}, {"max_length", max_len},
-                          {"limit", o.limit}, {"num_fewshot_mmlu", o.shots}, {"prefix_cache", !o.naive},
-                          {"batch_size", o.batch_size}}},
-                        {"speed",
-                         {{"seconds", stats.seconds}, {"docs", stats.docs}, {"docs_per_second", docs_per_s},
-                          {"forward_tokens", stats.forward_tokens}}},
-                        {"truncation", {{"requests_left_truncated", stats.truncated},
-                                        {"continuations_longer_than_window", stats.clipped}}}};
+    nlohmann::json j = {
+        {"results", results},
+        {"n-samples", nsamples},
+        {"config",
+         {{"model", o.m.model},
+          {"engine", run.kind},
+          {"bos", o.bos},
+          {"max_length", max_len},
+          {"limit", o.limit},
+          {"num_fewshot_mmlu", o.shots},
+          {"prefix_cache", !o.naive},
+          {"batch_size", o.batch_size}}},
+        {"speed",
+         {{"seconds", stats.seconds},
+          {"docs", stats.docs},
+          {"docs_per_second", docs_per_s},
+          {"forward_tokens", stats.forward_tokens}}},
+        {"truncation",
+         {{"requests_left_truncated", stats.truncated}, {"continuations_longer_than_window", stats.clipped}}}};
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
@@ -115,48 +127,51 @@ void run_eval(const EvalOpts& o) {
   std::printf("(%s; %s; %ld documents in %.1f s, %.2f docs/s; %ld tokens run)\n", run.kind.c_str(),
               o.bos ? "BOS" : "no BOS", stats.docs, stats.seconds, docs_per_s, stats.forward_tokens);
   if (stats.truncated > 0)
-    std::printf("(%ld requests left-truncated to the %d-token window; %ld continuations longer than it had only "
-                "their last %d tokens scored)\n",
-                stats.truncated, max_len, stats.clipped, max_len);
+    std::printf(
+        "(%ld requests left-truncated to the %d-token window; %ld continuations longer than it had only "
+        "their last %d tokens scored)\n",
+        stats.truncated, max_len, stats.clipped, max_len);
 }
 
-DUQ_REGISTER_COMMAND({"eval", "task accuracy (PIQA, ARC, HellaSwag, WinoGrande, BoolQ, LAMBADA, MMLU) as lm-eval scores it",
-                      [](CLI::App& app) {
-                        auto o = std::make_shared<EvalOpts>();
-                        o->m.add(app);
-                        app.add_option("--task,--tasks", o->tasks,
-                                       "comma-separated tasks: piqa, arc_easy, arc_challenge, hellaswag, winogrande, "
-                                       "boolq, lambada, mmlu")
-                            ->required();
-                        app.add_option("--data", o->data,
-                                       "task data in its release format: a file, the release folder, or (several "
-                                       "tasks) a folder holding one <task> folder or <task>.jsonl each")
-                            ->required();
-                        app.add_option("--limit", o->limit, "first K documents of each task (MMLU: of each subject)")->check(Range(0, 1 << 30));
-                        app.add_option("--shots", o->shots, "MMLU: few-shot examples from dev/")->capture_default_str()->check(Range(0, 100));
-                        app.add_option("--max-length", o->max_length,
-                                       "context window in tokens; longer requests are left-truncated (default: "
-                                       "the model's maximum)")
-                            ->check(Range(0, kMaxContext));
-                        app.add_flag("--bos", o->bos,
-                                     "prepend BOS to every request (default off, as lm-eval does for LLaMA models)");
-                        app.add_flag("--json", o->json, "print lm-eval's results layout as JSON");
-                        app.add_option("--log-samples", o->log_samples,
-                                       "write one JSON line per document (doc_id, target, lls, metrics)");
-                        app.add_flag("--force", o->force, "replace an existing --log-samples file");
-                        app.add_option("--batch-size", o->batch_size,
-                                       "documents scored together in one forward pass (their scores do not "
-                                       "depend on it)")
-                            ->capture_default_str()
-                            ->check(Range(1, 1024));
-                        app.add_flag("--no-prefix-cache", o->naive,
-                                     "score every choice as its own sequence (slower; for comparison)");
-                        app.add_flag("--simulate", o->simulate,
-                                     "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
-                        app.add_flag("--exact-rotations", o->exact_rotations,
-                                     "integer engine: DuQuant's online rotations in fp32 instead of int16");
-                        app.callback([o] { run_eval(*o); });
-                      }});
+DUQ_REGISTER_COMMAND(
+    {"eval", "task accuracy (PIQA, ARC, HellaSwag, WinoGrande, BoolQ, LAMBADA, MMLU) as lm-eval scores it",
+     [](CLI::App& app) {
+       auto o = std::make_shared<EvalOpts>();
+       o->m.add(app);
+       app.add_option("--task,--tasks", o->tasks,
+                      "comma-separated tasks: piqa, arc_easy, arc_challenge, hellaswag, winogrande, "
+                      "boolq, lambada, mmlu")
+           ->required();
+       app.add_option("--data", o->data,
+                      "task data in its release format: a file, the release folder, or (several "
+                      "tasks) a folder holding one <task> folder or <task>.jsonl each")
+           ->required();
+       app.add_option("--limit", o->limit, "first K documents of each task (MMLU: of each subject)")
+           ->check(Range(0, 1 << 30));
+       app.add_option("--shots", o->shots, "MMLU: few-shot examples from dev/")
+           ->capture_default_str()
+           ->check(Range(0, 100));
+       app.add_option("--max-length", o->max_length,
+                      "context window in tokens; longer requests are left-truncated (default: "
+                      "the model's maximum)")
+           ->check(Range(0, kMaxContext));
+       app.add_flag("--bos", o->bos, "prepend BOS to every request (default off, as lm-eval does for LLaMA models)");
+       app.add_flag("--json", o->json, "print lm-eval's results layout as JSON");
+       app.add_option("--log-samples", o->log_samples,
+                      "write one JSON line per document (doc_id, target, lls, metrics)");
+       app.add_flag("--force", o->force, "replace an existing --log-samples file");
+       app.add_option("--batch-size", o->batch_size,
+                      "documents scored together in one forward pass (their scores do not "
+                      "depend on it)")
+           ->capture_default_str()
+           ->check(Range(1, 1024));
+       app.add_flag("--no-prefix-cache", o->naive, "score every choice as its own sequence (slower; for comparison)");
+       app.add_flag("--simulate", o->simulate,
+                    "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
+       app.add_flag("--exact-rotations", o->exact_rotations,
+                    "integer engine: DuQuant's online rotations in fp32 instead of int16");
+       app.callback([o] { run_eval(*o); });
+     }});
 
 }  // namespace
 }  // namespace duq::tools

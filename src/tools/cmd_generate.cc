@@ -63,27 +63,28 @@ void run_generate(const GenerateOpts& o) {
                generated / std::max(s, 1e-9), run.kind.c_str());
 }
 
-DUQ_REGISTER_COMMAND({"generate", "generate text from a prompt (or from BOS)", [](CLI::App& app) {
-                        auto o = std::make_shared<GenerateOpts>();
-                        o->m.add(app);
-                        app.add_option("-p,--prompt", o->prompt, "prompt text (default: start from BOS)");
-                        app.add_option("-n,--max-tokens", o->max_tokens, "tokens to generate")
-                            ->capture_default_str()
-                            ->check(Range(1, 1 << 24));
-                        // Below 0.01 logits / T overflow float (and sampling is greedy to any precision anyway).
-                        app.add_option("--temperature", o->temperature, "0 = greedy")
-                            ->capture_default_str()
-                            ->check(ZeroOrRange(0.01, 100.0));
-                        app.add_option("--top-p", o->top_p, "nucleus sampling mass")
-                            ->capture_default_str()
-                            ->check(RangeOpenLow(0.0, 1.0));
-                        app.add_option("--seed", o->seed, "sampling seed")->capture_default_str()->check(RangeU64(0, UINT64_MAX));
-                        app.add_flag("--simulate", o->simulate,
-                                     "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
-                        app.add_flag("--exact-rotations", o->exact_rotations,
-                                     "integer engine: DuQuant's online rotations in fp32 (as simulated) instead of int16");
-                        app.callback([o] { run_generate(*o); });
-                      }});
+DUQ_REGISTER_COMMAND(
+    {"generate", "generate text from a prompt (or from BOS)", [](CLI::App& app) {
+       auto o = std::make_shared<GenerateOpts>();
+       o->m.add(app);
+       app.add_option("-p,--prompt", o->prompt, "prompt text (default: start from BOS)");
+       app.add_option("-n,--max-tokens", o->max_tokens, "tokens to generate")
+           ->capture_default_str()
+           ->check(Range(1, 1 << 24));
+       // Below 0.01 logits / T overflow float (and sampling is greedy to any precision anyway).
+       app.add_option("--temperature", o->temperature, "0 = greedy")
+           ->capture_default_str()
+           ->check(ZeroOrRange(0.01, 100.0));
+       app.add_option("--top-p", o->top_p, "nucleus sampling mass")
+           ->capture_default_str()
+           ->check(RangeOpenLow(0.0, 1.0));
+       app.add_option("--seed", o->seed, "sampling seed")->capture_default_str()->check(RangeU64(0, UINT64_MAX));
+       app.add_flag("--simulate", o->simulate,
+                    "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
+       app.add_flag("--exact-rotations", o->exact_rotations,
+                    "integer engine: DuQuant's online rotations in fp32 (as simulated) instead of int16");
+       app.callback([o] { run_generate(*o); });
+     }});
 
 }  // namespace
 }  // namespace duq::tools

@@ -54,8 +54,7 @@ std::vector<int> parse_layers(const std::string& spec, int n_layers) {
     if (is >> dash) {
       if (dash != '-' || !(is >> b)) fail("--layers: bad entry '", item, "' (expected e.g. 0,2,5-7)");
     }
-    if (a < 0 || b >= n_layers || a > b)
-      fail("--layers: '", item, "' is outside the model's blocks 0–", n_layers - 1);
+    if (a < 0 || b >= n_layers || a > b) fail("--layers: '", item, "' is outside the model's blocks 0–", n_layers - 1);
     for (int l = a; l <= b; ++l)
       if (std::find(out.begin(), out.end(), l) == out.end()) out.push_back(l);
   }
@@ -135,7 +134,8 @@ eval::SiteHeat site_heat(int layer, const calib::SiteReport& rep, const calib::Q
   // The report keeps |x| after smoothing; the input before it is that times the per-channel factor, which
   // is the ratio of the recorded maxima (x·Λ⁻¹ scaled back by Λ).
   eval::HeatPanel raw = panel("raw", smooth ? "before smoothing" : "input", rep.abs_before);
-  if (smooth && rep.absmax_raw.size() == static_cast<size_t>(raw.cols) && rep.absmax_before.size() == rep.absmax_raw.size()) {
+  if (smooth && rep.absmax_raw.size() == static_cast<size_t>(raw.cols) &&
+      rep.absmax_before.size() == rep.absmax_raw.size()) {
     for (int64_t j = 0; j < raw.cols; ++j) {
       const float b = rep.absmax_before[static_cast<size_t>(j)];
       const float f = b > 0 ? rep.absmax_raw[static_cast<size_t>(j)] / b : 1.f;
@@ -145,13 +145,12 @@ eval::SiteHeat site_heat(int layer, const calib::SiteReport& rep, const calib::Q
   h.panels.push_back(std::move(raw));
   if (smooth) h.panels.push_back(panel("smoothed", "after smoothing", rep.abs_before));
   if (o.duquant_transform())
-    h.panels.push_back(panel("after", "after DuQuant " + std::string(smooth ? "(smoothing, " : "(") +
-                                          (rep.absmax_perm.empty() ? "R₁)" : "R₁, P, R₂)"),
+    h.panels.push_back(panel("after",
+                             "after DuQuant " + std::string(smooth ? "(smoothing, " : "(") +
+                                 (rep.absmax_perm.empty() ? "R₁)" : "R₁, P, R₂)"),
                              rep.abs_after));
-  else if (o.rotation_transform())
-    h.panels.push_back(panel("after", "after randomized Hadamard", rep.abs_after));
-  else if (o.is_auto())
-    h.panels.push_back(panel("after", "after the transform duquant-auto chose", rep.abs_after));
+  else if (o.rotation_transform()) h.panels.push_back(panel("after", "after randomized Hadamard", rep.abs_after));
+  else if (o.is_auto()) h.panels.push_back(panel("after", "after the transform duquant-auto chose", rep.abs_after));
   return h;
 }
 
@@ -170,7 +169,8 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
   auto tok = load_tokenizer_for(o.m, cfg);
   calib::QuantOptions base = o.q.resolve(app, cfg.max_seq_len);
   base.method = calib::parse_method(o.method);
-  if (base.method == calib::Method::Fp) fail("--method fp has no transform to inspect (choose e.g. rtn, smoothquant, rotation or duquant)");
+  if (base.method == calib::Method::Fp)
+    fail("--method fp has no transform to inspect (choose e.g. rtn, smoothquant, rotation or duquant)");
   std::tie(base.wbits, base.abits) = parse_bits(o.bits, "--bits");
   base.validate();
   const std::vector<int> layers = parse_layers(o.layers, cfg.n_layers);
@@ -181,7 +181,8 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
   }
   if (std::find(methods.begin(), methods.end(), base.method) == methods.end()) methods.push_back(base.method);
   const int ctx = o.ctx > 0 ? o.ctx : std::min(cfg.max_seq_len, 2048);
-  if (o.compare && ctx > cfg.max_seq_len) fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len);
+  if (o.compare && ctx > cfg.max_seq_len)
+    fail("--ctx ", ctx, " exceeds the model's maximum context of ", cfg.max_seq_len);
   std::vector<int> eval_tokens;
   if (o.compare) eval_tokens = tok->encode(read_text_file(o.text), true, false);
 
@@ -229,7 +230,8 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
         if (down.abs_before.size() > 0) rep.heats.push_back(site_heat(l, down, q));
         char line[160];
         std::snprintf(line, sizeof line, "block %d down-projection input: max |x| %.4g → %.4g", l,
-                      max_of(down.absmax_raw), max_of(down.absmax_after.empty() ? down.absmax_before : down.absmax_after));
+                      max_of(down.absmax_raw),
+                      max_of(down.absmax_after.empty() ? down.absmax_before : down.absmax_after));
         summary.push_back(line);
       }
       for (auto& layer : qm.report)  // the heat maps are copied; free the originals before the next method
@@ -254,14 +256,15 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
         eval_tokens, tok->bos_id(), [&](std::span<const int> w) { return fp.forward(w, 0, cache); }, fns, po);
     eval::CompareTable ct;
     ct.caption = "Perplexity of each model on " + o.text + " (ctx " + std::to_string(ctx) + ", " +
-                 std::to_string(res[0].scored) + " tokens scored) and mean KL divergence KL(P_fp ‖ P_model) per "
+                 std::to_string(res[0].scored) +
+                 " tokens scored) and mean KL divergence KL(P_fp ‖ P_model) per "
                  "token, top-1 agreement with the float model; the same models as the error table.";
     ct.rows.push_back({"fp", "W16A16", res[0].ppl, res[0].ppl_stderr, 0.0, 1.0, 0.0});
     const std::string bits = "W" + std::to_string(base.wbits) + "A" + std::to_string(base.abits);
     for (size_t i = 0; i < methods.size(); ++i) {
       const auto& r = res[i + 1];
-      ct.rows.push_back({calib::method_name(methods[i]), bits, r.ppl, r.ppl_stderr, r.kld, r.top1_agree,
-                         kept[i].calib_seconds});
+      ct.rows.push_back(
+          {calib::method_name(methods[i]), bits, r.ppl, r.ppl_stderr, r.kld, r.top1_agree, kept[i].calib_seconds});
     }
     rep.compare = std::move(ct);
   }
@@ -269,38 +272,37 @@ void run_inspect(const InspectOpts& o, const CLI::App& app) {
   const std::string html = eval::render_report_html(rep);
   write_file_atomic(out, html, o.force ? Replace::IfRegular : Replace::No);
   const size_t figures = rep.stages.size() + rep.heats.size() + rep.errors.sites.size();
-  std::printf("wrote %s (%.1f KB): %zu figures for %zu block(s), %zu method(s)%s\n", o.out.c_str(), html.size() / 1024.0,
-              figures, layers.size(), methods.size(), o.compare ? ", perplexity table" : "");
+  std::printf("wrote %s (%.1f KB): %zu figures for %zu block(s), %zu method(s)%s\n", o.out.c_str(),
+              html.size() / 1024.0, figures, layers.size(), methods.size(), o.compare ? ", perplexity table" : "");
   for (const auto& s : summary) std::printf("%s\n", s.c_str());
 }
 
-DUQ_REGISTER_COMMAND({"inspect",
-                      "HTML report: activation outliers at each transform stage, heat maps, per-layer error of each method",
-                      [](CLI::App& app) {
-                        auto o = std::make_shared<InspectOpts>();
-                        o->m.add(app);
-                        o->q.add(app);
-                        app.add_option("--method", o->method, "method whose transform the figures show")
-                            ->capture_default_str()
-                            ->check(CLI::IsMember(calib::method_names()));
-                        app.add_option("--bits", o->bits, "bit setting, e.g. W4A4, W6A6, W4A8")->capture_default_str();
-                        app.add_option("--methods", o->methods, "comma-separated methods for the error table")
-                            ->capture_default_str();
-                        app.add_option("--layers", o->layers, "blocks to draw, e.g. 0,2,5-7 (default: all)");
-                        auto* cmp = app.add_flag("--compare", o->compare,
-                                                 "add the perplexity / KL table of `duquant compare` (needs --text)");
-                        auto* text = app.add_option("--text", o->text, "evaluation text for --compare");
-                        cmp->needs(text);
-                        text->needs(cmp);
-                        app.add_option("--ctx", o->ctx, "evaluation window for --compare (default: min(model max, 2048))")
-                            ->check(Range(2, kMaxContext));
-                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
-                            ->check(Range(1, kMaxWindows));
-                        app.add_option("--title", o->title, "report title")->capture_default_str();
-                        app.add_option("-o,--out", o->out, "output HTML file")->required();
-                        app.add_flag("--force", o->force, "replace an existing output file (a regular file that is not an input)");
-                        app.callback([o, &app] { run_inspect(*o, app); });
-                      }});
+DUQ_REGISTER_COMMAND(
+    {"inspect", "HTML report: activation outliers at each transform stage, heat maps, per-layer error of each method",
+     [](CLI::App& app) {
+       auto o = std::make_shared<InspectOpts>();
+       o->m.add(app);
+       o->q.add(app);
+       app.add_option("--method", o->method, "method whose transform the figures show")
+           ->capture_default_str()
+           ->check(CLI::IsMember(calib::method_names()));
+       app.add_option("--bits", o->bits, "bit setting, e.g. W4A4, W6A6, W4A8")->capture_default_str();
+       app.add_option("--methods", o->methods, "comma-separated methods for the error table")->capture_default_str();
+       app.add_option("--layers", o->layers, "blocks to draw, e.g. 0,2,5-7 (default: all)");
+       auto* cmp =
+           app.add_flag("--compare", o->compare, "add the perplexity / KL table of `duquant compare` (needs --text)");
+       auto* text = app.add_option("--text", o->text, "evaluation text for --compare");
+       cmp->needs(text);
+       text->needs(cmp);
+       app.add_option("--ctx", o->ctx, "evaluation window for --compare (default: min(model max, 2048))")
+           ->check(Range(2, kMaxContext));
+       app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
+           ->check(Range(1, kMaxWindows));
+       app.add_option("--title", o->title, "report title")->capture_default_str();
+       app.add_option("-o,--out", o->out, "output HTML file")->required();
+       app.add_flag("--force", o->force, "replace an existing output file (a regular file that is not an input)");
+       app.callback([o, &app] { run_inspect(*o, app); });
+     }});
 
 }  // namespace
 }  // namespace duq::tools

@@ -1,7 +1,7 @@
 // duquant ppl: perplexity of a model on a text file (paper protocol by default).
-#include <nlohmann/json.hpp>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "core/file_checks.h"
 #include "eval/dataset_text.h"
@@ -35,7 +35,8 @@ void run_ppl(const PplOpts& o) {
     fail("--check-simulated compares the integer kernels with the simulation of a quantized .gguf; ", o.m.model,
          " is not one");
   if (o.protocol == "llamacpp" && o.ctx != 0 && o.ctx < 3)
-    fail("--ctx must be at least 3 with --protocol llamacpp (it scores the second half of each window; got ", o.ctx, ")");
+    fail("--ctx must be at least 3 with --protocol llamacpp (it scores the second half of each window; got ", o.ctx,
+         ")");
   require_regular_file(o.text, "text file");
   Runner run = load_runner(o.m, o.simulate, o.exact_rotations);
   const auto& cfg = run.cfg;
@@ -65,8 +66,9 @@ void run_ppl(const PplOpts& o) {
         tokens, tok->bos_id(), [&](std::span<const int> w) { return sim.forward(w, 0, cache2, false); }, po);
     const double rel = std::fabs(r.ppl - rs.ppl) / rs.ppl;
     if (o.json) {
-      nlohmann::json j = {{"ppl", r.ppl}, {"engine", run.kind}, {"ppl_simulated", rs.ppl}, {"relative_difference", rel},
-                          {"scored", r.scored}, {"windows", r.windows}, {"tokens_total", r.tokens_total}, {"nll", r.nll}};
+      nlohmann::json j = {
+          {"ppl", r.ppl},       {"engine", run.kind},   {"ppl_simulated", rs.ppl},        {"relative_difference", rel},
+          {"scored", r.scored}, {"windows", r.windows}, {"tokens_total", r.tokens_total}, {"nll", r.nll}};
       std::printf("%s\n", j.dump().c_str());
     } else {
       std::printf("perplexity %.4f (%s) vs %.4f (%s): relative difference %.3f%% over %ld tokens\n", r.ppl,
@@ -75,16 +77,19 @@ void run_ppl(const PplOpts& o) {
     return;
   }
   if (o.json) {
-    nlohmann::json j = {{"ppl", r.ppl},         {"ppl_stderr", r.ppl_stderr}, {"nll", r.nll},
-                        {"scored", r.scored},   {"windows", r.windows},       {"tokens_total", r.tokens_total},
-                        {"ctx", ctx},           {"protocol", o.protocol},     {"seconds", r.seconds},
-                        {"tokens_per_second", r.tokens_per_second}, {"engine", run.kind}};
+    nlohmann::json j = {{"ppl", r.ppl},         {"ppl_stderr", r.ppl_stderr},
+                        {"nll", r.nll},         {"scored", r.scored},
+                        {"windows", r.windows}, {"tokens_total", r.tokens_total},
+                        {"ctx", ctx},           {"protocol", o.protocol},
+                        {"seconds", r.seconds}, {"tokens_per_second", r.tokens_per_second},
+                        {"engine", run.kind}};
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("perplexity %.4f ± %.4f  (nll %.5f; %ld tokens scored in %ld windows of %d; %ld tokens in text; "
-                "%s protocol; %.0f tokens/s; %s)\n",
-                r.ppl, r.ppl_stderr, r.nll, r.scored, r.windows, ctx, r.tokens_total, o.protocol.c_str(),
-                r.tokens_per_second, run.kind.c_str());
+    std::printf(
+        "perplexity %.4f ± %.4f  (nll %.5f; %ld tokens scored in %ld windows of %d; %ld tokens in text; "
+        "%s protocol; %.0f tokens/s; %s)\n",
+        r.ppl, r.ppl_stderr, r.nll, r.scored, r.windows, ctx, r.tokens_total, o.protocol.c_str(), r.tokens_per_second,
+        run.kind.c_str());
   }
 }
 
@@ -96,7 +101,8 @@ DUQ_REGISTER_COMMAND({"ppl", "perplexity on a text file", [](CLI::App& app) {
                                        "window length in tokens (default: min(model max, 2048); at least 3 for "
                                        "--protocol llamacpp)")
                             ->check(Range(2, kMaxContext));
-                        app.add_option("--max-windows", o->max_windows, "evaluate at most this many windows (default: all)")
+                        app.add_option("--max-windows", o->max_windows,
+                                       "evaluate at most this many windows (default: all)")
                             ->check(Range(1, kMaxWindows));
                         app.add_option("--protocol", o->protocol,
                                        "paper: BOS once, every prediction scored; llamacpp: BOS per window, "
@@ -114,8 +120,9 @@ DUQ_REGISTER_COMMAND({"ppl", "perplexity on a text file", [](CLI::App& app) {
                                      "quantized .gguf: also run the simulated path and print both perplexities");
                         app.add_flag("--simulate", o->simulate,
                                      "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
-                        app.add_flag("--exact-rotations", o->exact_rotations,
-                                     "integer engine: DuQuant's online rotations in fp32 (as simulated) instead of int16");
+                        app.add_flag(
+                            "--exact-rotations", o->exact_rotations,
+                            "integer engine: DuQuant's online rotations in fp32 (as simulated) instead of int16");
                         app.callback([o] { run_ppl(*o); });
                       }});
 

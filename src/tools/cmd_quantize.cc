@@ -66,7 +66,8 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
   model::QuantModelData data = calib::quantize_to_file_data(*src, windows, opts, qm);
   if (opts.is_auto()) std::printf("%s", calib::auto_choices_table(qm).c_str());
   const Timer write_timer;
-  write_quantized_file(std::move(data), std::move(tok_file), types, out.string(), o.force ? Replace::IfRegular : Replace::No);
+  write_quantized_file(std::move(data), std::move(tok_file), types, out.string(),
+                       o.force ? Replace::IfRegular : Replace::No);
   const double write_seconds = write_timer.seconds() + qm.stages.pack;
   const auto size = fs::file_size(out);
   std::printf("wrote %s (%.2f MB; embedding %s, classifier %s): %s, calibrated on %zu × %d tokens in %.1f s\n",
@@ -74,41 +75,43 @@ void run_quantize(const QuantizeOpts& o, const CLI::App& app) {
               cfg.tied_embeddings ? "tied" : model::table_type_name(types.output), opts.describe().c_str(),
               windows.size(), opts.calib_ctx, qm.calib_seconds);
   const calib::StageTimes& t = qm.stages;
-  std::printf("stages: reading weights %.1f s, statistics %.1f s, search %.1f s, weight quantization %.1f s, "
-              "propagation %.1f s, writing %.1f s; peak RSS %.2f GB\n",
-              t.load, t.statistics, t.search, t.weights, t.propagate, write_seconds, peak_rss_bytes() / 1e9);
+  std::printf(
+      "stages: reading weights %.1f s, statistics %.1f s, search %.1f s, weight quantization %.1f s, "
+      "propagation %.1f s, writing %.1f s; peak RSS %.2f GB\n",
+      t.load, t.statistics, t.search, t.weights, t.propagate, write_seconds, peak_rss_bytes() / 1e9);
 }
 
-DUQ_REGISTER_COMMAND({"quantize", "calibrate and quantize a model; write a quantized .gguf", [](CLI::App& app) {
-                        auto o = std::make_shared<QuantizeOpts>();
-                        o->m.add(app);
-                        o->q.add(app);
-                        app.add_option("--method", o->method,
-                                       "rtn, smoothquant, rotation, duquant, rotation+gptq, duquant+gptq, duquant+lwc, gptq, "
-                                       "duquant-auto")
-                            ->capture_default_str()
-                            ->check(CLI::IsMember(calib::method_names()));
-                        app.add_flag("--auto", o->auto_mode,
-                                     "= --method duquant-auto: per linear input the transform (none, smoothing, "
-                                     "rotation, DuQuant) and activation clip, per layer the Q/K clip, per output row "
-                                     "the weight clip, all chosen by output error on the calibration data; the "
-                                     "choices are printed and stored in the file");
-                        app.add_option("--wbits", o->wbits, "weight bits (2–8)")->capture_default_str()->check(Range(2, 8));
-                        app.add_option("--abits", o->abits, "activation bits (2–8, 16 = weight-only)")
-                            ->capture_default_str()
-                            ->check(OneOf({2, 3, 4, 5, 6, 7, 8, 16}));
-                        app.add_option("-o,--out", o->out, "output file (.gguf)")->required();
-                        app.add_flag("--force", o->force, "replace an existing output file (a regular file that is not an input)");
-                        app.add_option("--embed-type", o->embed_type,
-                                       "token embedding storage: f32, f16 or q8_0 (8-bit blocks of 32; f16 when dim "
-                                       "is not a multiple of 32; tied embeddings default to --output-type)")
-                            ->capture_default_str()
-                            ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
-                        app.add_option("--output-type", o->output_type, "classifier (output.weight) storage: f32 or f16")
-                            ->capture_default_str()
-                            ->check(CLI::IsMember({"f32", "f16"}));
-                        app.callback([o, &app] { run_quantize(*o, app); });
-                      }});
+DUQ_REGISTER_COMMAND(
+    {"quantize", "calibrate and quantize a model; write a quantized .gguf", [](CLI::App& app) {
+       auto o = std::make_shared<QuantizeOpts>();
+       o->m.add(app);
+       o->q.add(app);
+       app.add_option("--method", o->method,
+                      "rtn, smoothquant, rotation, duquant, rotation+gptq, duquant+gptq, duquant+lwc, gptq, "
+                      "duquant-auto")
+           ->capture_default_str()
+           ->check(CLI::IsMember(calib::method_names()));
+       app.add_flag("--auto", o->auto_mode,
+                    "= --method duquant-auto: per linear input the transform (none, smoothing, "
+                    "rotation, DuQuant) and activation clip, per layer the Q/K clip, per output row "
+                    "the weight clip, all chosen by output error on the calibration data; the "
+                    "choices are printed and stored in the file");
+       app.add_option("--wbits", o->wbits, "weight bits (2–8)")->capture_default_str()->check(Range(2, 8));
+       app.add_option("--abits", o->abits, "activation bits (2–8, 16 = weight-only)")
+           ->capture_default_str()
+           ->check(OneOf({2, 3, 4, 5, 6, 7, 8, 16}));
+       app.add_option("-o,--out", o->out, "output file (.gguf)")->required();
+       app.add_flag("--force", o->force, "replace an existing output file (a regular file that is not an input)");
+       app.add_option("--embed-type", o->embed_type,
+                      "token embedding storage: f32, f16 or q8_0 (8-bit blocks of 32; f16 when dim "
+                      "is not a multiple of 32; tied embeddings default to --output-type)")
+           ->capture_default_str()
+           ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
+       app.add_option("--output-type", o->output_type, "classifier (output.weight) storage: f32 or f16")
+           ->capture_default_str()
+           ->check(CLI::IsMember({"f32", "f16"}));
+       app.callback([o, &app] { run_quantize(*o, app); });
+     }});
 
 }  // namespace
 }  // namespace duq::tools

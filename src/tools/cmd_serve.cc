@@ -146,7 +146,8 @@ void run_serve(const ServeOpts& o) {
   std::atomic<uint64_t> next_id{1};
 
   svr.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
-    if (!o.api_key.empty() && req.path.rfind("/v1/", 0) == 0 && req.get_header_value("Authorization") != "Bearer " + o.api_key) {
+    if (!o.api_key.empty() && req.path.rfind("/v1/", 0) == 0 &&
+        req.get_header_value("Authorization") != "Bearer " + o.api_key) {
       reply_error(res, 401, "missing or wrong API key (Authorization: Bearer …)", "authentication_error");
       counters.add(401);
       return httplib::Server::HandlerResponse::Handled;
@@ -155,7 +156,7 @@ void run_serve(const ServeOpts& o) {
   });
   svr.set_error_handler([&](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
-    const std::string msg = res.status == 413 ? "request body larger than --max-body bytes"
+    const std::string msg = res.status == 413   ? "request body larger than --max-body bytes"
                             : res.status == 404 ? "no such endpoint"
                                                 : "HTTP error";
     res.set_content(serve::error_body(msg, "invalid_request_error"), "application/json");
@@ -176,8 +177,10 @@ void run_serve(const ServeOpts& o) {
           tokens = serve::prompt_tokens(r, *run.tok, fmt);
         }
         if (static_cast<int>(tokens.size()) > sched.context())
-          throw ApiError(400, "the prompt has " + std::to_string(tokens.size()) + " tokens, more than the context of " +
-                                  std::to_string(sched.context()), "invalid_request_error", chat ? "messages" : "prompt");
+          throw ApiError(400,
+                         "the prompt has " + std::to_string(tokens.size()) + " tokens, more than the context of " +
+                             std::to_string(sched.context()),
+                         "invalid_request_error", chat ? "messages" : "prompt");
         std::shared_ptr<serve::Job> job;
         try {
           job = sched.submit(std::move(tokens), r.p);
@@ -186,14 +189,16 @@ void run_serve(const ServeOpts& o) {
         }
         if (!job) {
           res.set_header("Retry-After", "1");
-          throw ApiError(503, draining ? "the server is shutting down" : "the server is busy: the queue is full; retry later",
-                         "server_error");
+          throw ApiError(
+              503, draining ? "the server is shutting down" : "the server is busy: the queue is full; retry later",
+              "server_error");
         }
         const std::string id = (chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id++);
         const long created = now_s();
         if (!r.stream) {
           // The client is watched between reads: one that leaves frees its slot within ~200 ms.
-          const int fd = serve::find_connection_socket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
+          const int fd =
+              serve::find_connection_socket(req.local_addr, req.local_port, req.remote_addr, req.remote_port);
           std::string text;
           for (bool done = false; !done;) {
             text += job->read(std::chrono::milliseconds(200), done);
@@ -220,32 +225,33 @@ void run_serve(const ServeOpts& o) {
             "text/event-stream",
             [&, job, r, id, created, first](size_t, httplib::DataSink& sink) {
               try {
-              auto send = [&](const json& j) {
-                const std::string s = "data: " + dump(j) + "\n\n";
-                return sink.write(s.data(), s.size());
-              };
-              if (*first && chat && !send(serve::stream_chunk(r, id, model_id, created, "", "", true))) {
-                job->cancel();
-                return false;
-              }
-              bool done = false;
-              const std::string text = job->read(std::chrono::milliseconds(200), done);
-              if (!text.empty() && !send(serve::stream_chunk(r, id, model_id, created, text, "", *first && !chat))) {
-                job->cancel();  // the client is gone: free the slot at the next step
-                return false;
-              }
-              if (!text.empty() || chat) *first = false;
-              if (!done) return true;
-              const serve::Finish f = job->finish();
-              const json usage = serve::usage_json(job->prompt_tokens, job->completion_tokens);
-              json last = f == serve::Finish::Error ? json{{"error", {{"message", job->error()}, {"type", "server_error"}}}}
-                                                    : serve::stream_chunk(r, id, model_id, created, "", serve::finish_name(f),
-                                                                          false, usage);
-              send(last);
-              const std::string end = "data: [DONE]\n\n";
-              sink.write(end.data(), end.size());
-              sink.done();
-              return true;
+                auto send = [&](const json& j) {
+                  const std::string s = "data: " + dump(j) + "\n\n";
+                  return sink.write(s.data(), s.size());
+                };
+                if (*first && chat && !send(serve::stream_chunk(r, id, model_id, created, "", "", true))) {
+                  job->cancel();
+                  return false;
+                }
+                bool done = false;
+                const std::string text = job->read(std::chrono::milliseconds(200), done);
+                if (!text.empty() && !send(serve::stream_chunk(r, id, model_id, created, text, "", *first && !chat))) {
+                  job->cancel();  // the client is gone: free the slot at the next step
+                  return false;
+                }
+                if (!text.empty() || chat) *first = false;
+                if (!done) return true;
+                const serve::Finish f = job->finish();
+                const json usage = serve::usage_json(job->prompt_tokens, job->completion_tokens);
+                json last =
+                    f == serve::Finish::Error
+                        ? json{{"error", {{"message", job->error()}, {"type", "server_error"}}}}
+                        : serve::stream_chunk(r, id, model_id, created, "", serve::finish_name(f), false, usage);
+                send(last);
+                const std::string end = "data: [DONE]\n\n";
+                sink.write(end.data(), end.size());
+                sink.done();
+                return true;
               } catch (const std::exception& e) {  // never out of httplib's writer thread (std::terminate)
                 std::fprintf(stderr, "serve: stream %s: %s\n", id.c_str(), e.what());
                 job->cancel();
@@ -267,14 +273,19 @@ void run_serve(const ServeOpts& o) {
   svr.Post("/v1/completions", completion(false));
   svr.Post("/v1/chat/completions", completion(true));
   svr.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
-    json m = {{"id", model_id}, {"object", "model"}, {"created", now_s()}, {"owned_by", "duquant"},
+    json m = {{"id", model_id},
+              {"object", "model"},
+              {"created", now_s()},
+              {"owned_by", "duquant"},
               {"meta", {{"engine", run.kind}, {"context", sched.context()}, {"parallel", o.parallel}}}};
     res.set_content(dump(json{{"object", "list"}, {"data", json::array({m})}}), "application/json");
   });
   svr.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
     const auto s = sched.stats();
-    json j = {{"status", draining ? "draining" : "ok"}, {"slots_idle", s.slots - s.active},
-              {"slots_processing", s.active}, {"queue", s.queued}};
+    json j = {{"status", draining ? "draining" : "ok"},
+              {"slots_idle", s.slots - s.active},
+              {"slots_processing", s.active},
+              {"queue", s.queued}};
     res.status = draining ? 503 : 200;
     res.set_content(j.dump(), "application/json");
   });
@@ -307,7 +318,8 @@ void run_serve(const ServeOpts& o) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       const int sig = g_signal;
       if (sig != SIGINT && sig != SIGTERM) continue;
-      std::fprintf(stderr, "serve: %s: draining (new requests get 503), then exiting\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      std::fprintf(stderr, "serve: %s: draining (new requests get 503), then exiting\n",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM");
       draining = true;
       sched.drain(std::chrono::milliseconds(static_cast<long>(o.drain * 1000)));
       svr.stop();
@@ -325,50 +337,50 @@ void run_serve(const ServeOpts& o) {
   std::fprintf(stderr, "serve: stopped\n");
 }
 
-DUQ_REGISTER_COMMAND({"serve", "OpenAI-compatible HTTP server with continuous batching", [](CLI::App& app) {
-                        auto o = std::make_shared<ServeOpts>();
-                        o->m.add(app);
-                        app.add_option("--host", o->host, "address to listen on (127.0.0.1: this machine only)")
-                            ->capture_default_str();
-                        app.add_option("--port", o->port, "TCP port (0: any free port, printed on stderr)")
-                            ->capture_default_str()
-                            ->check(Range(0, 65535));
-                        app.add_option("--parallel", o->parallel, "slots: sequences decoded together in one batch")
-                            ->capture_default_str()
-                            ->check(Range(1, 1024));
-                        app.add_option("--ctx-size", o->ctx, "positions per slot, prompt + reply (0: the model's context, at most 4096)")
-                            ->capture_default_str()
-                            ->check(Range(0, 1 << 20));
-                        app.add_option("--queue", o->queue, "requests waiting beyond the slots; more get 503 + Retry-After")
-                            ->capture_default_str()
-                            ->check(Range(0, 1 << 16));
-                        app.add_option("--max-tokens", o->max_tokens, "default max_tokens of a request")
-                            ->capture_default_str()
-                            ->check(Range(1, 1 << 24));
-                        app.add_option("--timeout", o->timeout, "seconds a request may take from arrival (then cut)")
-                            ->capture_default_str()
-                            ->check(RangeOpenLow(0.0, 1e7));
-                        app.add_option("--drain", o->drain, "seconds SIGINT/SIGTERM waits for running requests")
-                            ->capture_default_str()
-                            ->check(Range(0.0, 1e6));
-                        app.add_option("--max-body", o->max_body, "largest request body in bytes (larger: 413)")
-                            ->capture_default_str()
-                            ->check(Range(1.0, 1073741824.0));
-                        app.add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' on /v1/*");
-                        app.add_option("--template", o->tmpl,
-                                       "chat template for /v1/chat/completions: llama-2-chat, vicuna, llama-3-instruct, "
-                                       "mistral-instruct (default: from tokenizer_config.json next to the model)");
-                        app.add_option("--model-id", o->model_id, "model name in /v1/models (default: the file name)");
-                        app.add_option("--http-threads", o->http_threads,
-                                       "HTTP worker threads (0: parallel + queue + 4, at most parallel + 68)")
-                            ->capture_default_str()
-                            ->check(Range(0, 4096));
-                        app.add_flag("--simulate", o->simulate,
-                                     "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
-                        app.add_flag("--exact-rotations", o->exact_rotations,
-                                     "integer engine: DuQuant's online rotations in fp32 (as simulated) instead of int16");
-                        app.callback([o] { run_serve(*o); });
-                      }});
+DUQ_REGISTER_COMMAND(
+    {"serve", "OpenAI-compatible HTTP server with continuous batching", [](CLI::App& app) {
+       auto o = std::make_shared<ServeOpts>();
+       o->m.add(app);
+       app.add_option("--host", o->host, "address to listen on (127.0.0.1: this machine only)")->capture_default_str();
+       app.add_option("--port", o->port, "TCP port (0: any free port, printed on stderr)")
+           ->capture_default_str()
+           ->check(Range(0, 65535));
+       app.add_option("--parallel", o->parallel, "slots: sequences decoded together in one batch")
+           ->capture_default_str()
+           ->check(Range(1, 1024));
+       app.add_option("--ctx-size", o->ctx, "positions per slot, prompt + reply (0: the model's context, at most 4096)")
+           ->capture_default_str()
+           ->check(Range(0, 1 << 20));
+       app.add_option("--queue", o->queue, "requests waiting beyond the slots; more get 503 + Retry-After")
+           ->capture_default_str()
+           ->check(Range(0, 1 << 16));
+       app.add_option("--max-tokens", o->max_tokens, "default max_tokens of a request")
+           ->capture_default_str()
+           ->check(Range(1, 1 << 24));
+       app.add_option("--timeout", o->timeout, "seconds a request may take from arrival (then cut)")
+           ->capture_default_str()
+           ->check(RangeOpenLow(0.0, 1e7));
+       app.add_option("--drain", o->drain, "seconds SIGINT/SIGTERM waits for running requests")
+           ->capture_default_str()
+           ->check(Range(0.0, 1e6));
+       app.add_option("--max-body", o->max_body, "largest request body in bytes (larger: 413)")
+           ->capture_default_str()
+           ->check(Range(1.0, 1073741824.0));
+       app.add_option("--api-key", o->api_key, "require 'Authorization: Bearer KEY' on /v1/*");
+       app.add_option("--template", o->tmpl,
+                      "chat template for /v1/chat/completions: llama-2-chat, vicuna, llama-3-instruct, "
+                      "mistral-instruct (default: from tokenizer_config.json next to the model)");
+       app.add_option("--model-id", o->model_id, "model name in /v1/models (default: the file name)");
+       app.add_option("--http-threads", o->http_threads,
+                      "HTTP worker threads (0: parallel + queue + 4, at most parallel + 68)")
+           ->capture_default_str()
+           ->check(Range(0, 4096));
+       app.add_flag("--simulate", o->simulate,
+                    "quantized .gguf: simulated (fake) quantization instead of the integer kernels");
+       app.add_flag("--exact-rotations", o->exact_rotations,
+                    "integer engine: DuQuant's online rotations in fp32 (as simulated) instead of int16");
+       app.callback([o] { run_serve(*o); });
+     }});
 
 }  // namespace
 }  // namespace duq::tools

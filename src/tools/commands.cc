@@ -63,10 +63,12 @@ static void configure_blas(char** argv) {
   num_threads();  // settles the thread count, which keeps OpenBLAS at one thread (core/threads.h)
   // If even that buffer does not fit, OpenBLAS would spin in its first product: stop here, with a message.
   constexpr size_t kBlasBuffer = (128u << 20) + (1u << 20);
-  void* probe = ::mmap(nullptr, kBlasBuffer, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* probe =
+      ::mmap(nullptr, kBlasBuffer, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (probe == MAP_FAILED) {
-    std::fprintf(stderr, "duquant: error: out of memory (the address-space limit, ulimit -v, leaves no room for the "
-                         "BLAS library's 128 MiB work buffer)\n");
+    std::fprintf(stderr,
+                 "duquant: error: out of memory (the address-space limit, ulimit -v, leaves no room for the "
+                 "BLAS library's 128 MiB work buffer)\n");
     std::_Exit(1);
   }
   ::munmap(probe, kBlasBuffer);

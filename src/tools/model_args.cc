@@ -15,13 +15,15 @@ namespace duq::tools {
 namespace fs = std::filesystem;
 
 void ModelArgs::add(CLI::App& app) {
-  app.add_option("-m,--model", model,
-                 "model: llama2.c checkpoint (.bin), Hugging Face directory (config.json + safetensors), llama.cpp GGUF "
-                 "(F32/F16/BF16/Q8_0) or a quantized duquant .gguf (ppl, generate)")
+  app.add_option(
+         "-m,--model", model,
+         "model: llama2.c checkpoint (.bin), Hugging Face directory (config.json + safetensors), llama.cpp GGUF "
+         "(F32/F16/BF16/Q8_0) or a quantized duquant .gguf (ppl, generate)")
       ->required();
-  app.add_option("-t,--tokenizer", tokenizer,
-                 "tokenizer: llama2.c tokenizer.bin, SentencePiece .model, Hugging Face tokenizer.json or a GGUF file's "
-                 "vocabulary (default: the GGUF model's own, or found next to the model)");
+  app.add_option(
+      "-t,--tokenizer", tokenizer,
+      "tokenizer: llama2.c tokenizer.bin, SentencePiece .model, Hugging Face tokenizer.json or a GGUF file's "
+      "vocabulary (default: the GGUF model's own, or found next to the model)");
 }
 
 namespace {
@@ -43,8 +45,8 @@ TokenizerLocation find_tokenizer(const ModelArgs& a, const model::ModelConfig& c
   const bool dir = fs::is_directory(m);
   if (!dir && model::is_gguf_file(a.model)) return {"gguf", a.model};  // llama.cpp files carry their vocabulary
   fs::path d = dir ? m : m.parent_path();
-  std::vector<fs::path> tried = dir ? std::vector<fs::path>{d / "tokenizer.model", d / "tokenizer.json", d / "tokenizer.bin",
-                                                           d / "tokenizer.gguf"}
+  std::vector<fs::path> tried = dir ? std::vector<fs::path>{d / "tokenizer.model", d / "tokenizer.json",
+                                                            d / "tokenizer.bin", d / "tokenizer.gguf"}
                                     : std::vector<fs::path>{d / "tokenizer.model", d / "tokenizer.bin",
                                                             d / ("tok" + std::to_string(cfg.vocab_size) + ".bin")};
   std::string list;
@@ -97,8 +99,10 @@ std::vector<int> encode_prefix(const model::Tokenizer& tok, const std::string& t
 void allow_context(model::WeightSource& src, int n, const std::string& what) {
   const auto& c = src.config();
   if (n <= c.max_seq_len || !c.context_extendable) return;
-  std::fprintf(stderr, "warning: %s exceeds the model's training context of %d tokens (its GGUF context_length); "
-               "running it anyway as llama.cpp does (RoPE extrapolates)\n", what.c_str(), c.max_seq_len);
+  std::fprintf(stderr,
+               "warning: %s exceeds the model's training context of %d tokens (its GGUF context_length); "
+               "running it anyway as llama.cpp does (RoPE extrapolates)\n",
+               what.c_str(), c.max_seq_len);
   src.extend_context(n);
 }
 

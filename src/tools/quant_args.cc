@@ -26,18 +26,25 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
                                  "for the defaults: 32 windows of 512 tokens, fewer if the text is shorter)")
                       ->capture_default_str()
                       ->check(Range(1, kMaxWindows));
-  calib_ctx_opt_ = app.add_option("--calib-ctx", o.calib_ctx, "tokens per calibration window (clamped to the model's context)")
-                       ->capture_default_str()
-                       ->check(Range(2, kMaxContext));
+  calib_ctx_opt_ =
+      app.add_option("--calib-ctx", o.calib_ctx, "tokens per calibration window (clamped to the model's context)")
+          ->capture_default_str()
+          ->check(Range(2, kMaxContext));
   app.add_option("--calib-seed", o.calib_seed, "seed of the window draw")->capture_default_str()->check(kSeed);
   app.add_option("--kv-bits", o.kv_bits, "bits of K and V per head and token (default: --abits)")->check(kBits);
-  app.add_option("--lac", o.lac, "activation clip ratio (per token; also Q/K unless --qk-clip)")->capture_default_str()->check(kClip);
+  app.add_option("--lac", o.lac, "activation clip ratio (per token; also Q/K unless --qk-clip)")
+      ->capture_default_str()
+      ->check(kClip);
   app.add_option("--swc", o.swc, "weight clip ratio (per output channel)")->capture_default_str()->check(kClip);
   app.add_option("--qk-clip", o.qk_clip, "clip ratio of Q and K (default: --lac)")->check(kClip);
-  app.add_option("--alpha", o.alpha, "smoothing strength (default 0.6 for duquant, 0.5 for smoothquant)")->check(Range(0.0, 1.0));
-  app.add_option("--block", o.block, "rotation block size (default 128, clamped to each input's width)")->check(Range(1, 1 << 16));
+  app.add_option("--alpha", o.alpha, "smoothing strength (default 0.6 for duquant, 0.5 for smoothquant)")
+      ->check(Range(0.0, 1.0));
+  app.add_option("--block", o.block, "rotation block size (default 128, clamped to each input's width)")
+      ->check(Range(1, 1 << 16));
   app.add_option("--steps", o.steps, "greedy rotation steps")->capture_default_str()->check(Range(0, 1 << 20));
-  app.add_option("--rounds", o.rounds, "permutation rounds (rotations = rounds + 1)")->capture_default_str()->check(Range(0, 64));
+  app.add_option("--rounds", o.rounds, "permutation rounds (rotations = rounds + 1)")
+      ->capture_default_str()
+      ->check(Range(0, 64));
   app.add_flag("!--no-smooth", o.smooth, "DuQuant without smoothing");
   app.add_flag("!--no-permute", o.permute, "DuQuant with one rotation and no permutation");
   app.add_option("--variant", variant,
@@ -45,8 +52,12 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
                  "paper's rule, one rotation per block)")
       ->check(CLI::IsMember({"reference", "paper"}))
       ->capture_default_str();
-  app.add_option("--qk-hadamard", qk_hadamard, "Hadamard over head_dim on Q/K: 1 on, 0 off (default: on for rotation/duquant)")->check(OneOf({0, 1}));
-  app.add_option("--seed", o.seed, "seed of the random draws in the search / randomized Hadamard's signs")->capture_default_str()->check(kSeed);
+  app.add_option("--qk-hadamard", qk_hadamard,
+                 "Hadamard over head_dim on Q/K: 1 on, 0 off (default: on for rotation/duquant)")
+      ->check(OneOf({0, 1}));
+  app.add_option("--seed", o.seed, "seed of the random draws in the search / randomized Hadamard's signs")
+      ->capture_default_str()
+      ->check(kSeed);
   app.add_option("--group-size", o.group_size,
                  "weight group size (0 = per channel); per-OC groups run along the input, AdaDim's per-IC groups "
                  "along the output channels")
@@ -55,7 +66,9 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
   app.add_option("--gptq-damp", o.gptq_damp, "GPTQ damping, as a fraction of the mean Hessian diagonal")
       ->capture_default_str()
       ->check(RangeOpenLow(0.0, 100.0));
-  app.add_option("--gptq-block", o.gptq_block, "GPTQ lazy-update block (columns)")->capture_default_str()->check(Range(1, 1 << 16));
+  app.add_option("--gptq-block", o.gptq_block, "GPTQ lazy-update block (columns)")
+      ->capture_default_str()
+      ->check(Range(1, 1 << 16));
   app.add_flag("--act-order", o.act_order, "GPTQ: quantize columns in order of decreasing Hessian diagonal");
   app.add_flag("--adadim-per-linear", o.adadim_per_linear,
                "AdaDim: choose per-IC / per-OC per linear by its output error (GPTQ: 2-fold cross-validated) instead "
@@ -63,16 +76,20 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
   app.add_option("--lwc-epochs", o.lwc_epochs, "LWC epochs over the calibration windows (duquant+lwc)")
       ->capture_default_str()
       ->check(Range(0, 10000));
-  app.add_option("--lwc-lr", o.lwc_lr, "LWC AdamW learning rate (no weight decay)")->capture_default_str()->check(RangeOpenLow(0.0, 10.0));
+  app.add_option("--lwc-lr", o.lwc_lr, "LWC AdamW learning rate (no weight decay)")
+      ->capture_default_str()
+      ->check(RangeOpenLow(0.0, 10.0));
   app.add_option("--learn-angle", o.learn_angle,
                  "duquant+learn: first Cayley step of the learned rotations, decaying linearly to 0 over the "
                  "--lwc-epochs (0-1]")
       ->capture_default_str()
       ->check(RangeOpenLow(0.0, 1.0));
-  app.add_flag("--norm-tweak", o.norm_tweak,
-               "after each block is quantized, train its two RMSNorm weights (relative change, Adam) on the block's "
-               "output error over the calibration windows; kept only where that error drops (any method; no run-time cost)");
-  app.add_option("--norm-tweak-epochs", o.norm_tweak_epochs, "norm tweaking epochs over the calibration windows (0-10000)")
+  app.add_flag(
+      "--norm-tweak", o.norm_tweak,
+      "after each block is quantized, train its two RMSNorm weights (relative change, Adam) on the block's "
+      "output error over the calibration windows; kept only where that error drops (any method; no run-time cost)");
+  app.add_option("--norm-tweak-epochs", o.norm_tweak_epochs,
+                 "norm tweaking epochs over the calibration windows (0-10000)")
       ->capture_default_str()
       ->check(Range(0, 10000));
   app.add_option("--norm-tweak-lr", o.norm_tweak_lr, "norm tweaking Adam learning rate on the relative change (0-10]")
@@ -82,9 +99,11 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
                  "duquant-auto: calibration rows (whole windows, evenly spaced) each input's choice is evaluated on")
       ->capture_default_str()
       ->check(Range(1, 1 << 24));
-  app.add_flag("!--auto-no-gptq", o.auto_gptq,
-               "duquant-auto: round the chosen grids to nearest only (default: GPTQ where it lowers the layer's error)");
-  app.add_flag("--quiet", [this](int64_t) { o.progress = false; }, "no progress lines");
+  app.add_flag(
+      "!--auto-no-gptq", o.auto_gptq,
+      "duquant-auto: round the chosen grids to nearest only (default: GPTQ where it lowers the layer's error)");
+  app.add_flag(
+      "--quiet", [this](int64_t) { o.progress = false; }, "no progress lines");
 }
 
 calib::QuantOptions QuantArgs::resolve(const CLI::App& app, int model_max_seq) const {
@@ -108,16 +127,24 @@ std::pair<int, int> fit_calibration(int64_t tokens, int nsamples, int calib_ctx,
   int n = nsamples, len = calib_ctx;
   if (nsamples_given && calib_ctx_given) {
     std::string hint;
-    if (tokens / calib_ctx >= 1) hint += "--nsamples " + std::to_string(tokens / calib_ctx) + " (at --calib-ctx " + std::to_string(calib_ctx) + ")";
-    if (tokens / nsamples >= 2) hint += std::string(hint.empty() ? "" : " or ") + "--calib-ctx " + std::to_string(tokens / nsamples) + " (at --nsamples " + std::to_string(nsamples) + ")";
+    if (tokens / calib_ctx >= 1)
+      hint +=
+          "--nsamples " + std::to_string(tokens / calib_ctx) + " (at --calib-ctx " + std::to_string(calib_ctx) + ")";
+    if (tokens / nsamples >= 2)
+      hint += std::string(hint.empty() ? "" : " or ") + "--calib-ctx " + std::to_string(tokens / nsamples) +
+              " (at --nsamples " + std::to_string(nsamples) + ")";
     fail(has, nsamples, " × ", calib_ctx, " requested (--nsamples × --calib-ctx); pass ",
          hint.empty() ? std::string("a longer text") : hint);
   } else if (calib_ctx_given) {
     n = static_cast<int>(tokens / calib_ctx);
-    if (n < 1) fail(has, "one window of --calib-ctx ", calib_ctx, "; pass --calib-ctx ", std::max<int64_t>(2, tokens), " or a longer text");
+    if (n < 1)
+      fail(has, "one window of --calib-ctx ", calib_ctx, "; pass --calib-ctx ", std::max<int64_t>(2, tokens),
+           " or a longer text");
   } else if (nsamples_given) {
     len = static_cast<int>(std::min<int64_t>(calib_ctx, tokens / nsamples));
-    if (len < 2) fail(has, nsamples, " windows of 2 tokens (--nsamples ", nsamples, "); pass --nsamples ", std::max<int64_t>(1, tokens / 2), " or a longer text");
+    if (len < 2)
+      fail(has, nsamples, " windows of 2 tokens (--nsamples ", nsamples, "); pass --nsamples ",
+           std::max<int64_t>(1, tokens / 2), " or a longer text");
   } else {
     len = std::min(calib_ctx, kFallbackContext);
     n = static_cast<int>(std::min<int64_t>(kFallbackWindows, tokens / len));
@@ -126,8 +153,8 @@ std::pair<int, int> fit_calibration(int64_t tokens, int nsamples, int calib_ctx,
       fail(has, "one window of ", len, " tokens; use a longer text",
            tokens >= 2 ? " or pass --nsamples 1 --calib-ctx " + std::to_string(tokens) : std::string());
   }
-  std::fprintf(stderr, "note: %s%d × %d (--nsamples × --calib-ctx); calibrating on %d × %d tokens instead\n", has.c_str(),
-               nsamples, calib_ctx, n, len);
+  std::fprintf(stderr, "note: %s%d × %d (--nsamples × --calib-ctx); calibrating on %d × %d tokens instead\n",
+               has.c_str(), nsamples, calib_ctx, n, len);
   return {n, len};
 }
 

@@ -18,8 +18,10 @@ TableTypes resolve_table_types(const std::string& embed, const std::string& outp
     // One table is both embedding and classifier: keep it floating point like the classifier.
     t.embed = t.output;
     if (notes)
-      std::fprintf(stderr, "note: tied embeddings: the shared embedding/classifier table is stored as %s "
-                   "(--output-type); pass --embed-type to choose otherwise\n", model::table_type_name(t.embed));
+      std::fprintf(stderr,
+                   "note: tied embeddings: the shared embedding/classifier table is stored as %s "
+                   "(--output-type); pass --embed-type to choose otherwise\n",
+                   model::table_type_name(t.embed));
   }
   if (t.embed == model::TableType::Q8_0 && cfg.dim % 32 != 0) {
     t.embed = model::TableType::F16;

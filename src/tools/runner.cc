@@ -37,8 +37,10 @@ void Runner::ensure_context(int n, const std::string& what) {
   if (n <= cfg.max_seq_len) return;
   if (!cfg.context_extendable || !extend)
     fail(what, " exceeds the model's maximum context of ", cfg.max_seq_len, " tokens");
-  std::fprintf(stderr, "warning: %s exceeds the model's training context of %d tokens (its GGUF context_length); "
-               "running it anyway as llama.cpp does (RoPE extrapolates)\n", what.c_str(), cfg.max_seq_len);
+  std::fprintf(stderr,
+               "warning: %s exceeds the model's training context of %d tokens (its GGUF context_length); "
+               "running it anyway as llama.cpp does (RoPE extrapolates)\n",
+               what.c_str(), cfg.max_seq_len);
   extend(n);
   cfg.max_seq_len = n;
 }
@@ -64,8 +66,9 @@ Runner load_runner(const ModelArgs& a, bool simulate, bool exact_rotations) {
     if (simulate || data->q.abits == 16) {
       set_simulated(r, *data);  // tools/simulated_runner.h (the calibration layer's simulation)
     } else {
-      auto im = std::make_shared<model::IntModel>(model::make_int_model(std::move(data), model::fp32_transform_factory(),
-                                                                                  /*quantized_kv=*/true, exact_rotations));
+      auto im =
+          std::make_shared<model::IntModel>(model::make_int_model(std::move(data), model::fp32_transform_factory(),
+                                                                  /*quantized_kv=*/true, exact_rotations));
       r.kind = "integer " + bits + " (" + im->data->q.method + ")";
       r.forward = [im](std::span<const int> t, int pos, model::KVCache& c, bool last) {
         return im->forward(t, pos, c, last);

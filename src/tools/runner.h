@@ -20,7 +20,7 @@ struct Runner {
   // on stderr; otherwise throws naming `what` (e.g. "--ctx 512").
   void ensure_context(int n, const std::string& what);
   std::function<void(int)> extend;  // rebuilds the model's RoPE table for n positions
-  std::string kind;  // "float", "integer W4A4 (duquant)", "simulated W4A4 (duquant)"
+  std::string kind;                 // "float", "integer W4A4 (duquant)", "simulated W4A4 (duquant)"
   std::unique_ptr<model::Tokenizer> tok;
   std::function<Mat(std::span<const int>, int, model::KVCache&, bool)> forward;
   // Several sequences' chunks in one pass (Model::forward_batch): logits of each chunk's last token (all

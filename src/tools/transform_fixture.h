@@ -14,7 +14,7 @@ namespace duq::tools {
 struct TransformFixture {
   std::vector<float> inv_s, r1, r2;
   std::vector<int32_t> perm;
-  kernels::ActTransform t;   // exact fp32 rotations
+  kernels::ActTransform t;  // exact fp32 rotations
   kernels::Int16Rotation i1, i2;
   kernels::ActTransform ti;  // the same with integer rotations (kernels::Int16Rotation)
   TransformFixture(int64_t kk, int64_t b) {
@@ -27,7 +27,8 @@ struct TransformFixture {
     for (auto& v : r2) v = static_cast<float>(rng.normal() * 0.09);
     perm.resize(static_cast<size_t>(kk));
     std::iota(perm.begin(), perm.end(), 0);
-    for (int64_t i = kk - 1; i > 0; --i) std::swap(perm[static_cast<size_t>(i)], perm[rng.below(static_cast<uint64_t>(i + 1))]);
+    for (int64_t i = kk - 1; i > 0; --i)
+      std::swap(perm[static_cast<size_t>(i)], perm[rng.below(static_cast<uint64_t>(i + 1))]);
     t.block = b;
     t.inv_scale = inv_s.data();
     t.r1 = r1.data();

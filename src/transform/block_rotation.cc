@@ -37,7 +37,11 @@ void apply_with(MatView x, const BlockRotation& br, bool inverse) {
   const Mat shared = inverse && br.per_block.empty() ? transposed(br.full) : Mat();
   for (int64_t blk = 0; blk < br.full_blocks(); ++blk) {
     const Mat& m = br.block_matrix(blk);
-    rotate_slice(x.cols_slice(blk * br.block, br.block), !inverse ? m : br.per_block.empty() ? shared : transposed(m), tmp);
+    rotate_slice(x.cols_slice(blk * br.block, br.block),
+                 !inverse               ? m
+                 : br.per_block.empty() ? shared
+                                        : transposed(m),
+                 tmp);
   }
   if (br.tail_width() > 0)
     rotate_slice(x.cols_slice(br.dim - br.tail_width(), br.tail_width()), inverse ? transposed(br.tail) : br.tail, tmp);
@@ -56,12 +60,11 @@ Mat BlockRotation::matrix() const {
   return r;
 }
 
-BlockRotation search_block_rotation(ConstMatView x, int64_t block, const GreedyOptions& opts,
-                                    GreedyResult* full_result, bool per_block) {
+BlockRotation search_block_rotation(ConstMatView x, int64_t block, const GreedyOptions& opts, GreedyResult* full_result,
+                                    bool per_block) {
   if (block < 1) fail("rotation block size must be positive (got ", block, ")");
   if (block > x.cols)
-    fail("rotation block size ", block, " is larger than the dimension ", x.cols, "; use a block of at most ",
-         x.cols);
+    fail("rotation block size ", block, " is larger than the dimension ", x.cols, "; use a block of at most ", x.cols);
   BlockRotation br;
   br.dim = x.cols;
   br.block = block;

@@ -16,9 +16,9 @@ uint64_t derive_seed(uint64_t seed, uint64_t stream);
 
 struct BlockRotation {
   int64_t dim = 0, block = 0;
-  Mat full;  // shared R̂ [b×b]; empty when per_block is set
+  Mat full;                    // shared R̂ [b×b]; empty when per_block is set
   std::vector<Mat> per_block;  // R̂_k [b×b] for each full block k (paper variant), else empty
-  Mat tail;  // [r×r], empty when r = dim mod b = 0
+  Mat tail;                    // [r×r], empty when r = dim mod b = 0
   const Mat& block_matrix(int64_t k) const { return per_block.empty() ? full : per_block[static_cast<size_t>(k)]; }
   int64_t full_blocks() const { return block == 0 ? 0 : dim / block; }
   int64_t tail_width() const { return block == 0 ? 0 : dim % block; }

@@ -12,7 +12,8 @@ void scale_columns(MatView x, const std::vector<float>& f, bool divide) {
   DUQ_CHECK(static_cast<int64_t>(f.size()) == x.cols, "smoothing length ", f.size(), " != ", x.cols);
   for (int64_t i = 0; i < x.rows; ++i) {
     float* r = x.row(i);
-    for (int64_t j = 0; j < x.cols; ++j) r[j] = divide ? r[j] / f[static_cast<size_t>(j)] : r[j] * f[static_cast<size_t>(j)];
+    for (int64_t j = 0; j < x.cols; ++j)
+      r[j] = divide ? r[j] / f[static_cast<size_t>(j)] : r[j] * f[static_cast<size_t>(j)];
   }
 }
 

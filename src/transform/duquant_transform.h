@@ -19,8 +19,8 @@ struct DuQuantOptions {
   int rounds = 1;       // number of permutations; rounds + 1 rotations
   SearchVariant variant = SearchVariant::kReference;
   uint64_t seed = 0;
-  bool fast = true;            // fast exact greedy search (bit-identical to the straightforward one)
-  std::vector<float> smooth;   // s_j of Λ (see smoothing.h); empty = no smoothing
+  bool fast = true;           // fast exact greedy search (bit-identical to the straightforward one)
+  std::vector<float> smooth;  // s_j of Λ (see smoothing.h); empty = no smoothing
 };
 
 class DuQuantTransform {

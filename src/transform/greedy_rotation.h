@@ -37,12 +37,12 @@ struct GreedyOptions {
 };
 
 struct GreedyResult {
-  Mat rotation;            // R̂ [b×b] float (the double product rounded once)
-  MatD rotation_d;         // R̂ in double
-  int steps_taken = 0;     // n: number of Swap factors in R̂
-  std::vector<float> scores;     // score[0..N] of the search trajectory
+  Mat rotation;                    // R̂ [b×b] float (the double product rounded once)
+  MatD rotation_d;                 // R̂ in double
+  int steps_taken = 0;             // n: number of Swap factors in R̂
+  std::vector<float> scores;       // score[0..N] of the search trajectory
   std::vector<int64_t> exchanges;  // k₀..k_{N−1}
-  int64_t row_updates = 0;  // rows of Y multiplied by a b×b matrix (work measure)
+  int64_t row_updates = 0;         // rows of Y multiplied by a b×b matrix (work measure)
 };
 
 // x [T×w] with w a multiple of block; dispatches on opts.fast. Throws duq::Error on bad arguments.

@@ -33,13 +33,15 @@ struct FiniteField {
     const auto da = digits(a), db = digits(b);
     std::vector<int64_t> r(static_cast<size_t>(2 * k), 0);
     for (int64_t i = 0; i < k; ++i)
-      for (int64_t j = 0; j < k; ++j) r[static_cast<size_t>(i + j)] = (r[static_cast<size_t>(i + j)] + da[i] * db[j]) % p;
+      for (int64_t j = 0; j < k; ++j)
+        r[static_cast<size_t>(i + j)] = (r[static_cast<size_t>(i + j)] + da[i] * db[j]) % p;
     // Reduce x^d for d ≥ k with x^k = −Σ modulus[i]·x^i.
     for (int64_t d = 2 * k - 1; d >= k; --d) {
       const int64_t c = r[static_cast<size_t>(d)];
       r[static_cast<size_t>(d)] = 0;
       for (int64_t i = 0; i < k; ++i)
-        r[static_cast<size_t>(d - k + i)] = ((r[static_cast<size_t>(d - k + i)] - c * modulus[static_cast<size_t>(i)]) % p + p) % p;
+        r[static_cast<size_t>(d - k + i)] =
+            ((r[static_cast<size_t>(d - k + i)] - c * modulus[static_cast<size_t>(i)]) % p + p) % p;
     }
     r.resize(static_cast<size_t>(k));
     return number(r);
@@ -86,7 +88,8 @@ std::vector<int> jacobsthal(const FiniteField& f) {
   for (int64_t x = 1; x < f.q; ++x) chi[static_cast<size_t>(f.mul(x, x))] = 1;
   std::vector<int> jac(q * q);
   for (int64_t a = 0; a < f.q; ++a)
-    for (int64_t b = 0; b < f.q; ++b) jac[static_cast<size_t>(a) * q + static_cast<size_t>(b)] = chi[static_cast<size_t>(f.sub(a, b))];
+    for (int64_t b = 0; b < f.q; ++b)
+      jac[static_cast<size_t>(a) * q + static_cast<size_t>(b)] = chi[static_cast<size_t>(f.sub(a, b))];
   return jac;
 }
 

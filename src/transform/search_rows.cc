@@ -35,8 +35,10 @@ void Extremes::merge_row(const float* y, int64_t b, int64_t flat0) {
 }
 
 void Extremes::merge(const Extremes& o) {
-  if (o.max_at >= 0 && (max_at < 0 || o.max > max || (o.max == max && o.max_at < max_at))) max = o.max, max_at = o.max_at;
-  if (o.min_at >= 0 && (min_at < 0 || o.min < min || (o.min == min && o.min_at < min_at))) min = o.min, min_at = o.min_at;
+  if (o.max_at >= 0 && (max_at < 0 || o.max > max || (o.max == max && o.max_at < max_at)))
+    max = o.max, max_at = o.max_at;
+  if (o.min_at >= 0 && (min_at < 0 || o.min < min || (o.min == min && o.min_at < min_at)))
+    min = o.min, min_at = o.min_at;
   if (o.amax_at >= 0 && (amax_at < 0 || o.amax > amax || (o.amax == amax && o.amax_at < amax_at)))
     amax = o.amax, amax_at = o.amax_at;
 }
@@ -157,8 +159,7 @@ MatD StepSchedule::product(int64_t n) const {
 void check_search_args(ConstMatView x, int64_t block, const GreedyOptions& opts) {
   if (block < 1) fail("rotation block size must be positive (got ", block, ")");
   if (block > x.cols) fail("rotation block size ", block, " is larger than the dimension ", x.cols);
-  if (x.cols % block != 0)
-    fail("greedy search width ", x.cols, " is not a multiple of the block size ", block);
+  if (x.cols % block != 0) fail("greedy search width ", x.cols, " is not a multiple of the block size ", block);
   if (x.rows < 1) fail("greedy search needs at least one row of activations");
   if (opts.steps < 0) fail("greedy search steps must be non-negative (got ", opts.steps, ")");
   for (int64_t i = 0; i < x.rows; ++i)

@@ -2,8 +2,8 @@
 // Swap matrices) and the extreme tracking shared by the reference and the fast search. Both searches
 // must do literally the same float arithmetic on each row, so it lives here once.
 #pragma once
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -55,9 +55,9 @@ class SearchRows {
 
  private:
   int64_t b_ = 0, n_ = 0;
-  Mat y_;                     // [n×b] sorted rows
-  std::vector<int64_t> orig_; // original row index ρ of each stored row
-  std::vector<double> norm_;  // ‖y‖ of each stored row, descending
+  Mat y_;                      // [n×b] sorted rows
+  std::vector<int64_t> orig_;  // original row index ρ of each stored row
+  std::vector<double> norm_;   // ‖y‖ of each stored row, descending
 };
 
 // The B matrices and Swap(B, 0, k_j) of each step, drawn from the rng in step order.

@@ -14,7 +14,9 @@ std::vector<int64_t> zigzag_permutation(std::span<const float> channel_max, int6
 
   std::vector<int64_t> order(static_cast<size_t>(d));
   std::iota(order.begin(), order.end(), 0);
-  auto desc = [&](int64_t a, int64_t b) { return channel_max[static_cast<size_t>(a)] > channel_max[static_cast<size_t>(b)]; };
+  auto desc = [&](int64_t a, int64_t b) {
+    return channel_max[static_cast<size_t>(a)] > channel_max[static_cast<size_t>(b)];
+  };
   std::stable_sort(order.begin(), order.end(), desc);
 
   std::vector<std::vector<int64_t>> blocks(static_cast<size_t>(nblocks));

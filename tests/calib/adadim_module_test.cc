@@ -40,8 +40,10 @@ TEST(AdaDimModule, OneAxisPerModuleByModuleOutputError) {
     o.progress = false;
     const QuantizedModel qm = quantize_model(src, windows, o);
     const LayerCodes& k = qm.codes[0];
-    for (const auto* q : {&k.wq, &k.wk, &k.wv, &k.wo}) EXPECT_EQ((*q)->spec.axis, quant::Axis::kColumn) << method_name(m);
-    for (const auto* q : {&k.w_gate, &k.w_up, &k.w_down}) EXPECT_EQ((*q)->spec.axis, quant::Axis::kRow) << method_name(m);
+    for (const auto* q : {&k.wq, &k.wk, &k.wv, &k.wo})
+      EXPECT_EQ((*q)->spec.axis, quant::Axis::kColumn) << method_name(m);
+    for (const auto* q : {&k.w_gate, &k.w_up, &k.w_down})
+      EXPECT_EQ((*q)->spec.axis, quant::Axis::kRow) << method_name(m);
     EXPECT_EQ(qm.adadim_per_ic, 4);
     EXPECT_EQ(qm.adadim_linears, 7);
   }

@@ -45,7 +45,8 @@ TEST(AutoSelect, RowClipSearchMatchesBruteForceThroughTheReferenceQuantizer) {
       s.clip = c;
       quant::fake_quant(row, s);
       double e = 0;
-      for (int64_t k = 0; k < w.cols(); ++k) e += colw[static_cast<size_t>(k)] * std::pow(double(w(i, k)) - row(0, k), 2);
+      for (int64_t k = 0; k < w.cols(); ++k)
+        e += colw[static_cast<size_t>(k)] * std::pow(double(w(i, k)) - row(0, k), 2);
       if (e < best) best = e, best_c = c, best_row = row;
     }
     EXPECT_EQ(chosen[static_cast<size_t>(i)], best_c) << "row " << i;
@@ -123,7 +124,8 @@ TEST(AutoSelect, CandidateErrorsMatchAnIndependentComputationAndSmoothingWinsOnC
   std::vector<float> wmax(32, 0.f);
   for (const Mat* m : ws)
     for (int64_t i = 0; i < m->rows(); ++i)
-      for (int64_t j = 0; j < 32; ++j) wmax[static_cast<size_t>(j)] = std::max(wmax[static_cast<size_t>(j)], std::fabs((*m)(i, j)));
+      for (int64_t j = 0; j < 32; ++j)
+        wmax[static_cast<size_t>(j)] = std::max(wmax[static_cast<size_t>(j)], std::fabs((*m)(i, j)));
   cands[1].st.smooth = transform::smoothing_factors(transform::column_abs_max(x), wmax, 0.5f);
   AutoGrid grid;
   grid.weight_clips = {1.f};

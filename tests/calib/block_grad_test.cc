@@ -9,8 +9,8 @@
 #include <span>
 
 #include "core/rng.h"
-#include "tiny_config.h"
 #include "quant/uniform.h"
+#include "tiny_config.h"
 
 namespace duq::calib {
 namespace {
@@ -116,7 +116,8 @@ TEST(ActQuant, StraightThroughGradient) {
   const std::vector<double> g = {0.5, -1.0, 2.0, 1.5, 0.25};
   std::vector<double> gi(5);
   act_fake_quant_rows_grad(x.data(), g.data(), gi.data(), 1, 5, 4, 0.9f, /*scale_grad=*/false);
-  // clip 0.9: lo = −0.9, hi = 1.8, s = 0.18, z = 5: x = −1 → round(−5.56) + 5 = −1 clamped; x = 2 → 11 + 5 = 16 clamped.
+  // clip 0.9: lo = −0.9, hi = 1.8, s = 0.18, z = 5: x = −1 → round(−5.56) + 5 = −1 clamped; x = 2 → 11 + 5 = 16
+  // clamped.
   EXPECT_EQ(gi[0], 0.0);
   EXPECT_EQ(gi[3], 0.0);
   EXPECT_EQ(gi[1], g[1]);

@@ -16,11 +16,11 @@ Mat test_rows() {
   Mat x(6, k);
   Rng rng(16);
   for (int64_t j = 0; j < k; ++j) {
-    x(0, j) = 1.f + 0.001f * static_cast<float>(j) / (k - 1);     // near-constant (issue 16)
-    x(1, j) = -3.f - 0.0002f * static_cast<float>(j % 7);         // near-constant negative
-    x(2, j) = 5.f;                                                 // constant
-    x(3, j) = 1000.f + 0.01f * static_cast<float>(rng.normal());  // large offset, small spread
-    x(4, j) = static_cast<float>(rng.normal());                    // ordinary
+    x(0, j) = 1.f + 0.001f * static_cast<float>(j) / (k - 1);           // near-constant (issue 16)
+    x(1, j) = -3.f - 0.0002f * static_cast<float>(j % 7);               // near-constant negative
+    x(2, j) = 5.f;                                                      // constant
+    x(3, j) = 1000.f + 0.01f * static_cast<float>(rng.normal());        // large offset, small spread
+    x(4, j) = static_cast<float>(rng.normal());                         // ordinary
     x(5, j) = j == 3 ? 50.f : 0.1f * static_cast<float>(rng.normal());  // one outlier
   }
   return x;

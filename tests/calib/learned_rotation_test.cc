@@ -45,18 +45,21 @@ TEST(LearnedRotation, SiteGradientMatchesCentralDifferences) {
   }
   const int64_t shapes[kNumLinears][2] = {{Q, D}, {K, D}, {K, D}, {D, Q}, {H, D}, {H, D}, {D, H}};
   std::array<Matrix<double>, kNumLinears> wf;
-  for (int i = 0; i < kNumLinears; ++i) wf[static_cast<size_t>(i)] = rand_mat<double>(shapes[i][0], shapes[i][1], rng, 0.4);
+  for (int i = 0; i < kNumLinears; ++i)
+    wf[static_cast<size_t>(i)] = rand_mat<double>(shapes[i][0], shapes[i][1], rng, 0.4);
   const int64_t widths[4] = {D, Q, D, H};
   std::array<Matrix<double>, 4> gfix, r;
   for (int s = 0; s < 4; ++s) {
     gfix[static_cast<size_t>(s)] = rand_mat<double>(widths[s], widths[s], rng, 0.2, 1.0);
-    r[static_cast<size_t>(s)] = rand_mat<double>(widths[s], widths[s], rng, 0.2, 1.0);  // any R: the gradient is Euclidean
+    r[static_cast<size_t>(s)] =
+        rand_mat<double>(widths[s], widths[s], rng, 0.2, 1.0);  // any R: the gradient is Euclidean
   }
   const Matrix<double> x = rand_mat<double>(5, D, rng, 1.0), target = rand_mat<double>(5, D, rng, 1.0);
   const int site_of[kNumLinears] = {0, 0, 0, 1, 2, 2, 3};
   auto params = [&] {
     BlockParams<double> p = base;
-    for (int s = 0; s < 4; ++s) p.g[static_cast<size_t>(s)] = mul(gfix[static_cast<size_t>(s)], r[static_cast<size_t>(s)]);
+    for (int s = 0; s < 4; ++s)
+      p.g[static_cast<size_t>(s)] = mul(gfix[static_cast<size_t>(s)], r[static_cast<size_t>(s)]);
     for (int i = 0; i < kNumLinears; ++i)
       p.w[static_cast<size_t>(i)] = mul(wf[static_cast<size_t>(i)], r[static_cast<size_t>(site_of[i])]);
     return p;

@@ -59,7 +59,8 @@ TEST(LwcModel, BlockGradForwardMatchesQuantizedModel) {
     Mat x = qm.model->embed(std::span<const int>(s.windows[1].data(), T));
     for (int l = 0; l < cfg.n_layers; ++l) {
       const auto& w = qm.model->weights().layers[static_cast<size_t>(l)];
-      BlockParams<float> p = frozen_block_params(cfg, w, qm.hooks->sites()[static_cast<size_t>(l)], qm.hooks->head_rotation());
+      BlockParams<float> p =
+          frozen_block_params(cfg, w, qm.hooks->sites()[static_cast<size_t>(l)], qm.hooks->head_rotation());
       set_block_weights(w, p);
       Mat xin(T, cfg.dim), y;
       std::copy(x.data(), x.data() + x.size(), xin.data());

@@ -18,7 +18,8 @@ TEST(MethodTable, NamesRoundTripAndPairsAreDistinct) {
   for (const MethodSpec& s : method_table()) {
     EXPECT_EQ(parse_method(s.name), s.method) << s.name;
     EXPECT_EQ(method_name(s.method), s.name);
-    EXPECT_TRUE(pairs.insert({static_cast<int>(s.method.transform), static_cast<int>(s.method.rounding)}).second) << s.name;
+    EXPECT_TRUE(pairs.insert({static_cast<int>(s.method.transform), static_cast<int>(s.method.rounding)}).second)
+        << s.name;
   }
   EXPECT_EQ(method_names().size(), method_table().size());
 }

@@ -16,8 +16,8 @@
 #include "model/int_engine.h"
 #include "model/quant_model.h"
 #include "model/synthetic.h"
-#include "tiny_config.h"
 #include "test_support.h"
+#include "tiny_config.h"
 
 namespace duq::calib {
 namespace {
@@ -90,7 +90,8 @@ TEST(PerBlockRotation, PaperVariantHasOneMatrixPerBlockThroughTheFile) {
 
   // Integer engine (from the file) against the simulation (from the same file).
   const QuantizedModel sim = simulated_from_file(back);
-  model::IntModel eng = model::make_int_model(std::make_unique<model::QuantModelData>(back), model::fp32_transform_factory());
+  model::IntModel eng =
+      model::make_int_model(std::make_unique<model::QuantModelData>(back), model::fp32_transform_factory());
   std::vector<int> toks = {1, 7, 22, 3, 40, 9, 13, 60, 2, 31, 17, 5};
   model::KVCache ks(sim.cfg, 32), ke(sim.cfg, 32);
   const Mat a = sim.forward(toks, 0, ks), b = eng.forward(toks, 0, ke);

@@ -45,7 +45,8 @@ void expect_streamed_equals_whole(const model::WeightSource& src, const QuantOpt
   ASSERT_EQ(streamed.report.size(), static_cast<size_t>(src.config().n_layers));
   for (const auto& layer : streamed.report)
     for (const auto& site : layer) EXPECT_EQ(site.abs_before.size() + site.abs_after.size(), 0);
-  EXPECT_EQ(streamed.report.back()[model::kNumSites - 1].absmax_after, whole.report.back()[model::kNumSites - 1].absmax_after);
+  EXPECT_EQ(streamed.report.back()[model::kNumSites - 1].absmax_after,
+            whole.report.back()[model::kNumSites - 1].absmax_after);
 }
 
 TEST(StreamedExport, Stories260kBytesEqualWholeModelPath) {

@@ -70,7 +70,8 @@ void check_all_methods_exact(const model::WeightSource& src, int block, const st
     if (m != Method::Rtn) {
       const auto& qw = q.model->weights().layers[0];
       const auto& fw = fp.model->weights().layers[0];
-      EXPECT_GT(m == Method::SmoothQuant ? rel_diff(qw.wq, fw.wq) : rel_diff(qw.w_down, fw.w_down), 1e-3) << method_name(m);
+      EXPECT_GT(m == Method::SmoothQuant ? rel_diff(qw.wq, fw.wq) : rel_diff(qw.w_down, fw.w_down), 1e-3)
+          << method_name(m);
     }
     // ... and quantizing (W4A4) changes the logits.
     o.wbits = o.abits = 4;
@@ -110,7 +111,6 @@ TEST(CalibData, ShortTextIsAClearError) {
   EXPECT_EQ(w.size(), 2u);
   EXPECT_EQ(w[0].size(), 50u);
 }
-
 
 // LLaMA-3 / Mistral details through the calibration pipeline: head_dim ≠ dim / heads (q, k, v and the
 // o-projection input 4·32 = 128 wide on a 64-wide residual), GQA, LLaMA-3.1 RoPE scaling and a sliding window

@@ -24,9 +24,9 @@ TEST(QuantizeAuto, ChoicesPrintedStoredAndIntegerMatchesSimulated) {
   if (!fs::exists(model)) GTEST_SKIP();
   const auto out = test::temp_dir("quantize_auto") / "auto.gguf";
   const std::string cli = test::cli_path().string();
-  auto r = test::run_command(cli + " quantize --model " + model + " --calib " +
-                             (a / "text/tinystories/calib.txt").string() +
-                             " --nsamples 8 --calib-ctx 128 --block 64 --steps 64 --quiet --auto --out " + out.string());
+  auto r =
+      test::run_command(cli + " quantize --model " + model + " --calib " + (a / "text/tinystories/calib.txt").string() +
+                        " --nsamples 8 --calib-ctx 128 --block 64 --steps 64 --quiet --auto --out " + out.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("duquant-auto choices"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("qk clip"), std::string::npos) << r.out;
@@ -66,7 +66,7 @@ TEST(QuantizeAuto, ChoicesPrintedStoredAndIntegerMatchesSimulated) {
   // default int16 rotations: W4A4 on 12 windows moves by a few % under ~1e-4 activation perturbations
   // (measured here: 0.43%, 0.07% with exact rotations; 4% as in quantize_model_test.cc)
   auto di = test::run_command(cli + " ppl --model " + out.string() + " --text " +
-                             (a / "text/tinystories/eval.txt").string() + " --ctx 512 --max-windows 12 --json");
+                              (a / "text/tinystories/eval.txt").string() + " --ctx 512 --max-windows 12 --json");
   ASSERT_EQ(di.exit_code, 0) << di.err;
   const double sim = j["ppl_simulated"].get<double>();
   EXPECT_LT(std::abs(nlohmann::json::parse(di.out)["ppl"].get<double>() - sim) / sim, 0.04) << di.out;

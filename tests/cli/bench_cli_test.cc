@@ -52,7 +52,8 @@ TEST(BenchCli, E2eTinyModelPrintsJson) {
   auto dir = test::temp_dir("bench_e2e");
   auto r = test::run_command(test::cli_path().string() +
                              " bench e2e --json --layers 1 --dim 64 --hidden 160 --heads 4 --kv-heads 2 --vocab 300 "
-                             "--prefill 24 --prompt 8 --decode 4 --steps 2 --tmp " + dir.string());
+                             "--prefill 24 --prompt 8 --decode 4 --steps 2 --tmp " +
+                             dir.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   for (const char* k : {"prefill", "decode"}) {
@@ -65,7 +66,7 @@ TEST(BenchCli, E2eTinyModelPrintsJson) {
   const double fp_params = d * d + 2 * kv * d + d * d + 3 * d * h + v * d;
   EXPECT_EQ(j["decode"]["float_weight_bytes_per_token"].get<double>(), 4 * fp_params);
   EXPECT_LT(j["decode"]["w4a4_weight_bytes_per_token"].get<double>(), 4 * fp_params);
-  EXPECT_GT(j["decode"]["w4a4_weight_bytes_per_token"].get<double>(), 2 * v * d);  // F16 classifier
+  EXPECT_GT(j["decode"]["w4a4_weight_bytes_per_token"].get<double>(), 2 * v * d);    // F16 classifier
   const double gbps = 4 * fp_params * j["decode"]["float_tps"].get<double>() / 1e9;  // JSON numbers: 4 digits
   EXPECT_NEAR(j["decode"]["float_gbps"].get<double>(), gbps, 1e-3 * gbps);
   // (At this size the .gguf's transforms outweigh the 4-bit savings: only that both were written is checked.)
@@ -81,7 +82,8 @@ TEST(BenchCli, E2eW8A8NamesItsFormatAndReadsAByteAWeight) {
   auto dir = test::temp_dir("bench_e2e_w8");
   const std::string base = test::cli_path().string() +
                            " bench e2e --json --layers 1 --dim 64 --hidden 160 --heads 4 --kv-heads 2 --vocab 300 "
-                           "--prefill 8 --prompt 4 --decode 2 --steps 1 --tmp " + dir.string();
+                           "--prefill 8 --prompt 4 --decode 2 --steps 1 --tmp " +
+                           dir.string();
   auto w8 = test::run_command(base + " --wbits 8 --abits 8");
   ASSERT_EQ(w8.exit_code, 0) << w8.err;
   auto w4 = test::run_command(base);
@@ -104,13 +106,14 @@ TEST(BenchCli, E2eW8A8NamesItsFormatAndReadsAByteAWeight) {
 #if defined(__SANITIZE_ADDRESS__)
 constexpr double kStagesCover = 0.25;  // ASan's bookkeeping (allocations, shadow memory) outside the stages weighs more
 #else
-constexpr double kStagesCover = 0.5;   // release: 93-97% measured
+constexpr double kStagesCover = 0.5;  // release: 93-97% measured
 #endif
 TEST(BenchCli, E2eBatchedDecodeWithStages) {
   auto dir = test::temp_dir("bench_e2e_batch");
   auto r = test::run_command(test::cli_path().string() +
                              " bench e2e --json --layers 2 --dim 128 --hidden 352 --heads 4 --kv-heads 2 --vocab 300 "
-                             "--prefill 8 --prompt 8 --decode 6 --steps 2 --batch 1,3 --reps 3 --stages --wall --tmp " + dir.string());
+                             "--prefill 8 --prompt 8 --decode 6 --steps 2 --batch 1,3 --reps 3 --stages --wall --tmp " +
+                             dir.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["batched"].size(), 2u) << r.out;

@@ -27,8 +27,8 @@ using test::expect_one_line_error;  // tests/support
 TEST(CliGenerate, GreedyFromBosPrintsReferenceText) {
   Cli c;
   SKIP_WITHOUT_ASSETS(c);
-  auto r = test::run_command(c.run("generate --model " + c.model + " --tokenizer " + c.tok +
-                                   " --temperature 0 --max-tokens 256"));
+  auto r = test::run_command(
+      c.run("generate --model " + c.model + " --tokenizer " + c.tok + " --temperature 0 --max-tokens 256"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto g = nlohmann::json::parse(test::read_text(c.a / "golden/stories260K-greedy-bos.json"));
   std::string want = g["text"].get<std::string>();
@@ -41,8 +41,7 @@ TEST(CliPpl, JsonHasProtocolFields) {
   Cli c;
   SKIP_WITHOUT_ASSETS(c);
   auto r = test::run_command(c.run("ppl --model " + c.model + " --tokenizer " + c.tok + " --text " +
-                                   (c.a / "text/tinystories/eval.txt").string() +
-                                   " --ctx 256 --max-windows 4 --json"));
+                                   (c.a / "text/tinystories/eval.txt").string() + " --ctx 256 --max-windows 4 --json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["windows"], 4);
@@ -64,9 +63,8 @@ TEST(CliErrors, TruncatedCheckpoint) {
   auto dir = test::temp_dir("cli_trunc");
   std::string b = test::read_text(c.model);
   test::write_bytes(dir / "cut.bin", b.substr(0, b.size() / 2));
-  expect_one_line_error(test::run_command(c.run("generate --model " + (dir / "cut.bin").string() +
-                                                " --tokenizer " + c.tok)),
-                        "cut.bin");
+  expect_one_line_error(
+      test::run_command(c.run("generate --model " + (dir / "cut.bin").string() + " --tokenizer " + c.tok)), "cut.bin");
 }
 
 TEST(CliErrors, TruncatedTokenizer) {
@@ -75,9 +73,9 @@ TEST(CliErrors, TruncatedTokenizer) {
   auto dir = test::temp_dir("cli_tok_trunc");
   std::string b = test::read_text(c.tok);
   test::write_bytes(dir / "tok.bin", b.substr(0, b.size() - 3));
-  expect_one_line_error(test::run_command(c.run("generate --model " + c.model + " --tokenizer " +
-                                                (dir / "tok.bin").string())),
-                        "tok.bin");
+  expect_one_line_error(
+      test::run_command(c.run("generate --model " + c.model + " --tokenizer " + (dir / "tok.bin").string())),
+      "tok.bin");
 }
 
 TEST(CliErrors, TokenizerThatDoesNotMatchTheModel) {

@@ -41,7 +41,8 @@ TEST(CliEval, PiqaJsonLayoutAndSamplesAgree) {
   SKIP_WITHOUT_ASSETS(c);
   const fs::path dir = test::temp_dir("eval_piqa");
   const fs::path log = dir / "samples.jsonl";
-  auto r = test::run_command(c.run("--task piqa --data " + c.piqa + " --limit 40 --json --log-samples " + log.string()));
+  auto r =
+      test::run_command(c.run("--task piqa --data " + c.piqa + " --limit 40 --json --log-samples " + log.string()));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("docs/s"), std::string::npos) << r.err;  // progress with the rate
   const json j = json::parse(r.out);
@@ -61,7 +62,8 @@ TEST(CliEval, PiqaJsonLayoutAndSamplesAgree) {
     std::vector<double> len;
     for (const auto& arg : s.at("arguments")) {  // characters (code points) of the choice after the " "
       const std::string cont = arg[1].get<std::string>();
-      len.push_back(static_cast<double>(std::count_if(cont.begin() + 1, cont.end(), [](char ch) { return (ch & 0xC0) != 0x80; })));
+      len.push_back(static_cast<double>(
+          std::count_if(cont.begin() + 1, cont.end(), [](char ch) { return (ch & 0xC0) != 0x80; })));
     }
     const int best_norm = lls[1] / len[1] > lls[0] / len[0] ? 1 : 0;
     EXPECT_EQ(s.at("acc").get<double>(), best == gold ? 1.0 : 0.0);
@@ -91,8 +93,8 @@ TEST(CliEval, PiqaJsonLayoutAndSamplesAgree) {
 
   // One whole sequence per choice gives the same scores as the shared context cache.
   const fs::path log2 = dir / "naive.jsonl";
-  auto n = test::run_command(c.run("--task piqa --data " + c.piqa + " --limit 40 --no-prefix-cache --log-samples " +
-                                   log2.string()));
+  auto n = test::run_command(
+      c.run("--task piqa --data " + c.piqa + " --limit 40 --no-prefix-cache --log-samples " + log2.string()));
   ASSERT_EQ(n.exit_code, 0) << n.err;
   const auto naive = read_jsonl(log2);
   ASSERT_EQ(naive.size(), 40u);
@@ -128,8 +130,9 @@ TEST(CliEval, BatchSizeLeavesEveryScoreUnchanged) {
   for (const auto& [engine, model] : engines) {
     auto samples = [&](int batch) {
       const fs::path log = dir / (engine + "-" + std::to_string(batch) + ".jsonl");
-      auto r = test::run_command(test::cli_path().string() + " eval --model " + model + " --task piqa --data " + c.piqa +
-                                 " --limit 40 --batch-size " + std::to_string(batch) + " --log-samples " + log.string());
+      auto r =
+          test::run_command(test::cli_path().string() + " eval --model " + model + " --task piqa --data " + c.piqa +
+                            " --limit 40 --batch-size " + std::to_string(batch) + " --log-samples " + log.string());
       EXPECT_EQ(r.exit_code, 0) << r.err;
       return read_jsonl(log);
     };
@@ -164,11 +167,11 @@ TEST(CliCompare, TaskColumnsMatchEval) {
   EvalCli c;
   SKIP_WITHOUT_ASSETS(c);
   const std::string t = (c.a / "models/stories260K/tok512.bin").string();
-  auto r = test::run_command(test::cli_path().string() + " compare --model " + c.model + " --tokenizer " + t +
-                             " --calib " + (c.a / "text/tinystories/calib.txt").string() + " --nsamples 4 --calib-ctx 64" +
-                             " --text " + (c.a / "text/tinystories/eval.txt").string() + " --ctx 128 --max-windows 1" +
-                             " --methods fp,rtn --bits W8A8 --quiet --json --tasks piqa --task-data " + c.piqa +
-                             " --task-limit 12");
+  auto r = test::run_command(
+      test::cli_path().string() + " compare --model " + c.model + " --tokenizer " + t + " --calib " +
+      (c.a / "text/tinystories/calib.txt").string() + " --nsamples 4 --calib-ctx 64" + " --text " +
+      (c.a / "text/tinystories/eval.txt").string() + " --ctx 128 --max-windows 1" +
+      " --methods fp,rtn --bits W8A8 --quiet --json --tasks piqa --task-data " + c.piqa + " --task-limit 12");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json j = json::parse(r.out);
   ASSERT_EQ(j.at("rows").size(), 2u);
@@ -189,8 +192,9 @@ TEST(CliAnswer, FastChatAnswerFormat) {
   test::write_bytes(dir / "question.jsonl",
                     "{\"question_id\": 81, \"category\": \"math\", \"turns\": [\"What is 2+2?\", \"And 3+3?\"]}\n"
                     "{\"question_id\": \"q2\", \"category\": \"writing\", \"turns\": [\"Write a story.\"]}\n");
-  const std::string base = test::cli_path().string() + " answer --model " + c.model + " --template vicuna -n 8 --questions " +
-                           (dir / "question.jsonl").string() + " --out " + (dir / "answers.jsonl").string();
+  const std::string base = test::cli_path().string() + " answer --model " + c.model +
+                           " --template vicuna -n 8 --questions " + (dir / "question.jsonl").string() + " --out " +
+                           (dir / "answers.jsonl").string();
   auto r = test::run_command(base);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto a = read_jsonl(dir / "answers.jsonl");
@@ -213,8 +217,9 @@ TEST(CliAnswer, FastChatAnswerFormat) {
   EXPECT_EQ(n.exit_code, 1);
   EXPECT_NE(n.err.find("--template"), std::string::npos) << n.err;
   test::write_bytes(dir / "bad.jsonl", "{\"question_id\": 1, \"turns\": [\"a\"]}\n{\"question_id\": 2}\n");
-  auto b = test::run_command(test::cli_path().string() + " answer --model " + c.model + " --template vicuna --questions " +
-                             (dir / "bad.jsonl").string() + " --out " + (dir / "y.jsonl").string());
+  auto b =
+      test::run_command(test::cli_path().string() + " answer --model " + c.model + " --template vicuna --questions " +
+                        (dir / "bad.jsonl").string() + " --out " + (dir / "y.jsonl").string());
   EXPECT_EQ(b.exit_code, 1);
   EXPECT_NE(b.err.find("bad.jsonl:2: missing field 'turns'"), std::string::npos) << b.err;
 }

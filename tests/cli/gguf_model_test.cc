@@ -79,13 +79,16 @@ TEST(GgufCli, ConvertToGgufWritesWhatLlamaCppsConverterWrites) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto ours = formats::GgufFile::open(out), theirs = formats::GgufFile::open(f.gguf);
   EXPECT_EQ(ours.get<std::string>("general.architecture"), "llama");
-  for (const char* k : {"llama.embedding_length", "llama.feed_forward_length", "llama.block_count", "llama.attention.head_count",
-                        "llama.attention.head_count_kv", "llama.rope.dimension_count"})
+  for (const char* k : {"llama.embedding_length", "llama.feed_forward_length", "llama.block_count",
+                        "llama.attention.head_count", "llama.attention.head_count_kv", "llama.rope.dimension_count"})
     EXPECT_EQ(ours.get<uint32_t>(k), theirs.get<uint32_t>(k)) << k;
-  EXPECT_EQ(ours.get<float>("llama.attention.layer_norm_rms_epsilon"), theirs.get<float>("llama.attention.layer_norm_rms_epsilon"));
-  EXPECT_EQ(ours.get_array<std::string>("tokenizer.ggml.tokens"), theirs.get_array<std::string>("tokenizer.ggml.tokens"));
+  EXPECT_EQ(ours.get<float>("llama.attention.layer_norm_rms_epsilon"),
+            theirs.get<float>("llama.attention.layer_norm_rms_epsilon"));
+  EXPECT_EQ(ours.get_array<std::string>("tokenizer.ggml.tokens"),
+            theirs.get_array<std::string>("tokenizer.ggml.tokens"));
   EXPECT_EQ(ours.get_array<float>("tokenizer.ggml.scores"), theirs.get_array<float>("tokenizer.ggml.scores"));
-  EXPECT_EQ(ours.get_array<int32_t>("tokenizer.ggml.token_type"), theirs.get_array<int32_t>("tokenizer.ggml.token_type"));
+  EXPECT_EQ(ours.get_array<int32_t>("tokenizer.ggml.token_type"),
+            theirs.get_array<int32_t>("tokenizer.ggml.token_type"));
   EXPECT_EQ(ours.get<std::string>("tokenizer.ggml.model"), "llama");
   // context_length: the checkpoint's 512 (llama.cpp's converter writes its own --ctx default, 128)
   EXPECT_EQ(ours.get<uint32_t>("llama.context_length"), 512u);
@@ -102,12 +105,14 @@ TEST(GgufCli, ConvertToGgufWritesWhatLlamaCppsConverterWrites) {
   EXPECT_EQ(compared + 1, theirs.tensors().size());  // all but llama.cpp's copy of the tied classifier
   EXPECT_EQ(ours.find_tensor("output.weight"), nullptr);
   // llama.cpp's F16 conversion type: --dtype f16 stores the matrices as F16 (norms stay F32); bf16 is refused.
-  r = test::run_command(f.cli + " convert --model " + f.bin + " --dtype f16 --out " + (out.parent_path() / "h.gguf").string());
+  r = test::run_command(f.cli + " convert --model " + f.bin + " --dtype f16 --out " +
+                        (out.parent_path() / "h.gguf").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto half = formats::GgufFile::open(out.parent_path() / "h.gguf");
   EXPECT_EQ(half.tensor("blk.0.attn_q.weight").type, formats::GgmlType::F16);
   EXPECT_EQ(half.tensor("blk.0.attn_norm.weight").type, formats::GgmlType::F32);
-  r = test::run_command(f.cli + " convert --model " + f.bin + " --dtype bf16 --out " + (out.parent_path() / "b.gguf").string());
+  r = test::run_command(f.cli + " convert --model " + f.bin + " --dtype bf16 --out " +
+                        (out.parent_path() / "b.gguf").string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("f32 or f16"), std::string::npos) << r.err;
   // An existing output is kept without --force.
@@ -158,8 +163,8 @@ TEST(GgufCli, QuantizeFromGgufRunsTheIntegerEngineLikeFromTheCheckpoint) {
   const auto dir = test::temp_dir("gguf_quantize");
   // llama.cpp's converter stores the shared classifier as its own output.weight (untied); f32 tables make the
   // untied pair and the checkpoint's one tied table hold the same values.
-  const std::string flags = " --method duquant --wbits 4 --abits 4 --embed-type f32 --output-type f32 --calib " + f.calib +
-                            " --nsamples 8 --calib-ctx 128 --block 64 --steps 32 --quiet --out ";
+  const std::string flags = " --method duquant --wbits 4 --abits 4 --embed-type f32 --output-type f32 --calib " +
+                            f.calib + " --nsamples 8 --calib-ctx 128 --block 64 --steps 32 --quiet --out ";
   auto qg = test::run_command(f.cli + " quantize --model " + f.gguf + flags + (dir / "g.gguf").string());
   ASSERT_EQ(qg.exit_code, 0) << qg.err;
   auto qb = test::run_command(f.cli + " quantize --model " + f.bin + flags + (dir / "b.gguf").string());
@@ -178,8 +183,8 @@ TEST(GgufCli, QuantizeFromGgufRunsTheIntegerEngineLikeFromTheCheckpoint) {
   EXPECT_GT(pg, 1.0);
   EXPECT_EQ(pg, pb);
   // A quantized file is not a float model: quantize refuses it by what it is.
-  auto again = test::run_command(f.cli + " quantize --model " + (dir / "g.gguf").string() + flags +
-                                 (dir / "x.gguf").string());
+  auto again =
+      test::run_command(f.cli + " quantize --model " + (dir / "g.gguf").string() + flags + (dir / "x.gguf").string());
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("a quantized duquant model"), std::string::npos) << again.err;
 }

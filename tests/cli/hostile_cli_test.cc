@@ -43,8 +43,8 @@ TEST(HostileCli, HfDirTokenizerVocabularyMismatch) {
 
   const fs::path other = dir.parent_path() / "other.bin";
   duq::test::write_bytes(other, tokenizer_bin(512));
-  r = duq::test::run_command(cli("ppl --model " + dir.string() + " --tokenizer " + other.string() + " --text " +
-                                 other.string() + " --ctx 8"));
+  r = duq::test::run_command(
+      cli("ppl --model " + dir.string() + " --tokenizer " + other.string() + " --text " + other.string() + " --ctx 8"));
   expect_one_line_error(r, "vocabulary");
   EXPECT_NE(r.err.find("other.bin"), std::string::npos) << r.err;
 

@@ -19,8 +19,10 @@ namespace {
 class HostileFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = duq::test::temp_dir(std::string("hostile_files_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    auto r = run_command(cli("synth --out " + s(dir_ / "m") + " --dim 16 --hidden 32 --layers 1 --heads 2 --vocab 300 --max-seq 64 --seed 3"));
+    dir_ = duq::test::temp_dir(std::string("hostile_files_") +
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    auto r = run_command(cli("synth --out " + s(dir_ / "m") +
+                             " --dim 16 --hidden 32 --layers 1 --heads 2 --vocab 300 --max-seq 64 --seed 3"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     duq::test::write_bytes(dir_ / "m" / "tokenizer.bin", duq::test::tokenizer_bin(300));
     std::string text;
@@ -28,7 +30,9 @@ class HostileFiles : public ::testing::Test {
     duq::test::write_bytes(dir_ / "text.txt", text);
   }
   static std::string s(const fs::path& p) { return p.string(); }
-  static std::string cli(const std::string& args) { return "timeout 60 " + duq::test::cli_path().string() + " " + args; }
+  static std::string cli(const std::string& args) {
+    return "timeout 60 " + duq::test::cli_path().string() + " " + args;
+  }
   std::string quantize(const std::string& out, const std::string& extra = "", std::string calib = "") const {
     if (calib.empty()) calib = s(dir_ / "text.txt");
     return cli("quantize --model " + s(dir_ / "m") + " --calib " + calib +
@@ -42,7 +46,8 @@ TEST_F(HostileFiles, NonRegularInputsAreRefused) {
   ASSERT_EQ(::mkfifo(s(dir_ / "fifo").c_str(), 0644), 0);
   const std::string m = s(dir_ / "m");
   expect_one_line_error(run_command(cli("ppl --model " + m + " --text " + s(dir_ / "fifo"))), "FIFO");
-  expect_one_line_error(run_command(cli("ppl --model " + s(dir_ / "fifo") + " --text " + s(dir_ / "text.txt"))), "FIFO");
+  expect_one_line_error(run_command(cli("ppl --model " + s(dir_ / "fifo") + " --text " + s(dir_ / "text.txt"))),
+                        "FIFO");
   expect_one_line_error(run_command(cli("ppl --model /dev/zero --text " + s(dir_ / "text.txt"))), "device");
   expect_one_line_error(run_command(cli("ppl --model " + m + " --text /dev/zero")), "device");
   expect_one_line_error(run_command(cli("ppl --model " + m + " --text " + s(dir_))), "directory");
@@ -154,8 +159,9 @@ TEST_F(HostileFiles, DirectoryOutputsSwappedInComplete) {
 
 // Leftovers: bench e2e writes only inside --tmp, which must exist, and SIGTERM leaves it empty.
 TEST_F(HostileFiles, BenchTmpNoLeftovers) {
-  const std::string bench = "bench e2e --layers 1 --dim 32 --hidden 64 --heads 2 --kv-heads 2 --vocab 300 --prefill 8 "
-                            "--prompt 4 --decode 4 --steps 1 --tmp ";
+  const std::string bench =
+      "bench e2e --layers 1 --dim 32 --hidden 64 --heads 2 --kv-heads 2 --vocab 300 --prefill 8 "
+      "--prompt 4 --decode 4 --steps 1 --tmp ";
   expect_one_line_error(run_command(cli(bench + s(dir_ / "none" / "x"))), "not an existing directory");
   EXPECT_FALSE(fs::exists(dir_ / "none"));
   fs::create_directories(dir_ / "t");
@@ -163,10 +169,12 @@ TEST_F(HostileFiles, BenchTmpNoLeftovers) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::is_empty(dir_ / "t"));
   // SIGTERM while the temporary folder exists (polled), then the folder must be gone.
-  const std::string big = "bench e2e --layers 2 --dim 256 --hidden 512 --heads 4 --kv-heads 4 --vocab 4000 --prefill 64 "
-                          "--prompt 8 --decode 64 --reps 50 --tmp " + s(dir_ / "t");
-  r = run_command("(" + cli(big) + " >/dev/null 2>&1 & P=$!; for i in $(seq 1 400); do [ -n \"$(ls -A " + s(dir_ / "t") +
-                  ")\" ] && break; sleep 0.05; done; sleep 0.3; kill -TERM $P; wait $P; echo $?)");
+  const std::string big =
+      "bench e2e --layers 2 --dim 256 --hidden 512 --heads 4 --kv-heads 4 --vocab 4000 --prefill 64 "
+      "--prompt 8 --decode 64 --reps 50 --tmp " +
+      s(dir_ / "t");
+  r = run_command("(" + cli(big) + " >/dev/null 2>&1 & P=$!; for i in $(seq 1 400); do [ -n \"$(ls -A " +
+                  s(dir_ / "t") + ")\" ] && break; sleep 0.05; done; sleep 0.3; kill -TERM $P; wait $P; echo $?)");
   EXPECT_NE(r.out.find("143"), std::string::npos) << r.out;  // died of SIGTERM (128 + 15), as before
   EXPECT_TRUE(fs::is_empty(dir_ / "t")) << "leftovers after SIGTERM";
 }

@@ -22,8 +22,9 @@ class HostileModel : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!fs::exists(model())) return;
     dir_ = duq::test::temp_dir("hostile_model");
-    const auto r = run_command(cli("quantize --model " + model() + " --calib " + calib() +
-                                   " --nsamples 4 --calib-ctx 64 --steps 8 --quiet --out " + (dir_ / "q.gguf").string()));
+    const auto r =
+        run_command(cli("quantize --model " + model() + " --calib " + calib() +
+                        " --nsamples 4 --calib-ctx 64 --steps 8 --quiet --out " + (dir_ / "q.gguf").string()));
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   void SetUp() override {
@@ -33,7 +34,9 @@ class HostileModel : public ::testing::Test {
   static std::string model() { return a("models/stories260K/stories260K.bin"); }
   static std::string calib() { return a("text/tinystories/calib.txt"); }
   static std::string text() { return a("text/tinystories/eval.txt"); }
-  static std::string cli(const std::string& args) { return "timeout 120 " + duq::test::cli_path().string() + " " + args; }
+  static std::string cli(const std::string& args) {
+    return "timeout 120 " + duq::test::cli_path().string() + " " + args;
+  }
   static std::string ppl(const fs::path& m, const std::string& extra = "") {
     return cli("ppl --model " + m.string() + " --text " + text() + " --ctx 128 --max-windows 2 " + extra);
   }
@@ -86,9 +89,10 @@ TEST_F(HostileModel, QuantizedFileWhereAFloatModelBelongs) {
         "compare --model " + q + " --calib " + calib() + " --text " + text(),
         "inspect --model " + q + " --calib " + calib() + " --out " + (dir_ / "x.html").string()})
     expect_one_line_error(run_command(cli(cmd)), "quantized duquant model");
-  expect_one_line_error(run_command(cli("ppl --model " + model() + " --tokenizer " + a("models/stories260K/tok512.bin") +
-                                        " --text " + text() + " --check-simulated")),
-                        "--check-simulated");
+  expect_one_line_error(
+      run_command(cli("ppl --model " + model() + " --tokenizer " + a("models/stories260K/tok512.bin") + " --text " +
+                      text() + " --check-simulated")),
+      "--check-simulated");
 }
 
 // A weight float16 cannot hold: convert --dtype f16 refuses naming the tensor, leaves no directory; the
@@ -105,7 +109,8 @@ TEST_F(HostileModel, HugeWeight) {
   expect_one_line_error(r, "float16");
   EXPECT_NE(r.err.find("embed_tokens"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "huge-hf"));
-  for (const auto& e : fs::directory_iterator(dir_)) EXPECT_EQ(e.path().filename().string().find("huge-hf"), std::string::npos);
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().find("huge-hf"), std::string::npos);
   // Token 0 is not in the text; make every token's row huge so the run sees it.
   for (size_t k = 0; k < 512 * 64; k += 64) std::memcpy(&b[28 + 4 * k], &huge, 4);
   duq::test::write_bytes(dir_ / "huge" / "model.bin", b);
@@ -118,8 +123,9 @@ TEST_F(HostileModel, HugeWeight) {
 }
 
 TEST_F(HostileModel, CompareSettingsLineDescribesTheRows) {
-  const auto r = run_command(cli("compare --model " + model() + " --calib " + calib() + " --text " + text() +
-                                 " --nsamples 2 --calib-ctx 64 --ctx 64 --max-windows 2 --methods rtn --bits W8A8 --quiet"));
+  const auto r =
+      run_command(cli("compare --model " + model() + " --calib " + calib() + " --text " + text() +
+                      " --nsamples 2 --calib-ctx 64 --ctx 64 --max-windows 2 --methods rtn --bits W8A8 --quiet"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("settings: rtn W8A8"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("duquant W4A4"), std::string::npos) << r.out;

@@ -16,13 +16,13 @@ namespace fs = std::filesystem;
 namespace {
 
 // Values no numeric option accepts.
-const std::vector<std::string> kNotANumber = {"abc", "''", "nan", "inf", "-inf", "1e999", "99999999999999999999999",
-                                              "-99999999999", "0x10", "4abc"};
+const std::vector<std::string> kNotANumber = {
+    "abc", "''", "nan", "inf", "-inf", "1e999", "99999999999999999999999", "-99999999999", "0x10", "4abc"};
 
 struct OptionCase {
-  std::string command;              // key into the base command lines below
-  std::string option;               // e.g. "--rounds"
-  std::vector<std::string> bad;     // option-specific invalid values (kNotANumber is added for numeric ones)
+  std::string command;           // key into the base command lines below
+  std::string option;            // e.g. "--rounds"
+  std::vector<std::string> bad;  // option-specific invalid values (kNotANumber is added for numeric ones)
   bool numeric = true;
 };
 
@@ -30,29 +30,63 @@ struct OptionCase {
 // Everything refers to files that exist, so a failure can only come from the value under test.
 std::map<std::string, std::vector<std::pair<std::string, std::string>>> base_commands(const fs::path& d) {
   const std::string m = (d / "m").string(), t = (d / "text.txt").string(), o = (d / "out").string();
-  const std::vector<std::pair<std::string, std::string>> small_calib = {{"--nsamples", "2"}, {"--calib-ctx", "16"}, {"--steps", "2"}};
-  auto with = [](std::vector<std::pair<std::string, std::string>> a, const std::vector<std::pair<std::string, std::string>>& b) {
+  const std::vector<std::pair<std::string, std::string>> small_calib = {
+      {"--nsamples", "2"}, {"--calib-ctx", "16"}, {"--steps", "2"}};
+  auto with = [](std::vector<std::pair<std::string, std::string>> a,
+                 const std::vector<std::pair<std::string, std::string>>& b) {
     a.insert(a.end(), b.begin(), b.end());
     return a;
   };
   return {
-      {"quantize", with({{"quantize", ""}, {"--model", m}, {"--calib", t}, {"--out", o + "/q.gguf"}, {"--quiet", ""}}, small_calib)},
-      {"compare", with({{"compare", ""}, {"--model", m}, {"--calib", t}, {"--text", t}, {"--methods", "rtn"}, {"--bits", "W8A8"},
-                        {"--ctx", "16"}, {"--max-windows", "1"}, {"--quiet", ""}}, small_calib)},
-      {"inspect", with({{"inspect", ""}, {"--model", m}, {"--calib", t}, {"--methods", "rtn"}, {"--method", "rtn"},
-                        {"--out", o + "/r.html"}, {"--quiet", ""}}, small_calib)},
+      {"quantize", with({{"quantize", ""}, {"--model", m}, {"--calib", t}, {"--out", o + "/q.gguf"}, {"--quiet", ""}},
+                        small_calib)},
+      {"compare", with({{"compare", ""},
+                        {"--model", m},
+                        {"--calib", t},
+                        {"--text", t},
+                        {"--methods", "rtn"},
+                        {"--bits", "W8A8"},
+                        {"--ctx", "16"},
+                        {"--max-windows", "1"},
+                        {"--quiet", ""}},
+                       small_calib)},
+      {"inspect", with({{"inspect", ""},
+                        {"--model", m},
+                        {"--calib", t},
+                        {"--methods", "rtn"},
+                        {"--method", "rtn"},
+                        {"--out", o + "/r.html"},
+                        {"--quiet", ""}},
+                       small_calib)},
       {"ppl", {{"ppl", ""}, {"--model", m}, {"--text", t}, {"--ctx", "16"}, {"--max-windows", "1"}}},
       {"generate", {{"generate", ""}, {"--model", m}, {"--max-tokens", "2"}}},
       {"convert", {{"convert", ""}, {"--model", m}, {"--out", o + "/c"}}},
-      {"synth", {{"synth", ""}, {"--out", o + "/s"}, {"--dim", "16"}, {"--hidden", "32"}, {"--layers", "1"}, {"--heads", "2"},
-                 {"--vocab", "300"}, {"--max-seq", "64"}}},
+      {"synth",
+       {{"synth", ""},
+        {"--out", o + "/s"},
+        {"--dim", "16"},
+        {"--hidden", "32"},
+        {"--layers", "1"},
+        {"--heads", "2"},
+        {"--vocab", "300"},
+        {"--max-seq", "64"}}},
       {"bench gemm", {{"bench gemm", ""}, {"--quick", ""}}},
       {"eval", {{"eval", ""}, {"--model", m}, {"--task", "piqa"}, {"--data", (d / "no-task-data").string()}}},
       {"chat", {{"chat", ""}, {"--model", m}, {"--max-tokens", "2"}}},
       {"answer", {{"answer", ""}, {"--model", m}, {"--questions", t}, {"--out", o + "/a.jsonl"}}},
-      {"bench e2e", {{"bench e2e", ""}, {"--layers", "1"}, {"--dim", "32"}, {"--hidden", "64"}, {"--heads", "2"},
-                     {"--kv-heads", "2"}, {"--vocab", "300"}, {"--prefill", "8"}, {"--prompt", "4"}, {"--decode", "4"},
-                     {"--steps", "1"}, {"--tmp", o}}},
+      {"bench e2e",
+       {{"bench e2e", ""},
+        {"--layers", "1"},
+        {"--dim", "32"},
+        {"--hidden", "64"},
+        {"--heads", "2"},
+        {"--kv-heads", "2"},
+        {"--vocab", "300"},
+        {"--prefill", "8"},
+        {"--prompt", "4"},
+        {"--decode", "4"},
+        {"--steps", "1"},
+        {"--tmp", o}}},
   };
 }
 
@@ -96,7 +130,10 @@ std::vector<OptionCase> all_cases() {
       {"quantize", "--abits", {"0", "1", "9", "15", "17"}},
       {"quantize", "--embed-type", {"''", "q4_0", "F32"}, false},
       {"quantize", "--output-type", {"''", "q8_0", "bf16"}, false},
-      {"compare", "--bits", {"''", "W4", "W9A4", "W4A9", "W1A4", "W99999999999A4", "W4A99999999999", "4A4", "W4A4,W3"}, false},
+      {"compare",
+       "--bits",
+       {"''", "W4", "W9A4", "W4A9", "W1A4", "W99999999999A4", "W4A99999999999", "4A4", "W4A4,W3"},
+       false},
       {"compare", "--seed-bits", {"''", "W4", "W99999999999A4"}, false},
       {"compare", "--seeds", {"abc", "-1", "1,x", "99999999999999999999999", "nan"}, false},
       {"compare", "--methods", {"''", "bogus", "rtn,bogus"}, false},
@@ -165,8 +202,9 @@ class HostileOptions : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = duq::test::temp_dir("hostile_options");
-    const auto r = duq::test::run_command(duq::test::cli_path().string() + " synth --out " + (dir_ / "m").string() +
-                                          " --dim 16 --hidden 32 --layers 1 --heads 2 --vocab 300 --max-seq 64 --seed 3");
+    const auto r =
+        duq::test::run_command(duq::test::cli_path().string() + " synth --out " + (dir_ / "m").string() +
+                               " --dim 16 --hidden 32 --layers 1 --heads 2 --vocab 300 --max-seq 64 --seed 3");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     duq::test::write_bytes(dir_ / "m" / "tokenizer.bin", duq::test::tokenizer_bin(300));
     std::string text;
@@ -174,8 +212,8 @@ class HostileOptions : public ::testing::Test {
     duq::test::write_bytes(dir_ / "text.txt", text);
     fs::create_directories(dir_ / "out");
   }
-  static std::string command_line(const std::vector<std::pair<std::string, std::string>>& base, const std::string& option,
-                                  const std::string& value) {
+  static std::string command_line(const std::vector<std::pair<std::string, std::string>>& base,
+                                  const std::string& option, const std::string& value) {
     std::string s = duq::test::cli_path().string();
     for (const auto& [k, v] : base)
       if (k != option) s += " " + k + (v.empty() ? "" : " " + v);
@@ -189,7 +227,8 @@ TEST_F(HostileOptions, ControlEveryBaseCommandRuns) {
   // Without a bad value each base command line succeeds: the failures below are the values' doing.
   for (const auto& [name, base] : base_commands(dir_)) {
     // convert needs a llama2.c file, eval task data, answer a question file; bench is slow; chat interactive.
-    if (name == "convert" || name == "bench gemm" || name == "bench e2e" || name == "eval" || name == "answer" || name == "chat")
+    if (name == "convert" || name == "bench gemm" || name == "bench e2e" || name == "eval" || name == "answer" ||
+        name == "chat")
       continue;
     fs::remove_all(dir_ / "out");
     fs::create_directories(dir_ / "out");
@@ -221,8 +260,8 @@ TEST_F(HostileOptions, EveryInvalidValueIsOneLineNamingTheOption) {
 // The help shows each checked option's range.
 TEST_F(HostileOptions, HelpShowsTheRanges) {
   const auto r = duq::test::run_command(duq::test::cli_path().string() + " quantize --help");
-  EXPECT_NE(r.out.find("in [0, 64]"), std::string::npos) << r.out;    // --rounds
-  EXPECT_NE(r.out.find("in (0, 1]"), std::string::npos) << r.out;     // --lac
+  EXPECT_NE(r.out.find("in [0, 64]"), std::string::npos) << r.out;  // --rounds
+  EXPECT_NE(r.out.find("in (0, 1]"), std::string::npos) << r.out;   // --lac
   const auto g = duq::test::run_command(duq::test::cli_path().string() + " generate --help");
   EXPECT_NE(g.out.find("0 or [0.01, 100]"), std::string::npos) << g.out;  // --temperature
 }

@@ -72,10 +72,10 @@ std::string layer(int l, const char* what) { return "model.layers." + std::to_st
 // build/…/m: a 2-block HF model (vocab of tok512) with the outliers planted.
 fs::path planted_model(const fs::path& dir) {
   const fs::path out = dir / "m";
-  auto r = test::run_command(test::cli_path().string() + " synth --out " + out.string() + " --dim " +
-                             std::to_string(kDim) + " --hidden " + std::to_string(kHidden) + " --layers " +
-                             std::to_string(kLayers) + " --heads 4 --vocab " + std::to_string(kVocab) +
-                             " --max-seq 128 --seed 11");
+  auto r =
+      test::run_command(test::cli_path().string() + " synth --out " + out.string() + " --dim " + std::to_string(kDim) +
+                        " --hidden " + std::to_string(kHidden) + " --layers " + std::to_string(kLayers) +
+                        " --heads 4 --vocab " + std::to_string(kVocab) + " --max-seq 128 --seed 11");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   SafetensorsEditor st(out / "model.safetensors");
   for (int v = 0; v < kVocab; ++v) st.set("model.embed_tokens.weight", static_cast<size_t>(v) * kDim, 0.f);
@@ -122,12 +122,11 @@ class InspectPlanted : public ::testing::Test {
     const fs::path model = planted_model(dir_);
     html_path_ = dir_ / "report.html";
     const auto a = assets();
-    run_ = test::run_command(test::cli_path().string() + " inspect --model " + model.string() + " --tokenizer " +
-                             (a / "models/stories260K/tok512.bin").string() + " --calib " +
-                             (a / "text/tinystories/calib.txt").string() +
-                             " --nsamples 2 --calib-ctx 128 --compare --text " +
-                             (a / "text/tinystories/eval.txt").string() +
-                             " --ctx 128 --max-windows 2 --quiet --out " + html_path_.string());
+    run_ = test::run_command(
+        test::cli_path().string() + " inspect --model " + model.string() + " --tokenizer " +
+        (a / "models/stories260K/tok512.bin").string() + " --calib " + (a / "text/tinystories/calib.txt").string() +
+        " --nsamples 2 --calib-ctx 128 --compare --text " + (a / "text/tinystories/eval.txt").string() +
+        " --ctx 128 --max-windows 2 --quiet --out " + html_path_.string());
     if (run_.exit_code == 0) {
       html_ = test::read_text(html_path_);
       data_ = embedded_json(html_);
@@ -243,7 +242,8 @@ std::string chromium_cmd(const std::string& exe, const fs::path& profile) {
   return "timeout 120 " + exe +
          " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
          " --disable-component-update --disable-sync --hide-scrollbars --enable-logging=stderr --v=0"
-         " --user-data-dir=" + profile.string() + " ";
+         " --user-data-dir=" +
+         profile.string() + " ";
 }
 
 uint32_t be32(const std::string& s, size_t at) {
@@ -253,7 +253,8 @@ uint32_t be32(const std::string& s, size_t at) {
 
 TEST_F(InspectPlanted, RendersInHeadlessChromium) {
   const std::string exe = chromium();
-  if (exe.empty()) GTEST_SKIP() << "chromium not installed (Debian: apt-get install chromium); report at " << html_path_;
+  if (exe.empty())
+    GTEST_SKIP() << "chromium not installed (Debian: apt-get install chromium); report at " << html_path_;
   const std::string url = "file://" + fs::absolute(html_path_).string();
 
   // 1. The DOM after the page's scripts ran: the embedded JSON parsed in the browser, every figure there.
@@ -275,8 +276,8 @@ TEST_F(InspectPlanted, RendersInHeadlessChromium) {
   const fs::path blank_html = dir_ / "blank.html", blank_shot = dir_ / "blank.png";
   test::write_bytes(blank_html, "<!DOCTYPE html><html><body></body></html>");
   fs::remove(shot);
-  auto r = test::run_command(chromium_cmd(exe, dir_ / "profile-shot") + "--window-size=1280,2400 --screenshot=" +
-                             shot.string() + " " + url);
+  auto r = test::run_command(chromium_cmd(exe, dir_ / "profile-shot") +
+                             "--window-size=1280,2400 --screenshot=" + shot.string() + " " + url);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto b = test::run_command(chromium_cmd(exe, dir_ / "profile-blank") + "--window-size=1280,2400 --screenshot=" +
                              blank_shot.string() + " file://" + fs::absolute(blank_html).string());
@@ -303,12 +304,8 @@ TEST(InspectCli, RejectsBadArgumentsWithOneLine) {
   struct Case {
     std::string args, must;
   } cases[] = {
-      {" --layers 0,9", "--layers"},
-      {" --layers x", "--layers"},
-      {" --method fp", "no transform"},
-      {" --method nope", "nope"},
-      {" --compare", "--text"},
-      {" --bits W4", "W4"},
+      {" --layers 0,9", "--layers"}, {" --layers x", "--layers"}, {" --method fp", "no transform"},
+      {" --method nope", "nope"},    {" --compare", "--text"},    {" --bits W4", "W4"},
   };
   for (const auto& c : cases) {
     auto r = test::run_command(base + c.args);

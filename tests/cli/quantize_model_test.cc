@@ -30,8 +30,8 @@ struct QuantSetup {
     auto dir = test::temp_dir("quantize_" + name);
     auto out = dir / (name + ".gguf");
     auto r = test::run_command(cli + " quantize --model " + model + " --calib " + calib +
-                               " --nsamples 8 --calib-ctx 128 --block 64 --steps 64 --quiet " + bits_flags +
-                               " --out " + out.string());
+                               " --nsamples 8 --calib-ctx 128 --block 64 --steps 64 --quiet " + bits_flags + " --out " +
+                               out.string());
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return out;
   }
@@ -59,7 +59,8 @@ TEST(QuantizeStories260K, IntegerMatchesSimulatedW4A4AndW8A8) {
     // |integer − simulated| / simulated with int16 rotations on this setting: 1.85% (seed 2, this file),
     // 1.29 / 1.14 / 1.21% (--seed 3 / 4 / 5), 0.43% (--auto), against 0.14% / 0.07% with exact rotations.
     // 4% (about twice the largest) keeps that spread and still catches a broken transform (O(1) ppl change).
-    auto d = test::run_command(s.cli + " ppl --model " + f.string() + " --text " + s.eval + " --ctx 512 --max-windows 12 --json");
+    auto d = test::run_command(s.cli + " ppl --model " + f.string() + " --text " + s.eval +
+                               " --ctx 512 --max-windows 12 --json");
     ASSERT_EQ(d.exit_code, 0) << d.err;
     const double ppl_int16 = nlohmann::json::parse(d.out)["ppl"].get<double>();
     const double sim = j["ppl_simulated"].get<double>();
@@ -84,7 +85,8 @@ TEST(QuantizeStories260K, LearnedRotationsAndNormTweakMatchSimulated) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_LT(j["relative_difference"].get<double>(), 0.005) << r.out;
-  auto d = test::run_command(s.cli + " ppl --model " + f.string() + " --text " + s.eval + " --ctx 512 --max-windows 12 --json");
+  auto d = test::run_command(s.cli + " ppl --model " + f.string() + " --text " + s.eval +
+                             " --ctx 512 --max-windows 12 --json");
   ASSERT_EQ(d.exit_code, 0) << d.err;
   const double ppl_int16 = nlohmann::json::parse(d.out)["ppl"].get<double>(), sim = j["ppl_simulated"].get<double>();
   EXPECT_LT(std::abs(ppl_int16 - sim) / sim, 0.04) << ppl_int16 << " vs simulated " << sim;
@@ -109,7 +111,8 @@ TEST(QuantizeOutputRules, NoOverwriteWithoutForceAndNeverTheInput) {
   auto dir = test::temp_dir("quantize_rules");
   auto existing = dir / "existing.gguf";
   test::write_bytes(existing, "precious");
-  std::string base = s.cli + " quantize --model " + s.model + " --calib " + s.calib + " --nsamples 2 --calib-ctx 64 --quiet";
+  std::string base =
+      s.cli + " quantize --model " + s.model + " --calib " + s.calib + " --nsamples 2 --calib-ctx 64 --quiet";
   expect_error(test::run_command(base + " --out " + existing.string()), "--force");
   EXPECT_EQ(test::read_text(existing), "precious");
   expect_error(test::run_command(base + " --out " + s.model + " --force"), "is an input of this command");
@@ -121,7 +124,8 @@ TEST(QuantizeBadInput, ClearErrors) {
   if (!s.ok()) GTEST_SKIP();
   auto dir = test::temp_dir("quantize_bad");
   std::string base = s.cli + " quantize --model " + s.model + " --quiet --out " + (dir / "x.gguf").string();
-  expect_error(test::run_command(base + " --calib " + s.calib + " --wbits 9"), "--wbits: '9' is not an integer in [2, 8]");
+  expect_error(test::run_command(base + " --calib " + s.calib + " --wbits 9"),
+               "--wbits: '9' is not an integer in [2, 8]");
   expect_error(test::run_command(base + " --calib " + s.calib + " --method gptz"), "--method: gptz not in");
   expect_error(test::run_command(base + " --calib " + s.calib + " --block 100 --nsamples 2 --calib-ctx 64"),
                "--block 100 is larger than the 64-wide input");
@@ -132,10 +136,8 @@ TEST(QuantizeBadInput, ClearErrors) {
   // Both given and too many: the counts that fit are named.
   expect_error(test::run_command(base + " --calib " + s.calib + " --nsamples 100000 --calib-ctx 512"),
                "requested (--nsamples × --calib-ctx); pass --nsamples ");
-  expect_error(test::run_command(base + " --calib " + s.calib + " --embed-type q4_0"),
-               "--embed-type: q4_0 not in");
-  expect_error(test::run_command(base + " --calib " + s.calib + " --output-type q8_0"),
-               "--output-type: q8_0 not in");
+  expect_error(test::run_command(base + " --calib " + s.calib + " --embed-type q4_0"), "--embed-type: q4_0 not in");
+  expect_error(test::run_command(base + " --calib " + s.calib + " --output-type q8_0"), "--output-type: q8_0 not in");
   EXPECT_FALSE(fs::exists(dir / "x.gguf"));
 }
 
@@ -153,8 +155,11 @@ TEST(QuantizeCalibration, DefaultsFallBackToWhatTheTextHolds) {
   const auto at = r.err.find("fewer than 128 × 512 (--nsamples × --calib-ctx); calibrating on ");
   ASSERT_NE(at, std::string::npos) << r.err;
   int n = 0, len = 0;
-  ASSERT_EQ(std::sscanf(r.err.c_str() + at + std::strlen("fewer than 128 × 512 (--nsamples × --calib-ctx); calibrating on "),
-                        "%d × %d", &n, &len), 2) << r.err;
+  ASSERT_EQ(
+      std::sscanf(r.err.c_str() + at + std::strlen("fewer than 128 × 512 (--nsamples × --calib-ctx); calibrating on "),
+                  "%d × %d", &n, &len),
+      2)
+      << r.err;
   EXPECT_EQ(len, 512);
   EXPECT_GE(n, 1);
   EXPECT_LE(n, 32);
@@ -173,7 +178,8 @@ TEST(QuantizeTables, TiedTableDefaultsToTheOutputTypeAndQ8_0OnRequest) {
                              std::pair{"--output-type f32", TableType::F32}}) {
     auto f = s.quantized(std::string("--method rtn ") + flags, "tables" + std::to_string(i++));
     EXPECT_EQ(model::read_quant_model(f.string()).embed_type, type) << flags;
-    auto r = test::run_command(s.cli + " ppl --model " + f.string() + " --text " + s.eval + " --ctx 512 --max-windows 2");
+    auto r =
+        test::run_command(s.cli + " ppl --model " + f.string() + " --text " + s.eval + " --ctx 512 --max-windows 2");
     EXPECT_EQ(r.exit_code, 0) << flags << r.err;
   }
 }

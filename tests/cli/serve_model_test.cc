@@ -4,10 +4,10 @@
 // drains and exits 0 on SIGTERM; the web page streams a reply in headless Chromium.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -86,7 +86,8 @@ class Serve : public ::testing::Test {
     if (r->status != 200) return "<status " + std::to_string(r->status) + "> " + r->body;
     if (!body.value("stream", false)) {
       auto j = json::parse(r->body);
-      return chat ? j["choices"][0]["message"]["content"].get<std::string>() : j["choices"][0]["text"].get<std::string>();
+      return chat ? j["choices"][0]["message"]["content"].get<std::string>()
+                  : j["choices"][0]["text"].get<std::string>();
     }
     std::string text;
     size_t at = 0;
@@ -139,8 +140,8 @@ TEST_F(Serve, CompletionEqualsGenerate) {
 }
 
 TEST_F(Serve, ConcurrentStreamsEqualTheirSoloResults) {
-  const std::vector<std::string> prompts = {"Once upon a time", "The dog", "Lily wanted", "Tom and Sue",
-                                            "A little bird", "One sunny day", "The big red ball", "Mom said"};
+  const std::vector<std::string> prompts = {"Once upon a time", "The dog",       "Lily wanted",      "Tom and Sue",
+                                            "A little bird",    "One sunny day", "The big red ball", "Mom said"};
   std::vector<std::string> solo;
   for (const auto& p : prompts) solo.push_back(complete({{"prompt", p}, {"max_tokens", 30}, {"temperature", 0}}));
   std::vector<std::string> got(prompts.size());
@@ -166,8 +167,11 @@ TEST_F(Serve, LoadOf200RequestsFrom16Clients) {
     ts.emplace_back([&, t] {
       for (int i = t; i < 200; i += 16) {
         int status = 0;
-        const std::string text = complete({{"prompt", "Story " + std::to_string(i)}, {"max_tokens", 1 + i % 6},
-                                           {"temperature", 0.7}, {"seed", i}, {"stream", i % 2 == 0}},
+        const std::string text = complete({{"prompt", "Story " + std::to_string(i)},
+                                           {"max_tokens", 1 + i % 6},
+                                           {"temperature", 0.7},
+                                           {"seed", i},
+                                           {"stream", i % 2 == 0}},
                                           false, &status);
         if (status == 200 && text.rfind("<", 0) != 0) {
           ++ok;
@@ -326,8 +330,9 @@ TEST_F(ServeRandomTokens, InvalidUtf8PiecesDoNotBreakTheServer) {
   for (int t = 0; t < 4; ++t)
     ts.emplace_back([&, t] {
       int status = 0;
-      const std::string text = complete({{"prompt", "a"}, {"max_tokens", 300}, {"temperature", 1.0}, {"seed", t},
-                                         {"stream", t % 2 == 0}}, false, &status);
+      const std::string text =
+          complete({{"prompt", "a"}, {"max_tokens", 300}, {"temperature", 1.0}, {"seed", t}, {"stream", t % 2 == 0}},
+                   false, &status);
       if (status == 200 && text.rfind("<", 0) != 0 && !text.empty()) ++ok;
     });
   for (auto& t : ts) t.join();
@@ -394,11 +399,13 @@ TEST_F(Serve, WebPageStreamsAReplyInHeadlessChromium) {
     const fs::path profile = dir_ / ("profile" + std::to_string(attempt));
     auto dom = test::run_command("timeout 120 " + exe +
                                  " --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking"
-                                 " --disable-component-update --disable-sync --user-data-dir=" + profile.string() +
-                                 " --virtual-time-budget=60000 --dump-dom " + url);
+                                 " --disable-component-update --disable-sync --user-data-dir=" +
+                                 profile.string() + " --virtual-time-budget=60000 --dump-dom " + url);
     ASSERT_EQ(dom.exit_code, 0) << dom.err;
     dom_out = dom.out;
-    ASSERT_TRUE(std::regex_search(dom_out, m, std::regex("<div id=\"reply\" data-chunks=\"([0-9]+)\" data-state=\"([a-z]+)\"[^>]*>([^<]*)</div>")))
+    ASSERT_TRUE(std::regex_search(
+        dom_out, m,
+        std::regex("<div id=\"reply\" data-chunks=\"([0-9]+)\" data-state=\"([a-z]+)\"[^>]*>([^<]*)</div>")))
         << dom_out;
     if (m[2].str() == "done") break;
     ASSERT_EQ(m[2].str(), "streaming") << dom_out;

@@ -17,7 +17,8 @@ TEST(CliTokenizerJson, FoundInTheDirectoryNamedAndCarriedIntoTheQuantizedFile) {
   const auto dir = test::temp_dir("tokenizer_json_cli");
   const std::string cli = test::cli_path().string(), model = (dir / "m").string();
   // 1003 tokens: 256 bytes, "hi", fillers, <|begin_of_text|>, <|eot_id|>, <|end_of_text|> (fixture).
-  auto s = test::run_command(cli + " synth --out " + model + " --dim 32 --hidden 64 --layers 2 --heads 4 --vocab 1003 "
+  auto s = test::run_command(cli + " synth --out " + model +
+                             " --dim 32 --hidden 64 --layers 2 --heads 4 --vocab 1003 "
                              "--max-seq 64 --seed 3");
   ASSERT_EQ(s.exit_code, 0) << s.err;
   test::write_bytes(fs::path(model) / "tokenizer.json", test::tokenizer_json({"hi"}, {"h i"}));
@@ -28,7 +29,8 @@ TEST(CliTokenizerJson, FoundInTheDirectoryNamedAndCarriedIntoTheQuantizedFile) {
 
   auto found = test::run_command(cli + " ppl --model " + model + ppl_args);
   ASSERT_EQ(found.exit_code, 0) << found.err;
-  auto named = test::run_command(cli + " ppl --model " + model + " --tokenizer " + model + "/tokenizer.json" + ppl_args);
+  auto named =
+      test::run_command(cli + " ppl --model " + model + " --tokenizer " + model + "/tokenizer.json" + ppl_args);
   ASSERT_EQ(named.exit_code, 0) << named.err;
   const auto jf = nlohmann::json::parse(found.out), jn = nlohmann::json::parse(named.out);
   EXPECT_EQ(jf["ppl"], jn["ppl"]);

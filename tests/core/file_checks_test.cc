@@ -29,11 +29,15 @@ TEST(FileChecks, OutputFileRules) {
   test::write_bytes(d / "in.txt", "input");
   fs::create_symlink("in.txt", d / "link");
   const std::vector<std::string> inputs = {(d / "in.txt").string()};
-  EXPECT_NE(error_of([&] { check_output_file((d / "in.txt").string(), "--out", true, inputs); }).find("input"), std::string::npos);
-  EXPECT_NE(error_of([&] { check_output_file((d / "link").string(), "--out", true, inputs); }).find("input"), std::string::npos);
+  EXPECT_NE(error_of([&] { check_output_file((d / "in.txt").string(), "--out", true, inputs); }).find("input"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { check_output_file((d / "link").string(), "--out", true, inputs); }).find("input"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { check_output_file("", "--out", true, inputs); }).find("empty"), std::string::npos);
-  EXPECT_NE(error_of([&] { check_output_file((d / "in.txt").string(), "--out", false, {}); }).find("--force"), std::string::npos);
-  EXPECT_NE(error_of([&] { check_output_file((d / "no" / "x").string(), "--out", true, {}); }).find("no"), std::string::npos);
+  EXPECT_NE(error_of([&] { check_output_file((d / "in.txt").string(), "--out", false, {}); }).find("--force"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { check_output_file((d / "no" / "x").string(), "--out", true, {}); }).find("no"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { check_output_file("/dev/null", "--out", true, {}); }).find("device"), std::string::npos);
   // Allowed: a new name, and an existing non-input regular file with force (resolved through the link).
   EXPECT_EQ(check_output_file((d / "new.bin").string(), "--out", false, inputs), d / "new.bin");
@@ -45,7 +49,8 @@ TEST(FileChecks, OutputDirNeverHoldsAnInput) {
   fs::create_directories(d / "model");
   test::write_bytes(d / "model" / "model.bin", "weights");
   const std::vector<std::string> inputs = {(d / "model" / "model.bin").string()};
-  EXPECT_NE(error_of([&] { check_output_dir((d / "model").string(), "--out", true, inputs); }).find("holds"), std::string::npos);
+  EXPECT_NE(error_of([&] { check_output_dir((d / "model").string(), "--out", true, inputs); }).find("holds"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { check_output_dir(d.string(), "--out", true, inputs); }).find("holds"), std::string::npos);
   EXPECT_EQ(error_of([&] { check_output_dir((d / "other").string(), "--out", false, inputs); }), "");
 }
@@ -58,7 +63,8 @@ TEST(FileChecks, RegularInputsOnly) {
   EXPECT_NE(error_of([&] { read_regular_file(d.string(), "text file"); }).find("directory"), std::string::npos);
   test::write_bytes(d / "t.txt", "abc");
   EXPECT_EQ(read_regular_file((d / "t.txt").string(), "text file"), "abc");
-  EXPECT_NE(error_of([&] { read_regular_file((d / "t.txt").string(), "text file", 2); }).find("more than"), std::string::npos);
+  EXPECT_NE(error_of([&] { read_regular_file((d / "t.txt").string(), "text file", 2); }).find("more than"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -42,8 +42,8 @@ TEST(MappedFile, ReleaseDropsResidentPagesAndKeepsTheBytes) {
   const int64_t after = resident_bytes();
   EXPECT_GT(before - after, static_cast<int64_t>(kBytes / 2)) << "resident " << before << " -> " << after;
   EXPECT_EQ(sum_bytes(f.data(), f.size()), sum);  // read again from the file
-  f.release(f.data() + kBytes - 10, 100);          // beyond the end: ignored
-  f.release(nullptr, 10);                          // outside the map: ignored
+  f.release(f.data() + kBytes - 10, 100);         // beyond the end: ignored
+  f.release(nullptr, 10);                         // outside the map: ignored
   EXPECT_EQ(sum_bytes(f.data(), f.size()), sum);
 }
 

@@ -109,9 +109,10 @@ TEST(Threads, RunsOnSeveralThreadsAndNestsSerially) {
 TEST(Threads, ExceptionsComeBackToTheCaller) {
   for (int t : test::kThreadCounts) {
     test::ThreadsScope scope(t);
-    EXPECT_THROW(parallel_for(10, [](int64_t i) {
-                   if (i == 7) fail("item ", i);
-                 }),
+    EXPECT_THROW(parallel_for(10,
+                              [](int64_t i) {
+                                if (i == 7) fail("item ", i);
+                              }),
                  Error);
     EXPECT_EQ(num_threads(), t);  // and the count is intact afterwards
   }

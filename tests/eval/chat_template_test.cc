@@ -18,15 +18,19 @@ TEST(ChatTemplate, Llama2) {
 }
 
 TEST(ChatTemplate, Vicuna) {
-  EXPECT_EQ(render_chat(ChatFormat::Vicuna, "SYS", kTwoTurns), "<s>SYS USER: Hi? ASSISTANT: Hello.</s>USER: Bye? ASSISTANT:");
-  EXPECT_EQ(default_system(ChatFormat::Vicuna).substr(0, 60), "A chat between a curious user and an artificial intelligence");
+  EXPECT_EQ(render_chat(ChatFormat::Vicuna, "SYS", kTwoTurns),
+            "<s>SYS USER: Hi? ASSISTANT: Hello.</s>USER: Bye? ASSISTANT:");
+  EXPECT_EQ(default_system(ChatFormat::Vicuna).substr(0, 60),
+            "A chat between a curious user and an artificial intelligence");
 }
 
 TEST(ChatTemplate, Llama3) {
-  EXPECT_EQ(render_chat(ChatFormat::Llama3, "S", kTwoTurns),
-            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
-            "<|start_header_id|>user<|end_header_id|>\n\nHi?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>"
-            "<|start_header_id|>user<|end_header_id|>\n\nBye?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  EXPECT_EQ(
+      render_chat(ChatFormat::Llama3, "S", kTwoTurns),
+      "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nS<|eot_id|>"
+      "<|start_header_id|>user<|end_header_id|>\n\nHi?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello."
+      "<|eot_id|>"
+      "<|start_header_id|>user<|end_header_id|>\n\nBye?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
   EXPECT_EQ(stop_text(ChatFormat::Llama3), "<|eot_id|>");
 }
 
@@ -35,7 +39,8 @@ TEST(ChatTemplate, Mistral) {
 }
 
 TEST(ChatTemplate, DetectFromTokenizerConfigAndNames) {
-  EXPECT_EQ(detect_chat_format("{% if messages[0]['role'] == 'system' %}<<SYS>>\\n{% endif %}[INST]"), ChatFormat::Llama2);
+  EXPECT_EQ(detect_chat_format("{% if messages[0]['role'] == 'system' %}<<SYS>>\\n{% endif %}[INST]"),
+            ChatFormat::Llama2);
   EXPECT_EQ(detect_chat_format("{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}"),
             ChatFormat::Mistral);
   EXPECT_EQ(detect_chat_format("<|start_header_id|>' + message['role'] + '<|end_header_id|>"), ChatFormat::Llama3);

@@ -13,16 +13,15 @@
 namespace duq::eval {
 namespace {
 
-
 constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 TEST(HostileTokenNll, NanOrInfLogitsThrowAClearError) {
   const std::vector<std::vector<float>> bad = {
-      {kNan, 0.f, 1.f, 2.f},     // NaN first (max_element keeps it)
-      {0.f, 1.f, kNan, 2.f},     // NaN in the middle
-      {0.f, 1.f, 2.f, kNan},     // NaN on the target
-      {0.f, kInf, 1.f, 2.f},     // +Inf: inf - inf
+      {kNan, 0.f, 1.f, 2.f},         // NaN first (max_element keeps it)
+      {0.f, 1.f, kNan, 2.f},         // NaN in the middle
+      {0.f, 1.f, 2.f, kNan},         // NaN on the target
+      {0.f, kInf, 1.f, 2.f},         // +Inf: inf - inf
       {-kInf, -kInf, -kInf, -kInf},  // all -Inf: no probability anywhere
       {kNan, kNan, kNan, kNan},
   };

@@ -203,7 +203,8 @@ InspectReport sample_report(int64_t channels) {
   r.errors.methods = {"rtn", "duquant"};
   r.errors.sites = {"attn_in", "attn_out", "ffn_in", "down_in"};
   r.errors.site_titles = r.errors.sites;
-  r.errors.values = {{{0.1, 0.2, 0.3, 0.9}, {0.1, 0.2, 0.3, 0.8}}, {{0.05, 0.06, 0.07, 0.08}, {0.05, 0.06, 0.07, 0.09}}};
+  r.errors.values = {{{0.1, 0.2, 0.3, 0.9}, {0.1, 0.2, 0.3, 0.8}},
+                     {{0.05, 0.06, 0.07, 0.08}, {0.05, 0.06, 0.07, 0.09}}};
   CompareTable c;
   c.caption = "eval.txt";
   c.rows = {{"fp", "W16A16", 5.0, 0.1, 0, 1, 0}, {"duquant", "W4A4", 5.5, 0.1, 0.02, 0.9, 1.5}};
@@ -245,7 +246,7 @@ TEST(ReportHtml, OneFigurePerSitePerHeatMapPerErrorChart) {
   EXPECT_EQ(count(html, "<figure class=\"chart heat\""), 2u);
   EXPECT_EQ(count(html, "<figure class=\"chart errors\""), 4u);
   EXPECT_EQ(count(html, "<figure class=\"table"), 2u);  // error table, compare table
-  EXPECT_EQ(count(html, "<figcaption>"), 16u);         // a caption under every figure
+  EXPECT_EQ(count(html, "<figcaption>"), 16u);          // a caption under every figure
   EXPECT_EQ(count(html, "<svg class="), 14u);
 }
 
@@ -276,7 +277,7 @@ TEST(ReportHtml, WideInputsAreMaxPooledNotDropped) {
   EXPECT_FLOAT_EQ(s["stages"][1]["values"][0].get<float>(), 500.f);  // channel 3 is in the first bucket
   const auto& h = j["heatmaps"][0];
   EXPECT_EQ(h["cell_cols"], 157);  // ceil(5000 / 32)
-  EXPECT_EQ(h["col_step"], 32);   // ceil(5000 / 160)
+  EXPECT_EQ(h["col_step"], 32);    // ceil(5000 / 160)
   EXPECT_FLOAT_EQ(h["panels"][0]["max"].get<float>(), 500.f);
 }
 

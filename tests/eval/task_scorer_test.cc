@@ -72,7 +72,9 @@ BatchForwardFn toy_model(std::vector<Call>* calls) {
 }
 
 // One document's requests through a scorer.
-std::vector<ChoiceScore> score_doc(Scorer& s, std::vector<EncodedRequest> reqs) { return s.score({std::move(reqs)})[0]; }
+std::vector<ChoiceScore> score_doc(Scorer& s, std::vector<EncodedRequest> reqs) {
+  return s.score({std::move(reqs)})[0];
+}
 
 model::ModelConfig toy_config() {
   model::ModelConfig c;
@@ -249,8 +251,7 @@ std::vector<std::vector<EncodedRequest>> random_docs(int n) {
       case 3:  // a continuation longer than the window beside a normal one
         reqs = {{tokens(3, 10), tokens(410, 450)}, {tokens(3, 10), tokens(2, 9)}};
         break;
-      default:
-        reqs = {{tokens(20, 200), tokens(1, 6)}};
+      default: reqs = {{tokens(20, 200), tokens(1, 6)}};
     }
   }
   return docs;

@@ -98,7 +98,8 @@ std::span<const uint8_t> as_bytes(const std::vector<T>& v) {
 }  // namespace
 
 TEST(GgufIndependent, HuggingFaceReaderAgreesWithWhatWeWrote) {
-  if (const std::string why = checker_missing(); !why.empty()) GTEST_SKIP() << "independent GGUF check skipped: " << why;
+  if (const std::string why = checker_missing(); !why.empty())
+    GTEST_SKIP() << "independent GGUF check skipped: " << why;
 
   using namespace std::string_literals;
   const std::vector<std::pair<std::string, GgufValue>> kvs = {
@@ -211,7 +212,8 @@ TEST(GgufIndependent, HuggingFaceReaderAgreesWithWhatWeWrote) {
 
 // The checker itself must not be a rubber stamp: a file with a tensor running past the end is reported.
 TEST(GgufIndependent, CheckerReportsProblems) {
-  if (const std::string why = checker_missing(); !why.empty()) GTEST_SKIP() << "independent GGUF check skipped: " << why;
+  if (const std::string why = checker_missing(); !why.empty())
+    GTEST_SKIP() << "independent GGUF check skipped: " << why;
   std::vector<float> x(64, 1.f);
   GgufWriter w;
   w.add_tensor("big", GgmlType::F32, {64}, as_bytes(x));
@@ -220,7 +222,8 @@ TEST(GgufIndependent, CheckerReportsProblems) {
   std::string b = duq::test::read_text(d / "ok.gguf");
   b.resize(b.size() - 100);
   duq::test::write_bytes(d / "cut.gguf", b);
-  const auto r = duq::test::run_command("node " + (checker_dir() / "check.mjs").string() + " " + (d / "cut.gguf").string());
+  const auto r =
+      duq::test::run_command("node " + (checker_dir() / "check.mjs").string() + " " + (d / "cut.gguf").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.at("problems").size(), 1u) << j.dump();

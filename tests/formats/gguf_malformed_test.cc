@@ -108,8 +108,7 @@ TEST(GgufMalformed, BadMagic) {
 TEST(GgufMalformed, OlderVersion) { expect_error("v2", Bytes::header(0, 0, 2), "GGUF version 2 is not supported"); }
 
 TEST(GgufMalformed, NewerVersion) {
-  expect_error("v4", Bytes::header(0, 0, 4),
-               "written by a newer duquant/GGUF version 4; this build reads version 3");
+  expect_error("v4", Bytes::header(0, 0, 4), "written by a newer duquant/GGUF version 4; this build reads version 3");
 }
 
 TEST(GgufMalformed, BigEndian) { expect_error("be", Bytes::header(0, 0, 0x03000000), "big-endian GGUF"); }
@@ -235,13 +234,16 @@ TEST(GgufMalformed, TensorOffsetNotAligned) {
 TEST(GgufMalformed, TensorDataPastEnd) {
   Bytes b = Bytes::header(1, 0);
   b.tensor("t", {4}, 0, 0).pad_to(32).data(8);  // 16 bytes announced, 8 present
-  expect_error("past_end", b, "tensor 't' (F32 [4], 16 bytes at data offset 0, file offset 64) runs past the end of the file (72 bytes");
+  expect_error(
+      "past_end", b,
+      "tensor 't' (F32 [4], 16 bytes at data offset 0, file offset 64) runs past the end of the file (72 bytes");
   Bytes c = Bytes::header(1, 0);
   c.tensor("t", {2}, 0, 1ull << 60).pad_to(32).data(8);  // offset far beyond the file
   expect_error("past_end_offset", c, "runs past the end of the file");
   Bytes d = Bytes::header(1, 0);
   d.tensor("t", {2}, 0, 0);  // file ends right after the header: no data section at all
-  expect_error("no_data_section", d, "the header ends at offset 57 and the data section would start at 64, past the end");
+  expect_error("no_data_section", d,
+               "the header ends at offset 57 and the data section would start at 64, past the end");
 }
 
 TEST(GgufMalformed, OverlappingTensors) {

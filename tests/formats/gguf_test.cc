@@ -45,9 +45,9 @@ std::string error_of(F&& f) {
   return "";
 }
 
-#define EXPECT_ERROR_HAS(expr, text)                                               \
-  do {                                                                             \
-    const std::string msg_ = error_of([&] { (void)(expr); });                      \
+#define EXPECT_ERROR_HAS(expr, text)                                                                     \
+  do {                                                                                                   \
+    const std::string msg_ = error_of([&] { (void)(expr); });                                            \
     EXPECT_NE(msg_.find(text), std::string::npos) << "expected '" << (text) << "' in: '" << msg_ << "'"; \
   } while (0)
 
@@ -63,22 +63,22 @@ TEST(Gguf, TinyFileMatchesTheSpecByteForByte) {
   w.write(p);
 
   const std::string expected = unhex(
-      "47 47 55 46"               // "GGUF"                                   [0, 4)
-      "03 00 00 00"               // version 3                                 [4, 8)
-      "01 00 00 00 00 00 00 00"   // tensor_count 1                            [8, 16)
-      "01 00 00 00 00 00 00 00"   // metadata_kv_count 1                       [16, 24)
-      "03 00 00 00 00 00 00 00"   // key length 3                              [24, 32)
-      "61 2e 62"                  // "a.b"                                     [32, 35)
-      "04 00 00 00"               // value type UINT32                         [35, 39)
-      "07 00 00 00"               // 7                                         [39, 43)
-      "01 00 00 00 00 00 00 00"   // tensor name length 1                      [43, 51)
-      "74"                        // "t"                                       [51, 52)
-      "01 00 00 00"               // n_dims 1                                  [52, 56)
-      "02 00 00 00 00 00 00 00"   // dims[0] = 2                               [56, 64)
-      "00 00 00 00"               // ggml type F32                             [64, 68)
-      "00 00 00 00 00 00 00 00"   // offset 0                                  [68, 76)
+      "47 47 55 46"              // "GGUF"                                   [0, 4)
+      "03 00 00 00"              // version 3                                 [4, 8)
+      "01 00 00 00 00 00 00 00"  // tensor_count 1                            [8, 16)
+      "01 00 00 00 00 00 00 00"  // metadata_kv_count 1                       [16, 24)
+      "03 00 00 00 00 00 00 00"  // key length 3                              [24, 32)
+      "61 2e 62"                 // "a.b"                                     [32, 35)
+      "04 00 00 00"              // value type UINT32                         [35, 39)
+      "07 00 00 00"              // 7                                         [39, 43)
+      "01 00 00 00 00 00 00 00"  // tensor name length 1                      [43, 51)
+      "74"                       // "t"                                       [51, 52)
+      "01 00 00 00"              // n_dims 1                                  [52, 56)
+      "02 00 00 00 00 00 00 00"  // dims[0] = 2                               [56, 64)
+      "00 00 00 00"              // ggml type F32                             [64, 68)
+      "00 00 00 00 00 00 00 00"  // offset 0                                  [68, 76)
       "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"  // pad to 96 [76, 96)
-      "00 00 80 3f 00 00 00 40"   // 1.0f, 2.0f                                [96, 104)
+      "00 00 80 3f 00 00 00 40"  // 1.0f, 2.0f                                [96, 104)
       "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00");  // pad to 128
   ASSERT_EQ(expected.size(), 128u);
   const std::string got = duq::test::read_text(p);
@@ -156,8 +156,8 @@ TEST(Gguf, RoundTripsEveryMetadataType) {
     }
     for (size_t i = 0; i < values.size(); ++i) {
       EXPECT_EQ(f.metadata()[i + extra].first, values[i].first);  // file order kept
-      EXPECT_EQ(f.metadata()[i + extra].second, values[i].second) << values[i].first << ": "
-                                                                   << f.metadata()[i + extra].second.to_string();
+      EXPECT_EQ(f.metadata()[i + extra].second, values[i].second)
+          << values[i].first << ": " << f.metadata()[i + extra].second.to_string();
       EXPECT_EQ(f.value(values[i].first).type(), values[i].second.type());
     }
     EXPECT_EQ(f.get<std::string>("v.str_nul"), std::string("a\0b", 3));

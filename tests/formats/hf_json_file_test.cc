@@ -36,7 +36,8 @@ TEST(JsonFile, ParseErrorGivesFileAndPosition) {
 }
 
 TEST(JsonFile, FieldHelpers) {
-  const auto j = parse_json(R"({"n": 32, "f": 4096.0, "x": 1e-5, "s": "llama", "b": true, "z": null, "h": 2.5})", "t.json");
+  const auto j =
+      parse_json(R"({"n": 32, "f": 4096.0, "x": 1e-5, "s": "llama", "b": true, "z": null, "h": 2.5})", "t.json");
   EXPECT_EQ(json_int(j, "n", "t.json"), 32);
   EXPECT_EQ(json_int(j, "f", "t.json"), 4096);  // integral float accepted
   EXPECT_DOUBLE_EQ(json_float(j, "x", "t.json"), 1e-5);

@@ -42,17 +42,18 @@ std::string fast_error(const std::function<void()>& f, double max_seconds = 1.0)
   return msg;
 }
 
-#define EXPECT_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << "expected '" << (part) << "' in: " << (msg)
+#define EXPECT_HAS(msg, part) \
+  EXPECT_NE((msg).find(part), std::string::npos) << "expected '" << (part) << "' in: " << (msg)
 
 // --- absurd sizes -------------------------------------------------------------------------------------
 
 TEST(HostileSafetensors, ShapeOf2To40ElementsFailsFastNamingTensorAndShape) {
   for (const char* dtype : {"F32", "BF16", "I8"}) {
-    const std::string h = std::string(R"({"big":{"dtype":")") + dtype +
-                          R"(","shape":[1048576,1048576],"data_offsets":[0,8]}})";
+    const std::string h =
+        std::string(R"({"big":{"dtype":")") + dtype + R"(","shape":[1048576,1048576],"data_offsets":[0,8]}})";
     const std::string b = st_bytes(h, 8);
-    const std::string msg = fast_error(
-        [&] { parse_safetensors(reinterpret_cast<const uint8_t*>(b.data()), b.size(), "big.safetensors"); });
+    const std::string msg =
+        fast_error([&] { parse_safetensors(reinterpret_cast<const uint8_t*>(b.data()), b.size(), "big.safetensors"); });
     EXPECT_HAS(msg, "big.safetensors");
     EXPECT_HAS(msg, "tensor 'big'");
     EXPECT_HAS(msg, "[1048576,1048576]");
@@ -102,7 +103,6 @@ TEST(HostileLlama2c, Version1HeaderWithHugeDims) {
   EXPECT_HAS(fast_error([&] { Llama2cCheckpoint c(p.string()); }), "truncated llama2.c checkpoint");
 }
 
-
 // --- fuzzer findings ----------------------------------------------------------------------------------
 
 // fuzz_safetensors (from its seed corpus): an empty tensor [0, 4] has no storage, so to_f32 handed
@@ -111,8 +111,8 @@ TEST(HostileLlama2c, Version1HeaderWithHugeDims) {
 TEST(HostileSafetensors, FuzzEmptyTensorConvertsToAnEmptyMatrix) {
   const fs::path p = test::temp_dir("hostile_st_empty") / "empty.safetensors";
   // The 64 bytes of the crash input: header length 56 ('8'), then the header, no data section.
-  test::write_bytes(p, std::string("8\0\0\0\0\0\0\0", 8) +
-                           R"({"e":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]}})");
+  test::write_bytes(p,
+                    std::string("8\0\0\0\0\0\0\0", 8) + R"({"e":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]}})");
   const TensorStore s = TensorStore::open(p);
   const Mat m = s.to_f32("e");
   EXPECT_EQ(m.rows(), 0);
@@ -124,8 +124,7 @@ TEST(HostileSafetensors, FuzzEmptyTensorConvertsToAnEmptyMatrix) {
 // aborted the CLI with an uncaught exception. Fixed in json_file.cc: any nlohmann exception is an
 // "invalid JSON" duq::Error naming the source. (The 82-byte crash input, verbatim.)
 TEST(HostileJson, FuzzNumberOverflowIsAnInvalidJsonError) {
-  const std::string crash =
-      "5555555555555555555555555555555555555555555e5555555577777777777777]]]]]]]]]]]4555e";
+  const std::string crash = "5555555555555555555555555555555555555555555e5555555577777777777777]]]]]]]]]]]4555e";
   std::string msg;
   try {
     parse_json(crash, "fuzz/config.json");
@@ -140,8 +139,8 @@ TEST(HostileJson, FuzzNumberOverflowIsAnInvalidJsonError) {
 // Same class in the safetensors header parser (its own nlohmann::json::parse call): a shape of 1e400.
 TEST(HostileSafetensors, NumberOverflowInHeaderIsInvalidJson) {
   const std::string b = st_bytes(R"({"t":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})", 4);
-  const std::string msg = fast_error(
-      [&] { parse_safetensors(reinterpret_cast<const uint8_t*>(b.data()), b.size(), "ovf.safetensors"); });
+  const std::string msg =
+      fast_error([&] { parse_safetensors(reinterpret_cast<const uint8_t*>(b.data()), b.size(), "ovf.safetensors"); });
   EXPECT_HAS(msg, "ovf.safetensors: header is not valid JSON");
 }
 

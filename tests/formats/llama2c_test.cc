@@ -70,7 +70,7 @@ TEST(Llama2cCheckpoint, Version1Header) {
   test::write_bytes(dir / "v1.bin", h);
   Llama2cCheckpoint c((dir / "v1.bin").string());
   EXPECT_EQ(c.header().version, 1);
-  EXPECT_EQ(c.layout().rms_att, 0u);                 // norms come first in version 1
+  EXPECT_EQ(c.layout().rms_att, 0u);  // norms come first in version 1
   EXPECT_EQ(c.layout().tok_embeddings, 2u * 8 * 2 + 8);
 }
 

@@ -9,10 +9,10 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "expect_error.h"
 #include "formats/dtype.h"
 #include "formats/gguf.h"
 #include "formats/q8_0.h"
-#include "expect_error.h"
 #include "test_support.h"
 
 using namespace duq::formats;
@@ -29,13 +29,13 @@ TEST(F16, KnownValuesRoundTrip) {
   const Case cases[] = {
       {1.0f, 0x3C00, 1.0f},
       {-2.0f, 0xC000, -2.0f},
-      {65504.0f, 0x7BFF, 65504.0f},                                       // largest finite half
-      {std::ldexp(1.0f, -14), 0x0400, std::ldexp(1.0f, -14)},             // smallest normal
-      {std::ldexp(1.0f, -24), 0x0001, std::ldexp(1.0f, -24)},             // smallest subnormal
-      {std::ldexp(1023.0f, -24), 0x03FF, std::ldexp(1023.0f, -24)},       // largest subnormal
-      {std::ldexp(1.0f, -25), 0x0000, 0.0f},                              // tie between 0 and 2^-24 → even (0)
-      {std::ldexp(3.0f, -25), 0x0002, std::ldexp(2.0f, -24)},             // tie between 1 and 2 ulps → even (2)
-      {1.0f + std::ldexp(1.0f, -11), 0x3C00, 1.0f},                       // tie between 1 and 1+2^-10 → even
+      {65504.0f, 0x7BFF, 65504.0f},                                          // largest finite half
+      {std::ldexp(1.0f, -14), 0x0400, std::ldexp(1.0f, -14)},                // smallest normal
+      {std::ldexp(1.0f, -24), 0x0001, std::ldexp(1.0f, -24)},                // smallest subnormal
+      {std::ldexp(1023.0f, -24), 0x03FF, std::ldexp(1023.0f, -24)},          // largest subnormal
+      {std::ldexp(1.0f, -25), 0x0000, 0.0f},                                 // tie between 0 and 2^-24 → even (0)
+      {std::ldexp(3.0f, -25), 0x0002, std::ldexp(2.0f, -24)},                // tie between 1 and 2 ulps → even (2)
+      {1.0f + std::ldexp(1.0f, -11), 0x3C00, 1.0f},                          // tie between 1 and 1+2^-10 → even
       {1.0f + std::ldexp(3.0f, -11), 0x3C02, 1.0f + std::ldexp(2.0f, -10)},  // tie → even mantissa 2
       {1.0f + std::ldexp(1.0f, -10), 0x3C01, 1.0f + std::ldexp(1.0f, -10)},  // exact
   };
@@ -74,8 +74,8 @@ TEST(Q8_0, KnownBlocks) {
   for (int i = 8; i < 32; ++i) EXPECT_EQ(q_of(0, i), 0);
   EXPECT_EQ(d_of(1), 0x3800);  // 0.5
   EXPECT_EQ(q_of(1, 0), 127);
-  EXPECT_EQ(q_of(1, 1), -3);   // −2.6 → −3
-  EXPECT_EQ(q_of(1, 2), 0);    // 0.4 → 0
+  EXPECT_EQ(q_of(1, 1), -3);  // −2.6 → −3
+  EXPECT_EQ(q_of(1, 2), 0);   // 0.4 → 0
   EXPECT_EQ(d_of(2), 0x0000);
   for (int i = 0; i < 32; ++i) EXPECT_EQ(q_of(2, i), 0);
   const auto y = decode(b, x.size());

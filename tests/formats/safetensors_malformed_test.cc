@@ -74,7 +74,9 @@ TEST(SafetensorsMalformed, HeaderLengthAbsurd) {
 
 TEST(SafetensorsMalformed, HeaderNotJson) { expect_error("not_json", st_bytes("{\"t\": [1, 2", 0), "not valid JSON"); }
 
-TEST(SafetensorsMalformed, HeaderNotAnObject) { expect_error("not_object", st_bytes("[1, 2, 3]", 0), "not a JSON object"); }
+TEST(SafetensorsMalformed, HeaderNotAnObject) {
+  expect_error("not_object", st_bytes("[1, 2, 3]", 0), "not a JSON object");
+}
 
 TEST(SafetensorsMalformed, EntryNotAnObject) {
   expect_error("entry_not_object", st_bytes(R"({"t":[1]})", 0), "tensor 't': header entry is not an object");
@@ -109,8 +111,7 @@ TEST(SafetensorsMalformed, NonIntegerShape) {
 
 TEST(SafetensorsMalformed, AbsurdShape) {
   // 2^40 elements: far more than the 8-byte data section could hold, whatever the offsets say.
-  expect_error("absurd_shape",
-               st_bytes(R"({"t":{"dtype":"F32","shape":[1099511627776],"data_offsets":[0,8]}})", 8),
+  expect_error("absurd_shape", st_bytes(R"({"t":{"dtype":"F32","shape":[1099511627776],"data_offsets":[0,8]}})", 8),
                "needs 4398046511104 bytes as F32 but the data section holds only 8");
 }
 
@@ -181,22 +182,20 @@ TEST(SafetensorsMalformed, IndexNamesMissingShard) {
   const fs::path d = duq::test::temp_dir("st_bad_index_shard");
   const std::vector<float> v = {1.f, 2.f};
   write_safetensors(d / "model-00001-of-00002.safetensors", {{"a", DType::F32, {2}, v}});
-  duq::test::write_bytes(d / "model.safetensors.index.json",
-                         R"({"weight_map":{"a":"model-00001-of-00002.safetensors",)"
-                         R"("b":"model-00002-of-00002.safetensors"}})");
-  expect_open_error(d, {"model.safetensors.index.json",
-                        "shard 'model-00002-of-00002.safetensors' which does not exist"});
+  duq::test::write_bytes(d / "model.safetensors.index.json", R"({"weight_map":{"a":"model-00001-of-00002.safetensors",)"
+                                                             R"("b":"model-00002-of-00002.safetensors"}})");
+  expect_open_error(d,
+                    {"model.safetensors.index.json", "shard 'model-00002-of-00002.safetensors' which does not exist"});
 }
 
 TEST(SafetensorsMalformed, IndexNamesTensorTheShardLacks) {
   const fs::path d = duq::test::temp_dir("st_bad_index_tensor");
   const std::vector<float> v = {1.f, 2.f};
   write_safetensors(d / "model-00001-of-00001.safetensors", {{"a", DType::F32, {2}, v}});
-  duq::test::write_bytes(d / "model.safetensors.index.json",
-                         R"({"weight_map":{"a":"model-00001-of-00001.safetensors",)"
-                         R"("ghost":"model-00001-of-00001.safetensors"}})");
-  expect_open_error(d, {"model.safetensors.index.json",
-                        "tensor 'ghost' should be in shard 'model-00001-of-00001.safetensors'"});
+  duq::test::write_bytes(d / "model.safetensors.index.json", R"({"weight_map":{"a":"model-00001-of-00001.safetensors",)"
+                                                             R"("ghost":"model-00001-of-00001.safetensors"}})");
+  expect_open_error(
+      d, {"model.safetensors.index.json", "tensor 'ghost' should be in shard 'model-00001-of-00001.safetensors'"});
 }
 
 TEST(SafetensorsMalformed, IndexWithoutWeightMap) {

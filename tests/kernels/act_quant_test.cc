@@ -247,7 +247,7 @@ TEST(ActTransform, FusedEqualsSeparateTransformThenQuant) {
     int64_t k, b;
     bool scale, perm, tail;
   };
-  const Case cases[] = {{7, 16, true, true, true},    {63, 16, true, true, true},  {130, 32, true, true, true},
+  const Case cases[] = {{7, 16, true, true, true},      {63, 16, true, true, true},  {130, 32, true, true, true},
                         {130, 32, false, false, false}, {300, 64, true, true, true}, {256, 128, true, true, false},
                         {300, 128, false, true, false}, {96, 24, true, false, true}};
   for (const Case& c : cases)
@@ -295,43 +295,43 @@ TEST(ActTransform, TiledShapesAndStepSubsetsBitIdentical) {
     int64_t m, k, b;
     bool tail_mats;
   };
-  const Case cases[] = {{29, 512, 128, false}, {51, 300, 128, true}, {25, 300, 128, false},
-                        {27, 2048 + 37, 128, true}, {7, 200, 64, true}, {31, 300, 48, true},
-                        {13, 301, 37, true}, {3, 37, 37, false}, {26, 515, 256, true}};
+  const Case cases[] = {{29, 512, 128, false},      {51, 300, 128, true}, {25, 300, 128, false},
+                        {27, 2048 + 37, 128, true}, {7, 200, 64, true},   {31, 300, 48, true},
+                        {13, 301, 37, true},        {3, 37, 37, false},   {26, 515, 256, true}};
   for (const Case& c : cases)
     for (bool integer : {false, true}) {
-    TransformData d = make_transform(rng, c.k, c.b, true, true, c.tail_mats);
-    const Mat x = random_mat(rng, c.m, c.k);
-    for (int mask = 1; mask < 16; ++mask) {  // bit 0: Λ⁻¹, 1: R1, 2: P, 3: R2
-      if (c.k > 1000 && mask != 15 && mask != 7 && mask != 11) continue;  // the big case: full, no R2, no P
-      ActTransform t = integer ? d.integer() : d.t;
-      if (!(mask & 1)) t.inv_scale = nullptr;
-      if (!(mask & 2)) t.r1 = t.r1_tail = nullptr, t.r1_int = nullptr;
-      if (!(mask & 4)) t.perm = nullptr;
-      if (!(mask & 8)) t.r2 = t.r2_tail = nullptr, t.r2_int = nullptr;
-      SCOPED_TRACE("m=" + std::to_string(c.m) + " k=" + std::to_string(c.k) + " b=" + std::to_string(c.b) +
-                   " steps=" + std::to_string(mask) + (integer ? " integer" : " float"));
-      // reference: the scalar float transform, then scalar quantization (the scalar fused path is checked
-      // against that split in FusedEqualsSeparateTransformThenQuant)
-      Mat yref(c.m, c.k);
-      QuantActs qref;
-      {
-        IsaScope scope(Isa::Scalar);
-        apply_act_transform(x, t, yref);
-        quantize_acts(yref, 4, 0.9f, qref);
+      TransformData d = make_transform(rng, c.k, c.b, true, true, c.tail_mats);
+      const Mat x = random_mat(rng, c.m, c.k);
+      for (int mask = 1; mask < 16; ++mask) {                               // bit 0: Λ⁻¹, 1: R1, 2: P, 3: R2
+        if (c.k > 1000 && mask != 15 && mask != 7 && mask != 11) continue;  // the big case: full, no R2, no P
+        ActTransform t = integer ? d.integer() : d.t;
+        if (!(mask & 1)) t.inv_scale = nullptr;
+        if (!(mask & 2)) t.r1 = t.r1_tail = nullptr, t.r1_int = nullptr;
+        if (!(mask & 4)) t.perm = nullptr;
+        if (!(mask & 8)) t.r2 = t.r2_tail = nullptr, t.r2_int = nullptr;
+        SCOPED_TRACE("m=" + std::to_string(c.m) + " k=" + std::to_string(c.k) + " b=" + std::to_string(c.b) +
+                     " steps=" + std::to_string(mask) + (integer ? " integer" : " float"));
+        // reference: the scalar float transform, then scalar quantization (the scalar fused path is checked
+        // against that split in FusedEqualsSeparateTransformThenQuant)
+        Mat yref(c.m, c.k);
+        QuantActs qref;
+        {
+          IsaScope scope(Isa::Scalar);
+          apply_act_transform(x, t, yref);
+          quantize_acts(yref, 4, 0.9f, qref);
+        }
+        for (Isa isa : available_isas()) {
+          if (isa == Isa::Scalar) continue;
+          SCOPED_TRACE(isa_name(isa));
+          IsaScope scope(isa);
+          Mat y(c.m, c.k);
+          apply_act_transform(x, t, y);
+          ASSERT_EQ(std::memcmp(y.data(), yref.data(), static_cast<size_t>(c.m * c.k) * sizeof(float)), 0);
+          QuantActs q;
+          transform_quantize_acts(x, t, 4, 0.9f, q);
+          expect_same(q, qref, "fused codes vs scalar transform then quantization");
+        }
       }
-      for (Isa isa : available_isas()) {
-        if (isa == Isa::Scalar) continue;
-        SCOPED_TRACE(isa_name(isa));
-        IsaScope scope(isa);
-        Mat y(c.m, c.k);
-        apply_act_transform(x, t, y);
-        ASSERT_EQ(std::memcmp(y.data(), yref.data(), static_cast<size_t>(c.m * c.k) * sizeof(float)), 0);
-        QuantActs q;
-        transform_quantize_acts(x, t, 4, 0.9f, q);
-        expect_same(q, qref, "fused codes vs scalar transform then quantization");
-      }
-    }
     }
 }
 
@@ -353,7 +353,6 @@ TEST(ActTransform, IdentityRotationsLeaveQuantizationUnchanged) {
     expect_same(a, ref, isa_name(isa));
   }
 }
-
 
 }  // namespace
 }  // namespace duq::kernels

@@ -39,7 +39,7 @@ TEST(ActTransformInt16, FusedScaleAndPermEqualChainedSingleSteps) {
     bool tail_mats;
   };
   const Case cases[] = {{30, 300, 128, false}, {30, 300, 128, true}, {7, 256, 64, false}, {5, 203, 37, true},
-                        {5, 203, 37, false}, {2, 45, 64, false}, {3, 19, 8, true}};
+                        {5, 203, 37, false},   {2, 45, 64, false},   {3, 19, 8, true}};
   for (const Case& c : cases) {
     SCOPED_TRACE("m=" + std::to_string(c.m) + " k=" + std::to_string(c.k) + " b=" + std::to_string(c.b) +
                  (c.tail_mats ? " tail mats" : ""));
@@ -168,7 +168,7 @@ TEST(ActTransformInt16, ApproximatesExactTransform) {
     const ActTransform t = d.integer();
     Mat x = random_mat(rng, 8, c.k);
     for (int64_t j = 0; j < c.k; ++j) x(0, j) = static_cast<float>(rng.normal());  // no outlier
-    x(1, c.k / 3) = 1000.f;                                                         // a 1000× outlier
+    x(1, c.k / 3) = 1000.f;                                                        // a 1000× outlier
     Mat y(x.rows(), c.k);
     apply_act_transform(x, t, y);
     double worst = 0, ms = 0;
@@ -177,10 +177,11 @@ TEST(ActTransformInt16, ApproximatesExactTransform) {
       worst = std::max(worst, e);
       ms += e * e;
     }
-    std::printf("  k=%lld b=%lld: relative error of the int16 transform, RMS over rows %.2e, worst %.2e "
-                "(1000x-outlier row %.2e)\n",
-                static_cast<long long>(c.k), static_cast<long long>(c.b), std::sqrt(ms / x.rows()), worst,
-                rel_error(y.row(1), exact_row(x.row(1), d, d.perm)));
+    std::printf(
+        "  k=%lld b=%lld: relative error of the int16 transform, RMS over rows %.2e, worst %.2e "
+        "(1000x-outlier row %.2e)\n",
+        static_cast<long long>(c.k), static_cast<long long>(c.b), std::sqrt(ms / x.rows()), worst,
+        rel_error(y.row(1), exact_row(x.row(1), d, d.perm)));
     EXPECT_LT(worst, c.b > 128 ? 1e-3 : 6e-4);
     // sensitivity: against the exact transform with another permutation the same output is far off
     std::vector<int32_t> other(d.perm);
@@ -195,8 +196,8 @@ std::vector<float> hadamard(int64_t w) {
   std::vector<float> h(static_cast<size_t>(w * w));
   for (int64_t i = 0; i < w; ++i)
     for (int64_t j = 0; j < w; ++j)
-      h[static_cast<size_t>(i * w + j)] = (__builtin_popcountll(static_cast<uint64_t>(i & j)) & 1 ? -1.f : 1.f) /
-                                          std::sqrt(static_cast<float>(w));
+      h[static_cast<size_t>(i * w + j)] =
+          (__builtin_popcountll(static_cast<uint64_t>(i & j)) & 1 ? -1.f : 1.f) / std::sqrt(static_cast<float>(w));
   return h;
 }
 
@@ -212,7 +213,9 @@ TEST(ActTransformInt16, AdversarialRowAtTheOverflowBound) {
         for (int64_t i = 0; i < b; ++i)
           for (int64_t j = 0; j < b; ++j) r[i * b + j] = i == j ? 0.99f : r[i * b + j] * 0.1f;
       const Int16Rotation q = make_int16_rotation(r.data(), b, nullptr, 0);
-      auto rq = [&](int64_t i, int64_t j) { return int64_t{q.full[static_cast<size_t>(i / 2 * 2 * b + 2 * j + (i & 1))]}; };
+      auto rq = [&](int64_t i, int64_t j) {
+        return int64_t{q.full[static_cast<size_t>(i / 2 * 2 * b + 2 * j + (i & 1))]};
+      };
       int64_t jmax = 0, lmax = -1;
       for (int64_t j = 0; j < b; ++j) {
         int64_t l = 0;

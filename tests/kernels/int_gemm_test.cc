@@ -83,7 +83,8 @@ TEST(IntGemm, MatchesDoubleGemmOnDequantizedOperands) {
               ref += static_cast<double>(xd(i, t)) * wd(j, t);
               mag += std::abs(static_cast<double>(xd(i, t)) * wd(j, t));
             }
-            ASSERT_NEAR(y(i, j), ref, 1e-5 * std::abs(ref) + 1e-6 * mag) << isa_name(isa) << " (" << i << "," << j << ")";
+            ASSERT_NEAR(y(i, j), ref, 1e-5 * std::abs(ref) + 1e-6 * mag)
+                << isa_name(isa) << " (" << i << "," << j << ")";
           }
       }
     }
@@ -124,32 +125,32 @@ TEST(IntGemm, WideZeroPointsTakeTheInt64Path) {
 // Extreme codes at the largest K: the int32 dot products must not overflow.
 TEST(IntGemm, ExtremeCodesAtMaxKDoNotOverflow) {
   for (int64_t k : {int64_t{16384}, kMaxGemmK})
-  for (int64_t m : {1, 3}) {
-    const int64_t n = 17;
-    QuantActs x;
-    x.bits = 8;
-    x.rows = m;
-    x.cols = k;
-    x.cols_pad = k;
-    x.codes.assign(static_cast<size_t>(m * k), 255);
-    x.scale.assign(m, 1.f);
-    x.zero = {0, 255, 128};
-    x.zero.resize(static_cast<size_t>(m));
-    x.sum.assign(m, static_cast<int32_t>(255 * k));
-    for (int wbits : {8, 4}) {
-      std::vector<uint8_t> codes(static_cast<size_t>(n * k), 0);
-      for (int64_t c = 0; c < k; ++c) codes[static_cast<size_t>(k + c)] = static_cast<uint8_t>((1 << wbits) - 1);
-      std::vector<float> scale(n, 1.f);
-      std::vector<int32_t> zero(n, 0);
-      zero[2] = (1 << wbits) - 1;
-      const PackedWeights w = pack_weights(codes.data(), k, n, k, wbits, scale.data(), zero.data());
-      const Mat ref = run_gemm(x, w, Isa::Scalar);
-      EXPECT_EQ(ref(0, 0), 0.f);
-      EXPECT_EQ(ref(0, 1), static_cast<float>(255 * ((1 << wbits) - 1) * k));
-      EXPECT_EQ(ref(0, 2), static_cast<float>(-255 * ((1 << wbits) - 1) * k));
-      for (Isa isa : available_isas()) expect_bit_equal(run_gemm(x, w, isa), ref, isa_name(isa));
+    for (int64_t m : {1, 3}) {
+      const int64_t n = 17;
+      QuantActs x;
+      x.bits = 8;
+      x.rows = m;
+      x.cols = k;
+      x.cols_pad = k;
+      x.codes.assign(static_cast<size_t>(m * k), 255);
+      x.scale.assign(m, 1.f);
+      x.zero = {0, 255, 128};
+      x.zero.resize(static_cast<size_t>(m));
+      x.sum.assign(m, static_cast<int32_t>(255 * k));
+      for (int wbits : {8, 4}) {
+        std::vector<uint8_t> codes(static_cast<size_t>(n * k), 0);
+        for (int64_t c = 0; c < k; ++c) codes[static_cast<size_t>(k + c)] = static_cast<uint8_t>((1 << wbits) - 1);
+        std::vector<float> scale(n, 1.f);
+        std::vector<int32_t> zero(n, 0);
+        zero[2] = (1 << wbits) - 1;
+        const PackedWeights w = pack_weights(codes.data(), k, n, k, wbits, scale.data(), zero.data());
+        const Mat ref = run_gemm(x, w, Isa::Scalar);
+        EXPECT_EQ(ref(0, 0), 0.f);
+        EXPECT_EQ(ref(0, 1), static_cast<float>(255 * ((1 << wbits) - 1) * k));
+        EXPECT_EQ(ref(0, 2), static_cast<float>(-255 * ((1 << wbits) - 1) * k));
+        for (Isa isa : available_isas()) expect_bit_equal(run_gemm(x, w, isa), ref, isa_name(isa));
+      }
     }
-  }
 }
 
 TEST(PackWeights, RoundTripAndDocumentedLayout) {
@@ -188,10 +189,10 @@ TEST(PackWeights, RoundTripAndDocumentedLayout) {
   EXPECT_EQ(w4.data[64 + 4], 0xC0);
   // int8: q − 128 as int8, [quad][16 rows][4]
   const PackedWeights w8 = pack_weights(codes.data(), 16, 2, 16, 8, scale, zero);
-  EXPECT_EQ(w8.data[0], 0x83);      // 3 − 128
-  EXPECT_EQ(w8.data[4 + 2], 0x89);  // row 1, column 2
+  EXPECT_EQ(w8.data[0], 0x83);               // 3 − 128
+  EXPECT_EQ(w8.data[4 + 2], 0x89);           // row 1, column 2
   EXPECT_EQ(w8.data[2 * 64 + 4 + 1], 0x8C);  // row 1, column 9 (quad 2, t = 1)
-  EXPECT_EQ(w8.data[2 * 4], 0x80);  // padding row 2: code 0
+  EXPECT_EQ(w8.data[2 * 4], 0x80);           // padding row 2: code 0
 }
 
 TEST(PackWeights, DequantizeMatchesQuantizerDefinition) {

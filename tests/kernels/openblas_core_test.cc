@@ -45,8 +45,7 @@ TEST(OpenBlasCore, KernelsBelowTheIsaAreReplaced) {
       if (core == "Haswell" || core == "Zen" || core == "SkylakeX") EXPECT_EQ(want, nullptr);
       else EXPECT_STREQ(want, "Haswell") << "OpenBLAS chose " << core;
       break;
-    default:
-      EXPECT_EQ(want, nullptr) << "only x86 asks for a kernel set";
+    default: EXPECT_EQ(want, nullptr) << "only x86 asks for a kernel set";
   }
 }
 

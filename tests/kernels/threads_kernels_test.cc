@@ -30,7 +30,8 @@ void expect_bits(const Mat& a, const Mat& b, const std::string& what) {
   ASSERT_EQ(a.rows(), b.rows());
   ASSERT_EQ(a.cols(), b.cols());
   for (int64_t i = 0; i < a.rows(); ++i)
-    ASSERT_EQ(std::memcmp(a.row(i), b.row(i), sizeof(float) * static_cast<size_t>(a.cols())), 0) << what << " row " << i;
+    ASSERT_EQ(std::memcmp(a.row(i), b.row(i), sizeof(float) * static_cast<size_t>(a.cols())), 0)
+        << what << " row " << i;
 }
 
 struct Shape {
@@ -107,7 +108,8 @@ TEST(ThreadsKernels, IntGemmWritesOnlyItsStridedOutput) {
     int_gemm(x, w, big.view().cols_slice(C0, N));
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < W; ++j) {
-        if (j < C0 || j >= C0 + N) ASSERT_EQ(big(i, j), -7.f) << "threads " << t << " wrote outside y at " << i << "," << j;
+        if (j < C0 || j >= C0 + N)
+          ASSERT_EQ(big(i, j), -7.f) << "threads " << t << " wrote outside y at " << i << "," << j;
         else ASSERT_EQ(std::memcmp(&big(i, j), &want(i, j - C0), 4), 0) << "threads " << t;
       }
   }
@@ -142,8 +144,8 @@ TEST(ThreadsKernels, TransformQuantizeSameBitsAtEveryThreadCount) {
         IsaScope scope(isa);
         for (int tc : kThreadCounts) {
           ThreadsScope threads(tc);
-          const std::string what = std::string(isa_name(isa)) + " m " + std::to_string(m) + (integer ? " int16" : " fp32") +
-                                   " threads " + std::to_string(tc);
+          const std::string what = std::string(isa_name(isa)) + " m " + std::to_string(m) +
+                                   (integer ? " int16" : " fp32") + " threads " + std::to_string(tc);
           QuantActs q, p;
           transform_quantize_acts(x, t, 4, 0.9f, q);
           test::expect_same(q, want, what);

@@ -59,7 +59,8 @@ TEST(BlockEndPoint, StopsAfterTheEndPointWithWhatTheFullForwardSaw) {
   block_forward(c, 0, lw.attn_norm, lw.ffn_norm, lin, x_full, 0, kc, vc, rope, &full_hooks);
   ASSERT_EQ(full.reached.size(), 5u);
 
-  for (BlockPoint end : {BlockPoint::AttnIn, BlockPoint::Qk, BlockPoint::AttnOut, BlockPoint::FfnIn, BlockPoint::DownIn}) {
+  for (BlockPoint end :
+       {BlockPoint::AttnIn, BlockPoint::Qk, BlockPoint::AttnOut, BlockPoint::FfnIn, BlockPoint::DownIn}) {
     Record part;
     ObserveOnly hooks(part);
     Mat x(x0);

@@ -53,7 +53,7 @@ TEST(ByteBpe, Llama3SplitRegex) {
             (std::vector<std::string>{"Hello", " world", "'s", " ", "123", "45", " !!\n\n", " ", " x"}));
   EXPECT_EQ(tok.split("HE'S"), (std::vector<std::string>{"HE", "'S"}));
   EXPECT_EQ(tok.split("a\n\nb"), (std::vector<std::string>{"a", "\n\n", "b"}));
-  EXPECT_EQ(tok.split("(x)"), (std::vector<std::string>{"(x", ")"}));  // [^\r\n\p{L}\p{N}]?\p{L}+ takes "("
+  EXPECT_EQ(tok.split("(x)"), (std::vector<std::string>{"(x", ")"}));              // [^\r\n\p{L}\p{N}]?\p{L}+ takes "("
   EXPECT_EQ(tok.split("über café"), (std::vector<std::string>{"über", " café"}));  // \p{L} beyond ASCII
 }
 
@@ -94,8 +94,8 @@ TEST(ByteBpe, SpecialTokensAndDecode) {
   EXPECT_EQ(tok->encode("<|begin_of_text|>hi", false, false), (std::vector<int>{1000, 256}));
   // A partial special token is plain text: "<|eot" → "<|", "eot" by the regex.
   EXPECT_EQ(tok->encode("<|eot", false, false), (std::vector<int>{'<', '|', 'e', 'o', 't'}));
-  EXPECT_EQ(tok->decode(-1, 1001), "");       // control tokens decode to nothing
-  EXPECT_EQ(tok->decode(-1, 32), " ");        // Ġ → space
+  EXPECT_EQ(tok->decode(-1, 1001), "");      // control tokens decode to nothing
+  EXPECT_EQ(tok->decode(-1, 32), " ");       // Ġ → space
   EXPECT_EQ(tok->decode(-1, 0xE9), "\xE9");  // byte 0xE9's character (é) → the raw byte
   // UTF-8 round trip through bytes: é = C3 A9 → two byte tokens (no merges) → decoded back.
   const auto ids = tok->encode("é", false, false);
@@ -118,7 +118,9 @@ TEST(ByteBpe, ChosenByExtensionAndRefusesOtherTokenizers) {
   };
   EXPECT_NE(json_with([](auto& j) { j["model"]["byte_fallback"] = true; }).find("tokenizer.model"), std::string::npos);
   EXPECT_NE(json_with([](auto& j) { j["model"]["type"] = "Unigram"; }).find("'Unigram'"), std::string::npos);
-  EXPECT_NE(json_with([](auto& j) { j["pre_tokenizer"] = {{"type", "Metaspace"}}; }).find("'Metaspace'"),
+  EXPECT_NE(json_with([](auto& j) {
+              j["pre_tokenizer"] = {{"type", "Metaspace"}};
+            }).find("'Metaspace'"),
             std::string::npos);
   EXPECT_NE(json_with([](auto& j) { j["normalizer"] = {{"type", "NFC"}}; }).find("'NFC'"), std::string::npos);
   EXPECT_NE(json_with([](auto& j) { j["model"]["merges"] = {"a zz"}; }).find("merge 0"), std::string::npos);

@@ -27,7 +27,8 @@ double max_rel_diff(const Mat& a, const Mat& b) {
 std::vector<int> greedy(const Model& m, int n) {
   KVCache c(m.config(), m.config().max_seq_len);
   std::vector<int> t = {1};
-  for (int pos = 0; pos < n; ++pos) t.push_back(argmax(m.forward(std::span<const int>(&t.back(), 1), pos, c, nullptr, true).flat()));
+  for (int pos = 0; pos < n; ++pos)
+    t.push_back(argmax(m.forward(std::span<const int>(&t.back(), 1), pos, c, nullptr, true).flat()));
   return t;
 }
 

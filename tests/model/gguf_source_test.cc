@@ -12,8 +12,8 @@
 #include "model/gguf_source.h"
 #include "model/gguf_tokenizer.h"
 #include "model/rope_freq.h"
-#include "model/weights.h"
 #include "model/tokenizer.h"
+#include "model/weights.h"
 #include "test_support.h"
 #include "tokenizer_json_fixture.h"
 
@@ -28,8 +28,8 @@ namespace fs = std::filesystem;
 constexpr int D = 32, H = 64, L = 1, NH = 4, NKV = 2, V = 40, HD = D / NH;
 
 // f16 / bf16 bit patterns with the values they stand for (worked out by hand from the formats' definitions).
-const std::pair<uint16_t, float> kF16[] = {{0x3C00, 1.f}, {0xC000, -2.f}, {0x3800, 0.5f}, {0x3E00, 1.5f},
-                                           {0x0001, 5.9604644775390625e-8f}, {0x7BFF, 65504.f}};
+const std::pair<uint16_t, float> kF16[] = {
+    {0x3C00, 1.f}, {0xC000, -2.f}, {0x3800, 0.5f}, {0x3E00, 1.5f}, {0x0001, 5.9604644775390625e-8f}, {0x7BFF, 65504.f}};
 const std::pair<uint16_t, float> kBF16[] = {{0x3F80, 1.f}, {0xC040, -3.f}, {0x3F00, 0.5f}, {0x4120, 10.f}};
 
 struct Spec {
@@ -185,10 +185,13 @@ TEST(GgufModel, RopeFreqsTensorAndLinearScaling) {
   ASSERT_EQ(c.rope_scaling.type, RopeScaling::Type::FreqFactors);
   const auto f = rope_inv_freq(c);
   for (int i = 0; i < HD / 2; ++i) EXPECT_DOUBLE_EQ(f[i], std::pow(500000.0, -2.0 * i / HD) / (1 + i));
-  const ModelConfig lin = open_weights(write_model("linear", {.more_kv = [](GgufWriter& w) {
-                                                     w.add_kv("llama.rope.scaling.type", "linear");
-                                                     w.add_kv("llama.rope.scaling.factor", 4.f);
-                                                   }}).string())->config();
+  const ModelConfig lin = open_weights(write_model("linear", {.more_kv =
+                                                                  [](GgufWriter& w) {
+                                                                    w.add_kv("llama.rope.scaling.type", "linear");
+                                                                    w.add_kv("llama.rope.scaling.factor", 4.f);
+                                                                  }})
+                                           .string())
+                              ->config();
   EXPECT_EQ(lin.rope_scaling.type, RopeScaling::Type::Linear);
   EXPECT_EQ(lin.rope_scaling.factor, 4.f);
 }
@@ -211,15 +214,20 @@ TEST(GgufModel, RefusesWhatItCannotRun) {
                 .find("mixture-of-experts"),
             std::string::npos);
   // A duquant quantized file is told apart by its key and refused as a float model, by name.
-  const std::string q = err("quant", {.more_kv = [](GgufWriter& w) { w.add_kv("duquant.format_version", uint32_t{2}); }});
+  const std::string q =
+      err("quant", {.more_kv = [](GgufWriter& w) { w.add_kv("duquant.format_version", uint32_t{2}); }});
   EXPECT_NE(q.find("a quantized duquant model"), std::string::npos) << q;
   EXPECT_EQ(gguf_kind(write_model("kind").string()), GgufKind::FloatModel);
 }
 
 TEST(GgufModel, MistralArchitectureReadsItsOwnKeys) {
-  const ModelConfig c = open_weights(write_model("mistral", {.arch = "mistral", .more_kv = [](GgufWriter& w) {
-                                                   w.add_kv("mistral.attention.sliding_window", uint32_t{16});
-                                                 }}).string())->config();
+  const ModelConfig c =
+      open_weights(
+          write_model("mistral",
+                      {.arch = "mistral",
+                       .more_kv = [](GgufWriter& w) { w.add_kv("mistral.attention.sliding_window", uint32_t{16}); }})
+              .string())
+          ->config();
   EXPECT_EQ(c.dim, D);
   EXPECT_EQ(c.sliding_window, 16);
 }
@@ -237,8 +245,16 @@ GgufKeyValues llama_vocab() {
     types.push_back(6);
   }
   // 259 "▁", 260 "a", 261 "b", 262 "▁a" (score −1), 263 "▁ab" (score −2), 264 "ab" (score −3)
-  for (auto [t, s] : std::vector<std::pair<const char*, float>>{
-           {"\xE2\x96\x81", -10}, {"a", -20}, {"b", -20}, {"\xE2\x96\x81" "a", -1}, {"\xE2\x96\x81" "ab", -2}, {"ab", -3}}) {
+  for (auto [t, s] : std::vector<std::pair<const char*, float>>{{"\xE2\x96\x81", -10},
+                                                                {"a", -20},
+                                                                {"b", -20},
+                                                                {"\xE2\x96\x81"
+                                                                 "a",
+                                                                 -1},
+                                                                {"\xE2\x96\x81"
+                                                                 "ab",
+                                                                 -2},
+                                                                {"ab", -3}}) {
     tokens.push_back(t);
     scores.push_back(s);
     types.push_back(1);

@@ -2,9 +2,9 @@
 // its interleaved RoPE layout recorded in config.json.
 #include <gtest/gtest.h>
 
+#include "config_expect.h"
 #include "model/hf_source.h"
 #include "model/weights.h"
-#include "config_expect.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <functional>
 
+#include "config_expect.h"
 #include "core/error.h"
 #include "formats/safetensors.h"
 #include "model/hf_source.h"
 #include "model/synthetic.h"
-#include "config_expect.h"
 #include "test_support.h"
 
 using namespace duq::model;
@@ -29,10 +29,14 @@ std::string error_of(const std::function<void()>& f) {
 
 // A minimal LLaMA-2-7B-like config.json; `extra` is spliced in as more fields.
 std::string config_text(const std::string& extra = "", const std::string& drop = "") {
-  std::string fields[] = {
-      R"("architectures": ["LlamaForCausalLM"])", R"("hidden_size": 4096)", R"("intermediate_size": 11008)",
-      R"("num_hidden_layers": 32)", R"("num_attention_heads": 32)", R"("vocab_size": 32000)",
-      R"("max_position_embeddings": 4096)", R"("rms_norm_eps": 1e-05)"};
+  std::string fields[] = {R"("architectures": ["LlamaForCausalLM"])",
+                          R"("hidden_size": 4096)",
+                          R"("intermediate_size": 11008)",
+                          R"("num_hidden_layers": 32)",
+                          R"("num_attention_heads": 32)",
+                          R"("vocab_size": 32000)",
+                          R"("max_position_embeddings": 4096)",
+                          R"("rms_norm_eps": 1e-05)"};
   std::string s = "{";
   for (const auto& f : fields) {
     if (!drop.empty() && f.find("\"" + drop + "\"") != std::string::npos) continue;
@@ -150,8 +154,7 @@ TEST(HfConfig, RejectsWhatWeCannotRun) {
   EXPECT_NE(err(R"("rope_scaling": {"type": "yarn", "factor": 4.0})").find("rope_scaling type 'yarn'"),
             std::string::npos);
   EXPECT_NE(err(R"("rope_scaling": {"rope_type": "dynamic", "factor": 2.0})").find("'dynamic'"), std::string::npos);
-  EXPECT_NE(err(R"("architectures": ["GPT2LMHeadModel"])", "architectures").find("GPT2LMHeadModel"),
-            std::string::npos);
+  EXPECT_NE(err(R"("architectures": ["GPT2LMHeadModel"])", "architectures").find("GPT2LMHeadModel"), std::string::npos);
   EXPECT_NE(err(R"("model_type": "gpt_neox")", "architectures").find("model_type 'gpt_neox' not supported"),
             std::string::npos);
   EXPECT_NE(err("", "architectures").find("cannot tell the model family"), std::string::npos);
@@ -160,8 +163,7 @@ TEST(HfConfig, RejectsWhatWeCannotRun) {
   EXPECT_NE(err(R"("head_dim": 7)").find("head size 7 must be even"), std::string::npos);
   EXPECT_NE(err(R"("num_key_value_heads": 5)").find("not a multiple of n_kv_heads"), std::string::npos);
   EXPECT_NE(err(R"("duquant_rope_layout": "sideways")").find("duquant_rope_layout"), std::string::npos);
-  EXPECT_NE(err(R"("num_attention_heads": "32")", "num_attention_heads").find("must be an integer"),
-            std::string::npos);
+  EXPECT_NE(err(R"("num_attention_heads": "32")", "num_attention_heads").find("must be an integer"), std::string::npos);
   for (const auto& m : {err(R"("rope_scaling": {"factor": 2})"), err(R"("hidden_act": "relu")")})
     EXPECT_EQ(m.rfind("/m/config.json: ", 0), 0u) << m;
 }
@@ -288,9 +290,10 @@ TEST(HfConfig, BosEosFromGenerationAndTokenizerConfig) {
   EXPECT_EQ(c.extra_eos_ids, (std::vector<int>{10}));
   // Neither names them: tokenizer_config.json's bos_token / eos_token through its added_tokens_decoder.
   fs::remove(d / "generation_config.json");
-  duq::test::write_bytes(d / "tokenizer_config.json",
-                         R"({"bos_token": "<|begin_of_text|>", "eos_token": {"content": "<|eot_id|>"},)"
-                         R"( "added_tokens_decoder": {"128000": {"content": "<|begin_of_text|>"}, "128009": {"content": "<|eot_id|>"}}})");
+  duq::test::write_bytes(
+      d / "tokenizer_config.json",
+      R"({"bos_token": "<|begin_of_text|>", "eos_token": {"content": "<|eot_id|>"},)"
+      R"( "added_tokens_decoder": {"128000": {"content": "<|begin_of_text|>"}, "128009": {"content": "<|eot_id|>"}}})");
   ModelConfig l3 = parse_hf_config(config_text(R"("vocab_size": 128256)", "vocab_size"), "config.json");
   apply_special_token_files(l3, d.string(), nlohmann::json::parse("{}"));
   EXPECT_EQ(l3.bos_id, 128000);

@@ -35,10 +35,12 @@ QuantModelData tiny_model(bool tied, int dim = 64) {
   d.embed = test::random_normal_mat(c.vocab_size, c.dim, 1.0, rng);
   d.embed(3, 5) = 1.0f + std::ldexp(1.0f, -11);  // f16: a tie that rounds to even (1.0)
   d.embed(4, 0) = 65504.f;                       // f16: the largest finite value, kept exactly
-  d.embed(4, 1) = std::ldexp(1.0f, -24);          // f16: the smallest subnormal
+  d.embed(4, 1) = std::ldexp(1.0f, -24);         // f16: the smallest subnormal
   if (!tied) d.lm_head = test::random_normal_mat(c.vocab_size, c.dim, 0.1, rng);
   d.final_norm.assign(static_cast<size_t>(c.dim), 1.f);
-  auto pack = [&](int64_t n, int64_t k) { return kernels::quantize_pack_weights(test::random_normal_mat(n, k, 0.1, rng), 4); };
+  auto pack = [&](int64_t n, int64_t k) {
+    return kernels::quantize_pack_weights(test::random_normal_mat(n, k, 0.1, rng), 4);
+  };
   QuantLayer L;
   L.attn_norm.assign(static_cast<size_t>(c.dim), 1.f);
   L.ffn_norm.assign(static_cast<size_t>(c.dim), 1.f);
@@ -173,8 +175,9 @@ TEST(QuantModelTables, WriterRefusesWhatTheTypeCannotHold) {
   QuantModelData d = tiny_model(false);
   d.lm_head_type = TableType::F16;
   d.lm_head(7, 2) = 70000.f;
-  EXPECT_NE(write_error(dir / "big.gguf", d).find("tensor output.weight: value 70000 at [7, 2] is outside the f16 range"),
-            std::string::npos);
+  EXPECT_NE(
+      write_error(dir / "big.gguf", d).find("tensor output.weight: value 70000 at [7, 2] is outside the f16 range"),
+      std::string::npos);
   EXPECT_FALSE(fs::exists(dir / "big.gguf"));
   d.lm_head(7, 2) = 65519.f;  // rounds to 65504: representable
   write_quant_model((dir / "ok.gguf").string(), d);

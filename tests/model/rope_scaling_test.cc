@@ -142,7 +142,8 @@ TEST(SlidingWindow, OneLayerModelEqualsTheWindowAlone) {
   // Decode steps (one token at a time) agree with the batched prefill.
   KVCache k4(cw, 32);
   Mat step;
-  for (int p = 0; p < static_cast<int>(toks.size()); ++p) step = windowed.forward(std::span<const int>(&toks[p], 1), p, k4, nullptr, true);
+  for (int p = 0; p < static_cast<int>(toks.size()); ++p)
+    step = windowed.forward(std::span<const int>(&toks[p], 1), p, k4, nullptr, true);
   for (int v = 0; v < c.vocab_size; ++v) EXPECT_NEAR(step(0, v), a(0, v), 1e-4);
 }
 

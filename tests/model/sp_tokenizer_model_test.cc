@@ -102,10 +102,10 @@ TEST_F(SpTokenizerModel, PerTokenDecodeMatchesSentencePieceOnMultiLineUtf8) {
 }
 
 TEST_F(SpTokenizerModel, DecodeDropsOnlyTheFirstLeadingSpace) {
-  EXPECT_EQ(tok_->decode(1, 15043), "Hello");      // after BOS
-  EXPECT_EQ(tok_->decode(-1, 15043), "Hello");     // start of a sequence without BOS
-  EXPECT_EQ(tok_->decode(15043, 3186), " world");  // mid-sequence
-  EXPECT_EQ(tok_->decode(3186, 1), "");            // control tokens are invisible
+  EXPECT_EQ(tok_->decode(1, 15043), "Hello");          // after BOS
+  EXPECT_EQ(tok_->decode(-1, 15043), "Hello");         // start of a sequence without BOS
+  EXPECT_EQ(tok_->decode(15043, 3186), " world");      // mid-sequence
+  EXPECT_EQ(tok_->decode(3186, 1), "");                // control tokens are invisible
   EXPECT_EQ(tok_->decode(3186, 0), " \xE2\x81\x87 ");  // <unk> as SentencePiece shows it
   EXPECT_THROW(tok_->decode(1, 32000), duq::Error);
 }

@@ -46,8 +46,9 @@ TEST(StoredTables, IntegerEngineOnStoredTablesEqualsWidened) {
   write_quant_model(path, d);
 
   IntModel wide = make_int_model(std::make_unique<QuantModelData>(read_quant_model(path)), nullptr, true);
-  IntModel narrow = make_int_model(std::make_unique<QuantModelData>(read_quant_model(path, TableLoad::AsStored)), nullptr, true);
-  EXPECT_EQ(narrow.model->weights().embed.size(), 0);   // Q8_0 blocks only
+  IntModel narrow =
+      make_int_model(std::make_unique<QuantModelData>(read_quant_model(path, TableLoad::AsStored)), nullptr, true);
+  EXPECT_EQ(narrow.model->weights().embed.size(), 0);    // Q8_0 blocks only
   EXPECT_EQ(narrow.model->weights().lm_head.size(), 0);  // halves only
   // The widened read's Q8_0 values re-encode exactly, so that engine narrows its table too.
   EXPECT_EQ(wide.model->weights().embed.size(), 0);

@@ -120,7 +120,8 @@ TEST(Aidreams260K, LoadsWithItsOwnTokenizerAndGenerates) {
   // A second real model (MHA, 4 layers, head size 16, its own tokenizer): nothing is tied to stories260K.
   fs::path dir = test::assets_dir() / "models/aidreams260K";
   if (!fs::exists(dir / "aidreams260K.bin"))
-    GTEST_SKIP() << "aidreams260K is not bundled (no licence, assets/NOTICE.md): set DUQUANT_ASSETS to a folder with models/aidreams260K/";
+    GTEST_SKIP() << "aidreams260K is not bundled (no licence, assets/NOTICE.md): set DUQUANT_ASSETS to a folder with "
+                    "models/aidreams260K/";
   Model m = Model::load(dir / "aidreams260K.bin");
   EXPECT_EQ(m.config().n_heads, m.config().n_kv_heads);
   EXPECT_EQ(m.config().head_dim(), 16);

@@ -36,10 +36,8 @@ TEST(SyntheticCli, PlantsOutliersDeterministically) {
   const auto src = open_hf_weights(a.string());
   const Mat e = src->embedding();
   for (int v = 0; v < 40; ++v) {
-    if (v == 1 || v == 7)
-      EXPECT_GT(std::fabs(e(v, ch)), 1.f) << v;
-    else
-      EXPECT_EQ(e(v, ch), 0.f) << v;
+    if (v == 1 || v == 7) EXPECT_GT(std::fabs(e(v, ch)), 1.f) << v;
+    else EXPECT_EQ(e(v, ch), 0.f) << v;
   }
   // Without outlier options the same seed gives different bytes (the plan changed the weights).
   const fs::path c = test::temp_dir("synth_outliers_c") / "m";

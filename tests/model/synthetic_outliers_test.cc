@@ -29,7 +29,9 @@ ModelConfig small_config() {
 struct Capture : ForwardHooks {
   std::vector<std::array<Mat, kNumSites>> x;
   explicit Capture(int layers) : x(static_cast<size_t>(layers)) {}
-  void linear_input(int layer, Site site, MatView v) override { x[static_cast<size_t>(layer)][static_cast<size_t>(site)] = Mat(v); }
+  void linear_input(int layer, Site site, MatView v) override {
+    x[static_cast<size_t>(layer)][static_cast<size_t>(site)] = Mat(v);
+  }
 };
 
 double median(std::vector<float> v) {
@@ -121,9 +123,10 @@ TEST(SyntheticOutliers, PlantedStructureAppearsInTheForward) {
     const double r_out = channel_ratio(x[1], plan.v_rows, trig_pos);  // MHA: att channel = v row
     const double r_ffn = channel_ratio(x[2], plan.residual_channels, trig_pos);
     const double r_down = channel_ratio(x[3], plan.hidden_channels, trig_pos, /*rms=*/true);
-    std::printf("layer %d planted channels / median channel: max|x| AttnIn %.1f AttnOut %.1f FfnIn %.1f, rms DownIn %.1f "
-                "(max %.1f) (k = %.0f)\n",
-                l, r_attn, r_out, r_ffn, r_down, channel_ratio(x[3], plan.hidden_channels, trig_pos), k);
+    std::printf(
+        "layer %d planted channels / median channel: max|x| AttnIn %.1f AttnOut %.1f FfnIn %.1f, rms DownIn %.1f "
+        "(max %.1f) (k = %.0f)\n",
+        l, r_attn, r_out, r_ffn, r_down, channel_ratio(x[3], plan.hidden_channels, trig_pos), k);
     // DownIn: the hidden channels' scale itself varies by several × from channel to channel (the gate/up
     // inputs are dominated by the few FfnIn outlier channels), so k is checked exactly against a control
     // model below, and only loosely here.
@@ -151,9 +154,10 @@ TEST(SyntheticOutliers, PlantedStructureAppearsInTheForward) {
         ordinary_max = std::max(ordinary_max, v);
       }
     }
-    std::printf("layer %d DownIn: median |x| %.3f (estimate %.3f), trigger tokens at h*=%d ≥ %.1f = %.0f× median; "
-                "ordinary tokens at h* ≤ %.2f = %.1f×\n",
-                l, med, plan.median_act, hs, trig_min, trig_min / med, ordinary_max, ordinary_max / med);
+    std::printf(
+        "layer %d DownIn: median |x| %.3f (estimate %.3f), trigger tokens at h*=%d ≥ %.1f = %.0f× median; "
+        "ordinary tokens at h* ≤ %.2f = %.1f×\n",
+        l, med, plan.median_act, hs, trig_min, trig_min / med, ordinary_max, ordinary_max / med);
     EXPECT_GE(trig_min / med, 100.0) << "layer " << l;
     EXPECT_LE(trig_min / med, 1000.0) << "layer " << l;
     EXPECT_EQ(ordinary_max, 0.0) << "layer " << l;  // h* is a dedicated detector
@@ -175,7 +179,8 @@ TEST(SyntheticOutliers, DeterministicAndSeeded) {
   const OutlierPlan pa = plant_outliers(c, a, spec), pb = plant_outliers(c, b, spec);
   EXPECT_EQ(pa.residual_channels, pb.residual_channels);
   EXPECT_EQ(pa.massive_hidden, pb.massive_hidden);
-  EXPECT_TRUE(std::equal(a.layers[1].w_up.flat().begin(), a.layers[1].w_up.flat().end(), b.layers[1].w_up.flat().begin()));
+  EXPECT_TRUE(
+      std::equal(a.layers[1].w_up.flat().begin(), a.layers[1].w_up.flat().end(), b.layers[1].w_up.flat().begin()));
   EXPECT_TRUE(std::equal(a.embed.flat().begin(), a.embed.flat().end(), b.embed.flat().begin()));
   spec.seed = 12;
   const OutlierPlan pd = plant_outliers(c, d, spec);

@@ -48,7 +48,8 @@ TEST(SyntheticStream, TensorsFollowTheirStreamsAndMatchTheWholeModelWriter) {
   const double branch = 1 / std::sqrt(2.0 * c.n_layers);
   expect_equal(l2.w_down, expected_draws(seed, 1 + 7 * 2 + 6, size_t(c.dim * c.hidden_dim), branch / std::sqrt(H)),
                "layer 2 w_down");
-  expect_equal(src->lm_head(), expected_draws(seed, 1 + 7 * 3, size_t(c.vocab_size * c.dim), 1 / std::sqrt(D)), "lm_head");
+  expect_equal(src->lm_head(), expected_draws(seed, 1 + 7 * 3, size_t(c.vocab_size * c.dim), 1 / std::sqrt(D)),
+               "lm_head");
 }
 
 }  // namespace

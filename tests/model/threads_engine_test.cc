@@ -34,7 +34,8 @@ ModelConfig threads_config() {
 // logits of a 150-token prefill, a 7-token chunk, then 3 decode steps, concatenated by rows.
 std::vector<Mat> run(const std::function<Mat(std::span<const int>, int, KVCache&)>& fwd, const ModelConfig& c) {
   std::vector<int> toks(160);
-  for (size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<int>((i * 37 + 11) % static_cast<size_t>(c.vocab_size));
+  for (size_t i = 0; i < toks.size(); ++i)
+    toks[i] = static_cast<int>((i * 37 + 11) % static_cast<size_t>(c.vocab_size));
   const std::span<const int> all(toks);
   KVCache cache(c, 256);
   std::vector<Mat> out;
@@ -72,7 +73,8 @@ TEST(ThreadsEngine, IntegerLogitsSameBitsAtEveryThreadCount) {
   {
     ThreadsScope s(1);
     one = run(fq, c);
-    EXPECT_LT(max_rel(one, run([&](std::span<const int> t, int p, KVCache& k) { return ref.forward(t, p, k); }, c)), 1e-5);
+    EXPECT_LT(max_rel(one, run([&](std::span<const int> t, int p, KVCache& k) { return ref.forward(t, p, k); }, c)),
+              1e-5);
   }
   for (int t : kThreadCounts) {
     ThreadsScope s(t);

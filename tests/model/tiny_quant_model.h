@@ -32,7 +32,9 @@ inline QuantModelData tiny_model(const ModelConfig& c, int kv_bits) {
   for (int i = 0; i < hd; ++i)
     for (int j = 0; j < hd; ++j)
       d.qk_rotation(i, j) = static_cast<float>((__builtin_popcount(i & j) % 2 ? -1.0 : 1.0) / std::sqrt(double(hd)));
-  auto pack = [&](int64_t n, int64_t k) { return kernels::quantize_pack_weights(test::random_normal_mat(n, k, 1.0 / std::sqrt(double(k)), rng), 4); };
+  auto pack = [&](int64_t n, int64_t k) {
+    return kernels::quantize_pack_weights(test::random_normal_mat(n, k, 1.0 / std::sqrt(double(k)), rng), 4);
+  };
   for (int l = 0; l < c.n_layers; ++l) {
     QuantLayer L;
     L.attn_norm.assign(static_cast<size_t>(c.dim), 1.f);

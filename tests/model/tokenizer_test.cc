@@ -2,8 +2,8 @@
 // heap-based merge against a straight port of run.c's O(n²) loop.
 #include <gtest/gtest.h>
 
-#include "core/rng.h"
 #include "core/error.h"
+#include "core/rng.h"
 #include "model/bpe_tokenizer.h"
 
 namespace duq::model {

@@ -36,8 +36,8 @@ TEST(AdaDim, PerInputChannelWinsOnPlantedInputChannelOutliers) {
           s.group_size = g;
           AdaDimResult r = adadim_quantize(w, h, s, gptq);
           std::printf("%s inputs, W%d g %2ld %s: output error per-OC %.4g, per-IC %.4g (ratio %.3f)\n",
-                      smoothed ? "smoothed" : "uniform ", bits, static_cast<long>(g), gptq ? "GPTQ" : "RTN ", r.error_oc,
-                      r.error_ic, r.error_ic / r.error_oc);
+                      smoothed ? "smoothed" : "uniform ", bits, static_cast<long>(g), gptq ? "GPTQ" : "RTN ",
+                      r.error_oc, r.error_ic, r.error_ic / r.error_oc);
           if (smoothed) {
             EXPECT_LT(r.error_ic, 0.1 * r.error_oc);
             EXPECT_EQ(r.q.spec.axis, Axis::kColumn);

@@ -9,8 +9,8 @@
 
 #include "core/error.h"
 #include "core/rng.h"
-#include "test_support.h"
 #include "quant/gptq_linalg.h"
+#include "test_support.h"
 
 namespace duq::quant {
 namespace {
@@ -43,7 +43,8 @@ double output_error(ConstMatView x, ConstMatView w, const QuantizedMat& q) {
 
 TEST(GptqLinalg, GemmSubMatchesNaive) {
   for (auto [m, n, k] : {std::tuple{7, 45, 13}, std::tuple{64, 300, 257}, std::tuple{5, 3, 600}}) {
-    Mat a = test::random_normal_mat(m, k, 1), b = test::random_normal_mat(k, n, 2), c = test::random_normal_mat(m, n, 3), ref(c);
+    Mat a = test::random_normal_mat(m, k, 1), b = test::random_normal_mat(k, n, 2),
+        c = test::random_normal_mat(m, n, 3), ref(c);
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         double s = 0;
@@ -77,7 +78,8 @@ TEST(GptqLinalg, InverseUpperCholesky) {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < n; ++j) {
         double s = 0;
-        for (int64_t p = 0; p <= std::min(i, j); ++p) s += u[static_cast<size_t>(p * n + i)] * u[static_cast<size_t>(p * n + j)];
+        for (int64_t p = 0; p <= std::min(i, j); ++p)
+          s += u[static_cast<size_t>(p * n + i)] * u[static_cast<size_t>(p * n + j)];
         hinv[static_cast<size_t>(i * n + j)] = s;
       }
     for (int64_t i = 0; i < n; ++i)
@@ -162,8 +164,8 @@ TEST(Gptq, LowerOutputErrorThanRtnOnCorrelatedInputs) {
         o.act_order = act_order;
         const double e_gptq = output_error(x, w, gptq_quantize(w, h, s, o));
         const double e_rtn = output_error(x, w, quantize(w, s));
-        std::printf("axis %s g %2ld act_order %d: ‖XWᵀ − XŴᵀ‖ RTN %.3f GPTQ %.3f\n",
-                    axis == Axis::kRow ? "OC" : "IC", static_cast<long>(g), int(act_order), e_rtn, e_gptq);
+        std::printf("axis %s g %2ld act_order %d: ‖XWᵀ − XŴᵀ‖ RTN %.3f GPTQ %.3f\n", axis == Axis::kRow ? "OC" : "IC",
+                    static_cast<long>(g), int(act_order), e_rtn, e_gptq);
         EXPECT_LT(e_gptq, 0.8 * e_rtn);
       }
 }
@@ -208,7 +210,8 @@ TEST(Hessian, MergeOfTwoHalvesEqualsAllRows) {
   a.merge(b);
   EXPECT_EQ(a.rows(), 90);
   for (int64_t i = 0; i < 12; ++i)
-    for (int64_t j = 0; j < 12; ++j) EXPECT_NEAR(a(i, j), all(i, j), 1e-6 * (1 + std::fabs(all(i, j))));  // float Gram chunks
+    for (int64_t j = 0; j < 12; ++j)
+      EXPECT_NEAR(a(i, j), all(i, j), 1e-6 * (1 + std::fabs(all(i, j))));  // float Gram chunks
 }
 
 }  // namespace

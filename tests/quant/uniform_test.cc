@@ -44,8 +44,7 @@ TEST(Uniform, HandWorkedTwoBitRow) {
 TEST(Uniform, RoundHalfToEven) {
   Mat x = from_rows({{0.f, 1.5f, 2.5f, 3.f}, {-3.f, -2.5f, -0.5f, 0.f}});
   const QuantizedMat q = quantize(x, asym(2));
-  EXPECT_EQ(std::vector<uint8_t>(q.codes.begin(), q.codes.end()),
-            (std::vector<uint8_t>{0, 2, 2, 3, 0, 1, 3, 3}));
+  EXPECT_EQ(std::vector<uint8_t>(q.codes.begin(), q.codes.end()), (std::vector<uint8_t>{0, 2, 2, 3, 0, 1, 3, 3}));
   EXPECT_EQ(q.params[1].zero, 3);
   fake_quant(x, asym(2));
   EXPECT_EQ(row_of(x, 0), (std::vector<float>{0.f, 2.f, 2.f, 3.f}));
@@ -256,7 +255,7 @@ TEST(Uniform, MseRowClipsMatchBruteForce) {
   Rng rng(3);
   for (int64_t j = 0; j < 64; ++j) {
     x(0, j) = static_cast<float>(rng.normal());
-    x(1, j) = j == 5 ? 30.f : static_cast<float>(rng.normal());  // one outlier (norm 2.4 keeps it: clip ~1)
+    x(1, j) = j == 5 ? 30.f : static_cast<float>(rng.normal());          // one outlier (norm 2.4 keeps it: clip ~1)
     x(2, j) = 0.25f * static_cast<float>(static_cast<int>(j % 15) - 7);  // exactly on the p = 1 grid
   }
   QuantSpec s{4, true, 1.f, 0, Axis::kRow};

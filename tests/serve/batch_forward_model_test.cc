@@ -31,8 +31,8 @@ struct SeqSpec {
 
 // Every sampled step's logits row per sequence: prompts read in chunks of `chunk` tokens, then greedy decode,
 // all active sequences in one forward_batch call per step.
-std::vector<std::vector<std::vector<float>>> run(const BatchFn& fwd, const ModelConfig& c, const std::vector<SeqSpec>& specs,
-                                                 int chunk) {
+std::vector<std::vector<std::vector<float>>> run(const BatchFn& fwd, const ModelConfig& c,
+                                                 const std::vector<SeqSpec>& specs, int chunk) {
   struct St {
     std::unique_ptr<KVCache> cache;
     std::vector<int> tokens;
@@ -53,10 +53,12 @@ std::vector<std::vector<std::vector<float>>> run(const BatchFn& fwd, const Model
       pending = true;
       if (step < specs[i].start) continue;
       const int n = static_cast<int>(st[i].tokens.size());
-      const int end = st[i].n_past < static_cast<int>(specs[i].prompt.size()) ? std::min<int>(specs[i].prompt.size(), st[i].n_past + chunk)
-                                                                               : n;
-      chunks.push_back({std::span<const int>(st[i].tokens.data() + st[i].n_past, static_cast<size_t>(end - st[i].n_past)),
-                        st[i].n_past, st[i].cache.get()});
+      const int end = st[i].n_past < static_cast<int>(specs[i].prompt.size())
+                          ? std::min<int>(specs[i].prompt.size(), st[i].n_past + chunk)
+                          : n;
+      chunks.push_back(
+          {std::span<const int>(st[i].tokens.data() + st[i].n_past, static_cast<size_t>(end - st[i].n_past)),
+           st[i].n_past, st[i].cache.get()});
       who.push_back(i);
     }
     if (!pending) break;

@@ -56,8 +56,10 @@ GenParams greedy(int n) {
 TEST(Scheduler, BatchedRequestsReturnTheirSoloText) {
   Fixture f;
   if (!f.ok) GTEST_SKIP() << "assets not found";
-  const std::vector<std::string> prompts = {"Once upon a time", "The cat", "Lily and Tom went to the park to play with "
-                                            "a big red ball. They", "One day", "A bird sang"};
+  const std::vector<std::string> prompts = {"Once upon a time", "The cat",
+                                            "Lily and Tom went to the park to play with "
+                                            "a big red ball. They",
+                                            "One day", "A bird sang"};
   std::vector<std::string> solo;
   for (const auto& p : prompts) {
     SchedulerConfig c;

@@ -39,8 +39,8 @@ std::filesystem::path cli_path() { return std::filesystem::path(DUQ_BINARY_DIR) 
 // (or, outside a test body, by the process).
 std::filesystem::path temp_dir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string owner = info ? std::string(info->test_suite_name()) + "." + info->name()
-                           : "pid" + std::to_string(::getpid());
+  std::string owner =
+      info ? std::string(info->test_suite_name()) + "." + info->name() : "pid" + std::to_string(::getpid());
   for (auto& c : owner)
     if (c == '/') c = '_';  // parameterized test names carry '/'
   // Keyed by process too, so two runs of one test at once (ctest --repeat, a second terminal) never share a

@@ -42,7 +42,7 @@ inline std::string utf8(uint32_t cp) {
 // given, special added tokens at ids 1000 (<|begin_of_text|>, BOS by the template), 1001 (<|eot_id|>) and 1002
 // (<|end_of_text|>, EOS by its name), and LLaMA-3's pre-tokenizer.
 inline std::string tokenizer_json(const std::vector<std::string>& extra, const std::vector<std::string>& merges,
-                           bool ignore_merges = false) {
+                                  bool ignore_merges = false) {
   const auto cps = gpt2_byte_codepoints();
   nlohmann::json vocab = nlohmann::json::object();
   for (int b = 0; b < 256; ++b) vocab[utf8(cps[b])] = b;
@@ -59,14 +59,23 @@ inline std::string tokenizer_json(const std::vector<std::string>& extra, const s
       {"pre_tokenizer",
        {{"type", "Sequence"},
         {"pretokenizers",
-         {{{"type", "Split"}, {"pattern", {{"Regex", model::kLlama3SplitPattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+         {{{"type", "Split"},
+           {"pattern", {{"Regex", model::kLlama3SplitPattern}}},
+           {"behavior", "Isolated"},
+           {"invert", false}},
           {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}}},
       {"post_processor",
        {{"type", "TemplateProcessing"},
-        {"single", {{{"SpecialToken", {{"id", "<|begin_of_text|>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}},
+        {"single",
+         {{{"SpecialToken", {{"id", "<|begin_of_text|>"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}},
       {"decoder", {{"type", "ByteLevel"}}},
       {"model",
-       {{"type", "BPE"}, {"ignore_merges", ignore_merges}, {"byte_fallback", false}, {"vocab", vocab}, {"merges", merges}}}};
+       {{"type", "BPE"},
+        {"ignore_merges", ignore_merges},
+        {"byte_fallback", false},
+        {"vocab", vocab},
+        {"merges", merges}}}};
   return j.dump();
 }
 

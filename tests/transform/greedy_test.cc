@@ -99,16 +99,17 @@ TEST(Greedy, FastSearchIsBitIdentical) {
     EXPECT_EQ(ref.steps_taken, fast.steps_taken);
     for (int64_t k = 0; k < b * b; ++k) ASSERT_EQ(ref.rotation.data()[k], fast.rotation.data()[k]);
     EXPECT_LT(fast.row_updates, ref.row_updates / 2);
-    std::printf("variant %d: rows updated %lld (reference) vs %lld (fast), chosen step %d\n",
-                static_cast<int>(v), static_cast<long long>(ref.row_updates),
-                static_cast<long long>(fast.row_updates), ref.steps_taken);
+    std::printf("variant %d: rows updated %lld (reference) vs %lld (fast), chosen step %d\n", static_cast<int>(v),
+                static_cast<long long>(ref.row_updates), static_cast<long long>(fast.row_updates), ref.steps_taken);
   }
 }
 
 // The same on data without massive outliers (few rows can be skipped) and with a width that is only one
 // block, a block of 1 and an odd block.
 TEST(Greedy, FastSearchIsBitIdenticalOnPlainAndOddShapes) {
-  struct Case { int64_t t, d, b; };
+  struct Case {
+    int64_t t, d, b;
+  };
   for (Case c : {Case{100, 48, 48}, Case{33, 10, 1}, Case{70, 3 * 13, 13}}) {
     Mat x = gaussian(c.t, c.d, 31 + c.b, 2.0);
     const GreedyResult ref = greedy_rotation(x, c.b, opts(40, SearchVariant::kReference, false));

@@ -76,8 +76,8 @@ TEST(Hadamard, PaleyOneAndTwoOverPrimePowers) {
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < n; ++j) ASSERT_EQ(hht(i, j), i == j ? double(n) : 0.0) << n << " " << i << " " << j;
   }
-  EXPECT_EQ(paley1_pm1(28).rows(), 28);   // GF(27) = GF(3)[x]/f, degree 3
-  EXPECT_EQ(paley1_pm1(344).rows(), 344); // GF(343)
+  EXPECT_EQ(paley1_pm1(28).rows(), 28);         // GF(27) = GF(3)[x]/f, degree 3
+  EXPECT_EQ(paley1_pm1(344).rows(), 344);       // GF(343)
   EXPECT_EQ(hadamard_of_order(172).rows(), 0);  // Williamson-type only: not generated
   EXPECT_EQ(hadamard_of_order(22).rows(), 0);   // not a multiple of 4
 }
@@ -87,7 +87,7 @@ TEST(Hadamard, PaleyOneAndTwoOverPrimePowers) {
 // here independently, so H·Hᵀ = I (n·I unnormalised). Sampled rows (segment edges and random) are also
 // checked pairwise orthonormal.
 TEST(Hadamard, ExactAtEveryLlamaWidth) {
-  const std::vector<std::pair<int64_t, int64_t>> widths = {{4096, 1},   {5120, 20},   {5632, 44},   {8192, 1},
+  const std::vector<std::pair<int64_t, int64_t>> widths = {{4096, 1},    {5120, 20},   {5632, 44},  {8192, 1},
                                                            {11008, 344}, {13824, 108}, {14336, 28}, {28672, 28}};
   for (auto [n, m] : widths) {
     const Hadamard had(n, 3);
@@ -107,13 +107,15 @@ TEST(Hadamard, ExactAtEveryLlamaWidth) {
       for (int64_t j = 0; j < n; ++j) {
         const double a = m > 1 ? had.factor()(i / p, j / p) : 1.0;
         const double hp = (std::popcount(static_cast<uint64_t>((i % p) & (j % p))) & 1) ? -inv_sqrt_p : inv_sqrt_p;
-        ASSERT_NEAR(rows(static_cast<int64_t>(r), j), a * hp, 1e-5 / std::sqrt(static_cast<double>(n))) << n << " " << i << " " << j;
+        ASSERT_NEAR(rows(static_cast<int64_t>(r), j), a * hp, 1e-5 / std::sqrt(static_cast<double>(n)))
+            << n << " " << i << " " << j;
       }
     }
     for (size_t r = 0; r < idx.size(); ++r)
       for (size_t s = 0; s < idx.size(); ++s) {
         double dot = 0;
-        for (int64_t j = 0; j < n; ++j) dot += double(rows(static_cast<int64_t>(r), j)) * rows(static_cast<int64_t>(s), j);
+        for (int64_t j = 0; j < n; ++j)
+          dot += double(rows(static_cast<int64_t>(r), j)) * rows(static_cast<int64_t>(s), j);
         EXPECT_NEAR(dot, idx[r] == idx[s] ? 1.0 : 0.0, 1e-5) << n;
       }
   }
@@ -130,10 +132,10 @@ TEST(Hadamard, AnySizeIsOrthogonalAndLinear) {
     had.apply_rows(y);
     EXPECT_LT(max_rel_diff(y, product(x, h)), 1e-5) << n;
   }
-  EXPECT_TRUE(Hadamard(24).exact());   // 12 ⊗ H_2
-  EXPECT_TRUE(Hadamard(40).exact());   // 20 ⊗ H_2
-  EXPECT_FALSE(Hadamard(172).exact()); // 43·4: the first generated order, 344 (GF(7³)), needs 43·8
-  EXPECT_TRUE(Hadamard(100).exact());  // Paley II over GF(49): 100 = 2·(49 + 1)
+  EXPECT_TRUE(Hadamard(24).exact());    // 12 ⊗ H_2
+  EXPECT_TRUE(Hadamard(40).exact());    // 20 ⊗ H_2
+  EXPECT_FALSE(Hadamard(172).exact());  // 43·4: the first generated order, 344 (GF(7³)), needs 43·8
+  EXPECT_TRUE(Hadamard(100).exact());   // Paley II over GF(49): 100 = 2·(49 + 1)
   EXPECT_THROW(fwht_rows(Mat(2, 12)), Error);
 }
 
@@ -174,7 +176,8 @@ TEST(Hadamard, RandomizedSpreadsConstantRowsAndSeedMatters) {
   }
   for (size_t a = 1; a < ys.size(); ++a) {
     double diff = 0;
-    for (int64_t j = 0; j < n; ++j) diff = std::max(diff, double(std::fabs(std::fabs(ys[a](0, j)) - std::fabs(ys[0](0, j)))));
+    for (int64_t j = 0; j < n; ++j)
+      diff = std::max(diff, double(std::fabs(std::fabs(ys[a](0, j)) - std::fabs(ys[0](0, j)))));
     EXPECT_GT(diff, 0.5 * rms) << "seeds 1 and " << a + 1 << " give the same |x·G|";
   }
 }

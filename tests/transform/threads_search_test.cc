@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "core/rng.h"
 #include "test_support.h"
@@ -62,7 +62,8 @@ TEST(ThreadsSearch, GreedyRotationSameAtEveryThreadCount) {
           o.fast = fast;
           expect_same(greedy_rotation(x, 64, o), ref,
                       std::string(fast ? "fast" : "reference") + (ties ? " ties" : "") +
-                          (v == SearchVariant::kPaper ? " paper" : " reference-variant") + " threads " + std::to_string(t));
+                          (v == SearchVariant::kPaper ? " paper" : " reference-variant") + " threads " +
+                          std::to_string(t));
         }
       }
     }
@@ -89,7 +90,9 @@ TEST(ThreadsSearch, DuQuantSearchSameAtEveryThreadCount) {
     ASSERT_EQ(got.rotations.size(), want.rotations.size());
     for (size_t i = 0; i < got.rotations.size(); ++i)
       EXPECT_EQ(std::memcmp(got.rotations[i].full.data(), want.rotations[i].full.data(),
-                            sizeof(float) * static_cast<size_t>(want.rotations[i].full.size())), 0) << t;
+                            sizeof(float) * static_cast<size_t>(want.rotations[i].full.size())),
+                0)
+          << t;
     EXPECT_EQ(std::memcmp(got_x.data(), want_x.data(), sizeof(float) * static_cast<size_t>(want_x.size())), 0) << t;
   }
 }
@@ -102,7 +105,7 @@ TEST(ThreadsSearch, ExtremesMergeEqualsOneScanAtEverySplit) {
   const int64_t rows = 40, b = 6;
   std::vector<float> y(static_cast<size_t>(rows * b));
   std::vector<int64_t> flat0(static_cast<size_t>(rows));
-  for (auto& v : y) v = static_cast<float>(static_cast<int>(rng.below(7)) - 3);  // −3 … 3
+  for (auto& v : y) v = static_cast<float>(static_cast<int>(rng.below(7)) - 3);              // −3 … 3
   for (int64_t r = 0; r < rows; ++r) flat0[static_cast<size_t>(r)] = ((r * 17) % rows) * b;  // a stored order
   detail::Extremes all;
   for (int64_t r = 0; r < rows; ++r) all.merge_row(&y[static_cast<size_t>(r * b)], b, flat0[static_cast<size_t>(r)]);

@@ -30,9 +30,7 @@ TEST(Zigzag, HandWorkedPartialBlock) {
 }
 
 // Equal maxima keep index order: 0..5 dealt 0,1,2,2,1,0 → {0,5}, {1,4}, {2,3}.
-TEST(Zigzag, TiesAreStable) {
-  EXPECT_EQ(zigzag_permutation(std::vector<float>(6, 1.f), 2), (V{0, 5, 1, 4, 2, 3}));
-}
+TEST(Zigzag, TiesAreStable) { EXPECT_EQ(zigzag_permutation(std::vector<float>(6, 1.f), 2), (V{0, 5, 1, 4, 2, 3})); }
 
 TEST(Zigzag, IsABijectionAndBalancesBlocks) {
   for (int64_t d : {64, 100, 129}) {
@@ -80,8 +78,8 @@ TEST(Smoothing, FactorsByHand) {
   EXPECT_THROW(smoothing_factors(std::vector<float>{1.f}, std::vector<float>{1.f, 2.f}), Error);
   EXPECT_THROW(smoothing_factors(std::vector<float>{1.f}, std::vector<float>{1.f}, 1.5f), Error);
   // SmoothQuant's floor 1e-5: √1e-5 ≈ 0.00316 stays, 0.01/1000 = 1e-5 stays (not raised to 0.01).
-  const auto u = smoothing_factors(std::vector<float>{1e-7f, 1e-4f}, std::vector<float>{1.f, 1e6f}, 0.5f,
-                                   kSmoothQuantSmoothFloor);
+  const auto u =
+      smoothing_factors(std::vector<float>{1e-7f, 1e-4f}, std::vector<float>{1.f, 1e6f}, 0.5f, kSmoothQuantSmoothFloor);
   EXPECT_NEAR(u[0], std::sqrt(1e-5), 1e-7);
   EXPECT_NEAR(u[1], 1e-5, 1e-9);
 }

@@ -18,7 +18,8 @@ struct Loc {
 
 // Calls fn(object, loc) for every non-blank line of a JSONL file; each line must be a JSON object.
 // An unreadable or empty file (no records) is an error.
-void for_each_jsonl(const std::filesystem::path& path, const std::function<void(const nlohmann::json&, const Loc&)>& fn);
+void for_each_jsonl(const std::filesystem::path& path,
+                    const std::function<void(const nlohmann::json&, const Loc&)>& fn);
 
 // Non-blank lines of a text file with their line numbers (empty file → error).
 std::vector<std::pair<std::string, long>> read_lines(const std::filesystem::path& path);

@@ -63,7 +63,8 @@ Task load_piqa(const fs::path& jsonl, const fs::path& labels) {
                                         {str_field(j, "sol1", at), str_field(j, "sol2", at)}, static_cast<int>(g)));
     ++i;
   });
-  if (i != lab.size()) fail(labels.string(), ": has ", lab.size(), " labels but ", jsonl.string(), " has ", i, " items");
+  if (i != lab.size())
+    fail(labels.string(), ": has ", lab.size(), " labels but ", jsonl.string(), " has ", i, " items");
   return t;
 }
 
@@ -193,9 +194,9 @@ Task load_lambada(const fs::path& jsonl) {
   for_each_jsonl(jsonl, [&](const json& j, const Loc& at) {
     const std::string text = str_field(j, "text", at);
     const size_t sp = text.rfind(' ');
-    if (sp == std::string::npos || sp == 0)
-      fail(at.str(), ": field 'text' needs at least two space-separated words");
-    t.docs.push_back(shared_context_doc(static_cast<long>(t.docs.size()), text.substr(0, sp), {text.substr(sp)}, 0, ""));
+    if (sp == std::string::npos || sp == 0) fail(at.str(), ": field 'text' needs at least two space-separated words");
+    t.docs.push_back(
+        shared_context_doc(static_cast<long>(t.docs.size()), text.substr(0, sp), {text.substr(sp)}, 0, ""));
   });
   return t;
 }

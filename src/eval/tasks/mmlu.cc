@@ -98,7 +98,8 @@ std::vector<Question> read_questions(const fs::path& path) {
     const char* ws = " \t\n\r\v\f";
     const size_t b = q.find_first_not_of(ws);
     q = b == std::string::npos ? "" : q.substr(b, q.find_last_not_of(ws) - b + 1);
-    for (int k = 0; k < 4; ++k) q += std::string("\n") + static_cast<char>('A' + k) + ". " + r.fields[1 + static_cast<size_t>(k)];
+    for (int k = 0; k < 4; ++k)
+      q += std::string("\n") + static_cast<char>('A' + k) + ". " + r.fields[1 + static_cast<size_t>(k)];
     out.push_back({q + "\nAnswer:", a[0] - 'A'});
   }
   return out;
@@ -107,28 +108,63 @@ std::vector<Question> read_questions(const fs::path& path) {
 }  // namespace
 
 std::string mmlu_category(const std::string& subject) {
-  static const std::map<std::string, std::string> cat = {
-      {"abstract_algebra", "stem"}, {"anatomy", "stem"}, {"astronomy", "stem"}, {"business_ethics", "other"},
-      {"clinical_knowledge", "other"}, {"college_biology", "stem"}, {"college_chemistry", "stem"},
-      {"college_computer_science", "stem"}, {"college_mathematics", "stem"}, {"college_medicine", "other"},
-      {"college_physics", "stem"}, {"computer_security", "stem"}, {"conceptual_physics", "stem"},
-      {"econometrics", "social_sciences"}, {"electrical_engineering", "stem"}, {"elementary_mathematics", "stem"},
-      {"formal_logic", "humanities"}, {"global_facts", "other"}, {"high_school_biology", "stem"},
-      {"high_school_chemistry", "stem"}, {"high_school_computer_science", "stem"},
-      {"high_school_european_history", "humanities"}, {"high_school_geography", "social_sciences"},
-      {"high_school_government_and_politics", "social_sciences"}, {"high_school_macroeconomics", "social_sciences"},
-      {"high_school_mathematics", "stem"}, {"high_school_microeconomics", "social_sciences"},
-      {"high_school_physics", "stem"}, {"high_school_psychology", "social_sciences"},
-      {"high_school_statistics", "stem"}, {"high_school_us_history", "humanities"},
-      {"high_school_world_history", "humanities"}, {"human_aging", "other"}, {"human_sexuality", "social_sciences"},
-      {"international_law", "humanities"}, {"jurisprudence", "humanities"}, {"logical_fallacies", "humanities"},
-      {"machine_learning", "stem"}, {"management", "other"}, {"marketing", "other"}, {"medical_genetics", "other"},
-      {"miscellaneous", "other"}, {"moral_disputes", "humanities"}, {"moral_scenarios", "humanities"},
-      {"nutrition", "other"}, {"philosophy", "humanities"}, {"prehistory", "humanities"},
-      {"professional_accounting", "other"}, {"professional_law", "humanities"}, {"professional_medicine", "other"},
-      {"professional_psychology", "social_sciences"}, {"public_relations", "social_sciences"},
-      {"security_studies", "social_sciences"}, {"sociology", "social_sciences"},
-      {"us_foreign_policy", "social_sciences"}, {"virology", "other"}, {"world_religions", "humanities"}};
+  static const std::map<std::string, std::string> cat = {{"abstract_algebra", "stem"},
+                                                         {"anatomy", "stem"},
+                                                         {"astronomy", "stem"},
+                                                         {"business_ethics", "other"},
+                                                         {"clinical_knowledge", "other"},
+                                                         {"college_biology", "stem"},
+                                                         {"college_chemistry", "stem"},
+                                                         {"college_computer_science", "stem"},
+                                                         {"college_mathematics", "stem"},
+                                                         {"college_medicine", "other"},
+                                                         {"college_physics", "stem"},
+                                                         {"computer_security", "stem"},
+                                                         {"conceptual_physics", "stem"},
+                                                         {"econometrics", "social_sciences"},
+                                                         {"electrical_engineering", "stem"},
+                                                         {"elementary_mathematics", "stem"},
+                                                         {"formal_logic", "humanities"},
+                                                         {"global_facts", "other"},
+                                                         {"high_school_biology", "stem"},
+                                                         {"high_school_chemistry", "stem"},
+                                                         {"high_school_computer_science", "stem"},
+                                                         {"high_school_european_history", "humanities"},
+                                                         {"high_school_geography", "social_sciences"},
+                                                         {"high_school_government_and_politics", "social_sciences"},
+                                                         {"high_school_macroeconomics", "social_sciences"},
+                                                         {"high_school_mathematics", "stem"},
+                                                         {"high_school_microeconomics", "social_sciences"},
+                                                         {"high_school_physics", "stem"},
+                                                         {"high_school_psychology", "social_sciences"},
+                                                         {"high_school_statistics", "stem"},
+                                                         {"high_school_us_history", "humanities"},
+                                                         {"high_school_world_history", "humanities"},
+                                                         {"human_aging", "other"},
+                                                         {"human_sexuality", "social_sciences"},
+                                                         {"international_law", "humanities"},
+                                                         {"jurisprudence", "humanities"},
+                                                         {"logical_fallacies", "humanities"},
+                                                         {"machine_learning", "stem"},
+                                                         {"management", "other"},
+                                                         {"marketing", "other"},
+                                                         {"medical_genetics", "other"},
+                                                         {"miscellaneous", "other"},
+                                                         {"moral_disputes", "humanities"},
+                                                         {"moral_scenarios", "humanities"},
+                                                         {"nutrition", "other"},
+                                                         {"philosophy", "humanities"},
+                                                         {"prehistory", "humanities"},
+                                                         {"professional_accounting", "other"},
+                                                         {"professional_law", "humanities"},
+                                                         {"professional_medicine", "other"},
+                                                         {"professional_psychology", "social_sciences"},
+                                                         {"public_relations", "social_sciences"},
+                                                         {"security_studies", "social_sciences"},
+                                                         {"sociology", "social_sciences"},
+                                                         {"us_foreign_policy", "social_sciences"},
+                                                         {"virology", "other"},
+                                                         {"world_religions", "humanities"}};
   auto it = cat.find(subject);
   return it == cat.end() ? "other" : it->second;
 }
@@ -155,7 +191,8 @@ Task load_mmlu(const fs::path& dir, int shots) {
       if (static_cast<int>(ex.size()) < shots)
         fail(dev.string(), ": has ", ex.size(), " examples; ", shots, "-shot needs ", shots);
       for (int k = 0; k < shots; ++k)
-        header += ex[static_cast<size_t>(k)].text + " " + static_cast<char>('A' + ex[static_cast<size_t>(k)].answer) + "\n\n";
+        header +=
+            ex[static_cast<size_t>(k)].text + " " + static_cast<char>('A' + ex[static_cast<size_t>(k)].answer) + "\n\n";
     }
     for (auto& q : read_questions(dir / "test" / (subj + "_test.csv"))) {
       Doc d;

@@ -86,8 +86,8 @@ std::vector<Metric> aggregate(const Task& t, const std::vector<DocResult>& docs)
 nlohmann::json sample_json(const Task& t, const Doc& d, const DocResult& r) {
   nlohmann::json args = nlohmann::json::array();
   for (size_t i = 0; i < d.contexts.size(); ++i) args.push_back({d.contexts[i], d.continuations[i]});
-  nlohmann::json j = {{"task", t.name}, {"doc_id", r.doc_id}, {"target", r.gold}, {"lls", r.lls},
-                      {"is_greedy", r.greedy}, {"arguments", args}};
+  nlohmann::json j = {{"task", t.name}, {"doc_id", r.doc_id},    {"target", r.gold},
+                      {"lls", r.lls},   {"is_greedy", r.greedy}, {"arguments", args}};
   if (!r.group.empty()) j["subject"] = r.group;
   if (t.kind == Kind::Lambada) {
     j["acc"] = r.greedy[0] ? 1.0 : 0.0;

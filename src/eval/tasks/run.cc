@@ -58,8 +58,9 @@ std::vector<DocResult> run_task(const Task& t, const model::Tokenizer& tok, Scor
   return out;
 }
 
-std::vector<Metric> evaluate_tasks(const std::vector<Task>& tasks, const model::Tokenizer& tok, const BatchForwardFn& fwd,
-                                   const model::ModelConfig& cfg, int max_len, const RunOptions& o, RunStats* stats) {
+std::vector<Metric> evaluate_tasks(const std::vector<Task>& tasks, const model::Tokenizer& tok,
+                                   const BatchForwardFn& fwd, const model::ModelConfig& cfg, int max_len,
+                                   const RunOptions& o, RunStats* stats) {
   Scorer scorer(fwd, cfg, max_len, /*share_prefix=*/true);
   std::vector<Metric> out;
   for (const auto& t : tasks)

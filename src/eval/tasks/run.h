@@ -32,8 +32,8 @@ std::vector<DocResult> run_task(const Task& t, const model::Tokenizer& tok, Scor
                                 const std::function<void(const Doc&, const DocResult&)>& on_doc = {});
 
 // Every task through one model (a fresh Scorer over `fwd`, context window max_len): the metrics of all.
-std::vector<Metric> evaluate_tasks(const std::vector<Task>& tasks, const model::Tokenizer& tok, const BatchForwardFn& fwd,
-                                   const model::ModelConfig& cfg, int max_len, const RunOptions& o,
-                                   RunStats* stats = nullptr);
+std::vector<Metric> evaluate_tasks(const std::vector<Task>& tasks, const model::Tokenizer& tok,
+                                   const BatchForwardFn& fwd, const model::ModelConfig& cfg, int max_len,
+                                   const RunOptions& o, RunStats* stats = nullptr);
 
 }  // namespace duq::eval::tasks

@@ -25,7 +25,8 @@ EncodedRequest encode_request(const model::Tokenizer& tok, std::string context, 
   }
   const std::vector<int> whole = tok.encode(context + continuation, bos, false);
   r.context = tok.encode(context, bos, false);
-  if (whole.size() > r.context.size()) r.continuation.assign(whole.begin() + static_cast<long>(r.context.size()), whole.end());
+  if (whole.size() > r.context.size())
+    r.continuation.assign(whole.begin() + static_cast<long>(r.context.size()), whole.end());
   return r;
 }
 
@@ -164,7 +165,8 @@ std::vector<std::vector<ChoiceScore>> Scorer::score(const std::vector<std::vecto
                       [cont, s](const Mat& logits, int64_t row) { accumulate(logits, row, cont.subspan(1), *s); }});
     }
     for (size_t w = 0; k == 0 && w < whole.size(); ++w)
-      if (!whole[w].first->continuation.empty()) jobs.push_back(whole_sequence(*whole[w].first, *whole[w].second, fed[w], slot++));
+      if (!whole[w].first->continuation.empty())
+        jobs.push_back(whole_sequence(*whole[w].first, *whole[w].second, fed[w], slot++));
     run(jobs);
   }
   return out;

@@ -38,9 +38,9 @@ struct EncodedRequest {
 EncodedRequest encode_request(const model::Tokenizer& tok, std::string context, std::string continuation, bool bos);
 
 struct ChoiceScore {
-  double ll = 0;      // sum of the continuation tokens' log-probabilities
+  double ll = 0;  // sum of the continuation tokens' log-probabilities
   bool greedy = false;
-  int tokens = 0;     // continuation length in tokens
+  int tokens = 0;  // continuation length in tokens
   bool truncated = false;
 };
 

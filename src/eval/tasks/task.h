@@ -34,7 +34,8 @@ struct Task {
 const std::vector<std::string>& task_names();
 
 // Loads task `name` from `path` (a file, or a directory holding the release's usual file names; see
-// README "Evaluation tasks"); mmlu_shots: MMLU's few-shot count. Malformed input throws duq::Error naming the file and line.
+// README "Evaluation tasks"); mmlu_shots: MMLU's few-shot count. Malformed input throws duq::Error naming the file and
+// line.
 Task load_task(const std::string& name, const std::filesystem::path& path, int mmlu_shots = 5);
 
 // The loaders, one per format (each file's public release layout).

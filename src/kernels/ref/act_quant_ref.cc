@@ -47,8 +47,7 @@ void rot16_row_scales(uint32_t s_bits, const Rot16& r, float* inv, float* mult) 
 
 void act_quant_ref(const ActQuantArgs& a) { scalar::act_quant_tiles<scalar::ScalarSteps>(a); }
 
-void quantize_weight_row(const float* w, int64_t k, int bits, float clip, uint8_t* codes, float* delta,
-                         int32_t* zero) {
+void quantize_weight_row(const float* w, int64_t k, int bits, float clip, uint8_t* codes, float* delta, int32_t* zero) {
   int32_t s;
   scalar::ScalarSteps::quantize_row(w, k, k, bits, clip, codes, delta, zero, &s, nullptr);
 }

@@ -25,7 +25,7 @@ namespace {
 // (rot16_row_scales). Inputs a_j = row[idx ? idx[j] : c + j]·(sc ? sc[j] : 1) (Λ⁻¹ or P fused in; idx and sc
 // offset to the block): read once into tmp [w] when fused.
 float block_to_i16_avx2(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t k, const Rot16& r,
-                   int16_t* a16, float* tmp) {
+                        int16_t* a16, float* tmp) {
   const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
   const bool fused = sc || idx;
   const float* a = fused ? tmp : row + c;
@@ -88,7 +88,7 @@ inline float hmax(__m256 v) {
 }
 
 void quantize_row_avx2(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes, float* delta,
-                  int32_t* zero, int32_t* sum) {
+                       int32_t* zero, int32_t* sum) {
   __m256 vmin = _mm256_set1_ps(x[0]), vmax = vmin;
   int64_t j = 0;
   for (; j + 8 <= k; j += 8) {
@@ -115,9 +115,9 @@ void quantize_row_avx2(const float* x, int64_t k, int64_t k_pad, int bits, float
     const __m256i q = _mm256_cvttps_epi32(t);
     s = _mm256_add_epi32(s, q);
     // 8 int32 in 0..255 → 8 bytes
-    const __m256i p16 = _mm256_packus_epi32(q, q);                      // per lane: q0..3 q0..3 | q4..7 q4..7
-    const __m256i p8 = _mm256_packus_epi16(p16, p16);                   // bytes
-    const __m256i pk = _mm256_permutevar8x32_epi32(p8, pack_idx);       // dword 0 = lane0, dword 1 = lane1
+    const __m256i p16 = _mm256_packus_epi32(q, q);                 // per lane: q0..3 q0..3 | q4..7 q4..7
+    const __m256i p8 = _mm256_packus_epi16(p16, p16);              // bytes
+    const __m256i pk = _mm256_permutevar8x32_epi32(p8, pack_idx);  // dword 0 = lane0, dword 1 = lane1
     _mm_storel_epi64(reinterpret_cast<__m128i*>(codes + j), _mm256_castsi256_si128(pk));
   }
   alignas(32) int32_t st[8];
@@ -137,22 +137,21 @@ void quantize_row_avx2(const float* x, int64_t k, int64_t k_pad, int bits, float
   *sum = total;
 }
 
-
 struct Steps : ScalarSteps {
-  static float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t w,
-                            const Rot16& r, int16_t* a16, float* tmp) {
+  static float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t w, const Rot16& r,
+                            int16_t* a16, float* tmp) {
     return block_to_i16_avx2(row, c, sc, idx, w, r, a16, tmp);
   }
-  static void rotate_f32(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b,
-                         const float* r, const float* rt, float* mm) {
+  static void rotate_f32(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b, const float* r,
+                         const float* rt, float* mm) {
     VecRotate<Vec>::rotate_f32(in, out, ld, tokens, k, b, r, rt, mm);
   }
   static void rotate_i16(const int16_t* i16, int64_t ld16, float* out, int64_t ld, const float* mult, int64_t nbt,
                          int64_t tokens, int64_t k, int64_t b, const int32_t* q, const int32_t* qt, float* mm) {
     VecRotate<Vec>::rotate_i16(i16, ld16, out, ld, mult, nbt, tokens, k, b, q, qt, mm);
   }
-  static void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes,
-                           float* delta, int32_t* zero, int32_t* sum, const float* /*mm*/) {
+  static void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes, float* delta,
+                           int32_t* zero, int32_t* sum, const float* /*mm*/) {
     quantize_row_avx2(x, k, k_pad, bits, clip, codes, delta, zero, sum);
   }
 };

@@ -83,53 +83,57 @@ void rot_chunk64(const RotIo<Op>& io, const typename Op::R* r, int64_t w, int64_
   const typename Op::In* x = io.in + c;
   const int64_t ld = io.ldi;
 #define DUQ_DECL(g) V a##g##0, a##g##1, a##g##2, a##g##3;
+  // A run of macro calls: clang-format re-wraps it differently on every pass.
+  // clang-format off
   DUQ_DECL(0) DUQ_DECL(1) DUQ_DECL(2) DUQ_DECL(3) DUQ_DECL(4) DUQ_DECL(5)
+  // clang-format on
 #undef DUQ_DECL
-#define DUQ_FIRST(g)                         \
-  if constexpr (G > g) {                     \
-    const V xb = Op::bcast(x + g * ld, 0);   \
-    a##g##0 = Op::first(xb, r0);             \
-    a##g##1 = Op::first(xb, r1);             \
-    a##g##2 = Op::first(xb, r2);             \
-    a##g##3 = Op::first(xb, r3);             \
+#define DUQ_FIRST(g)                       \
+  if constexpr (G > g) {                   \
+    const V xb = Op::bcast(x + g * ld, 0); \
+    a##g##0 = Op::first(xb, r0);           \
+    a##g##1 = Op::first(xb, r1);           \
+    a##g##2 = Op::first(xb, r2);           \
+    a##g##3 = Op::first(xb, r3);           \
   }
-  DUQ_FIRST(0) DUQ_FIRST(1) DUQ_FIRST(2) DUQ_FIRST(3) DUQ_FIRST(4) DUQ_FIRST(5)
+      DUQ_FIRST(0) DUQ_FIRST(1) DUQ_FIRST(2) DUQ_FIRST(3) DUQ_FIRST(4) DUQ_FIRST(5)
 #undef DUQ_FIRST
-  const int64_t n = Op::rows(w);
+          const int64_t n = Op::rows(w);
   for (int64_t i = 1; i < n; ++i) {
     rr += w;
     r0 = Op::load(rr);
     r1 = Op::load(rr + 16);
     r2 = Op::load(rr + 32);
     r3 = Op::load(rr + 48);
-#define DUQ_STEP(g)                            \
-  if constexpr (G > g) {                       \
-    const V xb = Op::bcast(x + g * ld, i);     \
-    a##g##0 = Op::step(a##g##0, xb, r0);       \
-    a##g##1 = Op::step(a##g##1, xb, r1);       \
-    a##g##2 = Op::step(a##g##2, xb, r2);       \
-    a##g##3 = Op::step(a##g##3, xb, r3);       \
+#define DUQ_STEP(g)                        \
+  if constexpr (G > g) {                   \
+    const V xb = Op::bcast(x + g * ld, i); \
+    a##g##0 = Op::step(a##g##0, xb, r0);   \
+    a##g##1 = Op::step(a##g##1, xb, r1);   \
+    a##g##2 = Op::step(a##g##2, xb, r2);   \
+    a##g##3 = Op::step(a##g##3, xb, r3);   \
   }
     DUQ_STEP(0) DUQ_STEP(1) DUQ_STEP(2) DUQ_STEP(3) DUQ_STEP(4) DUQ_STEP(5)
 #undef DUQ_STEP
   }
   float* o = io.out + c + j0;
-#define DUQ_STORE(g)                                                                                       \
-  if constexpr (G > g) {                                                                                   \
-    const float mu = io.mu(g);                                                                             \
-    const __m512 o0 = Op::out(a##g##0, mu), o1 = Op::out(a##g##1, mu), o2 = Op::out(a##g##2, mu),          \
-                 o3 = Op::out(a##g##3, mu);                                                                \
-    float* og = o + g * io.ldo;                                                                            \
-    _mm512_storeu_ps(og, o0);                                                                              \
-    _mm512_storeu_ps(og + 16, o1);                                                                         \
-    _mm512_storeu_ps(og + 32, o2);                                                                         \
-    _mm512_storeu_ps(og + 48, o3);                                                                         \
-    if (io.mm) {                                                                                           \
-      float* p = io.mm + kMM * g;                                                                           \
-      _mm512_store_ps(p, _mm512_min_ps(_mm512_load_ps(p), _mm512_min_ps(_mm512_min_ps(o0, o1), _mm512_min_ps(o2, o3)))); \
-      _mm512_store_ps(p + 16,                                                                              \
-                      _mm512_max_ps(_mm512_load_ps(p + 16), _mm512_max_ps(_mm512_max_ps(o0, o1), _mm512_max_ps(o2, o3)))); \
-    }                                                                                                      \
+#define DUQ_STORE(g)                                                                                                   \
+  if constexpr (G > g) {                                                                                               \
+    const float mu = io.mu(g);                                                                                         \
+    const __m512 o0 = Op::out(a##g##0, mu), o1 = Op::out(a##g##1, mu), o2 = Op::out(a##g##2, mu),                      \
+                 o3 = Op::out(a##g##3, mu);                                                                            \
+    float* og = o + g * io.ldo;                                                                                        \
+    _mm512_storeu_ps(og, o0);                                                                                          \
+    _mm512_storeu_ps(og + 16, o1);                                                                                     \
+    _mm512_storeu_ps(og + 32, o2);                                                                                     \
+    _mm512_storeu_ps(og + 48, o3);                                                                                     \
+    if (io.mm) {                                                                                                       \
+      float* p = io.mm + kMM * g;                                                                                      \
+      _mm512_store_ps(p,                                                                                               \
+                      _mm512_min_ps(_mm512_load_ps(p), _mm512_min_ps(_mm512_min_ps(o0, o1), _mm512_min_ps(o2, o3))));  \
+      _mm512_store_ps(                                                                                                 \
+          p + 16, _mm512_max_ps(_mm512_load_ps(p + 16), _mm512_max_ps(_mm512_max_ps(o0, o1), _mm512_max_ps(o2, o3)))); \
+    }                                                                                                                  \
   }
   DUQ_STORE(0) DUQ_STORE(1) DUQ_STORE(2) DUQ_STORE(3) DUQ_STORE(4) DUQ_STORE(5)
 #undef DUQ_STORE
@@ -158,14 +162,20 @@ void rot_columns(const RotIo<Op>& io, int64_t tokens, const typename Op::R* r, i
       const int64_t gm = gn - g1 < 3 ? gn - g1 : 3;
       const RotIo<Op> i1 = i0.at(g1);
       const int nv = static_cast<int>((cols + 15) / 16);
-#define DUQ_NV(G)                                                  \
-  switch (nv) {                                                    \
-    case 1: rot_chunk<Op, G, 1>(i1, r, w, c, j0, cols); break;     \
-    case 2: rot_chunk<Op, G, 2>(i1, r, w, c, j0, cols); break;     \
-    case 3: rot_chunk<Op, G, 3>(i1, r, w, c, j0, cols); break;     \
-    default: rot_chunk<Op, G, 4>(i1, r, w, c, j0, cols); break;    \
+#define DUQ_NV(G)                                               \
+  switch (nv) {                                                 \
+    case 1: rot_chunk<Op, G, 1>(i1, r, w, c, j0, cols); break;  \
+    case 2: rot_chunk<Op, G, 2>(i1, r, w, c, j0, cols); break;  \
+    case 3: rot_chunk<Op, G, 3>(i1, r, w, c, j0, cols); break;  \
+    default: rot_chunk<Op, G, 4>(i1, r, w, c, j0, cols); break; \
   }
-      if (gm == 1) { DUQ_NV(1) } else if (gm == 2) { DUQ_NV(2) } else { DUQ_NV(3) }
+      if (gm == 1) {
+        DUQ_NV(1)
+      } else if (gm == 2) {
+        DUQ_NV(2)
+      } else {
+        DUQ_NV(3)
+      }
 #undef DUQ_NV
     }
   }
@@ -175,8 +185,8 @@ void rot_columns(const RotIo<Op>& io, int64_t tokens, const typename Op::R* r, i
 // the chunk of R (⌈w⌉ rows × 64 words: 32 KiB F32, 16 KiB I16 at b = 128) is reused from L1 by every group. A
 // tail without matrix is copied from the float rows fin (io.ldo apart; fin = io.out: already in place).
 template <class Op>
-void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t k, int64_t b,
-                  const typename Op::R* r, const typename Op::R* rt) {
+void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t k, int64_t b, const typename Op::R* r,
+                  const typename Op::R* rt) {
   const int64_t nb = k / b, t = k - nb * b;
   auto blk = [&](const typename Op::R* m, int64_t w, int64_t c) {
     RotIo<Op> ib = io;
@@ -204,7 +214,7 @@ void block_rotate(const RotIo<Op>& io, const float* fin, int64_t tokens, int64_t
 // (Λ⁻¹ or P fused in; idx and sc already offset to the block, row the row start): read once into tmp [w, 64-byte
 // aligned, rounded up to 16] when fused, so the max search and the conversion see the same floats.
 float block_to_i16_avx512(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t k, const Rot16& r,
-                   int16_t* a16, float* tmp) {
+                          int16_t* a16, float* tmp) {
   const __m512i abs_bits = _mm512_set1_epi32(0x7fffffff);
   const bool fused = sc || idx;
   const float* a = fused ? tmp : row + c;
@@ -226,7 +236,8 @@ float block_to_i16_avx512(const float* row, int64_t c, const float* sc, const in
   const __m512 vi = _mm512_set1_ps(inv);
   for (int64_t j = 0; j < k; j += 16) {  // round to nearest even (MXCSR), saturating to int16 (never bites)
     const __mmask16 mk = tail_mask(k - j);
-    _mm512_mask_cvtsepi32_storeu_epi16(a16 + j, mk, _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, a + j), vi)));
+    _mm512_mask_cvtsepi32_storeu_epi16(a16 + j, mk,
+                                       _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, a + j), vi)));
   }
   a16[k] = 0;
   return mult;
@@ -234,7 +245,7 @@ float block_to_i16_avx512(const float* row, int64_t c, const float* sc, const in
 
 // mm: the row's min/max vectors when a rotation already collected them (see mm_update), else null.
 void quantize_row_avx512(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes, float* delta,
-                  int32_t* zero, int32_t* sum, const float* mm) {
+                         int32_t* zero, int32_t* sum, const float* mm) {
   __m512 vmin, vmax;
   if (mm) {
     vmin = _mm512_load_ps(mm);
@@ -340,20 +351,20 @@ struct Steps : ScalarSteps {
       _mm512_mask_storeu_ps(o + j, mk, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mk, idx, src, 4));
     }
   }
-  static float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t w,
-                            const Rot16& r, int16_t* a16, float* tmp) {
+  static float block_to_i16(const float* row, int64_t c, const float* sc, const int32_t* idx, int64_t w, const Rot16& r,
+                            int16_t* a16, float* tmp) {
     return block_to_i16_avx512(row, c, sc, idx, w, r, a16, tmp);
   }
-  static void rotate_f32(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b,
-                         const float* r, const float* rt, float* mm) {
+  static void rotate_f32(const float* in, float* out, int64_t ld, int64_t tokens, int64_t k, int64_t b, const float* r,
+                         const float* rt, float* mm) {
     block_rotate<F32>({in, ld, out, ld, nullptr, 0, mm, kMM}, in, tokens, k, b, r, rt);
   }
   static void rotate_i16(const int16_t* i16, int64_t ld16, float* out, int64_t ld, const float* mult, int64_t nbt,
                          int64_t tokens, int64_t k, int64_t b, const int32_t* q, const int32_t* qt, float* mm) {
     block_rotate<I16>({i16, ld16, out, ld, mult, nbt, mm, kMM}, out, tokens, k, b, q, qt);
   }
-  static void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes,
-                           float* delta, int32_t* zero, int32_t* sum, const float* mm) {
+  static void quantize_row(const float* x, int64_t k, int64_t k_pad, int bits, float clip, uint8_t* codes, float* delta,
+                           int32_t* zero, int32_t* sum, const float* mm) {
     quantize_row_avx512(x, k, k_pad, bits, clip, codes, delta, zero, sum, mm);
   }
 };

@@ -56,8 +56,8 @@ void widen_w8_panel(const int8_t* src, int64_t k_pad, int16_t* dst) {
     for (int h = 0; h < 2; ++h) {  // rows 0-7, 8-15
       const int8_t* s = src + q * 64 + h * 32;
       // rows r..r+3: dwords [r:p0 r:p1 r+1:p0 ...] → [p0 of r..r+3 | p1 of r..r+3]
-      const __m256i a = _mm256_permutevar8x32_epi32(
-          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s))), perm);
+      const __m256i a =
+          _mm256_permutevar8x32_epi32(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s))), perm);
       const __m256i b = _mm256_permutevar8x32_epi32(
           _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + 16))), perm);
       int16_t* d0 = dst + (2 * q) * 32 + h * 16;  // pair 2q: columns 4q, 4q+1

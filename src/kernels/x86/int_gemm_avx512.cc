@@ -4,22 +4,22 @@
 //
 // GEMM (M ≥ 2; W4 at M ≤ 8 runs the GEMV kernel on several rows instead, gemm_w4_small): the activation
 // codes are first repacked (once per call, thread-local buffer) per K block and 8-row tile as
-// [quad][8 rows][4 bytes], so a micro-tile's broadcasts read one contiguous 32-byte row per quad and a pass over all tiles is one sequential stream (row-strided reads put all 8 rows of a tile
-// in the same L1 sets). Then for each group of up to 3 weight panels (48 outputs) and each K block of up to
-// 4096 columns (192 KiB of the group's int8 weights, L2-resident; K ≤ 4096 is a single block) every 8-row
-// activation tile passes over the block: 24 zmm accumulators in registers, per k-quad 3 weight loads and
-// 8 4-byte broadcasts, 24 vpdpbusd (two quads per loop iteration). W8 blocks are read in place; W4 blocks
-// are unpacked to int8 (q − 8) [quad][16 rows][4] into one of two buffers, the next block's slice by slice
-// between the tile calls of the current one. Each tile call also prefetches into L2, spread over its k
-// loop, its share of the next block's stored lines (W4: the packed nibbles of the slice unpacked before the
-// next tile call; W8: the weights the next block reads in place), so the loads of packed weights rarely
-// wait on memory. Partial sums go to an int32 [M × 64] scratch between K blocks (only when K > 4096); the
-// last block converts the tile to floats in registers (the shared epilogue, int_gemm_epilogue-inl.h). Extra memory: the thread-local buffer
-// holds M·Kp bytes of packed activations (M rounded up to 8) plus 384 KiB of W4 unpack buffers.
-// GEMV (M = 1): streams each packed panel once. W4 keeps the nibbles unsigned (v & 0x0F and v & 0xF0,
-// the latter = 16·q, so no shift is needed) as the u8 operand and uses the activation codes (minus 128
-// for A8) as s8, pre-split into even/odd columns per 8-column group to match the nibble order.
-// GCC 12 warns inside its own intrinsic headers (_mm512_undefined_* at -O3, GCC bug 105593).
+// [quad][8 rows][4 bytes], so a micro-tile's broadcasts read one contiguous 32-byte row per quad and a pass over all
+// tiles is one sequential stream (row-strided reads put all 8 rows of a tile in the same L1 sets). Then for each group
+// of up to 3 weight panels (48 outputs) and each K block of up to 4096 columns (192 KiB of the group's int8 weights,
+// L2-resident; K ≤ 4096 is a single block) every 8-row activation tile passes over the block: 24 zmm accumulators in
+// registers, per k-quad 3 weight loads and 8 4-byte broadcasts, 24 vpdpbusd (two quads per loop iteration). W8 blocks
+// are read in place; W4 blocks are unpacked to int8 (q − 8) [quad][16 rows][4] into one of two buffers, the next
+// block's slice by slice between the tile calls of the current one. Each tile call also prefetches into L2, spread over
+// its k loop, its share of the next block's stored lines (W4: the packed nibbles of the slice unpacked before the next
+// tile call; W8: the weights the next block reads in place), so the loads of packed weights rarely wait on memory.
+// Partial sums go to an int32 [M × 64] scratch between K blocks (only when K > 4096); the last block converts the tile
+// to floats in registers (the shared epilogue, int_gemm_epilogue-inl.h). Extra memory: the thread-local buffer holds
+// M·Kp bytes of packed activations (M rounded up to 8) plus 384 KiB of W4 unpack buffers. GEMV (M = 1): streams each
+// packed panel once. W4 keeps the nibbles unsigned (v & 0x0F and v & 0xF0, the latter = 16·q, so no shift is needed) as
+// the u8 operand and uses the activation codes (minus 128 for A8) as s8, pre-split into even/odd columns per 8-column
+// group to match the nibble order. GCC 12 warns inside its own intrinsic headers (_mm512_undefined_* at -O3, GCC bug
+// 105593).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -55,8 +55,8 @@ void unpack_w4(const uint8_t* src, int64_t noct, int8_t* dst) {
   const __m512i eight = _mm512_set1_epi8(8);
   for (int64_t j = 0; j < noct; ++j) {
     const __m512i v = _mm512_loadu_si512(src + j * 64);
-    const __m512i ev = _mm512_and_si512(v, lo_mask);                         // q[8j + 2t]
-    const __m512i od = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo_mask);   // q[8j + 2t + 1]
+    const __m512i ev = _mm512_and_si512(v, lo_mask);                        // q[8j + 2t]
+    const __m512i od = _mm512_and_si512(_mm512_srli_epi16(v, 4), lo_mask);  // q[8j + 2t + 1]
     // per 128-bit lane (rows r..r+3, 4 bytes each): interleave → [r:q0-3, r:q4-7, r+1:q0-3, r+1:q4-7]
     const __m512i a = _mm512_shuffle_epi32(_mm512_unpacklo_epi8(ev, od), _MM_PERM_DBCA);  // [r0 r1 | r0' r1']
     const __m512i b = _mm512_shuffle_epi32(_mm512_unpackhi_epi8(ev, od), _MM_PERM_DBCA);  // rows r+2, r+3
@@ -127,8 +127,7 @@ void micro_tile(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t ws
   for (int64_t i = 0; i < npf; ++i) prefetch_line(pf + 64 * i);
   __m512i c[R][V];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < V; ++v)
-      c[r][v] = first ? _mm512_setzero_si512() : _mm512_load_si512(cbuf + r * 64 + v * 16);
+    for (int v = 0; v < V; ++v) c[r][v] = first ? _mm512_setzero_si512() : _mm512_load_si512(cbuf + r * 64 + v * 16);
   for (int64_t q = 0; q < nk; ++q) {
     __m512i b[V];
     for (int v = 0; v < V; ++v) b[v] = _mm512_load_si512(w + v * wstride + q * 64);
@@ -154,35 +153,38 @@ void micro_tile3(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t w
                  bool first, bool last, int64_t m0, int64_t p0, const char* pf, int64_t npf) {
   const __m512i z = _mm512_setzero_si512();
 #define DUQ_DECL(r) __m512i c##r##0 = z, c##r##1 = z, c##r##2 = z;
+  // A run of macro calls: clang-format re-wraps it differently on every pass.
+  // clang-format off
   DUQ_DECL(0) DUQ_DECL(1) DUQ_DECL(2) DUQ_DECL(3) DUQ_DECL(4) DUQ_DECL(5) DUQ_DECL(6) DUQ_DECL(7)
+  // clang-format on
 #undef DUQ_DECL
-#define DUQ_LOAD(r)                                              \
-  if constexpr (R > r) {                                         \
-    c##r##0 = _mm512_load_si512(cbuf + r * 64);                  \
-    c##r##1 = _mm512_load_si512(cbuf + r * 64 + 16);             \
-    c##r##2 = _mm512_load_si512(cbuf + r * 64 + 32);             \
+#define DUQ_LOAD(r)                                  \
+  if constexpr (R > r) {                             \
+    c##r##0 = _mm512_load_si512(cbuf + r * 64);      \
+    c##r##1 = _mm512_load_si512(cbuf + r * 64 + 16); \
+    c##r##2 = _mm512_load_si512(cbuf + r * 64 + 32); \
   }
-  if (!first) {
+      if (!first) {
     DUQ_LOAD(0) DUQ_LOAD(1) DUQ_LOAD(2) DUQ_LOAD(3) DUQ_LOAD(4) DUQ_LOAD(5) DUQ_LOAD(6) DUQ_LOAD(7)
   }
 #undef DUQ_LOAD
   const int8_t* w0 = w;
   const int8_t* const wend = w + nk * 64;
   const int64_t ws2 = 2 * wstride;
-#define DUQ_ROW(r, xq)                                  \
-  if constexpr (R > r) {                                \
-    const __m512i xa = bcast4(xq + r * 4);              \
-    c##r##0 = _mm512_dpbusd_epi32(c##r##0, xa, b0);     \
-    c##r##1 = _mm512_dpbusd_epi32(c##r##1, xa, b1);     \
-    c##r##2 = _mm512_dpbusd_epi32(c##r##2, xa, b2);     \
+#define DUQ_ROW(r, xq)                              \
+  if constexpr (R > r) {                            \
+    const __m512i xa = bcast4(xq + r * 4);          \
+    c##r##0 = _mm512_dpbusd_epi32(c##r##0, xa, b0); \
+    c##r##1 = _mm512_dpbusd_epi32(c##r##1, xa, b1); \
+    c##r##2 = _mm512_dpbusd_epi32(c##r##2, xa, b2); \
   }
-#define DUQ_QUAD(off, xq)                                               \
-  {                                                                     \
-    const __m512i b0 = _mm512_load_si512(w0 + (off));                   \
-    const __m512i b1 = _mm512_load_si512(w0 + wstride + (off));         \
-    const __m512i b2 = _mm512_load_si512(w0 + ws2 + (off));             \
-    DUQ_ROW(0, xq) DUQ_ROW(1, xq) DUQ_ROW(2, xq) DUQ_ROW(3, xq)         \
-    DUQ_ROW(4, xq) DUQ_ROW(5, xq) DUQ_ROW(6, xq) DUQ_ROW(7, xq)         \
+#define DUQ_QUAD(off, xq)                                                                                    \
+  {                                                                                                          \
+    const __m512i b0 = _mm512_load_si512(w0 + (off));                                                        \
+    const __m512i b1 = _mm512_load_si512(w0 + wstride + (off));                                              \
+    const __m512i b2 = _mm512_load_si512(w0 + ws2 + (off));                                                  \
+    DUQ_ROW(0, xq)                                                                                           \
+    DUQ_ROW(1, xq) DUQ_ROW(2, xq) DUQ_ROW(3, xq) DUQ_ROW(4, xq) DUQ_ROW(5, xq) DUQ_ROW(6, xq) DUQ_ROW(7, xq) \
   }
   // npf prefetches spread evenly over the loop, one before every `every` iterations (of two quads)
   const int64_t iters = nk / 2;
@@ -203,24 +205,24 @@ void micro_tile3(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t w
   for (; npf > 0; --npf, pf += 64) prefetch_line(pf);
 #undef DUQ_QUAD
 #undef DUQ_ROW
-#define DUQ_FIN(r)                                                 \
-  if constexpr (R > r) {                                           \
-    if (!last) {                                                   \
-      _mm512_store_si512(cbuf + r * 64, c##r##0);                  \
-      _mm512_store_si512(cbuf + r * 64 + 16, c##r##1);             \
-      _mm512_store_si512(cbuf + r * 64 + 32, c##r##2);             \
-    } else {                                                       \
-      epilogue<Vec>(a, 0, m0 + r, p0 * 16, c##r##0);                  \
-      epilogue<Vec>(a, 0, m0 + r, p0 * 16 + 16, c##r##1);             \
-      epilogue<Vec>(a, 0, m0 + r, p0 * 16 + 32, c##r##2);             \
-    }                                                              \
+#define DUQ_FIN(r)                                        \
+  if constexpr (R > r) {                                  \
+    if (!last) {                                          \
+      _mm512_store_si512(cbuf + r * 64, c##r##0);         \
+      _mm512_store_si512(cbuf + r * 64 + 16, c##r##1);    \
+      _mm512_store_si512(cbuf + r * 64 + 32, c##r##2);    \
+    } else {                                              \
+      epilogue<Vec>(a, 0, m0 + r, p0 * 16, c##r##0);      \
+      epilogue<Vec>(a, 0, m0 + r, p0 * 16 + 16, c##r##1); \
+      epilogue<Vec>(a, 0, m0 + r, p0 * 16 + 32, c##r##2); \
+    }                                                     \
   }
   DUQ_FIN(0) DUQ_FIN(1) DUQ_FIN(2) DUQ_FIN(3) DUQ_FIN(4) DUQ_FIN(5) DUQ_FIN(6) DUQ_FIN(7)
 #undef DUQ_FIN
 }
 
-using TileFn = void (*)(const GemmArgs&, const uint8_t*, const int8_t*, int64_t, int64_t, int32_t*, bool, bool,
-                        int64_t, int64_t, const char*, int64_t);
+using TileFn = void (*)(const GemmArgs&, const uint8_t*, const int8_t*, int64_t, int64_t, int32_t*, bool, bool, int64_t,
+                        int64_t, const char*, int64_t);
 
 template <int R>
 constexpr TileFn tile_for(int v) {
@@ -253,7 +255,7 @@ void gemm(const GemmArgs& a) {
   const int64_t pstride = 16 * a.k_pad;  // bytes per W8 panel
   const int64_t tiles = (a.m + kMR - 1) / kMR;
   const int64_t kcq = nq < kKCQ ? nq : kKCQ;
-  const int64_t bstride = 64 * kcq;      // bytes per panel in a W4 unpack buffer
+  const int64_t bstride = 64 * kcq;  // bytes per panel in a W4 unpack buffer
   const int64_t xbytes = tiles * kMR * a.k_pad;
   thread_local PackBuf pbuf;
   uint8_t* xp = pbuf.get(static_cast<size_t>(xbytes + (a.wbits == 4 ? 2 * kNV * bstride : 0)));
@@ -264,8 +266,8 @@ void gemm(const GemmArgs& a) {
   struct Unpack {
     const uint8_t* src = nullptr;  // the first panel's first octet of the block
     int8_t* dst = nullptr;
-    int64_t src_stride = 0, dst_stride = 0;        // bytes between panels
-    int64_t noct = 0, total = 0, done = 0;         // octets per panel, in all, unpacked so far
+    int64_t src_stride = 0, dst_stride = 0;  // bytes between panels
+    int64_t noct = 0, total = 0, done = 0;   // octets per panel, in all, unpacked so far
     void run(int64_t upto) {
       if (upto > total) upto = total;
       while (done < upto) {

@@ -19,7 +19,9 @@ struct Lanes16 {
   static V load_first(const float* p, int64_t cnt) {
     return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << cnt) - 1u), p);
   }
-  static V load_h(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static V load_h(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
   static V load_h_first(const uint16_t* p, int64_t cnt) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(static_cast<__mmask16>((1u << cnt) - 1u), p));
   }
