@@ -237,10 +237,11 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
       sn[static_cast<size_t>(t * half + i)] = static_cast<T>(std::sin(a));
     }
 
-  // ---- forward (keeping what the backward needs) ----
+  // ---- forward (keeping what the backward needs), in the stages of model::block_forward ----
   Matrix<T> xn1(Tn, D);
   std::vector<T> r1, r2;
   rmsnorm_fwd(x, p.attn_norm, eps, xn1, r1);
+  // model::BlockPoint::AttnIn: the attention input, transformed (x·G) and fake-quantized, into W_q, W_k, W_v.
   Matrix<T> a1pre = times(xn1, p.g[0]), a1 = a1pre;
   act_fake_quant_rows(a1.data(), Tn, D, qs.abits, lac(0));
   Matrix<T> q(Tn, Q), k(Tn, K), v(Tn, K);
@@ -251,6 +252,7 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   rope_apply(k, nkv, hd, cs, sn, inter, false);
   rotate_head_rows(q, hd, p.head_rot, false);
   rotate_head_rows(k, hd, p.head_rot, false);
+  // BlockPoint::Qk: Q and K after RoPE (and the head rotation), quantized per head with V.
   Matrix<T> qpre = q, kpre = k, vpre = v;
   act_fake_quant_rows(q.data(), Tn * nh, hd, qs.abits, qs.qk_clip);
   act_fake_quant_rows(k.data(), Tn * nkv, hd, qs.kv_bits, qs.qk_clip);
@@ -277,12 +279,14 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
     }
     mm_ab<T>(s.view(), v.view().cols_slice(kvh * hd, hd), att.view().cols_slice(h * hd, hd));
   }
+  // BlockPoint::AttnOut: the o-proj input, then the residual.
   Matrix<T> b1pre = times(att, p.g[1]), b1 = b1pre;
   act_fake_quant_rows(b1.data(), Tn, Q, qs.abits, lac(1));
   Matrix<T> x1 = x;
   mm_abt<T>(b1.view(), W[kLinO].view(), x1.view(), /*acc=*/true);
   Matrix<T> xn2(Tn, D);
   rmsnorm_fwd(x1, p.ffn_norm, eps, xn2, r2);
+  // BlockPoint::FfnIn: the FFN input into W_gate, W_up; SwiGLU.
   Matrix<T> a2pre = times(xn2, p.g[2]), a2 = a2pre;
   act_fake_quant_rows(a2.data(), Tn, D, qs.abits, lac(2));
   Matrix<T> gt(Tn, H), ut(Tn, H), hact(Tn, H);
@@ -292,6 +296,7 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
     const T g = gt.data()[i];
     hact.data()[i] = g / (T(1) + std::exp(-g)) * ut.data()[i];
   }
+  // BlockPoint::DownIn: the down-proj input, then the residual; BlockPoint::Output is y.
   Matrix<T> b2pre = times(hact, p.g[3]), b2 = b2pre;
   act_fake_quant_rows(b2.data(), Tn, H, qs.abits, lac(3));
   Matrix<T> y = x1;

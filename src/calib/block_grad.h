@@ -17,6 +17,11 @@
 // act_scale_grad) the path through the dynamic scale s = clip·(max − min)/(2^b − 1) to the row's max and min
 // entries, with ∂x̂_j/∂s = (q_j − z) − [j not clamped]·x_j/s (the zero point is rounded without STE).
 // Double precision is available for the gradient check (the float instantiation uses BLAS).
+// Why not model::block_forward itself: that forward is float-only and reuses its buffers, while the backward
+// needs every intermediate (pre-quantization values included) and the gradient check needs double. The
+// forward here is written in block_forward's stages instead (model::BlockPoint: AttnIn, Qk, AttnOut, FfnIn,
+// DownIn, Output, one section each in block_grad.cc), so a stage added there is a section added here, and
+// tests/calib/lwc_model_test.cc checks its output against model::block_forward under the same quantization.
 #pragma once
 #include <array>
 #include <cstdint>
