@@ -4,6 +4,7 @@
 #include "calib/gptq_sites.h"
 #include "calib/site_search.h"
 #include "calib/weight_rounding.h"
+#include "calib/wide_channels.h"
 #include "core/progress.h"
 #include "kernels/gemm_f32.h"
 
@@ -64,8 +65,14 @@ void calibrate_site(BlockState& b, Site site, MatView x) {
   } else {
     search_transform(b.opts, layer, site, xin, st);
     for (Mat* wm : cons) st.fold_weight(*wm);  // W·Λ·R₁·P·R₂ (Λ only when smoothing stays online)
+    std::vector<Mat> held;
+    if (b.opts.wide_channels > 0) {
+      st.wide = choose_wide_channels(x, st, b.opts.wide_channels, layer, site);
+      held = take_wide_columns(cons, st.wide);
+    }
     const Timer tw;
     round_site_weights(b, site, st);
+    if (!st.wide.empty()) finish_wide_columns(b, site, st.wide, held);
     b.weight_seconds += tw.seconds();
   }
   record_stages(site, xin, st, rep);

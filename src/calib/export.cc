@@ -12,6 +12,7 @@ model::OnlineTransform to_online(const SiteTransform& st) {
   t.smooth = st.smooth;
   t.act_clip = st.act_clip;
   t.choice = st.choice;
+  t.wide = st.wide;
   if (st.duquant) {
     t.kind = model::OnlineTransform::Kind::DuQuant;
     for (const auto& r : st.duquant->rotations) t.rotations.push_back({r.block, r.full, r.per_block, r.tail});
@@ -28,6 +29,7 @@ SiteTransform from_online(const model::OnlineTransform& t, int64_t width) {
   st.smooth = t.smooth;
   st.act_clip = t.act_clip;
   st.choice = t.choice;
+  st.wide = t.wide;
   if (t.kind == model::OnlineTransform::Kind::DuQuant) {
     st.duquant = model::duquant_transform_of(t, width);
   } else if (t.kind == model::OnlineTransform::Kind::Hadamard) {
@@ -93,6 +95,8 @@ model::QuantLayer pack_layer(const model::LayerWeights& w, const LayerCodes& c, 
   L.w_up = pack(c.w_up, "w_up");
   L.w_down = pack(c.w_down, "w_down");
   L.row_clip = c.row_clip;
+  for (size_t i = 0; i < c.wide.size(); ++i)
+    if (c.wide[i]) L.wide[i] = pack(c.wide[i], "wide columns");
   return L;
 }
 
@@ -165,6 +169,15 @@ QuantizedModel simulated_from_file(const model::QuantModelData& d) {
     lw.w_gate = kernels::dequantize_weights(L.w_gate);
     lw.w_up = kernels::dequantize_weights(L.w_up);
     lw.w_down = kernels::dequantize_weights(L.w_down);
+    // --wide-channels: the 8-bit columns go where the low-bit codes hold 0 (the reader checked they do).
+    const std::array<Mat*, 7> lin{&lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down};
+    for (size_t i = 0; i < lin.size(); ++i) {
+      if (L.wide[i].rows == 0) continue;
+      const auto& wide = L.sites[static_cast<size_t>(model::site_of_linear(static_cast<int>(i)))].wide;
+      const Mat cols = kernels::dequantize_weights(L.wide[i]);
+      for (int64_t r = 0; r < cols.rows(); ++r)
+        for (size_t k = 0; k < wide.size(); ++k) (*lin[i])(r, wide[k]) = cols(r, static_cast<int64_t>(k));
+    }
     for (int s = 0; s < model::kNumSites; ++s)
       qm.hooks->sites()[static_cast<size_t>(l)][static_cast<size_t>(s)] =
           from_online(L.sites[static_cast<size_t>(s)], widths[static_cast<size_t>(s)]);

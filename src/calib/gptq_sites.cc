@@ -106,7 +106,7 @@ quant::Hessian site_hessian(const model::ModelConfig& cfg, int layer, const mode
   for_each_site_input(cfg, layer, w, runtime, site, windows, rope, [&](ConstMatView x) {
     Mat xt(x);
     st.apply(xt);
-    if (after_act_quant) runtime.quantize_activation(xt, st.act_clip);
+    if (after_act_quant) runtime.quantize_site_activation(xt, st);
     Mat g(xt.cols(), xt.cols());
     kernels::matmul_at_b(xt, xt, g);
     h.add_gram(g, xt.rows());

@@ -19,6 +19,8 @@ struct LayerCodes {
   std::optional<quant::QuantizedMat> wq, wk, wv, wo, w_gate, w_up, w_down;
   // duquant-auto: the weight clip ratio chosen for each output row, per linear in the same order (else empty).
   std::array<std::vector<float>, 7> row_clip;
+  // --wide-channels: per linear (same order), the wide columns' codes [O×K] at kernels::kWideBits (else empty).
+  std::array<std::optional<quant::QuantizedMat>, 7> wide;
 };
 
 // The weights [O×D_site] that consume a site's input, and their code slots, in ModelWeights order.

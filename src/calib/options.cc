@@ -39,6 +39,17 @@ void QuantOptions::validate() const {
   if (is_auto() && group_size != 0) fail("duquant-auto chooses one clip per output row: --group-size must be 0");
   if (norm_tweak_epochs < 0) fail("--norm-tweak-epochs must be >= 0 (got ", norm_tweak_epochs, ")");
   if (!(norm_tweak_lr > 0)) fail("--norm-tweak-lr must be > 0 (got ", norm_tweak_lr, ")");
+  if (wide_channels < 0) fail("--wide-channels must be >= 0 (got ", wide_channels, ")");
+  if (wide_channels > 0) {
+    // The wide columns are taken out of the weights before the rounding and rounded apart (RTN at 8 bits);
+    // the methods that train or choose on the whole quantized block do not know about them yet.
+    if (uses_lwc() || is_auto() || uses_adadim() || norm_tweak)
+      fail("--wide-channels is not combined with ", norm_tweak ? "--norm-tweak" : method_name(method),
+           " yet; it works with rtn, smoothquant, rotation, duquant and their +gptq roundings");
+    if (group_size != 0) fail("--wide-channels needs per-output-channel weights: --group-size must be 0");
+    if (abits == kNoQuant || wbits == kNoQuant)
+      fail("--wide-channels keeps some channels at 8 bits: it needs quantized weights and activations");
+  }
   if (auto_rows < 1) fail("--auto-rows must be >= 1 (got ", auto_rows, ")");
 }
 
@@ -62,6 +73,7 @@ std::string QuantOptions::describe() const {
     os << ", gptq damp " << gptq_damp << (act_order || (uses_adadim() && !adadim_per_linear) ? " act-order" : "");
   if (uses_lwc()) os << ", lwc " << lwc_epochs << " epochs lr " << lwc_lr;
   if (learns_rotation()) os << ", learned rotations angle " << learn_angle;
+  if (wide_channels > 0) os << ", " << wide_channels << " wide channels";
   if (norm_tweak) os << ", norm tweak " << norm_tweak_epochs << " epochs lr " << norm_tweak_lr;
   os << (qk_rotate() ? ", qk hadamard" : "") << ")";
   return os.str();

@@ -51,6 +51,9 @@ struct QuantOptions {
   bool norm_tweak = false;
   int norm_tweak_epochs = 10;
   float norm_tweak_lr = 1e-3f;
+  // QUIK-style mixed precision: per linear input, the `wide_channels` channels of the transformed input with the
+  // largest calibration magnitude stay at kWideBits (activations and the matching weight columns); 0 = none.
+  int wide_channels = 0;
 
   int kv() const { return kv_bits > 0 ? kv_bits : abits; }
   float qk_clip_ratio() const { return qk_clip >= 0 ? qk_clip : lac; }

@@ -1,5 +1,7 @@
 #include "calib/sim_quant.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "kernels/act_quant.h"
 #include "kernels/gemm_f32.h"
@@ -26,10 +28,22 @@ void SimQuantHooks::quantize_activation(MatView x, float clip) const {
   quant::fake_quant(x, spec);
 }
 
+void SimQuantHooks::quantize_site_activation(MatView x, const SiteTransform& st) const {
+  if (st.wide.empty() || opts_.abits == kNoQuant) return quantize_activation(x, st.act_clip);
+  kernels::QuantActs narrow, wide;
+  kernels::quantize_acts_split(x, st.wide.data(), static_cast<int64_t>(st.wide.size()), opts_.abits,
+                               st.act_clip > 0.f ? st.act_clip : opts_.lac, narrow, wide);
+  const Mat xn = kernels::dequantize_acts(narrow), xw = kernels::dequantize_acts(wide);
+  for (int64_t t = 0; t < x.rows; ++t) {
+    std::copy(xn.row(t), xn.row(t) + x.cols, x.row(t));
+    for (size_t i = 0; i < st.wide.size(); ++i) x.row(t)[st.wide[i]] = xw(t, static_cast<int64_t>(i));
+  }
+}
+
 void SimQuantHooks::linear_input(int layer, model::Site site, MatView x) {
   const SiteTransform& st = sites_[static_cast<size_t>(layer)][static_cast<size_t>(site)];
   st.apply(x);
-  quantize_activation(x, st.act_clip);
+  quantize_site_activation(x, st);
 }
 
 void quantize_heads(MatView x, int head_dim, int bits, float clip) {

@@ -38,6 +38,10 @@ class SimQuantHooks : public model::ForwardHooks {
   void set_qk_clip(int layer, float c) { qk_clip_[static_cast<size_t>(layer)] = c; }
   // The per-token activation quantizer of the linear inputs (bits 16 = none); clip 0 = the options' lac.
   void quantize_activation(MatView x, float clip = 0.f) const;
+  // A linear input's quantizer on its transformed x: quantize_activation at the site's clip, or with wide
+  // channels (st.wide) the integer engine's split (kernels::quantize_acts_split: the wide columns at kWideBits,
+  // the rest at abits over their own range).
+  void quantize_site_activation(MatView x, const SiteTransform& st) const;
 
  private:
   model::ModelConfig cfg_;

@@ -21,6 +21,9 @@ struct SiteTransform {
   uint64_t hadamard_seed = 0;  // the seed `hadamard` was built with (stored in model files)
   float act_clip = 0.f;        // per-token activation clip ratio of this input; 0 = the method's lac
   std::string choice;          // duquant-auto: which transform it chose ("none", "smooth", ...); else empty
+  // --wide-channels: the channels of x·G (sorted) quantized at kernels::kWideBits, with their weight columns
+  // (calib/wide_channels.h); empty = none.
+  std::vector<int32_t> wide;
 
   bool identity() const { return smooth.empty() && !duquant && !hadamard; }
   void apply(MatView x) const;        // x [T×D] ← x·G

@@ -37,7 +37,9 @@ quant::GptqOptions gptq_options(const QuantOptions& o) {
 // H = 2·Σ(xG)ᵀ(xG)/N of the site's transformed input over all calibration windows [D×D].
 quant::Hessian hessian(BlockState& b, Site site, const SiteTransform& st) {
   DUQ_CHECK(b.windows && b.rope, "weight rounding: no calibration windows for the Hessian");
-  return site_hessian(b.cfg, b.layer, b.w, b.rt, site, st, *b.windows, *b.rope, /*after_act_quant=*/false);
+  quant::Hessian h = site_hessian(b.cfg, b.layer, b.w, b.rt, site, st, *b.windows, *b.rope, /*after_act_quant=*/false);
+  h.drop_channels(st.wide);  // wide columns are rounded apart (wide_channels.h)
+  return h;
 }
 
 void store(std::optional<quant::QuantizedMat>& slot, quant::QuantizedMat q, Mat& w) {

@@ -197,6 +197,28 @@ void apply_act_transform(ConstMatView x, const ActTransform& t, MatView y) {
   if (x.rows && x.cols) run(a);
 }
 
+void quantize_acts_split(ConstMatView y, const int32_t* wide, int64_t n_wide, int bits, float clip, QuantActs& narrow,
+                         QuantActs& wide_out) {
+  DUQ_CHECK(n_wide > 0 && n_wide < y.cols, "quantize_acts_split: ", n_wide, " wide of ", y.cols, " columns");
+  int64_t first_narrow = 0;  // wide is sorted: the first column not in it
+  while (first_narrow < n_wide && wide[first_narrow] == first_narrow) ++first_narrow;
+  thread_local Mat filled, gathered;
+  filled.resize(y.rows, y.cols);
+  gathered.resize(y.rows, n_wide);
+  for (int64_t m = 0; m < y.rows; ++m) {
+    const float* src = y.row(m);
+    float* f = filled.row(m);
+    float* g = gathered.row(m);
+    std::copy(src, src + y.cols, f);
+    for (int64_t i = 0; i < n_wide; ++i) {
+      g[i] = src[wide[i]];
+      f[wide[i]] = src[first_narrow];
+    }
+  }
+  quantize_acts(filled, bits, clip, narrow);
+  quantize_acts(gathered, kWideBits, 1.f, wide_out);
+}
+
 Mat dequantize_acts(const QuantActs& q) {
   Mat out(q.rows, q.cols);
   for (int64_t m = 0; m < q.rows; ++m)

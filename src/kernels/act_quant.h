@@ -26,6 +26,8 @@ namespace duq::kernels {
 
 inline constexpr int64_t kActKAlign = 64;
 inline constexpr int32_t kZeroPointLimit = 1 << 22;
+// Bits of the wide channels (--wide-channels: QUIK's outlier channels kept at 8 bits, activations and weights).
+inline constexpr int kWideBits = 8;
 
 struct QuantActs {
   int bits = 8;
@@ -101,6 +103,14 @@ void transform_quantize_acts(ConstMatView x, const ActTransform& t, int bits, fl
 // The transform alone, y [M×K] (same arithmetic as the fused path, integer steps included; for tests and the
 // engine's multi-step chains).
 void apply_act_transform(ConstMatView x, const ActTransform& t, MatView y);
+// Mixed precision (--wide-channels), y [M×K] already transformed; wide = n_wide sorted distinct columns, 0 <
+// n_wide < K. `wide_out` [M×n_wide] gets those columns at kWideBits (clip 1); `narrow` [M×K] all columns at
+// `bits` with `clip`, where each wide column first holds a copy of the row's first non-wide value: the row's
+// min/max, hence Δ, z and every non-wide code, are exactly those of the non-wide columns alone. The weights'
+// wide columns are zero (code = zero point) in the matrix that multiplies `narrow`, so the codes there add
+// nothing, and the narrow 8-bit matrix over the wide columns multiplies `wide_out`.
+void quantize_acts_split(ConstMatView y, const int32_t* wide, int64_t n_wide, int bits, float clip, QuantActs& narrow,
+                         QuantActs& wide_out);
 // x̂ [M×K] from codes (for tests and error analysis).
 Mat dequantize_acts(const QuantActs& q);
 

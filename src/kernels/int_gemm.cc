@@ -202,4 +202,17 @@ void int_gemm(const QuantActs& x, const PackedWeights& w, MatView y) {
   });
 }
 
+void int_gemm_wide(const QuantActs& x, const PackedWeights& w, const QuantActs& xw, const PackedWeights& ww, MatView y,
+                   Mat& scratch) {
+  DUQ_CHECK(xw.rows == x.rows && ww.rows == w.rows && xw.cols == ww.cols, "int_gemm_wide: shapes");
+  int_gemm(x, w, y);
+  scratch.resize(y.rows, y.cols);
+  int_gemm(xw, ww, scratch);
+  for (int64_t m = 0; m < y.rows; ++m) {
+    float* dst = y.row(m);
+    const float* add = scratch.row(m);
+    for (int64_t n = 0; n < y.cols; ++n) dst[n] += add[n];
+  }
+}
+
 }  // namespace duq::kernels

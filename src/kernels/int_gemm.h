@@ -75,5 +75,10 @@ Mat dequantize_weights(const PackedWeights& w);
 // (core/threads.h): the outputs split into ranges of weight panels (and, when there are fewer panel groups
 // than threads, of 8-row activation tiles); bit-identical for any thread count.
 void int_gemm(const QuantActs& x, const PackedWeights& w, MatView y);
+// Mixed precision (--wide-channels; act_quant.h's quantize_acts_split made x and xw): y = X̂·Ŵᵀ + X̂w·Ŵwᵀ,
+// the low-bit product over all K columns (Ŵ's wide columns are 0) plus the 8-bit one over the wide columns
+// (xw [M×Kw], ww [N×Kw]), added as y[m,n] = a + b in float (one rounding); scratch holds b [M×N].
+void int_gemm_wide(const QuantActs& x, const PackedWeights& w, const QuantActs& xw, const PackedWeights& ww, MatView y,
+                   Mat& scratch);
 
 }  // namespace duq::kernels

@@ -74,7 +74,26 @@ SiteQuantizer::SiteQuantizer(const OnlineTransform& t, int64_t width, int bits, 
   }
 }
 
-void SiteQuantizer::quantize(ConstMatView x, kernels::QuantActs& out) const {
+void SiteQuantizer::quantize(ConstMatView x, kernels::QuantActs& out, kernels::QuantActs& wide) const {
+  if (has_wide()) {
+    // The transform alone (the same arithmetic as the fused kernel), then the split quantizer.
+    Mat y(x), tmp;
+    if (generic_) {
+      if (!inv_scale_.empty())
+        for (int64_t i = 0; i < y.rows(); ++i)
+          for (int64_t j = 0; j < y.cols(); ++j) y(i, j) *= inv_scale_[static_cast<size_t>(j)];
+      generic_(y);
+    } else {
+      for (const auto& step : chain_) {
+        if (!step.inv_scale && !step.r1 && !step.perm && !step.r2) continue;
+        tmp.resize(y.rows(), y.cols());
+        kernels::apply_act_transform(y, step, tmp);
+        std::swap(y, tmp);
+      }
+    }
+    kernels::quantize_acts_split(y, t_->wide.data(), static_cast<int64_t>(t_->wide.size()), bits_, clip_, out, wide);
+    return;
+  }
   if (generic_ || chain_.size() > 1) {
     Mat tmp(x), tmp2;
     if (generic_) {
@@ -116,29 +135,36 @@ bool IntLinears::row_exact() const {
 void IntLinears::attn_in(ConstMatView xn, MatView q, MatView k, MatView v) const {
   quantize_site(0, xn);
   const stage_clock::Scope timed(stage_clock::Stage::kIntGemm);
-  kernels::int_gemm(acts_, L_.wq, q);
-  kernels::int_gemm(acts_, L_.wk, k);
-  kernels::int_gemm(acts_, L_.wv, v);
+  gemm(0, q);
+  gemm(1, k);
+  gemm(2, v);
 }
 void IntLinears::attn_out(ConstMatView att, MatView y) const {
   quantize_site(1, att);
   const stage_clock::Scope timed(stage_clock::Stage::kIntGemm);
-  kernels::int_gemm(acts_, L_.wo, y);
+  gemm(3, y);
 }
 void IntLinears::ffn_in(ConstMatView xn, MatView gate, MatView up) const {
   quantize_site(2, xn);
   const stage_clock::Scope timed(stage_clock::Stage::kIntGemm);
-  kernels::int_gemm(acts_, L_.w_gate, gate);
-  kernels::int_gemm(acts_, L_.w_up, up);
+  gemm(4, gate);
+  gemm(5, up);
 }
 void IntLinears::down(ConstMatView act, MatView y) const {
   quantize_site(3, act);
   const stage_clock::Scope timed(stage_clock::Stage::kIntGemm);
-  kernels::int_gemm(acts_, L_.w_down, y);
+  gemm(6, y);
 }
 void IntLinears::quantize_site(int site, ConstMatView x) const {
   const stage_clock::Scope timed(stage_clock::Stage::kActQuant);
-  sites_[static_cast<size_t>(site)].quantize(x, acts_);
+  sites_[static_cast<size_t>(site)].quantize(x, acts_, wide_acts_);
+}
+void IntLinears::gemm(int linear, MatView y) const {
+  const std::array<const kernels::PackedWeights*, 7> w{&L_.wq,     &L_.wk,   &L_.wv,    &L_.wo,
+                                                       &L_.w_gate, &L_.w_up, &L_.w_down};
+  const kernels::PackedWeights& wide = L_.wide[static_cast<size_t>(linear)];
+  if (wide.rows == 0) kernels::int_gemm(acts_, *w[static_cast<size_t>(linear)], y);
+  else kernels::int_gemm_wide(acts_, *w[static_cast<size_t>(linear)], wide_acts_, wide, y, wide_out_);
 }
 
 void fake_quant_rows(MatView x, int64_t width, int bits, float clip, kernels::QuantActs& q) {

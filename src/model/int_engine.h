@@ -26,7 +26,10 @@ class SiteQuantizer {
   SiteQuantizer(SiteQuantizer&&) noexcept = default;
   SiteQuantizer(const SiteQuantizer&) = delete;
   SiteQuantizer& operator=(const SiteQuantizer&) = delete;
-  void quantize(ConstMatView x, kernels::QuantActs& out) const;
+  // x → codes. With wide channels (t.wide) `wide` gets their kWideBits codes and `out` the others'
+  // (kernels::quantize_acts_split); `wide` is untouched otherwise.
+  void quantize(ConstMatView x, kernels::QuantActs& out, kernels::QuantActs& wide) const;
+  bool has_wide() const { return !t_->wide.empty(); }
   // Per-row arithmetic only (no fp32 BLAS transform through the factory, whose result may depend on M).
   bool row_exact() const { return !generic_; }
 
@@ -51,10 +54,13 @@ class IntLinears : public BlockLinears {
   bool row_exact() const override;
 
  private:
-  void quantize_site(int site, ConstMatView x) const;  // sites_[site] on x into acts_
+  void quantize_site(int site, ConstMatView x) const;  // sites_[site] on x into acts_ (and wide_acts_)
+  // y = X̂·Ŵᵀ of linear i (QuantLayer order) on the codes of its site, plus its wide columns' W8A8 product.
+  void gemm(int linear, MatView y) const;
   const QuantLayer& L_;
   std::vector<SiteQuantizer> sites_;
-  mutable kernels::QuantActs acts_;
+  mutable kernels::QuantActs acts_, wide_acts_;
+  mutable Mat wide_out_;
 };
 
 // Q/K head rotation and per-(head, token) quantization of Q (abits) and, with quantize_kv, fake quantization of

@@ -178,6 +178,26 @@ std::vector<int32_t> read_ivec(const GgufFile& f, const std::string& name, int64
 }
 Vec to_vec(const std::vector<float>& v) { return Vec(v.begin(), v.end()); }
 
+void add_packed(GgufWriter& w, const std::string& base, const kernels::PackedWeights& p) {
+  w.add_blob(base + ".q", p.bits == 4 ? "duquant.w4.panel16.v1" : "duquant.w8.panel16.v1",
+             {static_cast<uint64_t>(p.rows), static_cast<uint64_t>(p.cols)}, bytes_of(p.data.data(), p.data.size()));
+  add_vec(w, base + ".scale", p.scale.data(), static_cast<size_t>(p.rows));
+  w.add_tensor(base + ".zero", GgmlType::I32, {static_cast<uint64_t>(p.rows)},
+               bytes_of(p.zero.data(), static_cast<size_t>(p.rows)));
+}
+
+// The wide columns of a linear's low-bit weights must hold code = zero point (ŵ = 0): the engine feeds them
+// placeholder activations (kernels::quantize_acts_split), the simulation adds the 8-bit columns there.
+void check_wide_columns_zero(const GgufFile& f, const std::string& base, const kernels::PackedWeights& p,
+                             const std::vector<int32_t>& wide) {
+  std::vector<uint8_t> codes(static_cast<size_t>(p.rows * p.cols));
+  kernels::unpack_weight_codes(p, codes.data());
+  for (int64_t r = 0; r < p.rows; ++r)
+    for (int32_t j : wide)
+      if (codes[static_cast<size_t>(r * p.cols + j)] != p.zero[static_cast<size_t>(r)])
+        fail(f.path(), ": tensor ", base, ".q holds a non-zero weight in wide channel ", j, " (row ", r, ")");
+}
+
 kernels::PackedWeights read_packed(const GgufFile& f, const std::string& base, int64_t n, int64_t k, int wbits) {
   auto blob = f.blob(base + ".q");
   const int bits = wbits <= 4 ? 4 : 8;
@@ -236,7 +256,10 @@ uint32_t quant_format_version_for(const QuantModelData& m) {
       v3 = v3 || t.kind == OnlineTransform::Kind::Hadamard;
       for (const auto& r : t.rotations) v3 = v3 || !r.per_block.empty();
     }
-  return v3 ? kQuantFormatVersion : kQuantFormatVersionBase;
+  bool wide = false;
+  for (const auto& L : m.layers)
+    for (const auto& t : L.sites) wide = wide || !t.wide.empty();
+  return wide ? kQuantFormatVersionWide : v3 ? kQuantFormatVersionV3 : kQuantFormatVersionBase;
 }
 
 void write_quant_model(const std::string& path, const QuantModelData& m, Replace replace) {
@@ -307,14 +330,9 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
     add_vec(w, blk(l, "ffn_norm.weight"), L.ffn_norm.data(), L.ffn_norm.size());
     auto lins = linears(L);
     for (int i = 0; i < 7; ++i) {
-      const auto& p = *lins[static_cast<size_t>(i)];
-      const std::string base = blk(l, kLinearNames[i]);
-      w.add_blob(base + ".q", p.bits == 4 ? "duquant.w4.panel16.v1" : "duquant.w8.panel16.v1",
-                 {static_cast<uint64_t>(p.rows), static_cast<uint64_t>(p.cols)},
-                 bytes_of(p.data.data(), p.data.size()));
-      add_vec(w, base + ".scale", p.scale.data(), static_cast<size_t>(p.rows));
-      w.add_tensor(base + ".zero", GgmlType::I32, {static_cast<uint64_t>(p.rows)},
-                   bytes_of(p.zero.data(), static_cast<size_t>(p.rows)));
+      add_packed(w, blk(l, kLinearNames[i]), *lins[static_cast<size_t>(i)]);
+      const auto& wide = L.wide[static_cast<size_t>(i)];
+      if (wide.rows) add_packed(w, blk(l, kLinearNames[i]) + ".wide", wide);
     }
     for (int s = 0; s < kNumSites; ++s) {
       const OnlineTransform& t = L.sites[static_cast<size_t>(s)];
@@ -355,6 +373,8 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
       }
       if (t.act_clip > 0.f) w.add_kv("duquant." + base + ".act_clip", t.act_clip);
       if (!t.choice.empty()) w.add_kv("duquant." + base + ".choice", t.choice);
+      if (!t.wide.empty())
+        w.add_tensor(base + ".wide", GgmlType::I32, {t.wide.size()}, bytes_of(t.wide.data(), t.wide.size()));
     }
     if (static_cast<size_t>(l) < m.q.qk_clip_layer.size() && m.q.qk_clip_layer[static_cast<size_t>(l)] > 0.f)
       w.add_kv("duquant." + blk(l, "qk_clip"), m.q.qk_clip_layer[static_cast<size_t>(l)]);
@@ -532,6 +552,30 @@ QuantModelData read_quant_model(const std::string& path, TableLoad tables) {
       t.act_clip = f.get_or<float>("duquant." + base + ".act_clip", 0.f);
       if (f.has("duquant." + base + ".act_clip")) check_clip(path, base + ".act_clip", t.act_clip);
       if (f.has("duquant." + base + ".choice")) t.choice = f.get<std::string>("duquant." + base + ".choice");
+      if (const auto* wt = f.find_tensor(base + ".wide")) {
+        if (ver < kQuantFormatVersionWide)
+          fail(path, ": ", base, ": wide channels need format version ", kQuantFormatVersionWide, " (file says ", ver,
+               ")");
+        if (wt->dims.size() != 1 || wt->dims[0] < 1 || wt->dims[0] >= static_cast<uint64_t>(D))
+          fail(path, ": ", base, ".wide must list between 1 and ", D - 1, " channels");
+        t.wide = read_ivec(f, base + ".wide", static_cast<int64_t>(wt->dims[0]));
+        for (size_t i = 0; i < t.wide.size(); ++i)
+          if (t.wide[i] < 0 || t.wide[i] >= D || (i > 0 && t.wide[i] <= t.wide[i - 1]))
+            fail(path, ": ", base, ".wide is not a sorted list of distinct channels in 0..", D - 1);
+      }
+    }
+    for (int i = 0; i < 7; ++i) {
+      const auto& wide = L.sites[static_cast<size_t>(site_of_linear(i))].wide;
+      const std::string base = blk(l, kLinearNames[i]);
+      const bool stored = f.find_tensor(base + ".wide.q") != nullptr;
+      if (stored != !wide.empty())
+        fail(path, ": ", base,
+             (stored ? " has wide columns but its input lists no wide channels"
+                     : " has no wide columns (.wide.q) but its input lists wide channels"));
+      if (wide.empty()) continue;
+      L.wide[static_cast<size_t>(i)] = read_packed(f, base + ".wide", shapes[static_cast<size_t>(i)].first,
+                                                   static_cast<int64_t>(wide.size()), kernels::kWideBits);
+      check_wide_columns_zero(f, base, *linears(L)[static_cast<size_t>(i)], wide);
     }
     if (f.has("duquant." + blk(l, "qk_clip"))) {
       m.q.qk_clip_layer.resize(static_cast<size_t>(c.n_layers), 0.f);

@@ -34,7 +34,10 @@ namespace duq::model {
 //    holds one of these), so older builds keep reading what they can run and refuse,
 //    by version, what they would run wrongly; a Hadamard transform in a version < 3 file is refused (it was the
 //    old H·diag(s) and cannot be rebuilt).
-inline constexpr uint32_t kQuantFormatVersion = 3;
+// 4: wide channels (--wide-channels: per-site wide channel lists and 8-bit weight columns).
+inline constexpr uint32_t kQuantFormatVersion = 4;
+inline constexpr uint32_t kQuantFormatVersionWide = 4;
+inline constexpr uint32_t kQuantFormatVersionV3 = 3;
 inline constexpr uint32_t kQuantFormatVersionBase = 2;
 // Every file written carries XXH3 checksums of its tensors and header (formats/gguf_checksum.h), verified on
 // load whatever the version; files written before them (no checksum keys) are still read.
@@ -73,6 +76,10 @@ struct OnlineTransform {
   uint64_t hadamard_seed = 0;                // Hadamard: RandomizedHadamard(D, seed)
   float act_clip = 0.f;                      // this input's per-token activation clip; 0 = QuantSettings::lac
   std::string choice;                        // duquant-auto's choice ("none", "smooth", "rotation", "duquant")
+  // --wide-channels (version 4): the channels of x·G, sorted, quantized at kernels::kWideBits apart from the
+  // others (kernels::quantize_acts_split); each consumer's low-bit weights hold code = zero point there and its
+  // QuantLayer::wide matrix [O×|wide|] the 8-bit columns. Empty = none.
+  std::vector<int32_t> wide;
 };
 
 struct QuantLayer {
@@ -80,7 +87,14 @@ struct QuantLayer {
   std::array<OnlineTransform, kNumSites> sites;
   kernels::PackedWeights wq, wk, wv, wo, w_gate, w_up, w_down;
   std::array<std::vector<float>, 7> row_clip;  // duquant-auto: weight clip per output row, per linear (or empty)
+  std::array<kernels::PackedWeights, 7>
+      wide;  // per linear (wq … w_down): its input's wide columns, 8-bit (rows 0: none)
 };
+
+// The linear input (site) a linear reads, linears in QuantLayer order (wq, wk, wv, wo, w_gate, w_up, w_down).
+constexpr Site site_of_linear(int linear) {
+  return linear < 3 ? Site::AttnIn : linear == 3 ? Site::AttnOut : linear < 6 ? Site::FfnIn : Site::DownIn;
+}
 
 struct QuantSettings {
   std::string method;  // "duquant", "rtn", ...

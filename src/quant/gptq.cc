@@ -33,6 +33,14 @@ void Hessian::merge(const Hessian& o) {
   rows_ += o.rows_;
 }
 
+void Hessian::drop_channels(const std::vector<int32_t>& channels) {
+  for (int32_t c : channels) {
+    DUQ_CHECK(c >= 0 && c < dim_, "Hessian::drop_channels: channel ", c, " of ", dim_);
+    for (int64_t i = 0; i < dim_; ++i)
+      h_[static_cast<size_t>(i * dim_ + c)] = h_[static_cast<size_t>(c * dim_ + i)] = 0;
+  }
+}
+
 void Hessian::add(ConstMatView x) {
   DUQ_CHECK(x.cols == dim_, "Hessian::add: ", x.cols, " columns, expected ", dim_);
   // Chunks of rows: the float Gram of each chunk is exact enough; chunks are summed in double.

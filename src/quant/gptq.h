@@ -42,6 +42,10 @@ class Hessian {
   void add_gram(ConstMatView g, int64_t n);
   // Adds the rows of another Hessian of the same width (H becomes that of both row sets).
   void merge(const Hessian& o);
+  // Zeroes the rows and columns of the given channels: GPTQ then treats them as dead (W[:, j] ← 0, no error
+  // pushed into or out of them). For channels whose weight columns are quantized apart (--wide-channels): the
+  // loss over the rest, ‖X_n·(W_n − Ŵ_n)ᵀ‖², has the Hessian H restricted to the other channels.
+  void drop_channels(const std::vector<int32_t>& channels);
   // H_ij (already divided by N and multiplied by 2).
   double operator()(int64_t i, int64_t j) const { return h_[static_cast<size_t>(i * dim_ + j)]; }
   const std::vector<double>& data() const { return h_; }

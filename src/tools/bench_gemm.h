@@ -15,8 +15,11 @@ struct GemmBenchOptions {
   bool wall = false;               // wall time instead of process CPU time (forced when a thread count is > 1)
   std::vector<int> threads = {1};  // every figure at each of these thread counts, interleaved
   bool cpu_time = false;           // process CPU time even with several threads (work efficiency, not speed)
+  std::vector<int> wide;           // non-empty: only the wide-channel cost (bench_wide.cc), at these K
 };
 
 void run_gemm_bench(const GemmBenchOptions& o);
+// The cost of --wide-channels K on a W4A4 linear at each K in o.wide (at the first of o.threads).
+void run_wide_gemm_bench(const GemmBenchOptions& o);
 
 }  // namespace duq::tools

@@ -48,7 +48,15 @@ DUQ_REGISTER_COMMAND(
        gemm->add_flag("--wall", g->wall, "time by wall clock (default: process CPU time)");
        add_thread_list_option(*gemm, g->threads);
        add_cpu_time_flag(*gemm, g->cpu_time);
-       gemm->callback([g] { run_gemm_bench(*g); });
+       gemm->add_option("--wide-channels", g->wide,
+                        "instead of the table: the cost of K wide channels (8-bit, quantize --wide-channels) on a W4A4 "
+                        "linear, e.g. 0,16,32,128 (K = 0 is the plain linear each cost is relative to)")
+           ->delimiter(',')
+           ->check(Range(0, 1 << 16));
+       gemm->callback([g] {
+         if (!g->wide.empty()) run_wide_gemm_bench(*g);
+         else run_gemm_bench(*g);
+       });
 
        auto e = std::make_shared<E2eBenchOptions>();
        CLI::App* e2e =

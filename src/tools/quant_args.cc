@@ -95,6 +95,12 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
   app.add_option("--norm-tweak-lr", o.norm_tweak_lr, "norm tweaking Adam learning rate on the relative change (0-10]")
       ->capture_default_str()
       ->check(RangeOpenLow(0.0, 10.0));
+  app.add_option("--wide-channels", o.wide_channels,
+                 "per linear input, keep the K channels of the transformed input with the largest calibration "
+                 "magnitude at 8 bits (activations and weight columns; QUIK's outlier channels); the integer engine "
+                 "adds a narrow W8A8 GEMM over them (0 = none)")
+      ->capture_default_str()
+      ->check(Range(0, 1 << 16));
   app.add_option("--auto-rows", o.auto_rows,
                  "duquant-auto: calibration rows (whole windows, evenly spaced) each input's choice is evaluated on")
       ->capture_default_str()

@@ -1,0 +1,72 @@
+#include "calib/wide_channels.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "calib/layer_codes.h"
+#include "calib/site_report.h"
+#include "core/error.h"
+#include "kernels/act_quant.h"
+
+namespace duq::calib {
+
+std::vector<int32_t> choose_wide_channels(ConstMatView x, const SiteTransform& st, int k, int layer,
+                                          model::Site site) {
+  if (k >= x.cols)
+    fail("--wide-channels ", k, " is not below the width ", x.cols, " of layer ", layer, "'s ", model::site_name(site),
+         " input: choose fewer wide channels than the narrowest linear input has");
+  Mat xt(x);
+  st.apply(xt);
+  const std::vector<float> mag = column_absmax(xt);
+  std::vector<int32_t> order(mag.size());
+  std::iota(order.begin(), order.end(), 0);
+  // Largest first; NaN-free (the forward checks its activations); ties by index, so the choice is stable.
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return mag[static_cast<size_t>(a)] > mag[static_cast<size_t>(b)];
+  });
+  std::vector<int32_t> wide(order.begin(), order.begin() + k);
+  std::sort(wide.begin(), wide.end());
+  return wide;
+}
+
+std::vector<Mat> take_wide_columns(const std::vector<Mat*>& consumers, const std::vector<int32_t>& wide) {
+  std::vector<Mat> held;
+  for (Mat* w : consumers) {
+    Mat& h = held.emplace_back(w->rows(), static_cast<int64_t>(wide.size()));
+    for (int64_t r = 0; r < w->rows(); ++r)
+      for (size_t i = 0; i < wide.size(); ++i) {
+        h(r, static_cast<int64_t>(i)) = (*w)(r, wide[i]);
+        (*w)(r, wide[i]) = 0.f;
+      }
+  }
+  return held;
+}
+
+void finish_wide_columns(BlockState& b, model::Site site, const std::vector<int32_t>& wide,
+                         const std::vector<Mat>& held) {
+  auto cons = site_consumers(b.w, site);
+  auto slots = site_code_slots(b.codes, site);
+  DUQ_CHECK(held.size() == cons.size());
+  quant::QuantSpec wide_spec;
+  wide_spec.bits = kernels::kWideBits;
+  wide_spec.clip = 1.f;
+  for (size_t i = 0; i < cons.size(); ++i) {
+    quant::QuantizedMat& q = **slots[i];
+    DUQ_CHECK(q.spec.axis == quant::Axis::kRow && q.groups_per_line == 1, "wide channels need whole-row grids");
+    for (int64_t r = 0; r < q.rows; ++r) {
+      const int32_t z = q.params[static_cast<size_t>(r)].zero;
+      DUQ_CHECK(z >= 0 && z < (1 << q.spec.bits), "wide channels: row ", r, "'s grid has no code for 0 (zero point ",
+                z, ")");
+      for (int32_t j : wide) q.codes[static_cast<size_t>(r * q.cols + j)] = static_cast<uint8_t>(z);
+    }
+    quant::dequantize(q, *cons[i]);
+    auto& wq = b.codes.wide[static_cast<size_t>(first_linear(site)) + i];
+    wq = quant::quantize(held[i], wide_spec);
+    Mat cols(held[i].rows(), held[i].cols());
+    quant::dequantize(*wq, cols);
+    for (int64_t r = 0; r < cols.rows(); ++r)
+      for (size_t k = 0; k < wide.size(); ++k) (*cons[i])(r, wide[k]) = cols(r, static_cast<int64_t>(k));
+  }
+}
+
+}  // namespace duq::calib
