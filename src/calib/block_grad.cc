@@ -1,10 +1,13 @@
 #include "calib/block_grad.h"
 
+#include "kernels/act_quant.h"
+
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 
 #include "core/error.h"
+#include "kernels/act_quant.h"
 #include "kernels/gemm_f32.h"
 #include "model/rope_freq.h"
 
@@ -211,6 +214,64 @@ void act_fake_quant_rows_grad(const T* x, const T* gout, T* gin, int64_t rows, i
   }
 }
 
+// A linear input's quantizer (site s): per token over all n columns, or with wide channels (--wide-channels,
+// calib/wide_channels.h) the other columns at `bits` over their own range and the wide ones at kWideBits,
+// clip 1 — kernels::quantize_acts_split's grid. Gathered into two contiguous parts, quantized, scattered back.
+template <class T>
+static void split_parts(const T* x, int64_t rows, int64_t n, const std::vector<int32_t>& wide, std::vector<T>& narrow,
+                        std::vector<T>& wide_part) {
+  const int64_t kw = static_cast<int64_t>(wide.size()), kn = n - kw;
+  narrow.resize(static_cast<size_t>(rows * kn));
+  wide_part.resize(static_cast<size_t>(rows * kw));
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = x + r * n;
+    int64_t a = 0, b = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      if (b < kw && wide[static_cast<size_t>(b)] == j) wide_part[static_cast<size_t>(r * kw + b++)] = row[j];
+      else narrow[static_cast<size_t>(r * kn + a++)] = row[j];
+    }
+  }
+}
+template <class T>
+static void merge_parts(T* x, int64_t rows, int64_t n, const std::vector<int32_t>& wide, const std::vector<T>& narrow,
+                        const std::vector<T>& wide_part) {
+  const int64_t kw = static_cast<int64_t>(wide.size()), kn = n - kw;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* row = x + r * n;
+    int64_t a = 0, b = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      if (b < kw && wide[static_cast<size_t>(b)] == j) row[j] = wide_part[static_cast<size_t>(r * kw + b++)];
+      else row[j] = narrow[static_cast<size_t>(r * kn + a++)];
+    }
+  }
+}
+
+template <class T>
+void act_fake_quant_site(T* x, int64_t rows, int64_t n, int bits, float clip, const std::vector<int32_t>& wide) {
+  if (wide.empty() || bits >= 16) return act_fake_quant_rows(x, rows, n, bits, clip);
+  std::vector<T> xn, xw;
+  split_parts(x, rows, n, wide, xn, xw);
+  const int64_t kw = static_cast<int64_t>(wide.size());
+  act_fake_quant_rows(xn.data(), rows, n - kw, bits, clip);
+  act_fake_quant_rows(xw.data(), rows, kw, kernels::kWideBits, 1.f);
+  merge_parts(x, rows, n, wide, xn, xw);
+}
+
+template <class T>
+void act_fake_quant_site_grad(const T* x, const T* gout, T* gin, int64_t rows, int64_t n, int bits, float clip,
+                              bool scale_grad, const std::vector<int32_t>& wide) {
+  if (wide.empty() || bits >= 16) return act_fake_quant_rows_grad(x, gout, gin, rows, n, bits, clip, scale_grad);
+  std::vector<T> xn, xw, gn, gwide, in_n, in_w;
+  split_parts(x, rows, n, wide, xn, xw);
+  split_parts(gout, rows, n, wide, gn, gwide);
+  in_n.resize(gn.size());
+  in_w.resize(gwide.size());
+  const int64_t kw = static_cast<int64_t>(wide.size());
+  act_fake_quant_rows_grad(xn.data(), gn.data(), in_n.data(), rows, n - kw, bits, clip, scale_grad);
+  act_fake_quant_rows_grad(xw.data(), gwide.data(), in_w.data(), rows, kw, kernels::kWideBits, 1.f, scale_grad);
+  merge_parts(gin, rows, n, wide, in_n, in_w);
+}
+
 template <class T>
 T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const BlockParams<T>& p, const Matrix<T>& x,
                   const Matrix<T>& target, Matrix<T>* y_out, std::array<Matrix<T>, kNumLinears>* gw, Matrix<T>* gx,
@@ -243,7 +304,7 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   rmsnorm_fwd(x, p.attn_norm, eps, xn1, r1);
   // model::BlockPoint::AttnIn: the attention input, transformed (x·G) and fake-quantized, into W_q, W_k, W_v.
   Matrix<T> a1pre = times(xn1, p.g[0]), a1 = a1pre;
-  act_fake_quant_rows(a1.data(), Tn, D, qs.abits, lac(0));
+  act_fake_quant_site(a1.data(), Tn, D, qs.abits, lac(0), qs.site_wide[0]);
   Matrix<T> q(Tn, Q), k(Tn, K), v(Tn, K);
   mm_abt<T>(a1.view(), W[kLinQ].view(), q.view());
   mm_abt<T>(a1.view(), W[kLinK].view(), k.view());
@@ -281,14 +342,14 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   }
   // BlockPoint::AttnOut: the o-proj input, then the residual.
   Matrix<T> b1pre = times(att, p.g[1]), b1 = b1pre;
-  act_fake_quant_rows(b1.data(), Tn, Q, qs.abits, lac(1));
+  act_fake_quant_site(b1.data(), Tn, Q, qs.abits, lac(1), qs.site_wide[1]);
   Matrix<T> x1 = x;
   mm_abt<T>(b1.view(), W[kLinO].view(), x1.view(), /*acc=*/true);
   Matrix<T> xn2(Tn, D);
   rmsnorm_fwd(x1, p.ffn_norm, eps, xn2, r2);
   // BlockPoint::FfnIn: the FFN input into W_gate, W_up; SwiGLU.
   Matrix<T> a2pre = times(xn2, p.g[2]), a2 = a2pre;
-  act_fake_quant_rows(a2.data(), Tn, D, qs.abits, lac(2));
+  act_fake_quant_site(a2.data(), Tn, D, qs.abits, lac(2), qs.site_wide[2]);
   Matrix<T> gt(Tn, H), ut(Tn, H), hact(Tn, H);
   mm_abt<T>(a2.view(), W[kLinGate].view(), gt.view());
   mm_abt<T>(a2.view(), W[kLinUp].view(), ut.view());
@@ -298,7 +359,7 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   }
   // BlockPoint::DownIn: the down-proj input, then the residual; BlockPoint::Output is y.
   Matrix<T> b2pre = times(hact, p.g[3]), b2 = b2pre;
-  act_fake_quant_rows(b2.data(), Tn, H, qs.abits, lac(3));
+  act_fake_quant_site(b2.data(), Tn, H, qs.abits, lac(3), qs.site_wide[3]);
   Matrix<T> y = x1;
   mm_abt<T>(b2.view(), W[kLinDown].view(), y.view(), /*acc=*/true);
 
@@ -322,7 +383,8 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   mm_atb<T>(dy.view(), b2.view(), G[kLinDown].view());
   Matrix<T> db2(Tn, H), db2pre(Tn, H);
   mm_ab<T>(dy.view(), W[kLinDown].view(), db2.view());
-  act_fake_quant_rows_grad(b2pre.data(), db2.data(), db2pre.data(), Tn, H, qs.abits, lac(3), qs.act_scale_grad);
+  act_fake_quant_site_grad(b2pre.data(), db2.data(), db2pre.data(), Tn, H, qs.abits, lac(3), qs.act_scale_grad,
+                           qs.site_wide[3]);
   Matrix<T> dh = times_t(db2pre, p.g[3]);
   auto g_grad = [&](int site, const Matrix<T>& in, const Matrix<T>& dout) {  // ∂L/∂G_s = inᵀ·∂L/∂(in·G_s)
     if (!extra || p.g[static_cast<size_t>(site)].empty()) return;
@@ -349,7 +411,8 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   Matrix<T> da2(Tn, D), da2pre(Tn, D);
   mm_ab<T>(dgt.view(), W[kLinGate].view(), da2.view());
   mm_ab<T>(dut.view(), W[kLinUp].view(), da2.view(), true);
-  act_fake_quant_rows_grad(a2pre.data(), da2.data(), da2pre.data(), Tn, D, qs.abits, lac(2), qs.act_scale_grad);
+  act_fake_quant_site_grad(a2pre.data(), da2.data(), da2pre.data(), Tn, D, qs.abits, lac(2), qs.act_scale_grad,
+                           qs.site_wide[2]);
   Matrix<T> dxn2 = times_t(da2pre, p.g[2]);
   g_grad(2, xn2, da2pre);
   if (extra) norm_grad(x1, r2, dxn2, extra->ffn_norm);
@@ -359,7 +422,8 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   mm_atb<T>(dx1.view(), b1.view(), G[kLinO].view());
   Matrix<T> db1(Tn, Q), db1pre(Tn, Q);
   mm_ab<T>(dx1.view(), W[kLinO].view(), db1.view());
-  act_fake_quant_rows_grad(b1pre.data(), db1.data(), db1pre.data(), Tn, Q, qs.abits, lac(1), qs.act_scale_grad);
+  act_fake_quant_site_grad(b1pre.data(), db1.data(), db1pre.data(), Tn, Q, qs.abits, lac(1), qs.act_scale_grad,
+                           qs.site_wide[1]);
   Matrix<T> datt = times_t(db1pre, p.g[1]);
   g_grad(1, att, db1pre);
   Matrix<T> dq(Tn, Q), dk(Tn, K), dv(Tn, K), dP(Tn, Tn);
@@ -393,7 +457,8 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
     mm_ab<T>(dqp.view(), W[kLinQ].view(), da1.view());
     mm_ab<T>(dkp.view(), W[kLinK].view(), da1.view(), true);
     mm_ab<T>(dvp.view(), W[kLinV].view(), da1.view(), true);
-    act_fake_quant_rows_grad(a1pre.data(), da1.data(), da1pre.data(), Tn, D, qs.abits, lac(0), qs.act_scale_grad);
+    act_fake_quant_site_grad(a1pre.data(), da1.data(), da1pre.data(), Tn, D, qs.abits, lac(0), qs.act_scale_grad,
+                             qs.site_wide[0]);
     Matrix<T> dxn1 = times_t(da1pre, p.g[0]);
     g_grad(0, xn1, da1pre);
     if (extra) norm_grad(x, r1, dxn1, extra->attn_norm);
@@ -412,6 +477,12 @@ template double block_loss_grad<double>(const model::ModelConfig&, const BlockQu
                                         const Matrix<double>&, const Matrix<double>&, Matrix<double>*,
                                         std::array<Matrix<double>, kNumLinears>*, Matrix<double>*,
                                         BlockExtraGrads<double>*);
+template void act_fake_quant_site<float>(float*, int64_t, int64_t, int, float, const std::vector<int32_t>&);
+template void act_fake_quant_site<double>(double*, int64_t, int64_t, int, float, const std::vector<int32_t>&);
+template void act_fake_quant_site_grad<float>(const float*, const float*, float*, int64_t, int64_t, int, float, bool,
+                                              const std::vector<int32_t>&);
+template void act_fake_quant_site_grad<double>(const double*, const double*, double*, int64_t, int64_t, int, float,
+                                               bool, const std::vector<int32_t>&);
 template void act_fake_quant_rows<float>(float*, int64_t, int64_t, int, float);
 template void act_fake_quant_rows<double>(double*, int64_t, int64_t, int, float);
 template void act_fake_quant_rows_grad<float>(const float*, const float*, float*, int64_t, int64_t, int, float, bool);

@@ -42,6 +42,8 @@ struct BlockQuantSpec {
   float lac = 1.f;                                       // clip of the linear inputs
   float qk_clip = 1.f;                                   // clip of Q and K (V is not clipped)
   std::array<float, 4> site_lac = {0.f, 0.f, 0.f, 0.f};  // per site (model::Site order); 0 = lac (duquant-auto)
+  // per site: its wide channels (--wide-channels; quantized at kernels::kWideBits apart from the rest), or empty
+  std::array<std::vector<int32_t>, 4> site_wide;
   bool act_scale_grad = true;  // gradient through the dynamic activation scale too (as autograd does)
 };
 
@@ -77,5 +79,13 @@ void act_fake_quant_rows(T* x, int64_t rows, int64_t n, int bits, float clip);
 template <class T>
 void act_fake_quant_rows_grad(const T* x, const T* gout, T* gin, int64_t rows, int64_t n, int bits, float clip,
                               bool scale_grad);
+// A linear input's quantizer: act_fake_quant_rows, or with wide channels (sorted, non-empty) the other columns
+// at `bits` and `clip` over their own range and the wide ones at kernels::kWideBits, clip 1 (the grid of
+// kernels::quantize_acts_split); the gradient is each part's straight-through gradient.
+template <class T>
+void act_fake_quant_site(T* x, int64_t rows, int64_t n, int bits, float clip, const std::vector<int32_t>& wide);
+template <class T>
+void act_fake_quant_site_grad(const T* x, const T* gout, T* gin, int64_t rows, int64_t n, int bits, float clip,
+                              bool scale_grad, const std::vector<int32_t>& wide);
 
 }  // namespace duq::calib

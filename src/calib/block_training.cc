@@ -6,12 +6,29 @@
 #include "calib/learned_rotation.h"
 #include "calib/lwc.h"
 #include "calib/norm_tweak.h"
+#include "calib/wide_channels.h"
 #include "core/progress.h"
 #include "kernels/gemm_f32.h"
+#include "model/quant_model.h"
 
 namespace duq::calib {
 
 namespace {
+
+// What block_grad quantizes: the options' bits and clips, each site's own activation clip (duquant-auto)
+// and wide channels.
+BlockQuantSpec block_quant_spec_of(const BlockState& b, const SiteTransforms& sites) {
+  BlockQuantSpec qs = block_quant_spec(b.opts);
+  for (int s = 0; s < model::kNumSites; ++s) {
+    qs.site_lac[static_cast<size_t>(s)] = sites[static_cast<size_t>(s)].act_clip;
+    qs.site_wide[static_cast<size_t>(s)] = sites[static_cast<size_t>(s)].wide;
+  }
+  return qs;
+}
+
+const std::vector<int32_t>& wide_of(const SiteTransforms& sites, int linear) {
+  return sites[static_cast<size_t>(model::site_of_linear(linear))].wide;
+}
 
 std::array<const Mat*, kNumLinears> folded_weights(const BlockState& b) {
   std::array<const Mat*, kNumLinears> fw;
@@ -23,11 +40,17 @@ std::array<const Mat*, kNumLinears> folded_weights(const BlockState& b) {
 BlockLoss lwc_block(BlockState& b, const std::vector<Mat>& x_q, const std::vector<Mat>& fp_out) {
   const SiteTransforms& sites = b.rt.sites()[static_cast<size_t>(b.layer)];
   const BlockParams<float> fixed = frozen_block_params(b.cfg, b.w, sites, b.rt.head_rotation());
-  const BlockQuantSpec qs = block_quant_spec(b.opts);
+  const BlockQuantSpec qs = block_quant_spec_of(b, sites);
   LwcOptions lo;
   lo.epochs = b.opts.lwc_epochs;
   lo.lr = b.opts.lwc_lr;
   lo.wbits = b.opts.wbits;
+  std::array<Mat, kNumLinears> wide_dense;  // --wide-channels: the fixed 8-bit columns
+  for (int i = 0; i < kNumLinears; ++i)
+    if (!wide_of(sites, i).empty()) {
+      wide_dense[static_cast<size_t>(i)] = wide_columns_dense(b, i, wide_of(sites, i));
+      lo.wide_part[static_cast<size_t>(i)] = &wide_dense[static_cast<size_t>(i)];
+    }
   Timer t;
   const LwcResult r = lwc_train_block(b.cfg, qs, fixed, folded_weights(b), x_q, fp_out, lo);
   if (b.opts.progress)
@@ -40,6 +63,7 @@ BlockLoss lwc_block(BlockState& b, const std::vector<Mat>& x_q, const std::vecto
     *cs[static_cast<size_t>(i)] =
         lwc_quantize(b.folded[static_cast<size_t>(i)], r.rows[static_cast<size_t>(i)], b.opts.wbits);
     quant::dequantize(**cs[static_cast<size_t>(i)], *ws[static_cast<size_t>(i)]);
+    if (!wide_of(sites, i).empty()) apply_wide_codes(b, i, wide_of(sites, i));
   }
   return {r.loss_first, r.loss_last};
 }
@@ -95,10 +119,8 @@ BlockLoss tweak_norms(BlockState& b, const std::vector<Mat>& x_q, const std::vec
   const SiteTransforms& sites = b.rt.sites()[static_cast<size_t>(b.layer)];
   BlockParams<float> p = frozen_block_params(b.cfg, b.w, sites, b.rt.head_rotation());
   set_block_weights(b.w, p);
-  BlockQuantSpec qs = block_quant_spec(b.opts);
+  BlockQuantSpec qs = block_quant_spec_of(b, sites);
   qs.qk_clip = b.rt.qk_clip(b.layer);
-  for (int s = 0; s < model::kNumSites; ++s)
-    qs.site_lac[static_cast<size_t>(s)] = sites[static_cast<size_t>(s)].act_clip;
   NormTweakOptions no;
   no.epochs = b.opts.norm_tweak_epochs;
   no.lr = b.opts.norm_tweak_lr;

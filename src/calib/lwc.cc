@@ -145,11 +145,18 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
   std::array<Mat, kNumLinears> gw;
   std::vector<float> gu, gl;
   int64_t step = 0;
+  // The forward's weights at the current clips (plus any fixed wide columns).
+  auto set_weights = [&] {
+    for (int i = 0; i < kNumLinears; ++i) {
+      Mat& out = p.w[static_cast<size_t>(i)];
+      lwc_fake_quant(*w[static_cast<size_t>(i)], res.rows[static_cast<size_t>(i)], opts.wbits, out.view());
+      if (const Mat* add = opts.wide_part[static_cast<size_t>(i)])
+        for (size_t k = 0; k < out.flat().size(); ++k) out.flat()[k] += add->flat()[k];
+    }
+  };
   // Mean loss over the windows at the current clips, no gradients.
   auto mean_loss = [&] {
-    for (int i = 0; i < kNumLinears; ++i)
-      lwc_fake_quant(*w[static_cast<size_t>(i)], res.rows[static_cast<size_t>(i)], opts.wbits,
-                     p.w[static_cast<size_t>(i)].view());
+    set_weights();
     // Windows in parallel, their losses added in window order (the same sum for any thread count).
     std::vector<double> loss(inputs.size());
     parallel_for(static_cast<int64_t>(inputs.size()), [&](int64_t n) {
@@ -166,9 +173,7 @@ LwcResult lwc_train_block(const model::ModelConfig& cfg, const BlockQuantSpec& q
     const auto start_mom = mom;
     bool bad = false;
     for (size_t n = 0; n < inputs.size() && !bad; ++n) {
-      for (int i = 0; i < kNumLinears; ++i)
-        lwc_fake_quant(*w[static_cast<size_t>(i)], res.rows[static_cast<size_t>(i)], opts.wbits,
-                       p.w[static_cast<size_t>(i)].view());
+      set_weights();
       const float loss = block_loss_grad<float>(cfg, qs, p, inputs[n], targets[n], nullptr, &gw, nullptr);
       if (!std::isfinite(loss)) {
         bad = true;

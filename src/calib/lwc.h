@@ -43,6 +43,9 @@ struct LwcOptions {
   int epochs = 20;
   float lr = 1e-2f;
   int wbits = 4;
+  // --wide-channels: per linear, its 8-bit wide columns as a dense [O×D] matrix (zero elsewhere; the clipped
+  // weights hold 0 there), added to the clipped weights in every forward; null = none.
+  std::array<const Mat*, kNumLinears> wide_part{};
 };
 
 struct LwcResult {

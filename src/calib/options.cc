@@ -41,11 +41,13 @@ void QuantOptions::validate() const {
   if (!(norm_tweak_lr > 0)) fail("--norm-tweak-lr must be > 0 (got ", norm_tweak_lr, ")");
   if (wide_channels < 0) fail("--wide-channels must be >= 0 (got ", wide_channels, ")");
   if (wide_channels > 0) {
-    // The wide columns are taken out of the weights before the rounding and rounded apart (RTN at 8 bits);
-    // the methods that train or choose on the whole quantized block do not know about them yet.
-    if (uses_lwc() || is_auto() || uses_adadim() || norm_tweak)
-      fail("--wide-channels is not combined with ", norm_tweak ? "--norm-tweak" : method_name(method),
-           " yet; it works with rtn, smoothquant, rotation, duquant and their +gptq roundings");
+    // The wide columns are taken out of the weights before the rounding and rounded apart (RTN at 8 bits).
+    // Learned rotations would turn the channels the choice was made on; duquant-auto and AdaDim choose their
+    // grids on whole rows.
+    if (learns_rotation() || is_auto() || uses_adadim())
+      fail("--wide-channels is not combined with ", method_name(method),
+           " yet; it works with rtn, smoothquant, rotation, duquant, their +gptq roundings, duquant+lwc and "
+           "--norm-tweak");
     if (group_size != 0) fail("--wide-channels needs per-output-channel weights: --group-size must be 0");
     if (abits == kNoQuant || wbits == kNoQuant)
       fail("--wide-channels keeps some channels at 8 bits: it needs quantized weights and activations");

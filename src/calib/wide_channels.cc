@@ -3,15 +3,16 @@
 #include <algorithm>
 #include <numeric>
 
+#include "calib/gptq_sites.h"
 #include "calib/layer_codes.h"
 #include "calib/site_report.h"
 #include "core/error.h"
 #include "kernels/act_quant.h"
+#include "model/quant_model.h"
 
 namespace duq::calib {
 
-std::vector<int32_t> choose_wide_channels(ConstMatView x, const SiteTransform& st, int k, int layer,
-                                          model::Site site) {
+std::vector<int32_t> choose_wide_channels(ConstMatView x, const SiteTransform& st, int k, int layer, model::Site site) {
   if (k >= x.cols)
     fail("--wide-channels ", k, " is not below the width ", x.cols, " of layer ", layer, "'s ", model::site_name(site),
          " input: choose fewer wide channels than the narrowest linear input has");
@@ -21,9 +22,8 @@ std::vector<int32_t> choose_wide_channels(ConstMatView x, const SiteTransform& s
   std::vector<int32_t> order(mag.size());
   std::iota(order.begin(), order.end(), 0);
   // Largest first; NaN-free (the forward checks its activations); ties by index, so the choice is stable.
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    return mag[static_cast<size_t>(a)] > mag[static_cast<size_t>(b)];
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int32_t a, int32_t b) { return mag[static_cast<size_t>(a)] > mag[static_cast<size_t>(b)]; });
   std::vector<int32_t> wide(order.begin(), order.begin() + k);
   std::sort(wide.begin(), wide.end());
   return wide;
@@ -42,30 +42,41 @@ std::vector<Mat> take_wide_columns(const std::vector<Mat*>& consumers, const std
   return held;
 }
 
+void apply_wide_codes(BlockState& b, int linear, const std::vector<int32_t>& wide) {
+  quant::QuantizedMat& q = **block_linear_codes(b.codes)[static_cast<size_t>(linear)];
+  Mat& w = *block_linears(b.w)[static_cast<size_t>(linear)];
+  DUQ_CHECK(q.spec.axis == quant::Axis::kRow && q.groups_per_line == 1, "wide channels need whole-row grids");
+  for (int64_t r = 0; r < q.rows; ++r) {
+    const int32_t z = q.params[static_cast<size_t>(r)].zero;
+    DUQ_CHECK(z >= 0 && z < (1 << q.spec.bits), "wide channels: row ", r, "'s grid has no code for 0 (zero point ", z,
+              ")");
+    for (int32_t j : wide) q.codes[static_cast<size_t>(r * q.cols + j)] = static_cast<uint8_t>(z);
+  }
+  quant::dequantize(q, w);
+  const Mat cols = wide_columns_dense(b, linear, wide);
+  for (size_t k = 0; k < w.flat().size(); ++k) w.flat()[k] += cols.flat()[k];
+}
+
+Mat wide_columns_dense(const BlockState& b, int linear, const std::vector<int32_t>& wide) {
+  const auto& wq = b.codes.wide[static_cast<size_t>(linear)];
+  DUQ_CHECK(wq.has_value() && wq->cols == static_cast<int64_t>(wide.size()), "wide columns of linear ", linear);
+  Mat cols(wq->rows, wq->cols);
+  quant::dequantize(*wq, cols);
+  Mat dense(wq->rows, site_width(b.cfg, model::site_of_linear(linear)));
+  for (int64_t r = 0; r < cols.rows(); ++r)
+    for (size_t k = 0; k < wide.size(); ++k) dense(r, wide[k]) = cols(r, static_cast<int64_t>(k));
+  return dense;
+}
+
 void finish_wide_columns(BlockState& b, model::Site site, const std::vector<int32_t>& wide,
                          const std::vector<Mat>& held) {
-  auto cons = site_consumers(b.w, site);
-  auto slots = site_code_slots(b.codes, site);
-  DUQ_CHECK(held.size() == cons.size());
   quant::QuantSpec wide_spec;
   wide_spec.bits = kernels::kWideBits;
   wide_spec.clip = 1.f;
-  for (size_t i = 0; i < cons.size(); ++i) {
-    quant::QuantizedMat& q = **slots[i];
-    DUQ_CHECK(q.spec.axis == quant::Axis::kRow && q.groups_per_line == 1, "wide channels need whole-row grids");
-    for (int64_t r = 0; r < q.rows; ++r) {
-      const int32_t z = q.params[static_cast<size_t>(r)].zero;
-      DUQ_CHECK(z >= 0 && z < (1 << q.spec.bits), "wide channels: row ", r, "'s grid has no code for 0 (zero point ",
-                z, ")");
-      for (int32_t j : wide) q.codes[static_cast<size_t>(r * q.cols + j)] = static_cast<uint8_t>(z);
-    }
-    quant::dequantize(q, *cons[i]);
-    auto& wq = b.codes.wide[static_cast<size_t>(first_linear(site)) + i];
-    wq = quant::quantize(held[i], wide_spec);
-    Mat cols(held[i].rows(), held[i].cols());
-    quant::dequantize(*wq, cols);
-    for (int64_t r = 0; r < cols.rows(); ++r)
-      for (size_t k = 0; k < wide.size(); ++k) (*cons[i])(r, wide[k]) = cols(r, static_cast<int64_t>(k));
+  for (size_t i = 0; i < held.size(); ++i) {
+    const int linear = first_linear(site) + static_cast<int>(i);
+    b.codes.wide[static_cast<size_t>(linear)] = quant::quantize(held[i], wide_spec);
+    apply_wide_codes(b, linear, wide);
   }
 }
 

@@ -7,7 +7,9 @@
 //
 // Per site, in calibrate_site: choose_wide_channels after the transform is folded into the consumers, then
 // take_wide_columns before the method's rounding (the columns are zeroed, so every row's grid contains 0 —
-// the zero point is a code — and GPTQ's Hessian drops them), then finish_wide_columns after it.
+// the zero point is a code — and GPTQ's Hessian drops them), then finish_wide_columns after it. Training
+// after the block (block_training: LWC, norm tweaking) quantizes the split activations the same way
+// (BlockQuantSpec::site_wide), LWC learns the clips of the low-bit part with the wide columns held fixed.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -18,8 +20,7 @@ namespace duq::calib {
 
 // The k columns of x·G (x [T×D] the site's input, G = st) with the largest max |·| over the rows, sorted by
 // index (ties: the lower index). Throws duq::Error when k ≥ D.
-std::vector<int32_t> choose_wide_channels(ConstMatView x, const SiteTransform& st, int k, int layer,
-                                          model::Site site);
+std::vector<int32_t> choose_wide_channels(ConstMatView x, const SiteTransform& st, int k, int layer, model::Site site);
 
 // The wide columns of each consumer [O×K] (float W·G⁻ᵀ), in site_consumers order; zeroed in the consumers.
 std::vector<Mat> take_wide_columns(const std::vector<Mat*>& consumers, const std::vector<int32_t>& wide);
@@ -30,5 +31,11 @@ std::vector<Mat> take_wide_columns(const std::vector<Mat*>& consumers, const std
 // low-bit codes plus the dequantized wide columns.
 void finish_wide_columns(BlockState& b, model::Site site, const std::vector<int32_t>& wide,
                          const std::vector<Mat>& held);
+
+// Linear `linear` (LinearIndex order) once its low-bit codes are (re)made, e.g. by LWC after training: codes in
+// the wide columns set to the zero point, weights = dequantized codes + its 8-bit wide columns (b.codes.wide).
+void apply_wide_codes(BlockState& b, int linear, const std::vector<int32_t>& wide);
+// Its 8-bit wide columns, dequantized, as a dense [O×D] matrix (zero in the other columns).
+Mat wide_columns_dense(const BlockState& b, int linear, const std::vector<int32_t>& wide);
 
 }  // namespace duq::calib

@@ -38,7 +38,8 @@ void run_wide_gemm_bench(const GemmBenchOptions& o) {
   std::fprintf(stderr, "bench gemm --wide-channels: %d thread%s%s, ISA %s, median of %d repetitions, %s\n", nt,
                nt == 1 ? "" : "s", cpu >= 0 ? (", pinned to CPU " + std::to_string(cpu)).c_str() : "",
                k::isa_name(k::active_isa()), reps, clock_name());
-  std::fprintf(table, "\nW4A4 linear with K wide channels (transform + quantization + GEMMs), ms, and its cost over K = 0\n");
+  std::fprintf(table,
+               "\nW4A4 linear with K wide channels (transform + quantization + GEMMs), ms, and its cost over K = 0\n");
   std::fprintf(table, "%-11s %5s %6s %10s %8s\n", "N×K", "M", "wide K", "ms", "cost");
   std::vector<int> wide_list = o.wide;  // K = 0 first: the plain linear each cost is relative to
   std::erase(wide_list, 0);

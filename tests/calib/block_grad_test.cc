@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <span>
 
 #include "core/rng.h"
+#include "kernels/act_quant.h"
 #include "quant/uniform.h"
 #include "tiny_config.h"
 
@@ -135,6 +137,50 @@ TEST(ActQuant, StraightThroughGradient) {
   EXPECT_NEAR(gs[3] - gi[3], ds * c9 / 15, 1e-12);
   EXPECT_NEAR(gs[0] - gi[0], -ds * c9 / 15, 1e-12);
   EXPECT_EQ(gs[1], gi[1]);
+}
+
+// --wide-channels: the block's site quantizer gives the integer engine's split grid (kernels::quantize_acts_split,
+// an independent implementation), and its gradient treats the wide channels with their own grid: at clip 0.9
+// the row's largest entries are wide and pass their gradient (clip 1 there), while the narrow part's own
+// extremes are clamped by its clip 0.9 and get none.
+TEST(ActQuant, WideChannelsSplitGridAndGradient) {
+  Rng rng(11);
+  const int64_t R = 4, N = 24;
+  const std::vector<int32_t> wide{2, 9, 23};
+  Mat a(R, N);
+  for (auto& v : a.flat()) v = static_cast<float>(rng.normal());
+  for (int64_t r = 0; r < R; ++r)
+    for (int32_t j : wide) a(r, j) = static_cast<float>(30 + 5 * rng.normal());
+  Mat mine(a);
+  act_fake_quant_site(mine.data(), R, N, 4, 0.9f, wide);
+  kernels::QuantActs narrow, wq;
+  kernels::quantize_acts_split(a, wide.data(), 3, 4, 0.9f, narrow, wq);
+  const Mat xn = kernels::dequantize_acts(narrow), xw = kernels::dequantize_acts(wq);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t j = 0, b = 0; j < N; ++j) {
+      const bool is_wide = b < 3 && wide[static_cast<size_t>(b)] == j;
+      EXPECT_EQ(mine(r, j), is_wide ? xw(r, b++) : xn(r, j)) << r << ", " << j;
+    }
+  std::vector<double> x(a.flat().begin(), a.flat().end()), g(x.size()), gi(x.size()), whole(x.size());
+  for (auto& v : g) v = rng.normal();
+  act_fake_quant_site_grad(x.data(), g.data(), gi.data(), R, N, 4, 0.9f, /*scale_grad=*/false, wide);
+  act_fake_quant_rows_grad(x.data(), g.data(), whole.data(), R, N, 4, 0.9f, /*scale_grad=*/false);
+  int clamped_narrow = 0;
+  for (int64_t r = 0; r < R; ++r) {
+    const int64_t top = std::max_element(x.begin() + r * N, x.begin() + (r + 1) * N) - (x.begin() + r * N);
+    ASSERT_NE(std::find(wide.begin(), wide.end(), top), wide.end());
+    EXPECT_EQ(whole[static_cast<size_t>(r * N + top)], 0.0);  // clamped with the whole row (clip 0.9 of its max)
+    for (int64_t j = 0; j < N; ++j) {
+      const size_t i = static_cast<size_t>(r * N + j);
+      if (std::find(wide.begin(), wide.end(), j) != wide.end()) {
+        EXPECT_EQ(gi[i], g[i]);  // inside its own 8-bit grid (clip 1)
+      } else {
+        EXPECT_TRUE(gi[i] == g[i] || gi[i] == 0.0);
+        clamped_narrow += gi[i] == 0.0;
+      }
+    }
+  }
+  EXPECT_GE(clamped_narrow, static_cast<int>(R));  // each row's narrow max (or min) is clipped
 }
 
 }  // namespace
