@@ -7,6 +7,7 @@
 
 #include "calib/options.h"
 #include "calib/sim_quant.h"
+#include "calib/wide_channels.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "kernels/gemm_f32.h"
@@ -114,7 +115,7 @@ int gptq_rows_best_clip(ConstMatView w, const quant::Hessian& h, int bits, std::
 
 AutoResult auto_select(ConstMatView x_in, const std::vector<const Mat*>& weights,
                        const std::vector<AutoCandidate>& cands, int wbits, int abits, const AutoGrid& grid,
-                       const quant::GptqOptions* gptq) {
+                       const quant::GptqOptions* gptq, int wide_channels) {
   if (cands.empty()) fail("auto_select: no candidate transforms");
   DUQ_CHECK(!weights.empty() && x_in.rows > 0);
   for (const Mat* w : weights)
@@ -148,6 +149,8 @@ AutoResult auto_select(ConstMatView x_in, const std::vector<const Mat*>& weights
     const SiteTransform& st = cands[c].st;
     Mat xc(x);
     st.apply(xc);
+    const std::vector<int32_t> wide = wide_channels > 0 ? widest_columns(xc, wide_channels) : std::vector<int32_t>{};
+    res.wide.push_back(wide);
     std::vector<double> colw(static_cast<size_t>(x.cols()), 0.0);  // E[(x·G)_k²]
     for (int64_t t = 0; t < xc.rows(); ++t)
       for (int64_t k = 0; k < xc.cols(); ++k) colw[static_cast<size_t>(k)] += double(xc(t, k)) * xc(t, k);
@@ -155,15 +158,18 @@ AutoResult auto_select(ConstMatView x_in, const std::vector<const Mat*>& weights
     if (gptq && wbits != kNoQuant) {
       h.emplace(x.cols());
       h->add(xc);
+      h->drop_channels(wide);
     }
     std::vector<Mat> wq;
-    std::vector<quant::QuantizedMat> codes;
+    std::vector<quant::QuantizedMat> codes, wide_codes;
     std::vector<std::vector<float>> clips(weights.size());
     int kept = 0;
     for (size_t i = 0; i < weights.size(); ++i) {
       wq.emplace_back(*weights[i]);
       st.fold_weight(wq.back());
       if (wbits == kNoQuant) continue;
+      std::vector<Mat> held;
+      if (!wide.empty()) held = take_wide_columns({&wq.back()}, wide);
       const Mat folded = wq.back();
       codes.push_back(quantize_rows_best_clip(folded, colw, wbits, grid.weight_clips, &clips[i]));
       quant::dequantize(codes.back(), wq.back());
@@ -171,13 +177,19 @@ AutoResult auto_select(ConstMatView x_in, const std::vector<const Mat*>& weights
         kept += gptq_rows_best_clip(folded, *h, wbits, grid.gptq_clips, *gptq, codes.back(), clips[i]);
         quant::dequantize(codes.back(), wq.back());
       }
+      if (!wide.empty()) {
+        wide_codes.push_back(quantize_wide_columns(held[0]));
+        apply_wide_codes(codes.back(), wide_codes.back(), wide, wq.back());
+      }
     }
     double cand_best = std::numeric_limits<double>::infinity();
     float cand_clip = 1.f;
     Mat xq(xc.rows(), xc.cols()), y;
     for (float ac : act_grid) {
       std::copy(xc.flat().begin(), xc.flat().end(), xq.flat().begin());
-      if (abits != kNoQuant) {
+      if (abits != kNoQuant && !wide.empty()) {
+        fake_quant_split(xq, wide, abits, ac);
+      } else if (abits != kNoQuant) {
         quant::QuantSpec s;
         s.bits = abits;
         s.clip = ac;
@@ -202,6 +214,7 @@ AutoResult auto_select(ConstMatView x_in, const std::vector<const Mat*>& weights
       res.chosen = c;
       res.act_clip = cand_clip;
       res.codes = std::move(codes);
+      res.wide_codes = std::move(wide_codes);
       res.row_clip = std::move(clips);
       res.gptq_rows = kept;
     }

@@ -36,13 +36,15 @@ struct AutoGrid {
 };
 
 struct AutoResult {
-  size_t chosen = 0;                         // index into the candidates
-  float act_clip = 1.f;                      // of the chosen candidate (1 when activations stay float)
-  std::vector<double> rel_error;             // [candidate] at its best activation clip
-  std::vector<float> best_act_clip;          // [candidate]
-  std::vector<quant::QuantizedMat> codes;    // [consumer] W_i·G⁻ᵀ of the chosen candidate, per-row grids
-  std::vector<std::vector<float>> row_clip;  // [consumer][row] the chosen weight clip ratios
-  int gptq_rows = 0;                         // rows of the chosen candidate's consumers rounded by GPTQ
+  size_t chosen = 0;                            // index into the candidates
+  float act_clip = 1.f;                         // of the chosen candidate (1 when activations stay float)
+  std::vector<double> rel_error;                // [candidate] at its best activation clip
+  std::vector<float> best_act_clip;             // [candidate]
+  std::vector<quant::QuantizedMat> codes;       // [consumer] W_i·G⁻ᵀ of the chosen candidate, per-row grids
+  std::vector<std::vector<float>> row_clip;     // [consumer][row] the chosen weight clip ratios
+  int gptq_rows = 0;                            // rows of the chosen candidate's consumers rounded by GPTQ
+  std::vector<std::vector<int32_t>> wide;       // [candidate] its wide channels (empty without wide_channels)
+  std::vector<quant::QuantizedMat> wide_codes;  // [consumer] the chosen candidate's 8-bit wide columns
 };
 
 // Per output row of w [O×D], the clip ratio from `grid` minimising Σ_k col_weight[k]·(w − ŵ)²; the rows
@@ -62,8 +64,12 @@ int gptq_rows_best_clip(ConstMatView w, const quant::Hessian& h, int bits, std::
 // gptq: each candidate's weights are also GPTQ-rounded (Hessian of x·G), each row's clip and rounding chosen
 // by gptq_rows_best_clip, before the activation clip is chosen — so the choice sees the weights that will
 // be stored.
+// wide_channels > 0 (--wide-channels): each candidate keeps the wide_channels columns of x·G with the largest
+// max |·| at 8 bits (calib/wide_channels.h: weight columns taken out of the clip choice and GPTQ, activations
+// by the split quantizer), so candidates are compared as they will run.
 AutoResult auto_select(ConstMatView x, const std::vector<const Mat*>& weights, const std::vector<AutoCandidate>& cands,
-                       int wbits, int abits, const AutoGrid& grid = {}, const quant::GptqOptions* gptq = nullptr);
+                       int wbits, int abits, const AutoGrid& grid = {}, const quant::GptqOptions* gptq = nullptr,
+                       int wide_channels = 0);
 
 // One layer's Q/K clip ratio (per head and token quantization of Q at qbits and K at kbits): the ratio from
 // grid.qk_clips minimising the attention logits' error Σ_windows Σ_heads Σ_{s≤t} (q̂_t·k̂_s − q_t·k_s)² (rows

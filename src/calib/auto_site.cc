@@ -5,6 +5,7 @@
 #include "calib/auto_select.h"
 #include "calib/gptq_sites.h"
 #include "calib/site_search.h"
+#include "calib/wide_channels.h"
 #include "core/error.h"
 #include "quant/gptq.h"
 
@@ -33,6 +34,7 @@ void choose_auto_site(BlockState& b, model::Site site, ConstMatView x, SiteTrans
   const Mat rows = site_inputs(b.cfg, b.layer, b.w, b.rt, site, *b.windows, *b.rope, opts.auto_rows);
   auto cons = site_consumers(b.w, site);
   const int64_t D = x.cols;
+  if (opts.wide_channels > 0) check_wide_channels(opts.wide_channels, D, b.layer, site);
   // DuQuant's smoothing Λ was set up at the block's start exactly as for duquant: folded into norms / W_v /
   // W_up (then x here is already x·Λ⁻¹, and folding into W_v also flattens the V cache) or, where it cannot
   // be folded, online in st.smooth. Candidates without smoothing undo a folded Λ online (x·Λ).
@@ -61,7 +63,8 @@ void choose_auto_site(BlockState& b, model::Site site, ConstMatView x, SiteTrans
   go.damp = opts.gptq_damp;
   go.block = opts.gptq_block;
   go.act_order = opts.act_order;
-  AutoResult r = auto_select(rows, ws, cand, opts.wbits, opts.abits, AutoGrid{}, opts.auto_gptq ? &go : nullptr);
+  AutoResult r = auto_select(rows, ws, cand, opts.wbits, opts.abits, AutoGrid{}, opts.auto_gptq ? &go : nullptr,
+                             opts.wide_channels);
   b.auto_gptq_rows += r.gptq_rows;
   if (opts.wbits != kNoQuant)
     for (const Mat* m : cons) b.auto_rows += static_cast<int>(m->rows());
@@ -69,6 +72,7 @@ void choose_auto_site(BlockState& b, model::Site site, ConstMatView x, SiteTrans
     rep.auto_candidates.push_back({cand[c].name, r.rel_error[c], r.best_act_clip[c]});
   st = std::move(cand[r.chosen].st);
   st.choice = cand[r.chosen].name;
+  st.wide = r.wide[r.chosen];
   st.act_clip = opts.abits == kNoQuant ? 0.f : r.act_clip;
   auto slots = site_code_slots(b.codes, site);
   for (size_t i = 0; i < cons.size(); ++i) {
@@ -78,10 +82,15 @@ void choose_auto_site(BlockState& b, model::Site site, ConstMatView x, SiteTrans
     b.codes.row_clip[static_cast<size_t>(first_linear(site)) + i] = std::move(r.row_clip[i]);
     *slots[i] = std::move(q);
     quant::dequantize(**slots[i], *cons[i]);
+    if (!st.wide.empty()) {  // the low-bit codes are zero there already; the 8-bit columns go in
+      b.codes.wide[static_cast<size_t>(first_linear(site)) + i] = std::move(r.wide_codes[i]);
+      apply_wide_codes(b, first_linear(site) + static_cast<int>(i), st.wide);
+    }
   }
   if (opts.progress) {
-    std::fprintf(stderr, "layer %d %s: %s, act clip %.2f (errors:", b.layer, model::site_name(site), st.choice.c_str(),
-                 st.act_clip);
+    std::fprintf(stderr, "layer %d %s: %s, act clip %.2f%s (errors:", b.layer, model::site_name(site),
+                 st.choice.c_str(), st.act_clip,
+                 st.wide.empty() ? "" : (", " + std::to_string(st.wide.size()) + " wide channels").c_str());
     for (const auto& e : rep.auto_candidates) std::fprintf(stderr, " %s %.4f", e.name.c_str(), e.rel_error);
     std::fprintf(stderr, ")\n");
   }

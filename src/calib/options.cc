@@ -42,12 +42,12 @@ void QuantOptions::validate() const {
   if (wide_channels < 0) fail("--wide-channels must be >= 0 (got ", wide_channels, ")");
   if (wide_channels > 0) {
     // The wide columns are taken out of the weights before the rounding and rounded apart (RTN at 8 bits).
-    // Learned rotations would turn the channels the choice was made on; duquant-auto and AdaDim choose their
-    // grids on whole rows.
-    if (learns_rotation() || is_auto() || uses_adadim())
+    // Learned rotations would turn the channels the choice was made on; AdaDim's per-input-channel groups
+    // have no per-row grid to hold the zero the wide columns need.
+    if (learns_rotation() || uses_adadim())
       fail("--wide-channels is not combined with ", method_name(method),
-           " yet; it works with rtn, smoothquant, rotation, duquant, their +gptq roundings, duquant+lwc and "
-           "--norm-tweak");
+           " yet; it works with rtn, smoothquant, rotation, duquant, their +gptq roundings, duquant+lwc, "
+           "duquant-auto and --norm-tweak");
     if (group_size != 0) fail("--wide-channels needs per-output-channel weights: --group-size must be 0");
     if (abits == kNoQuant || wbits == kNoQuant)
       fail("--wide-channels keeps some channels at 8 bits: it needs quantized weights and activations");

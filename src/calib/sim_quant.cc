@@ -28,16 +28,19 @@ void SimQuantHooks::quantize_activation(MatView x, float clip) const {
   quant::fake_quant(x, spec);
 }
 
-void SimQuantHooks::quantize_site_activation(MatView x, const SiteTransform& st) const {
-  if (st.wide.empty() || opts_.abits == kNoQuant) return quantize_activation(x, st.act_clip);
-  kernels::QuantActs narrow, wide;
-  kernels::quantize_acts_split(x, st.wide.data(), static_cast<int64_t>(st.wide.size()), opts_.abits,
-                               st.act_clip > 0.f ? st.act_clip : opts_.lac, narrow, wide);
-  const Mat xn = kernels::dequantize_acts(narrow), xw = kernels::dequantize_acts(wide);
+void fake_quant_split(MatView x, const std::vector<int32_t>& wide, int bits, float clip) {
+  kernels::QuantActs narrow, wq;
+  kernels::quantize_acts_split(x, wide.data(), static_cast<int64_t>(wide.size()), bits, clip, narrow, wq);
+  const Mat xn = kernels::dequantize_acts(narrow), xw = kernels::dequantize_acts(wq);
   for (int64_t t = 0; t < x.rows; ++t) {
     std::copy(xn.row(t), xn.row(t) + x.cols, x.row(t));
-    for (size_t i = 0; i < st.wide.size(); ++i) x.row(t)[st.wide[i]] = xw(t, static_cast<int64_t>(i));
+    for (size_t i = 0; i < wide.size(); ++i) x.row(t)[wide[i]] = xw(t, static_cast<int64_t>(i));
   }
+}
+
+void SimQuantHooks::quantize_site_activation(MatView x, const SiteTransform& st) const {
+  if (st.wide.empty() || opts_.abits == kNoQuant) return quantize_activation(x, st.act_clip);
+  fake_quant_split(x, st.wide, opts_.abits, st.act_clip > 0.f ? st.act_clip : opts_.lac);
 }
 
 void SimQuantHooks::linear_input(int layer, model::Site site, MatView x) {

@@ -51,6 +51,10 @@ class SimQuantHooks : public model::ForwardHooks {
   Mat head_rot_;
 };
 
+// x [T×D] ← x̂ under the split quantizer of --wide-channels (kernels::quantize_acts_split: the wide columns at
+// kWideBits over themselves, the others at `bits` with `clip` over their own range); wide sorted, non-empty.
+void fake_quant_split(MatView x, const std::vector<int32_t>& wide, int bits, float clip);
+
 // Per (head, token) fake quantization of x [T × n_heads·hd] (rows of hd values); bits 16 = none.
 void quantize_heads(MatView x, int head_dim, int bits, float clip);
 

@@ -18,6 +18,9 @@
 
 namespace duq::calib {
 
+// Throws duq::Error (naming the option, the layer and the input) when k ≥ width.
+void check_wide_channels(int k, int64_t width, int layer, model::Site site);
+
 // The k columns of x·G (x [T×D] the site's input, G = st) with the largest max |·| over the rows, sorted by
 // index (ties: the lower index). Throws duq::Error when k ≥ D.
 std::vector<int32_t> choose_wide_channels(ConstMatView x, const SiteTransform& st, int k, int layer, model::Site site);
@@ -32,6 +35,14 @@ std::vector<Mat> take_wide_columns(const std::vector<Mat*>& consumers, const std
 void finish_wide_columns(BlockState& b, model::Site site, const std::vector<int32_t>& wide,
                          const std::vector<Mat>& held);
 
+// The k columns of xt [T×D] with the largest max |·|, sorted by index (ties: the lower index); k < D.
+std::vector<int32_t> widest_columns(ConstMatView xt, int k);
+// The held columns [O×K] rounded per row at kernels::kWideBits (RTN, clip 1).
+quant::QuantizedMat quantize_wide_columns(ConstMatView held);
+// q's codes in the wide columns set to each row's zero point (ŵ = 0; DUQ_CHECKed to be a code), then
+// w [O×D] ← dequantized q with the dequantized wide_q [O×K] in the wide columns.
+void apply_wide_codes(quant::QuantizedMat& q, const quant::QuantizedMat& wide_q, const std::vector<int32_t>& wide,
+                      Mat& w);
 // Linear `linear` (LinearIndex order) once its low-bit codes are (re)made, e.g. by LWC after training: codes in
 // the wide columns set to the zero point, weights = dequantized codes + its 8-bit wide columns (b.codes.wide).
 void apply_wide_codes(BlockState& b, int linear, const std::vector<int32_t>& wide);

@@ -166,6 +166,73 @@ TEST(AutoSelect, CandidateErrorsMatchAnIndependentComputationAndSmoothingWinsOnC
   EXPECT_EQ(r16.act_clip, 1.f);
 }
 
+// --wide-channels with duquant-auto: each candidate keeps its widest channels at 8 bits; the error is that of
+// the split quantizer (the other channels at 4 bits over their own range, weights without the wide columns,
+// the wide columns at 8 bits per row), computed here independently with the reference fake quantizer.
+TEST(AutoSelect, WideChannelsAreTheOutlierChannelsAndTheErrorIsTheSplitQuantizers) {
+  Mat x = random_mat(256, 32, 17);
+  for (int64_t t = 0; t < x.rows(); ++t) x(t, 3) *= 60.f, x(t, 20) *= 25.f;
+  const Mat w1 = random_mat(16, 32, 18, 0.2), w2 = random_mat(8, 32, 19, 0.2);
+  const std::vector<const Mat*> ws = {&w1, &w2};
+  std::vector<AutoCandidate> cands(1);
+  cands[0].name = "none";
+  AutoGrid grid;
+  grid.weight_clips = {1.f};
+  grid.act_clips = {1.f};
+  grid.gptq_clips = {};
+  const AutoResult plain = auto_select(x, ws, cands, 4, 4, grid);
+  const AutoResult r = auto_select(x, ws, cands, 4, 4, grid, nullptr, /*wide_channels=*/2);
+  ASSERT_EQ(r.wide.size(), 1u);
+  EXPECT_EQ(r.wide[0], (std::vector<int32_t>{3, 20}));
+  ASSERT_EQ(r.wide_codes.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(r.wide_codes[i].rows, ws[i]->rows());
+    EXPECT_EQ(r.wide_codes[i].cols, 2);
+    EXPECT_EQ(r.wide_codes[i].spec.bits, 8);
+    for (int64_t o = 0; o < r.codes[i].rows; ++o)
+      for (int32_t j : {3, 20}) EXPECT_EQ(r.codes[i].code(o, j), r.codes[i].params[static_cast<size_t>(o)].zero);
+  }
+  EXPECT_LT(r.rel_error[0], 0.5 * plain.rel_error[0]);
+  Mat xn(x);
+  for (int64_t t = 0; t < xn.rows(); ++t) {
+    double n2 = 0;
+    for (int64_t k = 0; k < 32; ++k) n2 += double(xn(t, k)) * xn(t, k);
+    for (int64_t k = 0; k < 32; ++k) xn(t, k) = static_cast<float>(xn(t, k) / std::sqrt(n2));
+  }
+  // Activations: 30 narrow columns at 4 bits, the 2 wide ones at 8 bits, each part over its own range.
+  Mat narrow(xn.rows(), 30), wide(xn.rows(), 2);
+  for (int64_t t = 0; t < xn.rows(); ++t)
+    for (int64_t k = 0, a = 0; k < 32; ++k)
+      (k == 3 || k == 20) ? wide(t, k == 3 ? 0 : 1) = xn(t, k) : narrow(t, a++) = xn(t, k);
+  quant::QuantSpec a4, q8;
+  a4.bits = 4;
+  q8.bits = 8;
+  quant::fake_quant(narrow, a4);
+  quant::fake_quant(wide, q8);
+  Mat xq(xn);
+  for (int64_t t = 0; t < xn.rows(); ++t)
+    for (int64_t k = 0, a = 0; k < 32; ++k) xq(t, k) = (k == 3 || k == 20) ? wide(t, k == 3 ? 0 : 1) : narrow(t, a++);
+  double num = 0, den = 0;
+  for (const Mat* m : ws) {
+    Mat wq(*m), wcols(m->rows(), 2);
+    for (int64_t o = 0; o < m->rows(); ++o) {
+      wcols(o, 0) = wq(o, 3), wcols(o, 1) = wq(o, 20);
+      wq(o, 3) = wq(o, 20) = 0.f;
+    }
+    quant::fake_quant(wq, a4);  // 4-bit rows without the wide columns (their range includes the zeros)
+    quant::fake_quant(wcols, q8);
+    for (int64_t o = 0; o < m->rows(); ++o) wq(o, 3) = wcols(o, 0), wq(o, 20) = wcols(o, 1);
+    for (int64_t t = 0; t < xn.rows(); ++t)
+      for (int64_t o = 0; o < m->rows(); ++o) {
+        double y = 0, yq = 0;
+        for (int64_t k = 0; k < 32; ++k) y += double(xn(t, k)) * (*m)(o, k), yq += double(xq(t, k)) * wq(o, k);
+        num += (yq - y) * (yq - y);
+        den += y * y;
+      }
+  }
+  EXPECT_NEAR(r.rel_error[0], std::sqrt(num / den), 1e-4 * std::sqrt(num / den));
+}
+
 TEST(AutoSelect, QkClipKeepsEightBitLogitsAndRejectsHeavyClipping) {
   const Mat q = random_mat(24, 2 * 8, 10), k = random_mat(24, 1 * 8, 11);  // 2 query heads share 1 KV head
   AutoGrid grid;

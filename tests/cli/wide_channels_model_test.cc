@@ -52,10 +52,10 @@ TEST(WideChannelsStories260K, IntegerMatchesSimulatedAndBeatsNoWideChannels) {
   WideSetup s;
   if (!s.ok()) GTEST_SKIP();
   const fs::path dir = test::temp_dir("wide_channels");
-  for (const std::string method : {"duquant", "duquant+gptq"}) {
+  for (const std::string method : {"duquant", "duquant+gptq", "duquant-auto"}) {
     const fs::path f = wide_file(s, dir, method, 16), plain = wide_file(s, dir, method, 0);
     EXPECT_EQ(formats::GgufFile::open(f.string()).get<uint32_t>("duquant.format_version"), 4u);
-    EXPECT_EQ(formats::GgufFile::open(plain.string()).get<uint32_t>("duquant.format_version"), 2u);
+    EXPECT_LT(formats::GgufFile::open(plain.string()).get<uint32_t>("duquant.format_version"), 4u);
     // The DuQuant tolerances of quantize_model_test: 0.5% with exact rotations, 4% with int16 ones — on 40
     // windows, not 12: W4A4 on a few windows is chaotically sensitive to the ~1e-7 differences between the
     // engine's fixed-order fp32 rotations and the simulation's BLAS ones (duquant+gptq, 16 wide, seed 2,
@@ -66,7 +66,8 @@ TEST(WideChannelsStories260K, IntegerMatchesSimulatedAndBeatsNoWideChannels) {
     const double sim = exact["ppl_simulated"].get<double>();
     const double int16 = s.ppl(f, "")["ppl"].get<double>();
     EXPECT_LT(std::abs(int16 - sim) / sim, 0.04) << method << ": " << int16 << " vs simulated " << sim;
-    // 16 of the 64 channels at 8 bits (seed 2, 12 windows: duquant 9.89 vs 11.75, duquant+gptq 9.65 vs 10.81).
+    // 16 of the 64 channels at 8 bits (seed 2, 40 windows: duquant 10.39 vs 12.24, duquant+gptq 10.09 vs 11.04;
+    // duquant-auto chooses its transforms with the wide channels in place).
     const double without = s.ppl(plain, "--simulate")["ppl"].get<double>();
     EXPECT_LT(sim, 0.97 * without) << method << ": wide " << sim << " vs none " << without;
     std::printf("%s W4A4: 16 wide channels %.4f, none %.4f (simulated, 40 windows)\n", method.c_str(), sim, without);
@@ -107,7 +108,8 @@ TEST(WideChannelsStories260K, RefusesWhatItDoesNotCombineWith) {
     std::string flags, message;
   };
   for (const Case& c : {Case{"--method duquant+learn --wide-channels 8", "not combined with duquant+learn"},
-                        Case{"--method duquant-auto --wide-channels 8", "not combined with duquant-auto"},
+                        Case{"--method adadim --wide-channels 8", "not combined with adadim"},
+                        Case{"--method duquant-auto --wide-channels 64", "is not below the width 64"},
                         Case{"--method duquant --group-size 32 --wide-channels 8", "--group-size must be 0"},
                         Case{"--method duquant --wide-channels 64", "is not below the width 64"},
                         Case{"--method duquant --wide-channels -1", "--wide-channels"}}) {
