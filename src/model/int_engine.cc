@@ -74,42 +74,38 @@ SiteQuantizer::SiteQuantizer(const OnlineTransform& t, int64_t width, int bits, 
   }
 }
 
+void SiteQuantizer::apply_steps(Mat& y, size_t steps) const {
+  if (generic_) {
+    if (!inv_scale_.empty())
+      for (int64_t i = 0; i < y.rows(); ++i)
+        for (int64_t j = 0; j < y.cols(); ++j) y(i, j) *= inv_scale_[static_cast<size_t>(j)];
+    generic_(y);
+    return;
+  }
+  Mat tmp;
+  for (size_t i = 0; i < steps; ++i) {
+    const auto& step = chain_[i];
+    if (!step.inv_scale && !step.r1 && !step.perm && !step.r2) continue;
+    tmp.resize(y.rows(), y.cols());
+    kernels::apply_act_transform(y, step, tmp);
+    std::swap(y, tmp);
+  }
+}
+
 void SiteQuantizer::quantize(ConstMatView x, kernels::QuantActs& out, kernels::QuantActs& wide) const {
   if (has_wide()) {
-    // The transform alone (the same arithmetic as the fused kernel), then the split quantizer.
-    Mat y(x), tmp;
-    if (generic_) {
-      if (!inv_scale_.empty())
-        for (int64_t i = 0; i < y.rows(); ++i)
-          for (int64_t j = 0; j < y.cols(); ++j) y(i, j) *= inv_scale_[static_cast<size_t>(j)];
-      generic_(y);
-    } else {
-      for (const auto& step : chain_) {
-        if (!step.inv_scale && !step.r1 && !step.perm && !step.r2) continue;
-        tmp.resize(y.rows(), y.cols());
-        kernels::apply_act_transform(y, step, tmp);
-        std::swap(y, tmp);
-      }
-    }
+    // The whole transform (the same arithmetic as the fused kernel), then the split quantizer.
+    Mat y(x);
+    apply_steps(y, chain_.size());
     kernels::quantize_acts_split(y, t_->wide.data(), static_cast<int64_t>(t_->wide.size()), bits_, clip_, out, wide);
     return;
   }
   if (generic_ || chain_.size() > 1) {
-    Mat tmp(x), tmp2;
-    if (generic_) {
-      if (!inv_scale_.empty())
-        for (int64_t i = 0; i < tmp.rows(); ++i)
-          for (int64_t j = 0; j < tmp.cols(); ++j) tmp(i, j) *= inv_scale_[static_cast<size_t>(j)];
-      generic_(tmp);
-      kernels::quantize_acts(tmp, bits_, clip_, out);
-      return;
-    }
-    for (size_t i = 0; i + 1 < chain_.size(); ++i) {
-      tmp2.resize(tmp.rows(), tmp.cols());
-      kernels::apply_act_transform(tmp, chain_[i], tmp2);
-      std::swap(tmp, tmp2);
-    }
-    kernels::transform_quantize_acts(tmp, chain_.back(), bits_, clip_, out);
+    // All but the last step alone, the last fused with the quantization (generic: the whole transform alone).
+    Mat y(x);
+    apply_steps(y, chain_.size() - 1);
+    if (generic_) kernels::quantize_acts(y, bits_, clip_, out);
+    else kernels::transform_quantize_acts(y, chain_.back(), bits_, clip_, out);
     return;
   }
   const auto& t = chain_.front();

@@ -34,6 +34,8 @@ class SiteQuantizer {
   bool row_exact() const { return !generic_; }
 
  private:
+  // y ← y·G in float: the generic transform (Λ⁻¹ then the factory's), or the first `steps` steps of chain_.
+  void apply_steps(Mat& y, size_t steps) const;
   int bits_;
   float clip_;
   std::vector<kernels::ActTransform> chain_;  // all but the last applied alone, the last fused

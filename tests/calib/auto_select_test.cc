@@ -20,6 +20,17 @@ Mat random_mat(int64_t r, int64_t c, uint64_t seed, double scale = 1.0) {
   return test::random_normal_mat(r, c, seed, scale);
 }
 
+// x with every row scaled to unit norm, as auto_select weighs its tokens.
+Mat unit_rows(const Mat& x) {
+  Mat xn(x);
+  for (int64_t t = 0; t < xn.rows(); ++t) {
+    double n2 = 0;
+    for (int64_t k = 0; k < xn.cols(); ++k) n2 += double(xn(t, k)) * xn(t, k);
+    for (int64_t k = 0; k < xn.cols(); ++k) xn(t, k) = static_cast<float>(xn(t, k) / std::sqrt(n2));
+  }
+  return xn;
+}
+
 TEST(AutoSelect, RowClipSearchMatchesBruteForceThroughTheReferenceQuantizer) {
   Mat w = random_mat(12, 40, 1);
   for (int64_t i = 0; i < w.rows(); i += 3) w(i, 5) = 9.f;  // outliers that clipping may sacrifice
@@ -136,12 +147,7 @@ TEST(AutoSelect, CandidateErrorsMatchAnIndependentComputationAndSmoothingWinsOnC
   EXPECT_EQ(r.chosen, 1u);
   EXPECT_LT(r.rel_error[1], 0.5 * r.rel_error[0]);
   // Independent: rows normalised, Q_a per token (4 bits), Q_w per row (8 bits), relative Frobenius error.
-  Mat xn(x);
-  for (int64_t t = 0; t < xn.rows(); ++t) {
-    double n2 = 0;
-    for (int64_t k = 0; k < 32; ++k) n2 += double(xn(t, k)) * xn(t, k);
-    for (int64_t k = 0; k < 32; ++k) xn(t, k) = static_cast<float>(xn(t, k) / std::sqrt(n2));
-  }
+  const Mat xn = unit_rows(x);
   Mat xq(xn);
   quant::QuantSpec as;
   as.bits = 4;
@@ -193,12 +199,7 @@ TEST(AutoSelect, WideChannelsAreTheOutlierChannelsAndTheErrorIsTheSplitQuantizer
       for (int32_t j : {3, 20}) EXPECT_EQ(r.codes[i].code(o, j), r.codes[i].params[static_cast<size_t>(o)].zero);
   }
   EXPECT_LT(r.rel_error[0], 0.5 * plain.rel_error[0]);
-  Mat xn(x);
-  for (int64_t t = 0; t < xn.rows(); ++t) {
-    double n2 = 0;
-    for (int64_t k = 0; k < 32; ++k) n2 += double(xn(t, k)) * xn(t, k);
-    for (int64_t k = 0; k < 32; ++k) xn(t, k) = static_cast<float>(xn(t, k) / std::sqrt(n2));
-  }
+  const Mat xn = unit_rows(x);
   // Activations: 30 narrow columns at 4 bits, the 2 wide ones at 8 bits, each part over its own range.
   Mat narrow(xn.rows(), 30), wide(xn.rows(), 2);
   for (int64_t t = 0; t < xn.rows(); ++t)

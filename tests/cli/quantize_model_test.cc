@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "model/quant_model.h"
+#include "stories260k_cli.h"
 #include "test_support.h"
 
 namespace duq {
@@ -18,13 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct QuantSetup {
-  fs::path a = test::assets_dir();
-  std::string model = (a / "models/stories260K/stories260K.bin").string();
-  std::string calib = (a / "text/tinystories/calib.txt").string();
-  std::string eval = (a / "text/tinystories/eval.txt").string();
-  std::string cli = test::cli_path().string();
-  bool ok() const { return fs::exists(model); }
+struct QuantSetup : test::Stories260KCli {
   // Quantizes once per bit setting per test run; returns the file.
   fs::path quantized(const std::string& bits_flags, const std::string& name) const {
     auto dir = test::temp_dir("quantize_" + name);

@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "stories260k_cli.h"
 #include "test_support.h"
 
 namespace duq {
@@ -17,13 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct ThreadsCli {
-  fs::path a = test::assets_dir();
-  std::string model = (a / "models/stories260K/stories260K.bin").string();
-  std::string calib = (a / "text/tinystories/calib.txt").string();
-  std::string eval = (a / "text/tinystories/eval.txt").string();
-  std::string cli = test::cli_path().string();
-  bool ok() const { return fs::exists(model); }
+struct ThreadsCli : test::Stories260KCli {
   std::string quantize(const std::string& prefix, const std::string& threads, const fs::path& out) const {
     return prefix + cli + " quantize --model " + model + " --calib " + calib +
            " --nsamples 8 --calib-ctx 128 --block 64 --steps 64 --quiet --wbits 4 --abits 4" + threads + " --out " +

@@ -13,6 +13,7 @@
 #include "formats/gguf.h"
 #include "kernels/int_gemm.h"
 #include "model/quant_model.h"
+#include "stories260k_cli.h"
 #include "test_support.h"
 
 namespace duq {
@@ -20,13 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct WideSetup {
-  fs::path a = test::assets_dir();
-  std::string model = (a / "models/stories260K/stories260K.bin").string();
-  std::string calib = (a / "text/tinystories/calib.txt").string();
-  std::string eval = (a / "text/tinystories/eval.txt").string();
-  std::string cli = test::cli_path().string();
-  bool ok() const { return fs::exists(model); }
+struct WideSetup : test::Stories260KCli {
   test::CommandResult quantize(const std::string& flags, const fs::path& out) const {
     return test::run_command(cli + " quantize --model " + model + " --calib " + calib +
                              " --nsamples 8 --calib-ctx 128 --block 64 --steps 64 --quiet --wbits 4 --abits 4 " +
