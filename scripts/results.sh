@@ -5,8 +5,8 @@
 # Also measures the integer engine against the simulation (results/agreement-*.json, the AGREEMENT block).
 # Takes ~40–50 min on an idle 2-core machine (two runs at a time, DUQ_JOBS to change).
 # Usage: scripts/results.sh [extra compare flags]
-#        RESULTS_ONLY=name1,name2 scripts/results.sh: only those compare rows (results/NAME.json); no agreement runs,
-#        README.md left as it is (e.g. RESULTS_ONLY=stories260K-learn,stories260K-norm-tweak).
+#        RESULTS_ONLY=name1,name2 scripts/results.sh: only those compare rows (results/NAME.json), no agreement runs;
+#        the README tables are then regenerated from every results/*.json (e.g. RESULTS_ONLY=stories260K-wide16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A="${DUQUANT_ASSETS:-assets}"
@@ -52,10 +52,23 @@ run stories260K-weight-only-g32 --methods "$weights" --bits W3A16,W4A16 --group-
 run stories260K-learn --methods duquant+lwc,duquant+learn --bits W4A4,W4A8 --swc 1 --qk-clip 1 --seeds 3,4
 run stories260K-norm-tweak --methods duquant,duquant+lwc,duquant+learn,duquant-auto --bits W4A4,W4A8 --swc 1 --qk-clip 1 \
   --seeds 3,4 --norm-tweak
+# 4c. Wide channels (--wide-channels K, QUIK's 8-bit outlier channels on top of the transform), same clipping:
+#     K = 16 and 32 of the 64 channels of stories260K's narrowest inputs (a far larger share than K = 128 of
+#     LLaMA-2-7B's 4096), with norm tweaking at K = 32, and duquant-auto (its own clips) at both.
+run stories260K-wide16 --methods duquant,duquant+gptq,duquant+lwc --bits W4A4,W4A8 --swc 1 --qk-clip 1 --seeds 3,4 \
+  --wide-channels 16
+run stories260K-wide32 --methods duquant,duquant+gptq,duquant+lwc --bits W4A4,W4A8 --swc 1 --qk-clip 1 --seeds 3,4 \
+  --wide-channels 32
+run stories260K-wide32-norm-tweak --methods duquant+gptq,duquant+lwc --bits W4A4,W4A8 --swc 1 --qk-clip 1 --seeds 3,4 \
+  --wide-channels 32 --norm-tweak
+run stories260K-wide16-auto --methods duquant-auto --bits W4A4,W4A8 --seeds 3,4 --wide-channels 16
+run stories260K-wide32-auto-norm-tweak --methods duquant-auto --bits W4A4,W4A8 --seeds 3,4 --wide-channels 32 --norm-tweak
+# RESULTS_ONLY: the named rows only, then the tables from every results/*.json (no agreement runs).
 if [[ -n $only ]]; then
   status=0
   for p in "${pids[@]}"; do wait "$p" || status=1; done
-  exit $status
+  ((status == 0)) || { echo "results: a compare run failed; README.md left as it was" >&2; exit 1; }
+  pids=()
 fi
 # 5. Integer engine against the simulation (README "Results" preamble): duquant W4A4 and W8A8 over three seeds,
 #    `ppl --check-simulated` on all of eval.txt with the default int16 rotations and with --exact-rotations.
@@ -71,6 +84,7 @@ agree() {  # agree BITS SEED: results/agreement-BITS-sSEED-{int16,exact}.json
 }
 for bits in W4A4 W8A8; do
   for seed in 2 3 4; do
+    [[ -z $only ]] || break 2
     while (($(jobs -rp | wc -l) >= ${DUQ_JOBS:-2})); do wait -n || true; done
     agree "$bits" "$seed" &
     pids+=($!)
@@ -98,6 +112,19 @@ table() { node scripts/results_table.mjs "$@"; }
   echo "**stories260K, norm tweaking** (\`--norm-tweak\`; weight clip 1, Q/K unclipped):"
   echo
   table results/stories260K-norm-tweak.json
+  echo
+  echo "**stories260K, wide channels** (\`--wide-channels K\`: per linear input the K channels of x·G with the largest"
+  echo "calibration magnitude at 8 bits, activations and weight columns; weight clip 1, Q/K unclipped; stories260K's inputs"
+  echo "are 64, 64, 64 and 172 wide, so K = 16 / 32 keeps a quarter / half of most inputs at 8 bits):"
+  echo
+  echo "K = 16 (duquant-auto chooses its own clips, its candidates compared with their wide channels in place):"
+  echo
+  table results/stories260K-wide16.json results/stories260K-wide16-auto.json
+  echo
+  echo "K = 32, and with norm tweaking (the rows whose note has a norm tweak loss):"
+  echo
+  table results/stories260K-wide32.json results/stories260K-wide32-norm-tweak.json \
+    results/stories260K-wide32-auto-norm-tweak.json
   echo
   echo "**stories260K, W8A8 with all clipping off** (every method should be within 2% of fp):"
   echo
