@@ -20,6 +20,17 @@ Mat random_mat(int64_t r, int64_t c, uint64_t seed, double scale = 1.0) {
   return test::random_normal_mat(r, c, seed, scale);
 }
 
+// num += ‖xq·wqᵀ − x·wᵀ‖², den += ‖x·wᵀ‖² (in double).
+void add_output_error(const Mat& x, const Mat& w, const Mat& xq, const Mat& wq, double& num, double& den) {
+  for (int64_t t = 0; t < x.rows(); ++t)
+    for (int64_t o = 0; o < w.rows(); ++o) {
+      double y = 0, yq = 0;
+      for (int64_t k = 0; k < x.cols(); ++k) y += double(x(t, k)) * w(o, k), yq += double(xq(t, k)) * wq(o, k);
+      num += (yq - y) * (yq - y);
+      den += y * y;
+    }
+}
+
 // x with every row scaled to unit norm, as auto_select weighs its tokens.
 Mat unit_rows(const Mat& x) {
   Mat xn(x);
@@ -158,13 +169,7 @@ TEST(AutoSelect, CandidateErrorsMatchAnIndependentComputationAndSmoothingWinsOnC
     quant::QuantSpec s8;
     s8.bits = 8;
     quant::fake_quant(wq, s8);
-    for (int64_t t = 0; t < xn.rows(); ++t)
-      for (int64_t o = 0; o < m->rows(); ++o) {
-        double y = 0, yq = 0;
-        for (int64_t k = 0; k < 32; ++k) y += double(xn(t, k)) * (*m)(o, k), yq += double(xq(t, k)) * wq(o, k);
-        num += (yq - y) * (yq - y);
-        den += y * y;
-      }
+    add_output_error(xn, *m, xq, wq, num, den);
   }
   EXPECT_NEAR(r.rel_error[0], std::sqrt(num / den), 1e-4 * std::sqrt(num / den));
   // Float activations: no activation clip is chosen.
@@ -223,13 +228,7 @@ TEST(AutoSelect, WideChannelsAreTheOutlierChannelsAndTheErrorIsTheSplitQuantizer
     quant::fake_quant(wq, a4);  // 4-bit rows without the wide columns (their range includes the zeros)
     quant::fake_quant(wcols, q8);
     for (int64_t o = 0; o < m->rows(); ++o) wq(o, 3) = wcols(o, 0), wq(o, 20) = wcols(o, 1);
-    for (int64_t t = 0; t < xn.rows(); ++t)
-      for (int64_t o = 0; o < m->rows(); ++o) {
-        double y = 0, yq = 0;
-        for (int64_t k = 0; k < 32; ++k) y += double(xn(t, k)) * (*m)(o, k), yq += double(xq(t, k)) * wq(o, k);
-        num += (yq - y) * (yq - y);
-        den += y * y;
-      }
+    add_output_error(xn, *m, xq, wq, num, den);
   }
   EXPECT_NEAR(r.rel_error[0], std::sqrt(num / den), 1e-4 * std::sqrt(num / den));
 }
