@@ -63,6 +63,12 @@ run stories260K-wide32-norm-tweak --methods duquant+gptq,duquant+lwc --bits W4A4
   --wide-channels 32 --norm-tweak
 run stories260K-wide16-auto --methods duquant-auto --bits W4A4,W4A8 --seeds 3,4 --wide-channels 16
 run stories260K-wide32-auto-norm-tweak --methods duquant-auto --bits W4A4,W4A8 --seeds 3,4 --wide-channels 32 --norm-tweak
+# 4d. Key centering (--k-center: each layer's calibration mean of K after RoPE subtracted from every key before
+#     K is quantized; exact in float), same clipping: the paper's methods and ours, then on top of the best
+#     combination above (K = 32 wide channels, norm tweaking).
+run stories260K-k-center --methods "$all" --bits W4A4,W4A8 --swc 1 --qk-clip 1 --seeds 3,4 --k-center
+run stories260K-k-center-wide32-norm-tweak --methods duquant+gptq,duquant+lwc,duquant-auto --bits W4A4,W4A8 --swc 1 \
+  --qk-clip 1 --seeds 3,4 --wide-channels 32 --norm-tweak --k-center
 # RESULTS_ONLY: the named rows only, then the tables from every results/*.json (no agreement runs).
 if [[ -n $only ]]; then
   status=0
@@ -125,6 +131,16 @@ table() { node scripts/results_table.mjs "$@"; }
   echo
   table results/stories260K-wide32.json results/stories260K-wide32-norm-tweak.json \
     results/stories260K-wide32-auto-norm-tweak.json
+  echo
+  echo "**stories260K, keys centered** (\`--k-center\`: each layer's calibration mean of K after RoPE subtracted from"
+  echo "every key before K is quantized — exact, since softmax ignores a shift common to all of a query's logits; weight"
+  echo "clip 1, Q/K unclipped, duquant-auto its own clips):"
+  echo
+  table results/stories260K-k-center.json
+  echo
+  echo "Keys centered, with K = 32 wide channels and norm tweaking:"
+  echo
+  table results/stories260K-k-center-wide32-norm-tweak.json
   echo
   echo "**stories260K, W8A8 with all clipping off** (every method should be within 2% of fp):"
   echo

@@ -86,7 +86,10 @@ void calibrate_block(BlockState& b, MatView x, Mat& kc, Mat& vc, const kernels::
   const std::vector<Mat> seq{Mat(x)};
   for (int s = 0; s < model::kNumSites; ++s) {
     const Site site = static_cast<Site>(s);
-    // duquant-auto's Q/K clip: the attention input is final, the o-projection input (after Q/K) not yet.
+    // The attention input is final, the o-projection input (after Q/K) not yet: the key center (from all
+    // windows' keys, quantized-propagated), then duquant-auto's Q/K clip on the centered keys.
+    if (site == Site::AttnOut && b.opts.k_center)
+      b.rt.set_k_center(b.layer, key_mean(b.cfg, b.layer, b.w, b.rt, *b.windows, *b.rope));
     if (site == Site::AttnOut && b.opts.is_auto() && (b.opts.abits != kNoQuant || b.opts.kv() != kNoQuant))
       choose_auto_qk_clip(b);
     Mat xs;

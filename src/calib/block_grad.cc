@@ -311,6 +311,9 @@ T block_loss_grad(const model::ModelConfig& cfg, const BlockQuantSpec& qs, const
   mm_abt<T>(a1.view(), W[kLinV].view(), v.view());
   rope_apply(q, nh, hd, cs, sn, inter, false);
   rope_apply(k, nkv, hd, cs, sn, inter, false);
+  if (!p.k_center.empty())  // a constant: the gradient passes unchanged
+    for (int64_t t = 0; t < Tn; ++t)
+      for (int64_t j = 0; j < K; ++j) k(t, j) -= p.k_center[static_cast<size_t>(j)];
   rotate_head_rows(q, hd, p.head_rot, false);
   rotate_head_rows(k, hd, p.head_rot, false);
   // BlockPoint::Qk: Q and K after RoPE (and the head rotation), quantized per head with V.

@@ -53,6 +53,7 @@ struct BlockParams {
   std::array<Matrix<T>, kNumLinears> w;  // [O×D] as used by the forward
   std::array<Matrix<T>, 4> g;            // per site (model::Site order) G [D_s×D_s]; empty = identity
   Matrix<T> head_rot;                    // [hd×hd] applied to Q and K per head; empty = none
+  std::vector<T> k_center;               // [n_kv·hd] subtracted from K after RoPE (--k-center); empty = none
 };
 
 // Gradients beyond the weights' (norm tweaking, learned transforms).

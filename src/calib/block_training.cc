@@ -39,7 +39,7 @@ std::array<const Mat*, kNumLinears> folded_weights(const BlockState& b) {
 // LWC: learns the clip of the seven linears, then stores the final codes.
 BlockLoss lwc_block(BlockState& b, const std::vector<Mat>& x_q, const std::vector<Mat>& fp_out) {
   const SiteTransforms& sites = b.rt.sites()[static_cast<size_t>(b.layer)];
-  const BlockParams<float> fixed = frozen_block_params(b.cfg, b.w, sites, b.rt.head_rotation());
+  const BlockParams<float> fixed = frozen_block_params(b.cfg, b.w, sites, b.rt.head_rotation(), b.rt.k_center(b.layer));
   const BlockQuantSpec qs = block_quant_spec_of(b, sites);
   LwcOptions lo;
   lo.epochs = b.opts.lwc_epochs;
@@ -72,7 +72,7 @@ BlockLoss lwc_block(BlockState& b, const std::vector<Mat>& x_q, const std::vecto
 // folds it into R₂ and stores the final codes.
 BlockLoss learn_block(BlockState& b, const std::vector<Mat>& x_q, const std::vector<Mat>& fp_out) {
   SiteTransforms& sites = b.rt.sites()[static_cast<size_t>(b.layer)];
-  const BlockParams<float> fixed = frozen_block_params(b.cfg, b.w, sites, b.rt.head_rotation());
+  const BlockParams<float> fixed = frozen_block_params(b.cfg, b.w, sites, b.rt.head_rotation(), b.rt.k_center(b.layer));
   const BlockQuantSpec qs = block_quant_spec(b.opts);
   std::array<const transform::BlockRotation*, 4> layouts{};
   for (int s = 0; s < model::kNumSites; ++s) {
@@ -117,7 +117,7 @@ BlockLoss train_weight_clips(BlockState& b, const std::vector<Mat>& x_q, const s
 
 BlockLoss tweak_norms(BlockState& b, const std::vector<Mat>& x_q, const std::vector<Mat>& fp_out) {
   const SiteTransforms& sites = b.rt.sites()[static_cast<size_t>(b.layer)];
-  BlockParams<float> p = frozen_block_params(b.cfg, b.w, sites, b.rt.head_rotation());
+  BlockParams<float> p = frozen_block_params(b.cfg, b.w, sites, b.rt.head_rotation(), b.rt.k_center(b.layer));
   set_block_weights(b.w, p);
   BlockQuantSpec qs = block_quant_spec_of(b, sites);
   qs.qk_clip = b.rt.qk_clip(b.layer);

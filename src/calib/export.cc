@@ -78,6 +78,8 @@ model::QuantModelData file_settings(const QuantizedModel& qm) {
   d.q.description = o.describe();
   if (o.is_auto())
     for (int l = 0; l < qm.cfg.n_layers; ++l) d.q.qk_clip_layer.push_back(qm.hooks->qk_clip(l));
+  if (o.k_center)
+    for (int l = 0; l < qm.cfg.n_layers; ++l) d.q.k_center.push_back(qm.hooks->k_center(l));
   d.qk_rotation = qm.hooks->head_rotation();
   return d;
 }
@@ -149,9 +151,11 @@ QuantizedModel simulated_from_file(const model::QuantModelData& d) {
   o.qk_clip = d.q.qk_clip;
   o.swc = d.q.swc;
   o.qk_hadamard = 0;  // the stored rotation is installed below
+  o.k_center = !d.q.k_center.empty();
   qm.hooks = std::make_unique<SimQuantHooks>(d.cfg, o);
   if (d.qk_rotation.size()) qm.hooks->set_head_rotation(d.qk_rotation);
   for (int l = 0; l < d.cfg.n_layers; ++l) qm.hooks->set_qk_clip(l, d.q.qk_clip_at(l));
+  for (size_t l = 0; l < d.q.k_center.size(); ++l) qm.hooks->set_k_center(static_cast<int>(l), d.q.k_center[l]);
   model::ModelWeights w;
   w.embed = d.embed;
   w.final_norm = d.final_norm;

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "kernels/gemm_f32.h"
+#include "kernels/nn_ops.h"
 
 namespace duq::calib {
 
@@ -55,13 +56,14 @@ class SiteInput : public model::ForwardObserver {
   const std::function<void(ConstMatView)>& f_;
 };
 
-// Hands Q and K to f, each head rotated by the runtime's head rotation (copies: the forward's own are not
-// touched).
+// Hands Q and K to f as the runtime quantizes them: K centered (--k-center), each head rotated by the runtime's
+// head rotation (copies: the forward's own are not touched).
 class RotatedQk : public model::ForwardObserver {
  public:
   RotatedQk(const SimQuantHooks& rt, const std::function<void(ConstMatView, ConstMatView)>& f) : rt_(rt), f_(f) {}
-  void qk(int, ConstMatView q, ConstMatView k) override {
+  void qk(int layer, ConstMatView q, ConstMatView k) override {
     Mat qr(q), kr(k);
+    if (!rt_.k_center(layer).empty()) kernels::subtract_from_rows(kr, rt_.k_center(layer));
     if (rt_.head_rotation().size()) {
       rotate_heads(qr, static_cast<int>(rt_.head_rotation().rows()), rt_.head_rotation());
       rotate_heads(kr, static_cast<int>(rt_.head_rotation().rows()), rt_.head_rotation());
@@ -81,6 +83,25 @@ void for_each_qk(const model::ModelConfig& cfg, int layer, const model::LayerWei
                  const std::function<void(ConstMatView, ConstMatView)>& f) {
   RotatedQk observer(runtime, f);
   run_to(cfg, layer, w, runtime, windows, rope, model::BlockPoint::Qk, observer);
+}
+
+std::vector<float> key_mean(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
+                            SimQuantHooks& runtime, const std::vector<Mat>& windows, const kernels::RopeTable& rope) {
+  struct KeySum : model::ForwardObserver {
+    std::vector<double> sum;
+    int64_t rows = 0;
+    void qk(int, ConstMatView, ConstMatView k) override {
+      sum.resize(static_cast<size_t>(k.cols), 0.0);
+      for (int64_t t = 0; t < k.rows; ++t)
+        for (int64_t j = 0; j < k.cols; ++j) sum[static_cast<size_t>(j)] += k(t, j);
+      rows += k.rows;
+    }
+  } keys;
+  run_to(cfg, layer, w, runtime, windows, rope, model::BlockPoint::Qk, keys);
+  DUQ_CHECK(keys.rows > 0);
+  std::vector<float> mean(keys.sum.size());
+  for (size_t j = 0; j < mean.size(); ++j) mean[j] = static_cast<float>(keys.sum[j] / static_cast<double>(keys.rows));
+  return mean;
 }
 
 std::vector<Mat> spaced_windows(const std::vector<Mat>& windows, int64_t max_rows) {

@@ -34,6 +34,11 @@ void for_each_qk(const model::ModelConfig& cfg, int layer, const model::LayerWei
                  const std::vector<Mat>& windows, const kernels::RopeTable& rope,
                  const std::function<void(ConstMatView, ConstMatView)>& f);
 
+// The key center of --k-center: the mean over every row of every window of K [L×kv_dim] after RoPE (before any
+// centering, head rotation or quantization), in double: [kv_dim].
+std::vector<float> key_mean(const model::ModelConfig& cfg, int layer, const model::LayerWeights& w,
+                            SimQuantHooks& runtime, const std::vector<Mat>& windows, const kernels::RopeTable& rope);
+
 // Whole windows evenly spaced over `windows`, at most max_rows rows in all (at least one window).
 std::vector<Mat> spaced_windows(const std::vector<Mat>& windows, int64_t max_rows);
 

@@ -90,7 +90,8 @@ void lwc_grad(ConstMatView w, const LwcRow& p, int bits, ConstMatView g, std::sp
 }
 
 BlockParams<float> frozen_block_params(const model::ModelConfig& cfg, const model::LayerWeights& w,
-                                       const SiteTransforms& sites, const Mat& head_rotation) {
+                                       const SiteTransforms& sites, const Mat& head_rotation,
+                                       const std::vector<float>& k_center) {
   BlockParams<float> p;
   p.attn_norm.assign(w.attn_norm.begin(), w.attn_norm.end());
   p.ffn_norm.assign(w.ffn_norm.begin(), w.ffn_norm.end());
@@ -105,6 +106,7 @@ BlockParams<float> frozen_block_params(const model::ModelConfig& cfg, const mode
     p.g[static_cast<size_t>(s)] = std::move(g);
   }
   if (head_rotation.size() > 0) p.head_rot = head_rotation;
+  p.k_center = k_center;
   return p;
 }
 

@@ -58,9 +58,10 @@ struct LwcResult {
 };
 
 // The frozen part of a quantized block as block_grad sees it: norms of w, each site's online transform as a
-// dense G (rows of I·G), the Q/K head rotation (empty = none); the weights left empty.
+// dense G (rows of I·G), the Q/K head rotation and the key center (empty = none); the weights left empty.
 BlockParams<float> frozen_block_params(const model::ModelConfig& cfg, const model::LayerWeights& w,
-                                       const SiteTransforms& sites, const Mat& head_rotation);
+                                       const SiteTransforms& sites, const Mat& head_rotation,
+                                       const std::vector<float>& k_center);
 // The quantized block's weights (as the model holds them) put into p.w.
 void set_block_weights(const model::LayerWeights& w, BlockParams<float>& p);
 // The block quantization a QuantOptions simulates.

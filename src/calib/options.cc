@@ -52,6 +52,7 @@ void QuantOptions::validate() const {
     if (abits == kNoQuant || wbits == kNoQuant)
       fail("--wide-channels keeps some channels at 8 bits: it needs quantized weights and activations");
   }
+  if (k_center && kv() == kNoQuant) fail("--k-center needs a quantized K (--kv-bits, or --abits, below 16)");
   if (auto_rows < 1) fail("--auto-rows must be >= 1 (got ", auto_rows, ")");
 }
 
@@ -77,7 +78,7 @@ std::string QuantOptions::describe() const {
   if (learns_rotation()) os << ", learned rotations angle " << learn_angle;
   if (wide_channels > 0) os << ", " << wide_channels << " wide channels";
   if (norm_tweak) os << ", norm tweak " << norm_tweak_epochs << " epochs lr " << norm_tweak_lr;
-  os << (qk_rotate() ? ", qk hadamard" : "") << ")";
+  os << (qk_rotate() ? ", qk hadamard" : "") << (k_center ? ", k centered" : "") << ")";
   return os.str();
 }
 

@@ -54,6 +54,11 @@ struct QuantOptions {
   // QUIK-style mixed precision: per linear input, the `wide_channels` channels of the transformed input with the
   // largest calibration magnitude stay at kWideBits (activations and the matching weight columns); 0 = none.
   int wide_channels = 0;
+  // Key centering: per layer, the calibration mean of K after RoPE is subtracted from every key before K is
+  // quantized. q·(k − c) = q·k − q·c shifts all of a query's logits by one constant, which softmax cancels:
+  // exact in float, one subtraction per key at run time, and the per-(head, token) grid no longer spends its
+  // range on K's common offset.
+  bool k_center = false;
 
   int kv() const { return kv_bits > 0 ? kv_bits : abits; }
   float qk_clip_ratio() const { return qk_clip >= 0 ? qk_clip : lac; }

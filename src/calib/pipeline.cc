@@ -82,7 +82,7 @@ QuantizedModel quantize_model(const model::WeightSource& src, const std::vector<
   const bool lwc = opts.wbits != kNoQuant && opts.uses_lwc();
   const bool need_fp = opts.uses_smoothing() || lwc || opts.norm_tweak;
   const bool need_q = (opts.wbits != kNoQuant && (opts.needs_hessians() || opts.uses_lwc() || opts.uses_adadim())) ||
-                      opts.is_auto() || opts.norm_tweak;
+                      opts.is_auto() || opts.norm_tweak || opts.k_center;
   std::vector<Mat> x_fp, x_q;
   Mat x_search(L, D);
   for (const auto& win : windows) {

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "kernels/act_quant.h"
 #include "kernels/gemm_f32.h"
+#include "kernels/nn_ops.h"
 #include "quant/uniform.h"
 
 namespace duq::calib {
@@ -16,7 +17,8 @@ SimQuantHooks::SimQuantHooks(const model::ModelConfig& cfg, const QuantOptions& 
     : cfg_(cfg),
       opts_(opts),
       sites_(static_cast<size_t>(cfg.n_layers)),
-      qk_clip_(static_cast<size_t>(cfg.n_layers), 0.f) {
+      qk_clip_(static_cast<size_t>(cfg.n_layers), 0.f),
+      k_center_(static_cast<size_t>(cfg.n_layers)) {
   if (opts_.qk_rotate()) head_rot_ = transform::Hadamard(cfg.head_dim(), opts.seed).matrix();
 }
 
@@ -66,6 +68,7 @@ void rotate_heads(MatView x, int head_dim, const Mat& r) {
 }
 
 void SimQuantHooks::qk(int layer, MatView q, MatView k) {
+  if (!k_center(layer).empty()) kernels::subtract_from_rows(k, k_center(layer));
   if (head_rot_.size()) {
     rotate_heads(q, cfg_.head_dim(), head_rot_);
     rotate_heads(k, cfg_.head_dim(), head_rot_);

@@ -36,6 +36,10 @@ class SimQuantHooks : public model::ForwardHooks {
     return c > 0.f ? c : opts_.qk_clip_ratio();
   }
   void set_qk_clip(int layer, float c) { qk_clip_[static_cast<size_t>(layer)] = c; }
+  // A layer's key center c [n_kv_heads·hd] (--k-center: k ← k − c after RoPE, before the head rotation and the
+  // quantization); empty = none.
+  const std::vector<float>& k_center(int layer) const { return k_center_[static_cast<size_t>(layer)]; }
+  void set_k_center(int layer, std::vector<float> c) { k_center_[static_cast<size_t>(layer)] = std::move(c); }
   // The per-token activation quantizer of the linear inputs (bits 16 = none); clip 0 = the options' lac.
   void quantize_activation(MatView x, float clip = 0.f) const;
   // A linear input's quantizer on its transformed x: quantize_activation at the site's clip, or with wide
@@ -46,8 +50,9 @@ class SimQuantHooks : public model::ForwardHooks {
  private:
   model::ModelConfig cfg_;
   QuantOptions opts_;
-  std::vector<SiteTransforms> sites_;  // [n_layers]
-  std::vector<float> qk_clip_;         // [n_layers], 0 = opts_.qk_clip_ratio()
+  std::vector<SiteTransforms> sites_;         // [n_layers]
+  std::vector<float> qk_clip_;                // [n_layers], 0 = opts_.qk_clip_ratio()
+  std::vector<std::vector<float>> k_center_;  // [n_layers][n_kv_heads·hd], empty = none
   Mat head_rot_;
 };
 

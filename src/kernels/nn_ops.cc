@@ -121,6 +121,14 @@ void for_rows(int64_t rows, int64_t cols, const std::function<void(int64_t, int6
   else parallel_ranges(rows, body);
 }
 
+void subtract_from_rows(MatView x, std::span<const float> c) {
+  DUQ_CHECK(static_cast<int64_t>(c.size()) == x.cols);
+  for (int64_t t = 0; t < x.rows; ++t) {
+    float* xr = x.row(t);
+    for (int64_t j = 0; j < x.cols; ++j) xr[j] -= c[static_cast<size_t>(j)];
+  }
+}
+
 void add_rows(MatView x, ConstMatView y) {
   DUQ_CHECK(x.rows == y.rows && x.cols == y.cols);
   for_rows(x.rows, x.cols, [&](int64_t r0, int64_t r1) {

@@ -16,6 +16,8 @@ namespace duq::kernels {
 void for_rows(int64_t rows, int64_t cols, const std::function<void(int64_t, int64_t)>& body);
 // x += y (residual add)   x, y [T×D]
 void add_rows(MatView x, ConstMatView y);
+// x[t,:] −= c for every row t (key centering)   x [T×D], c [D]
+void subtract_from_rows(MatView x, std::span<const float> c);
 // y[t,:] = x[t,:] / sqrt(mean(x[t,:]²) + eps) · w      x, y [T×D] (may alias), w [D]
 void rmsnorm(ConstMatView x, std::span<const float> w, float eps, MatView y);
 // softmax(scale·x) in place over the valid entries of each row; entries past them are set to 0.

@@ -190,6 +190,7 @@ AttentionQuantHooks::AttentionQuantHooks(const ModelConfig& c, const QuantSettin
     : hd_(c.head_dim()), q_(q), rot_(qk_rotation), quantize_kv_(quantize_kv) {}
 
 void AttentionQuantHooks::qk(int layer, MatView q, MatView k) {
+  if (!q_.k_center.empty()) kernels::subtract_from_rows(k, q_.k_center[static_cast<size_t>(layer)]);
   for (MatView x : {q, k}) {
     if (rot_.size()) {
       MatView heads(x.data, x.rows * (x.cols / hd_), hd_);

@@ -259,6 +259,8 @@ uint32_t quant_format_version_for(const QuantModelData& m) {
   bool wide = false;
   for (const auto& L : m.layers)
     for (const auto& t : L.sites) wide = wide || !t.wide.empty();
+  for (const auto& kc : m.q.k_center)
+    if (!kc.empty()) return kQuantFormatVersionKeyCenter;
   return wide ? kQuantFormatVersionWide : v3 ? kQuantFormatVersionV3 : kQuantFormatVersionBase;
 }
 
@@ -378,6 +380,10 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
     }
     if (static_cast<size_t>(l) < m.q.qk_clip_layer.size() && m.q.qk_clip_layer[static_cast<size_t>(l)] > 0.f)
       w.add_kv("duquant." + blk(l, "qk_clip"), m.q.qk_clip_layer[static_cast<size_t>(l)]);
+    // Written as held (the reader checks every layer has one of kv_dim values): tests write damaged files.
+    if (static_cast<size_t>(l) < m.q.k_center.size() && !m.q.k_center[static_cast<size_t>(l)].empty())
+      add_vec(w, blk(l, "attn_k.center"), m.q.k_center[static_cast<size_t>(l)].data(),
+              m.q.k_center[static_cast<size_t>(l)].size());
     for (int i = 0; i < 7; ++i) {
       const auto& rc = L.row_clip[static_cast<size_t>(i)];
       if (!rc.empty()) add_vec(w, blk(l, kLinearNames[i]) + ".wclip", rc.data(), rc.size());
@@ -576,6 +582,16 @@ QuantModelData read_quant_model(const std::string& path, TableLoad tables) {
       L.wide[static_cast<size_t>(i)] = read_packed(f, base + ".wide", shapes[static_cast<size_t>(i)].first,
                                                    static_cast<int64_t>(wide.size()), kernels::kWideBits);
       check_wide_columns_zero(f, base, *linears(L)[static_cast<size_t>(i)], wide);
+    }
+    if (f.find_tensor(blk(l, "attn_k.center"))) {
+      if (ver < kQuantFormatVersionKeyCenter)
+        fail(path, ": ", blk(l, "attn_k.center"), ": key centers need format version ", kQuantFormatVersionKeyCenter,
+             " (file says ", ver, ")");
+      if (static_cast<int>(m.q.k_center.size()) != l)
+        fail(path, ": ", blk(l, "attn_k.center"), ": key centers on some layers only");
+      m.q.k_center.push_back(read_fvec(f, blk(l, "attn_k.center"), c.kv_dim()));
+    } else if (!m.q.k_center.empty()) {
+      fail(path, ": ", blk(l, "attn_k.center"), " is missing (key centers on some layers only)");
     }
     if (f.has("duquant." + blk(l, "qk_clip"))) {
       m.q.qk_clip_layer.resize(static_cast<size_t>(c.n_layers), 0.f);

@@ -35,7 +35,10 @@ namespace duq::model {
 //    by version, what they would run wrongly; a Hadamard transform in a version < 3 file is refused (it was the
 //    old H·diag(s) and cannot be rebuilt).
 // 4: wide channels (--wide-channels: per-site wide channel lists and 8-bit weight columns).
-inline constexpr uint32_t kQuantFormatVersion = 4;
+// 5: key centers (--k-center: blk.L.attn_k.center, F32 [n_kv_heads·hd], on every layer). An older build would run
+//    such a file without them: the same float attention, but K quantized off the grid the file was calibrated on.
+inline constexpr uint32_t kQuantFormatVersion = 5;
+inline constexpr uint32_t kQuantFormatVersionKeyCenter = 5;
 inline constexpr uint32_t kQuantFormatVersionWide = 4;
 inline constexpr uint32_t kQuantFormatVersionV3 = 3;
 inline constexpr uint32_t kQuantFormatVersionBase = 2;
@@ -106,6 +109,9 @@ struct QuantSettings {
     const float c = static_cast<size_t>(layer) < qk_clip_layer.size() ? qk_clip_layer[static_cast<size_t>(layer)] : 0.f;
     return c > 0.f ? c : qk_clip;
   }
+  // [n_layers][n_kv_heads·hd] key centers (--k-center): subtracted from K after RoPE, before the Q/K head
+  // rotation and K's quantization; empty = none (calib::QuantOptions::k_center says why it is exact).
+  std::vector<std::vector<float>> k_center;
 };
 
 struct QuantModelData {

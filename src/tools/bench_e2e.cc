@@ -333,6 +333,7 @@ void run_e2e_bench(const E2eBenchOptions& o) {
   q.method = calib::parse_method(o.method);
   q.wbits = o.wbits, q.abits = o.abits;
   q.steps = o.steps;
+  q.k_center = o.k_center;
   q.nsamples = o.calib_windows;
   q.calib_ctx = o.calib_ctx;
   q.progress = false;

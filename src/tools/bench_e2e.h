@@ -17,6 +17,7 @@ struct E2eBenchOptions {
   std::string method = "duquant";
   int wbits = 4, abits = 4;  // the integer engine's weight / activation bits (W4A4; W8A8 beside llama.cpp's Q8_0)
   int steps = 8;             // greedy steps of the DuQuant search (speed does not depend on it)
+  bool k_center = false;     // quantize with --k-center (the engine then subtracts a center from every key)
   int calib_windows = 2, calib_ctx = 64;
   std::string tmp;  // where the model files are written (and removed); default: system temp
   int core = -1;

@@ -90,6 +90,7 @@ DUQ_REGISTER_COMMAND(
            ->capture_default_str()
            ->check(Range(2, 8));
        e2e->add_option("--steps", e->steps, "DuQuant greedy steps")->capture_default_str()->check(Range(0, 1 << 20));
+       e2e->add_flag("--k-center", e->k_center, "quantize with --k-center (keys centered: its run-time cost)");
        e2e->add_option("--tmp", e->tmp, "existing folder for the temporary model files (default: the system's)");
        e2e->add_option("--core", e->core, "CPU to pin to (default: the first allowed)")->check(Range(0, 65535));
        e2e->add_flag("--exact-rotations", e->exact_rotations,

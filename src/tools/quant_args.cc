@@ -101,6 +101,9 @@ void QuantArgs::add(CLI::App& app, bool calib_required) {
                  "adds a narrow W8A8 GEMM over them (0 = none)")
       ->capture_default_str()
       ->check(Range(0, 1 << 16));
+  app.add_flag("--k-center", o.k_center,
+               "subtract each layer's calibration mean of K (after RoPE) from every key before K is quantized: "
+               "exact (softmax ignores a shift common to a query's logits), one subtraction per key at run time");
   app.add_option("--auto-rows", o.auto_rows,
                  "duquant-auto: calibration rows (whole windows, evenly spaced) each input's choice is evaluated on")
       ->capture_default_str()

@@ -18,7 +18,7 @@ TEST(LwcRollback, NonFiniteEpochIsRolledBackAndTrainingGoesOn) {
   const model::ModelWeights mw = model::random_weights(c, 4);
   const model::LayerWeights& w = mw.layers[0];
   const SiteTransforms none{};
-  const BlockParams<float> fixed = frozen_block_params(c, w, none, Mat());
+  const BlockParams<float> fixed = frozen_block_params(c, w, none, Mat(), {});
   const std::array<const Mat*, kNumLinears> lin = {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down};
   std::vector<Mat> inputs, targets;
   for (int n = 0; n < 3; ++n) {

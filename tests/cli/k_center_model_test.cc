@@ -1,0 +1,125 @@
+// `duquant quantize --k-center` on stories260K: the file (format version 5) runs in the integer engine within
+// the DuQuant tolerances of its simulation, is more accurate than the same method without centered keys,
+// the flag is refused where K is not quantized, and a reader refuses damaged key centers.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+
+#include "core/error.h"
+#include "formats/gguf.h"
+#include "model/quant_model.h"
+#include "stories260k_cli.h"
+#include "test_support.h"
+
+namespace duq {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CenterSetup : test::Stories260KCli {
+  test::CommandResult quantize(const std::string& flags, const fs::path& out) const {
+    return test::run_command(cli + " quantize --model " + model + " --calib " + calib +
+                             " --nsamples 8 --calib-ctx 128 --block 64 --steps 64 --quiet --wbits 4 --abits 4 " +
+                             flags + " --out " + out.string());
+  }
+  nlohmann::json ppl(const fs::path& f, const std::string& flags) const {
+    auto r = test::run_command(cli + " ppl --model " + f.string() + " --text " + eval +
+                               " --ctx 512 --max-windows 40 --json " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  }
+  fs::path file(const fs::path& dir, const std::string& method, bool center) const {
+    const fs::path out = dir / (method + (center ? "_centered" : "_plain") + ".gguf");
+    auto r = quantize("--method " + method + (center ? " --k-center" : ""), out);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return out;
+  }
+};
+
+TEST(KeyCenterStories260K, IntegerMatchesSimulatedAndBeatsUncenteredKeys) {
+  CenterSetup s;
+  if (!s.ok()) GTEST_SKIP();
+  const fs::path dir = test::temp_dir("k_center");
+  for (const std::string method : {"duquant", "duquant+gptq", "duquant-auto"}) {
+    const fs::path f = s.file(dir, method, true), plain = s.file(dir, method, false);
+    EXPECT_EQ(formats::GgufFile::open(f.string()).get<uint32_t>("duquant.format_version"), 5u);
+    EXPECT_LT(formats::GgufFile::open(plain.string()).get<uint32_t>("duquant.format_version"), 5u);
+    // The DuQuant tolerances of wide_channels_model_test (40 windows): 0.5% with exact rotations, 4% with int16.
+    const auto exact = s.ppl(f, "--check-simulated --exact-rotations");
+    EXPECT_LT(exact["relative_difference"].get<double>(), 0.005) << method << ": " << exact;
+    const double sim = exact["ppl_simulated"].get<double>();
+    const double int16 = s.ppl(f, "")["ppl"].get<double>();
+    EXPECT_LT(std::abs(int16 - sim) / sim, 0.04) << method << ": " << int16 << " vs simulated " << sim;
+    // Measured (seed 2, 40 windows): duquant 8.56 vs 12.24, duquant+gptq 8.28 vs 11.04, duquant-auto 6.07 vs 7.88.
+    const double without = s.ppl(plain, "--simulate")["ppl"].get<double>();
+    EXPECT_LT(sim, 0.9 * without) << method << ": centered " << sim << " vs not " << without;
+    std::printf("%s W4A4: keys centered %.4f, not %.4f (simulated, 40 windows)\n", method.c_str(), sim, without);
+  }
+}
+
+TEST(KeyCenterStories260K, RefusedWhereKeysAreNotQuantized) {
+  CenterSetup s;
+  if (!s.ok()) GTEST_SKIP();
+  const fs::path out = test::temp_dir("k_center_bad") / "x.gguf";
+  for (const std::string flags : {"--kv-bits 16 --k-center", "--method rtn --abits 16 --k-center"}) {
+    // s.quantize passes --abits 4 first: a second --abits is refused by the parser, so W4A16 is spelled here.
+    auto r =
+        flags.find("--abits") == std::string::npos
+            ? s.quantize(flags, out)
+            : test::run_command(s.cli + " quantize --model " + s.model + " --calib " + s.calib +
+                                " --nsamples 8 --calib-ctx 128 --quiet --wbits 4 " + flags + " --out " + out.string());
+    EXPECT_EQ(r.exit_code, 1) << flags << ": " << r.err;
+    EXPECT_NE(r.err.find("--k-center needs a quantized K"), std::string::npos) << flags << ": " << r.err;
+    EXPECT_FALSE(fs::exists(out)) << flags;
+  }
+}
+
+std::string read_error(const fs::path& p) {
+  try {
+    model::read_quant_model(p.string());
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(KeyCenterStories260K, ReaderRefusesDamagedKeyCenters) {
+  CenterSetup s;
+  if (!s.ok()) GTEST_SKIP();
+  const fs::path dir = test::temp_dir("k_center_damaged");
+  const model::QuantModelData good = model::read_quant_model(s.file(dir, "duquant", true).string());
+  ASSERT_EQ(good.q.k_center.size(), static_cast<size_t>(good.cfg.n_layers));
+  ASSERT_EQ(good.q.k_center[0].size(), static_cast<size_t>(good.cfg.kv_dim()));
+
+  model::QuantModelData gap = good;
+  gap.q.k_center[2].clear();
+  model::write_quant_model((dir / "gap.gguf").string(), gap);
+  EXPECT_NE(read_error(dir / "gap.gguf").find("blk.2.attn_k.center is missing"), std::string::npos)
+      << read_error(dir / "gap.gguf");
+
+  model::QuantModelData late = good;
+  late.q.k_center[0].clear();
+  model::write_quant_model((dir / "late.gguf").string(), late);
+  EXPECT_NE(read_error(dir / "late.gguf").find("blk.1.attn_k.center: key centers on some layers only"),
+            std::string::npos)
+      << read_error(dir / "late.gguf");
+
+  model::QuantModelData short_c = good;
+  short_c.q.k_center[1].pop_back();
+  model::write_quant_model((dir / "short.gguf").string(), short_c);
+  EXPECT_NE(read_error(dir / "short.gguf").find("blk.1.attn_k.center"), std::string::npos)
+      << read_error(dir / "short.gguf");
+
+  model::QuantModelData nan = good;
+  nan.q.k_center[3][5] = std::numeric_limits<float>::quiet_NaN();
+  model::write_quant_model((dir / "nan.gguf").string(), nan);
+  EXPECT_NE(read_error(dir / "nan.gguf").find("blk.3.attn_k.center holds NaN or Inf"), std::string::npos)
+      << read_error(dir / "nan.gguf");
+}
+
+}  // namespace
+}  // namespace duq
