@@ -10,6 +10,7 @@
 #include "formats/dtype.h"
 #include "formats/gguf.h"
 #include "formats/q8_0.h"
+#include "model/quant_model_io.h"
 
 namespace duq::model {
 
@@ -18,6 +19,17 @@ namespace {
 using formats::GgmlType;
 using formats::GgufFile;
 using formats::GgufWriter;
+using quant_io::add_mat;
+using quant_io::add_vec;
+using quant_io::blk;
+using quant_io::bytes_of;
+using quant_io::check_clip;
+using quant_io::Owned;
+using quant_io::read_fvec;
+using quant_io::read_ivec;
+using quant_io::read_mat;
+using quant_io::read_site_transform;
+using quant_io::write_site_transform;
 
 const char* kLinearNames[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
 const char* kSiteNames[kNumSites] = {"attn_in", "attn_out", "ffn_in", "down_in"};
@@ -34,18 +46,6 @@ std::array<std::pair<int64_t, int64_t>, 7> linear_shapes(const ModelConfig& c) {
   return {{{Q, D}, {K, D}, {K, D}, {D, Q}, {H, D}, {H, D}, {D, H}}};
 }
 std::array<int64_t, kNumSites> site_widths(const ModelConfig& c) { return {c.dim, c.q_dim(), c.dim, c.hidden_dim}; }
-
-std::string blk(int l, const std::string& rest) { return "blk." + std::to_string(l) + "." + rest; }
-
-// Tensor bytes views for the writer (the data must outlive write()).
-template <class T>
-std::span<const uint8_t> bytes_of(const T* p, size_t n) {
-  return {reinterpret_cast<const uint8_t*>(p), n * sizeof(T)};
-}
-
-struct Owned {  // storage for converted arrays that the writer references
-  std::vector<std::vector<uint8_t>> bytes;
-};
 
 GgmlType ggml_type_of(TableType t) {
   return t == TableType::F32 ? GgmlType::F32 : t == TableType::F16 ? GgmlType::F16 : GgmlType::Q8_0;
@@ -80,14 +80,6 @@ void add_table(GgufWriter& w, Owned& own, const std::string& name, const Mat& m,
   }
   w.add_tensor(name, ggml_type_of(type), {static_cast<uint64_t>(m.cols()), static_cast<uint64_t>(m.rows())},
                std::span<const uint8_t>(out.data(), out.size()));
-}
-
-void add_mat(GgufWriter& w, const std::string& name, const Mat& m) {
-  w.add_tensor(name, GgmlType::F32, {static_cast<uint64_t>(m.cols()), static_cast<uint64_t>(m.rows())},
-               bytes_of(m.data(), static_cast<size_t>(m.size())));
-}
-void add_vec(GgufWriter& w, const std::string& name, const float* p, size_t n) {
-  w.add_tensor(name, GgmlType::F32, {n}, bytes_of(p, n));
 }
 
 // --- reading helpers ---
@@ -147,35 +139,7 @@ AlignedVector<T> read_table_as_stored(const GgufFile& f, const std::string& name
   }
   return out;
 }
-Mat read_mat(const GgufFile& f, const std::string& name, int64_t rows, int64_t cols) {
-  const uint64_t dims[2] = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)};
-  const auto& t = f.tensor(name, GgmlType::F32, dims);
-  Mat m(rows, cols);
-  std::memcpy(m.data(), t.data, static_cast<size_t>(t.nbytes));
-  for (float v : m.flat())
-    if (!std::isfinite(v)) fail(f.path(), ": tensor ", name, " holds NaN or Inf");
-  return m;
-}
-void check_clip(const std::string& path, const std::string& what, float c) {
-  if (!(c > 0.f && c <= 1.f)) fail(path, ": ", what, " = ", c, " is not a clip ratio in (0, 1]");
-}
 
-std::vector<float> read_fvec(const GgufFile& f, const std::string& name, int64_t n) {
-  const uint64_t dims[1] = {static_cast<uint64_t>(n)};
-  const auto& t = f.tensor(name, GgmlType::F32, dims);
-  std::vector<float> v(static_cast<size_t>(n));
-  std::memcpy(v.data(), t.data, static_cast<size_t>(t.nbytes));
-  for (float x : v)
-    if (!std::isfinite(x)) fail(f.path(), ": tensor ", name, " holds NaN or Inf");
-  return v;
-}
-std::vector<int32_t> read_ivec(const GgufFile& f, const std::string& name, int64_t n) {
-  const uint64_t dims[1] = {static_cast<uint64_t>(n)};
-  const auto& t = f.tensor(name, GgmlType::I32, dims);
-  std::vector<int32_t> v(static_cast<size_t>(n));
-  std::memcpy(v.data(), t.data, static_cast<size_t>(t.nbytes));
-  return v;
-}
 Vec to_vec(const std::vector<float>& v) { return Vec(v.begin(), v.end()); }
 
 void add_packed(GgufWriter& w, const std::string& base, const kernels::PackedWeights& p) {
@@ -337,46 +301,7 @@ void write_quant_model(const std::string& path, const QuantModelData& m, Replace
       if (wide.rows) add_packed(w, blk(l, kLinearNames[i]) + ".wide", wide);
     }
     for (int s = 0; s < kNumSites; ++s) {
-      const OnlineTransform& t = L.sites[static_cast<size_t>(s)];
-      const std::string base = blk(l, kSiteNames[s]);
-      w.add_kv("duquant." + base + ".kind", static_cast<uint32_t>(t.kind));
-      if (!t.smooth.empty()) add_vec(w, base + ".smooth", t.smooth.data(), t.smooth.size());
-      w.add_kv("duquant." + base + ".has_smooth", !t.smooth.empty());
-      if (t.kind == OnlineTransform::Kind::DuQuant) {
-        w.add_kv("duquant." + base + ".rotations", static_cast<uint32_t>(t.rotations.size()));
-        std::vector<uint32_t> blocks, per_block;
-        for (size_t i = 0; i < t.rotations.size(); ++i) {
-          const auto& r = t.rotations[i];
-          blocks.push_back(static_cast<uint32_t>(r.block));
-          per_block.push_back(!r.per_block.empty());
-          if (r.per_block.empty()) {
-            add_mat(w, base + ".rot" + std::to_string(i), r.full);
-          } else {  // R̂_1 … R̂_K stacked: [K·b × b], kept in `own` until the write (the writer references it)
-            auto& bytes =
-                own.bytes.emplace_back(r.per_block.size() * static_cast<size_t>(r.block * r.block) * sizeof(float));
-            for (size_t k = 0; k < r.per_block.size(); ++k)
-              std::memcpy(bytes.data() + k * static_cast<size_t>(r.block * r.block) * sizeof(float),
-                          r.per_block[k].data(), static_cast<size_t>(r.block * r.block) * sizeof(float));
-            w.add_tensor(base + ".rot" + std::to_string(i), GgmlType::F32,
-                         {static_cast<uint64_t>(r.block),
-                          static_cast<uint64_t>(r.per_block.size()) * static_cast<uint64_t>(r.block)},
-                         bytes);
-          }
-          if (r.tail.size()) add_mat(w, base + ".rot" + std::to_string(i) + "t", r.tail);
-        }
-        w.add_kv("duquant." + base + ".blocks", blocks);
-        if (std::find(per_block.begin(), per_block.end(), 1u) != per_block.end())
-          w.add_kv("duquant." + base + ".per_block", per_block);
-        for (size_t i = 0; i < t.perms.size(); ++i)
-          w.add_tensor(base + ".perm" + std::to_string(i), GgmlType::I32, {t.perms[i].size()},
-                       bytes_of(t.perms[i].data(), t.perms[i].size()));
-      } else if (t.kind == OnlineTransform::Kind::Hadamard) {
-        w.add_kv("duquant." + base + ".hadamard_seed", t.hadamard_seed);
-      }
-      if (t.act_clip > 0.f) w.add_kv("duquant." + base + ".act_clip", t.act_clip);
-      if (!t.choice.empty()) w.add_kv("duquant." + base + ".choice", t.choice);
-      if (!t.wide.empty())
-        w.add_tensor(base + ".wide", GgmlType::I32, {t.wide.size()}, bytes_of(t.wide.data(), t.wide.size()));
+      write_site_transform(w, own, blk(l, kSiteNames[s]), L.sites[static_cast<size_t>(s)]);
     }
     if (static_cast<size_t>(l) < m.q.qk_clip_layer.size() && m.q.qk_clip_layer[static_cast<size_t>(l)] > 0.f)
       w.add_kv("duquant." + blk(l, "qk_clip"), m.q.qk_clip_layer[static_cast<size_t>(l)]);
@@ -497,78 +422,8 @@ QuantModelData read_quant_model(const std::string& path, TableLoad tables) {
       *lins[static_cast<size_t>(i)] = read_packed(f, blk(l, kLinearNames[i]), shapes[static_cast<size_t>(i)].first,
                                                   shapes[static_cast<size_t>(i)].second, m.q.wbits);
     for (int s = 0; s < kNumSites; ++s) {
-      OnlineTransform& t = L.sites[static_cast<size_t>(s)];
-      const std::string base = blk(l, kSiteNames[s]);
-      const int64_t D = widths[static_cast<size_t>(s)];
-      const uint32_t kind = f.get<uint32_t>("duquant." + base + ".kind");
-      if (kind > 2) fail(path, ": ", base, " has unknown transform kind ", kind);
-      t.kind = static_cast<OnlineTransform::Kind>(kind);
-      if (f.get<bool>("duquant." + base + ".has_smooth")) {
-        t.smooth = read_fvec(f, base + ".smooth", D);
-        for (float x : t.smooth)
-          if (!(x > 0)) fail(path, ": ", base, ".smooth holds a non-positive factor");
-      }
-      if (t.kind == OnlineTransform::Kind::DuQuant) {
-        const auto& blocks = f.get_array<uint32_t>("duquant." + base + ".blocks");
-        const uint32_t nrot = f.get<uint32_t>("duquant." + base + ".rotations");
-        if (nrot == 0 || blocks.size() != nrot) fail(path, ": ", base, ": inconsistent rotation count");
-        std::vector<uint32_t> per_block(nrot, 0);
-        if (f.has("duquant." + base + ".per_block")) {
-          if (ver < 3) fail(path, ": ", base, ": per-block rotations need format version 3 (file says ", ver, ")");
-          per_block = f.get_array<uint32_t>("duquant." + base + ".per_block");
-          if (per_block.size() != nrot)
-            fail(path, ": ", base, ": per_block has ", per_block.size(), " flags for ", nrot, " rotations");
-        }
-        for (uint32_t i = 0; i < nrot; ++i) {
-          BlockRotationData r;
-          r.block = blocks[i];
-          if (r.block < 1 || r.block > D) fail(path, ": ", base, ": rotation block ", r.block, " outside 1..", D);
-          const std::string rn = base + ".rot" + std::to_string(i);
-          if (per_block[i] > 1) fail(path, ": ", base, ": per_block flag ", per_block[i], " is not 0 or 1");
-          if (per_block[i]) {
-            const int64_t k = D / r.block;
-            const Mat stacked = read_mat(f, rn, k * r.block, r.block);
-            for (int64_t b = 0; b < k; ++b) {
-              Mat m(r.block, r.block);
-              std::copy(stacked.data() + b * r.block * r.block, stacked.data() + (b + 1) * r.block * r.block, m.data());
-              r.per_block.push_back(std::move(m));
-            }
-          } else {
-            r.full = read_mat(f, rn, r.block, r.block);
-          }
-          if (D % r.block) r.tail = read_mat(f, rn + "t", D % r.block, D % r.block);
-          t.rotations.push_back(std::move(r));
-        }
-        for (uint32_t i = 0; i + 1 < nrot; ++i) {
-          auto p = read_ivec(f, base + ".perm" + std::to_string(i), D);
-          std::vector<char> seen(static_cast<size_t>(D), 0);
-          for (int32_t j : p) {
-            if (j < 0 || j >= D || seen[static_cast<size_t>(j)])
-              fail(path, ": ", base, ".perm", i, " is not a permutation of 0..", D - 1);
-            seen[static_cast<size_t>(j)] = 1;
-          }
-          t.perms.push_back(std::move(p));
-        }
-      } else if (t.kind == OnlineTransform::Kind::Hadamard) {
-        if (ver < 3)
-          fail(path, ": ", base, " uses the randomized Hadamard of format version ", ver,
-               " (signs after the mixing, H·diag(s)), which this build no longer rebuilds; quantize the model again");
-        t.hadamard_seed = f.get<uint64_t>("duquant." + base + ".hadamard_seed");
-      }
-      t.act_clip = f.get_or<float>("duquant." + base + ".act_clip", 0.f);
-      if (f.has("duquant." + base + ".act_clip")) check_clip(path, base + ".act_clip", t.act_clip);
-      if (f.has("duquant." + base + ".choice")) t.choice = f.get<std::string>("duquant." + base + ".choice");
-      if (const auto* wt = f.find_tensor(base + ".wide")) {
-        if (ver < kQuantFormatVersionWide)
-          fail(path, ": ", base, ": wide channels need format version ", kQuantFormatVersionWide, " (file says ", ver,
-               ")");
-        if (wt->dims.size() != 1 || wt->dims[0] < 1 || wt->dims[0] >= static_cast<uint64_t>(D))
-          fail(path, ": ", base, ".wide must list between 1 and ", D - 1, " channels");
-        t.wide = read_ivec(f, base + ".wide", static_cast<int64_t>(wt->dims[0]));
-        for (size_t i = 0; i < t.wide.size(); ++i)
-          if (t.wide[i] < 0 || t.wide[i] >= D || (i > 0 && t.wide[i] <= t.wide[i - 1]))
-            fail(path, ": ", base, ".wide is not a sorted list of distinct channels in 0..", D - 1);
-      }
+      L.sites[static_cast<size_t>(s)] =
+          read_site_transform(f, blk(l, kSiteNames[s]), widths[static_cast<size_t>(s)], ver);
     }
     for (int i = 0; i < 7; ++i) {
       const auto& wide = L.sites[static_cast<size_t>(site_of_linear(i))].wide;
