@@ -8,7 +8,9 @@
 // Not a Google Benchmark timing loop: one run printing a table. Options as key=value arguments:
 //   dim=4096 hidden=11008 heads=32 layers=2 vocab=1000 channels=8 scale=20 gamma=0 massive=500 rate=0.02
 //   calib=16 ctx=256 evalw=4 evalctx=256 steps=256 block=128 lac=0.9 swc=0.8 wbits=4 abits=4 seed=1 threads=1
-//   methods=rtn,smoothquant,rotation,duquant
+//   methods=rtn,smoothquant,rotation,duquant   lwcepochs=20 ntepochs=10
+// A method may carry modifiers after '/', each separated by '/': nt (--norm-tweak), kc (--k-center), wN
+// (--wide-channels N), e.g. methods=duquant,duquant/kc,duquant/w128,duquant+lwc/nt.
 // Run: OPENBLAS_CORETYPE=SkylakeX build/bench/bench_outlier_bench [key=value ...]
 //
 // Measured with the defaults (8 normal channels ×20, massive ×500 at ids 1,13,29, trigger rate 2%, 16 × 256
@@ -118,14 +120,25 @@ int run(const Args& a) {
       static_cast<int>(a.num("wbits", 4)), static_cast<int>(a.num("abits", 4)), a.num("lac", 0.9), a.num("swc", 0.8),
       static_cast<int>(a.num("block", 128)), static_cast<int>(a.num("steps", 256)), calib.size(), calib[0].size(), rate,
       evalw, evalctx);
-  std::printf("%-12s %-6s %9s %9s %9s %9s %9s | %10s %10s | %8s %8s %8s %7s\n", "method", "layer", "AttnIn", "AttnOut",
+  std::printf("%-16s %-6s %9s %9s %9s %9s %9s | %10s %10s | %8s %8s %8s %7s\n", "method", "layer", "AttnIn", "AttnOut",
               "FfnIn", "DownIn", "Down/tok", "down max", "after G", "KLD", "top1", "ppl", "calib s");
   std::stringstream ms(a.str("methods", "rtn,smoothquant,rotation,duquant"));
   std::string name;
   double fp_ppl = 0;
   while (std::getline(ms, name, ',')) {
     calib::QuantOptions o;
-    o.method = calib::parse_method(name);
+    std::stringstream parts(name);
+    std::string part;
+    std::getline(parts, part, '/');
+    o.method = calib::parse_method(part);
+    while (std::getline(parts, part, '/')) {
+      if (part == "nt") o.norm_tweak = true;
+      else if (part == "kc") o.k_center = true;
+      else if (part.size() > 1 && part[0] == 'w') o.wide_channels = std::atoi(part.c_str() + 1);
+      else fail("outlier_bench: unknown method modifier '", part, "' in ", name, " (nt, kc or wN)");
+    }
+    o.lwc_epochs = static_cast<int>(a.num("lwcepochs", 20));
+    o.norm_tweak_epochs = static_cast<int>(a.num("ntepochs", 10));
     o.steps = static_cast<int>(a.num("steps", 256));
     o.block = static_cast<int>(a.num("block", 128));
     o.lac = static_cast<float>(a.num("lac", 0.9));
@@ -133,13 +146,14 @@ int run(const Args& a) {
     o.wbits = static_cast<int>(a.num("wbits", 4));
     o.abits = static_cast<int>(a.num("abits", 4));
     o.progress = false;
+    o.validate();
     const calib::QuantizedModel q = calib::quantize_model(src, calib, o);
     const auto r = eval::compare_models(stream, c.bos_id, fp_fn, {logits_of(q)}, po);
     fp_ppl = r[0].ppl;
     for (int l = 0; l < c.n_layers; ++l) {
       const auto& rep = q.report[static_cast<size_t>(l)];
       const auto& down = rep[static_cast<size_t>(model::Site::DownIn)];
-      std::printf("%-12s %-6d %9.4f %9.4f %9.4f %9.4f %9.4f | %10.2f %10.2f", name.c_str(), l, rep[0].output_rel_error,
+      std::printf("%-16s %-6d %9.4f %9.4f %9.4f %9.4f %9.4f | %10.2f %10.2f", name.c_str(), l, rep[0].output_rel_error,
                   rep[1].output_rel_error, rep[2].output_rel_error, down.output_rel_error, down.output_token_rel_error,
                   max_of(down.absmax_before), max_of(down.absmax_after));
       if (l == 0) std::printf(" | %8.4f %8.3f %8.2f %7.1f\n", r[1].kld, r[1].top1_agree, r[1].ppl, q.calib_seconds);

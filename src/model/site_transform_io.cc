@@ -26,8 +26,8 @@ void write_site_transform(formats::GgufWriter& w, Owned& own, const std::string&
         auto& bytes =
             own.bytes.emplace_back(r.per_block.size() * static_cast<size_t>(r.block * r.block) * sizeof(float));
         for (size_t k = 0; k < r.per_block.size(); ++k)
-          std::memcpy(bytes.data() + k * static_cast<size_t>(r.block * r.block) * sizeof(float),
-                      r.per_block[k].data(), static_cast<size_t>(r.block * r.block) * sizeof(float));
+          std::memcpy(bytes.data() + k * static_cast<size_t>(r.block * r.block) * sizeof(float), r.per_block[k].data(),
+                      static_cast<size_t>(r.block * r.block) * sizeof(float));
         w.add_tensor(base + ".rot" + std::to_string(i), GgmlType::F32,
                      {static_cast<uint64_t>(r.block),
                       static_cast<uint64_t>(r.per_block.size()) * static_cast<uint64_t>(r.block)},
