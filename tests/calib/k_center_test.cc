@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/nn_ops.h"
+#include "mat_compare.h"
 #include "model/rope_freq.h"
 #include "model/weights.h"
 #include "test_support.h"
@@ -43,15 +44,6 @@ QuantOptions float_options() {
   return o;
 }
 
-double rel_diff(const Mat& a, const Mat& b) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < b.size(); ++i) {
-    num += (double(a.data()[i]) - b.data()[i]) * (double(a.data()[i]) - b.data()[i]);
-    den += double(b.data()[i]) * b.data()[i];
-  }
-  return std::sqrt(num / den);
-}
-
 TEST(KeyCenter, LeavesFloatAttentionUnchanged) {
   if (!std::filesystem::exists(test::assets_dir() / "models/stories260K")) GTEST_SKIP() << "no assets";
   Stories s = load(1, 40);
@@ -69,7 +61,7 @@ TEST(KeyCenter, LeavesFloatAttentionUnchanged) {
     Mat kc(40, cfg.kv_dim()), vc(40, cfg.kv_dim());
     model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, plain, 0, kc, vc, rope, nullptr);
     model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, shifted, 0, kc, vc, rope, &centered);
-    EXPECT_LT(rel_diff(shifted, plain), 1e-5) << "layer " << l;
+    EXPECT_LT(test::rel_frobenius_diff(shifted, plain), 1e-5) << "layer " << l;
     // The same vector taken from the queries instead is no softmax-invariant shift: the check can fail.
     struct FromQueries : model::ForwardHooks {
       const std::vector<float>* c;
@@ -81,7 +73,7 @@ TEST(KeyCenter, LeavesFloatAttentionUnchanged) {
     from_queries.c = &c;
     Mat moved(s.windows[0]);
     model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, moved, 0, kc, vc, rope, &from_queries);
-    EXPECT_GT(rel_diff(moved, plain), 1e-3) << "layer " << l;
+    EXPECT_GT(test::rel_frobenius_diff(moved, plain), 1e-3) << "layer " << l;
   }
 }
 

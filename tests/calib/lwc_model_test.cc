@@ -8,6 +8,7 @@
 #include "calib/calib_data.h"
 #include "calib/lwc.h"
 #include "calib/pipeline.h"
+#include "mat_compare.h"
 #include "model/tokenizer.h"
 #include "test_support.h"
 
@@ -28,15 +29,6 @@ Stories load(int n, int len) {
   const std::vector<int> ids = tok->encode(text, true, false);
   s.windows = sample_windows(ids, n, len, 2, "calib.txt");
   return s;
-}
-
-double rel_diff(const Mat& a, const Mat& b) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < b.size(); ++i) {
-    num += (double(a.data()[i]) - b.data()[i]) * (double(a.data()[i]) - b.data()[i]);
-    den += double(b.data()[i]) * b.data()[i];
-  }
-  return std::sqrt(num / den);
 }
 
 TEST(LwcModel, BlockGradForwardMatchesQuantizedModel) {
@@ -79,10 +71,10 @@ TEST(LwcModel, BlockGradForwardMatchesQuantizedModel) {
         uncentered.k_center.clear();
         Mat y0;
         block_loss_grad<float>(cfg, block_quant_spec(o), uncentered, xin, xin, &y0, nullptr, nullptr);
-        EXPECT_GT(rel_diff(y0, y), 1e-2) << "layer " << l;
+        EXPECT_GT(test::rel_frobenius_diff(y0, y), 1e-2) << "layer " << l;
       }
       model::block_forward(cfg, l, w.attn_norm, w.ffn_norm, lin, x, 0, kc, vc, qm.model->rope(), qm.hooks.get());
-      const double d = rel_diff(y, x);
+      const double d = test::rel_frobenius_diff(y, x);
       // A16 KV16: only float rounding differs. Else a few activations (or keys, values) may land on the other
       // side of a rounding edge.
       EXPECT_LT(d, ab == 16 && kv == 0 ? 1e-5 : 2e-2) << "W" << wb << "A" << ab << " KV" << kv << " layer " << l;
