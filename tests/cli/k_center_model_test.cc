@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 struct CenterSetup : test::Stories260KCli {
   fs::path file(const fs::path& dir, const std::string& method, bool center) const {
-    const fs::path out = dir / (method + (center ? "_centered" : "_plain") + ".gguf");
+    fs::path out = dir / (method + (center ? "_centered" : "_plain") + ".gguf");
     auto r = quantize("--method " + method + (center ? " --k-center" : ""), out);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return out;

@@ -25,7 +25,7 @@ using WideSetup = test::Stories260KCli;
 
 // The file of `method` with k wide channels, quantized into dir.
 fs::path wide_file(const WideSetup& s, const fs::path& dir, const std::string& method, int k) {
-  const fs::path out = dir / (method + "_k" + std::to_string(k) + ".gguf");
+  fs::path out = dir / (method + "_k" + std::to_string(k) + ".gguf");
   auto r = s.quantize("--method " + method + " --wide-channels " + std::to_string(k), out);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return out;
