@@ -1,5 +1,5 @@
 // Integer GEMM/GEMV (kernels/int_gemm.h) against fp32 OpenBLAS and oneDNN s8 at LLaMA-2-7B linear shapes,
-// single thread, pinned to CPU 0. N×K ∈ {4096×4096, 11008×4096, 4096×11008}, M ∈ {1 (GEMV), 512}.
+// single thread, pinned to CPU 0. N×K ∈ {4096×4096, 11008×4096, 4096×11008}, M ∈ {1 (GEMV), 16 (batched decode), 512}.
 // Counter GOP/s = 2·M·N·K / time (int ops for ours and oneDNN, flops for OpenBLAS). Medians of 5 runs.
 //
 //   Int/W4A4, W4A8, W8A8   ours: int_gemm on prepacked weights and prequantized activations
@@ -130,7 +130,7 @@ void BM_TransformQuant(benchmark::State& state) {
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
-  for (int64_t m : {1, 512})
+  for (int64_t m : {1, 16, 512})  // 16: a batched decode step (serve) of 16 sequences
     for (auto [n, kk] : {std::pair<int64_t, int64_t>{4096, 4096}, {11008, 4096}, {4096, 11008}}) b->Args({m, n, kk});
   b->ArgNames({"M", "N", "K"})->Unit(benchmark::kMillisecond)->Repetitions(5)->ReportAggregatesOnly(true);
   b->MinTime(0.3);

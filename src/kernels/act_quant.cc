@@ -26,17 +26,23 @@ void run_rows(detail::ActQuantArgs& a) {
   }
 }
 
-// Tokens (rows) are independent: the rows split over num_threads() threads in whole tiles of kActTile
-// tokens, each range one call on offset pointers with its own thread-local scratch. A row's arithmetic does
-// not depend on which tile it is in, so the output is bit-identical for any thread count. Small inputs
-// stay on one thread.
+// Tokens (rows) are independent: the rows split over num_threads() threads, each range one call on offset
+// pointers with its own thread-local scratch. A row's arithmetic does not depend on which tile it is in, so the
+// output is bit-identical for any split. Ranges are whole tiles of kActTile tokens when there are enough
+// (each tile reuses the rotation's chunks from L1); fewer rows than one tile per thread (a batched decode
+// step: one token per sequence) split evenly, at least kMinRowsPerThread each. Small inputs stay on one thread.
 void run(const detail::ActQuantArgs& a) {
-  constexpr int64_t kMinParallelElems = 1 << 16;
+  // below this many elements a fork costs more than it saves (a transformed element costs two block
+  // rotations, ~2·block multiply-adds, so much less is worth splitting)
+  const int64_t min_parallel_elems = a.transform ? int64_t{1} << 12 : int64_t{1} << 16;
+  constexpr int64_t kMinRowsPerThread = 4;
   const int64_t tiles = (a.m + detail::kActTile - 1) / detail::kActTile;
-  const int64_t T = a.m * a.k < kMinParallelElems ? 1 : std::min<int64_t>(num_threads(), tiles);
-  parallel_for(T, [&](int64_t t) {
-    const int64_t m0 = std::min(a.m, tiles * t / T * detail::kActTile);
-    const int64_t m1 = std::min(a.m, tiles * (t + 1) / T * detail::kActTile);
+  const int64_t T =
+      a.m * a.k < min_parallel_elems ? 1 : std::min<int64_t>(num_threads(), std::max(tiles, a.m / kMinRowsPerThread));
+  const int64_t unit = tiles >= T ? detail::kActTile : 1, units = (a.m + unit - 1) / unit;
+  parallel_for(std::max<int64_t>(T, 1), [&](int64_t t) {
+    const int64_t m0 = std::min(a.m, units * t / T * unit);
+    const int64_t m1 = std::min(a.m, units * (t + 1) / T * unit);
     if (m0 >= m1) return;
     detail::ActQuantArgs b = a;
     b.x += m0 * a.ldx;

@@ -8,12 +8,14 @@
 //                                     integer engine's generic sites) fixed blocks of kBatchRowBlock rows
 //                                     (zero-padded), so a row's sums do not depend on the batch
 //   RoPE, hooks, attention            per chunk, the same calls with the same shapes as the chunk alone
+//                                     (attention of small chunks on several threads at once, one chunk each)
 // Logits: the last row of every chunk (all rows of an all_logits chunk), RMSNorm, classifier by
 // kernels::matmul_xwt_rows.
 #include <cstring>
 
 #include "core/error.h"
 #include "core/stage_clock.h"
+#include "core/threads.h"
 #include "kernels/gemm_f32.h"
 #include "model/forward.h"
 
@@ -88,6 +90,13 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
     return embed(tokens);
   }();
   Mat xn(R, D), q(R, Q), k(R, K), v(R, K), att(R, Q), y(R, D), gate(R, H), up(R, H);
+  // Attention work of a chunk ~ T·n_ctx; chunks below kSmallAttention go in parallel with each other.
+  constexpr int64_t kSmallAttention = int64_t{1} << 14;
+  std::vector<size_t> small, large;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const int64_t T = off[i + 1] - off[i];
+    (T * (chunks[i].pos0 + T) < kSmallAttention ? small : large).push_back(i);
+  }
   auto hook_rows = [&](int l, Site s, MatView m) {
     if (hooks)
       for (size_t i = 0; i < chunks.size(); ++i) hooks->linear_input(l, s, rows_of(m, i));
@@ -109,22 +118,33 @@ Mat Model::forward_batch(std::span<const SeqChunk> chunks, ForwardHooks* hooks) 
                   [&](ConstMatView in, std::span<MatView> o) { lin.attn_in(in, o[0], o[1], o[2]); });
     for (size_t i = 0; i < chunks.size(); ++i) {
       const SeqChunk& ch = chunks[i];
-      MatView qi = rows_of(q, i), ki = rows_of(k, i), vi = rows_of(v, i), ai = rows_of(att, i);
+      MatView qi = rows_of(q, i), ki = rows_of(k, i), vi = rows_of(v, i);
       {
         const Scope timed(Stage::kRope);
         kernels::rope(qi, c.n_heads, ch.pos0, rope_, interleaved);
         kernels::rope(ki, c.n_kv_heads, ch.pos0, rope_, interleaved);
       }
-      if (hooks) {
+      if (hooks) {  // hooks keep scratch of their own: one chunk at a time
         const Scope timed(Stage::kQkQuant);
         hooks->qk(l, qi, ki);
         hooks->v(l, vi);
       }
-      const Scope timed(Stage::kAttention);
+    }
+    auto attend = [&](size_t i) {
+      const SeqChunk& ch = chunks[i];
+      MatView qi = rows_of(q, i), ki = rows_of(k, i), vi = rows_of(v, i), ai = rows_of(att, i);
       if (attention_) attention_->attend(l, qi, ki, vi, ch.pos0, *ch.cache, ai);
       else
         float_attention(c, qi, ki, vi, ch.pos0, ch.cache->k[static_cast<size_t>(l)],
                         ch.cache->v[static_cast<size_t>(l)], ai, ch.cache->work->scores);
+    };
+    // Small chunks (decode steps) are too little work to split inside (heads), so they run side by side, one
+    // chunk per call on any thread (each call has its own cache and scratch: the same bits as alone); large
+    // chunks (prefill) one after another, each split over the threads inside.
+    {
+      const Scope timed(Stage::kAttention);
+      for (size_t i : large) attend(i);
+      parallel_for(static_cast<int64_t>(small.size()), [&](int64_t j) { attend(small[static_cast<size_t>(j)]); });
     }
     hook_rows(l, Site::AttnOut, att);
     in_row_blocks(exact, att, {y}, [&](ConstMatView in, std::span<MatView> o) { lin.attn_out(in, o[0]); });

@@ -90,6 +90,8 @@ struct KVCache {
 // Attention of one block over the sequence's cache: q [T×Q], k, v [T×K] after RoPE and the hooks, for
 // positions pos0 … pos0+T−1; stores k/v in `cache` and writes att [T×Q] = softmax(q·kᵀ/√hd, causal)·v.
 // Model runs the float attention over cache.k/v unless an engine sets its own (Model::set_attention).
+// forward_batch calls attend for different sequences (caches) on several threads at once: an implementation
+// keeps its per-call state in `cache` (KVCache::ext), never in itself.
 class BlockAttention {
  public:
   virtual ~BlockAttention() = default;

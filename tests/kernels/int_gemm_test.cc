@@ -122,35 +122,42 @@ TEST(IntGemm, WideZeroPointsTakeTheInt64Path) {
   }
 }
 
-// Extreme codes at the largest K: the int32 dot products must not overflow.
+// Extreme codes at the largest K: the int32 dot products must not overflow, nor the AVX2 kernel's int16
+// partial sums (each as large as the pair bound allows: codes 0 give q − o = −8 / −128 against the largest
+// activation code). m = 1 takes the GEMV, m = 3 and 5 the GEMM's micro-tiles.
 TEST(IntGemm, ExtremeCodesAtMaxKDoNotOverflow) {
-  for (int64_t k : {int64_t{16384}, kMaxGemmK})
-    for (int64_t m : {1, 3}) {
-      const int64_t n = 17;
-      QuantActs x;
-      x.bits = 8;
-      x.rows = m;
-      x.cols = k;
-      x.cols_pad = k;
-      x.codes.assign(static_cast<size_t>(m * k), 255);
-      x.scale.assign(m, 1.f);
-      x.zero = {0, 255, 128};
-      x.zero.resize(static_cast<size_t>(m));
-      x.sum.assign(m, static_cast<int32_t>(255 * k));
-      for (int wbits : {8, 4}) {
-        std::vector<uint8_t> codes(static_cast<size_t>(n * k), 0);
-        for (int64_t c = 0; c < k; ++c) codes[static_cast<size_t>(k + c)] = static_cast<uint8_t>((1 << wbits) - 1);
-        std::vector<float> scale(n, 1.f);
-        std::vector<int32_t> zero(n, 0);
-        zero[2] = (1 << wbits) - 1;
-        const PackedWeights w = pack_weights(codes.data(), k, n, k, wbits, scale.data(), zero.data());
-        const Mat ref = run_gemm(x, w, Isa::Scalar);
-        EXPECT_EQ(ref(0, 0), 0.f);
-        EXPECT_EQ(ref(0, 1), static_cast<float>(255 * ((1 << wbits) - 1) * k));
-        EXPECT_EQ(ref(0, 2), static_cast<float>(-255 * ((1 << wbits) - 1) * k));
-        for (Isa isa : available_isas()) expect_bit_equal(run_gemm(x, w, isa), ref, isa_name(isa));
+  for (int abits : {8, 4})
+    for (int64_t k : {int64_t{16384}, kMaxGemmK})
+      for (int64_t m : {1, 3, 5}) {
+        const int64_t n = 17;
+        const int amax = (1 << abits) - 1;
+        QuantActs x;
+        x.bits = abits;
+        x.rows = m;
+        x.cols = k;
+        x.cols_pad = k;
+        x.codes.assign(static_cast<size_t>(m * k), static_cast<uint8_t>(amax));
+        x.scale.assign(m, 1.f);
+        x.zero = {0, amax, (amax + 1) / 2, 0, amax};
+        x.zero.resize(static_cast<size_t>(m));
+        x.sum.assign(m, static_cast<int32_t>(amax * k));
+        for (int wbits : {8, 4}) {
+          std::vector<uint8_t> codes(static_cast<size_t>(n * k), 0);
+          for (int64_t c = 0; c < k; ++c) codes[static_cast<size_t>(k + c)] = static_cast<uint8_t>((1 << wbits) - 1);
+          std::vector<float> scale(n, 1.f);
+          std::vector<int32_t> zero(n, 0);
+          zero[2] = (1 << wbits) - 1;
+          const PackedWeights w = pack_weights(codes.data(), k, n, k, wbits, scale.data(), zero.data());
+          const Mat ref = run_gemm(x, w, Isa::Scalar);
+          EXPECT_EQ(ref(0, 0), 0.f);
+          EXPECT_EQ(ref(0, 1), static_cast<float>(int64_t{amax} * ((1 << wbits) - 1) * k));
+          EXPECT_EQ(ref(0, 2), static_cast<float>(-int64_t{amax} * ((1 << wbits) - 1) * k));
+          for (Isa isa : available_isas())
+            expect_bit_equal(run_gemm(x, w, isa), ref,
+                             std::string(isa_name(isa)) + " W" + std::to_string(wbits) + "A" + std::to_string(abits) +
+                                 " m=" + std::to_string(m) + " k=" + std::to_string(k));
+        }
       }
-    }
 }
 
 TEST(PackWeights, RoundTripAndDocumentedLayout) {

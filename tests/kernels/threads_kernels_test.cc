@@ -117,9 +117,10 @@ TEST(ThreadsKernels, IntGemmWritesOnlyItsStridedOutput) {
 
 TEST(ThreadsKernels, TransformQuantizeSameBitsAtEveryThreadCount) {
   Rng rng(73);
-  // Token counts around the 24-token tile (1 and 23: below the serial threshold; 70, 95 and 400 split, with
-  // tails), K with a tail block (1000 = 15·64 + 40).
-  for (int64_t m : {1, 23, 70, 95, 400})
+  // Token counts around the 24-token tile: 1 and 5 stay serial (under 4 rows per thread), 16 and 23 split by
+  // rows (a batched decode step: fewer rows than one tile per thread), 70, 95 and 400 by whole tiles, with
+  // tails; K with a tail block (1000 = 15·64 + 40).
+  for (int64_t m : {1, 5, 16, 23, 70, 95, 400})
     for (bool integer : {false, true}) {
       const int64_t k = 1000, b = 64;
       test::TransformData d = test::make_transform(rng, k, b, true, true, true);

@@ -4,13 +4,15 @@
 // except W8A8 (2·255·128 = 65280). W8A8 therefore widens both operands to int16 and uses vpmaddwd
 // directly (2 products per lane, no saturation possible): the weight panel is widened once per panel into
 // scratch [Kp/2 pairs][16 rows][2 × int16] and reused by all M rows.
-// GEMM: per 16-row panel (W4: unpacked to int8 q − 8 in scratch), micro-tiles of 4 rows × 16 outputs.
+// GEMM: per 16-row panel (W4: unpacked to int8 q − 8 in scratch), micro-tiles of 4 rows × 16 outputs, the
+// pair sums added in int16 over as many columns as cannot overflow (int16_chunk_quads) before widening.
 // GEMV (M = 1, W4): streams each packed panel once, nibbles unsigned (u8 operand) × activations s8.
 // GCC 12 warns inside its own intrinsic headers (_mm512_undefined_* at -O3, GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/int_kernels_internal.h"
@@ -67,19 +69,37 @@ void widen_w8_panel(const int8_t* src, int64_t k_pad, int16_t* dst) {
     }
 }
 
+// Quads (4 columns) whose vpmaddubsw pair sums can be added in int16 before widening: each pair is at most
+// 2·(2^a − 1)·max|q − o| (o = 8 for W4, 128 for W8), so `chunk` of them stay within ±32767 (W4A4: 240 per
+// pair, 136 quads; W4A8 / W8A4: 8). Widening (vpmaddwd) once per chunk instead of once per quad halves the
+// multiply-port work of the micro-kernel; the sum is the same exact integer.
+int64_t int16_chunk_quads(const GemmArgs& a) {
+  const int64_t pair = 2 * ((int64_t{1} << a.abits) - 1) * (a.wbits == 4 ? 8 : 128);
+  return pair > 0 ? std::max<int64_t>(1, 32767 / pair) : 1;
+}
+
 template <int R>
-void tile_ubs(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t m0, int64_t n0) {
+void tile_ubs(const GemmArgs& a, const uint8_t* x, const int8_t* w, int64_t m0, int64_t n0, int64_t chunk) {
   __m256i c[R][2];
   for (int r = 0; r < R; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
   const __m256i ones = _mm256_set1_epi16(1);
   const int64_t nq = a.k_pad / 4;
-  for (int64_t q = 0; q < nq; ++q) {
-    const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + q * 64));
-    const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + q * 64 + 32));
+  for (int64_t q0 = 0; q0 < nq; q0 += chunk) {
+    const int64_t q1 = std::min(nq, q0 + chunk);
+    __m256i s[R][2];
+    for (int r = 0; r < R; ++r) s[r][0] = s[r][1] = _mm256_setzero_si256();
+    for (int64_t q = q0; q < q1; ++q) {
+      const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + q * 64));
+      const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + q * 64 + 32));
+      for (int r = 0; r < R; ++r) {
+        const __m256i xa = bcast4(x + r * a.k_pad + q * 4);
+        s[r][0] = _mm256_add_epi16(s[r][0], _mm256_maddubs_epi16(xa, w0));
+        s[r][1] = _mm256_add_epi16(s[r][1], _mm256_maddubs_epi16(xa, w1));
+      }
+    }
     for (int r = 0; r < R; ++r) {
-      const __m256i xa = bcast4(x + r * a.k_pad + q * 4);
-      c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(xa, w0), ones));
-      c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(xa, w1), ones));
+      c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(s[r][0], ones));
+      c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(s[r][1], ones));
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -115,6 +135,7 @@ void gemm(const GemmArgs& a) {
   const bool wide16 = a.wbits == 8 && a.abits == 8;
   int8_t* buf8 = reinterpret_cast<int8_t*>(a.scratch);
   int16_t* buf16 = reinterpret_cast<int16_t*>(a.scratch);
+  const int64_t chunk = int16_chunk_quads(a);
   for (int64_t p = 0; p < panels; ++p) {
     const int8_t* w8 = nullptr;
     if (a.wbits == 4) {
@@ -130,10 +151,10 @@ void gemm(const GemmArgs& a) {
       const uint8_t* x = a.xq + m0 * a.k_pad;
       if (w8) {
         switch (r) {
-          case 1: tile_ubs<1>(a, x, w8, m0, p * 16); break;
-          case 2: tile_ubs<2>(a, x, w8, m0, p * 16); break;
-          case 3: tile_ubs<3>(a, x, w8, m0, p * 16); break;
-          default: tile_ubs<4>(a, x, w8, m0, p * 16); break;
+          case 1: tile_ubs<1>(a, x, w8, m0, p * 16, chunk); break;
+          case 2: tile_ubs<2>(a, x, w8, m0, p * 16, chunk); break;
+          case 3: tile_ubs<3>(a, x, w8, m0, p * 16, chunk); break;
+          default: tile_ubs<4>(a, x, w8, m0, p * 16, chunk); break;
         }
       } else {
         switch (r) {
