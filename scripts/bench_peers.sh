@@ -10,11 +10,15 @@
 # layout with the bundled LLaMA-2 vocabulary, and llama.cpp's llama-quantize makes Q8_0 and Q4_0 from it.
 #
 # Skips (exit 0, with a message) when the llama.cpp tools are absent: $LLAMACPP_DIR, else
-# ../shared/peers/llama.cpp next to the repository. Never needed by the build or the tests.
+# ../shared/peers/llama.cpp next to the repository. Never needed by the build or the tests. LLAMACPP_DESC says in
+# the table's note which llama.cpp build that is (default: the prebuilt tools of ../shared/peers, or the directory
+# and llama-bench's build commit); PEERS_OUT (default results/peers) and PEERS_BLOCK (default PEERS) name where the
+# results and the README table go, e.g. a second table for a machine of another kind.
 # Usage: scripts/bench_peers.sh            (ROUNDS=3, THREADS="1 <all>", LAYERS=22; ~30–60 min at full size)
 #        LAYERS=2 ROUNDS=1 scripts/bench_peers.sh   (a quick smoke run)
-# Writes results/peers/{llama,duquant-w4a4,duquant-w8a8}-r<round>-t<threads>.json and results/peers/summary.json,
-# prints the table, and at full size (LAYERS=22, ROUNDS >= 3) puts it in README.md's PEERS block.
+# Writes $PEERS_OUT/{llama,duquant-w4a4,duquant-w8a8}-r<round>-t<threads>.json and $PEERS_OUT/summary.json,
+# prints the table, and at full size (LAYERS=22, ROUNDS >= 3) puts it in results/README-<out dir name>.md and
+# README.md's $PEERS_BLOCK block.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -35,7 +39,9 @@ THREADS="${THREADS:-1 $ALL}"
 [ "$THREADS" = "1 1" ] && THREADS=1
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/duquant-peers.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-OUT=results/peers
+OUT="${PEERS_OUT:-results/peers}"
+BLOCK="${PEERS_BLOCK:-PEERS}"
+TABLE="results/README-$(basename "$OUT").md"
 mkdir -p "$OUT"
 
 echo "bench_peers: a TinyLlama-shaped model ($LAYERS layers) in $WORK: duquant synth, duquant convert to an F32 GGUF"
@@ -63,15 +69,24 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo "uptime: $(uptime)"
 
+if [ -z "${LLAMACPP_DESC:-}" ]; then
+  if [ -n "${LLAMACPP_DIR:-}" ]; then
+    commit=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0].get("build_commit", "unknown"))' \
+      "$OUT/llama-r1-t$(echo "$THREADS" | cut -d' ' -f1).json")
+    LLAMACPP_DESC="llama-bench of $LLAMACPP_DIR (build $commit)"
+  else
+    LLAMACPP_DESC="the prebuilt llama-bench of ../shared/peers"
+  fi
+fi
 python3 scripts/peers_table.py "$OUT" "$ROUNDS" "$THREADS" "$LAYERS" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(uptime | sed 's/.*load average/load average/')" \
-  >results/README-peers.md.tmp
-cat results/README-peers.md.tmp
+  "$LLAMACPP_DESC" "$BLOCK" >"$TABLE.tmp"
+cat "$TABLE.tmp"
 if [ "$LAYERS" = 22 ] && [ "$ROUNDS" -ge 3 ]; then
-  mv results/README-peers.md.tmp results/README-peers.md
-  bash scripts/readme_block.sh PEERS results/README-peers.md
+  mv "$TABLE.tmp" "$TABLE"
+  bash scripts/readme_block.sh "$BLOCK" "$TABLE"
   echo "bench_peers: README.md updated" >&2
 else
-  rm -f results/README-peers.md.tmp
+  rm -f "$TABLE.tmp"
   echo "bench_peers: smoke run (LAYERS=$LAYERS, ROUNDS=$ROUNDS): README.md left as it is" >&2
 fi

@@ -7,6 +7,7 @@
 // GEMM: per 16-row panel (W4: unpacked to int8 q − 8 in scratch), micro-tiles of 4 rows × 16 outputs, the
 // pair sums added in int16 over as many columns as cannot overflow (int16_chunk_quads) before widening.
 // GEMV (M = 1, W4): streams each packed panel once, nibbles unsigned (u8 operand) × activations s8.
+// GEMV (M = 1, W8): streams the int8 panel once, the activation codes split into nibbles (no saturation).
 // GCC 12 warns inside its own intrinsic headers (_mm512_undefined_* at -O3, GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -200,12 +201,64 @@ void gemv_w4(const GemmArgs& a, int64_t m) {
   }
 }
 
+// W8 GEMV: acc = Σ qx·(q − 128) as in the GEMM (kind 0), but streaming the int8 panel once with no widening
+// pass. vpmaddubsw of a full 8-bit activation with q − 128 could saturate (2·255·128 > 32767), so the codes are
+// split into nibbles, qx = 16·hi + lo: each nibble's pair sums are at most 2·15·128 = 3840, added in int16 for 8
+// quads (≤ 30720), then widened with weights 1 (lo) and 16 (hi). Activations of ≤ 4 bits have no high nibble.
+template <bool Split>
+void gemv_w8_of(const GemmArgs& a, int64_t m) {
+  const uint8_t* x = a.xq + m * a.k_pad;
+  uint8_t* lo = a.scratch;
+  uint8_t* hi = a.scratch + a.k_pad;
+  for (int64_t k = 0; k < a.k_pad; ++k) {
+    lo[k] = x[k] & 0x0F;
+    hi[k] = static_cast<uint8_t>(x[k] >> 4);
+  }
+  constexpr int64_t kChunk = 8;
+  const int64_t nq = a.k_pad / 4, panels = a.n_pad / 16;
+  const __m256i ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi16(16);
+  for (int64_t p = 0; p < panels; ++p) {
+    const int8_t* w = reinterpret_cast<const int8_t*>(a.wq) + p * 16 * a.k_pad;
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0;
+    for (int64_t q0 = 0; q0 < nq; q0 += kChunk) {
+      const int64_t q1 = std::min(nq, q0 + kChunk);
+      __m256i l0 = _mm256_setzero_si256(), l1 = l0, h0 = l0, h1 = l0;
+      for (int64_t q = q0; q < q1; ++q) {
+        const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + q * 64));
+        const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + q * 64 + 32));
+        const __m256i xl = bcast4(lo + 4 * q);
+        l0 = _mm256_add_epi16(l0, _mm256_maddubs_epi16(xl, w0));
+        l1 = _mm256_add_epi16(l1, _mm256_maddubs_epi16(xl, w1));
+        if constexpr (Split) {
+          const __m256i xh = bcast4(hi + 4 * q);
+          h0 = _mm256_add_epi16(h0, _mm256_maddubs_epi16(xh, w0));
+          h1 = _mm256_add_epi16(h1, _mm256_maddubs_epi16(xh, w1));
+        }
+      }
+      c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(l0, ones));
+      c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(l1, ones));
+      if constexpr (Split) {
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(h0, sixteen));
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(h1, sixteen));
+      }
+    }
+    epilogue<Vec>(a, 0, m, p * 16, c0);
+    epilogue<Vec>(a, 0, m, p * 16 + 8, c1);
+  }
+}
+
+void gemv_w8(const GemmArgs& a, int64_t m) {
+  if (a.abits > 4) gemv_w8_of<true>(a, m);
+  else gemv_w8_of<false>(a, m);
+}
+
 }  // namespace
 }  // namespace avx2
 
 void int_gemm_avx2(const GemmArgs& a) {
-  if (a.m == 1 && a.wbits == 4) {
-    avx2::gemv_w4(a, 0);
+  if (a.m == 1) {
+    if (a.wbits == 4) avx2::gemv_w4(a, 0);
+    else avx2::gemv_w8(a, 0);
     return;
   }
   avx2::gemm(a);
