@@ -1,12 +1,14 @@
 // Shared driver of the row-invariant fp32 product (matmul_xwt_rows, gemm_f32.h), compiled once per ISA by
-// x86/row_gemm_*.cc inside namespace DUQ_ISA_NS with a 16-lane trait L:
-//   L::V                      16 float lanes (one register or two)
-//   L::zero(), L::load(p), L::load_first(p, cnt) (lanes ≥ cnt read as 0), L::fma(x, w, acc) = x·w + acc
-//   L::lo8(v) + L::hi8(v)     lanes j and j + 8 added (the tree's first level), as one __m256
+// x86/row_gemm_*.cc inside namespace DUQ_ISA_NS with a trait L whose register V holds 16 / L::kPasses of the
+// 16 lanes: the K loop runs L::kPasses times, pass p computing lanes [p·16/kPasses, (p+1)·16/kPasses) of every
+// accumulator (AVX-512: one pass of 16; AVX2: two of 8, so a tile's accumulators take one register each).
+//   L::zero(), L::load(p), L::load_first(p, cnt) (lanes ≥ cnt read as 0, cnt may be ≤ 0), L::fma(x, w, acc)
+//   L::load_h(p), L::load_h_first(p, cnt)   IEEE halves widened to floats (W stored as F16: a.wh)
+//   L::fold(parts)            lanes j and j + 8 added (the tree's first level) from the passes' registers, as
+//                             one __m256
 //   L::kRows × L::kCols       the micro-tile: rows of X × rows of W (outputs) sharing each loaded block
-//   L::load_h(p), L::load_h_first(p, cnt)   16 IEEE halves widened to floats (W stored as F16: a.wh)
-// Every output gets its own accumulator and the same operations in the same order whatever tile it falls in,
-// so the tiling (and M) never changes a bit.
+// Every output gets its own accumulator lanes and the same operations in the same order whatever tile (or pass
+// split) it falls in, so the tiling (and M) never changes a bit.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -26,35 +28,41 @@ inline float sum8(__m256 a8) {
 // Half: W is a.wh (F16), widened lane by lane on load; the arithmetic is the same as on the widened matrix.
 template <class L, bool Half, int RT, int CT>
 void row_tile(const RowGemmArgs& a, int64_t r0, int64_t c0) {
-  typename L::V acc[RT][CT];
-  for (auto& row : acc)
-    for (auto& v : row) v = L::zero();
-  auto step = [&](auto load, auto load_w) {
-    typename L::V wv[CT];
-    for (int j = 0; j < CT; ++j) wv[j] = load_w(c0 + j);
-    for (int i = 0; i < RT; ++i) {
-      const typename L::V xv = load(a.x + (r0 + i) * a.ldx);
-      for (int j = 0; j < CT; ++j) acc[i][j] = L::fma(xv, wv[j], acc[i][j]);
+  constexpr int P = L::kPasses, kLanes = 16 / P;
+  typename L::V part[RT][CT][P];
+  for (int pass = 0; pass < P; ++pass) {
+    const int64_t off = pass * kLanes;
+    typename L::V acc[RT][CT];
+    for (auto& row : acc)
+      for (auto& v : row) v = L::zero();
+    auto step = [&](auto load, auto load_w) {
+      typename L::V wv[CT];
+      for (int j = 0; j < CT; ++j) wv[j] = load_w(c0 + j);
+      for (int i = 0; i < RT; ++i) {
+        const typename L::V xv = load(a.x + (r0 + i) * a.ldx);
+        for (int j = 0; j < CT; ++j) acc[i][j] = L::fma(xv, wv[j], acc[i][j]);
+      }
+    };
+    int64_t k = 0;
+    for (; k + 16 <= a.k; k += 16)
+      step([k, off](const float* p) { return L::load(p + k + off); },
+           [&a, k, off](int64_t c) {
+             if constexpr (Half) return L::load_h(a.wh + c * a.ldw + k + off);
+             else return L::load(a.w + c * a.ldw + k + off);
+           });
+    if (k < a.k) {
+      const int64_t cnt = a.k - k - off;  // this pass's lanes that exist (≤ 0: none)
+      step([k, off, cnt](const float* p) { return L::load_first(p + k + off, cnt); },
+           [&a, k, off, cnt](int64_t c) {
+             if constexpr (Half) return L::load_h_first(a.wh + c * a.ldw + k + off, cnt);
+             else return L::load_first(a.w + c * a.ldw + k + off, cnt);
+           });
     }
-  };
-  int64_t k = 0;
-  for (; k + 16 <= a.k; k += 16)
-    step([k](const float* p) { return L::load(p + k); },
-         [&a, k](int64_t c) {
-           if constexpr (Half) return L::load_h(a.wh + c * a.ldw + k);
-           else return L::load(a.w + c * a.ldw + k);
-         });
-  if (k < a.k) {
-    const int64_t cnt = a.k - k;
-    step([k, cnt](const float* p) { return L::load_first(p + k, cnt); },
-         [&a, k, cnt](int64_t c) {
-           if constexpr (Half) return L::load_h_first(a.wh + c * a.ldw + k, cnt);
-           else return L::load_first(a.w + c * a.ldw + k, cnt);
-         });
+    for (int i = 0; i < RT; ++i)
+      for (int j = 0; j < CT; ++j) part[i][j][pass] = acc[i][j];
   }
   for (int i = 0; i < RT; ++i)
-    for (int j = 0; j < CT; ++j)
-      a.y[(r0 + i) * a.ldy + c0 + j] = sum8(_mm256_add_ps(L::lo8(acc[i][j]), L::hi8(acc[i][j])));
+    for (int j = 0; j < CT; ++j) a.y[(r0 + i) * a.ldy + c0 + j] = sum8(L::fold(part[i][j]));
 }
 
 // row_tile<L, rt, ct> for a tile of rt ≤ RT rows and ct ≤ CT outputs.

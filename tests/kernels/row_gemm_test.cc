@@ -22,11 +22,13 @@ Mat product(ConstMatView x, ConstMatView w) {
 
 bool same_bits(const float* a, const float* b, int64_t n) { return std::memcmp(a, b, sizeof(float) * n) == 0; }
 
-// Shapes around the 16-lane blocks and the micro-tiles (4×4 AVX-512, 2×3 AVX2), tails included.
+// Shapes around the 16-lane blocks and the micro-tiles (4×4 AVX-512; 2×3 AVX2, and 4×3 in two 8-lane passes for
+// F16 W with ≥ 4 rows), tails included: K tails of 1, 4, 12 and 13 lanes (the second pass gets none or some).
 struct Shape {
   int64_t m, n, k;
 };
-const Shape kShapes[] = {{1, 1, 1}, {1, 7, 15}, {3, 5, 16}, {5, 13, 17}, {16, 9, 33}, {17, 64, 100}, {2, 130, 256}};
+const Shape kShapes[] = {{1, 1, 1},     {1, 7, 15},    {3, 5, 16}, {5, 13, 17}, {16, 9, 33},
+                         {17, 64, 100}, {2, 130, 256}, {4, 3, 12}, {6, 11, 45}};
 
 TEST(RowGemm, SimdPathsEqualScalarReference) {
   Rng rng(7);

@@ -13,7 +13,7 @@ namespace {
 
 struct Lanes16 {
   using V = __m512;
-  static constexpr int kRows = 4, kCols = 4;
+  static constexpr int kPasses = 1, kRows = 4, kCols = 4;
   static V zero() { return _mm512_setzero_ps(); }
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static V load_first(const float* p, int64_t cnt) {
@@ -26,8 +26,9 @@ struct Lanes16 {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(static_cast<__mmask16>((1u << cnt) - 1u), p));
   }
   static V fma(V x, V w, V acc) { return _mm512_fmadd_ps(x, w, acc); }
-  static __m256 lo8(V v) { return _mm512_castps512_ps256(v); }
-  static __m256 hi8(V v) { return _mm512_extractf32x8_ps(v, 1); }
+  static __m256 fold(const V* parts) {
+    return _mm256_add_ps(_mm512_castps512_ps256(parts[0]), _mm512_extractf32x8_ps(parts[0], 1));
+  }
 };
 
 }  // namespace
