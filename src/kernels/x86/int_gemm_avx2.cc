@@ -1,7 +1,7 @@
 // AVX2 integer GEMM/GEMV. Same layouts, same exact T and the same float epilogue as the VNNI path
 // (int_gemm.h); products via vpmaddubsw (u8 × s8 → int16 pairs) + vpmaddwd(·, 1) → int32.
 // vpmaddubsw saturates at ±32767: a pair sum is at most 2·(2^a − 1)·2^(w−1), safe for every combination
-// except W8A8 (2·255·128 = 65280). W8A8 therefore widens both operands to int16 and uses vpmaddwd
+// except W8A8 (2·255·128 = 65280). The W8A8 GEMM (M > 1) therefore widens both operands to int16 and uses vpmaddwd
 // directly (2 products per lane, no saturation possible): the weight panel is widened once per panel into
 // scratch [Kp/2 pairs][16 rows][2 × int16] and reused by all M rows.
 // GEMM: per 16-row panel (W4: unpacked to int8 q − 8 in scratch), micro-tiles of 4 rows × 16 outputs, the
@@ -71,13 +71,15 @@ void widen_w8_panel(const int8_t* src, int64_t k_pad, int16_t* dst) {
     }
 }
 
-// Quads (4 columns) whose vpmaddubsw pair sums can be added in int16 before widening: each pair is at most
-// 2·(2^a − 1)·max|q − o| (o = 8 for W4, 128 for W8), so `chunk` of them stay within ±32767 (W4A4: 240 per
-// pair, 136 quads; W4A8 / W8A4: 8). Widening (vpmaddwd) once per chunk instead of once per quad halves the
-// multiply-port work of the micro-kernel; the sum is the same exact integer.
+// How many terms of magnitude ≤ bound an int16 lane can add without leaving ±32767 (at least 1). Every kernel
+// here adds its vpmaddubsw results in int16 for that many steps and only then widens (vpmaddwd): once per chunk
+// instead of once per step, the same exact integer.
+constexpr int64_t int16_sum_count(int64_t bound) { return bound < 32767 ? 32767 / bound : 1; }
+
+// GEMM steps (quads of 4 columns) per int16 chunk: each step adds one pair sum, at most 2·(2^a − 1)·max|q − o|
+// (o = 8 for W4, 128 for W8): W4A4 240 a pair, 136 quads; W4A8 / W8A4 8.
 int64_t int16_chunk_quads(const GemmArgs& a) {
-  const int64_t pair = 2 * ((int64_t{1} << a.abits) - 1) * (a.wbits == 4 ? 8 : 128);
-  return pair > 0 ? std::max<int64_t>(1, 32767 / pair) : 1;
+  return int16_sum_count(2 * ((int64_t{1} << a.abits) - 1) * (a.wbits == 4 ? 8 : 128));
 }
 
 template <int R>
@@ -188,7 +190,7 @@ void shift_w4_acts(const GemmArgs& a, int64_t m, int8_t* xs) {  // x − oa, eac
 template <int R>
 void gemv_w4_rows(const GemmArgs& a, int64_t m0, const int8_t* xs) {
   const int64_t xmax = a.abits == 8 ? 128 : (int64_t{1} << a.abits) - 1;
-  const int64_t chunk = std::max<int64_t>(1, 32767 / (2 * 2 * 15 * xmax));
+  const int64_t chunk = int16_sum_count(2 * 2 * 15 * xmax);  // octets: two pairs each
   const uint8_t* xb = reinterpret_cast<const uint8_t*>(xs);
   const int64_t noct = a.k_pad / 8, panels = a.n_pad / 16;
   const __m256i lo = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
@@ -255,7 +257,7 @@ void gemv_w8_of(const GemmArgs& a, int64_t m) {
     lo[k] = x[k] & 0x0F;
     hi[k] = static_cast<uint8_t>(x[k] >> 4);
   }
-  constexpr int64_t kChunk = 8;
+  constexpr int64_t kChunk = int16_sum_count(2 * 15 * 128);  // 8 quads
   const int64_t nq = a.k_pad / 4, panels = a.n_pad / 16;
   const __m256i ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi16(16);
   for (int64_t p = 0; p < panels; ++p) {
